@@ -1,0 +1,328 @@
+"""REST API v1 for source systems and agents (DESIGN.md, "REST API v1").
+
+One view per operation; each validates the request's shape with its input serializer,
+calls one service or selector, and renders with an output serializer. Business rules
+and their errors come from the services (mapped to 4xx by wfo.api.exception_handler).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from allocation import selectors, services
+from allocation.exceptions import IntakeRejected, ItemNotFound
+from allocation.models import (
+    AgentProfile,
+    ItemStatus,
+    Presence,
+    Priority,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+)
+
+
+class IsAgent(BasePermission):
+    message = "Only agents can do this: this user has no agent profile."
+
+    def has_permission(self, request, view) -> bool:
+        return selectors.agent_profile_for(request.user) is not None
+
+
+class ItemCursorPagination(CursorPagination):
+    """Newest first; a cursor never counts the whole table and never skips or repeats
+    items while new ones arrive."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+# Output -------------------------------------------------------------------------------
+
+class ItemOutputSerializer(serializers.ModelSerializer):
+    queue = serializers.CharField(source="queue.code")
+    assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    completed_by = serializers.CharField(source="completed_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = WorkItem
+        fields = [
+            "id", "queue", "source", "external_id", "customer_ref", "title", "payload", "priority",
+            "status", "assignee", "received_at", "due_at", "start_by", "assigned_at", "started_at",
+            "pended_until", "closed_at", "outcome", "completed_by", "created_at", "updated_at",
+        ]
+
+
+class EventOutputSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = WorkItemEvent
+        fields = ["id", "at", "actor", "kind", "from_status", "to_status", "reason", "data"]
+
+
+class ItemDetailOutputSerializer(ItemOutputSerializer):
+    events = EventOutputSerializer(many=True, read_only=True)
+
+    class Meta(ItemOutputSerializer.Meta):
+        fields = [*ItemOutputSerializer.Meta.fields, "events"]
+
+
+def _item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
+    return Response(ItemOutputSerializer(item).data, status=code)
+
+
+# Intake and list ----------------------------------------------------------------------
+
+class ItemFilter(django_filters.FilterSet):
+    queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
+    status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
+    assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
+    customer_ref = django_filters.CharFilter()
+    source = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+
+    class Meta:
+        model = WorkItem
+        fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
+
+
+class ItemInputSerializer(serializers.Serializer):
+    queue = serializers.SlugRelatedField(slug_field="code", queryset=Queue.objects.all())
+    source = serializers.CharField(max_length=50)
+    external_id = serializers.CharField(max_length=128)
+    customer_ref = serializers.CharField(max_length=64)
+    title = serializers.CharField(max_length=200)
+    payload = serializers.DictField(required=False, default=dict)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
+    received_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
+    """Validate one item or a list of items; a bad list is reported row by row."""
+    many = isinstance(request_data, list)
+    serializer = ItemInputSerializer(data=request_data, many=many)
+    if not serializer.is_valid():
+        if not many:
+            raise serializers.ValidationError(serializer.errors)
+        rows = {str(n): errors for n, errors in enumerate(serializer.errors, start=1) if errors}
+        raise IntakeRejected(
+            f"{len(rows)} of {len(request_data)} items are not valid; nothing was created.",
+            fields={"rows": rows},
+        )
+    rows = serializer.validated_data if many else [serializer.validated_data]
+    return [services.ItemDraft(**row) for row in rows], many
+
+
+class ItemListCreateApi(ListAPIView):
+    serializer_class = ItemOutputSerializer
+    pagination_class = ItemCursorPagination
+    filterset_class = ItemFilter
+
+    def get_queryset(self):
+        return selectors.items_visible_to(self.request.user)
+
+    @extend_schema(
+        request=ItemInputSerializer,
+        responses={
+            201: ItemOutputSerializer,
+            200: OpenApiResponse(ItemOutputSerializer, description="The item already existed."),
+        },
+        description=(
+            "Create one item, or a JSON list of items (up to WFO_MAX_BATCH_ITEMS). Idempotent on "
+            "(source, external_id): a repeat returns the existing item. A list is all or nothing: "
+            "with any invalid row nothing is created and `errors.rows` maps row numbers "
+            "(from 1) to per-field messages. Status 201 if anything was created, else 200."
+        ),
+    )
+    def post(self, request):
+        if not isinstance(request.data, (dict, list)):
+            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object or a list of objects."]})
+        drafts, many = _drafts_from(request.data)
+        if many:
+            results = services.items_intake(actor=request.user, drafts=drafts)
+        else:
+            results = [services.item_intake(actor=request.user, draft=drafts[0])]
+        code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
+        data = ItemOutputSerializer([r.item for r in results], many=True).data
+        return Response(data if many else data[0], status=code)
+
+
+class ItemDetailApi(APIView):
+    @extend_schema(responses=ItemDetailOutputSerializer)
+    def get(self, request, item_id: int):
+        item = selectors.item_with_events(user=request.user, item_id=item_id)
+        if item is None:
+            raise ItemNotFound(f"Work item #{item_id} does not exist or is not visible to you.")
+        return Response(ItemDetailOutputSerializer(item).data)
+
+
+class CustomerItemsApi(ListAPIView):
+    """The customer journey: every item of one customer reference, oldest first."""
+
+    serializer_class = ItemOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.customer_items(user=self.request.user, customer_ref=self.kwargs["customer_ref"])
+
+
+# Item actions -------------------------------------------------------------------------
+
+class ItemCancelApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.InputSerializer, request)
+        return _item_response(services.item_cancel(item_id=item_id, actor=request.user, **data))
+
+
+class ItemStartApi(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema(request=None, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        return _item_response(services.item_start(item_id=item_id, actor=request.user))
+
+
+class ItemPendApi(APIView):
+    permission_classes = [IsAgent]
+
+    class InputSerializer(serializers.Serializer):
+        until = serializers.DateTimeField()
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.InputSerializer, request)
+        return _item_response(services.item_pend(item_id=item_id, actor=request.user, **data))
+
+
+class ItemCompleteApi(APIView):
+    permission_classes = [IsAgent]
+
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.InputSerializer, request)
+        return _item_response(services.item_complete(item_id=item_id, actor=request.user, **data))
+
+
+class ItemReleaseApi(APIView):
+    permission_classes = [IsAgent]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.InputSerializer, request)
+        return _item_response(services.item_release(item_id=item_id, actor=request.user, **data))
+
+
+class ItemTransferApi(APIView):
+    """Transfer to a queue (by code) or to an agent (by username); the holder may transfer
+    its own item, supervisors any open item."""
+
+    class InputSerializer(serializers.Serializer):
+        queue = serializers.SlugRelatedField(
+            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False
+        )
+        agent = serializers.SlugRelatedField(
+            slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
+            required=False,
+        )
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+        def validate(self, attrs):
+            if ("queue" in attrs) == ("agent" in attrs):
+                raise serializers.ValidationError("Give exactly one of queue or agent.")
+            return attrs
+
+    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.InputSerializer, request)
+        item = services.item_transfer(
+            item_id=item_id,
+            actor=request.user,
+            to_queue_id=data["queue"].pk if "queue" in data else None,
+            to_agent_id=data["agent"].pk if "agent" in data else None,
+            reason=data["reason"],
+        )
+        return _item_response(item)
+
+
+# The calling agent --------------------------------------------------------------------
+
+class AgentNextApi(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        request=None,
+        responses={200: ItemOutputSerializer, 204: OpenApiResponse(description="Nothing is waiting for you.")},
+    )
+    def post(self, request):
+        item = services.item_get_next(agent_id=request.user.pk, actor=request.user)
+        if item is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return _item_response(item)
+
+
+class AgentPresenceApi(APIView):
+    permission_classes = [IsAgent]
+
+    class InputSerializer(serializers.Serializer):
+        presence = serializers.ChoiceField(choices=Presence.choices)
+
+    OutputSerializer = inline_serializer(
+        name="AgentPresence",
+        fields={
+            "presence": serializers.ChoiceField(choices=Presence.choices),
+            "since": serializers.DateTimeField(),
+            "capacity": serializers.IntegerField(),
+            "holding": serializers.IntegerField(),
+        },
+    )
+
+    def _render(self, profile: AgentProfile) -> Response:
+        return Response({
+            "presence": profile.presence,
+            "since": serializers.DateTimeField().to_representation(profile.presence_since),
+            "capacity": profile.capacity,
+            "holding": selectors.agent_active_item_count(profile.pk),
+        })
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return self._render(selectors.agent_profile_for(request.user))
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def put(self, request):
+        data = _valid(self.InputSerializer, request)
+        profile = services.agent_set_presence(agent_id=request.user.pk, presence=data["presence"], actor=request.user)
+        return self._render(profile)
+
+
+def _valid(serializer_class, request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,24 @@
+"""Every row lock allocation takes, in one place.
+
+Lock order, always: agent profile(s) first (by id), then work items (by id). Every path
+that changes what an agent holds or the state of an item takes these locks.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from allocation.exceptions import ItemNotFound
+from allocation.models import AgentProfile, WorkItem
+
+
+def item_lock(item_id: int) -> WorkItem:
+    """Lock one item (waiting for any holder of the lock) and return its current row."""
+    try:
+        return WorkItem.objects.select_for_update(of=("self",)).select_related("queue").get(pk=item_id)
+    except WorkItem.DoesNotExist:
+        raise ItemNotFound(f"Work item #{item_id} does not exist.") from None
+
+
+def agents_lock(agent_ids: list[int]) -> QuerySet[AgentProfile]:
+    return AgentProfile.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk")

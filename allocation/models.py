@@ -1,0 +1,347 @@
+"""Work allocation domain: skills, teams, queues, agents, work items and their events.
+
+Rules about *changing* these rows live in `allocation.services`; this module holds the
+shape of the data and the invariants the database itself enforces.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+PROFICIENCY_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
+CODE_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*$", "Use lower-case letters, digits, '-' and '_' only."
+)
+
+
+class Skill(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    supervisors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="supervised_teams"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AllocationMode(models.TextChoices):
+    PULL = "pull", "Pull (agents ask for next work)"
+    PUSH = "push", "Push (work is assigned to agents)"
+
+
+class Queue(models.Model):
+    """A work type. Items of a queue go only to agents of a serving team who hold every
+    required skill at its minimum proficiency."""
+
+    code = models.CharField(
+        max_length=50, unique=True, validators=[CODE_VALIDATOR],
+        help_text="Stable identifier source systems use to address the queue.",
+    )
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    allocation_mode = models.CharField(
+        max_length=4, choices=AllocationMode.choices, default=AllocationMode.PULL
+    )
+    standard_handle_time = models.DurationField(
+        default=timedelta(minutes=15),
+        help_text="Expected working time per item; start by = due at − this.",
+    )
+    reservation_timeout = models.DurationField(
+        default=timedelta(minutes=10),
+        help_text="An assigned item not started within this time goes back to the queue.",
+    )
+    sla_target = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="Time from receipt to due, counted around the clock (24×7).",
+    )
+    outcomes = models.JSONField(
+        default=list, blank=True,
+        help_text='Allowed completion outcomes, e.g. ["approved", "declined"]. Empty: free text.',
+    )
+    teams = models.ManyToManyField(Team, blank=True, related_name="queues")
+    required_skills = models.ManyToManyField(
+        Skill, through="QueueSkill", blank=True, related_name="queues"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(allocation_mode__in=AllocationMode.values),
+                name="queue_allocation_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(sla_target__gt=timedelta(0)), name="queue_sla_target_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(standard_handle_time__gte=timedelta(0)),
+                name="queue_handle_time_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reservation_timeout__gt=timedelta(0)),
+                name="queue_reservation_timeout_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueSkill(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="skill_requirements")
+    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="+")
+    min_proficiency = models.PositiveSmallIntegerField(default=1, validators=PROFICIENCY_VALIDATORS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "skill"], name="queueskill_unique"),
+            models.CheckConstraint(
+                condition=Q(min_proficiency__gte=1, min_proficiency__lte=5),
+                name="queueskill_min_proficiency_1_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill} ≥ {self.min_proficiency}"
+
+
+class Presence(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class AgentProfile(models.Model):
+    """A user who works items. Shares its primary key with the user, so an item's
+    `assignee_id` is also the id of the assignee's profile."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="agent_profile",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="agents"
+    )
+    capacity = models.PositiveSmallIntegerField(
+        default=3, help_text="Items the agent may hold assigned or in progress at once."
+    )
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_since = models.DateTimeField(default=timezone.now)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    skills = models.ManyToManyField(Skill, through="AgentSkill", blank=True, related_name="agents")
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(presence__in=Presence.values), name="agent_presence_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_username()
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="skill_levels")
+    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="+")
+    proficiency = models.PositiveSmallIntegerField(default=3, validators=PROFICIENCY_VALIDATORS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "skill"], name="agentskill_unique"),
+            models.CheckConstraint(
+                condition=Q(proficiency__gte=1, proficiency__lte=5),
+                name="agentskill_proficiency_1_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill} ({self.proficiency})"
+
+
+class PresenceChange(models.Model):
+    """Append-only history of agents' presence (feeds availability and utilization)."""
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="presence_history")
+    presence = models.CharField(max_length=10, choices=Presence.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    system_actor = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "at"], name="presence_agent_at")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.presence} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ItemStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    PENDED = "pended", "Pended"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+HELD_STATUSES = (ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED)
+ACTIVE_STATUSES = (ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS)  # count against capacity
+OPEN_STATUSES = (ItemStatus.QUEUED, *HELD_STATUSES)
+CLOSED_STATUSES = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
+
+
+class Priority(models.IntegerChoices):
+    LOWEST = 1, "Lowest"
+    LOW = 2, "Low"
+    NORMAL = 3, "Normal"
+    HIGH = 4, "High"
+    URGENT = 5, "Urgent"
+
+
+class WorkItem(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
+    source = models.CharField(max_length=50, help_text="The system the item came from.")
+    external_id = models.CharField(max_length=128, help_text="The item's id in its source system.")
+    customer_ref = models.CharField(max_length=64, db_index=True)
+    title = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=12, choices=ItemStatus.choices, default=ItemStatus.QUEUED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="held_items",
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    start_by = models.DateTimeField(help_text="due at − the queue's standard handle time.")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    pended_until = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="completed_items",
+    )
+    outcome = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start_by", "-priority", "received_at", "id"]
+        permissions = [
+            ("cancel_workitem", "Can cancel work items"),
+            ("reassign_workitem", "Can transfer work items held by others"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="workitem_source_external_id"),
+            models.CheckConstraint(condition=Q(status__in=ItemStatus.values), name="workitem_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=HELD_STATUSES, assignee__isnull=False)
+                | (~Q(status__in=HELD_STATUSES) & Q(assignee__isnull=True)),
+                name="workitem_assignee_iff_held",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ItemStatus.PENDED, pended_until__isnull=False)
+                | (~Q(status=ItemStatus.PENDED) & Q(pended_until__isnull=True)),
+                name="workitem_pended_until_iff_pended",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=5), name="workitem_priority_1_5"
+            ),
+            models.CheckConstraint(condition=Q(start_by__lte=F("due_at")), name="workitem_start_by_before_due"),
+        ]
+        indexes = [
+            # The allocation index: each queue's queued items in "next best" order. Partial,
+            # so it holds only the backlog, never history.
+            models.Index(
+                "queue", "start_by", F("priority").desc(), "received_at", "id",
+                condition=Q(status=ItemStatus.QUEUED), name="workitem_queue_head",
+            ),
+            models.Index(
+                "assignee", "pended_until", "id",
+                condition=Q(status=ItemStatus.PENDED), name="workitem_pended_follow_up",
+            ),
+            models.Index(
+                "assignee", condition=Q(status__in=ACTIVE_STATUSES), name="workitem_active_by_assignee"
+            ),
+            models.Index(fields=["queue", "status"], name="workitem_queue_status"),
+            models.Index(fields=["due_at"], name="workitem_due_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    ASSIGNED = "assigned", "Assigned"
+    STARTED = "started", "Started"
+    PENDED = "pended", "Pended"
+    FOLLOW_UP_DUE = "follow_up_due", "Follow-up returned"
+    COMPLETED = "completed", "Completed"
+    RELEASED = "released", "Released"
+    TRANSFERRED = "transferred", "Transferred"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class WorkItemEvent(models.Model):
+    """Append-only audit row for every change of an item. Never updated or deleted: the
+    table is time-ordered so it can be partitioned by month when it grows."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    system_actor = models.CharField(
+        max_length=50, blank=True, help_text="The job that acted when no user did."
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    from_status = models.CharField(max_length=12, choices=ItemStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=ItemStatus.choices)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["item", "at"], name="event_item_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor__isnull=False) | ~Q(system_actor=""), name="event_has_actor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.item_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.get_username() if self.actor_id else f"system: {self.system_actor}"

@@ -1,0 +1,29 @@
+"""Every write of the allocation domain. Views, the API, admin actions and Celery tasks
+call these functions; nothing else changes an item's status or assignee."""
+
+from allocation.services.agents import agent_set_presence
+from allocation.services.intake import IntakeResult, ItemDraft, item_intake, items_intake
+from allocation.services.lifecycle import (
+    item_cancel,
+    item_complete,
+    item_pend,
+    item_release,
+    item_start,
+    item_transfer,
+)
+from allocation.services.next_work import item_get_next
+
+__all__ = [
+    "IntakeResult",
+    "ItemDraft",
+    "agent_set_presence",
+    "item_cancel",
+    "item_complete",
+    "item_get_next",
+    "item_intake",
+    "item_pend",
+    "item_release",
+    "item_start",
+    "item_transfer",
+    "items_intake",
+]

@@ -1,0 +1,159 @@
+"""Intake: source systems hand items in, one at a time or in batches.
+
+Idempotent on (source, external_id): a repeat returns the item already there and never
+makes a second one, even when two requests race (the unique constraint decides, through
+INSERT … ON CONFLICT DO NOTHING). A batch is all or nothing: if any row is invalid,
+nothing is written and every bad row is reported by its number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from allocation import sla
+from allocation.actors import Actor, SystemActor, actor_fields
+from allocation.exceptions import IntakeRejected
+from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
+from wfo.exceptions import PermissionDenied
+
+INTAKE_PERMISSION = "allocation.add_workitem"
+# Source clocks drift; a receipt time slightly ahead of ours is accepted as "now".
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+
+
+@dataclass
+class ItemDraft:
+    """One item as a source system describes it (shape already checked by the caller)."""
+
+    queue: Queue
+    source: str
+    external_id: str
+    customer_ref: str
+    title: str
+    payload: dict = field(default_factory=dict)
+    priority: int = Priority.NORMAL
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    item: WorkItem
+    created: bool
+
+
+def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not draft.queue.is_active:
+        errors["queue"] = [f"Queue {draft.queue.code!r} is inactive and takes no new work."]
+    if draft.received_at and draft.received_at > now + CLOCK_SKEW_ALLOWANCE:
+        errors["received_at"] = ["Must not be in the future."]
+    if draft.priority not in Priority.values:
+        errors["priority"] = [f"Must be one of {Priority.values}."]
+    payload_size = len(json.dumps(draft.payload, separators=(",", ":")).encode())
+    if payload_size > settings.WFO_MAX_PAYLOAD_BYTES:
+        errors["payload"] = [
+            f"Is {payload_size} bytes; the limit is {settings.WFO_MAX_PAYLOAD_BYTES} bytes."
+        ]
+    return errors
+
+
+def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
+    if not drafts:
+        raise IntakeRejected("The batch is empty.", fields={"items": ["Send at least one item."]})
+    if len(drafts) > settings.WFO_MAX_BATCH_ITEMS:
+        raise IntakeRejected(
+            f"A batch holds at most {settings.WFO_MAX_BATCH_ITEMS} items; this one has {len(drafts)}.",
+            fields={"items": [f"At most {settings.WFO_MAX_BATCH_ITEMS} items per request."]},
+        )
+    errors: dict[str, dict[str, list[str]]] = {}
+    first_row_of: dict[tuple[str, str], int] = {}
+    for row, draft in enumerate(drafts, start=1):
+        row_errors = _row_errors(draft, now)
+        key = (draft.source, draft.external_id)
+        if key in first_row_of:
+            row_errors.setdefault("external_id", []).append(
+                f"Repeats row {first_row_of[key]} (same source and external id)."
+            )
+        else:
+            first_row_of[key] = row
+        if row_errors:
+            errors[str(row)] = row_errors
+    if errors:
+        raise IntakeRejected(
+            f"{len(errors)} of {len(drafts)} items are not valid; nothing was created.",
+            fields={"rows": errors},
+        )
+
+
+_COLUMNS = (
+    "queue_id", "source", "external_id", "customer_ref", "title", "payload", "priority", "status",
+    "received_at", "due_at", "start_by", "outcome", "created_at", "updated_at",
+)
+_INSERT = (
+    f"INSERT INTO {WorkItem._meta.db_table} ({', '.join(_COLUMNS)}) VALUES {{rows}} "
+    "ON CONFLICT (source, external_id) DO NOTHING RETURNING id"
+)
+_ROW_PLACEHOLDER = "(" + ", ".join("%s::jsonb" if c == "payload" else "%s" for c in _COLUMNS) + ")"
+
+
+def _insert_new(drafts: Sequence[ItemDraft], now: datetime) -> set[int]:
+    """Insert the drafts whose (source, external_id) is new; return the ids created."""
+    params: list = []
+    for draft in drafts:
+        received_at = min(draft.received_at or now, now)
+        deadlines = sla.item_deadlines(queue=draft.queue, priority=draft.priority, received_at=received_at)
+        params.extend([
+            draft.queue.pk, draft.source, draft.external_id, draft.customer_ref, draft.title,
+            json.dumps(draft.payload), draft.priority, ItemStatus.QUEUED, received_at,
+            deadlines.due_at, deadlines.start_by, "", now, now,
+        ])
+    sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(drafts)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+@transaction.atomic
+def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeResult]:
+    """Take in a batch of items; results are in the order of `drafts`."""
+    if not isinstance(actor, SystemActor) and not actor.has_perm(INTAKE_PERMISSION):
+        raise PermissionDenied("You may not create work items.")
+    now = timezone.now()
+    _validate(drafts, now)
+    created_ids = _insert_new(drafts, now)
+
+    keys = {(d.source, d.external_id) for d in drafts}
+    found = WorkItem.objects.select_related("queue").filter(
+        source__in={s for s, _ in keys}, external_id__in={e for _, e in keys}
+    )
+    by_key = {(item.source, item.external_id): item for item in found}
+    WorkItemEvent.objects.bulk_create(
+        WorkItemEvent(
+            item=item, at=now, kind=EventKind.CREATED, from_status="", to_status=ItemStatus.QUEUED,
+            data={"source": item.source, "external_id": item.external_id}, **actor_fields(actor),
+        )
+        for item in by_key.values()
+        if item.pk in created_ids
+    )
+    return [
+        IntakeResult(item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids)
+        for d in drafts
+    ]
+
+
+def item_intake(*, actor: Actor, draft: ItemDraft) -> IntakeResult:
+    """Take in one item: the batch rules for a batch of one."""
+    try:
+        return items_intake(actor=actor, drafts=[draft])[0]
+    except IntakeRejected as rejected:
+        row_errors = rejected.fields.get("rows", {}).get("1")
+        if row_errors is None:
+            raise
+        raise IntakeRejected("The item is not valid; nothing was created.", fields=row_errors) from None

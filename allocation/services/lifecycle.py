@@ -1,0 +1,237 @@
+"""Item lifecycle transitions (DESIGN.md, "Work item lifecycle").
+
+Each function: lock the row, check the actor may act and the item is in a state that
+allows the move, change it, write one event — all in one transaction — or raise a
+domain error that says what was refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from allocation import selectors, sla
+from allocation.actors import Actor, SystemActor
+from allocation.exceptions import (
+    AgentNotEligible,
+    IllegalTransition,
+    NotAnAgent,
+    NotItemHolder,
+)
+from allocation.lock_objects import agents_lock, item_lock
+from allocation.models import (
+    ACTIVE_STATUSES,
+    HELD_STATUSES,
+    OPEN_STATUSES,
+    EventKind,
+    ItemStatus,
+    Queue,
+    WorkItem,
+)
+from allocation.services.events import event_record
+from wfo.exceptions import InvalidInput, PermissionDenied
+
+CANCEL_PERMISSION = "allocation.cancel_workitem"
+REASSIGN_PERMISSION = "allocation.reassign_workitem"
+
+
+def _is_system(actor: Actor) -> bool:
+    return isinstance(actor, SystemActor)
+
+
+def _require_holder(item: WorkItem, actor: Actor) -> None:
+    if _is_system(actor) or item.assignee_id == actor.pk:
+        return
+    raise NotItemHolder(f"You do not hold work item #{item.pk}; only its holder can do this.")
+
+
+def _require_status(item: WorkItem, allowed: tuple[str, ...], action: str) -> None:
+    if item.status in allowed:
+        return
+    raise IllegalTransition(
+        f"Work item #{item.pk} is {item.get_status_display().lower()}, so it cannot be {action}. "
+        "It may have been changed by someone else: reload it to see its current state."
+    )
+
+
+def _require_text(value: str, field: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(message, fields={field: [message]})
+    return value
+
+
+def _save(item: WorkItem, *fields: str) -> None:
+    item.save(update_fields=[*fields, "updated_at"])
+
+
+@transaction.atomic
+def item_start(*, item_id: int, actor: Actor) -> WorkItem:
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    _require_status(item, (ItemStatus.ASSIGNED,), "started")
+    now = timezone.now()
+    item.status = ItemStatus.IN_PROGRESS
+    item.started_at = item.started_at or now
+    _save(item, "status", "started_at")
+    event_record(item=item, actor=actor, kind=EventKind.STARTED, from_status=ItemStatus.ASSIGNED, at=now)
+    return item
+
+
+@transaction.atomic
+def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> WorkItem:
+    """Park an item in progress until a follow-up time; it then comes back to the same
+    agent first (get-next serves due follow-ups before anything else)."""
+    reason = _require_text(reason, "reason", "Say why the item is pended.")
+    now = timezone.now()
+    if until <= now:
+        raise InvalidInput("The follow-up time must be in the future.", fields={"until": ["Must be in the future."]})
+    if until > now + settings.WFO_MAX_PEND:
+        limit = settings.WFO_MAX_PEND.days
+        raise InvalidInput(
+            f"The follow-up time must be within {limit} days.",
+            fields={"until": [f"Must be within {limit} days from now."]},
+        )
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    _require_status(item, (ItemStatus.IN_PROGRESS,), "pended")
+    item.status = ItemStatus.PENDED
+    item.pended_until = until
+    _save(item, "status", "pended_until")
+    event_record(
+        item=item, actor=actor, kind=EventKind.PENDED, from_status=ItemStatus.IN_PROGRESS, at=now,
+        reason=reason, data={"until": until.isoformat()},
+    )
+    return item
+
+
+@transaction.atomic
+def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = "") -> WorkItem:
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    _require_status(item, (ItemStatus.IN_PROGRESS,), "completed")
+    outcome = (outcome or "").strip()
+    allowed = item.queue.outcomes
+    if allowed and outcome not in allowed:
+        message = f"Choose one of: {', '.join(allowed)}."
+        raise InvalidInput(f"Outcome {outcome!r} is not one of {item.queue.name}'s outcomes.",
+                           fields={"outcome": [message]})
+    now = timezone.now()
+    completed_by = item.assignee
+    item.status = ItemStatus.COMPLETED
+    item.outcome = outcome or "completed"
+    item.completed_by = completed_by
+    item.assignee = None
+    item.closed_at = now
+    _save(item, "status", "outcome", "completed_by", "assignee", "closed_at")
+    event_record(
+        item=item, actor=actor, kind=EventKind.COMPLETED, from_status=ItemStatus.IN_PROGRESS, at=now,
+        reason=note.strip(), data={"outcome": item.outcome},
+    )
+    return item
+
+
+@transaction.atomic
+def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
+    """Hand an assigned or started item back to its queue, keeping its place by start-by."""
+    reason = _require_text(reason, "reason", "Say why the item is released.")
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    from_status = item.status
+    _require_status(item, ACTIVE_STATUSES, "released")
+    released_from = item.assignee_id
+    item.status = ItemStatus.QUEUED
+    item.assignee = None
+    _save(item, "status", "assignee")
+    event_record(
+        item=item, actor=actor, kind=EventKind.RELEASED, from_status=from_status, at=timezone.now(),
+        reason=reason, data={"released_by_agent": released_from},
+    )
+    return item
+
+
+@transaction.atomic
+def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
+    """Cancel an open item (a source system withdrew it, or a supervisor stopped it)."""
+    if not _is_system(actor) and not actor.has_perm(CANCEL_PERMISSION):
+        raise PermissionDenied("You may not cancel work items.")
+    item = item_lock(item_id)
+    from_status = item.status
+    _require_status(item, OPEN_STATUSES, "cancelled")
+    now = timezone.now()
+    holder = item.assignee_id
+    item.status = ItemStatus.CANCELLED
+    item.assignee = None
+    item.pended_until = None
+    item.closed_at = now
+    _save(item, "status", "assignee", "pended_until", "closed_at")
+    event_record(
+        item=item, actor=actor, kind=EventKind.CANCELLED, from_status=from_status, at=now,
+        reason=reason.strip(), data={"held_by": holder} if holder else {},
+    )
+    return item
+
+
+@transaction.atomic
+def item_transfer(
+    *,
+    item_id: int,
+    actor: Actor,
+    to_queue_id: int | None = None,
+    to_agent_id: int | None = None,
+    reason: str = "",
+) -> WorkItem:
+    """Move an item to another queue (it waits there, keeping its due time) or straight to
+    an eligible agent. The holder may transfer its own item; supervisors any open item."""
+    if (to_queue_id is None) == (to_agent_id is None):
+        raise InvalidInput(
+            "Give either a queue or an agent to transfer to.",
+            fields={"non_field_errors": ["Give exactly one of queue or agent."]},
+        )
+    # Lock order: the receiving agent before the item.
+    target_agent = agents_lock([to_agent_id]).select_related("user").first() if to_agent_id else None
+    if to_agent_id and target_agent is None:
+        raise NotAnAgent(f"User #{to_agent_id} is not an agent.", fields={"agent": ["Not an agent."]})
+    item = item_lock(item_id)
+    may_reassign = _is_system(actor) or actor.has_perm(REASSIGN_PERMISSION)
+    if not may_reassign:
+        _require_holder(item, actor)
+    _require_status(item, OPEN_STATUSES if may_reassign else HELD_STATUSES, "transferred")
+    from_status = item.status
+    now = timezone.now()
+    data = {"from_queue": item.queue.code, "from_agent": item.assignee_id}
+
+    if target_agent is not None:
+        if target_agent.pk == item.assignee_id:
+            raise IllegalTransition(f"{target_agent} already holds work item #{item.pk}.")
+        reasons = selectors.agent_ineligibility_reasons(agent=target_agent, queue=item.queue)
+        if reasons:
+            raise AgentNotEligible(" ".join(reasons), fields={"agent": reasons})
+        item.status = ItemStatus.ASSIGNED
+        item.assignee = target_agent.user
+        item.assigned_at = now
+        target_agent.last_assigned_at = now
+        target_agent.save(update_fields=["last_assigned_at"])
+        data["to_agent"] = target_agent.pk
+    else:
+        target_queue = Queue.objects.filter(pk=to_queue_id, is_active=True).first()
+        if target_queue is None:
+            raise InvalidInput("That queue does not exist or is inactive.",
+                               fields={"queue": ["Unknown or inactive queue."]})
+        if target_queue.pk == item.queue_id and item.status == ItemStatus.QUEUED:
+            raise IllegalTransition(f"Work item #{item.pk} is already waiting in {target_queue.name}.")
+        item.queue = target_queue
+        item.start_by = sla.start_by_for(queue=target_queue, due_at=item.due_at).start_by
+        item.status = ItemStatus.QUEUED
+        item.assignee = None
+        data["to_queue"] = target_queue.code
+    item.pended_until = None
+    _save(item, "status", "assignee", "assigned_at", "queue", "start_by", "pended_until")
+    event_record(
+        item=item, actor=actor, kind=EventKind.TRANSFERRED, from_status=from_status, at=now,
+        reason=reason.strip(), data=data,
+    )
+    return item

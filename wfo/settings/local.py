@@ -1,0 +1,7 @@
+"""Developer machine and `make run`: debug pages on, mail printed to the console."""
+
+from wfo.settings.base import *  # noqa: F403
+from wfo.settings.base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
