@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstall whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test bench lint
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+## Migrate, load demo data, print the logins, serve on :8000 with a Celery worker and beat.
+run: install
+	$(PY) manage.py run_portal
+
+## The whole suite on PostgreSQL (see wfo/settings/test.py for which server).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Allocation and API benchmarks against ../shared/bench (see bench/README.md).
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,179 @@
+"""Get next work: eligibility, order, explanation (DESIGN.md, "Allocation semantics")."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from allocation import services
+from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
+from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem
+from allocation.services.next_work import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _item(queue, *, minutes_ago=0, **kwargs):
+    received = timezone.now() - timedelta(minutes=minutes_ago)
+    return factories.WorkItemFactory(queue=queue, received_at=received, **kwargs)
+
+
+def test_assigns_the_item_and_records_why(agent, queue):
+    item = _item(queue)
+
+    got = services.item_get_next(agent_id=agent.pk)
+
+    assert got.pk == item.pk
+    assert got.status == ItemStatus.ASSIGNED
+    assert got.assignee_id == agent.pk
+    assert got.assigned_at is not None
+    event = got.events.get()
+    assert event.kind == EventKind.ASSIGNED
+    assert (event.from_status, event.to_status) == (ItemStatus.QUEUED, ItemStatus.ASSIGNED)
+    assert event.actor_id == agent.pk
+    assert event.data["rule"] == RULE_NEXT_BEST
+    assert event.data["eligible_queues"] == 1
+    assert event.data["queue_id"] == queue.pk
+    agent.refresh_from_db()
+    assert agent.last_assigned_at == got.assigned_at
+
+
+def test_returns_none_when_nothing_waits(agent, queue):
+    assert services.item_get_next(agent_id=agent.pk) is None
+
+
+def test_order_is_start_by_then_priority_then_received_then_id(agent, queue):
+    now = timezone.now()
+    later_start = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=5), start_by=now + timedelta(hours=4))
+    low = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
+                                    priority=2, received_at=now - timedelta(hours=3))
+    high_newer = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
+                                           priority=4, received_at=now - timedelta(hours=1))
+    high_older = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
+                                           priority=4, received_at=now - timedelta(hours=2))
+    high_older_twin = factories.WorkItemFactory(queue=queue, due_at=high_older.due_at, start_by=high_older.start_by,
+                                                priority=4, received_at=high_older.received_at)
+    earliest = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=1), start_by=now, priority=1)
+    agent.capacity = 10
+    agent.save()
+
+    order = [services.item_get_next(agent_id=agent.pk).pk for _ in range(6)]
+
+    assert order == [earliest.pk, high_older.pk, high_older_twin.pk, high_newer.pk, low.pk, later_start.pk]
+
+
+def test_merges_heads_across_eligible_queues(agent, team):
+    now = timezone.now()
+    queues = [factories.QueueFactory(teams=[team]) for _ in range(3)]
+    items = [
+        factories.WorkItemFactory(queue=q, due_at=now + timedelta(hours=h), start_by=now + timedelta(hours=h - 1))
+        for q, h in zip(queues, (5, 2, 9), strict=True)
+    ]
+    got = services.item_get_next(agent_id=agent.pk)
+    assert got.pk == items[1].pk
+    assert got.events.get().data["eligible_queues"] == 3
+
+
+def test_only_queues_served_by_the_agents_team(agent):
+    other_queue = factories.QueueFactory(teams=[factories.TeamFactory()])
+    _item(other_queue)
+    assert services.item_get_next(agent_id=agent.pk) is None
+
+
+def test_required_skills_at_minimum_proficiency(agent, queue):
+    skill = factories.SkillFactory()
+    factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=4)
+    _item(queue)
+    assert services.item_get_next(agent_id=agent.pk) is None  # lacks the skill
+
+    held = factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=3)
+    assert services.item_get_next(agent_id=agent.pk) is None  # below the minimum
+
+    held.proficiency = 4
+    held.save()
+    assert services.item_get_next(agent_id=agent.pk) is not None
+
+
+def test_every_required_skill_is_needed(agent, queue):
+    skills = [factories.SkillFactory() for _ in range(2)]
+    for skill in skills:
+        factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=2)
+    factories.AgentSkillFactory(agent=agent, skill=skills[0], proficiency=5)
+    _item(queue)
+    assert services.item_get_next(agent_id=agent.pk) is None
+
+
+def test_inactive_and_push_queues_are_not_pulled(agent, team):
+    inactive = factories.QueueFactory(teams=[team], is_active=False)
+    push = factories.QueueFactory(teams=[team], allocation_mode=AllocationMode.PUSH)
+    _item(inactive)
+    _item(push)
+    assert services.item_get_next(agent_id=agent.pk) is None
+
+
+@pytest.mark.parametrize("presence", [Presence.AWAY, Presence.OFFLINE])
+def test_agent_must_be_available(agent, queue, presence):
+    agent.presence = presence
+    agent.save()
+    item = _item(queue)
+    with pytest.raises(AgentNotAvailable):
+        services.item_get_next(agent_id=agent.pk)
+    item.refresh_from_db()
+    assert item.status == ItemStatus.QUEUED
+
+
+def test_capacity_counts_assigned_and_in_progress_items(agent, queue):
+    agent.capacity = 2
+    agent.save()
+    for _ in range(4):
+        _item(queue)
+    first = services.item_get_next(agent_id=agent.pk)
+    services.item_start(item_id=first.pk, actor=agent.user)
+    services.item_get_next(agent_id=agent.pk)
+    with pytest.raises(AgentAtCapacity, match="2 of 2"):
+        services.item_get_next(agent_id=agent.pk)
+
+    services.item_pend(item_id=first.pk, actor=agent.user, until=timezone.now() + timedelta(hours=1), reason="Wait")
+    assert services.item_get_next(agent_id=agent.pk) is not None  # pended items do not count
+
+
+def test_user_without_profile_is_not_an_agent(db):
+    user = factories.UserFactory()
+    with pytest.raises(NotAnAgent):
+        services.item_get_next(agent_id=user.pk)
+
+
+def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue):
+    _item(queue)
+    urgent = _item(queue, minutes_ago=60 * 24 * 5)  # already far past its start-by
+    got = services.item_get_next(agent_id=agent.pk)
+    assert got.pk == urgent.pk
+    services.item_release(item_id=urgent.pk, actor=agent.user, reason="Later")
+
+    got = services.item_get_next(agent_id=agent.pk)
+    services.item_start(item_id=got.pk, actor=agent.user)
+    services.item_pend(item_id=got.pk, actor=agent.user, until=timezone.now() + timedelta(minutes=5), reason="Await docs")
+    first_pended = got.pk
+
+    # Before the follow-up time the queue serves as usual.
+    assert services.item_get_next(agent_id=agent.pk).pk != first_pended
+
+    WorkItem.objects.filter(pk=first_pended).update(pended_until=timezone.now() - timedelta(seconds=1))
+    back = services.item_get_next(agent_id=agent.pk)
+    assert back.pk == first_pended
+    assert back.status == ItemStatus.ASSIGNED
+    assert back.pended_until is None
+    event = back.events.order_by("-id").first()
+    assert event.data["rule"] == RULE_PENDED_FOLLOW_UP
+    assert event.from_status == ItemStatus.PENDED
+
+
+def test_another_agents_due_pended_item_is_not_served(team, queue):
+    first, second = factories.AgentFactory(team=team), factories.AgentFactory(team=team)
+    item = _item(queue)
+    services.item_get_next(agent_id=first.pk)
+    services.item_start(item_id=item.pk, actor=first.user)
+    services.item_pend(item_id=item.pk, actor=first.user, until=timezone.now() + timedelta(minutes=1), reason="Wait")
+    WorkItem.objects.filter(pk=item.pk).update(pended_until=timezone.now() - timedelta(seconds=1))
+    assert services.item_get_next(agent_id=second.pk) is None
