@@ -99,8 +99,11 @@ class ItemFilter(django_filters.FilterSet):
         fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
 
 
+UNKNOWN_QUEUE = {"does_not_exist": "No queue has the code '{value}'."}
+
+
 class ItemInputSerializer(serializers.Serializer):
-    queue = serializers.SlugRelatedField(slug_field="code", queryset=Queue.objects.all())
+    queue = serializers.SlugRelatedField(slug_field="code", queryset=Queue.objects.all(), error_messages=UNKNOWN_QUEUE)
     source = serializers.CharField(max_length=50)
     external_id = serializers.CharField(max_length=128)
     customer_ref = serializers.CharField(max_length=64)
@@ -117,7 +120,10 @@ def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
     if not serializer.is_valid():
         if not many:
             raise serializers.ValidationError(serializer.errors)
-        rows = {str(n): errors for n, errors in enumerate(serializer.errors, start=1) if errors}
+        errors = serializer.errors
+        # DRF reports a list's errors as a list, or (newer releases) a dict by index.
+        by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
+        rows = {str(index + 1): row_errors for index, row_errors in by_index if row_errors}
         raise IntakeRejected(
             f"{len(rows)} of {len(request_data)} items are not valid; nothing was created.",
             fields={"rows": rows},
@@ -243,11 +249,12 @@ class ItemTransferApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         queue = serializers.SlugRelatedField(
-            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False
+            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
+            error_messages={"does_not_exist": "No active queue has the code '{value}'."},
         )
         agent = serializers.SlugRelatedField(
             slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
-            required=False,
+            required=False, error_messages={"does_not_exist": "No agent has the username '{value}'."},
         )
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

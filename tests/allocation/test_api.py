@@ -1,0 +1,382 @@
+"""REST API v1: contract, permissions, errors (one message per field), query counts."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
+from tests import factories
+from tests.helpers import assigned_item, queued_item, started_item
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+ITEMS = "/api/v1/items/"
+
+
+@pytest.fixture
+def source_client(api_client):
+    user = factories.UserFactory(username="card-platform", roles=[roles.SOURCE_SYSTEM])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api_client.user = user
+    return api_client
+
+
+@pytest.fixture
+def agent_client(agent):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(agent.user)
+    return client
+
+
+def _row(queue, n=1, **overrides):
+    return {"queue": queue.code, "source": "cards", "external_id": f"CB-{n}", "customer_ref": "CUST-9",
+            "title": f"Chargeback {n}", "payload": {"amount": "12.50"}, **overrides}
+
+
+# authentication --------------------------------------------------------------------------
+
+def test_anonymous_requests_are_refused(api_client):
+    response = api_client.get(ITEMS)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_bad_token_is_refused(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Token nope")
+    assert api_client.get(ITEMS).status_code == 401
+
+
+# intake ----------------------------------------------------------------------------------
+
+def test_create_one_then_repeat(source_client, queue):
+    first = source_client.post(ITEMS, _row(queue), format="json")
+    assert first.status_code == 201, first.json()
+    body = first.json()
+    assert (body["queue"], body["status"], body["assignee"], body["priority"]) == (queue.code, "queued", None, 3)
+    repeat = source_client.post(ITEMS, _row(queue, title="other"), format="json")
+    assert repeat.status_code == 200
+    assert repeat.json()["id"] == body["id"]
+    assert WorkItem.objects.count() == 1
+
+
+def test_create_a_batch(source_client, queue):
+    response = source_client.post(ITEMS, [_row(queue, n) for n in range(3)], format="json")
+    assert response.status_code == 201
+    assert [i["external_id"] for i in response.json()] == ["CB-0", "CB-1", "CB-2"]
+    again = source_client.post(ITEMS, [_row(queue, n) for n in range(3)], format="json")
+    assert again.status_code == 200
+    assert WorkItem.objects.count() == 3
+
+
+def test_batch_with_bad_rows_reports_row_numbers_and_creates_nothing(source_client, queue):
+    rows = [_row(queue, 1), {**_row(queue, 2), "queue": "nope"}, _row(queue, 3, priority="high"), _row(queue, 1)]
+    del rows[2]["title"]
+    response = source_client.post(ITEMS, rows, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "intake_rejected"
+    assert set(body["errors"]["rows"]) == {"2", "3"}
+    assert "queue" in body["errors"]["rows"]["2"]
+    assert set(body["errors"]["rows"]["3"]) == {"title", "priority"}
+    assert WorkItem.objects.count() == 0
+
+
+def test_duplicates_inside_one_batch_are_rejected(source_client, queue):
+    response = source_client.post(ITEMS, [_row(queue, 1), _row(queue, 1)], format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["rows"]["2"]["external_id"] == ["Repeats row 1 (same source and external id)."]
+    assert WorkItem.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"queue": "q"}, "source"),
+        ({"priority": 9}, "priority"),
+        ({"priority": "urgent"}, "priority"),
+        ({"payload": ["not", "an", "object"]}, "payload"),
+        ({"received_at": "yesterday"}, "received_at"),
+        ({"title": "x" * 201}, "title"),
+        ({"queue": "unknown-queue"}, "queue"),
+        ({"external_id": None}, "external_id"),
+    ],
+)
+def test_bad_fields_get_a_message_each(source_client, queue, payload, field):
+    row = {**_row(queue), **payload}
+    if payload == {"queue": "q"}:
+        row = {"queue": queue.code}
+    response = source_client.post(ITEMS, row, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert field in body["errors"], body
+    assert all(isinstance(m, str) for m in body["errors"][field])
+    assert WorkItem.objects.count() == 0
+
+
+def test_malformed_json(source_client):
+    response = source_client.post(ITEMS, data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_body_must_be_an_object_or_list(source_client):
+    response = source_client.post(ITEMS, data=json.dumps("hello"), content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_oversized_payload(source_client, queue, settings):
+    settings.WFO_MAX_PAYLOAD_BYTES = 1000
+    response = source_client.post(ITEMS, _row(queue, payload={"blob": "x" * 2000}), format="json")
+    assert response.status_code == 400
+    assert "limit is 1000 bytes" in response.json()["errors"]["payload"][0]
+    assert WorkItem.objects.count() == 0
+
+
+def test_oversized_request_body(source_client, queue, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = source_client.post(ITEMS, [_row(queue, n) for n in range(200)], format="json")
+    assert response.status_code in (400, 413)
+    assert WorkItem.objects.count() == 0
+
+
+def test_agents_cannot_create_items(agent_client, queue):
+    response = agent_client.post(ITEMS, _row(queue), format="json")
+    assert response.status_code == 403
+    assert WorkItem.objects.count() == 0
+
+
+# reading ---------------------------------------------------------------------------------
+
+def test_list_filters_and_paginates(source_client, team, agent):
+    cards = factories.QueueFactory(teams=[team], code="cards")
+    loans = factories.QueueFactory(teams=[team], code="loans")
+    held = assigned_item(agent, cards)
+    for _ in range(3):
+        queued_item(cards, customer_ref="CUST-A")
+    queued_item(loans, customer_ref="CUST-B")
+
+    def ids(query):
+        response = source_client.get(ITEMS, query)
+        assert response.status_code == 200, response.json()
+        return [i["id"] for i in response.json()["results"]]
+
+    assert len(ids({"queue": "cards"})) == 4
+    assert ids({"assignee": agent.user.username}) == [held.pk]
+    assert len(ids({"status": ["queued"]})) == 4
+    assert len(ids({"status": ["queued", "assigned"]})) == 5
+    assert len(ids({"customer_ref": "CUST-B"})) == 1
+    later = (timezone.now() + timedelta(days=30)).isoformat()
+    assert len(ids({"due_before": later})) == 5
+    assert ids({"due_after": later}) == []
+
+    first_page = source_client.get(ITEMS, {"page_size": 2}).json()
+    assert len(first_page["results"]) == 2
+    second_page = source_client.get(first_page["next"]).json()
+    assert len(second_page["results"]) == 2
+    assert not {i["id"] for i in first_page["results"]} & {i["id"] for i in second_page["results"]}
+
+
+def test_bad_filter_value_is_a_400(source_client):
+    response = source_client.get(ITEMS, {"status": "lost"})
+    assert response.status_code == 400
+    assert "status" in response.json()["errors"]
+
+
+def test_agents_see_only_their_own_items(agent_client, agent, queue, team):
+    mine = assigned_item(agent, queue)
+    other_agent = factories.AgentFactory(team=team)
+    theirs = assigned_item(other_agent, queue)
+    listed = [i["id"] for i in agent_client.get(ITEMS).json()["results"]]
+    assert listed == [mine.pk]
+    assert agent_client.get(f"{ITEMS}{theirs.pk}/").status_code == 404
+    assert agent_client.get(f"{ITEMS}{mine.pk}/").status_code == 200
+
+
+def test_detail_includes_the_event_timeline(source_client, agent, queue):
+    item = started_item(agent, queue)
+    body = source_client.get(f"{ITEMS}{item.pk}/").json()
+    assert [e["kind"] for e in body["events"]] == ["created", "assigned", "started"]
+    assert body["events"][1]["actor"] == agent.user.username
+    assert body["events"][1]["data"]["rule"] == "next_best_item"
+
+
+def test_customer_journey(source_client, team):
+    first = queued_item(factories.QueueFactory(teams=[team]), customer_ref="CUST-77")
+    second = queued_item(factories.QueueFactory(teams=[team]), customer_ref="CUST-77")
+    queued_item(factories.QueueFactory(teams=[team]), customer_ref="CUST-78")
+    response = source_client.get("/api/v1/customers/CUST-77/items/")
+    assert [i["id"] for i in response.json()] == [first.pk, second.pk]
+
+
+# agent actions ---------------------------------------------------------------------------
+
+def test_agent_works_an_item_end_to_end(agent_client, queue):
+    item = queued_item(queue)
+    got = agent_client.post("/api/v1/agent/next/")
+    assert got.status_code == 200
+    assert got.json()["id"] == item.pk
+    url = f"{ITEMS}{item.pk}"
+    assert agent_client.post(f"{url}/start/").json()["status"] == "in_progress"
+    until = (timezone.now() + timedelta(hours=1)).isoformat()
+    pend = agent_client.post(f"{url}/pend/", {"until": until, "reason": "Call back"}, format="json")
+    assert pend.json()["status"] == "pended"
+    WorkItem.objects.filter(pk=item.pk).update(pended_until=timezone.now() - timedelta(seconds=1))
+    assert agent_client.post("/api/v1/agent/next/").json()["id"] == item.pk
+    agent_client.post(f"{url}/start/")
+    done = agent_client.post(f"{url}/complete/", {"outcome": "resolved"}, format="json")
+    assert (done.status_code, done.json()["status"], done.json()["outcome"]) == (200, "completed", "resolved")
+    assert agent_client.post("/api/v1/agent/next/").status_code == 204
+
+
+def test_release_and_transfer(agent_client, agent, team):
+    queue, other_queue = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team])
+    item = assigned_item(agent, queue)
+    missing_reason = agent_client.post(f"{ITEMS}{item.pk}/release/", {}, format="json")
+    assert missing_reason.status_code == 400
+    assert "reason" in missing_reason.json()["errors"]
+    released = agent_client.post(f"{ITEMS}{item.pk}/release/", {"reason": "Not mine"}, format="json")
+    assert released.json()["status"] == "queued"
+
+    item = WorkItem.objects.get(pk=agent_client.post("/api/v1/agent/next/").json()["id"])
+    both = agent_client.post(f"{ITEMS}{item.pk}/transfer/", {"queue": other_queue.code, "agent": "x"}, format="json")
+    assert both.status_code == 400
+    unknown = agent_client.post(f"{ITEMS}{item.pk}/transfer/", {"agent": "ghost"}, format="json")
+    assert unknown.json()["errors"]["agent"] == ["No agent has the username 'ghost'."]
+    moved = agent_client.post(f"{ITEMS}{item.pk}/transfer/", {"queue": other_queue.code}, format="json")
+    assert (moved.status_code, moved.json()["queue"], moved.json()["status"]) == (200, other_queue.code, "queued")
+
+
+def test_transfer_to_ineligible_agent_is_a_409_with_reasons(agent_client, agent, queue):
+    stranger = factories.AgentFactory(team=factories.TeamFactory())
+    item = assigned_item(agent, queue)
+    response = agent_client.post(f"{ITEMS}{item.pk}/transfer/", {"agent": stranger.user.username}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "agent_not_eligible"
+    assert "not in a team serving" in response.json()["errors"]["agent"][0]
+
+
+def test_acting_on_someone_elses_item_is_forbidden_and_changes_nothing(agent_client, queue, team):
+    other = factories.AgentFactory(team=team)
+    item = started_item(other, queue)
+    events_before = WorkItemEvent.objects.count()
+    for action, body in [("complete", {}), ("release", {"reason": "x"}), ("start", {}),
+                         ("pend", {"until": (timezone.now() + timedelta(hours=1)).isoformat(), "reason": "x"})]:
+        response = agent_client.post(f"{ITEMS}{item.pk}/{action}/", body, format="json")
+        assert response.status_code == 403, (action, response.json())
+        assert response.json()["code"] == "not_item_holder"
+    item.refresh_from_db()
+    assert (item.status, item.assignee) == (ItemStatus.IN_PROGRESS, other.user)
+    assert WorkItemEvent.objects.count() == events_before
+
+
+def test_illegal_move_is_a_409_with_a_message(agent_client, agent, queue):
+    item = assigned_item(agent, queue)
+    response = agent_client.post(f"{ITEMS}{item.pk}/complete/", {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "illegal_transition"
+    assert "is assigned, so it cannot be completed" in response.json()["detail"]
+
+
+def test_unknown_item_is_a_404(agent_client):
+    assert agent_client.post(f"{ITEMS}987654/start/").status_code == 404
+
+
+def test_next_when_away_or_full_is_a_409(agent_client, agent, queue):
+    agent.presence = Presence.AWAY
+    agent.save()
+    away = agent_client.post("/api/v1/agent/next/")
+    assert (away.status_code, away.json()["code"]) == (409, "agent_not_available")
+    agent.presence = Presence.AVAILABLE
+    agent.capacity = 1
+    agent.save()
+    assigned_item(agent, queue)
+    queued_item(queue)
+    full = agent_client.post("/api/v1/agent/next/")
+    assert (full.status_code, full.json()["code"]) == (409, "agent_at_capacity")
+
+
+def test_source_system_cannot_act_as_agent(source_client, queue):
+    item = queued_item(queue)
+    assert source_client.post("/api/v1/agent/next/").status_code == 403
+    assert source_client.post(f"{ITEMS}{item.pk}/start/").status_code == 403
+    assert source_client.get("/api/v1/agent/presence/").status_code == 403
+
+
+def test_source_system_cancels(source_client, queue, agent_client):
+    item = queued_item(queue)
+    response = source_client.post(f"{ITEMS}{item.pk}/cancel/", {"reason": "Withdrawn"}, format="json")
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert item.events.order_by("-id").first().kind == EventKind.CANCELLED
+    assert source_client.post(f"{ITEMS}{item.pk}/cancel/").status_code == 409
+    other = queued_item(queue)
+    assert agent_client.post(f"{ITEMS}{other.pk}/cancel/").status_code == 403
+
+
+def test_presence(agent_client, agent):
+    body = agent_client.get("/api/v1/agent/presence/").json()
+    assert (body["presence"], body["capacity"], body["holding"]) == ("available", 3, 0)
+    response = agent_client.put("/api/v1/agent/presence/", {"presence": "away"}, format="json")
+    assert response.json()["presence"] == "away"
+    agent.refresh_from_db()
+    assert agent.presence == Presence.AWAY
+    assert agent.presence_history.get().presence == "away"
+    bad = agent_client.put("/api/v1/agent/presence/", {"presence": "asleep"}, format="json")
+    assert bad.status_code == 400
+    assert "presence" in bad.json()["errors"]
+
+
+# schema ----------------------------------------------------------------------------------
+
+def test_openapi_schema_and_docs(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ["/api/v1/items/", "/api/v1/items/{item_id}/", "/api/v1/agent/next/", "/api/v1/agent/presence/",
+                 "/api/v1/items/{item_id}/transfer/", "/api/v1/customers/{customer_ref}/items/"]:
+        assert path in paths
+    assert client.get("/api/docs/").status_code == 200
+
+
+# query counts ----------------------------------------------------------------------------
+
+def test_get_next_query_count_does_not_depend_on_backlog_or_queues(agent, team):
+    for _ in range(5):
+        queue = factories.QueueFactory(teams=[team])
+        for _ in range(4):
+            factories.WorkItemFactory(queue=queue)
+    from allocation import services
+
+    with CaptureQueriesContext(connection) as small:
+        services.item_get_next(agent_id=agent.pk)
+    for _ in range(10):
+        queue = factories.QueueFactory(teams=[team])
+        for _ in range(20):
+            factories.WorkItemFactory(queue=queue)
+    with CaptureQueriesContext(connection) as large:
+        services.item_get_next(agent_id=agent.pk)
+    def statements(context):
+        return [q["sql"] for q in context.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    # lock agent, count held, due follow-up, eligible queues, pick+assign+log, load item
+    assert len(statements(small)) == len(statements(large)) == 6, statements(large)
+
+
+def test_item_list_query_count_is_flat(source_client, agent, queue):
+    assigned_item(agent, queue)
+    for _ in range(2):
+        queued_item(queue)
+    with CaptureQueriesContext(connection) as few:
+        assert source_client.get(ITEMS).status_code == 200
+    for _ in range(30):
+        queued_item(queue)
+    with CaptureQueriesContext(connection) as many:
+        assert len(source_client.get(ITEMS).json()["results"]) == 33
+    assert len(few) == len(many) <= 5

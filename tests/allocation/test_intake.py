@@ -1,0 +1,142 @@
+"""Intake: idempotent on (source, external_id), all-or-nothing batches, deadlines."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from allocation import services
+from allocation.actors import SystemActor
+from allocation.exceptions import IntakeRejected
+from allocation.models import EventKind, ItemStatus, WorkItem, WorkItemEvent
+from tests import factories
+from wfo import roles
+from wfo.exceptions import PermissionDenied
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source_system(db):
+    return factories.UserFactory(username="card-platform", roles=[roles.SOURCE_SYSTEM])
+
+
+def _draft(queue, n=1, **overrides):
+    fields = {"source": "cards", "external_id": f"CB-{n}", "customer_ref": "CUST-1", "title": f"Chargeback {n}"}
+    return services.ItemDraft(queue=queue, **{**fields, **overrides})
+
+
+def test_creates_a_queued_item_with_deadlines_and_a_created_event(queue, source_system):
+    received = timezone.now() - timedelta(hours=1)
+    result = services.item_intake(actor=source_system, draft=_draft(queue, received_at=received, payload={"amount": 5}))
+    item = result.item
+    assert result.created
+    assert item.status == ItemStatus.QUEUED
+    assert item.received_at == received
+    assert item.due_at == received + queue.sla_target
+    assert item.start_by == item.due_at - queue.standard_handle_time
+    event = item.events.get()
+    assert (event.kind, event.to_status, event.actor) == (EventKind.CREATED, ItemStatus.QUEUED, source_system)
+
+
+def test_repeat_returns_the_existing_item(queue, source_system):
+    first = services.item_intake(actor=source_system, draft=_draft(queue))
+    again = services.item_intake(actor=source_system, draft=_draft(queue, title="Changed title"))
+    assert not again.created
+    assert again.item.pk == first.item.pk
+    assert again.item.title == "Chargeback 1"
+    assert WorkItem.objects.count() == 1
+    assert WorkItemEvent.objects.count() == 1
+
+
+def test_same_external_id_from_another_source_is_another_item(queue, source_system):
+    services.item_intake(actor=source_system, draft=_draft(queue))
+    other = services.item_intake(actor=source_system, draft=_draft(queue, source="claims"))
+    assert other.created
+    assert WorkItem.objects.count() == 2
+
+
+def test_batch_mixes_new_and_existing_and_keeps_order(queue, source_system):
+    existing = services.item_intake(actor=source_system, draft=_draft(queue, 2)).item
+    results = services.items_intake(actor=source_system, drafts=[_draft(queue, n) for n in (1, 2, 3)])
+    assert [r.created for r in results] == [True, False, True]
+    assert results[1].item.pk == existing.pk
+    assert [r.item.external_id for r in results] == ["CB-1", "CB-2", "CB-3"]
+    assert WorkItemEvent.objects.filter(kind=EventKind.CREATED).count() == 3
+
+
+def test_invalid_row_rejects_the_whole_batch_with_row_numbers(team, source_system):
+    queue = factories.QueueFactory(teams=[team])
+    inactive = factories.QueueFactory(teams=[team], is_active=False)
+    drafts = [
+        _draft(queue, 1),
+        _draft(inactive, 2),
+        _draft(queue, 3, received_at=timezone.now() + timedelta(days=1)),
+        _draft(queue, 1),
+    ]
+    with pytest.raises(IntakeRejected) as error:
+        services.items_intake(actor=source_system, drafts=drafts)
+    rows = error.value.fields["rows"]
+    assert set(rows) == {"2", "3", "4"}
+    assert "inactive" in rows["2"]["queue"][0]
+    assert rows["3"]["received_at"] == ["Must not be in the future."]
+    assert rows["4"]["external_id"] == ["Repeats row 1 (same source and external id)."]
+    assert WorkItem.objects.count() == 0
+
+
+@override_settings(WFO_MAX_PAYLOAD_BYTES=100)
+def test_oversized_payload_is_rejected(queue, source_system):
+    with pytest.raises(IntakeRejected) as error:
+        services.item_intake(actor=source_system, draft=_draft(queue, payload={"notes": "x" * 200}))
+    assert "limit is 100 bytes" in error.value.fields["payload"][0]
+
+
+@override_settings(WFO_MAX_BATCH_ITEMS=2)
+def test_batch_size_is_limited(queue, source_system):
+    with pytest.raises(IntakeRejected, match="at most 2 items"):
+        services.items_intake(actor=source_system, drafts=[_draft(queue, n) for n in range(3)])
+
+
+def test_empty_batch_is_rejected(source_system):
+    with pytest.raises(IntakeRejected):
+        services.items_intake(actor=source_system, drafts=[])
+
+
+def test_needs_the_intake_permission(queue, agent):
+    with pytest.raises(PermissionDenied):
+        services.item_intake(actor=agent.user, draft=_draft(queue))
+    assert WorkItem.objects.count() == 0
+
+
+def test_slight_clock_skew_is_accepted_as_now(queue):
+    result = services.item_intake(
+        actor=SystemActor("tests"), draft=_draft(queue, received_at=timezone.now() + timedelta(minutes=2))
+    )
+    assert result.item.received_at <= timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repeats_create_one_item(team):
+    queue = factories.QueueFactory(teams=[team])
+    barrier = threading.Barrier(8)
+    created = []
+
+    def take_in():
+        try:
+            barrier.wait()
+            result = services.item_intake(actor=SystemActor("tests"), draft=_draft(queue, 77))
+            created.append(result.created)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take_in) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(created) == [False] * 7 + [True]
+    assert WorkItem.objects.count() == 1
+    assert WorkItemEvent.objects.count() == 1

@@ -1,0 +1,279 @@
+"""Lifecycle transitions: each checks actor and state, writes exactly one event."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from allocation import services
+from allocation.actors import SystemActor
+from allocation.exceptions import AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
+from allocation.models import EventKind, ItemStatus, Presence, WorkItem
+from tests import factories
+from tests.helpers import assigned_item, pended_item, started_item
+from wfo import roles
+from wfo.exceptions import InvalidInput, PermissionDenied
+
+pytestmark = pytest.mark.django_db
+
+
+def _last_event(item):
+    return item.events.order_by("-id").first()
+
+
+@pytest.fixture
+def supervisor(db):
+    return factories.UserFactory(roles=[roles.SUPERVISOR])
+
+
+# start ---------------------------------------------------------------------------------
+
+def test_start_moves_assigned_to_in_progress(agent, queue):
+    item = assigned_item(agent, queue)
+    started = services.item_start(item_id=item.pk, actor=agent.user)
+    assert started.status == ItemStatus.IN_PROGRESS
+    assert started.started_at is not None
+    event = _last_event(started)
+    assert (event.kind, event.from_status, event.to_status) == (EventKind.STARTED, "assigned", "in_progress")
+    assert event.actor == agent.user
+
+
+def test_start_twice_is_refused_with_a_clear_message(agent, queue):
+    item = started_item(agent, queue)
+    with pytest.raises(IllegalTransition, match="is in progress, so it cannot be started"):
+        services.item_start(item_id=item.pk, actor=agent.user)
+    assert item.events.count() == 3  # created, assigned, started: nothing more
+
+
+def test_only_the_holder_may_start(agent, queue, team):
+    other = factories.AgentFactory(team=team)
+    item = assigned_item(agent, queue)
+    with pytest.raises(NotItemHolder):
+        services.item_start(item_id=item.pk, actor=other.user)
+    item.refresh_from_db()
+    assert item.status == ItemStatus.ASSIGNED
+
+
+def test_unknown_item(agent):
+    with pytest.raises(ItemNotFound):
+        services.item_start(item_id=999999, actor=agent.user)
+
+
+# pend ----------------------------------------------------------------------------------
+
+def test_pend_keeps_the_holder_and_records_until_and_reason(agent, queue):
+    item = started_item(agent, queue)
+    until = timezone.now() + timedelta(hours=2)
+    pended = services.item_pend(item_id=item.pk, actor=agent.user, until=until, reason="Awaiting documents")
+    assert pended.status == ItemStatus.PENDED
+    assert pended.assignee == agent.user
+    assert pended.pended_until == until
+    event = _last_event(pended)
+    assert event.kind == EventKind.PENDED
+    assert event.reason == "Awaiting documents"
+    assert event.data["until"] == until.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("delta", "reason", "field"),
+    [
+        (timedelta(minutes=-1), "Wait", "until"),
+        (timedelta(days=400), "Wait", "until"),
+        (timedelta(hours=1), "   ", "reason"),
+    ],
+)
+def test_pend_rejects_bad_input_and_changes_nothing(agent, queue, delta, reason, field):
+    item = started_item(agent, queue)
+    with pytest.raises(InvalidInput) as error:
+        services.item_pend(item_id=item.pk, actor=agent.user, until=timezone.now() + delta, reason=reason)
+    assert field in error.value.fields
+    item.refresh_from_db()
+    assert item.status == ItemStatus.IN_PROGRESS
+
+
+def test_pend_needs_the_item_started(agent, queue):
+    item = assigned_item(agent, queue)
+    with pytest.raises(IllegalTransition):
+        services.item_pend(item_id=item.pk, actor=agent.user, until=timezone.now() + timedelta(hours=1), reason="x")
+
+
+# complete ------------------------------------------------------------------------------
+
+def test_complete_closes_the_item_and_credits_the_agent(agent, queue):
+    item = started_item(agent, queue)
+    done = services.item_complete(item_id=item.pk, actor=agent.user, outcome="resolved", note="All good")
+    assert done.status == ItemStatus.COMPLETED
+    assert done.assignee is None
+    assert done.completed_by == agent.user
+    assert done.outcome == "resolved"
+    assert done.closed_at is not None
+    event = _last_event(done)
+    assert (event.kind, event.reason, event.data) == (EventKind.COMPLETED, "All good", {"outcome": "resolved"})
+
+
+def test_complete_checks_the_queues_outcomes(agent, queue):
+    queue.outcomes = ["approved", "declined"]
+    queue.save()
+    item = started_item(agent, queue)
+    with pytest.raises(InvalidInput) as error:
+        services.item_complete(item_id=item.pk, actor=agent.user, outcome="maybe")
+    assert error.value.fields == {"outcome": ["Choose one of: approved, declined."]}
+    assert services.item_complete(item_id=item.pk, actor=agent.user, outcome="declined").outcome == "declined"
+
+
+def test_complete_needs_in_progress(agent, queue):
+    item = assigned_item(agent, queue)
+    with pytest.raises(IllegalTransition):
+        services.item_complete(item_id=item.pk, actor=agent.user)
+
+
+# release -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("start", [False, True])
+def test_release_returns_the_item_to_its_queue(agent, queue, start):
+    item = started_item(agent, queue) if start else assigned_item(agent, queue)
+    released = services.item_release(item_id=item.pk, actor=agent.user, reason="Needs a specialist")
+    assert released.status == ItemStatus.QUEUED
+    assert released.assignee is None
+    event = _last_event(released)
+    assert event.kind == EventKind.RELEASED
+    assert event.reason == "Needs a specialist"
+    assert event.data == {"released_by_agent": agent.pk}
+
+
+def test_release_needs_a_reason(agent, queue):
+    item = assigned_item(agent, queue)
+    with pytest.raises(InvalidInput):
+        services.item_release(item_id=item.pk, actor=agent.user, reason="")
+
+
+def test_pended_item_cannot_be_released(agent, queue):
+    item = pended_item(agent, queue)
+    with pytest.raises(IllegalTransition):
+        services.item_release(item_id=item.pk, actor=agent.user, reason="x")
+
+
+# cancel --------------------------------------------------------------------------------
+
+def test_cancel_by_supervisor_from_any_open_state(agent, queue, supervisor):
+    item = pended_item(agent, queue)
+    cancelled = services.item_cancel(item_id=item.pk, actor=supervisor, reason="Customer withdrew")
+    assert cancelled.status == ItemStatus.CANCELLED
+    assert cancelled.assignee is None
+    assert cancelled.pended_until is None
+    event = _last_event(cancelled)
+    assert (event.kind, event.from_status, event.actor) == (EventKind.CANCELLED, ItemStatus.PENDED, supervisor)
+    assert event.data == {"held_by": agent.pk}
+
+
+def test_cancel_needs_the_permission(agent, queue):
+    item = factories.WorkItemFactory(queue=queue)
+    with pytest.raises(PermissionDenied):
+        services.item_cancel(item_id=item.pk, actor=agent.user)
+
+
+def test_closed_items_cannot_be_cancelled(agent, queue, supervisor):
+    item = started_item(agent, queue)
+    services.item_complete(item_id=item.pk, actor=agent.user)
+    with pytest.raises(IllegalTransition):
+        services.item_cancel(item_id=item.pk, actor=supervisor)
+
+
+def test_system_jobs_may_cancel(queue):
+    item = factories.WorkItemFactory(queue=queue)
+    cancelled = services.item_cancel(item_id=item.pk, actor=SystemActor("retention"), reason="Expired")
+    event = _last_event(cancelled)
+    assert (event.actor, event.system_actor, event.actor_label) == (None, "retention", "system: retention")
+
+
+# transfer ------------------------------------------------------------------------------
+
+def test_holder_transfers_to_another_queue_keeping_the_due_time(agent, queue, team):
+    target = factories.QueueFactory(teams=[team], standard_handle_time=timedelta(hours=2))
+    item = started_item(agent, queue)
+    moved = services.item_transfer(item_id=item.pk, actor=agent.user, to_queue_id=target.pk, reason="Wrong queue")
+    assert (moved.queue, moved.status, moved.assignee) == (target, ItemStatus.QUEUED, None)
+    assert moved.due_at == item.due_at
+    assert moved.start_by == item.due_at - timedelta(hours=2)
+    event = _last_event(moved)
+    assert event.kind == EventKind.TRANSFERRED
+    assert event.data == {"from_queue": queue.code, "from_agent": agent.pk, "to_queue": target.code}
+
+
+def test_holder_transfers_to_an_eligible_agent(agent, queue, team):
+    colleague = factories.AgentFactory(team=team)
+    item = pended_item(agent, queue)
+    moved = services.item_transfer(item_id=item.pk, actor=agent.user, to_agent_id=colleague.pk)
+    assert (moved.status, moved.assignee, moved.pended_until) == (ItemStatus.ASSIGNED, colleague.user, None)
+    colleague.refresh_from_db()
+    assert colleague.last_assigned_at == moved.assigned_at
+
+
+def test_transfer_to_an_ineligible_agent_says_why(agent, queue, team):
+    skill = factories.SkillFactory(name="Spanish")
+    factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=2)
+    factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=5)
+    stranger = factories.AgentFactory(team=factories.TeamFactory(), presence=Presence.AWAY, capacity=1)
+    item = assigned_item(agent, queue)
+    with pytest.raises(AgentNotEligible) as error:
+        services.item_transfer(item_id=item.pk, actor=agent.user, to_agent_id=stranger.pk)
+    reasons = error.value.fields["agent"]
+    assert any("not in a team serving" in r for r in reasons)
+    assert any("lacks Spanish at level 2" in r for r in reasons)
+    assert any("is away" in r for r in reasons)
+    item.refresh_from_db()
+    assert item.assignee == agent.user
+
+
+def test_transfer_to_an_agent_at_capacity_is_refused(agent, queue, team):
+    busy = factories.AgentFactory(team=team, capacity=1)
+    assigned_item(busy, queue)
+    item = assigned_item(agent, queue)
+    with pytest.raises(AgentNotEligible, match="already holds 1 of 1"):
+        services.item_transfer(item_id=item.pk, actor=agent.user, to_agent_id=busy.pk)
+
+
+def test_agents_cannot_transfer_others_items(agent, queue, team):
+    other = factories.AgentFactory(team=team)
+    item = assigned_item(agent, queue)
+    with pytest.raises(NotItemHolder):
+        services.item_transfer(item_id=item.pk, actor=other.user, to_agent_id=other.pk)
+
+
+def test_supervisor_assigns_a_queued_item_to_an_agent(agent, queue, supervisor):
+    item = factories.WorkItemFactory(queue=queue)
+    moved = services.item_transfer(item_id=item.pk, actor=supervisor, to_agent_id=agent.pk, reason="VIP")
+    assert (moved.status, moved.assignee) == (ItemStatus.ASSIGNED, agent.user)
+    assert _last_event(moved).actor == supervisor
+
+
+def test_transfer_needs_exactly_one_target(agent, queue, team):
+    item = assigned_item(agent, queue)
+    with pytest.raises(InvalidInput):
+        services.item_transfer(item_id=item.pk, actor=agent.user)
+    with pytest.raises(InvalidInput):
+        services.item_transfer(item_id=item.pk, actor=agent.user, to_queue_id=queue.pk, to_agent_id=agent.pk)
+
+
+def test_transfer_to_the_current_holder_is_refused(agent, queue):
+    item = assigned_item(agent, queue)
+    with pytest.raises(IllegalTransition, match="already holds"):
+        services.item_transfer(item_id=item.pk, actor=agent.user, to_agent_id=agent.pk)
+
+
+# audit trail ---------------------------------------------------------------------------
+
+def test_events_replay_to_the_current_state(agent, queue, supervisor):
+    item = pended_item(agent, queue)
+    services.item_transfer(item_id=item.pk, actor=supervisor, to_queue_id=queue.pk)
+    again = services.item_get_next(agent_id=agent.pk)
+    services.item_start(item_id=again.pk, actor=agent.user)
+    services.item_complete(item_id=again.pk, actor=agent.user)
+
+    events = list(WorkItem.objects.get(pk=item.pk).events.order_by("at", "id"))
+    assert [e.kind for e in events] == [
+        "created", "assigned", "started", "pended", "transferred", "assigned", "started", "completed",
+    ]
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.from_status == before.to_status
+    assert events[-1].to_status == WorkItem.objects.get(pk=item.pk).status

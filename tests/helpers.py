@@ -1,0 +1,40 @@
+"""Build multi-step item state through the real services."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from allocation import services
+from allocation.actors import SystemActor
+from allocation.models import WorkItem
+
+_sequence = iter(range(1, 10**9))
+
+
+def queued_item(queue, **draft_fields) -> WorkItem:
+    """A new item taken in through the intake service (so it has its 'created' event)."""
+    n = next(_sequence)
+    fields = {
+        "source": "tests", "external_id": f"HELPER-{n}", "customer_ref": f"CUST-{n % 7}", "title": f"Case {n}",
+        **draft_fields,
+    }
+    draft = services.ItemDraft(queue=queue, **fields)
+    return services.item_intake(actor=SystemActor("tests"), draft=draft).item
+
+
+def assigned_item(agent, queue, **item_fields) -> WorkItem:
+    item = queued_item(queue, **item_fields)
+    got = services.item_get_next(agent_id=agent.pk)
+    assert got.pk == item.pk, "test setup expected the new item to be next"
+    return got
+
+
+def started_item(agent, queue, **item_fields) -> WorkItem:
+    item = assigned_item(agent, queue, **item_fields)
+    return services.item_start(item_id=item.pk, actor=agent.user)
+
+
+def pended_item(agent, queue, *, minutes=30, **item_fields) -> WorkItem:
+    item = started_item(agent, queue, **item_fields)
+    until = timezone.now() + timedelta(minutes=minutes)
+    return services.item_pend(item_id=item.pk, actor=agent.user, until=until, reason="Waiting for the customer")
