@@ -1,0 +1,82 @@
+"""Celery end to end: a real worker process consumes what `.delay()` sends through the
+configured broker (Redis when it answers, else the filesystem transport) and writes to
+the test database."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from wfo.models import WorkerHeartbeat
+from wfo.tasks import worker_heartbeat
+
+pytestmark = [pytest.mark.celery_e2e, pytest.mark.django_db(transaction=True)]
+
+STARTUP_SECONDS = 60
+TASK_SECONDS = 60
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    host = db["HOST"] or db["OPTIONS"].get("host", "")
+    if host.startswith("/"):
+        return f"postgres://{db['USER']}@/{db['NAME']}?host={quote(host)}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path: Path):
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "wfo.settings.test",
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    celery = Path(sys.executable).with_name("celery")
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(celery), "-A", "wfo", "worker", "--pool", "solo", "--loglevel", "info", "--purge",
+             "--hostname", f"e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while " ready." not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_worker_runs_the_heartbeat_task_against_the_database(celery_worker_process):
+    process, log = celery_worker_process
+    assert not WorkerHeartbeat.objects.exists()
+
+    worker_heartbeat.delay()
+
+    deadline = time.monotonic() + TASK_SECONDS
+    while not WorkerHeartbeat.objects.exists():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"task never ran:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    heartbeat = WorkerHeartbeat.objects.get()
+    assert heartbeat.hostname.startswith(f"e2e-{os.getpid()}@")
+    assert heartbeat.beats == 1
+
+    worker_heartbeat.delay()
+    deadline = time.monotonic() + TASK_SECONDS
+    while WorkerHeartbeat.objects.get().beats < 2:
+        assert time.monotonic() < deadline, f"second task never ran:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    assert WorkerHeartbeat.objects.count() == 1
