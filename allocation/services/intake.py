@@ -58,9 +58,7 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
         errors["priority"] = [f"Must be one of {Priority.values}."]
     payload_size = len(json.dumps(draft.payload, separators=(",", ":")).encode())
     if payload_size > settings.WFO_MAX_PAYLOAD_BYTES:
-        errors["payload"] = [
-            f"Is {payload_size} bytes; the limit is {settings.WFO_MAX_PAYLOAD_BYTES} bytes."
-        ]
+        errors["payload"] = [f"Is {payload_size} bytes; the limit is {settings.WFO_MAX_PAYLOAD_BYTES} bytes."]
     return errors
 
 
@@ -93,8 +91,20 @@ def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
 
 
 _COLUMNS = (
-    "queue_id", "source", "external_id", "customer_ref", "title", "payload", "priority", "status",
-    "received_at", "due_at", "start_by", "outcome", "created_at", "updated_at",
+    "queue_id",
+    "source",
+    "external_id",
+    "customer_ref",
+    "title",
+    "payload",
+    "priority",
+    "status",
+    "received_at",
+    "due_at",
+    "start_by",
+    "outcome",
+    "created_at",
+    "updated_at",
 )
 _INSERT = (
     f"INSERT INTO {WorkItem._meta.db_table} ({', '.join(_COLUMNS)}) VALUES {{rows}} "
@@ -109,11 +119,24 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime) -> set[int]:
     for draft in drafts:
         received_at = min(draft.received_at or now, now)
         deadlines = sla.item_deadlines(queue=draft.queue, priority=draft.priority, received_at=received_at)
-        params.extend([
-            draft.queue.pk, draft.source, draft.external_id, draft.customer_ref, draft.title,
-            json.dumps(draft.payload), draft.priority, ItemStatus.QUEUED, received_at,
-            deadlines.due_at, deadlines.start_by, "", now, now,
-        ])
+        params.extend(
+            [
+                draft.queue.pk,
+                draft.source,
+                draft.external_id,
+                draft.customer_ref,
+                draft.title,
+                json.dumps(draft.payload),
+                draft.priority,
+                ItemStatus.QUEUED,
+                received_at,
+                deadlines.due_at,
+                deadlines.start_by,
+                "",
+                now,
+                now,
+            ]
+        )
     sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(drafts)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -136,14 +159,21 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
     by_key = {(item.source, item.external_id): item for item in found}
     WorkItemEvent.objects.bulk_create(
         WorkItemEvent(
-            item=item, at=now, kind=EventKind.CREATED, from_status="", to_status=ItemStatus.QUEUED,
-            data={"source": item.source, "external_id": item.external_id}, **actor_fields(actor),
+            item=item,
+            at=now,
+            kind=EventKind.CREATED,
+            from_status="",
+            to_status=ItemStatus.QUEUED,
+            data={"source": item.source, "external_id": item.external_id},
+            **actor_fields(actor),
         )
         for item in by_key.values()
         if item.pk in created_ids
     )
     return [
-        IntakeResult(item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids)
+        IntakeResult(
+            item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids
+        )
         for d in drafts
     ]
 

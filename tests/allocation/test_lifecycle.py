@@ -1,5 +1,6 @@
 """Lifecycle transitions: each checks actor and state, writes exactly one event."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -27,6 +28,7 @@ def supervisor(db):
 
 
 # start ---------------------------------------------------------------------------------
+
 
 def test_start_moves_assigned_to_in_progress(agent, queue):
     item = assigned_item(agent, queue)
@@ -60,6 +62,7 @@ def test_unknown_item(agent):
 
 
 # pend ----------------------------------------------------------------------------------
+
 
 def test_pend_keeps_the_holder_and_records_until_and_reason(agent, queue):
     item = started_item(agent, queue)
@@ -99,6 +102,7 @@ def test_pend_needs_the_item_started(agent, queue):
 
 # complete ------------------------------------------------------------------------------
 
+
 def test_complete_closes_the_item_and_credits_the_agent(agent, queue):
     item = started_item(agent, queue)
     done = services.item_complete(item_id=item.pk, actor=agent.user, outcome="resolved", note="All good")
@@ -129,6 +133,7 @@ def test_complete_needs_in_progress(agent, queue):
 
 # release -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("start", [False, True])
 def test_release_returns_the_item_to_its_queue(agent, queue, start):
     item = started_item(agent, queue) if start else assigned_item(agent, queue)
@@ -154,6 +159,7 @@ def test_pended_item_cannot_be_released(agent, queue):
 
 
 # cancel --------------------------------------------------------------------------------
+
 
 def test_cancel_by_supervisor_from_any_open_state(agent, queue, supervisor):
     item = pended_item(agent, queue)
@@ -187,6 +193,7 @@ def test_system_jobs_may_cancel(queue):
 
 
 # transfer ------------------------------------------------------------------------------
+
 
 def test_holder_transfers_to_another_queue_keeping_the_due_time(agent, queue, team):
     target = factories.QueueFactory(teams=[team], standard_handle_time=timedelta(hours=2))
@@ -263,6 +270,7 @@ def test_transfer_to_the_current_holder_is_refused(agent, queue):
 
 # audit trail ---------------------------------------------------------------------------
 
+
 def test_events_replay_to_the_current_state(agent, queue, supervisor):
     item = pended_item(agent, queue)
     services.item_transfer(item_id=item.pk, actor=supervisor, to_queue_id=queue.pk)
@@ -272,8 +280,15 @@ def test_events_replay_to_the_current_state(agent, queue, supervisor):
 
     events = list(WorkItem.objects.get(pk=item.pk).events.order_by("at", "id"))
     assert [e.kind for e in events] == [
-        "created", "assigned", "started", "pended", "transferred", "assigned", "started", "completed",
+        "created",
+        "assigned",
+        "started",
+        "pended",
+        "transferred",
+        "assigned",
+        "started",
+        "completed",
     ]
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.from_status == before.to_status
     assert events[-1].to_status == WorkItem.objects.get(pk=item.pk).status

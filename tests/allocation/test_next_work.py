@@ -45,15 +45,37 @@ def test_returns_none_when_nothing_waits(agent, queue):
 
 def test_order_is_start_by_then_priority_then_received_then_id(agent, queue):
     now = timezone.now()
-    later_start = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=5), start_by=now + timedelta(hours=4))
-    low = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
-                                    priority=2, received_at=now - timedelta(hours=3))
-    high_newer = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
-                                           priority=4, received_at=now - timedelta(hours=1))
-    high_older = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=2), start_by=now + timedelta(hours=1),
-                                           priority=4, received_at=now - timedelta(hours=2))
-    high_older_twin = factories.WorkItemFactory(queue=queue, due_at=high_older.due_at, start_by=high_older.start_by,
-                                                priority=4, received_at=high_older.received_at)
+    later_start = factories.WorkItemFactory(
+        queue=queue, due_at=now + timedelta(hours=5), start_by=now + timedelta(hours=4)
+    )
+    low = factories.WorkItemFactory(
+        queue=queue,
+        due_at=now + timedelta(hours=2),
+        start_by=now + timedelta(hours=1),
+        priority=2,
+        received_at=now - timedelta(hours=3),
+    )
+    high_newer = factories.WorkItemFactory(
+        queue=queue,
+        due_at=now + timedelta(hours=2),
+        start_by=now + timedelta(hours=1),
+        priority=4,
+        received_at=now - timedelta(hours=1),
+    )
+    high_older = factories.WorkItemFactory(
+        queue=queue,
+        due_at=now + timedelta(hours=2),
+        start_by=now + timedelta(hours=1),
+        priority=4,
+        received_at=now - timedelta(hours=2),
+    )
+    high_older_twin = factories.WorkItemFactory(
+        queue=queue,
+        due_at=high_older.due_at,
+        start_by=high_older.start_by,
+        priority=4,
+        received_at=high_older.received_at,
+    )
     earliest = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=1), start_by=now, priority=1)
     agent.capacity = 10
     agent.save()
@@ -153,7 +175,9 @@ def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue):
 
     got = services.item_get_next(agent_id=agent.pk)
     services.item_start(item_id=got.pk, actor=agent.user)
-    services.item_pend(item_id=got.pk, actor=agent.user, until=timezone.now() + timedelta(minutes=5), reason="Await docs")
+    services.item_pend(
+        item_id=got.pk, actor=agent.user, until=timezone.now() + timedelta(minutes=5), reason="Await docs"
+    )
     first_pended = got.pk
 
     # Before the follow-up time the queue serves as usual.
