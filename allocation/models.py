@@ -290,6 +290,8 @@ class WorkItem(models.Model):
             ),
             models.Index(fields=["queue", "status"], name="workitem_queue_status"),
             models.Index(fields=["due_at"], name="workitem_due_at"),
+            # Search by external id alone (admin, support) without the source.
+            models.Index(fields=["external_id"], name="workitem_external_id"),
         ]
 
     def __str__(self) -> str:
