@@ -50,7 +50,9 @@ def filesystem_broker_options(base_dir: Path | None = None) -> dict:
     folder = (base_dir or VAR_DIR / "broker").resolve()
     (folder / "queue").mkdir(parents=True, exist_ok=True)
     (folder / "processed").mkdir(parents=True, exist_ok=True)
+    (folder / "control").mkdir(parents=True, exist_ok=True)
     return {
+        "control_folder": str(folder / "control"),
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
