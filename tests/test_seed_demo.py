@@ -1,0 +1,224 @@
+"""`manage.py seed_demo` and the helpers of `manage.py run_portal` (no servers started)."""
+
+import io
+import itertools
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import environ
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from allocation import selectors
+from allocation.management.commands import seed_demo
+from allocation.models import (
+    HELD_STATUSES,
+    AgentProfile,
+    AgentSkill,
+    EventKind,
+    ItemStatus,
+    PresenceChange,
+    Queue,
+    QueueSkill,
+    Skill,
+    Team,
+    WorkItem,
+    WorkItemEvent,
+)
+from wfo import roles
+from wfo.management.commands import run_portal
+
+ITEMS = 300
+
+
+def _seed(**options) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", items=ITEMS, stdout=out, **options)
+    return out.getvalue()
+
+
+def _snapshot() -> dict:
+    User = get_user_model()
+    return {
+        "users": sorted(User.objects.values_list("username", "password", "is_staff", "is_superuser")),
+        "memberships": User.groups.through.objects.count(),
+        "counts": [model.objects.count() for model in (
+            Skill, Queue, QueueSkill, Team, AgentProfile, AgentSkill, WorkItem, WorkItemEvent, PresenceChange,
+        )],
+        "items": sorted(WorkItem.objects.values_list("external_id", "status", "assignee_id", "updated_at")),
+        "tokens": list(Token.objects.values_list("key", flat=True)),
+    }
+
+
+@pytest.mark.django_db
+def test_a_second_run_changes_nothing():
+    first_output = _seed()
+    before = _snapshot()
+
+    second_output = _seed()
+
+    assert _snapshot() == before
+    assert "seeded: 300 work items" in first_output
+    assert "already present (300 work items)" in second_output
+
+
+@pytest.mark.django_db
+def test_a_second_run_restores_the_demo_logins():
+    _seed(quiet=True)
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("changed-by-someone")
+    admin.is_superuser = False
+    admin.save()
+
+    _seed(quiet=True)
+
+    admin.refresh_from_db()
+    assert admin.check_password(seed_demo.DEMO_PASSWORD)
+    assert admin.is_superuser
+
+
+@pytest.mark.django_db
+def test_users_have_their_roles():
+    _seed(quiet=True)
+    User = get_user_model()
+
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert roles.user_roles(admin) == [roles.ADMIN]
+    supervisors = User.objects.filter(groups__name=roles.SUPERVISOR)
+    assert supervisors.count() == 2
+    assert all(supervisor.supervised_teams.exists() and not supervisor.is_staff for supervisor in supervisors)
+    assert set(Team.objects.filter(supervisors__isnull=True)) == set()
+    integration = User.objects.get(username=seed_demo.SOURCE)
+    assert roles.user_roles(integration) == [roles.SOURCE_SYSTEM]
+    assert integration.has_perm("allocation.add_workitem")
+    assert not integration.has_usable_password()
+    assert Token.objects.filter(user=integration).exists()
+    people = User.objects.exclude(pk=integration.pk)
+    assert all(user.check_password(seed_demo.DEMO_PASSWORD) for user in people)
+
+
+@pytest.mark.django_db
+def test_agents_have_a_team_skills_and_eligible_queues():
+    _seed(quiet=True)
+
+    agents = AgentProfile.objects.select_related("user").prefetch_related("skill_levels", "user__groups")
+    assert agents.count() == len(seed_demo.AGENT_NAMES)
+    for agent in agents:
+        assert [group.name for group in agent.user.groups.all()] == [roles.AGENT]
+        assert agent.team is not None
+        assert 2 <= len(agent.skill_levels.all()) <= 5
+        assert 2 <= agent.capacity <= 5
+        assert selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).exists(), agent
+    for queue in Queue.objects.all():
+        assert queue.outcomes and queue.skill_requirements.exists()
+        assert any(queue in selectors.queues_eligible_for(agent_id=a.pk, team_id=a.team_id) for a in agents), queue
+    assert Group.objects.get(name=roles.AGENT).user_set.count() == len(seed_demo.AGENT_NAMES)
+
+
+def _eligible_queues(agent: AgentProfile) -> list[int]:
+    return list(selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_every_item_has_a_consistent_history():
+    _seed(quiet=True)
+    events = defaultdict(list)
+    for event in WorkItemEvent.objects.order_by("at", "id"):
+        events[event.item_id].append(event)
+    eligible = {agent.pk: set(_eligible_queues(agent)) for agent in AgentProfile.objects.all()}
+
+    items = list(WorkItem.objects.select_related("queue"))
+    assert len(items) == ITEMS
+    for item in items:
+        trail = events[item.pk]
+        assert trail[0].kind == EventKind.CREATED and trail[0].from_status == "", item
+        assert trail[0].data == {"source": item.source, "external_id": item.external_id}
+        for previous, event in itertools.pairwise(trail):
+            assert event.from_status == previous.to_status, (item, event)
+            assert event.at >= previous.at
+        assert trail[-1].to_status == item.status, item
+        assert item.start_by <= item.due_at and item.received_at <= trail[0].at
+        if item.status == ItemStatus.COMPLETED:
+            assert item.completed_by_id is not None and item.assignee_id is None
+            assert item.closed_at == trail[-1].at
+            assert item.outcome in item.queue.outcomes
+            assert item.queue_id in eligible[item.completed_by_id]
+        if item.status in HELD_STATUSES:
+            assert item.queue_id in eligible[item.assignee_id]
+
+
+@pytest.mark.django_db
+def test_history_spans_weeks_and_todays_backlog_is_being_worked():
+    _seed(quiet=True)
+    statuses = set(WorkItem.objects.values_list("status", flat=True))
+
+    assert {ItemStatus.QUEUED, ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.COMPLETED} <= statuses
+    oldest = WorkItem.objects.order_by("received_at").first()
+    newest = WorkItem.objects.order_by("-received_at").first()
+    assert (newest.received_at - oldest.received_at).days >= 14
+    customers = defaultdict(set)
+    for customer_ref, queue_id in WorkItem.objects.values_list("customer_ref", "queue_id"):
+        customers[customer_ref].add(queue_id)
+    assert max(len(queues) for queues in customers.values()) >= 3
+
+
+@pytest.mark.django_db
+def test_the_logins_table_names_the_url_the_password_and_the_token():
+    output = _seed(url="http://127.0.0.1:8765/")
+
+    token = Token.objects.get(user__username=seed_demo.SOURCE).key
+    assert "http://127.0.0.1:8765/" in output
+    assert seed_demo.DEMO_PASSWORD in output
+    assert token in output
+    for username in ("admin", "dana.morgan", "samira.haddad", seed_demo.SOURCE):
+        assert username in output
+
+
+def test_children_get_the_database_url_and_settings():
+    parent = {"PATH": "/usr/bin", "DJANGO_SETTINGS_MODULE": "wfo.settings.local"}
+
+    env = run_portal.child_environment(parent, database_url="postgres://postgres@/wfo?host=%2Fx",
+                                       settings_module="wfo.settings.local")
+
+    assert env["DATABASE_URL"] == "postgres://postgres@/wfo?host=%2Fx"
+    assert env["DJANGO_SETTINGS_MODULE"] == "wfo.settings.local"
+    assert env["PATH"] == "/usr/bin"
+    assert "DATABASE_URL" not in parent
+
+
+def test_children_reuse_a_given_database_url(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:secret@db.internal:5433/wfo")
+
+    assert run_portal.database_url_for_children() == "postgres://app:secret@db.internal:5433/wfo"
+
+
+@pytest.mark.parametrize("url", [
+    "postgres://postgres@/wfo?host=%2Ftmp%2Fpg+socket%2Fdir",
+    "postgres://app:p%40ss%3Aword@db.internal:5433/wfo?sslmode=require",
+    "postgres://postgres@127.0.0.1:5432/wfo",
+])
+def test_the_database_url_built_from_settings_reads_back_the_same(url):
+    database = environ.Env.db_url_config(url)
+
+    rebuilt = run_portal.database_url_from_settings(database)
+
+    assert environ.Env.db_url_config(rebuilt) == database
+
+
+def test_children_are_the_web_server_a_worker_and_beat_from_the_venv(tmp_path):
+    children = run_portal.child_commands(port=8765, var_dir=tmp_path)
+
+    web, worker, beat = (child.argv for child in children)
+    assert web[0] == sys.executable
+    assert Path(web[1]).name == "manage.py"
+    assert web[2:] == ["runserver", "127.0.0.1:8765", "--noreload"]
+    assert worker[0] == str(Path(sys.executable).with_name("celery"))
+    assert worker[1:5] == ["-A", "wfo", "worker", "-l"]
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+    for option in ("--pidfile", "--schedule"):
+        assert Path(beat[beat.index(option) + 1]).is_relative_to(tmp_path)
