@@ -7,6 +7,8 @@ exchanges messages through folders. Both live under the git-ignored `var/`.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +33,7 @@ def embedded_database_url(data_dir: Path | None = None) -> str:
 
     data_dir = data_dir or VAR_DIR / "pgdata"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_holders(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     exists = server.psql(
         f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}';"
@@ -40,6 +43,30 @@ def embedded_database_url(data_dir: Path | None = None) -> str:
     socket_dir = server.get_postmaster_info().socket_dir
     # libpq and django-environ both read the socket folder from the `host` parameter.
     return f"postgres://postgres@/{EMBEDDED_DATABASE_NAME}?host={quote(str(socket_dir))}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_holders(data_dir: Path) -> None:
+    """pgserver counts the processes holding the server in a file and stops the server
+    when the last one exits; a holder that was killed never leaves the list, and the
+    server would then never stop. Drop such holders before joining."""
+    holders_file = data_dir / ".handle_pids.json"
+    try:
+        holders = json.loads(holders_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    alive = [pid for pid in holders if isinstance(pid, int) and _pid_alive(pid)]
+    if alive != holders:
+        holders_file.write_text(json.dumps(alive))
 
 
 def filesystem_broker_url() -> str:

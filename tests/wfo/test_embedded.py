@@ -33,3 +33,17 @@ def test_server_answers():
         port = listener.getsockname()[1]
         assert embedded.server_answers("127.0.0.1", port)
     assert not embedded.server_answers("127.0.0.1", port)
+
+
+def test_killed_holders_are_forgotten(tmp_path):
+    import json
+    import subprocess
+
+    data_dir = tmp_path / "pgdata"
+    data_dir.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    holders = data_dir / ".handle_pids.json"
+    holders.write_text(json.dumps([dead.pid, 1]))
+    embedded._forget_dead_holders(data_dir)
+    assert json.loads(holders.read_text()) == [1]
