@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+from allocation import demo
 from allocation import selectors
-from allocation.management.commands import seed_demo
 from allocation.models import (
     HELD_STATUSES,
     AgentProfile,
@@ -77,7 +77,7 @@ def test_a_second_run_restores_the_demo_logins():
     _seed(quiet=True)
 
     admin.refresh_from_db()
-    assert admin.check_password(seed_demo.DEMO_PASSWORD)
+    assert admin.check_password(demo.DEMO_PASSWORD)
     assert admin.is_superuser
 
 
@@ -93,13 +93,13 @@ def test_users_have_their_roles():
     assert supervisors.count() == 2
     assert all(supervisor.supervised_teams.exists() and not supervisor.is_staff for supervisor in supervisors)
     assert set(Team.objects.filter(supervisors__isnull=True)) == set()
-    integration = User.objects.get(username=seed_demo.SOURCE)
+    integration = User.objects.get(username=demo.SOURCE)
     assert roles.user_roles(integration) == [roles.SOURCE_SYSTEM]
     assert integration.has_perm("allocation.add_workitem")
     assert not integration.has_usable_password()
     assert Token.objects.filter(user=integration).exists()
     people = User.objects.exclude(pk=integration.pk)
-    assert all(user.check_password(seed_demo.DEMO_PASSWORD) for user in people)
+    assert all(user.check_password(demo.DEMO_PASSWORD) for user in people)
 
 
 @pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_agents_have_a_team_skills_and_eligible_queues():
     _seed(quiet=True)
 
     agents = AgentProfile.objects.select_related("user").prefetch_related("skill_levels", "user__groups")
-    assert agents.count() == len(seed_demo.AGENT_NAMES)
+    assert agents.count() == len(demo.AGENT_NAMES)
     for agent in agents:
         assert [group.name for group in agent.user.groups.all()] == [roles.AGENT]
         assert agent.team is not None
@@ -117,7 +117,7 @@ def test_agents_have_a_team_skills_and_eligible_queues():
     for queue in Queue.objects.all():
         assert queue.outcomes and queue.skill_requirements.exists()
         assert any(queue in selectors.queues_eligible_for(agent_id=a.pk, team_id=a.team_id) for a in agents), queue
-    assert Group.objects.get(name=roles.AGENT).user_set.count() == len(seed_demo.AGENT_NAMES)
+    assert Group.objects.get(name=roles.AGENT).user_set.count() == len(demo.AGENT_NAMES)
 
 
 def _eligible_queues(agent: AgentProfile) -> list[int]:
@@ -171,11 +171,11 @@ def test_history_spans_weeks_and_todays_backlog_is_being_worked():
 def test_the_logins_table_names_the_url_the_password_and_the_token():
     output = _seed(url="http://127.0.0.1:8765/")
 
-    token = Token.objects.get(user__username=seed_demo.SOURCE).key
+    token = Token.objects.get(user__username=demo.SOURCE).key
     assert "http://127.0.0.1:8765/" in output
-    assert seed_demo.DEMO_PASSWORD in output
+    assert demo.DEMO_PASSWORD in output
     assert token in output
-    for username in ("admin", "dana.morgan", "samira.haddad", seed_demo.SOURCE):
+    for username in ("admin", "dana.morgan", "samira.haddad", demo.SOURCE):
         assert username in output
 
 

@@ -1,0 +1,147 @@
+"""The demo back office as data: the skills, the queues with their service levels and
+outcomes, the teams that serve them, and the people (admin, supervisors, agents) by name.
+
+Everything else in the package reads from here, so the shape of the demo is changed in
+one place; `configuration_ensure` is the one writer, making the database hold the
+skills, queues and teams listed here (creating only what is missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from allocation.models import Queue, QueueSkill, Skill, Team
+
+SOURCE = "card-platform"  # the integration user's name, and the source of every demo item
+SEED = 2026  # fixed, so every run produces the same data relative to its start time
+HISTORY_DAYS = 21
+
+SKILLS = {
+    "Chargebacks — Visa": "Visa Resolve Online: reason codes, representment, pre-arbitration.",
+    "Chargebacks — Mastercard": "Mastercom: reason codes, second presentment, arbitration.",
+    "Disputes": "Cardholder disputes before they become chargebacks.",
+    "Fraud screening": "Reviewing transactions flagged by the fraud engine.",
+    "KYC review": "Identity and document checks for new accounts.",
+    "Credit underwriting": "Credit line decisions within delegated authority.",
+    "Refunds": "Goodwill refunds, fee reversals and merchant credits.",
+    "Address changes": "Verified changes of a cardholder's address.",
+    "Account servicing": "Card replacements, limits, statements, payment plans.",
+    "Complaints": "Formal complaints under the regulator's handling rules.",
+    "Spanish": "Written Spanish at business level.",
+    "French": "Written French at business level.",
+}
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    code: str
+    name: str
+    description: str
+    skills: dict[str, int]  # skill name → minimum proficiency
+    handle_minutes: int
+    sla_hours: int
+    reservation_minutes: int
+    outcomes: tuple[str, ...]
+    volume: float  # relative share of arrivals
+    id_prefix: str
+    pend_reasons: tuple[str, ...]
+
+
+QUEUES = [
+    QueueSpec("chargebacks", "Chargebacks — Visa", "Visa chargebacks received from the network.",
+              {"Chargebacks — Visa": 3}, 25, 72, 15, ("represented", "accepted", "need-info"), 13, "CBV",
+              ("Waiting for the merchant's compelling evidence", "Requested transaction receipt")),
+    QueueSpec("chargebacks-mastercard", "Chargebacks — Mastercard", "Mastercard chargebacks from Mastercom.",
+              {"Chargebacks — Mastercard": 3}, 25, 72, 15, ("represented", "accepted", "need-info"), 9, "CBM",
+              ("Waiting for the merchant's compelling evidence", "Requested transaction receipt")),
+    QueueSpec("disputes", "Disputes", "Cardholder disputes raised in the app, by phone or by letter.",
+              {"Disputes": 2}, 15, 48, 10,
+              ("resolved-for-cardholder", "resolved-for-merchant", "raised-chargeback", "need-info"), 14, "DSP",
+              ("Asked the cardholder for proof of return", "Waiting for the merchant to reply")),
+    QueueSpec("fraud-screening", "Fraud screening", "Transactions held by the fraud engine for review.",
+              {"Fraud screening": 3}, 6, 4, 5, ("confirmed-fraud", "false-positive", "escalated"), 12, "FRD",
+              ("Waiting for the cardholder to confirm by SMS",)),
+    QueueSpec("new-accounts", "New accounts", "Card applications that need identity checks.",
+              {"KYC review": 2}, 12, 24, 10, ("approved", "declined", "need-documents"), 12, "APP",
+              ("Requested proof of address", "Requested a clearer ID photo")),
+    QueueSpec("credit-decisions", "Credit decisions", "Credit lines and limit increases referred by scoring.",
+              {"Credit underwriting": 3}, 30, 48, 15,
+              ("approved", "approved-lower-limit", "declined", "referred"), 8, "CRD",
+              ("Waiting for payslips", "Awaiting the bureau's full report")),
+    QueueSpec("refunds", "Refunds", "Fee reversals, goodwill credits and merchant refunds to post.",
+              {"Refunds": 1}, 5, 24, 10, ("refunded", "partially-refunded", "rejected"), 12, "RFD",
+              ("Waiting for the merchant's credit to settle",)),
+    QueueSpec("address-changes", "Address changes", "Address changes that failed automatic verification.",
+              {"Address changes": 1}, 4, 24, 5, ("updated", "verification-failed"), 10, "ADR",
+              ("Sent a verification letter",)),
+    QueueSpec("account-servicing", "Account servicing", "Card replacements, limits, statements, payment plans.",
+              {"Account servicing": 2}, 8, 48, 10, ("done", "customer-contacted", "no-action-needed"), 8, "SRV",
+              ("Waiting for the customer to call back",)),
+    QueueSpec("complaints", "Complaints", "Formal complaints; the final response is due within 5 days.",
+              {"Complaints": 3}, 40, 120, 20, ("upheld", "partially-upheld", "not-upheld"), 5, "CMP",
+              ("Waiting for the call recording", "Asked the branch for its notes")),
+    QueueSpec("servicing-es", "Servicing — Spanish", "Servicing requests written in Spanish.",
+              {"Account servicing": 2, "Spanish": 3}, 10, 48, 10,
+              ("done", "customer-contacted", "no-action-needed"), 3, "SES",
+              ("Esperando la llamada del cliente",)),
+    QueueSpec("complaints-fr", "Complaints — French", "Formal complaints written in French.",
+              {"Complaints": 3, "French": 3}, 45, 120, 20, ("upheld", "partially-upheld", "not-upheld"), 1.5, "CFR",
+              ("En attente des relevés du client",)),
+]
+
+TEAMS = {
+    "Disputes & Chargebacks": ["chargebacks", "chargebacks-mastercard", "disputes", "fraud-screening", "refunds"],
+    "Onboarding & Credit": ["new-accounts", "credit-decisions", "fraud-screening", "address-changes"],
+    "Customer Servicing": ["disputes", "refunds", "address-changes", "account-servicing", "complaints",
+                           "servicing-es", "complaints-fr"],
+}
+SUPERVISORS = [
+    ("dana.morgan", "Dana", "Morgan", ["Disputes & Chargebacks", "Onboarding & Credit"]),
+    ("samira.haddad", "Samira", "Haddad", ["Customer Servicing", "Onboarding & Credit"]),
+]
+ADMIN_USER = ("admin", "Alex", "Rivera")
+AGENT_NAMES = [
+    ("amelia", "hart"), ("lucas", "moreau"), ("priya", "nair"), ("tomasz", "kowalski"), ("grace", "okoye"),
+    ("mateo", "garcia"), ("hannah", "berg"), ("yusuf", "demir"), ("chloe", "lambert"), ("daniel", "osei"),
+    ("sofia", "rossi"), ("liam", "byrne"), ("aiko", "tanaka"), ("noah", "fischer"), ("zara", "ahmed"),
+    ("ethan", "clarke"), ("ines", "silva"), ("oliver", "grant"), ("maya", "cohen"), ("leo", "dubois"),
+    ("nadia", "petrova"), ("samuel", "adeyemi"), ("emma", "lindqvist"), ("hugo", "martin"), ("lucia", "fernandez"),
+    ("ben", "walsh"), ("aisha", "bello"), ("felix", "wagner"), ("julia", "novak"), ("omar", "haddad"),
+]
+AGENT_TEAMS = ["Disputes & Chargebacks"] * 11 + ["Onboarding & Credit"] * 8 + ["Customer Servicing"] * 11
+
+
+def configuration_ensure() -> dict[str, Queue]:
+    """Skills, queues with their requirements, teams serving them. Creates what is missing."""
+    existing_skills = set(Skill.objects.filter(name__in=SKILLS).values_list("name", flat=True))
+    Skill.objects.bulk_create(
+        Skill(name=name, description=description) for name, description in SKILLS.items()
+        if name not in existing_skills
+    )
+    skills = {skill.name: skill for skill in Skill.objects.filter(name__in=SKILLS)}
+
+    queues = {queue.code: queue for queue in Queue.objects.filter(code__in=[spec.code for spec in QUEUES])}
+    for spec in QUEUES:
+        if spec.code in queues:
+            continue
+        queue = Queue(
+            code=spec.code, name=spec.name, description=spec.description,
+            standard_handle_time=timedelta(minutes=spec.handle_minutes),
+            reservation_timeout=timedelta(minutes=spec.reservation_minutes),
+            sla_target=timedelta(hours=spec.sla_hours), outcomes=list(spec.outcomes),
+        )
+        queue.full_clean()
+        queue.save()
+        queues[spec.code] = queue
+        QueueSkill.objects.bulk_create(
+            QueueSkill(queue=queue, skill=skills[name], min_proficiency=level) for name, level in spec.skills.items()
+        )
+
+    teams = {}
+    for name, codes in TEAMS.items():
+        teams[name], _ = Team.objects.get_or_create(name=name)
+        Queue.teams.through.objects.bulk_create(
+            [Queue.teams.through(queue=queues[code], team=teams[name]) for code in codes], ignore_conflicts=True
+        )
+    return queues

@@ -1,0 +1,178 @@
+"""The past three weeks of closed work, written in bulk: items completed or cancelled, each
+with its created → assigned → started → … events, worked by agents during their shifts.
+
+The services cannot write this: they stamp `timezone.now()`. So `ItemHistory` builds
+exactly the rows the services would have written at the time (the same event kinds,
+statuses and `item_get_next` assignment data) and bulk-inserts them.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.db.models import F
+
+from allocation import sla
+from allocation.demo.catalog import HISTORY_DAYS, QUEUES, SOURCE, QueueSpec
+from allocation.demo.content import PRIORITIES, item_content
+from allocation.demo.shifts import DAY, AgentPlan
+from allocation.models import EventKind, ItemStatus, Queue, WorkItem, WorkItemEvent
+from allocation.services.next_work import ORDER_DESCRIPTION, RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
+
+RELEASE_REASONS = ["Needs a second opinion from a senior", "Shift ending", "Known customer: conflict of interest"]
+CANCEL_REASONS = ["Cardholder withdrew the dispute", "Duplicate of another case", "Merchant refunded before review",
+                  "Sent in error by the card platform"]
+ARRIVALS_BY_HOUR = [1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 14, 13, 12, 13, 13, 12, 10, 8, 6, 5, 4, 3, 2, 1]
+DAY_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 0.95, 0.35, 0.2]  # Monday … Sunday
+MINUTE = timedelta(minutes=1)
+
+
+class ItemHistory:
+    """Items that arrived and were closed in the past three weeks, with the events the
+    services would have written along the way."""
+
+    def __init__(self, *, rng: random.Random, now: datetime, queues: dict[str, Queue],
+                 specs: dict[str, QueueSpec], plans: list[AgentPlan], integration_id: int,
+                 customers: tuple[list[str], list[int]]):
+        self.rng, self.now, self.queues, self.specs, self.plans = rng, now, queues, specs, plans
+        self.integration_id = integration_id
+        self.customers = customers
+        self.eligible_count = {plan.user_id: len(plan.eligible_queue_ids) for plan in plans}
+        self.items: list[WorkItem] = []
+        self.events: list[list[WorkItemEvent]] = []
+        self.next_number = 1
+
+    def generate(self, count: int) -> None:
+        today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        days = [today - days_back * DAY for days_back in range(HISTORY_DAYS, 0, -1)]
+        day_weights = [DAY_WEIGHTS[day.weekday()] for day in days]
+        codes = [spec.code for spec in QUEUES]
+        volumes = [spec.volume for spec in QUEUES]
+        drafted = []
+        while len(drafted) < count:
+            day = self.rng.choices(days, day_weights)[0]
+            hour = self.rng.choices(range(24), ARRIVALS_BY_HOUR)[0]
+            received_at = day + timedelta(hours=hour, seconds=self.rng.randrange(3600))
+            code = self.rng.choices(codes, volumes)[0]
+            timeline = self._timeline(self.queues[code], received_at)
+            if timeline is not None:
+                drafted.append((received_at, code, timeline))
+        drafted.sort(key=lambda draft: draft[0])
+        for received_at, code, (item, events) in drafted:
+            spec = self.specs[code]
+            item.external_id = f"{spec.id_prefix}-{self.next_number:07d}"
+            self.next_number += 1
+            item.customer_ref = self.rng.choices(*self.customers)[0]
+            item.title, item.payload = item_content(code, self.rng, item.customer_ref, received_at)
+            events[0].data = {"source": SOURCE, "external_id": item.external_id}
+            self.items.append(item)
+            self.events.append(events)
+
+    def _agent_for(self, queue: Queue, at: datetime, exclude: int | None = None):
+        """The agent who would have pulled the item: one on shift at `at` if any, else
+        whoever comes on shift first. None when nobody could before now."""
+        best_at, candidates = None, []
+        for plan in self.plans:
+            if queue.pk not in plan.eligible_queue_ids or plan.user_id == exclude:
+                continue
+            on_shift = plan.next_on_shift(at)
+            if on_shift is None:
+                continue
+            if best_at is None or on_shift < best_at:
+                best_at, candidates = on_shift, [plan]
+            elif on_shift == best_at:
+                candidates.append(plan)
+        if best_at is None:
+            return None, None
+        return self.rng.choice(candidates), best_at
+
+    def _timeline(self, queue: Queue, received_at: datetime):
+        rng, spec = self.rng, self.specs[queue.code]
+        priority = rng.choices(*PRIORITIES)[0]
+        if queue.code == "fraud-screening":
+            priority = max(priority, 4 if rng.random() < 0.6 else 3)
+        deadlines = sla.item_deadlines(queue=queue, priority=priority, received_at=received_at)
+        item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
+                        due_at=deadlines.due_at, start_by=deadlines.start_by)
+        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED)]
+
+        if rng.random() < 0.025:
+            cancelled_at = received_at + timedelta(minutes=rng.randint(5, 600))
+            if cancelled_at >= self.now:
+                return None
+            item.status, item.closed_at = ItemStatus.CANCELLED, cancelled_at
+            events.append(self._event(cancelled_at, None, EventKind.CANCELLED, ItemStatus.QUEUED,
+                                      ItemStatus.CANCELLED, reason=rng.choice(CANCEL_REASONS)))
+            return item, events
+
+        wait = timedelta(hours=rng.expovariate(1 / max(0.3, spec.sla_hours * 0.18)))
+        plan, assigned_at = self._agent_for(queue, received_at + wait)
+        if plan is None:
+            return None
+        if rng.random() < 0.03:
+            released_at = assigned_at + timedelta(minutes=rng.randint(1, 8))
+            events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
+            events.append(self._event(released_at, plan.user_id, EventKind.RELEASED, ItemStatus.ASSIGNED,
+                                      ItemStatus.QUEUED, reason=rng.choice(RELEASE_REASONS),
+                                      data={"released_by_agent": plan.user_id}))
+            plan, assigned_at = self._agent_for(queue, released_at + timedelta(minutes=rng.randint(2, 90)),
+                                                exclude=plan.user_id)
+            if plan is None:
+                return None
+        events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
+        started_at = assigned_at + timedelta(seconds=rng.randint(20, 360))
+        events.append(self._event(started_at, plan.user_id, EventKind.STARTED, ItemStatus.ASSIGNED,
+                                  ItemStatus.IN_PROGRESS))
+        handle = spec.handle_minutes * MINUTE * rng.lognormvariate(0, 0.4)
+        completed_at = started_at + handle
+        if rng.random() < 0.08:
+            pended_at = started_at + handle * 0.4
+            until = pended_at + timedelta(hours=rng.uniform(3, 40))
+            follow_up_at = plan.next_on_shift(until)
+            if follow_up_at is not None:
+                events.append(self._event(pended_at, plan.user_id, EventKind.PENDED, ItemStatus.IN_PROGRESS,
+                                          ItemStatus.PENDED, reason=rng.choice(spec.pend_reasons),
+                                          data={"until": until.isoformat()}))
+                events.append(self._assigned(item, plan, follow_up_at, ItemStatus.PENDED, pended_until=until))
+                restarted_at = follow_up_at + timedelta(seconds=rng.randint(20, 240))
+                events.append(self._event(restarted_at, plan.user_id, EventKind.STARTED, ItemStatus.ASSIGNED,
+                                          ItemStatus.IN_PROGRESS))
+                assigned_at, completed_at = follow_up_at, restarted_at + handle * 0.7
+        if completed_at >= self.now:
+            return None
+        outcome = rng.choice(spec.outcomes)
+        events.append(self._event(completed_at, plan.user_id, EventKind.COMPLETED, ItemStatus.IN_PROGRESS,
+                                  ItemStatus.COMPLETED, data={"outcome": outcome}))
+        item.status, item.outcome, item.completed_by_id = ItemStatus.COMPLETED, outcome, plan.user_id
+        item.assigned_at, item.started_at, item.closed_at = assigned_at, started_at, completed_at
+        plan.last_assigned_at = max(plan.last_assigned_at or assigned_at, assigned_at)
+        return item, events
+
+    def _assigned(self, item: WorkItem, plan: AgentPlan, at: datetime, from_status: str,
+                  pended_until: datetime | None = None) -> WorkItemEvent:
+        """Exactly the event `item_get_next` writes."""
+        position = {"queue_id": item.queue.pk, "start_by": item.start_by.isoformat(), "priority": item.priority,
+                    "pended_until": pended_until.isoformat() if pended_until else None}
+        if from_status == ItemStatus.PENDED:
+            rule = {"rule": RULE_PENDED_FOLLOW_UP}
+        else:
+            rule = {"rule": RULE_NEXT_BEST, "order": ORDER_DESCRIPTION,
+                    "eligible_queues": self.eligible_count[plan.user_id]}
+        return self._event(at, plan.user_id, EventKind.ASSIGNED, from_status, ItemStatus.ASSIGNED,
+                           data={**rule, **position})
+
+    def _event(self, at, actor_id, kind, from_status, to_status, *, reason="", data=None) -> WorkItemEvent:
+        return WorkItemEvent(at=at, actor_id=actor_id or self.integration_id, system_actor="", kind=kind,
+                             from_status=from_status, to_status=to_status, reason=reason, data=data or {})
+
+    def write(self) -> None:
+        WorkItem.objects.bulk_create(self.items, batch_size=1000)
+        for item, events in zip(self.items, self.events, strict=True):
+            for event in events:
+                event.item_id = item.pk
+        WorkItemEvent.objects.bulk_create([event for events in self.events for event in events], batch_size=2000)
+        # bulk_create stamps created_at/updated_at with now; history was created on receipt.
+        WorkItem.objects.filter(pk__in=[item.pk for item in self.items]).update(
+            created_at=F("received_at"), updated_at=F("closed_at")
+        )
