@@ -13,8 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from allocation import demo
-from allocation import selectors
+from allocation import demo, selectors
 from allocation.models import (
     HELD_STATUSES,
     AgentProfile,
