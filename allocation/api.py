@@ -138,6 +138,8 @@ class ItemListCreateApi(ListAPIView):
     filterset_class = ItemFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return WorkItem.objects.none()
         return selectors.items_visible_to(self.request.user)
 
     @extend_schema(
@@ -182,18 +184,20 @@ class CustomerItemsApi(ListAPIView):
     pagination_class = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WorkItem.objects.none()
         return selectors.customer_items(user=self.request.user, customer_ref=self.kwargs["customer_ref"])
 
 
 # Item actions -------------------------------------------------------------------------
 
 class ItemCancelApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ItemCancelInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=ItemCancelInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.ItemCancelInputSerializer, request)
         return _item_response(services.item_cancel(item_id=item_id, actor=request.user, **data))
 
 
@@ -208,38 +212,38 @@ class ItemStartApi(APIView):
 class ItemPendApi(APIView):
     permission_classes = [IsAgent]
 
-    class InputSerializer(serializers.Serializer):
+    class ItemPendInputSerializer(serializers.Serializer):
         until = serializers.DateTimeField()
         reason = serializers.CharField(max_length=500)
 
-    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=ItemPendInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.ItemPendInputSerializer, request)
         return _item_response(services.item_pend(item_id=item_id, actor=request.user, **data))
 
 
 class ItemCompleteApi(APIView):
     permission_classes = [IsAgent]
 
-    class InputSerializer(serializers.Serializer):
+    class ItemCompleteInputSerializer(serializers.Serializer):
         outcome = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=ItemCompleteInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.ItemCompleteInputSerializer, request)
         return _item_response(services.item_complete(item_id=item_id, actor=request.user, **data))
 
 
 class ItemReleaseApi(APIView):
     permission_classes = [IsAgent]
 
-    class InputSerializer(serializers.Serializer):
+    class ItemReleaseInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=500)
 
-    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=ItemReleaseInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.ItemReleaseInputSerializer, request)
         return _item_response(services.item_release(item_id=item_id, actor=request.user, **data))
 
 
@@ -247,7 +251,7 @@ class ItemTransferApi(APIView):
     """Transfer to a queue (by code) or to an agent (by username); the holder may transfer
     its own item, supervisors any open item."""
 
-    class InputSerializer(serializers.Serializer):
+    class ItemTransferInputSerializer(serializers.Serializer):
         queue = serializers.SlugRelatedField(
             slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
             error_messages={"does_not_exist": "No active queue has the code '{value}'."},
@@ -263,9 +267,9 @@ class ItemTransferApi(APIView):
                 raise serializers.ValidationError("Give exactly one of queue or agent.")
             return attrs
 
-    @extend_schema(request=InputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=ItemTransferInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.ItemTransferInputSerializer, request)
         item = services.item_transfer(
             item_id=item_id,
             actor=request.user,
@@ -295,7 +299,7 @@ class AgentNextApi(APIView):
 class AgentPresenceApi(APIView):
     permission_classes = [IsAgent]
 
-    class InputSerializer(serializers.Serializer):
+    class AgentPresenceInputSerializer(serializers.Serializer):
         presence = serializers.ChoiceField(choices=Presence.choices)
 
     OutputSerializer = inline_serializer(
@@ -320,9 +324,9 @@ class AgentPresenceApi(APIView):
     def get(self, request):
         return self._render(selectors.agent_profile_for(request.user))
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=AgentPresenceInputSerializer, responses=OutputSerializer)
     def put(self, request):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.AgentPresenceInputSerializer, request)
         profile = services.agent_set_presence(agent_id=request.user.pk, presence=data["presence"], actor=request.user)
         return self._render(profile)
 
