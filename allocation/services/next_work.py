@@ -1,179 +1,183 @@
 """Get next work: hand an agent its next best item, exactly once (DESIGN.md, "Allocation").
 
-Order: the agent's own pended items whose follow-up time has come; then, across every
-queue the agent is eligible for, earliest start-by, highest priority, earliest receipt,
-lowest id.
+The rules, all in the one statement below:
+- the agent must exist, be available and hold fewer active items (assigned or in
+  progress) than its capacity; its row is locked, so its own concurrent requests queue up;
+- first its own pended items whose follow-up time has come;
+- else, across the queues it is eligible for (active, pull mode, served by its team, every
+  required skill held at or above the minimum), the earliest start-by, then highest
+  priority, earliest receipt, lowest id.
 
-The backlog is never scanned. Each eligible queue's head is read from the partial index
-`workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued) with
-a LATERAL join, the heads are merged, and the first one that no concurrent transaction
-holds is locked with FOR UPDATE SKIP LOCKED. Picking, assigning, writing the event and
-stamping the agent happen in one statement, so the hot path is a handful of round trips.
+The backlog is never scanned: each eligible queue's head is read from the partial index
+`workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued)
+through a LATERAL join, the heads are merged, and the first one no concurrent
+transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
+writing the event and stamping the agent are one statement — one round trip, one
+snapshot, atomic on its own — because this is the hottest path of the product.
 """
 
 from __future__ import annotations
 
-import json
-
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from allocation import selectors
-from allocation.actors import Actor, actor_fields
+from allocation.actors import Actor, SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
-from allocation.lock_objects import agents_lock
 from allocation.models import (
-    ACTIVE_STATUSES,
     AgentProfile,
+    AgentSkill,
+    AllocationMode,
     EventKind,
     ItemStatus,
     Presence,
+    Queue,
+    QueueSkill,
     WorkItem,
     WorkItemEvent,
 )
+from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, item_from_row, returning_item
 
 RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
 RULE_NEXT_BEST = "next_best_item"
 ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 
 # Heads read per queue and merged. A candidate can only be lost to a concurrent
-# transaction, so the window starts a little above the expected concurrency and widens
-# if every candidate was taken meanwhile.
-FIRST_WINDOW = 16
-WIDEST_WINDOW = 1024
+# transaction, so the window starts above the expected concurrency and widens if every
+# candidate was taken meanwhile.
+FIRST_WINDOW = 8
+WIDEST_WINDOW = 512
 
-_ITEM = WorkItem._meta.db_table
-_EVENT = WorkItemEvent._meta.db_table
-_AGENT = AgentProfile._meta.db_table
-
-# Assign the picked row, write its event, stamp the agent: one statement, one snapshot.
-_ASSIGN = f"""
-moved AS (
-    UPDATE {_ITEM} AS w
-       SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = %(now)s,
-           pended_until = NULL, updated_at = %(now)s
-      FROM picked
-     WHERE w.id = picked.id
- RETURNING w.id, w.queue_id, w.start_by, w.priority, picked.from_status, picked.pended_until
+_ASSIGN_NEXT = f"""
+WITH agent AS (
+    SELECT a.user_id, a.team_id, a.capacity, a.presence,
+           (SELECT count(*) FROM {ITEM_TABLE} AS h
+             WHERE h.assignee_id = a.user_id
+               AND h.status IN ('{ItemStatus.ASSIGNED}', '{ItemStatus.IN_PROGRESS}')) AS held
+      FROM {AgentProfile._meta.db_table} AS a
+     WHERE a.user_id = %(agent)s
+       FOR UPDATE OF a
 ),
-logged AS (
-    INSERT INTO {_EVENT} (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
-    SELECT id, %(now)s, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', from_status,
-           '{ItemStatus.ASSIGNED}', %(reason)s,
-           %(data)s::jsonb || jsonb_build_object(
-               'queue_id', queue_id, 'start_by', start_by, 'priority', priority,
-               'pended_until', pended_until)
-      FROM moved
+ready AS (
+    SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 ),
-stamped AS (
-    UPDATE {_AGENT} SET last_assigned_at = %(now)s
-     WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
-)
-"""
-
-_PICK_PENDED = f"""
-WITH picked AS (
-    SELECT id, status AS from_status, pended_until FROM {_ITEM}
-     WHERE assignee_id = %(agent)s AND status = '{ItemStatus.PENDED}' AND pended_until <= %(now)s
-     ORDER BY pended_until, id
+follow_up AS (
+    SELECT w.id, w.status AS from_status, w.pended_until, '{RULE_PENDED_FOLLOW_UP}' AS rule
+      FROM {ITEM_TABLE} AS w
+      JOIN ready ON w.assignee_id = ready.user_id
+     WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
+     ORDER BY w.pended_until, w.id
      LIMIT 1
-       FOR UPDATE SKIP LOCKED
+       FOR UPDATE OF w SKIP LOCKED
 ),
-{_ASSIGN}
-SELECT (SELECT id FROM moved), 1
-"""
-
-_PICK_NEXT_BEST = f"""
-WITH candidates AS (
+eligible AS (
+    SELECT q.id AS queue_id
+      FROM {Queue._meta.db_table} AS q
+      JOIN {Queue.teams.through._meta.db_table} AS served ON served.queue_id = q.id
+      JOIN ready ON served.team_id = ready.team_id
+     WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
+       AND NOT EXISTS (
+            SELECT 1 FROM {QueueSkill._meta.db_table} AS required
+             WHERE required.queue_id = q.id
+               AND NOT EXISTS (
+                    SELECT 1 FROM {AgentSkill._meta.db_table} AS held
+                     WHERE held.agent_id = ready.user_id AND held.skill_id = required.skill_id
+                       AND held.proficiency >= required.min_proficiency))
+),
+candidates AS (
     SELECT head.id
-      FROM unnest(%(queues)s::bigint[]) AS eligible(queue_id)
+      FROM eligible
      CROSS JOIN LATERAL (
-            SELECT id, start_by, priority, received_at FROM {_ITEM}
+            SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
              WHERE queue_id = eligible.queue_id AND status = '{ItemStatus.QUEUED}'
              ORDER BY start_by, priority DESC, received_at, id
              LIMIT %(window)s
            ) AS head
+     WHERE NOT EXISTS (SELECT 1 FROM follow_up)
      ORDER BY head.start_by, head.priority DESC, head.received_at, head.id
      LIMIT %(window)s
 ),
-picked AS (
-    SELECT w.id, w.status AS from_status, NULL::timestamptz AS pended_until FROM {_ITEM} AS w
+next_best AS (
+    SELECT w.id, w.status AS from_status, NULL::timestamptz AS pended_until, '{RULE_NEXT_BEST}' AS rule
+      FROM {ITEM_TABLE} AS w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
 ),
-{_ASSIGN}
-SELECT (SELECT id FROM moved), (SELECT count(*) FROM candidates)
+picked AS (
+    SELECT * FROM follow_up
+     UNION ALL
+    SELECT * FROM next_best
+),
+moved AS (
+    UPDATE {ITEM_TABLE} AS w
+       SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = %(now)s,
+           pended_until = NULL, updated_at = %(now)s
+      FROM picked
+     WHERE w.id = picked.id
+ RETURNING {returning_item("w")}, picked.from_status AS picked_from_status, picked.rule AS picked_rule,
+           picked.pended_until AS picked_pended_until
+),
+logged AS (
+    INSERT INTO {WorkItemEvent._meta.db_table}
+           (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
+    SELECT id, %(now)s, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
+           '{ItemStatus.ASSIGNED}', '',
+           jsonb_build_object('rule', picked_rule, 'queue_id', queue_id, 'start_by', start_by,
+                              'priority', priority)
+           || CASE WHEN picked_rule = '{RULE_NEXT_BEST}'
+                   THEN jsonb_build_object('order', '{ORDER_DESCRIPTION}',
+                                           'eligible_queues', (SELECT count(*) FROM eligible))
+                   ELSE jsonb_build_object('pended_until', picked_pended_until) END
+      FROM moved
+),
+stamped AS (
+    UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = %(now)s
+     WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
+)
+SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM candidates),
+       {returning_item("moved")}, {QUEUE_COLUMNS}
+  FROM agent
+  LEFT JOIN moved ON true
+  LEFT JOIN {Queue._meta.db_table} AS q ON q.id = moved.queue_id
 """
 
 
-def _lock_available_agent(agent_id: int) -> AgentProfile:
-    """Lock the agent (serialising its own concurrent requests) and check it may take work."""
-    agent = agents_lock([agent_id]).first()
-    if agent is None:
-        raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-    if agent.presence != Presence.AVAILABLE:
-        raise AgentNotAvailable(
-            f"You are {agent.get_presence_display().lower()}: set yourself available to get work."
-        )
-    held = WorkItem.objects.filter(assignee_id=agent_id, status__in=ACTIVE_STATUSES).count()
-    if held >= agent.capacity:
-        raise AgentAtCapacity(
-            f"You already hold {held} of {agent.capacity} items: finish, pend or release one first."
-        )
-    return agent
-
-
-def _assign(sql: str, params: dict) -> tuple[int | None, int]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        item_id, candidates = cursor.fetchone()
-    return item_id, candidates
-
-
-@transaction.atomic
 def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | None:
     """Assign the agent's next best item and return it, or None when nothing is waiting.
 
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
-    work now. `actor` defaults to the agent (a supervisor or job may act for it)."""
-    agent = _lock_available_agent(agent_id)
-    now = timezone.now()
-    params = {
-        "agent": agent_id,
-        "now": now,
-        "reason": "",
-        **_actor_columns(actor, agent),
-    }
-
-    item_id, _ = _assign(_PICK_PENDED, {
-        **params, "data": json.dumps({"rule": RULE_PENDED_FOLLOW_UP}),
-    })
-    if item_id is None:
-        queue_ids = list(
-            selectors.queues_eligible_for(agent_id=agent_id, team_id=agent.team_id).values_list("pk", flat=True)
-        )
-        if not queue_ids:
+    work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
+    params = {"agent": agent_id, "now": timezone.now(), **_actor_columns(actor, agent_id)}
+    window = FIRST_WINDOW
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_ASSIGN_NEXT, {**params, "window": window})
+            row = cursor.fetchone()
+        if row is None:
+            raise NotAnAgent("Only agents can get work: this user has no agent profile.")
+        presence, held, capacity, candidates, *item_row = row
+        if presence != Presence.AVAILABLE:
+            raise AgentNotAvailable(
+                f"You are {Presence(presence).label.lower()}: set yourself available to get work."
+            )
+        if held >= capacity:
+            raise AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
+        if item_row[0] is not None:
+            item = item_from_row(item_row)
+            if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
+                item.assignee = actor
+            return item
+        # Fewer candidates than the window: the whole eligible backlog was seen, and is empty
+        # or taken. A full window lost to concurrent requests: look further down the queues.
+        if candidates < window or window >= WIDEST_WINDOW:
             return None
-        data = json.dumps({"rule": RULE_NEXT_BEST, "order": ORDER_DESCRIPTION, "eligible_queues": len(queue_ids)})
-        window = FIRST_WINDOW
-        while True:
-            item_id, candidates = _assign(_PICK_NEXT_BEST, {
-                **params, "queues": queue_ids, "window": window, "data": data,
-            })
-            # Fewer candidates than the window means the whole eligible backlog was seen.
-            if item_id is not None or candidates < window or window >= WIDEST_WINDOW:
-                break
-            window *= 8
-    if item_id is None:
-        return None
-    return WorkItem.objects.select_related("queue", "assignee").get(pk=item_id)
+        window *= 8
 
 
-def _actor_columns(actor: Actor | None, agent: AgentProfile) -> dict:
+def _actor_columns(actor: Actor | None, agent_id: int) -> dict:
     if actor is None:
-        return {"actor_id": agent.pk, "system_actor": ""}
-    columns = actor_fields(actor)
-    user = columns["actor"]
-    return {"actor_id": user.pk if user else None, "system_actor": columns["system_actor"]}
+        return {"actor_id": agent_id, "system_actor": ""}
+    if isinstance(actor, SystemActor):
+        return {"actor_id": None, "system_actor": actor.name}
+    return {"actor_id": actor.pk, "system_actor": ""}

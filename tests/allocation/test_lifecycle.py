@@ -292,3 +292,15 @@ def test_events_replay_to_the_current_state(agent, queue, supervisor):
     for before, after in itertools.pairwise(events):
         assert after.from_status == before.to_status
     assert events[-1].to_status == WorkItem.objects.get(pk=item.pk).status
+
+
+def test_start_returns_the_item_as_stored(agent, queue):
+    item = assigned_item(agent, queue, payload={"amount": "9.99", "lines": [1, 2]})
+    started = services.item_start(item_id=item.pk, actor=agent.user)
+    stored = WorkItem.objects.select_related("queue").get(pk=item.pk)
+    assert started.payload == stored.payload == {"amount": "9.99", "lines": [1, 2]}
+    assert started.queue.code == stored.queue.code
+    assert (started.status, started.started_at, started.updated_at) == (
+        stored.status, stored.started_at, stored.updated_at,
+    )
+    assert started.events.count() == 3
