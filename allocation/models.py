@@ -223,10 +223,12 @@ class Priority(models.IntegerChoices):
 
 
 class WorkItem(models.Model):
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
+    # Every status change rewrites each index of this table, so it carries no index that
+    # another covers: (queue, status) serves lookups by queue.
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items", db_index=False)
     source = models.CharField(max_length=50, help_text="The system the item came from.")
     external_id = models.CharField(max_length=128, help_text="The item's id in its source system.")
-    customer_ref = models.CharField(max_length=64, db_index=True)
+    customer_ref = models.CharField(max_length=64)
     title = models.CharField(max_length=200)
     payload = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
@@ -292,6 +294,8 @@ class WorkItem(models.Model):
             models.Index(fields=["due_at"], name="workitem_due_at"),
             # Search by external id alone (admin, support) without the source.
             models.Index(fields=["external_id"], name="workitem_external_id"),
+            # The customer journey; exact match only, so no pattern-ops twin.
+            models.Index(fields=["customer_ref"], name="workitem_customer_ref"),
         ]
 
     def __str__(self) -> str:
@@ -318,7 +322,7 @@ class WorkItemEvent(models.Model):
     """Append-only audit row for every change of an item. Never updated or deleted: the
     table is time-ordered so it can be partitioned by month when it grows."""
 
-    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events")
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events", db_index=False)  # (item, at) covers it
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

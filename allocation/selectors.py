@@ -40,7 +40,11 @@ def queues_with_unmet_skills(agent_id: int) -> QuerySet[QueueSkill]:
 
 def queues_eligible_for(*, agent_id: int, team_id: int | None, pull_only: bool = True) -> QuerySet[Queue]:
     """Active queues the agent may receive items of by team and skills (presence and
-    capacity are the caller's concern: they change by the minute)."""
+    capacity are the caller's concern: they change by the minute).
+
+    get-next encodes the same rule in SQL (services/next_work.py) to stay one statement;
+    tests/allocation/test_next_work.py::test_sql_eligibility_agrees_with_the_selector keeps
+    the two equal."""
     if team_id is None:
         return Queue.objects.none()
     unmet = queues_with_unmet_skills(agent_id).filter(queue_id=OuterRef("pk"))

@@ -41,9 +41,12 @@ RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
 RULE_NEXT_BEST = "next_best_item"
 ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 
-# Heads read per queue and merged. A candidate can only be lost to a concurrent
-# transaction, so the window starts above the expected concurrency and widens if every
-# candidate was taken meanwhile.
+# How many heads are read per queue, and how many of the merged heads are tried in order.
+# Uncontended, the first candidate is the global best (it heads its queue); a candidate is
+# only lost to a concurrent request, so the window starts above the expected concurrency
+# and both widen when every candidate was taken meanwhile. Few heads per queue keeps the
+# read small: each head read is an index entry and a heap visit.
+FIRST_HEADS_PER_QUEUE = 2
 FIRST_WINDOW = 8
 WIDEST_WINDOW = 512
 
@@ -90,7 +93,7 @@ candidates AS (
             SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
              WHERE queue_id = eligible.queue_id AND status = '{ItemStatus.QUEUED}'
              ORDER BY start_by, priority DESC, received_at, id
-             LIMIT %(window)s
+             LIMIT %(heads_per_queue)s
            ) AS head
      WHERE NOT EXISTS (SELECT 1 FROM follow_up)
      ORDER BY head.start_by, head.priority DESC, head.received_at, head.id
@@ -149,10 +152,10 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
     work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
     params = {"agent": agent_id, "now": timezone.now(), **_actor_columns(actor, agent_id)}
-    window = FIRST_WINDOW
+    heads_per_queue, window = FIRST_HEADS_PER_QUEUE, FIRST_WINDOW
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(_ASSIGN_NEXT, {**params, "window": window})
+            cursor.execute(_ASSIGN_NEXT, {**params, "heads_per_queue": heads_per_queue, "window": window})
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
@@ -172,7 +175,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
         # or taken. A full window lost to concurrent requests: look further down the queues.
         if candidates < window or window >= WIDEST_WINDOW:
             return None
-        window *= 8
+        heads_per_queue, window = window, window * 8
 
 
 def _actor_columns(actor: Actor | None, agent_id: int) -> dict:

@@ -74,6 +74,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url_config(env("DATABASE_URL", default="") or embedded_database_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side parameter binding lets psycopg prepare statements it sees repeatedly, so the
+# allocation statements are planned once per connection instead of on every call.
+# Turn off behind a transaction-mode connection pooler (PgBouncer), which cannot keep them.
+if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
