@@ -322,7 +322,8 @@ class WorkItemEvent(models.Model):
     """Append-only audit row for every change of an item. Never updated or deleted: the
     table is time-ordered so it can be partitioned by month when it grows."""
 
-    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events", db_index=False)  # (item, at) covers it
+    # No index of its own: event_item_at (item, at) serves lookups by item.
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
