@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""WFO Portal allocation and API benchmark (see bench/README.md).
+
+    .venv/bin/python bench/run.py            # full run, about 5 minutes
+    .venv/bin/python bench/run.py --quick    # smoke run, about 1 minute
+    make bench BENCH_ARGS="--skip-api"
+
+Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
+then per backlog size measures get-next + start through the services from 8 processes;
+runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints our rate
+as a ratio of it; compares the rate at the largest backlog with the smallest; measures
+POST /api/v1/agent/next/ latency under gunicorn with 50 clients. Writes every figure to
+bench/results/<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import alloc  # noqa: E402
+import api  # noqa: E402
+import db  # noqa: E402
+
+REPO = BENCH.parent
+CEILING = REPO.parent / "shared" / "bench" / "pg_dequeue_ceiling.py"
+RATIO_TARGET = 0.4
+SCALING_TARGET = 0.5
+DEFAULT_GUNICORN = "--workers 4"   # sync workers: best throughput and tail here (see README)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backlog", type=int, nargs="+", metavar="N",
+                   help="backlog sizes to measure (default: 10000 200000 1000000; --quick: 5000 50000)")
+    p.add_argument("--ratio-backlog", type=int, default=200_000,
+                   help="the backlog the ceiling ratio is taken at (the nearest measured size at or below it)")
+    p.add_argument("--allocations", type=int, default=None,
+                   help="timed allocations per backlog size, at most half the backlog (default 20000; --quick 2000)")
+    p.add_argument("--workers", type=int, default=8, help="concurrent worker processes (default 8)")
+    p.add_argument("--round-size", type=int, default=100,
+                   help="allocations per worker between two (untimed) bulk completions (default 100)")
+    p.add_argument("--ceiling-items", type=int, default=None, help="items for the ceiling run (default 20000)")
+    p.add_argument("--ceiling-script", type=Path, default=CEILING)
+    p.add_argument("--skip-api", action="store_true", help="do not run the gunicorn latency test")
+    p.add_argument("--api-clients", type=int, default=50)
+    p.add_argument("--api-duration", type=float, default=None, help="recorded seconds (default 20; --quick 5)")
+    p.add_argument("--api-warmup", type=float, default=3.0, help="unrecorded seconds before that")
+    p.add_argument("--api-client-procs", type=int, default=2, help="client processes sharing the clients")
+    p.add_argument("--gunicorn-args", default=DEFAULT_GUNICORN, help=f"default: {DEFAULT_GUNICORN!r}")
+    p.add_argument("--quick", action="store_true", help="small smoke run (about a minute)")
+    p.add_argument("--dsn", help="server to use (postgres:// URL); default DATABASE_URL, else 127.0.0.1:5432, "
+                                 "else the embedded server. The bench always works in its own database.")
+    p.add_argument("--dbname", default="wfo_bench", help="the bench's own database, created and dropped")
+    p.add_argument("--keep-db", action="store_true", help="leave the bench database in place at the end")
+    p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of get-next's SQL per backlog")
+    p.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
+    p.add_argument("--json", type=Path, help="results file (default bench/results/<timestamp>.json)")
+    a = p.parse_args(argv)
+    a.backlog = a.backlog or ([5_000, 50_000] if a.quick else [10_000, 200_000, 1_000_000])
+    a.allocations = a.allocations or (2_000 if a.quick else 20_000)
+    a.ceiling_items = a.ceiling_items or (5_000 if a.quick else 20_000)
+    a.api_duration = a.api_duration or (5.0 if a.quick else 20.0)
+    if a.quick:
+        a.api_warmup = min(a.api_warmup, 2.0)
+    return a
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def noise(target: db.Target) -> dict:
+    """What else is running: load average and other sessions active on the server."""
+    with db.connect(target.admin_url) as c:
+        others = c.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
+            " AND datname IS DISTINCT FROM %s", (target.dbname,)).fetchone()[0]
+    return {"loadavg_1m": round(os.getloadavg()[0], 2), "other_active_sessions": others}
+
+
+def run_ceiling(args, target: db.Target) -> dict:
+    script = args.ceiling_script
+    if not script.exists():
+        return {"skipped": f"{script} not found"}
+    cmd = [sys.executable, str(script), "--dsn", target.url, "--items", str(args.ceiling_items),
+           "--connections", str(args.workers)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    m = re.search(r"ceiling_items_per_s=([\d.]+)", proc.stdout)
+    if proc.returncode != 0 or not m:
+        return {"skipped": f"ceiling run failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}"}
+    return {"rate_per_s": float(m.group(1)), "line": proc.stdout.strip(), "script": str(script),
+            "items": args.ceiling_items, "connections": args.workers}
+
+
+def describe(m: dict, check: dict) -> str:
+    lat, split, cpu = m["latency_ms"], m["per_allocation_ms"], m["cpu_ms_per_allocation"]
+    text = (f"{m['allocations']:,} in {m['seconds']:.1f} s = {fmt(m['rate_per_s'])} allocations/s | get-next "
+            f"p50/p95/p99 {lat['get_next']['p50']}/{lat['get_next']['p95']}/{lat['get_next']['p99']} ms, start p50 "
+            f"{lat['start']['p50']} ms | {split['statements']} statements+commits per allocation")
+    if cpu["machine_total"] is not None and cpu["postgres_backends"] is not None:
+        text += (f" | CPU ms per allocation: workers {cpu['workers_python']} + postgres {cpu['postgres_backends']}"
+                 f" + other {cpu['other']} = {cpu['machine_total']} on {cpu['cores']} cores")
+    ok = "OK" if check["ok"] else "FAILED: " + "; ".join(check["problems"])
+    return text + f" | exactly once {ok}"
+
+
+def fmt(n: float) -> str:
+    return f"{n:,.0f}" if n >= 100 else f"{n:,.2f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results_dir = BENCH / "results"
+    results_dir.mkdir(exist_ok=True)
+    out_path = args.json or results_dir / f"bench-{stamp}.json"
+
+    target = db.choose_server(args.dsn, args.dbname)
+    env = db.django_env(target)
+    report: dict = {"started": dt.datetime.now().isoformat(timespec="seconds"), "args": {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    with db.connect(target.admin_url) as c:
+        server_version = c.execute("SHOW server_version").fetchone()[0]
+    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "postgresql": server_version, "server": target.how, "database": target.dbname}
+    say(f"WFO allocation benchmark — PostgreSQL {server_version} ({target.how}), database {target.dbname}, "
+        f"{os.cpu_count()} CPUs")
+
+    failed_checks: list[str] = []
+    db.create_database(target)
+    try:
+        t = time.perf_counter()
+        db.migrate(target)
+        org = db.seed_org(target)
+        agents = db.agents(target)
+        eligible = [n for _, _, n in agents]
+        org.update(migrate_and_seed_s=round(time.perf_counter() - t, 1),
+                   eligible_queues_per_agent={"min": min(eligible), "max": max(eligible),
+                                              "mean": round(sum(eligible) / len(eligible), 1)})
+        report["organisation"] = org
+        say(f"organisation: {org['queues']} queues, {org['agents']} agents in {org['teams']} teams, eligible "
+            f"queues per agent {min(eligible)}–{max(eligible)} (mean {org['eligible_queues_per_agent']['mean']})")
+        agent_ids = [a for a, _, _ in agents]
+        tokens = [k for _, k, _ in agents]
+
+        sizes = sorted(set(args.backlog))
+        below = [s for s in sizes if s <= args.ratio_backlog]
+        ratio_size = below[-1] if below else sizes[0]
+        report["runs"] = []
+        say(f"allocation: get next + start through the services, {args.workers} processes "
+            f"(ratio at backlog {ratio_size:,})")
+        for size in sizes:
+            seeded = db.reset_items(target, size)
+            count = min(args.allocations, size // 2)
+            before = noise(target)
+            m = alloc.measure(env=env, db_url=target.url, agent_ids=agent_ids, workers=args.workers,
+                              allocations=count, round_size=args.round_size)
+            with db.psycopg.connect(target.url) as vc:
+                check = alloc.verify(vc, m.pop("taken"))
+            run = {"backlog": size, "seed": seeded, "noise_before": before, **m, "exactly_once": check}
+            if args.explain or size in (ratio_size, sizes[-1]):
+                plans = alloc.explain(env, agent_ids[0])
+                run["explain"] = plans
+                run["get_next_sql_ms"] = alloc.execution_ms(plans.get("_ASSIGN_NEXT", ""))
+            report["runs"].append(run)
+            say(f"  backlog {size:>9,}: " + describe(m, check)
+                + f" | seeded in {seeded['total_s']} s, load {before['loadavg_1m']}")
+            if args.explain and "explain" in run:
+                for name, plan in run["explain"].items():
+                    say(f"    --- EXPLAIN ANALYZE {name} (backlog {size:,})")
+                    say("\n".join("    " + line for line in plan.splitlines()))
+            if not check["ok"]:
+                failed_checks.append(f"exactly-once at backlog {size}")
+
+            if size == ratio_size:
+                remaining = size - check["items_moved"]
+                before = noise(target)
+                ceiling = run_ceiling(args, target)
+                ceiling["noise_before"] = before
+                report["ceiling"] = ceiling
+                if "rate_per_s" in ceiling:
+                    ratio = m["rate_per_s"] / ceiling["rate_per_s"]
+                    report["ratio"] = {"backlog": size, "ours_per_s": m["rate_per_s"],
+                                       "ceiling_per_s": ceiling["rate_per_s"], "ratio": round(ratio, 3),
+                                       "target": RATIO_TARGET, "pass": ratio >= RATIO_TARGET}
+                    say(f"  ceiling (pg_dequeue_ceiling.py, {args.ceiling_items:,} items, {args.workers} "
+                        f"connections): {fmt(ceiling['rate_per_s'])} items/s")
+                else:
+                    say(f"  ceiling: skipped — {ceiling['skipped']}")
+                if not args.skip_api:
+                    say(f"api: POST /api/v1/agent/next/ under gunicorn ({args.gunicorn_args}), "
+                        f"{args.api_clients} clients, {args.api_duration:g} s recorded")
+                    before = noise(target)
+                    res = api.measure(
+                        env=env, tokens=tokens[: args.api_clients] if args.api_clients <= len(tokens) else tokens,
+                        gunicorn_args=shlex.split(args.gunicorn_args), duration=args.api_duration,
+                        warmup=args.api_warmup, client_procs=args.api_client_procs,
+                        log_path=results_dir / f"gunicorn-{stamp}.log")
+                    res["backlog_at_start"] = remaining
+                    res["noise_before"] = before
+                    report["api"] = res
+                    if "skipped" in res:
+                        say(f"  skipped — {res['skipped']}")
+                    else:
+                        q = res["next_latency_ms"]
+                        say(f"  next/: p50 {q.get('p50')} ms, p95 {q.get('p95')} ms, p99 {q.get('p99')} ms "
+                            f"(max {q.get('max')}) | {fmt(res['next_per_s'])} next/s, "
+                            f"{fmt(res['cycles_per_s'])} next+start+complete/s | errors {res['errors']}"
+                            f" | statuses {res['statuses']} | one client alone: p50 "
+                            f"{res['one_client_next_latency_ms'].get('p50')} ms")
+                        for e in res["error_samples"]:
+                            say(f"    error: {e}")
+                        if res["errors"]:
+                            failed_checks.append(f"{res['errors']} API errors")
+    finally:
+        if args.keep_db:
+            say(f"(kept database {target.dbname})")
+        else:
+            db.drop_database(target)
+
+    say("summary")
+    verdicts = []
+    if "ratio" in report:
+        r = report["ratio"]
+        say(f"  RATIO     ours {fmt(r['ours_per_s'])}/s ÷ ceiling {fmt(r['ceiling_per_s'])}/s = {r['ratio']:.2f} "
+            f"(backlog {r['backlog']:,}; target ≥ {RATIO_TARGET}) {verdict(r['pass'])}")
+        verdicts.append(r["pass"])
+    runs = report["runs"]
+    if len(runs) >= 2:
+        small, large = runs[0], runs[-1]
+        scale = large["rate_per_s"] / small["rate_per_s"] if small["rate_per_s"] else 0.0
+        ok = scale >= SCALING_TARGET
+        report["scaling"] = {"small_backlog": small["backlog"], "small_per_s": small["rate_per_s"],
+                             "large_backlog": large["backlog"], "large_per_s": large["rate_per_s"],
+                             "ratio": round(scale, 3), "target": SCALING_TARGET, "pass": ok}
+        say(f"  SCALING   backlog {large['backlog']:,}: {fmt(large['rate_per_s'])}/s vs {small['backlog']:,}: "
+            f"{fmt(small['rate_per_s'])}/s = {scale:.2f} (target ≥ {SCALING_TARGET}, i.e. within 2×) {verdict(ok)}")
+        verdicts.append(ok)
+    if report.get("api") and "next_latency_ms" in report["api"]:
+        q = report["api"]["next_latency_ms"]
+        say(f"  API       next/ p50 {q.get('p50')} / p95 {q.get('p95')} / p99 {q.get('p99')} ms, "
+            f"{fmt(report['api']['next_per_s'])} next/s, errors {report['api']['errors']} "
+            f"[{report['api']['gunicorn']}]")
+    if failed_checks:
+        say(f"  CHECKS    FAILED: {', '.join(failed_checks)}")
+    report["failed_checks"] = failed_checks
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=2, default=str))
+    shown = out_path.relative_to(REPO) if out_path.is_relative_to(REPO) else out_path
+    say(f"  wall time {report['wall_s']} s; results in {shown}")
+    if failed_checks:
+        return 1
+    if args.strict and not all(verdicts):
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
