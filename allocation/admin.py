@@ -54,6 +54,20 @@ def _count_per_row(rows: QuerySet, field: str) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+class ReadOnlyAdminMixin:
+    """For records written only by services (items, events, presence history): admin may
+    look, never add, edit or delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class EstimatedCountPaginator(Paginator):
     """An exact COUNT(*) of an unfiltered list scans the whole table on every page view;
     once the table is large, PostgreSQL's planner estimate is close enough for paging.
@@ -203,7 +217,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(PresenceChange)
-class PresenceChangeAdmin(admin.ModelAdmin):
+class PresenceChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["agent", "presence", "at", "actor_label"]
     list_select_related = ["agent__user", "actor"]
     list_filter = ["presence"]
@@ -213,21 +227,13 @@ class PresenceChangeAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="set by")
     def actor_label(self, change: PresenceChange) -> str:
-        return change.actor.get_username() if change.actor_id else f"system: {change.system_actor}"
+        return change.actor_label
 
 
-class WorkItemEventInline(admin.TabularInline):
+class WorkItemEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The item's audit trail, oldest first. Events are append-only."""
 
     model = WorkItemEvent
@@ -240,14 +246,6 @@ class WorkItemEventInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="actor")
     def actor_label(self, event: WorkItemEvent) -> str:
@@ -301,7 +299,7 @@ class TransferItemsForm(forms.Form):
 
 
 @admin.register(WorkItem)
-class WorkItemAdmin(admin.ModelAdmin):
+class WorkItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: items arrive through intake and change only through the services,
     which the actions below call. Sized for millions of rows: exact-match search on
     indexed columns, newest first by primary key, estimated count when unfiltered."""
@@ -335,14 +333,6 @@ class WorkItemAdmin(admin.ModelAdmin):
         *(field.name for field in WorkItem._meta.concrete_fields), "customer_items", "payload_json",
     ]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm(CANCEL_PERMISSION)

@@ -20,6 +20,11 @@ CODE_VALIDATOR = RegexValidator(
 )
 
 
+def actor_label(record) -> str:
+    """Who acted on an audit record: the user's name, or the system job's."""
+    return record.actor.get_username() if record.actor_id else f"system: {record.system_actor}"
+
+
 class Skill(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -198,6 +203,10 @@ class PresenceChange(models.Model):
     def __str__(self) -> str:
         return f"{self.agent} {self.presence} at {self.at:%Y-%m-%d %H:%M}"
 
+    @property
+    def actor_label(self) -> str:
+        return actor_label(self)
+
 
 class ItemStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -351,4 +360,4 @@ class WorkItemEvent(models.Model):
 
     @property
     def actor_label(self) -> str:
-        return self.actor.get_username() if self.actor_id else f"system: {self.system_actor}"
+        return actor_label(self)
