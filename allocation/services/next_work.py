@@ -72,19 +72,22 @@ follow_up AS (
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
 ),
+unmet AS (
+    -- Requirements the agent does not meet (skill missing or below the minimum), by queue.
+    SELECT DISTINCT required.queue_id
+      FROM {QueueSkill._meta.db_table} AS required
+      CROSS JOIN ready
+      LEFT JOIN {AgentSkill._meta.db_table} AS held
+             ON held.agent_id = ready.user_id AND held.skill_id = required.skill_id
+     WHERE held.proficiency IS NULL OR held.proficiency < required.min_proficiency
+),
 eligible AS (
     SELECT q.id AS queue_id
       FROM {Queue._meta.db_table} AS q
       JOIN {Queue.teams.through._meta.db_table} AS served ON served.queue_id = q.id
       JOIN ready ON served.team_id = ready.team_id
      WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
-       AND NOT EXISTS (
-            SELECT 1 FROM {QueueSkill._meta.db_table} AS required
-             WHERE required.queue_id = q.id
-               AND NOT EXISTS (
-                    SELECT 1 FROM {AgentSkill._meta.db_table} AS held
-                     WHERE held.agent_id = ready.user_id AND held.skill_id = required.skill_id
-                       AND held.proficiency >= required.min_proficiency))
+       AND q.id NOT IN (SELECT queue_id FROM unmet)
 ),
 candidates AS (
     SELECT head.id
