@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item
@@ -99,7 +100,6 @@ def test_duplicates_inside_one_batch_are_rejected(source_client, queue):
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"queue": "q"}, "source"),
         ({"priority": 9}, "priority"),
         ({"priority": "urgent"}, "priority"),
         ({"payload": ["not", "an", "object"]}, "payload"),
@@ -111,13 +111,18 @@ def test_duplicates_inside_one_batch_are_rejected(source_client, queue):
 )
 def test_bad_fields_get_a_message_each(source_client, queue, payload, field):
     row = {**_row(queue), **payload}
-    if payload == {"queue": "q"}:
-        row = {"queue": queue.code}
     response = source_client.post(ITEMS, row, format="json")
     assert response.status_code == 400
     body = response.json()
     assert field in body["errors"], body
     assert all(isinstance(m, str) for m in body["errors"][field])
+    assert WorkItem.objects.count() == 0
+
+
+def test_missing_fields_are_each_named(source_client, queue):
+    response = source_client.post(ITEMS, {"queue": queue.code}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"source", "external_id", "customer_ref", "title"}
     assert WorkItem.objects.count() == 0
 
 
@@ -362,7 +367,6 @@ def test_get_next_query_count_does_not_depend_on_backlog_or_queues(agent, team):
         queue = factories.QueueFactory(teams=[team])
         for _ in range(4):
             factories.WorkItemFactory(queue=queue)
-    from allocation import services
 
     with CaptureQueriesContext(connection) as small:
         services.item_get_next(agent_id=agent.pk)

@@ -45,38 +45,21 @@ def test_returns_none_when_nothing_waits(agent, queue):
 
 def test_order_is_start_by_then_priority_then_received_then_id(agent, queue):
     now = timezone.now()
-    later_start = factories.WorkItemFactory(
-        queue=queue, due_at=now + timedelta(hours=5), start_by=now + timedelta(hours=4)
-    )
-    low = factories.WorkItemFactory(
-        queue=queue,
-        due_at=now + timedelta(hours=2),
-        start_by=now + timedelta(hours=1),
-        priority=2,
-        received_at=now - timedelta(hours=3),
-    )
-    high_newer = factories.WorkItemFactory(
-        queue=queue,
-        due_at=now + timedelta(hours=2),
-        start_by=now + timedelta(hours=1),
-        priority=4,
-        received_at=now - timedelta(hours=1),
-    )
-    high_older = factories.WorkItemFactory(
-        queue=queue,
-        due_at=now + timedelta(hours=2),
-        start_by=now + timedelta(hours=1),
-        priority=4,
-        received_at=now - timedelta(hours=2),
-    )
-    high_older_twin = factories.WorkItemFactory(
-        queue=queue,
-        due_at=high_older.due_at,
-        start_by=high_older.start_by,
-        priority=4,
-        received_at=high_older.received_at,
-    )
-    earliest = factories.WorkItemFactory(queue=queue, due_at=now + timedelta(hours=1), start_by=now, priority=1)
+
+    def item(start_in_hours, priority=3, received_hours_ago=0, twin_of=None):
+        received = twin_of.received_at if twin_of else now - timedelta(hours=received_hours_ago)
+        start_by = now + timedelta(hours=start_in_hours)
+        return factories.WorkItemFactory(
+            queue=queue, start_by=start_by, due_at=start_by + timedelta(hours=1), priority=priority,
+            received_at=received,
+        )
+
+    later_start = item(4)
+    low = item(1, priority=2, received_hours_ago=3)
+    high_newer = item(1, priority=4, received_hours_ago=1)
+    high_older = item(1, priority=4, received_hours_ago=2)
+    high_older_twin = item(1, priority=4, twin_of=high_older)  # same start, priority, receipt: id decides
+    earliest = item(0, priority=1)
     agent.capacity = 10
     agent.save()
 
