@@ -12,13 +12,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import capfirst
@@ -37,8 +34,9 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services.lifecycle import CANCEL_PERMISSION, REASSIGN_PERMISSION
+from allocation.transitions import CANCEL_PERMISSION, REASSIGN_PERMISSION
 from wfo.exceptions import DomainError
+from wfo.pagination import EstimatedCountPaginator
 
 User = get_user_model()
 
@@ -66,28 +64,6 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-class EstimatedCountPaginator(Paginator):
-    """An exact COUNT(*) of an unfiltered list scans the whole table on every page view;
-    once the table is large, PostgreSQL's planner estimate is close enough for paging.
-    Filtered and searched lists are still counted exactly."""
-
-    exact_below = 50_000
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not queryset.query.where:
-            with connections[queryset.db].cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
-                )
-                estimate = cursor.fetchone()[0]
-            if estimate >= self.exact_below:
-                return estimate
-        return super().count
 
 
 @admin.register(Skill)

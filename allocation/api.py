@@ -7,7 +7,6 @@ and their errors come from the services (mapped to 4xx by wfo.api.exception_hand
 
 from __future__ import annotations
 
-import django_filters
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -19,9 +18,9 @@ from rest_framework.views import APIView
 
 from allocation import selectors, services
 from allocation.exceptions import IntakeRejected, ItemNotFound
+from allocation.filters import ItemFilter
 from allocation.models import (
     AgentProfile,
-    ItemStatus,
     Presence,
     Priority,
     Queue,
@@ -83,21 +82,6 @@ def _item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
 
 
 # Intake and list ----------------------------------------------------------------------
-
-class ItemFilter(django_filters.FilterSet):
-    queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
-    status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
-    assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
-    customer_ref = django_filters.CharFilter()
-    source = django_filters.CharFilter()
-    external_id = django_filters.CharFilter()
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-
-    class Meta:
-        model = WorkItem
-        fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
-
 
 UNKNOWN_QUEUE = {"does_not_exist": "No queue has the code '{value}'."}
 

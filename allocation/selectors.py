@@ -3,11 +3,15 @@ bounded number of queries."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
+from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
+    HELD_STATUSES,
     AgentProfile,
     AgentSkill,
     AllocationMode,
@@ -17,6 +21,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
+from wfo.exceptions import NotFound, PermissionDenied
 
 SEE_ALL_ITEMS_PERMISSION = "allocation.view_workitem"
 
@@ -76,13 +81,40 @@ def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[st
     return reasons
 
 
+def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:
+    """Agents who may receive an item of `queue` right now (team, skills, presence and
+    capacity), least recently assigned first: the transfer targets a page offers.
+    tests/allocation/test_selectors.py keeps it equal to agent_ineligibility_reasons."""
+    meets = AgentSkill.objects.filter(
+        agent_id=OuterRef(OuterRef("pk")), skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
+    )
+    unmet = QueueSkill.objects.filter(queue=queue).filter(~Exists(meets))
+    held = (
+        WorkItem.objects.filter(assignee_id=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+        .values("assignee_id").annotate(n=Count("*")).values("n")
+    )
+    agents = (
+        AgentProfile.objects.filter(team__queues=queue, presence=Presence.AVAILABLE)
+        .exclude(Exists(unmet))
+        .annotate(held=Coalesce(Subquery(held), 0))
+        .filter(held__lt=F("capacity"))
+        .select_related("user", "team")
+        .order_by(F("last_assigned_at").asc(nulls_first=True), "pk")
+    )
+    return agents.exclude(pk=exclude_agent_id) if exclude_agent_id is not None else agents
+
+
 def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
     """Supervisors, admins and source systems see every item; an agent sees the items it
-    holds and the ones it completed."""
+    holds and the ones it completed. `user_may_open` is the same rule for one item."""
     items = WorkItem.objects.select_related("queue", "assignee", "completed_by")
     if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
         return items
     return items.filter(Q(assignee=user) | Q(completed_by=user))
+
+
+def user_may_open(user: AbstractBaseUser, item: WorkItem) -> bool:
+    return user.pk in (item.assignee_id, item.completed_by_id) or user.has_perm(SEE_ALL_ITEMS_PERMISSION)
 
 
 def item_with_events(*, user: AbstractBaseUser, item_id: int) -> WorkItem | None:
@@ -92,5 +124,55 @@ def item_with_events(*, user: AbstractBaseUser, item_id: int) -> WorkItem | None
     )
 
 
+def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
+    """The item with its events for its page; a clear 404 or 403 when it cannot be shown."""
+    item = item_with_events(user=user, item_id=item_id)
+    if item is not None:
+        return item
+    if WorkItem.objects.filter(pk=item_id).exists():
+        raise PermissionDenied(f"Work item #{item_id} is not yours: only its holder and supervisors can open it.")
+    raise ItemNotFound(f"Work item #{item_id} does not exist.")
+
+
 def customer_items(*, user: AbstractBaseUser, customer_ref: str) -> QuerySet[WorkItem]:
     return items_visible_to(user).filter(customer_ref=customer_ref).order_by("received_at", "id")
+
+
+def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkItem]:
+    """Every item of one customer across queues, oldest first — "where is my case?".
+
+    Supervisors see any customer's. An agent sees the journey of a customer it works for
+    (it holds or completed one of the customer's items): the other items' queue, status
+    and due time, but it can open only its own (`user_may_open`)."""
+    journey = WorkItem.objects.filter(customer_ref=customer_ref).select_related("queue").order_by("received_at", "id")
+    sees_all = user.has_perm(SEE_ALL_ITEMS_PERMISSION)
+    if not sees_all and not customer_items(user=user, customer_ref=customer_ref).exists():
+        raise PermissionDenied("You can see a customer's items only while you work on one of them.")
+    items = list(journey)
+    if not items:
+        raise NotFound(f"No work items for customer {customer_ref}.")
+    return items
+
+
+def user_names_in_events(events: list[WorkItemEvent]) -> dict[int, str]:
+    """Display names of the agents an item's events refer to by id (who it was transferred
+    to or from, who released it), in one query."""
+    ids = {
+        value for event in events for key, value in event.data.items()
+        if key in ("from_agent", "to_agent", "released_by_agent", "held_by") and isinstance(value, int)
+    }
+    users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name") if ids else []
+    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+
+
+def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:
+    """What an agent holds, most urgent first."""
+    return (
+        WorkItem.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES)
+        .select_related("queue")
+        .order_by("due_at", "id")
+    )
+
+
+def transfer_queues() -> QuerySet[Queue]:
+    return Queue.objects.filter(is_active=True).order_by("name")

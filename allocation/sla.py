@@ -27,3 +27,19 @@ def item_deadlines(*, queue: Queue, priority: int, received_at: datetime) -> Dea
 def start_by_for(*, queue: Queue, due_at: datetime) -> Deadlines:
     """Start by = due at − standard handle time: when work must begin to finish in time."""
     return Deadlines(due_at=due_at, start_by=due_at - queue.standard_handle_time)
+
+
+class SlaState:
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
+def sla_state(*, start_by: datetime, due_at: datetime, now: datetime) -> str:
+    """Where an open item stands against its deadline: at risk once work should have
+    started (less than the standard handle time is left), breached once due."""
+    if now >= due_at:
+        return SlaState.BREACHED
+    if now >= start_by:
+        return SlaState.AT_RISK
+    return SlaState.ON_TRACK

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from allocation import api
+from allocation import api, views
 
-urlpatterns = [
+# Mounted at /api/v1/ (wfo/urls.py); names without a namespace.
+api_urlpatterns = [
     path("items/", api.ItemListCreateApi.as_view(), name="item-list"),
     path("items/<int:item_id>/", api.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<int:item_id>/cancel/", api.ItemCancelApi.as_view(), name="item-cancel"),
@@ -14,4 +15,21 @@ urlpatterns = [
     path("agent/next/", api.AgentNextApi.as_view(), name="agent-next"),
     path("agent/presence/", api.AgentPresenceApi.as_view(), name="agent-presence"),
     path("customers/<str:customer_ref>/items/", api.CustomerItemsApi.as_view(), name="customer-items"),
+]
+
+# Mounted at /work/ in the "work" namespace: the agent inbox and the item pages.
+page_urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("inbox/list/", views.inbox_list, name="inbox-list"),
+    path("next/", views.next_work, name="next"),
+    path("presence/", views.presence_set, name="presence"),
+    path("items/", views.item_list, name="items"),
+    path("items/<int:item_id>/", views.item_page, name="item"),
+    path("items/<int:item_id>/start/", views.item_start, name="item-start"),
+    path("items/<int:item_id>/pend/", views.item_pend, name="item-pend"),
+    path("items/<int:item_id>/complete/", views.item_complete, name="item-complete"),
+    path("items/<int:item_id>/release/", views.item_release, name="item-release"),
+    path("items/<int:item_id>/transfer/", views.item_transfer, name="item-transfer"),
+    path("items/<int:item_id>/cancel/", views.item_cancel, name="item-cancel"),
+    path("customers/<str:customer_ref>/", views.customer_page, name="customer"),
 ]

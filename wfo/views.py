@@ -1,15 +1,13 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from allocation import selectors
 
 
 @login_required
 def home(request):
-    """Landing page after login: what this user can do here."""
-    agent = selectors.agent_profile_for(request.user)
-    context = {
-        "agent": agent,
-        "held_count": selectors.agent_active_item_count(agent.pk) if agent else None,
-    }
-    return render(request, "home.html", context)
+    """Landing page after login: agents go straight to their work; everyone else sees
+    what they can do here."""
+    if selectors.agent_profile_for(request.user) is not None:
+        return redirect("work:inbox")
+    return render(request, "home.html")

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import selectors, sla
+from allocation import selectors, sla, transitions
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
     AgentNotEligible,
@@ -23,9 +23,6 @@ from allocation.exceptions import (
 )
 from allocation.lock_objects import agents_lock, item_lock
 from allocation.models import (
-    ACTIVE_STATUSES,
-    HELD_STATUSES,
-    OPEN_STATUSES,
     EventKind,
     ItemStatus,
     Queue,
@@ -36,21 +33,19 @@ from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, item_from_row, returning_item
 from wfo.exceptions import InvalidInput, PermissionDenied
 
-CANCEL_PERMISSION = "allocation.cancel_workitem"
-REASSIGN_PERMISSION = "allocation.reassign_workitem"
-
 
 def _is_system(actor: Actor) -> bool:
     return isinstance(actor, SystemActor)
 
 
 def _require_holder(item: WorkItem, actor: Actor) -> None:
-    if _is_system(actor) or item.assignee_id == actor.pk:
+    if transitions.is_holder(item, actor):
         return
     raise NotItemHolder(f"You do not hold work item #{item.pk}; only its holder can do this.")
 
 
 def _require_status(item: WorkItem, allowed: tuple[str, ...], action: str) -> None:
+    """`allowed` comes from the transition table (allocation/transitions.py)."""
     if item.status in allowed:
         return
     raise IllegalTransition(
@@ -108,7 +103,7 @@ def item_start(*, item_id: int, actor: Actor) -> WorkItem:
 def _item_start_checked(*, item_id: int, actor: Actor) -> WorkItem:
     item = item_lock(item_id)
     _require_holder(item, actor)
-    _require_status(item, (ItemStatus.ASSIGNED,), "started")
+    _require_status(item, transitions.HOLDER_MAY[transitions.START], "started")
     now = timezone.now()
     item.status = ItemStatus.IN_PROGRESS
     item.started_at = item.started_at or now
@@ -133,7 +128,7 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
         )
     item = item_lock(item_id)
     _require_holder(item, actor)
-    _require_status(item, (ItemStatus.IN_PROGRESS,), "pended")
+    _require_status(item, transitions.HOLDER_MAY[transitions.PEND], "pended")
     item.status = ItemStatus.PENDED
     item.pended_until = until
     _save(item, "status", "pended_until")
@@ -148,7 +143,7 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
 def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = "") -> WorkItem:
     item = item_lock(item_id)
     _require_holder(item, actor)
-    _require_status(item, (ItemStatus.IN_PROGRESS,), "completed")
+    _require_status(item, transitions.HOLDER_MAY[transitions.COMPLETE], "completed")
     outcome = (outcome or "").strip()
     allowed = item.queue.outcomes
     if allowed and outcome not in allowed:
@@ -177,7 +172,7 @@ def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     item = item_lock(item_id)
     _require_holder(item, actor)
     from_status = item.status
-    _require_status(item, ACTIVE_STATUSES, "released")
+    _require_status(item, transitions.HOLDER_MAY[transitions.RELEASE], "released")
     released_from = item.assignee_id
     item.status = ItemStatus.QUEUED
     item.assignee = None
@@ -192,11 +187,12 @@ def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
 @transaction.atomic
 def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
     """Cancel an open item (a source system withdrew it, or a supervisor stopped it)."""
-    if not _is_system(actor) and not actor.has_perm(CANCEL_PERMISSION):
+    if not transitions.has_permission(actor, transitions.CANCEL):
         raise PermissionDenied("You may not cancel work items.")
     item = item_lock(item_id)
     from_status = item.status
-    _require_status(item, OPEN_STATUSES, "cancelled")
+    cancellable = transitions.statuses_allowing(transitions.CANCEL, as_holder=False, permitted=True)
+    _require_status(item, cancellable, "cancelled")
     now = timezone.now()
     holder = item.assignee_id
     item.status = ItemStatus.CANCELLED
@@ -232,10 +228,13 @@ def item_transfer(
     if to_agent_id and target_agent is None:
         raise NotAnAgent(f"User #{to_agent_id} is not an agent.", fields={"agent": ["Not an agent."]})
     item = item_lock(item_id)
-    may_reassign = _is_system(actor) or actor.has_perm(REASSIGN_PERMISSION)
+    may_reassign = transitions.has_permission(actor, transitions.TRANSFER)
     if not may_reassign:
         _require_holder(item, actor)
-    _require_status(item, OPEN_STATUSES if may_reassign else HELD_STATUSES, "transferred")
+    allowed = transitions.statuses_allowing(
+        transitions.TRANSFER, as_holder=transitions.is_holder(item, actor), permitted=may_reassign
+    )
+    _require_status(item, allowed, "transferred")
     from_status = item.status
     now = timezone.now()
     data = {"from_queue": item.queue.code, "from_agent": item.assignee_id}

@@ -17,13 +17,14 @@ def test_login_page_renders_with_labelled_fields(client):
     assert '<label for="id_username">' in html and '<label for="id_password">' in html
 
 
-def test_login_then_home_then_logout(client, agent):
+def test_login_lands_an_agent_on_my_work_then_logout(client, agent):
     response = client.post(reverse("login"), {"username": agent.user.username, "password": "pw"})
     assert response.status_code == 302 and response.url == reverse("home")
-    home = client.get(reverse("home"))
-    assert home.status_code == 200
-    assert "Your work" in home.content.decode()
-    assert "Agent" in home.content.decode()
+    home = client.get(reverse("home"), follow=True)
+    assert home.redirect_chain == [(reverse("work:inbox"), 302)]
+    html = home.content.decode()
+    assert "<h1>My work</h1>" in html
+    assert "Agent" in html
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("home")).status_code == 302
 
@@ -44,7 +45,7 @@ def test_supervisor_home_shows_items_section(client):
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     client.force_login(supervisor)
     html = client.get(reverse("home")).content.decode()
-    assert "Work items" in html and "Your work" not in html
+    assert "Work items" in html and "My work" not in html
 
 
 def test_role_groups_exist_with_their_permissions():

@@ -1,0 +1,40 @@
+"""Item filters, shared by the API's item list and the supervisors' item page."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+from allocation.models import ItemStatus, Queue, WorkItem
+
+
+class ItemFilter(django_filters.FilterSet):
+    queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
+    status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
+    assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
+    customer_ref = django_filters.CharFilter()
+    source = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+
+    class Meta:
+        model = WorkItem
+        fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
+
+
+def _queue_choices():
+    return [(code, name) for code, name in Queue.objects.order_by("name").values_list("code", "name")]
+
+
+class ItemPageFilter(ItemFilter):
+    """The same filters with controls a person picks from (queue list, status boxes)."""
+
+    queue = django_filters.ChoiceFilter(field_name="queue__code", choices=_queue_choices, empty_label="Any queue")
+    status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices, widget=forms.CheckboxSelectMultiple)
+    assignee = django_filters.CharFilter(field_name="assignee__username", label="Assignee (username)")
+    customer_ref = django_filters.CharFilter(label="Customer reference")
+    external_id = django_filters.CharFilter(label="External id")
+
+    class Meta(ItemFilter.Meta):
+        fields = ["queue", "status", "assignee", "customer_ref", "external_id"]

@@ -1,0 +1,134 @@
+"""The inbox's forms: the shape of what an agent types. Rules (who may, from which state,
+which outcome, how far ahead a follow-up may be) stay in the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from allocation.models import AgentProfile, Presence, Queue, WorkItem
+
+OTHER = "Other"
+
+PEND_REASONS = [
+    "Waiting for the customer",
+    "Waiting for the merchant or a third party",
+    "Waiting for another team",
+    "Callback scheduled",
+    OTHER,
+]
+
+RELEASE_REASONS = [
+    "Needs a skill or authority I don't have",
+    "Conflict of interest",
+    "Going off shift",
+    "Belongs in another queue",
+    OTHER,
+]
+
+DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class ReasonFields(forms.Form):
+    """A reason picked from a list, with free text that is required for "Other"."""
+
+    reason_choices: list[str] = []
+    reason = forms.ChoiceField(label="Reason")
+    details = forms.CharField(
+        label="Details", required=False, max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", "Choose a reason…"), *((r, r) for r in self.reason_choices)]
+
+    def clean(self):
+        data = super().clean()
+        reason, details = data.get("reason"), (data.get("details") or "").strip()
+        if reason == OTHER and not details:
+            self.add_error("details", "Say what the reason is.")
+        data["reason_text"] = f"{reason}: {details}" if reason and details else reason
+        return data
+
+
+class PendForm(ReasonFields):
+    reason_choices = PEND_REASONS
+    until = forms.DateTimeField(
+        label="Follow up at", input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput(),
+        help_text="The item comes back to you first when this time comes.",
+    )
+    field_order = ["until", "reason", "details"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        now = timezone.localtime()
+        tomorrow_nine = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        self.fields["until"].initial = tomorrow_nine
+        self.fields["until"].widget.attrs["min"] = now.strftime("%Y-%m-%dT%H:%M")
+
+
+class ReleaseForm(ReasonFields):
+    reason_choices = RELEASE_REASONS
+
+
+class CompleteForm(forms.Form):
+    outcome = forms.CharField(label="Outcome", max_length=100, required=False)
+    note = forms.CharField(label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, queue: Queue, **kwargs):
+        super().__init__(*args, **kwargs)
+        if queue.outcomes:
+            self.fields["outcome"] = forms.ChoiceField(
+                label="Outcome", choices=[("", "Choose an outcome…"), *((o, o) for o in queue.outcomes)],
+            )
+
+
+class TransferForm(forms.Form):
+    """One list of targets: the active queues, then the agents eligible right now."""
+
+    target = forms.ChoiceField(label="Transfer to")
+    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, item: WorkItem, queues: list[Queue], agents: list[AgentProfile], **kwargs):
+        super().__init__(*args, **kwargs)
+        queue_choices = [
+            (f"queue:{queue.pk}", f"{queue.name}{' (back to this queue)' if queue.pk == item.queue_id else ''}")
+            for queue in queues
+        ]
+        agent_choices = [
+            (f"agent:{agent.pk}", f"{agent.user.get_full_name() or agent.user.get_username()} ({agent.team})")
+            for agent in agents
+        ]
+        choices = [("", "Choose a queue or an agent…"), ("Queues", queue_choices)]
+        if agent_choices:
+            choices.append((f"Agents eligible for {item.queue.name} now", agent_choices))
+        self.fields["target"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        kind, _, pk = (data.get("target") or "").partition(":")
+        data["to_queue_id"] = int(pk) if kind == "queue" else None
+        data["to_agent_id"] = int(pk) if kind == "agent" else None
+        return data
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm = forms.BooleanField(
+        label="Yes, cancel this item: it closes for good and nobody works it.",
+        error_messages={"required": "Tick this box to confirm the cancellation."},
+    )
+
+
+class PresenceForm(forms.Form):
+    presence = forms.ChoiceField(label="Presence", choices=Presence.choices, widget=forms.RadioSelect)

@@ -1,0 +1,124 @@
+"""Presentation helpers for the inbox and item pages: readable payloads, timelines and
+SLA clocks. Deadline rules come from allocation/sla.py; these only word them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from allocation import sla
+from allocation.models import WorkItem, WorkItemEvent
+
+register = template.Library()
+
+ACRONYMS = {"id", "arn", "mcc", "iban", "bic", "url", "vat", "sku", "crm", "kyc", "aml"}
+RULES = {
+    "next_best_item": "next best item",
+    "pended_follow_up_due": "its follow-up time came",
+}
+
+
+@register.filter
+def humanize_key(key: str) -> str:
+    """'reason_code' -> 'Reason code', 'arn' -> 'ARN', 'customerName' stays readable."""
+    words = str(key).replace("-", "_").split("_")
+    words = [word.upper() if word.lower() in ACRONYMS else word for word in words if word]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _scalar(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+@register.filter
+def payload_rows(payload) -> list[tuple[str, str]]:
+    """A JSON payload as (label, value) rows: nested objects become 'Parent › child'
+    labels, lists of plain values one comma-separated value, lists of objects numbered."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(value, label: str) -> None:
+        if isinstance(value, dict):
+            if not value:
+                rows.append((label, "—"))
+            for key, inner in value.items():
+                walk(inner, f"{label} › {humanize_key(key)}" if label else humanize_key(key))
+        elif isinstance(value, list):
+            if all(not isinstance(inner, (dict, list)) for inner in value):
+                rows.append((label, ", ".join(_scalar(inner) for inner in value) or "—"))
+            else:
+                for number, inner in enumerate(value, 1):
+                    walk(inner, f"{label} {number}")
+        else:
+            rows.append((label or "Value", _scalar(value)))
+
+    walk(payload if payload is not None else {}, "")
+    return rows
+
+
+def _when(value) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return date_format(timezone.localtime(moment), "D j M, H:i")
+
+
+@register.simple_tag
+def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
+    """What the event's data says, in words (the reason is shown beside it)."""
+    data = event.data or {}
+
+    def agent(key: str) -> str:
+        return user_names.get(data.get(key), f"agent #{data.get(key)}")
+
+    parts = []
+    if event.kind == "assigned" and data.get("rule"):
+        parts.append(f"Picked as {RULES.get(data['rule'], data['rule'])}")
+        if data.get("eligible_queues") is not None:
+            parts.append(f"from {data['eligible_queues']} eligible queues")
+    if event.kind == "pended" and data.get("until"):
+        parts.append(f"Until {_when(data['until'])}")
+    if event.kind == "completed" and data.get("outcome"):
+        parts.append(f"Outcome: {data['outcome']}")
+    if event.kind == "transferred":
+        if data.get("to_queue"):
+            parts.append(f"From queue {data.get('from_queue')} to queue {data['to_queue']}")
+        if data.get("to_agent"):
+            parts.append(f"To {agent('to_agent')}")
+    if event.kind == "created" and data.get("source"):
+        parts.append(f"From {data['source']} ({data.get('external_id', '')})")
+    return " ".join(parts)
+
+
+@register.simple_tag
+def sla_state(item: WorkItem, now: datetime) -> str:
+    if not item.is_open:
+        return "closed"
+    return sla.sla_state(start_by=item.start_by, due_at=item.due_at, now=now)
+
+
+@register.filter
+def duration_words(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+@register.simple_tag
+def time_left(due_at: datetime, now: datetime) -> str:
+    """'3 h 5 min left' or 'overdue by 12 min' — the countdown's text before JavaScript."""
+    seconds = (due_at - now).total_seconds()
+    return f"{duration_words(seconds)} left" if seconds >= 0 else f"overdue by {duration_words(seconds)}"

@@ -1,0 +1,60 @@
+"""Who may do what to a work item, from which state: the one table of the lifecycle.
+
+The services enforce it (each raises a domain error for a move outside it) and the pages
+read it to offer only the actions that would be accepted, so the two cannot drift.
+See DESIGN.md, "Work item lifecycle".
+"""
+
+from __future__ import annotations
+
+from allocation.actors import Actor, SystemActor
+from allocation.models import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, ItemStatus, WorkItem
+
+CANCEL_PERMISSION = "allocation.cancel_workitem"
+REASSIGN_PERMISSION = "allocation.reassign_workitem"
+
+START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL = "start", "pend", "complete", "release", "transfer", "cancel"
+ACTIONS = (START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL)
+
+# The statuses each action accepts when the item's holder (or a system job) acts.
+HOLDER_MAY: dict[str, tuple[str, ...]] = {
+    START: (ItemStatus.ASSIGNED,),
+    PEND: (ItemStatus.IN_PROGRESS,),
+    COMPLETE: (ItemStatus.IN_PROGRESS,),
+    RELEASE: ACTIVE_STATUSES,
+    TRANSFER: HELD_STATUSES,
+}
+
+# Actions open to anyone holding a permission, and the statuses they accept then.
+PERMITTED: dict[str, tuple[str, tuple[str, ...]]] = {
+    TRANSFER: (REASSIGN_PERMISSION, OPEN_STATUSES),
+    CANCEL: (CANCEL_PERMISSION, OPEN_STATUSES),
+}
+
+
+def is_holder(item: WorkItem, actor: Actor) -> bool:
+    return isinstance(actor, SystemActor) or item.assignee_id == actor.pk
+
+
+def has_permission(actor: Actor, action: str) -> bool:
+    if action not in PERMITTED:
+        return False
+    return isinstance(actor, SystemActor) or actor.has_perm(PERMITTED[action][0])
+
+
+def statuses_allowing(action: str, *, as_holder: bool, permitted: bool) -> tuple[str, ...]:
+    """Every status from which `action` is accepted for an actor in that position."""
+    statuses = set(HOLDER_MAY.get(action, ())) if as_holder else set()
+    if permitted:
+        statuses.update(PERMITTED[action][1])
+    return tuple(status for status in ItemStatus.values if status in statuses)
+
+
+def actions_allowed(item: WorkItem, actor: Actor) -> list[str]:
+    """The actions `actor` may take on `item` now, in display order."""
+    holder = is_holder(item, actor)
+    return [
+        action
+        for action in ACTIONS
+        if item.status in statuses_allowing(action, as_holder=holder, permitted=has_permission(actor, action))
+    ]

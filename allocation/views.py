@@ -1,0 +1,281 @@
+"""Pages: the agent's task inbox, the item page, the customer view, the supervisors' item
+list. Thin, like the API: each view reads through selectors, writes through one service,
+and shows the service's own message when a rule refuses (wfo/middleware.py renders errors
+raised while reading: 403, 404). Every form works without JavaScript; htmx only swaps
+fragments (the inbox list, the presence switch) in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_GET, require_POST
+
+from allocation import forms, selectors, services, transitions
+from allocation.filters import ItemPageFilter
+from allocation.models import AgentProfile, WorkItem
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from wfo.pagination import EstimatedCountPaginator
+
+ITEMS_PER_PAGE = 50
+
+
+def agent_required(view: Callable) -> Callable:
+    """Pages only agents have: the user's profile is passed as `agent`; others get a 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        agent = selectors.agent_profile_for(request.user)
+        if agent is None:
+            raise PermissionDenied("This page is for agents: your account has no agent profile.")
+        return view(request, *args, agent=agent, **kwargs)
+
+    return wrapper
+
+
+def _local(moment) -> str:
+    return date_format(timezone.localtime(moment), "D j M, H:i")
+
+
+# The inbox -----------------------------------------------------------------------------
+
+def _inbox_context(agent: AgentProfile) -> dict:
+    items = list(selectors.agent_inbox(agent.pk))
+    active = sum(1 for item in items if item.status in transitions.HOLDER_MAY[transitions.RELEASE])
+    return {"agent": agent, "items": items, "active_count": active, "now": timezone.now()}
+
+
+@require_GET
+@agent_required
+def inbox(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
+    context = _inbox_context(agent) | {"presence_form": forms.PresenceForm(initial={"presence": agent.presence})}
+    return render(request, "allocation/inbox.html", context)
+
+
+@require_GET
+@agent_required
+def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
+    """The list alone, for htmx to refresh in place."""
+    return render(request, "allocation/_inbox_list.html", _inbox_context(agent))
+
+
+@require_POST
+@agent_required
+def presence_set(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
+    form = forms.PresenceForm(request.POST)
+    if form.is_valid():
+        try:
+            agent = services.agent_set_presence(
+                agent_id=agent.pk, presence=form.cleaned_data["presence"], actor=request.user
+            )
+        except DomainError as error:
+            form.add_error("presence", error.message)
+    if request.htmx:
+        context = {"agent": agent, "presence_form": form, "just_saved": form.is_valid() and not form.errors}
+        return render(request, "allocation/_presence.html", context, status=200 if not form.errors else 400)
+    if form.errors:
+        messages.error(request, " ".join(form.errors["presence"]))
+    else:
+        messages.success(request, f"You are now {agent.get_presence_display().lower()}.")
+    return redirect("work:inbox")
+
+
+@require_POST
+@agent_required
+def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
+    try:
+        item = services.item_get_next(agent_id=agent.pk, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("work:inbox")
+    if item is None:
+        messages.info(request, "Nothing is waiting for you right now. Try again in a moment.")
+        return redirect("work:inbox")
+    messages.success(request, f"You got #{item.pk} from {item.queue.name}. Start it when you begin.")
+    return redirect("work:item", item_id=item.pk)
+
+
+# The item page -------------------------------------------------------------------------
+
+PAST_TENSE = {
+    transitions.START: "started", transitions.PEND: "pended", transitions.COMPLETE: "completed",
+    transitions.RELEASE: "released", transitions.TRANSFER: "transferred", transitions.CANCEL: "cancelled",
+}
+
+
+def _action_form(action: str, item: WorkItem, data=None):
+    """The form an action takes input with (None for one-click actions)."""
+    if action == transitions.PEND:
+        return forms.PendForm(data, prefix=action)
+    if action == transitions.COMPLETE:
+        return forms.CompleteForm(data, queue=item.queue, prefix=action)
+    if action == transitions.RELEASE:
+        return forms.ReleaseForm(data, prefix=action)
+    if action == transitions.TRANSFER:
+        agents = selectors.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
+        return forms.TransferForm(
+            data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents), prefix=action
+        )
+    if action == transitions.CANCEL:
+        return forms.CancelForm(data, prefix=action)
+    return None
+
+
+def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: int = 200) -> HttpResponse:
+    """The item page; `sent` is a bound form (with its errors) to show in its action's place."""
+    allowed = transitions.actions_allowed(item, request.user)
+    action_forms = {action: _action_form(action, item) for action in allowed}
+    if sent is not None:
+        action_forms[sent.prefix] = sent
+    events = list(item.events.all())
+    context = {
+        "item": item,
+        "events": events,
+        "user_names": selectors.user_names_in_events(events),
+        "allowed": allowed,
+        "action_forms": action_forms,
+        "now": timezone.now(),
+        "is_agent": selectors.agent_profile_for(request.user) is not None,
+    }
+    return render(request, "allocation/item.html", context, status=status)
+
+
+@require_GET
+@login_required
+def item_page(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _item_response(request, selectors.item_for_page(user=request.user, item_id=item_id))
+
+
+def _refused(request: HttpRequest, item_id: int, message: str) -> HttpResponse:
+    """Nothing was done: say why on the item's page, or on the inbox when the item can no
+    longer be opened by this user."""
+    messages.error(request, f"{message} Nothing was done.")
+    try:
+        selectors.item_for_page(user=request.user, item_id=item_id)
+    except DomainError:
+        return redirect("work:inbox" if selectors.agent_profile_for(request.user) else "home")
+    return redirect("work:item", item_id=item_id)
+
+
+def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[WorkItem, dict], WorkItem]):
+    """Run one action posted from the item page. A page loaded before someone else changed
+    the item gets a clear refusal, never a 500; input errors come back on the form (400)."""
+    try:
+        item = selectors.item_for_page(user=request.user, item_id=item_id)
+    except DomainError as error:
+        return _refused(request, item_id, error.message)
+    if action not in transitions.actions_allowed(item, request.user):
+        status = item.get_status_display().lower()
+        return _refused(
+            request, item_id,
+            f"Work item #{item.pk} is {status} now, so it cannot be {PAST_TENSE[action]} by you: "
+            "it changed after your page was loaded.",
+        )
+    form = _action_form(action, item, request.POST)
+    if form is not None and not form.is_valid():
+        return _item_response(request, item, sent=form, status=400)
+    try:
+        done = perform(item, form.cleaned_data if form is not None else {})
+    except InvalidInput as error:
+        if form is None or not error.fields:
+            return _refused(request, item_id, error.message)
+        for field, field_messages in error.fields.items():
+            for message in field_messages:
+                form.add_error(field if field in form.fields else None, message)
+        return _item_response(request, item, sent=form, status=400)
+    except DomainError as error:
+        return _refused(request, item_id, error.message)
+    messages.success(request, _done_message(done, action))
+    # An agent goes on working a started item; anything else it did ends its turn with
+    # the item, so back to the inbox. Supervisors stay on the item they acted on.
+    if action == transitions.START or selectors.agent_profile_for(request.user) is None:
+        return redirect("work:item", item_id=item_id)
+    return redirect("work:inbox")
+
+
+def _done_message(item: WorkItem, action: str) -> str:
+    said = f"#{item.pk} {PAST_TENSE[action]}"
+    if action == transitions.PEND:
+        return f"{said} until {_local(item.pended_until)}; it comes back to you first then."
+    if action == transitions.COMPLETE:
+        return f"{said} ({item.outcome}). Press n for your next item."
+    if action == transitions.TRANSFER:
+        target = item.assignee.get_username() if item.assignee_id else item.queue.name
+        return f"{said} to {target}."
+    return f"{said}."
+
+
+@require_POST
+@login_required
+def item_start(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.START,
+                lambda item, data: services.item_start(item_id=item.pk, actor=request.user))
+
+
+@require_POST
+@login_required
+def item_pend(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.PEND, lambda item, data: services.item_pend(
+        item_id=item.pk, actor=request.user, until=data["until"], reason=data["reason_text"]))
+
+
+@require_POST
+@login_required
+def item_complete(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.COMPLETE, lambda item, data: services.item_complete(
+        item_id=item.pk, actor=request.user, outcome=data["outcome"], note=data["note"]))
+
+
+@require_POST
+@login_required
+def item_release(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.RELEASE, lambda item, data: services.item_release(
+        item_id=item.pk, actor=request.user, reason=data["reason_text"]))
+
+
+@require_POST
+@login_required
+def item_transfer(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.TRANSFER, lambda item, data: services.item_transfer(
+        item_id=item.pk, actor=request.user, to_queue_id=data["to_queue_id"], to_agent_id=data["to_agent_id"],
+        reason=data["reason"]))
+
+
+@require_POST
+@login_required
+def item_cancel(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.CANCEL, lambda item, data: services.item_cancel(
+        item_id=item.pk, actor=request.user, reason=data["reason"]))
+
+
+# The customer view and the supervisors' list --------------------------------------------
+
+@require_GET
+@login_required
+def customer_page(request: HttpRequest, customer_ref: str) -> HttpResponse:
+    items = selectors.customer_journey(user=request.user, customer_ref=customer_ref)
+    rows = [(item, selectors.user_may_open(request.user, item)) for item in items]
+    context = {"customer_ref": customer_ref, "rows": rows, "now": timezone.now()}
+    return render(request, "allocation/customer.html", context)
+
+
+@require_GET
+@login_required
+def item_list(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(selectors.SEE_ALL_ITEMS_PERMISSION):
+        raise PermissionDenied("Only supervisors and admins can browse all work items.")
+    filterset = ItemPageFilter(request.GET or None, queryset=selectors.items_visible_to(request.user))
+    items = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    page = EstimatedCountPaginator(items.order_by("-id"), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}
+    return render(request, "allocation/item_list.html", context, status=200 if filterset.is_valid() else 400)

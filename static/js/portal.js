@@ -1,0 +1,65 @@
+// The portal's small amount of behaviour. Every page works without it: forms post and
+// redirect, times are rendered by the server. With it: live SLA countdowns, the `n`
+// shortcut for "Get next work", and times shown in the browser's own time zone.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // Times in the browser's zone: the server reads this cookie (wfo/middleware.py).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("wfo_tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "wfo_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) { /* keep the server's zone */ }
+
+  function words(seconds) {
+    var s = Math.floor(Math.abs(seconds));
+    var days = Math.floor(s / 86400), hours = Math.floor((s % 86400) / 3600);
+    var minutes = Math.floor((s % 3600) / 60), secs = s % 60;
+    if (days) return days + " d " + hours + " h";
+    if (hours) return hours + " h " + minutes + " min";
+    if (minutes >= 10) return minutes + " min";
+    return minutes + " min " + (secs < 10 ? "0" : "") + secs + " s";
+  }
+
+  // The state words mirror allocation/sla.py: at risk from start-by, breached at due.
+  var STATES = ["sla-on_track", "sla-at_risk", "sla-breached"];
+  var LABELS = {"sla-on_track": "On track", "sla-at_risk": "At risk", "sla-breached": "Breached"};
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var due = Date.parse(el.dataset.due), startBy = Date.parse(el.dataset.startBy);
+      var left = (due - now) / 1000;
+      el.textContent = left >= 0 ? words(left) + " left" : "overdue by " + words(left);
+      var state = now >= due ? "sla-breached" : now >= startBy ? "sla-at_risk" : "sla-on_track";
+      var holder = el.closest("[data-sla]");
+      if (holder && !holder.classList.contains(state)) {
+        STATES.forEach(function (name) { holder.classList.remove(name); });
+        holder.classList.add(state);
+        var word = holder.querySelector(".sla-word");
+        if (word) word.textContent = LABELS[state];
+      }
+    });
+  }
+
+  function typing(target) {
+    if (!target || !target.closest) return false;
+    return target.isContentEditable || !!target.closest("input, textarea, select, [contenteditable]");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "n" || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var form = document.getElementById("get-next-form");
+    if (form) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 1000);
+  });
+})();

@@ -1,0 +1,50 @@
+"""Request-wide behaviour of the pages: the user's time zone, and domain errors as pages."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from wfo.exceptions import DomainError
+
+TIMEZONE_COOKIE = "wfo_tz"
+
+
+class BrowserTimezoneMiddleware:
+    """Show and read times in the browser's zone (static/js/portal.js sets the cookie from
+    Intl); without it, or with a zone this server does not know, TIME_ZONE applies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = request.COOKIES.get(TIMEZONE_COOKIE, "")
+        try:
+            zone = zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        return self.get_response(request)
+
+
+class DomainErrorPageMiddleware:
+    """A page that hits a broken rule (not yours: 403, gone: 404, changed meanwhile: 409)
+    shows the service's message with that status, never a 500. The API maps the same
+    errors itself (wfo.api.exception_handler) before this is reached."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        context = {"message": exception.message, "status": exception.status_code}
+        return render(request, "error.html", context, status=exception.status_code)
