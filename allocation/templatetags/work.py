@@ -46,13 +46,13 @@ def payload_rows(payload) -> list[tuple[str, str]]:
 
     def walk(value, label: str) -> None:
         if isinstance(value, dict):
-            if not value:
+            if not value and label:
                 rows.append((label, "—"))
             for key, inner in value.items():
                 walk(inner, f"{label} › {humanize_key(key)}" if label else humanize_key(key))
         elif isinstance(value, list):
             if all(not isinstance(inner, (dict, list)) for inner in value):
-                rows.append((label, ", ".join(_scalar(inner) for inner in value) or "—"))
+                rows.append((label or "Value", ", ".join(_scalar(inner) for inner in value) or "—"))
             else:
                 for number, inner in enumerate(value, 1):
                     walk(inner, f"{label} {number}")

@@ -1,0 +1,42 @@
+"""Selectors that encode a rule twice (as a queryset and per agent) stay equal."""
+
+import pytest
+
+from allocation import selectors, services
+from allocation.models import Presence
+from tests import factories
+from tests.helpers import assigned_item
+
+pytestmark = pytest.mark.django_db
+
+
+def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
+    visa, spanish = factories.SkillFactory(), factories.SkillFactory()
+    queue = factories.QueueFactory(teams=[team])
+    factories.QueueSkillFactory(queue=queue, skill=visa, min_proficiency=3)
+    factories.QueueSkillFactory(queue=queue, skill=spanish, min_proficiency=2)
+
+    def agent(*, skills=((visa, 3), (spanish, 2)), **fields):
+        made = factories.AgentFactory(**{"team": team, **fields})
+        for skill, level in skills:
+            factories.AgentSkillFactory(agent=made, skill=skill, proficiency=level)
+        return made
+
+    fits = agent()
+    agent(skills=((visa, 2), (spanish, 5)))  # below the minimum
+    agent(skills=((visa, 5),))  # missing a skill
+    agent(team=factories.TeamFactory())  # team does not serve the queue
+    agent(team=None)
+    agent(presence=Presence.AWAY)
+    full = agent(capacity=1)
+    easy = factories.QueueFactory(teams=[team])
+    assigned_item(full, easy)
+    was_full = agent(capacity=1)
+    services.item_release(item_id=assigned_item(was_full, easy).pk, actor=was_full.user, reason="r")
+
+    listed = set(selectors.agents_eligible_for_queue(queue).values_list("pk", flat=True))
+    assert listed == {fits.pk, was_full.pk}
+    for profile in factories.AgentFactory._meta.model.objects.all():
+        assert (profile.pk in listed) == (not selectors.agent_ineligibility_reasons(agent=profile, queue=queue))
+    assert fits.pk not in set(selectors.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
+        "pk", flat=True))

@@ -1,0 +1,51 @@
+"""How payloads, timelines and SLA clocks are worded on the pages."""
+
+from datetime import UTC, datetime, timedelta
+
+from allocation.sla import SlaState, sla_state
+from allocation.templatetags.work import duration_words, humanize_key, payload_rows, time_left
+
+
+def test_payload_rows_flatten_nested_json_into_readable_labels():
+    payload = {
+        "reason_code": "10.4",
+        "card": {"network": "Visa", "last4": "4242"},
+        "documents": ["id.pdf", "bill.pdf"],
+        "lines": [{"sku": "A1", "amount": 5}, {"sku": "B2", "amount": 7}],
+        "blocked": True,
+        "note": None,
+        "extra": {},
+    }
+    assert payload_rows(payload) == [
+        ("Reason code", "10.4"),
+        ("Card › Network", "Visa"),
+        ("Card › Last4", "4242"),
+        ("Documents", "id.pdf, bill.pdf"),
+        ("Lines 1 › SKU", "A1"),
+        ("Lines 1 › Amount", "5"),
+        ("Lines 2 › SKU", "B2"),
+        ("Lines 2 › Amount", "7"),
+        ("Blocked", "Yes"),
+        ("Note", "—"),
+        ("Extra", "—"),
+    ]
+    assert payload_rows({}) == []
+    assert payload_rows(None) == []
+    assert payload_rows(["a", "b"]) == [("Value", "a, b")]
+
+
+def test_humanize_key():
+    assert humanize_key("arn") == "ARN"
+    assert humanize_key("merchant-name") == "Merchant name"
+    assert humanize_key("customerName") == "CustomerName"
+
+
+def test_sla_state_and_countdown_words():
+    due = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    start_by = due - timedelta(minutes=30)
+    assert sla_state(start_by=start_by, due_at=due, now=start_by - timedelta(seconds=1)) == SlaState.ON_TRACK
+    assert sla_state(start_by=start_by, due_at=due, now=start_by) == SlaState.AT_RISK
+    assert sla_state(start_by=start_by, due_at=due, now=due) == SlaState.BREACHED
+    assert time_left(due, due - timedelta(hours=2, minutes=5)) == "2 h 5 min left"
+    assert time_left(due, due + timedelta(minutes=12)) == "overdue by 12 min"
+    assert duration_words(3 * 86400 + 7200) == "3 d 2 h"
