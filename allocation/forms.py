@@ -42,6 +42,9 @@ class ReasonFields(forms.Form):
     """A reason picked from a list, with free text that is required for "Other"."""
 
     reason_choices: list[str] = []
+    # Each action's fields are named for it ("Pend reason"), so that the item page, which
+    # shows several forms at once, never has two controls with the same label.
+    action_label = ""
     reason = forms.ChoiceField(label="Reason")
     details = forms.CharField(
         label="Details", required=False, max_length=500,
@@ -51,6 +54,8 @@ class ReasonFields(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", "Choose a reason…"), *((r, r) for r in self.reason_choices)]
+        self.fields["reason"].label = f"{self.action_label} reason"
+        self.fields["details"].label = f"{self.action_label} details"
 
     def clean(self):
         data = super().clean()
@@ -63,9 +68,9 @@ class ReasonFields(forms.Form):
 
 class PendForm(ReasonFields):
     reason_choices = PEND_REASONS
+    action_label = "Pend"
     until = forms.DateTimeField(
         label="Follow up at", input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput(),
-        help_text="The item comes back to you first when this time comes.",
     )
     field_order = ["until", "reason", "details"]
 
@@ -75,10 +80,14 @@ class PendForm(ReasonFields):
         tomorrow_nine = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         self.fields["until"].initial = tomorrow_nine
         self.fields["until"].widget.attrs["min"] = now.strftime("%Y-%m-%dT%H:%M")
+        self.fields["until"].help_text = (
+            f"Your time ({timezone.get_current_timezone_name()}). The item comes back to you first then."
+        )
 
 
 class ReleaseForm(ReasonFields):
     reason_choices = RELEASE_REASONS
+    action_label = "Release"
 
 
 class CompleteForm(forms.Form):
@@ -97,7 +106,7 @@ class TransferForm(forms.Form):
     """One list of targets: the active queues, then the agents eligible right now."""
 
     target = forms.ChoiceField(label="Transfer to")
-    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label="Transfer reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, item: WorkItem, queues: list[Queue], agents: list[AgentProfile], **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,7 +132,7 @@ class TransferForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label="Cancel reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     confirm = forms.BooleanField(
         label="Yes, cancel this item: it closes for good and nobody works it.",
         error_messages={"required": "Tick this box to confirm the cancellation."},

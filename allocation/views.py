@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -50,7 +51,10 @@ def _local(moment) -> str:
 def _inbox_context(agent: AgentProfile) -> dict:
     items = list(selectors.agent_inbox(agent.pk))
     active = sum(1 for item in items if item.status in transitions.HOLDER_MAY[transitions.RELEASE])
-    return {"agent": agent, "items": items, "active_count": active, "now": timezone.now()}
+    return {
+        "agent": agent, "items": items, "active_count": active, "now": timezone.now(),
+        "refresh_seconds": settings.WFO_INBOX_REFRESH_SECONDS,
+    }
 
 
 @require_GET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import unquote
 
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,7 +21,7 @@ class BrowserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.COOKIES.get(TIMEZONE_COOKIE, "")
+        name = unquote(request.COOKIES.get(TIMEZONE_COOKIE, ""))
         try:
             zone = zoneinfo.ZoneInfo(name) if name else None
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

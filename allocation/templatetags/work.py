@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.template.defaultfilters import pluralize
 from django.utils.formats import date_format
 
 from allocation import sla
@@ -83,7 +84,8 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
     if event.kind == "assigned" and data.get("rule"):
         parts.append(f"Picked as {RULES.get(data['rule'], data['rule'])}")
         if data.get("eligible_queues") is not None:
-            parts.append(f"from {data['eligible_queues']} eligible queues")
+            count = data["eligible_queues"]
+            parts.append(f"from {count} eligible queue{pluralize(count)}")
     if event.kind == "pended" and data.get("until"):
         parts.append(f"Until {_when(data['until'])}")
     if event.kind == "completed" and data.get("outcome"):

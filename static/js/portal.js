@@ -8,8 +8,9 @@
   // Times in the browser's zone: the server reads this cookie (wfo/middleware.py).
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone && document.cookie.indexOf("wfo_tz=" + encodeURIComponent(zone)) === -1) {
-      document.cookie = "wfo_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    // IANA names ("America/New_York") are cookie-safe as they are; the server reads them raw.
+    if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone) && document.cookie.indexOf("wfo_tz=" + zone) === -1) {
+      document.cookie = "wfo_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
     }
   } catch (e) { /* keep the server's zone */ }
 

@@ -137,7 +137,7 @@ def test_inbox_list_fragment_refreshes_alone(agent_client, agent, queue):
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="inbox-list"') and "<html" not in html
-    assert "Fresh one" in html and 'hx-trigger="every 30s"' in html
+    assert "Fresh one" in html and 'hx-trigger="every 30s"' in html  # WFO_INBOX_REFRESH_SECONDS
 
 
 def test_pended_item_shows_its_follow_up(agent_client, agent, queue):
@@ -221,7 +221,7 @@ def test_item_page_shows_details_payload_and_timeline(agent_client, agent, queue
     assert "ARN" in html
     assert "{&quot;" not in html and '{"card"' not in html  # not raw JSON
     assert html.index("Created") < html.index("Assigned") < html.index("Started")
-    assert "Picked as next best item from 1 eligible queues" in html
+    assert "Picked as next best item from 1 eligible queue" in html
     assert f'href="{reverse("work:customer", args=[item.customer_ref])}"' in html
 
 

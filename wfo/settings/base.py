@@ -155,6 +155,8 @@ WFO_MAX_BATCH_ITEMS = env.int("WFO_MAX_BATCH_ITEMS", default=1000)
 WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
+# How often an open inbox reloads its list (htmx polling).
+WFO_INBOX_REFRESH_SECONDS = env.int("WFO_INBOX_REFRESH_SECONDS", default=30)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,86 @@
+"""Browser tests: Playwright for Python driving Debian's chromium (never `playwright
+install`). They run wherever a chromium is found — `.ci/run` installs it — and are
+skipped, with the reason printed in the summary, where none is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("WFO_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def pytest_report_header(config):
+    path = chromium_path()
+    if path:
+        return f"browser tests: chromium at {path}"
+    return "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if chromium_path():
+        return
+    skip = pytest.mark.skip(reason="no chromium found: browser tests skipped (apt-get install chromium)")
+    for item in items:
+        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
+    # still plain synchronous code, so Django's async-safety guard does not apply to them.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server, settings):
+    """open_page(user=None, width=1280, height=800, **context_options) -> a Playwright page
+    on the live server, logged in as `user` when given."""
+    settings.WFO_INBOX_REFRESH_SECONDS = 1
+    contexts = []
+
+    def make(user=None, *, width=1280, height=800, **options):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            cookie = client.cookies["sessionid"]
+            context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot():
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    def save(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save

@@ -1,0 +1,198 @@
+"""The agent's day in a real browser: log in, get next (button and `n`), start, pend, see
+the item come back after its follow-up time, complete; the live parts (htmx refresh,
+presence switch, countdowns); plain forms without JavaScript; another agent locked out;
+labels, keyboard and phone width. Screenshots go to screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from allocation import services
+from allocation.models import ItemStatus, Presence, WorkItem
+from tests import factories
+from tests.helpers import queued_item, started_item
+
+# serialized_rollback: the role groups made by data migrations survive the flush between tests.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
+
+ZONE = "America/New_York"
+
+
+@pytest.fixture
+def desk(team):
+    queue = factories.QueueFactory(teams=[team], name="Chargebacks", outcomes=["won", "lost", "accepted"])
+    agent = factories.AgentFactory(
+        team=team, capacity=3, user__username="amelia", user__first_name="Amelia", user__last_name="Hart"
+    )
+    return queue, agent
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_an_agents_day(open_page, desk, screenshot):
+    queue, agent = desk
+    first = queued_item(queue, title="Visa chargeback 10.4 — FreshCart", customer_ref="CUST-1",
+                        payload={"network": "Visa", "amount": "534.69", "card": {"last4": "4242"}})
+    queued_item(queue, title="Mastercard chargeback 4837", customer_ref="CUST-2")
+    WorkItem.objects.filter(pk=first.pk).update(start_by=first.start_by - timedelta(days=2))  # first in line
+
+    page = open_page(timezone_id=ZONE)
+    log_in(page, "amelia")
+    expect(page).to_have_url(re.compile(r"/work/$"))
+    expect(page.get_by_role("heading", name="My work")).to_be_visible()
+    expect(page.get_by_text("You hold no items")).to_be_visible()
+    screenshot(page, "inbox-empty-1280")
+
+    page.get_by_role("button", name="Get next work").click()
+    expect(page.get_by_role("heading", name=re.compile("Visa chargeback 10.4"))).to_be_visible()
+    expect(page.get_by_text("Card › Last4")).to_be_visible()
+    expect(page.locator(".tags .badge").first).to_have_text("Assigned")
+    page.get_by_role("button", name="Start working on it").click()
+    expect(page.locator(".tags .badge").first).to_have_text("In progress")
+    screenshot(page, "item-in-progress-1280")
+
+    # Pend until an hour from now, as the agent reads the clock in New York.
+    page.get_by_text("Pend until a follow-up time").click()
+    follow_up = (timezone.now() + timedelta(hours=1)).astimezone(ZoneInfo(ZONE)).replace(second=0, microsecond=0)
+    page.get_by_label("Follow up at").fill(follow_up.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Pend reason").select_option("Waiting for the customer")
+    page.get_by_label("Pend details").fill("Asked for the delivery receipt")
+    page.get_by_role("button", name="Pend item").click()
+    expect(page).to_have_url(re.compile(r"/work/$"))
+    expect(page.get_by_text("it comes back to you first")).to_be_visible()
+    first.refresh_from_db()
+    assert first.status == ItemStatus.PENDED and first.pended_until == follow_up
+
+    # The follow-up time comes; `n` brings the pended item back before anything else.
+    WorkItem.objects.filter(pk=first.pk).update(pended_until=timezone.now() - timedelta(minutes=1))
+    page.reload()
+    expect(page.get_by_text("follow-up due")).to_be_visible()
+    page.keyboard.press("n")
+    expect(page.get_by_role("heading", name=re.compile("Visa chargeback 10.4"))).to_be_visible()
+    expect(page.get_by_text("Picked as its follow-up time came")).to_be_visible()
+    page.get_by_role("button", name="Start working on it").click()
+
+    page.get_by_label("Outcome").select_option("won")
+    page.get_by_label("Note").fill("Receipt proves delivery")
+    page.get_by_role("button", name="Complete item").click()
+    expect(page).to_have_url(re.compile(r"/work/$"))
+    expect(page.get_by_text(f"#{first.pk} completed (won)")).to_be_visible()
+    first.refresh_from_db()
+    assert first.status == ItemStatus.COMPLETED and first.outcome == "won"
+    assert list(first.events.values_list("kind", flat=True)) == [
+        "created", "assigned", "started", "pended", "assigned", "started", "completed",
+    ]
+
+    page.keyboard.press("n")  # the next one
+    expect(page.get_by_role("heading", name=re.compile("Mastercard chargeback"))).to_be_visible()
+    page.goto("/work/")
+    screenshot(page, "inbox-1280")
+
+
+def test_another_agent_cannot_open_the_item(open_page, desk, team):
+    queue, agent = desk
+    item = started_item(agent, queue, title="Amelia's case")
+    other = factories.AgentFactory(team=team)
+    page = open_page(other.user)
+    response = page.goto(f"/work/items/{item.pk}/")
+    assert response.status == 403
+    expect(page.get_by_text(f"Work item #{item.pk} is not yours")).to_be_visible()
+    expect(page.get_by_text("Amelia's case")).to_have_count(0)
+    page.goto("/work/")
+    expect(page.get_by_text("Amelia's case")).to_have_count(0)
+    assert page.goto("/work/items/").status == 403
+
+
+def test_inbox_refreshes_in_place_and_presence_switches_without_reload(open_page, desk, team):
+    queue, agent = desk
+    page = open_page(agent.user)
+    page.goto("/work/")
+    page.evaluate("window.stillTheSamePage = true")
+
+    page.get_by_label("Away").check()
+    expect(page.get_by_text("Saved: you are away.")).to_be_visible()
+    agent.refresh_from_db()
+    assert agent.presence == Presence.AWAY
+
+    supervisor = factories.UserFactory(roles=["Supervisor"])
+    item = queued_item(queue, title="Handed over by a supervisor")
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AVAILABLE, actor=supervisor)
+    services.item_transfer(item_id=item.pk, actor=supervisor, to_agent_id=agent.pk, reason="urgent")
+    expect(page.get_by_role("link", name=re.compile("Handed over by a supervisor"))).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_countdown_ticks_and_colours_by_sla_state(open_page, desk):
+    queue, agent = desk
+    soon = started_item(agent, queue, title="Due soon")
+    late = started_item(agent, queue, title="Already late")
+    now = timezone.now()
+    WorkItem.objects.filter(pk=soon.pk).update(due_at=now + timedelta(minutes=5), start_by=now - timedelta(minutes=1))
+    WorkItem.objects.filter(pk=late.pk).update(due_at=now - timedelta(minutes=3), start_by=now - timedelta(hours=1))
+    page = open_page(agent.user)
+    page.goto("/work/")
+    soon_row = page.locator("tr", has_text="Due soon")
+    expect(soon_row).to_have_class(re.compile("sla-at_risk"))
+    expect(page.locator("tr", has_text="Already late")).to_have_class(re.compile("sla-breached"))
+    countdown = soon_row.locator(".countdown")
+    expect(countdown).to_have_text(re.compile(r"^4 min \d\d s left$"))
+    before = countdown.inner_text()
+    expect(countdown).not_to_have_text(before, timeout=3000)
+
+
+def test_plain_forms_work_without_javascript(open_page, desk):
+    queue, agent = desk
+    item = queued_item(queue, title="No-script case")
+    page = open_page(java_script_enabled=False)
+    log_in(page, "amelia")
+    page.get_by_role("button", name="Get next work").click()
+    page.get_by_role("button", name="Start working on it").click()
+    page.get_by_label("Outcome").select_option("accepted")
+    page.get_by_role("button", name="Complete item").click()
+    expect(page.get_by_text(f"#{item.pk} completed (accepted)")).to_be_visible()
+    page.get_by_label("Offline").check()
+    page.get_by_role("button", name="Save presence").click()
+    expect(page.get_by_text("You are now offline.")).to_be_visible()
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(el => el.type !== 'hidden')
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !(el.tagName === 'BUTTON' && el.innerText.trim()))
+  .map(el => el.outerHTML)"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_labelled_keyboard_usable_and_readable_at_both_sizes(open_page, desk, screenshot, width, height):
+    queue, agent = desk
+    item = started_item(agent, queue, title="A case with a rather long title that has to wrap on a phone screen")
+    page = open_page(agent.user, width=width, height=height)
+    for url, name in ((f"/work/items/{item.pk}/", "item"), ("/work/", "inbox")):
+        page.goto(url)
+        page.locator("details.action").evaluate_all("(all) => all.forEach(d => d.open = true)")
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], url
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{url} scrolls sideways"
+        screenshot(page, f"{name}-{width}")
+
+    # Keyboard only: tab to "Get next work" and press Enter.
+    queued_item(queue, title="Reached by keyboard")
+    page.goto("/work/")
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent").startswith("Get next work"):
+            break
+    else:
+        pytest.fail("Get next work is not reachable with Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile("Reached by keyboard"))).to_be_visible()
