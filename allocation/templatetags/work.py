@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
-from django.utils import timezone
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 from django.utils.formats import date_format
 
 from allocation import sla

@@ -41,7 +41,7 @@ def log_in(page, username: str) -> None:
 
 
 def test_an_agents_day(open_page, desk, screenshot):
-    queue, agent = desk
+    queue, _agent = desk  # logs in as "amelia" through the login form
     first = queued_item(queue, title="Visa chargeback 10.4 — FreshCart", customer_ref="CUST-1",
                         payload={"network": "Visa", "amount": "534.69", "card": {"last4": "4242"}})
     queued_item(queue, title="Mastercard chargeback 4837", customer_ref="CUST-2")
@@ -152,7 +152,7 @@ def test_countdown_ticks_and_colours_by_sla_state(open_page, desk):
 
 
 def test_plain_forms_work_without_javascript(open_page, desk):
-    queue, agent = desk
+    queue, _agent = desk
     item = queued_item(queue, title="No-script case")
     page = open_page(java_script_enabled=False)
     log_in(page, "amelia")
