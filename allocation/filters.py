@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from allocation.forms import DateTimeLocalInput
 from allocation.models import ItemStatus, Queue, WorkItem
 
 
@@ -30,11 +31,20 @@ def _queue_choices():
 class ItemPageFilter(ItemFilter):
     """The same filters with controls a person picks from (queue list, status boxes)."""
 
-    queue = django_filters.ChoiceFilter(field_name="queue__code", choices=_queue_choices, empty_label="Any queue")
+    queue = django_filters.ChoiceFilter(
+        field_name="queue__code", choices=_queue_choices, empty_label="Any queue", label="Queue"
+    )
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices, widget=forms.CheckboxSelectMultiple)
-    assignee = django_filters.CharFilter(field_name="assignee__username", label="Assignee (username)")
+    assignee = django_filters.CharFilter(field_name="assignee__username", label="Held by (username)")
     customer_ref = django_filters.CharFilter(label="Customer reference")
     external_id = django_filters.CharFilter(label="External id")
+    source = django_filters.CharFilter(label="Source system")
+    due_after = django_filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="gte", label="Due after", widget=DateTimeLocalInput()
+    )
+    due_before = django_filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="lte", label="Due before", widget=DateTimeLocalInput()
+    )
 
     class Meta(ItemFilter.Meta):
-        fields = ["queue", "status", "assignee", "customer_ref", "external_id"]
+        fields = ["queue", "status", "assignee", "customer_ref", "external_id", "source"]

@@ -18,8 +18,7 @@ from allocation.models import ItemStatus, Presence, WorkItem
 from tests import factories
 from tests.helpers import queued_item, started_item
 
-# serialized_rollback: the role groups made by data migrations survive the flush between tests.
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 
 ZONE = "America/New_York"
 
