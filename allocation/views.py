@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from allocation import forms, selectors, services, transitions
 from allocation.filters import ItemPageFilter
-from allocation.models import AgentProfile, WorkItem
+from allocation.models import ACTIVE_STATUSES, AgentProfile, WorkItem
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 from wfo.pagination import EstimatedCountPaginator
 
@@ -50,7 +50,7 @@ def _local(moment) -> str:
 
 def _inbox_context(agent: AgentProfile) -> dict:
     items = list(selectors.agent_inbox(agent.pk))
-    active = sum(1 for item in items if item.status in transitions.HOLDER_MAY[transitions.RELEASE])
+    active = sum(1 for item in items if item.status in ACTIVE_STATUSES)  # what counts against capacity
     return {
         "agent": agent, "items": items, "active_count": active, "now": timezone.now(),
         "refresh_seconds": settings.WFO_INBOX_REFRESH_SECONDS,
