@@ -8,7 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from allocation.models import AgentProfile, Presence, Queue, WorkItem
+from allocation.models import AgentProfile, Presence, Priority, Queue, WorkItem
 
 OTHER = "Other"
 
@@ -129,6 +129,12 @@ class TransferForm(forms.Form):
         data["to_queue_id"] = int(pk) if kind == "queue" else None
         data["to_agent_id"] = int(pk) if kind == "agent" else None
         return data
+
+
+class PriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(label="New priority", choices=Priority.choices, coerce=int)
+    reason = forms.CharField(label="Priority reason", max_length=500, required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class CancelForm(forms.Form):

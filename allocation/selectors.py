@@ -3,6 +3,8 @@ bounded number of queries."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -21,6 +23,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
+from allocation.sla import PolicyBook, clock_reading
 from wfo.exceptions import NotFound, PermissionDenied
 
 SEE_ALL_ITEMS_PERMISSION = "allocation.view_workitem"
@@ -107,7 +110,7 @@ def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = No
 def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
     """Supervisors, admins and source systems see every item; an agent sees the items it
     holds and the ones it completed. `user_may_open` is the same rule for one item."""
-    items = WorkItem.objects.select_related("queue", "assignee", "completed_by")
+    items = WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
     if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
         return items
     return items.filter(Q(assignee=user) | Q(completed_by=user))
@@ -144,7 +147,11 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     Supervisors see any customer's. An agent sees the journey of a customer it works for
     (it holds or completed one of the customer's items): the other items' queue, status
     and due time, but it can open only its own (`user_may_open`)."""
-    journey = WorkItem.objects.filter(customer_ref=customer_ref).select_related("queue").order_by("received_at", "id")
+    journey = (
+        WorkItem.objects.filter(customer_ref=customer_ref)
+        .select_related("queue", "sla_clock")
+        .order_by("received_at", "id")
+    )
     sees_all = user.has_perm(SEE_ALL_ITEMS_PERMISSION)
     if not sees_all and not customer_items(user=user, customer_ref=customer_ref).exists():
         raise PermissionDenied("You can see a customer's items only while you work on one of them.")
@@ -169,10 +176,23 @@ def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:
     """What an agent holds, most urgent first."""
     return (
         WorkItem.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES)
-        .select_related("queue")
+        .select_related("queue", "sla_clock")
         .order_by("due_at", "id")
     )
 
 
 def transfer_queues() -> QuerySet[Queue]:
     return Queue.objects.filter(is_active=True).order_by("name")
+
+
+def with_clock_readings(items: list[WorkItem], *, now: datetime) -> list[WorkItem]:
+    """Set `item.sla` to what each item's SLA clock reads at `now` (None for an item without
+    a clock). The items must come with `sla_clock` selected; calendars are read once."""
+    book = PolicyBook()
+    clocks = [getattr(item, "sla_clock", None) for item in items]
+    book.load_calendars(clock.calendar_id for clock in clocks if clock is not None)
+    for item, clock in zip(items, clocks, strict=True):
+        item.sla = None if clock is None else clock_reading(
+            item=item, clock=clock, calendar=book.calendar(clock.calendar_id), now=now
+        )
+    return items

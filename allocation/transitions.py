@@ -14,7 +14,8 @@ CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"
 
 START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL = "start", "pend", "complete", "release", "transfer", "cancel"
-ACTIONS = (START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL)
+REPRIORITIZE = "priority"
+ACTIONS = (START, PEND, COMPLETE, RELEASE, TRANSFER, REPRIORITIZE, CANCEL)
 
 # The statuses each action accepts when the item's holder (or a system job) acts.
 HOLDER_MAY: dict[str, tuple[str, ...]] = {
@@ -28,6 +29,7 @@ HOLDER_MAY: dict[str, tuple[str, ...]] = {
 # Actions open to anyone holding a permission, and the statuses they accept then.
 PERMITTED: dict[str, tuple[str, tuple[str, ...]]] = {
     TRANSFER: (REASSIGN_PERMISSION, OPEN_STATUSES),
+    REPRIORITIZE: (REASSIGN_PERMISSION, OPEN_STATUSES),
     CANCEL: (CANCEL_PERMISSION, OPEN_STATUSES),
 }
 

@@ -30,6 +30,7 @@ page_urlpatterns = [
     path("items/<int:item_id>/complete/", views.item_complete, name="item-complete"),
     path("items/<int:item_id>/release/", views.item_release, name="item-release"),
     path("items/<int:item_id>/transfer/", views.item_transfer, name="item-transfer"),
+    path("items/<int:item_id>/priority/", views.item_change_priority, name="item-priority"),
     path("items/<int:item_id>/cancel/", views.item_cancel, name="item-cancel"),
     path("customers/<str:customer_ref>/", views.customer_page, name="customer"),
 ]

@@ -49,10 +49,11 @@ def _local(moment) -> str:
 # The inbox -----------------------------------------------------------------------------
 
 def _inbox_context(agent: AgentProfile) -> dict:
-    items = list(selectors.agent_inbox(agent.pk))
+    now = timezone.now()
+    items = selectors.with_clock_readings(list(selectors.agent_inbox(agent.pk)), now=now)
     active = sum(1 for item in items if item.status in ACTIVE_STATUSES)  # what counts against capacity
     return {
-        "agent": agent, "items": items, "active_count": active, "now": timezone.now(),
+        "agent": agent, "items": items, "active_count": active, "now": now,
         "refresh_seconds": settings.WFO_INBOX_REFRESH_SECONDS,
     }
 
@@ -112,6 +113,7 @@ def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 PAST_TENSE = {
     transitions.START: "started", transitions.PEND: "pended", transitions.COMPLETE: "completed",
     transitions.RELEASE: "released", transitions.TRANSFER: "transferred", transitions.CANCEL: "cancelled",
+    transitions.REPRIORITIZE: "given another priority",
 }
 
 
@@ -128,6 +130,8 @@ def _action_form(action: str, item: WorkItem, data=None):
         return forms.TransferForm(
             data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents), prefix=action
         )
+    if action == transitions.REPRIORITIZE:
+        return forms.PriorityForm(data, prefix=action, initial={"priority": item.priority})
     if action == transitions.CANCEL:
         return forms.CancelForm(data, prefix=action)
     return None
@@ -135,6 +139,8 @@ def _action_form(action: str, item: WorkItem, data=None):
 
 def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: int = 200) -> HttpResponse:
     """The item page; `sent` is a bound form (with its errors) to show in its action's place."""
+    now = timezone.now()
+    selectors.with_clock_readings([item], now=now)
     allowed = transitions.actions_allowed(item, request.user)
     action_forms = {action: _action_form(action, item) for action in allowed}
     if sent is not None:
@@ -146,7 +152,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "user_names": selectors.user_names_in_events(events),
         "allowed": allowed,
         "action_forms": action_forms,
-        "now": timezone.now(),
+        "now": now,
         "is_agent": selectors.agent_profile_for(request.user) is not None,
     }
     return render(request, "allocation/item.html", context, status=status)
@@ -214,6 +220,8 @@ def _done_message(item: WorkItem, action: str) -> str:
     if action == transitions.TRANSFER:
         target = item.assignee.get_username() if item.assignee_id else item.queue.name
         return f"{said} to {target}."
+    if action == transitions.REPRIORITIZE:
+        return f"#{item.pk} is now {item.get_priority_display().lower()} priority; due {_local(item.due_at)}."
     return f"{said}."
 
 
@@ -255,6 +263,13 @@ def item_transfer(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
+def item_change_priority(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.REPRIORITIZE, lambda item, data: services.item_change_priority(
+        item_id=item.pk, actor=request.user, priority=data["priority"], reason=data["reason"]))
+
+
+@require_POST
+@login_required
 def item_cancel(request: HttpRequest, item_id: int) -> HttpResponse:
     return _act(request, item_id, transitions.CANCEL, lambda item, data: services.item_cancel(
         item_id=item.pk, actor=request.user, reason=data["reason"]))
@@ -265,9 +280,12 @@ def item_cancel(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_GET
 @login_required
 def customer_page(request: HttpRequest, customer_ref: str) -> HttpResponse:
-    items = selectors.customer_journey(user=request.user, customer_ref=customer_ref)
+    now = timezone.now()
+    items = selectors.with_clock_readings(
+        selectors.customer_journey(user=request.user, customer_ref=customer_ref), now=now
+    )
     rows = [(item, selectors.user_may_open(request.user, item)) for item in items]
-    context = {"customer_ref": customer_ref, "rows": rows, "now": timezone.now()}
+    context = {"customer_ref": customer_ref, "rows": rows, "now": now}
     return render(request, "allocation/customer.html", context)
 
 
@@ -279,6 +297,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     filterset = ItemPageFilter(request.GET or None, queryset=selectors.items_visible_to(request.user))
     items = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = EstimatedCountPaginator(items.order_by("-id"), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_clock_readings(list(page.object_list), now=timezone.now())
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}

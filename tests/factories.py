@@ -102,7 +102,8 @@ class AgentSkillFactory(factory.django.DjangoModelFactory):
 
 
 class WorkItemFactory(factory.django.DjangoModelFactory):
-    """A queued item. Deadlines follow the queue's SLA unless given."""
+    """A queued item with no SLA clock (intake starts clocks: use tests.helpers for those).
+    Deadlines follow the queue's plain 24×7 target unless given."""
 
     class Meta:
         model = WorkItem
@@ -117,6 +118,9 @@ class WorkItemFactory(factory.django.DjangoModelFactory):
     priority = 3
     received_at = factory.LazyFunction(timezone.now)
     due_at = factory.LazyAttribute(
-        lambda o: sla.item_deadlines(queue=o.queue, priority=o.priority, received_at=o.received_at).due_at
+        lambda o: sla.deadlines(
+            policy=sla.PolicyBook().policy_for(o.queue, o.priority), calendar=None, received_at=o.received_at,
+            handle_time=o.queue.standard_handle_time,
+        ).due_at
     )
     start_by = factory.LazyAttribute(lambda o: o.due_at - o.queue.standard_handle_time)

@@ -2,6 +2,7 @@ from functools import cache
 
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION, agent_profile_for
 from wfo.roles import user_roles
+from wfo.selectors import unread_notification_count
 
 
 def roles(request):
@@ -16,4 +17,5 @@ def roles(request):
         "user_roles": cache(lambda: user_roles(user)),
         "nav_is_agent": cache(lambda: agent_profile_for(user) is not None),
         "nav_sees_all_items": cache(lambda: user.has_perm(SEE_ALL_ITEMS_PERMISSION)),
+        "nav_unread_notifications": cache(lambda: unread_notification_count(user)),
     }

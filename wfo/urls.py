@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("admin/", admin.site.urls),
     path("work/", include((allocation_urls.page_urlpatterns, "work"))),
     path("api/v1/", include(allocation_urls.api_urlpatterns)),

@@ -1,7 +1,14 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 
 from allocation import selectors
+from wfo import selectors as wfo_selectors
+from wfo import services
 
 
 @login_required
@@ -11,3 +18,35 @@ def home(request):
     if selectors.agent_profile_for(request.user) is not None:
         return redirect("work:inbox")
     return render(request, "home.html")
+
+
+NOTIFICATIONS_PER_PAGE = 30
+
+
+@require_GET
+@login_required
+def notifications(request):
+    """The user's notifications, newest first, unread ones marked."""
+    page = Paginator(wfo_selectors.notifications_for(request.user), NOTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "notifications.html", {"page": page})
+
+
+@require_POST
+@login_required
+def notifications_read(request):
+    """Mark one notification (`id`) or all of them read, then go back to the list, or on to
+    the notification's page when `next` says so."""
+    raw_id = request.POST.get("id")
+    if raw_id is not None and not raw_id.isdigit():
+        messages.error(request, "That notification does not exist.")
+        return redirect("notifications")
+    ids = [int(raw_id)] if raw_id is not None else None
+    changed = services.notifications_mark_read(user=request.user, notification_ids=ids)
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    if ids is None:
+        messages.success(request, f"Marked {changed} notification{pluralize(changed)} read.")
+    return redirect("notifications")

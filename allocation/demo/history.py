@@ -42,6 +42,7 @@ class ItemHistory:
         self.items: list[WorkItem] = []
         self.events: list[list[WorkItemEvent]] = []
         self.next_number = 1
+        self.policies = sla.PolicyBook()
 
     def generate(self, count: int) -> None:
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -92,7 +93,11 @@ class ItemHistory:
         priority = rng.choices(*PRIORITIES)[0]
         if queue.code == "fraud-screening":
             priority = max(priority, 4 if rng.random() < 0.6 else 3)
-        deadlines = sla.item_deadlines(queue=queue, priority=priority, received_at=received_at)
+        policy = self.policies.policy_for(queue, priority)
+        deadlines = sla.deadlines(
+            policy=policy, calendar=self.policies.calendar(policy.calendar_id), received_at=received_at,
+            handle_time=queue.standard_handle_time,
+        )
         item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
                         due_at=deadlines.due_at, start_by=deadlines.start_by)
         events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED)]

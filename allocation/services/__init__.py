@@ -5,6 +5,7 @@ from allocation.services.agents import agent_set_presence
 from allocation.services.intake import IntakeResult, ItemDraft, item_intake, items_intake
 from allocation.services.lifecycle import (
     item_cancel,
+    item_change_priority,
     item_complete,
     item_pend,
     item_release,
@@ -18,6 +19,7 @@ __all__ = [
     "ItemDraft",
     "agent_set_presence",
     "item_cancel",
+    "item_change_priority",
     "item_complete",
     "item_get_next",
     "item_intake",

@@ -21,6 +21,7 @@ from allocation import sla
 from allocation.actors import Actor, SystemActor, actor_fields
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
+from allocation.services.sla_clock import clocks_start
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -113,12 +114,17 @@ _INSERT = (
 _ROW_PLACEHOLDER = "(" + ", ".join("%s::jsonb" if c == "payload" else "%s" for c in _COLUMNS) + ")"
 
 
-def _insert_new(drafts: Sequence[ItemDraft], now: datetime) -> set[int]:
-    """Insert the drafts whose (source, external_id) is new; return the ids created."""
+def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook) -> set[int]:
+    """Insert the drafts whose (source, external_id) is new, with the deadlines of their SLA
+    policy; return the ids created."""
     params: list = []
     for draft in drafts:
         received_at = min(draft.received_at or now, now)
-        deadlines = sla.item_deadlines(queue=draft.queue, priority=draft.priority, received_at=received_at)
+        policy = book.policy_for(draft.queue, draft.priority)
+        deadlines = sla.deadlines(
+            policy=policy, calendar=book.calendar(policy.calendar_id), received_at=received_at,
+            handle_time=draft.queue.standard_handle_time,
+        )
         params.extend(
             [
                 draft.queue.pk,
@@ -150,7 +156,8 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
         raise PermissionDenied("You may not create work items.")
     now = timezone.now()
     _validate(drafts, now)
-    created_ids = _insert_new(drafts, now)
+    book = sla.PolicyBook()
+    created_ids = _insert_new(drafts, now, book)
 
     keys = {(d.source, d.external_id) for d in drafts}
     found = WorkItem.objects.select_related("queue").filter(
@@ -170,6 +177,8 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
         for item in by_key.values()
         if item.pk in created_ids
     )
+    created = [item for item in by_key.values() if item.pk in created_ids]
+    clocks_start(items=[(item, book.policy_for(item.queue, item.priority)) for item in created], book=book)
     return [
         IntakeResult(
             item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids

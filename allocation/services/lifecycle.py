@@ -25,10 +25,12 @@ from allocation.lock_objects import agents_lock, item_lock
 from allocation.models import (
     EventKind,
     ItemStatus,
+    Priority,
     Queue,
     WorkItem,
     WorkItemEvent,
 )
+from allocation.services import sla_clock
 from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, item_from_row, returning_item
 from wfo.exceptions import InvalidInput, PermissionDenied
@@ -132,6 +134,7 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
     item.status = ItemStatus.PENDED
     item.pended_until = until
     _save(item, "status", "pended_until")
+    sla_clock.clock_pause(item=item, at=now)
     event_record(
         item=item, actor=actor, kind=EventKind.PENDED, from_status=ItemStatus.IN_PROGRESS, at=now,
         reason=reason, data={"until": until.isoformat()},
@@ -158,6 +161,7 @@ def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = 
     item.assignee = None
     item.closed_at = now
     _save(item, "status", "outcome", "completed_by", "assignee", "closed_at")
+    sla_clock.clock_stop(item=item, at=now)
     event_record(
         item=item, actor=actor, kind=EventKind.COMPLETED, from_status=ItemStatus.IN_PROGRESS, at=now,
         reason=note.strip(), data={"outcome": item.outcome},
@@ -200,6 +204,7 @@ def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
     item.pended_until = None
     item.closed_at = now
     _save(item, "status", "assignee", "pended_until", "closed_at")
+    sla_clock.clock_stop(item=item, at=now)
     event_record(
         item=item, actor=actor, kind=EventKind.CANCELLED, from_status=from_status, at=now,
         reason=reason.strip(), data={"held_by": holder} if holder else {},
@@ -259,14 +264,46 @@ def item_transfer(
         if target_queue.pk == item.queue_id and item.status == ItemStatus.QUEUED:
             raise IllegalTransition(f"Work item #{item.pk} is already waiting in {target_queue.name}.")
         item.queue = target_queue
-        item.start_by = sla.start_by_for(queue=target_queue, due_at=item.due_at).start_by
+        item.start_by = sla.start_by_for(due_at=item.due_at, handle_time=target_queue.standard_handle_time)
         item.status = ItemStatus.QUEUED
         item.assignee = None
         data["to_queue"] = target_queue.code
+    if from_status == ItemStatus.PENDED:
+        sla_clock.clock_resume(item=item, at=now)
     item.pended_until = None
-    _save(item, "status", "assignee", "assigned_at", "queue", "start_by", "pended_until")
+    _save(item, "status", "assignee", "assigned_at", "queue", "due_at", "start_by", "pended_until")
     event_record(
         item=item, actor=actor, kind=EventKind.TRANSFERRED, from_status=from_status, at=now,
         reason=reason.strip(), data=data,
+    )
+    return item
+
+
+@transaction.atomic
+def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: str = "") -> WorkItem:
+    """Change an open item's priority. Its SLA clock moves to the policy for the new
+    priority, keeping the working time already elapsed and paused; the event records the
+    old and new due times."""
+    if not transitions.has_permission(actor, transitions.REPRIORITIZE):
+        raise PermissionDenied("You may not change the priority of work items.")
+    if priority not in Priority.values:
+        raise InvalidInput(
+            f"Priority {priority!r} does not exist.", fields={"priority": [f"Choose one of {Priority.values}."]}
+        )
+    item = item_lock(item_id)
+    allowed = transitions.statuses_allowing(transitions.REPRIORITIZE, as_holder=False, permitted=True)
+    _require_status(item, allowed, "given another priority")
+    if item.priority == priority:
+        raise IllegalTransition(f"Work item #{item.pk} already has priority {item.get_priority_display()}.")
+    now = timezone.now()
+    before = {"priority": item.priority, "due_at": item.due_at.isoformat()}
+    item.priority = priority
+    sla_clock.clock_retarget(item=item, policy=sla.PolicyBook().policy_for(item.queue, priority), at=now)
+    _save(item, "priority", "due_at", "start_by")
+    event_record(
+        item=item, actor=actor, kind=EventKind.PRIORITY_CHANGED, from_status=item.status, at=now,
+        reason=reason.strip(),
+        data={"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
+              "to_due_at": item.due_at.isoformat()},
     )
     return item

@@ -32,9 +32,11 @@ from allocation.models import (
     Presence,
     Queue,
     QueueSkill,
+    SlaClock,
     WorkItem,
     WorkItemEvent,
 )
+from allocation.services import sla_clock
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, item_from_row, returning_item
 
 RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
@@ -140,8 +142,17 @@ logged AS (
 stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = %(now)s
      WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
+),
+resumed AS (
+    -- A pended item back on its follow-up ends its SLA pause now. The working time paused
+    -- is added up in Python (sla_clock.clock_settle) right after; next_alert_at = now
+    -- makes the alert scan do it should that be interrupted.
+    UPDATE {SlaClock._meta.db_table} AS c SET resumed_at = %(now)s, next_alert_at = %(now)s
+      FROM moved
+     WHERE c.item_id = moved.id AND moved.picked_rule = '{RULE_PENDED_FOLLOW_UP}'
+       AND c.paused_since IS NOT NULL AND c.resumed_at IS NULL
 )
-SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM candidates),
+SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM candidates), moved.picked_rule,
        {returning_item("moved")}, {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved ON true
@@ -162,7 +173,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-        presence, held, capacity, candidates, *item_row = row
+        presence, held, capacity, candidates, rule, *item_row = row
         if presence != Presence.AVAILABLE:
             raise AgentNotAvailable(
                 f"You are {Presence(presence).label.lower()}: set yourself available to get work."
@@ -171,6 +182,10 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             raise AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
         if item_row[0] is not None:
             item = item_from_row(item_row)
+            if rule == RULE_PENDED_FOLLOW_UP:
+                # Its SLA pause ended: due at moves later by the working time it was paused.
+                sla_clock.clock_settle(item_id=item.pk)
+                item.refresh_from_db(fields=["due_at", "start_by", "updated_at"])
             if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
                 item.assignee = actor
             return item

@@ -1,45 +1,15 @@
-"""The SLA seam: how an item's deadlines follow from its queue, priority and receipt.
+"""The SLA engine (DESIGN.md, "SLA semantics"): how an item's deadlines follow from its
+queue's policy, its priority and its receipt, in working time on a business calendar.
 
-For now a plain around-the-clock target per queue. The SLA engine (business calendars,
-policies per priority, pauses) replaces the body of `item_deadlines` and nothing else:
-intake, transfer and allocation only ever ask this module.
+- working_time.py   the calendar arithmetic (pure: windows, holidays, DST)
+- policies.py       which policy an item runs on, and the calendars, loaded once per call
+- clock.py          an item's clock: due at, threshold times, readings for pages
+
+Intake, transfer, retarget and the alert scan only ever ask these modules; writes to the
+clock rows are services (allocation/services/sla_clock.py, sla_alerts.py).
 """
 
-from __future__ import annotations
+from allocation.sla.clock import ClockReading, SlaState, clock_reading, deadlines, start_by_for
+from allocation.sla.policies import ClockPolicy, PolicyBook
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from allocation.models import Queue
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    due_at: datetime
-    start_by: datetime
-
-
-def item_deadlines(*, queue: Queue, priority: int, received_at: datetime) -> Deadlines:
-    due_at = received_at + queue.sla_target
-    return start_by_for(queue=queue, due_at=due_at)
-
-
-def start_by_for(*, queue: Queue, due_at: datetime) -> Deadlines:
-    """Start by = due at − standard handle time: when work must begin to finish in time."""
-    return Deadlines(due_at=due_at, start_by=due_at - queue.standard_handle_time)
-
-
-class SlaState:
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    BREACHED = "breached"
-
-
-def sla_state(*, start_by: datetime, due_at: datetime, now: datetime) -> str:
-    """Where an open item stands against its deadline: at risk once work should have
-    started (less than the standard handle time is left), breached once due."""
-    if now >= due_at:
-        return SlaState.BREACHED
-    if now >= start_by:
-        return SlaState.AT_RISK
-    return SlaState.ON_TRACK
+__all__ = ["ClockPolicy", "ClockReading", "PolicyBook", "SlaState", "clock_reading", "deadlines", "start_by_for"]

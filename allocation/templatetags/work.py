@@ -1,17 +1,16 @@
 """Presentation helpers for the inbox and item pages: readable payloads, timelines and
-SLA clocks. Deadline rules come from allocation/sla.py; these only word them."""
+SLA clocks. The clock's rules are the SLA engine's (allocation/sla/); these only word them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from allocation import sla
-from allocation.models import WorkItem, WorkItemEvent
+from allocation.models import WorkItemEvent
 
 register = template.Library()
 
@@ -100,15 +99,9 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
     return " ".join(parts)
 
 
-@register.simple_tag
-def sla_state(item: WorkItem, now: datetime) -> str:
-    if not item.is_open:
-        return "closed"
-    return sla.sla_state(start_by=item.start_by, due_at=item.due_at, now=now)
-
-
 @register.filter
-def duration_words(seconds: float) -> str:
+def duration_words(value: float | timedelta) -> str:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
     minutes = int(abs(seconds) // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
@@ -119,8 +112,8 @@ def duration_words(seconds: float) -> str:
     return f"{minutes} min"
 
 
-@register.simple_tag
-def time_left(due_at: datetime, now: datetime) -> str:
-    """'3 h 5 min left' or 'overdue by 12 min' — the countdown's text before JavaScript."""
-    seconds = (due_at - now).total_seconds()
+@register.filter
+def remaining_words(remaining: timedelta) -> str:
+    """'3 h 5 min left' or 'overdue by 12 min': working time left on an SLA clock."""
+    seconds = remaining.total_seconds()
     return f"{duration_words(seconds)} left" if seconds >= 0 else f"overdue by {duration_words(seconds)}"

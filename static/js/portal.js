@@ -24,22 +24,31 @@
     return minutes + " min " + (secs < 10 ? "0" : "") + secs + " s";
   }
 
-  // The state words mirror allocation/sla.py: at risk from start-by, breached at due.
-  var STATES = ["sla-on_track", "sla-at_risk", "sla-breached"];
-  var LABELS = {"sla-on_track": "On track", "sla-at_risk": "At risk", "sla-breached": "Breached"};
+  // An SLA clock counts working time: the server says how much was left when the page was
+  // made and until when the clock runs by itself (the working window's close); the state
+  // follows allocation/sla/clock.py: warning from the first warning threshold, breached at
+  // due. Closed and paused clocks carry no times and stay as they are.
+  var STATES = ["sla-on_track", "sla-warning", "sla-breached"];
+  var LABELS = {"sla-on_track": "On track", "sla-warning": "Warning", "sla-breached": "Breached"};
 
   function tick() {
     var now = Date.now();
-    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
-      var due = Date.parse(el.dataset.due), startBy = Date.parse(el.dataset.startBy);
-      var left = (due - now) / 1000;
-      el.textContent = left >= 0 ? words(left) + " left" : "overdue by " + words(left);
-      var state = now >= due ? "sla-breached" : now >= startBy ? "sla-at_risk" : "sla-on_track";
-      var holder = el.closest("[data-sla]");
-      if (holder && !holder.classList.contains(state)) {
-        STATES.forEach(function (name) { holder.classList.remove(name); });
-        holder.classList.add(state);
-        var word = holder.querySelector(".sla-word");
+    document.querySelectorAll("[data-sla][data-due]").forEach(function (el) {
+      var countdown = el.querySelector(".countdown");
+      if (countdown && el.dataset.remaining !== undefined) {
+        var until = el.dataset.tickingUntil ? Date.parse(el.dataset.tickingUntil) : Infinity;
+        // Counted from when this element was first seen (a fragment htmx swapped in is new).
+        if (!el.dataset.seenAt) el.dataset.seenAt = String(now);
+        var loaded = Number(el.dataset.seenAt);
+        var left = Number(el.dataset.remaining) - (Math.min(now, until) - loaded) / 1000;
+        countdown.textContent = left >= 0 ? words(left) + " left" : "overdue by " + words(left);
+      }
+      var due = Date.parse(el.dataset.due), warnAt = el.dataset.warnAt ? Date.parse(el.dataset.warnAt) : Infinity;
+      var state = now >= due ? "sla-breached" : now >= warnAt ? "sla-warning" : "sla-on_track";
+      if (!el.classList.contains(state)) {
+        STATES.forEach(function (name) { el.classList.remove(name); });
+        el.classList.add(state);
+        var word = el.querySelector(".sla-word");
         if (word) word.textContent = LABELS[state];
       }
     });

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from allocation import admin as allocation_admin
+from allocation.admin import core as allocation_admin
 from allocation import services
 from allocation.actors import SystemActor
 from allocation.models import (

@@ -1,9 +1,8 @@
 """How payloads, timelines and SLA clocks are worded on the pages."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from allocation.sla import SlaState, sla_state
-from allocation.templatetags.work import duration_words, humanize_key, payload_rows, time_left
+from allocation.templatetags.work import duration_words, humanize_key, payload_rows, remaining_words
 
 
 def test_payload_rows_flatten_nested_json_into_readable_labels():
@@ -40,12 +39,8 @@ def test_humanize_key():
     assert humanize_key("customerName") == "CustomerName"
 
 
-def test_sla_state_and_countdown_words():
-    due = datetime(2030, 1, 1, 12, tzinfo=UTC)
-    start_by = due - timedelta(minutes=30)
-    assert sla_state(start_by=start_by, due_at=due, now=start_by - timedelta(seconds=1)) == SlaState.ON_TRACK
-    assert sla_state(start_by=start_by, due_at=due, now=start_by) == SlaState.AT_RISK
-    assert sla_state(start_by=start_by, due_at=due, now=due) == SlaState.BREACHED
-    assert time_left(due, due - timedelta(hours=2, minutes=5)) == "2 h 5 min left"
-    assert time_left(due, due + timedelta(minutes=12)) == "overdue by 12 min"
+def test_countdown_words():
+    assert remaining_words(timedelta(hours=2, minutes=5)) == "2 h 5 min left"
+    assert remaining_words(timedelta(minutes=-12)) == "overdue by 12 min"
     assert duration_words(3 * 86400 + 7200) == "3 d 2 h"
+    assert duration_words(timedelta(minutes=59)) == "59 min"

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -155,6 +156,9 @@ WFO_MAX_BATCH_ITEMS = env.int("WFO_MAX_BATCH_ITEMS", default=1000)
 WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
+# Links in e-mails point here.
+WFO_PORTAL_URL = env("WFO_PORTAL_URL", default="http://127.0.0.1:8000")
 # How often an open inbox reloads its list (htmx polling).
 WFO_INBOX_REFRESH_SECONDS = env.int("WFO_INBOX_REFRESH_SECONDS", default=30)
 

@@ -30,6 +30,7 @@ from allocation.models import (
     Queue,
     QueueSkill,
     Skill,
+    SlaPolicy,
     Team,
     WorkItem,
     WorkItemEvent,
@@ -101,6 +102,14 @@ class QueueSkillInline(admin.TabularInline):
     verbose_name_plural = "required skills"
 
 
+class SlaPolicyInline(admin.TabularInline):
+    model = SlaPolicy
+    extra = 0
+    fields = ["priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
+    verbose_name = "SLA policy"
+    verbose_name_plural = "SLA policies (one without a priority is the default)"
+
+
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     list_display = [
@@ -109,14 +118,15 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "allocation_mode"]
     search_fields = ["code", "name"]
     filter_horizontal = ["teams"]
-    inlines = [QueueSkillInline]
+    inlines = [QueueSkillInline, SlaPolicyInline]
     fieldsets = [
         (None, {"fields": ["code", "name", "description", "is_active", "outcomes"]}),
         ("Allocation", {"fields": ["allocation_mode", "teams", "reservation_timeout"]}),
         ("SLA", {
             "fields": ["sla_target", "standard_handle_time"],
-            "description": "Changes apply to items received from now on; items already in the queue keep "
-                           "their due times.",
+            "description": "The SLA policies below set the target per priority on a business calendar; the plain "
+                           "target here (around the clock) applies only while the queue has no policy. Changes apply "
+                           "to items received from now on; items already in the queue keep their due times.",
         }),
     ]
 

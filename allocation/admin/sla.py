@@ -1,0 +1,164 @@
+"""Admin for the SLA engine: business calendars (windows, holidays, a preview of the next
+working windows, loading public holidays), SLA policies, and the alerts raised."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import pairwise
+
+from django import forms
+from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from allocation.admin.core import ReadOnlyAdminMixin
+from allocation.models import BusinessCalendar, Holiday, SlaAlert, SlaPolicy, WorkingWindow
+from allocation.services.calendars import calendar_holidays_load, supported_countries
+from allocation.sla.policies import working_calendar
+from allocation.sla.working_time import NoWorkingTime
+from wfo.exceptions import InvalidInput
+
+PREVIEW_WINDOWS = 10
+
+
+class WorkingWindowFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        by_day: dict[int, list[tuple]] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or data.get("weekday") is None or not data.get("start"):
+                continue
+            start, end = data["start"], data["end"]
+            # Compare as minutes of the day; a window past midnight runs to 24:00 on its own day.
+            first = start.hour * 60 + start.minute
+            last = end.hour * 60 + end.minute if end > start else 24 * 60
+            by_day.setdefault(data["weekday"], []).append((first, last, form))
+        for windows in by_day.values():
+            windows.sort(key=lambda window: window[0])
+            for (_, last, _), (first, _, form) in pairwise(windows):
+                if first < last:
+                    form.add_error("start", "Overlaps another window of the same day.")
+
+
+class WorkingWindowInline(admin.TabularInline):
+    model = WorkingWindow
+    formset = WorkingWindowFormSet
+    extra = 0
+    fields = ["weekday", "start", "end"]
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+    fields = ["date", "name", "source"]
+    readonly_fields = ["source"]
+
+
+class LoadHolidaysForm(forms.Form):
+    country = forms.ChoiceField(help_text="Country code, e.g. GB, US, DE.")
+    subdivision = forms.CharField(required=False, max_length=10, help_text="e.g. ENG for England; empty: nationwide.")
+    first_year = forms.IntegerField(min_value=2000, max_value=2100)
+    last_year = forms.IntegerField(min_value=2000, max_value=2100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [(code, code) for code in sorted(supported_countries())]
+        this_year = date.today().year
+        self.fields["first_year"].initial, self.fields["last_year"].initial = this_year, this_year + 2
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "week", "holiday_count"]
+    search_fields = ["name"]
+    inlines = [WorkingWindowInline, HolidayInline]
+    readonly_fields = ["preview"]
+    fields = ["name", "time_zone", "description", "preview"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("windows", "holidays")
+
+    @admin.display(description="working week")
+    def week(self, calendar: BusinessCalendar) -> str:
+        return ", ".join(str(window) for window in calendar.windows.all()) or "no windows yet"
+
+    @admin.display(description="holidays")
+    def holiday_count(self, calendar: BusinessCalendar) -> int:
+        return len(calendar.holidays.all())
+
+    @admin.display(description="Next working windows")
+    def preview(self, calendar: BusinessCalendar):
+        if calendar.pk is None:
+            return "Save the calendar with its windows to see them here."
+        try:
+            upcoming = working_calendar(calendar).upcoming_windows(timezone.now(), PREVIEW_WINDOWS)
+        except NoWorkingTime:
+            return "No working time: add windows."
+        zone = working_calendar(calendar).zone
+        shown = (
+            (opens.astimezone(zone).strftime("%a %d %b %Y %H:%M"), closes.astimezone(zone).strftime("%H:%M %Z"))
+            for opens, closes in upcoming
+        )
+        rows = format_html_join("", "<li>{} – {}</li>", shown)
+        load = reverse("admin:allocation_businesscalendar_load_holidays", args=[calendar.pk])
+        return format_html('<ul class="sla-preview">{}</ul><p><a href="{}">Load public holidays…</a></p>', rows, load)
+
+    def get_urls(self):
+        urls = [
+            path("<int:calendar_id>/load-holidays/", self.admin_site.admin_view(self.load_holidays),
+                 name="allocation_businesscalendar_load_holidays"),
+        ]
+        return urls + super().get_urls()
+
+    def load_holidays(self, request, calendar_id: int):
+        calendar = get_object_or_404(BusinessCalendar, pk=calendar_id)
+        if not self.has_change_permission(request, calendar):
+            raise admin.sites.PermissionDenied
+        form = LoadHolidaysForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                added = calendar_holidays_load(calendar=calendar, **form.cleaned_data)
+            except InvalidInput as error:
+                for field, problems in error.fields.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, f"Added {added} holidays to {calendar.name}.")
+                return redirect("admin:allocation_businesscalendar_change", calendar.pk)
+        context = {
+            **self.admin_site.each_context(request), "title": f"Load public holidays into {calendar.name}",
+            "form": form, "calendar": calendar, "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/allocation/businesscalendar/load_holidays.html", context,
+                                status=400 if form.errors else 200)
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["queue", "priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
+    list_filter = ["calendar", "pause_when_pended"]
+    search_fields = ["queue__name", "queue__code"]
+    autocomplete_fields = ["queue"]
+
+
+@admin.register(SlaAlert)
+class SlaAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["item_link", "threshold_label", "crossed_at", "raised_at", "emailed_at"]
+    list_filter = ["threshold"]
+    date_hierarchy = "raised_at"
+    search_fields = ["item__external_id", "item__customer_ref"]
+    list_select_related = ["item"]
+
+    @admin.display(description="item")
+    def item_link(self, alert: SlaAlert):
+        return format_html('<a href="{}">#{} {}</a>', reverse("work:item", args=[alert.item_id]), alert.item_id,
+                           alert.item.title)
+
+    @admin.display(description="threshold", ordering="threshold")
+    def threshold_label(self, alert: SlaAlert) -> str:
+        return "breach" if alert.is_breach else f"{alert.threshold}%"

@@ -1,0 +1,166 @@
+"""Work items and their append-only events."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from allocation.models.organisation import Queue, actor_label
+
+
+class ItemStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    PENDED = "pended", "Pended"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+HELD_STATUSES = (ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED)
+ACTIVE_STATUSES = (ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS)  # count against capacity
+OPEN_STATUSES = (ItemStatus.QUEUED, *HELD_STATUSES)
+CLOSED_STATUSES = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
+
+
+class Priority(models.IntegerChoices):
+    LOWEST = 1, "Lowest"
+    LOW = 2, "Low"
+    NORMAL = 3, "Normal"
+    HIGH = 4, "High"
+    URGENT = 5, "Urgent"
+
+
+class WorkItem(models.Model):
+    # Every status change rewrites each index of this table, so it carries no index that
+    # another covers: (queue, status) serves lookups by queue.
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items", db_index=False)
+    source = models.CharField(max_length=50, help_text="The system the item came from.")
+    external_id = models.CharField(max_length=128, help_text="The item's id in its source system.")
+    customer_ref = models.CharField(max_length=64)
+    title = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=12, choices=ItemStatus.choices, default=ItemStatus.QUEUED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="held_items",
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    start_by = models.DateTimeField(help_text="due at − the queue's standard handle time.")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    pended_until = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="completed_items",
+    )
+    outcome = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start_by", "-priority", "received_at", "id"]
+        permissions = [
+            ("cancel_workitem", "Can cancel work items"),
+            ("reassign_workitem", "Can transfer work items held by others"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="workitem_source_external_id"),
+            models.CheckConstraint(condition=Q(status__in=ItemStatus.values), name="workitem_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=HELD_STATUSES, assignee__isnull=False)
+                | (~Q(status__in=HELD_STATUSES) & Q(assignee__isnull=True)),
+                name="workitem_assignee_iff_held",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ItemStatus.PENDED, pended_until__isnull=False)
+                | (~Q(status=ItemStatus.PENDED) & Q(pended_until__isnull=True)),
+                name="workitem_pended_until_iff_pended",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=5), name="workitem_priority_1_5"
+            ),
+            models.CheckConstraint(condition=Q(start_by__lte=F("due_at")), name="workitem_start_by_before_due"),
+        ]
+        indexes = [
+            # The allocation index: each queue's queued items in "next best" order. Partial,
+            # so it holds only the backlog, never history.
+            models.Index(
+                "queue", "start_by", F("priority").desc(), "received_at", "id",
+                condition=Q(status=ItemStatus.QUEUED), name="workitem_queue_head",
+            ),
+            models.Index(
+                "assignee", "pended_until", "id",
+                condition=Q(status=ItemStatus.PENDED), name="workitem_pended_follow_up",
+            ),
+            models.Index(
+                "assignee", condition=Q(status__in=ACTIVE_STATUSES), name="workitem_active_by_assignee"
+            ),
+            models.Index(fields=["queue", "status"], name="workitem_queue_status"),
+            models.Index(fields=["due_at"], name="workitem_due_at"),
+            # Search by external id alone (admin, support) without the source.
+            models.Index(fields=["external_id"], name="workitem_external_id"),
+            # The customer journey; exact match only, so no pattern-ops twin.
+            models.Index(fields=["customer_ref"], name="workitem_customer_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    ASSIGNED = "assigned", "Assigned"
+    STARTED = "started", "Started"
+    PENDED = "pended", "Pended"
+    FOLLOW_UP_DUE = "follow_up_due", "Follow-up returned"
+    COMPLETED = "completed", "Completed"
+    RELEASED = "released", "Released"
+    TRANSFERRED = "transferred", "Transferred"
+    CANCELLED = "cancelled", "Cancelled"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+
+
+class WorkItemEvent(models.Model):
+    """Append-only audit row for every change of an item. Never updated or deleted: the
+    table is time-ordered so it can be partitioned by month when it grows."""
+
+    # No index of its own: event_item_at (item, at) serves lookups by item.
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events", db_index=False)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    system_actor = models.CharField(
+        max_length=50, blank=True, help_text="The job that acted when no user did."
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    from_status = models.CharField(max_length=12, choices=ItemStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=ItemStatus.choices)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["item", "at"], name="event_item_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor__isnull=False) | ~Q(system_actor=""), name="event_has_actor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.item_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_label(self) -> str:
+        return actor_label(self)

@@ -1,0 +1,207 @@
+"""The SLA engine's data: business calendars, SLA policies, each open item's clock, and
+the alerts raised when a clock crosses a threshold (DESIGN.md, "SLA semantics").
+
+The arithmetic lives in allocation/sla/working_time.py and the rules in allocation/sla/;
+these rows are what admins configure and what the clock remembers between changes.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from allocation.models.items import Priority, WorkItem
+from allocation.models.organisation import Queue
+
+DEFAULT_WARNING_THRESHOLDS = [50, 75, 90]
+BREACH = 100  # the threshold a clock crosses at its due time
+
+
+def default_warning_thresholds() -> list[int]:
+    return list(DEFAULT_WARNING_THRESHOLDS)
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/London).") from None
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class BusinessCalendar(models.Model):
+    """When work counts: weekly working windows in a time zone, minus holidays."""
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA time zone, e.g. Europe/London."
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.time_zone})"
+
+
+class WorkingWindow(models.Model):
+    """Wall-clock working hours on one weekday. A window whose end is at or before its
+    start runs past midnight and belongs to the day it starts on; end = start is 24 hours."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="windows")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField(help_text="At or before the start: the window ends the next day.")
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="window_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A date whose windows (those starting on it) do not count."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=200, blank=True)
+    source = models.CharField(
+        max_length=50, blank=True, help_text='Empty when entered by hand; e.g. "holidays:GB-ENG" when loaded.'
+    )
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class SlaPolicy(models.Model):
+    """A queue's SLA: a target in working time on a calendar (or around the clock), warning
+    thresholds, and whether pended time pauses the clock. One per queue applies to every
+    priority without a policy of its own."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="sla_policies")
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True,
+        help_text="Empty: the queue's default for every priority without its own policy.",
+    )
+    target = models.DurationField(help_text="Working time from receipt to due, e.g. 2 days, 4:00:00.")
+    calendar = models.ForeignKey(
+        BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="policies",
+        help_text="Empty: the target counts around the clock (24×7).",
+    )
+    warning_thresholds = ArrayField(
+        models.PositiveSmallIntegerField(), default=default_warning_thresholds, blank=True,
+        help_text="Percent of the target at which the holder is warned, e.g. 50,75,90.",
+    )
+    pause_when_pended = models.BooleanField(
+        default=True, help_text="Time an item spends pended does not count against its target."
+    )
+
+    class Meta:
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        ordering = ["queue", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue"], condition=Q(priority__isnull=True), name="slapolicy_one_default_per_queue"
+            ),
+            models.UniqueConstraint(fields=["queue", "priority"], name="slapolicy_one_per_priority"),
+            models.CheckConstraint(condition=Q(target__gt=timedelta(0)), name="slapolicy_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.get_priority_display() if self.priority else "default"
+        return f"{self.queue} · {scope}"
+
+    def clean(self) -> None:
+        thresholds = list(self.warning_thresholds or [])
+        if any(not 1 <= value <= 99 for value in thresholds):
+            raise ValidationError({"warning_thresholds": "Each threshold is a percent between 1 and 99."})
+        if len(set(thresholds)) != len(thresholds):
+            raise ValidationError({"warning_thresholds": "Give each threshold once."})
+        self.warning_thresholds = sorted(thresholds)
+
+
+class SlaClock(models.Model):
+    """An item's SLA clock: the policy it runs on (copied at intake or retarget, so a
+    later policy edit does not move deadlines already promised), the working time paused
+    so far, and the next threshold to alert on. Only a running clock has a next alert, so
+    the alert scan's partial index holds open work only, however long the history (a closed
+    item keeps its stopped clock, to show the working time it took). It is its own narrow
+    table, so the allocation path's updates of the item row never touch it."""
+
+    item = models.OneToOneField(WorkItem, on_delete=models.CASCADE, primary_key=True, related_name="sla_clock")
+    calendar = models.ForeignKey(BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target = models.DurationField()
+    thresholds = ArrayField(models.PositiveSmallIntegerField(), help_text="Warnings then 100 (the breach).")
+    pause_when_pended = models.BooleanField()
+    paused_working = models.DurationField(default=timedelta(0))
+    paused_since = models.DateTimeField(null=True, blank=True)
+    # Set by get-next's SQL when a pended item's follow-up brings it back (the pause ended
+    # there); the paused working time is added up by Python right after, or by the alert
+    # scan, which the same statement makes look at the clock at once (next_alert_at = now).
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_alert_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="When the item closed; the clock stops.")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_alert_at"], condition=Q(next_alert_at__isnull=False), name="slaclock_next_alert"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(target__gt=timedelta(0)), name="slaclock_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA clock of #{self.item_id}"
+
+
+class SlaAlert(models.Model):
+    """One alert per (item, threshold), ever: the unique constraint is what makes two
+    overlapping or retried scans raise it once."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="sla_alerts")
+    threshold = models.PositiveSmallIntegerField(help_text="Percent of the target; 100 is the breach.")
+    crossed_at = models.DateTimeField(help_text="When the clock crossed the threshold.")
+    raised_at = models.DateTimeField()
+    recipient_ids = ArrayField(models.IntegerField(), default=list, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [models.UniqueConstraint(fields=["item", "threshold"], name="slaalert_once_per_threshold")]
+        indexes = [
+            models.Index(fields=["raised_at"], condition=Q(emailed_at__isnull=True), name="slaalert_unsent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.item_id} {'breached' if self.threshold >= BREACH else f'{self.threshold}%'}"
+
+    @property
+    def is_breach(self) -> bool:
+        return self.threshold >= BREACH
