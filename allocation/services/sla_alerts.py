@@ -165,7 +165,9 @@ def sla_alert_emails_send(*, now: datetime | None = None, alert_ids: list[int] |
     for alert_id in pending.order_by("raised_at").values_list("pk", flat=True)[:1000]:
         with transaction.atomic():
             alert = (
-                SlaAlert.objects.select_for_update(skip_locked=True).select_related("item__queue")
+                # of=self: lock the alert only. Locking the joined item and queue too would make an
+                # overlapping run skip every alert of a queue while this one mails any of them.
+                SlaAlert.objects.select_for_update(skip_locked=True, of=("self",)).select_related("item__queue")
                 .filter(pk=alert_id, emailed_at__isnull=True).first()
             )
             if alert is None:

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from allocation.admin import core as allocation_admin
 from allocation import services
 from allocation.actors import SystemActor
+from allocation.admin import core as allocation_admin
 from allocation.models import (
     AgentProfile,
     EventKind,
