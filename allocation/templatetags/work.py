@@ -101,7 +101,12 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
 
 @register.filter
 def duration_words(value: float | timedelta) -> str:
+    """'3 d 2 h', '2 h 5 min', '25 min', and to the second under ten minutes ('4 min 05 s'),
+    as static/js/portal.js words the live countdown."""
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if abs(seconds) < 600:
+        whole = int(abs(seconds))
+        return f"{whole // 60} min {whole % 60:02d} s"
     minutes = int(abs(seconds) // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)

@@ -72,4 +72,6 @@
     tick();
     setInterval(tick, 1000);
   });
+  // A list htmx just swapped in gets its live clocks at once, not up to a second later.
+  document.addEventListener("htmx:afterSettle", tick);
 })();

@@ -44,3 +44,4 @@ def test_countdown_words():
     assert remaining_words(timedelta(minutes=-12)) == "overdue by 12 min"
     assert duration_words(3 * 86400 + 7200) == "3 d 2 h"
     assert duration_words(timedelta(minutes=59)) == "59 min"
+    assert duration_words(timedelta(minutes=4, seconds=5)) == "4 min 05 s"

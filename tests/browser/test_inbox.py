@@ -132,22 +132,30 @@ def test_inbox_refreshes_in_place_and_presence_switches_without_reload(open_page
     assert page.evaluate("window.stillTheSamePage") is True
 
 
-def test_countdown_ticks_and_colours_by_sla_state(open_page, desk):
+def test_sla_clock_ticks_and_changes_colour_live(open_page, desk):
+    """A 24-hour around-the-clock target: one item nearly due, one breached, one about to
+    cross its first warning (50 %) while the page is open."""
     queue, agent = desk
-    soon = started_item(agent, queue, title="Due soon")
-    late = started_item(agent, queue, title="Already late")
+    agent.capacity = 5
+    agent.save()
     now = timezone.now()
-    WorkItem.objects.filter(pk=soon.pk).update(due_at=now + timedelta(minutes=5), start_by=now - timedelta(minutes=1))
-    WorkItem.objects.filter(pk=late.pk).update(due_at=now - timedelta(minutes=3), start_by=now - timedelta(hours=1))
+    target = queue.sla_target
+    started_item(agent, queue, title="Already late", received_at=now - target - timedelta(minutes=3))
+    started_item(agent, queue, title="Due soon", received_at=now - target + timedelta(minutes=5))
+    started_item(agent, queue, title="Halfway", received_at=now - target / 2 + timedelta(seconds=4))
     page = open_page(agent.user)
     page.goto("/work/")
-    soon_row = page.locator("tr", has_text="Due soon")
-    expect(soon_row).to_have_class(re.compile("sla-at_risk"))
-    expect(page.locator("tr", has_text="Already late")).to_have_class(re.compile("sla-breached"))
-    countdown = soon_row.locator(".countdown")
+    expect(page.locator("tr", has_text="Already late").locator("[data-sla]")).to_have_class(re.compile("sla-breached"))
+    soon = page.locator("tr", has_text="Due soon").locator("[data-sla]")
+    expect(soon).to_have_class(re.compile("sla-warning"))
+    countdown = soon.locator(".countdown")
     expect(countdown).to_have_text(re.compile(r"^4 min \d\d s left$"))
     before = countdown.inner_text()
     expect(countdown).not_to_have_text(before, timeout=3000)
+    halfway = page.locator("tr", has_text="Halfway").locator("[data-sla]")
+    expect(halfway).to_have_class(re.compile("sla-on_track"))
+    expect(halfway).to_have_class(re.compile("sla-warning"), timeout=8000)  # crossed 50 % without a reload
+    expect(halfway.locator(".sla-word")).to_have_text("Warning")
 
 
 def test_plain_forms_work_without_javascript(open_page, desk):
