@@ -8,6 +8,7 @@ and their errors come from the services (mapped to 4xx by wfo.api.exception_hand
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -70,11 +71,36 @@ class EventOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "at", "actor", "kind", "from_status", "to_status", "reason", "data"]
 
 
+class SlaOutputSerializer(serializers.Serializer):
+    """What the item's SLA clock reads now, in working time on its calendar."""
+
+    state = serializers.CharField(help_text="on_track, warning, breached, paused, met or missed")
+    due_at = serializers.DateTimeField()
+    target_seconds = serializers.SerializerMethodField()
+    elapsed_seconds = serializers.SerializerMethodField()
+    remaining_seconds = serializers.SerializerMethodField()
+    percent_used = serializers.IntegerField()
+    around_the_clock = serializers.SerializerMethodField()
+
+    def get_target_seconds(self, reading) -> int:
+        return int(reading.target.total_seconds())
+
+    def get_elapsed_seconds(self, reading) -> int:
+        return int(reading.elapsed.total_seconds())
+
+    def get_remaining_seconds(self, reading) -> int:
+        return int(reading.remaining.total_seconds())
+
+    def get_around_the_clock(self, reading) -> bool:
+        return reading.calendar is None
+
+
 class ItemDetailOutputSerializer(ItemOutputSerializer):
     events = EventOutputSerializer(many=True, read_only=True)
+    sla = SlaOutputSerializer(read_only=True, allow_null=True, default=None)
 
     class Meta(ItemOutputSerializer.Meta):
-        fields = [*ItemOutputSerializer.Meta.fields, "events"]
+        fields = [*ItemOutputSerializer.Meta.fields, "sla", "events"]
 
 
 def _item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
@@ -158,6 +184,7 @@ class ItemDetailApi(APIView):
         item = selectors.item_with_events(user=request.user, item_id=item_id)
         if item is None:
             raise ItemNotFound(f"Work item #{item_id} does not exist or is not visible to you.")
+        selectors.with_clock_readings([item], now=timezone.now())
         return Response(ItemDetailOutputSerializer(item).data)
 
 
@@ -260,6 +287,23 @@ class ItemTransferApi(APIView):
             to_queue_id=data["queue"].pk if "queue" in data else None,
             to_agent_id=data["agent"].pk if "agent" in data else None,
             reason=data["reason"],
+        )
+        return _item_response(item)
+
+
+class ItemPriorityApi(APIView):
+    """Change an open item's priority (supervisors): its SLA clock moves to the new
+    priority's target, keeping the working time already used."""
+
+    class ItemPriorityInputSerializer(serializers.Serializer):
+        priority = serializers.ChoiceField(choices=Priority.choices)
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=ItemPriorityInputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.ItemPriorityInputSerializer, request)
+        item = services.item_change_priority(
+            item_id=item_id, actor=request.user, priority=data["priority"], reason=data["reason"]
         )
         return _item_response(item)
 

@@ -12,6 +12,7 @@ api_urlpatterns = [
     path("items/<int:item_id>/complete/", api.ItemCompleteApi.as_view(), name="item-complete"),
     path("items/<int:item_id>/release/", api.ItemReleaseApi.as_view(), name="item-release"),
     path("items/<int:item_id>/transfer/", api.ItemTransferApi.as_view(), name="item-transfer"),
+    path("items/<int:item_id>/priority/", api.ItemPriorityApi.as_view(), name="item-priority"),
     path("agent/next/", api.AgentNextApi.as_view(), name="agent-next"),
     path("agent/presence/", api.AgentPresenceApi.as_view(), name="agent-presence"),
     path("customers/<str:customer_ref>/items/", api.CustomerItemsApi.as_view(), name="customer-items"),

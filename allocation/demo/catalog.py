@@ -9,9 +9,19 @@ skills, queues and teams listed here (creating only what is missing).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, time, timedelta
 
-from allocation.models import Queue, QueueSkill, Skill, Team
+from allocation.models import (
+    BusinessCalendar,
+    Priority,
+    Queue,
+    QueueSkill,
+    Skill,
+    SlaPolicy,
+    Team,
+    WorkingWindow,
+)
+from allocation.services.calendars import calendar_holidays_load
 
 SOURCE = "card-platform"  # the integration user's name, and the source of every demo item
 SEED = 2026  # fixed, so every run produces the same data relative to its start time
@@ -112,6 +122,48 @@ AGENT_NAMES = [
 AGENT_TEAMS = ["Disputes & Chargebacks"] * 11 + ["Onboarding & Credit"] * 8 + ["Customer Servicing"] * 11
 
 
+# The back office works office hours in London with a lunch break and a Saturday morning;
+# fraud screening runs around the clock. A queue's working target is its calendar-day SLA
+# in working days of 8 hours; urgent items get half of it; complaints keep counting while
+# pended (the regulator's clock does not stop).
+OFFICE_CALENDAR = "London back office"
+OFFICE_ZONE = "Europe/London"
+OFFICE_HOURS = [((8, 0), (12, 30)), ((13, 30), (18, 0))]
+SATURDAY_HOURS = ((9, 0), (13, 0))
+AROUND_THE_CLOCK_QUEUES = {"fraud-screening"}
+CLOCK_RUNS_WHEN_PENDED = {"complaints", "complaints-fr"}
+
+
+def sla_configuration_ensure(queues: dict[str, Queue], *, this_year: int) -> None:
+    """The office calendar (with England's bank holidays) and a policy per queue."""
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        name=OFFICE_CALENDAR, defaults={"time_zone": OFFICE_ZONE, "description": "Mon–Fri with lunch, Sat morning."}
+    )
+    if created:
+        WorkingWindow.objects.bulk_create(
+            [WorkingWindow(calendar=calendar, weekday=day, start=time(*start), end=time(*end))
+             for day in range(5) for start, end in OFFICE_HOURS]
+            + [WorkingWindow(calendar=calendar, weekday=5, start=time(*SATURDAY_HOURS[0]),
+                             end=time(*SATURDAY_HOURS[1]))]
+        )
+        calendar_holidays_load(calendar=calendar, country="GB", subdivision="ENG", first_year=this_year - 1,
+                               last_year=this_year + 1)
+    for spec in QUEUES:
+        queue = queues[spec.code]
+        if queue.sla_policies.exists():
+            continue
+        if spec.code in AROUND_THE_CLOCK_QUEUES:
+            target, office = timedelta(hours=spec.sla_hours), None
+        else:
+            target, office = timedelta(hours=max(4, spec.sla_hours // 24 * 8)), calendar
+        pauses = spec.code not in CLOCK_RUNS_WHEN_PENDED
+        SlaPolicy.objects.bulk_create([
+            SlaPolicy(queue=queue, target=target, calendar=office, pause_when_pended=pauses),
+            SlaPolicy(queue=queue, priority=Priority.URGENT, target=target / 2, calendar=office,
+                      pause_when_pended=pauses, warning_thresholds=[50, 75]),
+        ])
+
+
 def configuration_ensure() -> dict[str, Queue]:
     """Skills, queues with their requirements, teams serving them. Creates what is missing."""
     existing_skills = set(Skill.objects.filter(name__in=SKILLS).values_list("name", flat=True))
@@ -144,4 +196,5 @@ def configuration_ensure() -> dict[str, Queue]:
         Queue.teams.through.objects.bulk_create(
             [Queue.teams.through(queue=queues[code], team=teams[name]) for code in codes], ignore_conflicts=True
         )
+    sla_configuration_ensure(queues, this_year=date.today().year)
     return queues

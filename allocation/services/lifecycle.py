@@ -32,7 +32,7 @@ from allocation.models import (
 )
 from allocation.services import sla_clock
 from allocation.services.events import event_record
-from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, item_from_row, returning_item
+from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
 from wfo.exceptions import InvalidInput, PermissionDenied
 
 
@@ -67,7 +67,7 @@ def _save(item: WorkItem, *fields: str) -> None:
     item.save(update_fields=[*fields, "updated_at"])
 
 
-_START_HELD_ITEM = f"""
+_START_HELD_ITEM = compact_sql(f"""
 WITH started AS (
     UPDATE {ITEM_TABLE} AS w
        SET status = '{ItemStatus.IN_PROGRESS}', started_at = COALESCE(w.started_at, %(now)s), updated_at = %(now)s
@@ -83,7 +83,7 @@ logged AS (
 )
 SELECT {returning_item("started")}, {QUEUE_COLUMNS}
   FROM started JOIN {Queue._meta.db_table} AS q ON q.id = started.queue_id
-"""
+""")
 
 
 def item_start(*, item_id: int, actor: Actor) -> WorkItem:

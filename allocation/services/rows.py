@@ -3,6 +3,7 @@ turning a returned row back into a model instance, so callers get a normal WorkI
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from django.db import connection
@@ -15,26 +16,50 @@ ITEM_COLUMNS = [field.column for field in _ITEM_FIELDS]
 _QUEUE_FIELDS = [Queue._meta.get_field(name) for name in ("id", "code", "name", "outcomes")]
 QUEUE_COLUMNS = ", ".join(f"q.{field.column} AS queue_{field.column}" for field in _QUEUE_FIELDS)
 
+# psycopg caches the conversion of a statement's text (placeholders to $n) only up to 4096
+# bytes; a longer one is re-scanned on every call. The hot statements are written readably
+# and sent compacted: comments dropped, runs of whitespace made one space.
+_COMMENT = re.compile(r"--[^\n]*")
+PSYCOPG_CACHED_STATEMENT_LENGTH = 4096  # psycopg._queries.MAX_CACHED_STATEMENT_LENGTH; a test checks ours fit
+
+
+def compact_sql(sql: str) -> str:
+    """`sql` without comments and with whitespace runs collapsed. Only for our own SQL: it
+    assumes no string literal holds '--' or significant runs of whitespace."""
+    return " ".join(_COMMENT.sub("", sql).split())
+
 
 def returning_item(alias: str) -> str:
     """`RETURNING` list of every item column of table alias `alias`."""
     return ", ".join(f"{alias}.{column}" for column in ITEM_COLUMNS)
 
 
+def _converters(fields) -> list:
+    # What the ORM's compiler would do: field converters (e.g. JSON text -> objects).
+    return [field.from_db_value if hasattr(field, "from_db_value") else None for field in fields]
+
+
+_ITEM_WIDTH = len(_ITEM_FIELDS)
+_ITEM_ATTNAMES = [field.attname for field in _ITEM_FIELDS]
+_ITEM_CONVERTERS = _converters(_ITEM_FIELDS)
+_QUEUE_ATTNAMES = [field.attname for field in _QUEUE_FIELDS]
+_QUEUE_CONVERTERS = _converters(_QUEUE_FIELDS)
+
+
 def item_from_row(row: Sequence, *, with_queue: bool = True) -> WorkItem:
     """An item from ITEM_COLUMNS values, followed by QUEUE_COLUMNS values if `with_queue`
     (the queue is then loaded with those fields only; others load on access)."""
-    width = len(_ITEM_FIELDS)
-    item = _instance(WorkItem, _ITEM_FIELDS, row[:width])
+    item = _instance(WorkItem, _ITEM_ATTNAMES, _ITEM_CONVERTERS, row[:_ITEM_WIDTH])
     if with_queue:
-        item.queue = _instance(Queue, _QUEUE_FIELDS, row[width : width + len(_QUEUE_FIELDS)])
+        item.queue = _instance(Queue, _QUEUE_ATTNAMES, _QUEUE_CONVERTERS,
+                               row[_ITEM_WIDTH : _ITEM_WIDTH + len(_QUEUE_FIELDS)])
     return item
 
 
-def _instance(model, fields, values):
-    # What the ORM's compiler would do: field converters (e.g. JSON text -> objects), then from_db.
+def _instance(model, attnames, converters, values):
+    # Then from_db, as the ORM does.
     converted = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, values, strict=True)
+        value if convert is None else convert(value, None, connection)
+        for convert, value in zip(converters, values, strict=True)
     ]
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(connection.alias, attnames, converted)

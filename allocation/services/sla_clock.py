@@ -66,10 +66,16 @@ def _move_deadlines(item: WorkItem, clock: SlaClock, calendar: WorkingCalendar |
 def clock_pause(*, item: WorkItem, at: datetime) -> None:
     """The item was pended: its clock stops if the policy says pended time does not count."""
     clock = _clock(item)
-    if clock is None or not clock.pause_when_pended or clock.paused_since is not None:
+    if clock is None or not clock.pause_when_pended:
         return
-    clock.paused_since, clock.resumed_at, clock.next_alert_at = at, None, None
-    clock.save(update_fields=["paused_since", "resumed_at", "next_alert_at"])
+    if clock.resumed_at is not None:  # an earlier pause ended but was not added up yet
+        calendar = PolicyBook().calendar(clock.calendar_id)
+        clock.paused_working += working_between(calendar, clock.paused_since, clock.resumed_at)
+        clock.paused_since = clock.resumed_at = None
+    if clock.paused_since is not None:
+        return
+    clock.paused_since, clock.next_alert_at = at, None
+    clock.save(update_fields=["paused_working", "paused_since", "resumed_at", "next_alert_at"])
 
 
 def clock_resume(*, item: WorkItem, at: datetime, book: PolicyBook | None = None) -> bool:

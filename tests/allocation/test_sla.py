@@ -334,3 +334,29 @@ def test_notifications_page_lists_counts_and_marks_read(client, agent, queue):
     assert client.post(reverse("notifications-read"), {"next": "https://evil.example/"}).url == reverse(
         "notifications"
     )
+
+
+def test_api_shows_the_clock_and_changes_priority(client, queue):
+    from rest_framework.test import APIClient
+
+    SlaPolicy.objects.create(queue=queue, target=24 * HOUR)
+    SlaPolicy.objects.create(queue=queue, priority=5, target=4 * HOUR)
+    item = queued_item(queue, received_at=timezone.now() - 2 * HOUR)
+    api = APIClient()
+    api.force_authenticate(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    sla = api.get(reverse("item-detail", args=[item.pk])).json()["sla"]
+    assert sla["state"] == "on_track" and sla["target_seconds"] == 24 * 3600 and sla["around_the_clock"]
+    assert abs(sla["elapsed_seconds"] - 7200) < 60 and sla["percent_used"] == 8
+    response = api.post(reverse("item-priority", args=[item.pk]), {"priority": 5, "reason": "VIP"}, format="json")
+    assert response.status_code == 200 and response.json()["priority"] == 5
+    sla = api.get(reverse("item-detail", args=[item.pk])).json()["sla"]
+    assert sla["target_seconds"] == 4 * 3600 and sla["percent_used"] == 50 and sla["state"] == "warning"
+    bad = api.post(reverse("item-priority", args=[item.pk]), {"priority": 9}, format="json")
+    assert bad.status_code == 400 and "priority" in bad.json()["errors"]
+    same = api.post(reverse("item-priority", args=[item.pk]), {"priority": 5}, format="json")
+    assert same.status_code == 409
+    agent_api = APIClient()
+    agent_api.force_authenticate(factories.AgentFactory().user)
+    assert agent_api.post(reverse("item-priority", args=[item.pk]), {"priority": 1}, format="json").status_code in (
+        403, 404
+    )
