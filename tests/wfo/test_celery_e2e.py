@@ -36,7 +36,10 @@ def _test_database_url() -> str:
 def celery_worker_process(tmp_path: Path):
     log = tmp_path / "worker.log"
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "wfo.settings.test",
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           # The worker's mail lands in files the test reads.
+           "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+           "DJANGO_EMAIL_FILE_PATH": str(tmp_path / "mail")}
     celery = Path(sys.executable).with_name("celery")
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -80,3 +83,34 @@ def test_worker_runs_the_heartbeat_task_against_the_database(celery_worker_proce
         assert time.monotonic() < deadline, f"second task never ran:\n{log.read_text()[-3000:]}"
         time.sleep(0.2)
     assert WorkerHeartbeat.objects.count() == 1
+
+
+def test_worker_runs_the_sla_alert_job_and_delivers_the_alert(celery_worker_process, role_groups, tmp_path):
+    from django.utils import timezone
+
+    from allocation.models import SlaAlert
+    from allocation.tasks import sla_alerts_raise
+    from tests import factories
+    from tests.helpers import assigned_item
+    from wfo.models import Notification
+
+    process, log = celery_worker_process
+    team = factories.TeamFactory()
+    agent = factories.AgentFactory(team=team, user__email="amelia@example.com")
+    queue = factories.QueueFactory(teams=[team])
+    item = assigned_item(agent, queue, received_at=timezone.now() - queue.sla_target * 0.6)  # past 50 %
+
+    sla_alerts_raise.delay()
+
+    deadline = time.monotonic() + TASK_SECONDS
+    while not SlaAlert.objects.filter(item=item, emailed_at__isnull=False).exists():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"alert job never ran:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    alert = SlaAlert.objects.get(item=item)
+    assert alert.threshold == 50 and alert.recipient_ids == [agent.pk]
+    assert Notification.objects.filter(user=agent.user, title__startswith="SLA warning (50%)").count() == 1
+    mails = list((tmp_path / "mail").iterdir())
+    assert len(mails) == 1
+    sent = mails[0].read_text()
+    assert "To: amelia@example.com" in sent and "SLA warning (50%)" in sent
