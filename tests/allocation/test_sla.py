@@ -360,3 +360,35 @@ def test_api_shows_the_clock_and_changes_priority(client, queue):
     assert agent_api.post(reverse("item-priority", args=[item.pk]), {"priority": 1}, format="json").status_code in (
         403, 404
     )
+
+
+def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
+    """Mon–Fri 09:00–17:00 in London (GMT in November), 8 working hours.
+
+    Received Fri 20 Nov 09:00 → due Fri 17:00. Pended Fri 13:00 (4 h used) and back Mon
+    11:00: the pause covers Fri 13:00–17:00 and Mon 09:00–11:00, 6 working hours, so due
+    moves to 9:00 + 14 working hours = Mon 15:00. Then priority 5 (4 working hours):
+    4 h + the 6 h paused from Fri 09:00 = Mon 11:00."""
+    calendar = weekday_calendar()
+    SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
+    SlaPolicy.objects.create(queue=queue, priority=5, target=4 * HOUR, calendar=calendar)
+    item = queued_item(queue, received_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    assert item.due_at == datetime(2026, 11, 20, 17, tzinfo=UTC)
+
+    from allocation.lock_objects import item_lock
+    from allocation.services import sla_clock
+
+    sla_clock.clock_pause(item=item_lock(item.pk), at=datetime(2026, 11, 20, 13, tzinfo=UTC))
+    locked = item_lock(item.pk)
+    assert sla_clock.clock_resume(item=locked, at=datetime(2026, 11, 23, 11, tzinfo=UTC))
+    locked.save()
+    assert clock_of(item).paused_working == 6 * HOUR
+    assert reload(item).due_at == datetime(2026, 11, 23, 15, tzinfo=UTC)
+    reading = clock_reading(item=reload(item), clock=clock_of(item), calendar=PolicyBook().calendar(calendar.pk),
+                            now=datetime(2026, 11, 23, 12, tzinfo=UTC))
+    assert (reading.elapsed, reading.remaining) == (5 * HOUR, 3 * HOUR)  # Fri 4 h + Mon 11–12
+
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    changed = services.item_change_priority(item_id=item.pk, actor=supervisor, priority=5)
+    assert changed.due_at == datetime(2026, 11, 23, 11, tzinfo=UTC)
+    assert clock_of(item).paused_working == 6 * HOUR
