@@ -10,7 +10,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from allocation.models import WorkItemEvent
+from allocation.models import Priority, WorkItemEvent
 
 register = template.Library()
 
@@ -94,6 +94,10 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
             parts.append(f"From queue {data.get('from_queue')} to queue {data['to_queue']}")
         if data.get("to_agent"):
             parts.append(f"To {agent('to_agent')}")
+    if event.kind == "priority_changed" and data.get("to_priority"):
+        names = dict(Priority.choices)
+        parts.append(f"From {names.get(data.get('from_priority'), '?')} to {names.get(data['to_priority'], '?')};")
+        parts.append(f"due {_when(data.get('from_due_at'))} → {_when(data.get('to_due_at'))}")
     if event.kind == "created" and data.get("source"):
         parts.append(f"From {data['source']} ({data.get('external_id', '')})")
     return " ".join(parts)

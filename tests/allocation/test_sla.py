@@ -149,6 +149,12 @@ def test_priority_change_retargets_keeping_elapsed_and_paused_time(queue):
     assert datetime.fromisoformat(event.data["from_due_at"]) == received + 48 * HOUR
     assert datetime.fromisoformat(event.data["to_due_at"]) == changed.due_at
     assert clock_of(item).target == 8 * HOUR and clock_of(item).paused_working == HOUR
+    from django.test import Client
+
+    page = Client()
+    page.force_login(supervisor)
+    html = page.get(reverse("work:item", args=[item.pk])).content.decode()
+    assert "Priority changed" in html and "From Normal to Urgent;" in html and "VIP customer" in html
 
 
 def test_priority_change_is_for_supervisors(agent, queue):
