@@ -291,6 +291,21 @@ class ItemTransferApi(APIView):
         return _item_response(item)
 
 
+class ItemRejectApi(APIView):
+    """Turn down an item pushed to you (push-mode queues): back to the queue, and not
+    offered to you again for a while."""
+
+    permission_classes = [IsAgent]
+
+    class ItemRejectInputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=ItemRejectInputSerializer, responses=ItemOutputSerializer)
+    def post(self, request, item_id: int):
+        data = _valid(self.ItemRejectInputSerializer, request)
+        return _item_response(services.item_reject(item_id=item_id, actor=request.user, reason=data["reason"]))
+
+
 class ItemPriorityApi(APIView):
     """Change an open item's priority (supervisors): its SLA clock moves to the new
     priority's target, keeping the working time already used."""

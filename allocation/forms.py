@@ -131,6 +131,10 @@ class TransferForm(forms.Form):
         return data
 
 
+class RejectForm(forms.Form):
+    reason = forms.CharField(label="Reject reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class PriorityForm(forms.Form):
     priority = forms.TypedChoiceField(label="New priority", choices=Priority.choices, coerce=int)
     reason = forms.CharField(label="Priority reason", max_length=500, required=False,

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from allocation.services import rebalancing
 from allocation.services.sla_alerts import sla_alerts_raise as sla_alerts_raise_service
 
 
@@ -12,3 +13,25 @@ def sla_alerts_raise() -> dict:
     result = sla_alerts_raise_service()
     return {"clocks_read": result.clocks_read, "alerts_raised": len(result.alerts_raised),
             "warnings_deferred": result.warnings_deferred, "emails_sent": result.emails_sent}
+
+
+@shared_task(name="allocation.reservations_expire", ignore_result=True, soft_time_limit=50, time_limit=60)
+def reservations_expire() -> dict:
+    """Assigned items not started within their queue's reservation timeout go back to it."""
+    moved = rebalancing.reservations_expire()
+    return {"moved": moved.moved, "skipped": moved.skipped}
+
+
+@shared_task(name="allocation.rebalance", ignore_result=True, soft_time_limit=50, time_limit=60)
+def rebalance() -> dict:
+    """Items of absent or over-capacity agents, due follow-ups and items of agents who lost
+    eligibility move on; idle agents go offline. Safe to overlap and to repeat."""
+    result = rebalancing.rebalance()
+    return {"moved": result.moved, "set_offline": result.set_offline}
+
+
+@shared_task(name="allocation.push_assign", ignore_result=True, soft_time_limit=50, time_limit=60)
+def push_assign() -> dict:
+    """Queued items of push-mode queues go to eligible available agents."""
+    moved = rebalancing.push_assign()
+    return {"assigned": moved.to_agent}

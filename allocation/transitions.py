@@ -8,14 +8,14 @@ See DESIGN.md, "Work item lifecycle".
 from __future__ import annotations
 
 from allocation.actors import Actor, SystemActor
-from allocation.models import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, ItemStatus, WorkItem
+from allocation.models import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, AllocationMode, ItemStatus, WorkItem
 
 CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"
 
 START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL = "start", "pend", "complete", "release", "transfer", "cancel"
-REPRIORITIZE = "priority"
-ACTIONS = (START, PEND, COMPLETE, RELEASE, TRANSFER, REPRIORITIZE, CANCEL)
+REPRIORITIZE, REJECT = "priority", "reject"
+ACTIONS = (START, PEND, COMPLETE, RELEASE, REJECT, TRANSFER, REPRIORITIZE, CANCEL)
 
 # The statuses each action accepts when the item's holder (or a system job) acts.
 HOLDER_MAY: dict[str, tuple[str, ...]] = {
@@ -23,6 +23,7 @@ HOLDER_MAY: dict[str, tuple[str, ...]] = {
     PEND: (ItemStatus.IN_PROGRESS,),
     COMPLETE: (ItemStatus.IN_PROGRESS,),
     RELEASE: ACTIVE_STATUSES,
+    REJECT: (ItemStatus.ASSIGNED,),  # and only items of push-mode queues: see applies_to
     TRANSFER: HELD_STATUSES,
 }
 
@@ -52,6 +53,11 @@ def statuses_allowing(action: str, *, as_holder: bool, permitted: bool) -> tuple
     return tuple(status for status in ItemStatus.values if status in statuses)
 
 
+def applies_to(action: str, item: WorkItem) -> bool:
+    """Beyond status: an agent may reject only an item that was pushed to it (push-mode queue)."""
+    return action != REJECT or item.queue.allocation_mode == AllocationMode.PUSH
+
+
 def actions_allowed(item: WorkItem, actor: Actor) -> list[str]:
     """The actions `actor` may take on `item` now, in display order."""
     holder = is_holder(item, actor)
@@ -59,4 +65,5 @@ def actions_allowed(item: WorkItem, actor: Actor) -> list[str]:
         action
         for action in ACTIONS
         if item.status in statuses_allowing(action, as_holder=holder, permitted=has_permission(actor, action))
+        and applies_to(action, item)
     ]

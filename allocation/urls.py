@@ -13,6 +13,7 @@ api_urlpatterns = [
     path("items/<int:item_id>/release/", api.ItemReleaseApi.as_view(), name="item-release"),
     path("items/<int:item_id>/transfer/", api.ItemTransferApi.as_view(), name="item-transfer"),
     path("items/<int:item_id>/priority/", api.ItemPriorityApi.as_view(), name="item-priority"),
+    path("items/<int:item_id>/reject/", api.ItemRejectApi.as_view(), name="item-reject"),
     path("agent/next/", api.AgentNextApi.as_view(), name="agent-next"),
     path("agent/presence/", api.AgentPresenceApi.as_view(), name="agent-presence"),
     path("customers/<str:customer_ref>/items/", api.CustomerItemsApi.as_view(), name="customer-items"),
@@ -32,6 +33,7 @@ page_urlpatterns = [
     path("items/<int:item_id>/release/", views.item_release, name="item-release"),
     path("items/<int:item_id>/transfer/", views.item_transfer, name="item-transfer"),
     path("items/<int:item_id>/priority/", views.item_change_priority, name="item-priority"),
+    path("items/<int:item_id>/reject/", views.item_reject, name="item-reject"),
     path("items/<int:item_id>/cancel/", views.item_cancel, name="item-cancel"),
     path("customers/<str:customer_ref>/", views.customer_page, name="customer"),
 ]

@@ -113,7 +113,7 @@ def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 PAST_TENSE = {
     transitions.START: "started", transitions.PEND: "pended", transitions.COMPLETE: "completed",
     transitions.RELEASE: "released", transitions.TRANSFER: "transferred", transitions.CANCEL: "cancelled",
-    transitions.REPRIORITIZE: "given another priority",
+    transitions.REPRIORITIZE: "given another priority", transitions.REJECT: "rejected",
 }
 
 
@@ -130,6 +130,8 @@ def _action_form(action: str, item: WorkItem, data=None):
         return forms.TransferForm(
             data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents), prefix=action
         )
+    if action == transitions.REJECT:
+        return forms.RejectForm(data, prefix=action)
     if action == transitions.REPRIORITIZE:
         return forms.PriorityForm(data, prefix=action, initial={"priority": item.priority})
     if action == transitions.CANCEL:
@@ -259,6 +261,13 @@ def item_transfer(request: HttpRequest, item_id: int) -> HttpResponse:
     return _act(request, item_id, transitions.TRANSFER, lambda item, data: services.item_transfer(
         item_id=item.pk, actor=request.user, to_queue_id=data["to_queue_id"], to_agent_id=data["to_agent_id"],
         reason=data["reason"]))
+
+
+@require_POST
+@login_required
+def item_reject(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.REJECT, lambda item, data: services.item_reject(
+        item_id=item.pk, actor=request.user, reason=data["reason"]))
 
 
 @require_POST

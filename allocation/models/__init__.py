@@ -13,6 +13,7 @@ from allocation.models.items import (
     EventKind,
     ItemStatus,
     Priority,
+    PushRejection,
     WorkItem,
     WorkItemEvent,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Presence",
     "PresenceChange",
     "Priority",
+    "PushRejection",
     "Queue",
     "QueueSkill",
     "Skill",

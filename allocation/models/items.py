@@ -128,6 +128,9 @@ class EventKind(models.TextChoices):
     TRANSFERRED = "transferred", "Transferred"
     CANCELLED = "cancelled", "Cancelled"
     PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    RESERVATION_EXPIRED = "reservation_expired", "Reservation expired"
+    REBALANCED = "rebalanced", "Rebalanced"
+    REJECTED = "rejected", "Rejected"
 
 
 class WorkItemEvent(models.Model):
@@ -164,3 +167,20 @@ class WorkItemEvent(models.Model):
     @property
     def actor_label(self) -> str:
         return actor_label(self)
+
+
+class PushRejection(models.Model):
+    """An agent turned down an item pushed to it: push allocation does not offer that item
+    to that agent again until `until`."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="push_rejections")
+    agent = models.ForeignKey("allocation.AgentProfile", on_delete=models.CASCADE, related_name="+")
+    rejected_at = models.DateTimeField()
+    until = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "until"], name="pushrejection_agent_until")]
+
+    def __str__(self) -> str:
+        return f"#{self.item_id} rejected by {self.agent_id}"

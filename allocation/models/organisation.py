@@ -150,6 +150,9 @@ class AgentProfile(models.Model):
     presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
     presence_since = models.DateTimeField(default=timezone.now)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last request in the portal; idle agents are set offline."
+    )
     skills = models.ManyToManyField(Skill, through="AgentSkill", blank=True, related_name="agents")
 
     class Meta:

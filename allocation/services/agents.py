@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,3 +34,9 @@ def agent_set_presence(*, agent_id: int, presence: str, actor: Actor) -> AgentPr
     profile.save(update_fields=["presence", "presence_since"])
     PresenceChange.objects.create(agent=profile, presence=presence, at=now, **actor_fields(actor))
     return profile
+
+
+def agent_seen(*, agent_id: int, at: datetime) -> None:
+    """Note that the agent used the portal at `at` (rebalancing sets idle agents offline).
+    A plain UPDATE without a lock: the latest request wins, and nothing else depends on it."""
+    AgentProfile.objects.filter(pk=agent_id).update(last_seen_at=at)

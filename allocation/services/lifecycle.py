@@ -26,6 +26,7 @@ from allocation.models import (
     EventKind,
     ItemStatus,
     Priority,
+    PushRejection,
     Queue,
     WorkItem,
     WorkItemEvent,
@@ -305,5 +306,31 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
         reason=reason.strip(),
         data={"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
               "to_due_at": item.due_at.isoformat()},
+    )
+    return item
+
+
+@transaction.atomic
+def item_reject(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
+    """Turn down an item push allocation gave you: it goes back to its queue and is not
+    offered to you again for WFO_PUSH_REJECT_COOLDOWN."""
+    reason = _require_text(reason, "reason", "Say why you reject the item.")
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    _require_status(item, transitions.HOLDER_MAY[transitions.REJECT], "rejected")
+    if not transitions.applies_to(transitions.REJECT, item):
+        raise IllegalTransition(
+            f"Work item #{item.pk} was not pushed to you ({item.queue.name} is a pull queue): release it instead."
+        )
+    now = timezone.now()
+    holder = item.assignee_id
+    until = now + settings.WFO_PUSH_REJECT_COOLDOWN
+    item.status = ItemStatus.QUEUED
+    item.assignee = None
+    _save(item, "status", "assignee")
+    PushRejection.objects.create(item=item, agent_id=holder, rejected_at=now, until=until, reason=reason)
+    event_record(
+        item=item, actor=actor, kind=EventKind.REJECTED, from_status=ItemStatus.ASSIGNED, at=now, reason=reason,
+        data={"rejected_by_agent": holder, "not_offered_again_until": until.isoformat()},
     )
     return item

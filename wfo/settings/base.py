@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "wfo.middleware.BrowserTimezoneMiddleware",
     "wfo.middleware.DomainErrorPageMiddleware",
+    "wfo.middleware.AgentLastSeenMiddleware",
 ]
 
 ROOT_URLCONF = "wfo.urls"
@@ -157,6 +158,12 @@ WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
+# Rebalancing (allocation/services/rebalancing.py): how long an agent may be away or
+# offline before its items move, and how long a rejected push is not offered to it again.
+WFO_REBALANCE_GRACE = timedelta(minutes=env.int("WFO_REBALANCE_GRACE_MINUTES", default=15))
+WFO_PUSH_REJECT_COOLDOWN = timedelta(minutes=env.int("WFO_PUSH_REJECT_COOLDOWN_MINUTES", default=60))
+# An agent whose session saw no request for this long is set offline.
+WFO_PRESENCE_IDLE = timedelta(minutes=env.int("WFO_PRESENCE_IDLE_MINUTES", default=30))
 # Links in e-mails point here.
 WFO_PORTAL_URL = env("WFO_PORTAL_URL", default="http://127.0.0.1:8000")
 # How often an open inbox reloads its list (htmx polling).

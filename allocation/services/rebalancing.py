@@ -1,0 +1,350 @@
+"""Work never gets stuck with an absent agent (DESIGN.md, "Reservations", "Rebalancing",
+"Push mode"). The periodic jobs in allocation/tasks.py call these.
+
+Every move is one short transaction of its own: lock the agents involved (by id), then the
+item with SKIP LOCKED, check that the rule still applies to what is now in the row, move it,
+write one event with the reason (and, for a move to an agent, the candidates considered and
+why each lost). So a run can be interrupted between any two items and lose nothing, two
+overlapping runs move each item once (the second finds it locked, or no longer matching),
+and running twice changes nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from allocation import selectors
+from allocation.actors import SystemActor
+from allocation.lock_objects import agents_lock
+from allocation.models import (
+    ACTIVE_STATUSES,
+    AgentProfile,
+    AgentSkill,
+    AllocationMode,
+    EventKind,
+    ItemStatus,
+    Presence,
+    PushRejection,
+    Queue,
+    QueueSkill,
+    WorkItem,
+)
+from allocation.services import sla_clock
+from allocation.services.agents import agent_set_presence
+from allocation.services.events import event_record
+
+RESERVATION_EXPIRY = SystemActor("reservation-expiry")
+REBALANCER = SystemActor("rebalancer")
+PUSH_ALLOCATION = SystemActor("push-allocation")
+IDLE_TIMEOUT = SystemActor("idle-timeout")
+
+BATCH = 200
+CANDIDATES_SHOWN = 5
+
+# Why an item moved (the event's `data.rule`).
+RULE_RESERVATION = "reservation_expired"
+RULE_ABSENT = "holder_absent"
+RULE_OVER_CAPACITY = "holder_over_capacity"
+RULE_FOLLOW_UP = "follow_up_due"
+RULE_NOT_ELIGIBLE = "holder_no_longer_eligible"
+RULE_PUSH = "push"
+
+
+@dataclass
+class MoveCount:
+    to_queue: int = 0
+    to_agent: int = 0
+    skipped: int = 0  # locked by an overlapping run, or no longer matching the rule
+
+    def add(self, outcome: str | None) -> None:
+        if outcome == "queue":
+            self.to_queue += 1
+        elif outcome == "agent":
+            self.to_agent += 1
+        else:
+            self.skipped += 1
+
+    @property
+    def moved(self) -> int:
+        return self.to_queue + self.to_agent
+
+
+@dataclass
+class RebalanceResult:
+    by_rule: dict[str, MoveCount] = field(default_factory=dict)
+    set_offline: int = 0
+
+    @property
+    def moved(self) -> int:
+        return sum(count.moved for count in self.by_rule.values())
+
+
+# Choosing a receiving agent ----------------------------------------------------------------
+
+def _candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[AgentProfile | None, list[dict]]:
+    """The agent an item should go to (eligible now, least recently assigned first) and the
+    explanation: the first few eligible agents and the serving team's others, each with why
+    it did not win."""
+    eligible = selectors.agents_eligible_for_queue(item.queue).exclude(pk__in=exclude)
+    rejected = PushRejection.objects.filter(item=item, until__gt=now).values("agent_id")
+    eligible = eligible.exclude(pk__in=rejected)
+    ranked = list(eligible[:CANDIDATES_SHOWN])
+    winner = ranked[0] if ranked else None
+    considered = []
+    for rank, agent in enumerate(ranked):
+        why = "eligible, least recently assigned" if rank == 0 else (
+            f"eligible, but assigned more recently than {winner}"
+        )
+        considered.append({"agent": agent.user.get_username(), "chosen": rank == 0, "why": why})
+    others = (
+        AgentProfile.objects.filter(team__queues=item.queue).exclude(pk__in={a.pk for a in ranked} | exclude)
+        .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
+    )
+    for agent in others:
+        reasons = selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
+        if PushRejection.objects.filter(item=item, agent=agent, until__gt=now).exists():
+            reasons.append(f"{agent} rejected this item.")
+        considered.append({"agent": agent.user.get_username(), "chosen": False,
+                           "why": " ".join(reasons) or "not among the first eligible"})
+    return winner, considered
+
+
+# The one move ------------------------------------------------------------------------------
+
+def _move(
+    item_id: int, *, actor: SystemActor, kind: str, rule: str, reason: str, still_applies: Callable[[WorkItem], bool],
+    now: datetime, to_agent: bool, to_holder: bool = False,
+) -> str | None:
+    """Move one item if the rule still applies once it is locked: to its holder (a due
+    follow-up), to the best eligible agent, or back to its queue (a queued item nobody can
+    take stays where it is). Returns "agent", "queue", or None when nothing moved."""
+    item = WorkItem.objects.select_related("queue", "assignee").filter(pk=item_id).first()
+    if item is None or not still_applies(item):
+        return None
+    holder_id = item.assignee_id
+    winner, considered = (None, [])
+    if to_holder:
+        winner = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).first()
+    elif to_agent:
+        winner, considered = _candidates(item, now=now, exclude={holder_id} if holder_id else set())
+    with transaction.atomic():
+        # Lock order: agents (by id), then the item.
+        agent_ids = sorted({pk for pk in (holder_id, winner.pk if winner else None) if pk is not None})
+        agents = {agent.pk: agent for agent in agents_lock(agent_ids).select_related("user")}
+        locked = (
+            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+            .filter(pk=item_id).first()
+        )
+        if locked is None or locked.assignee_id != holder_id or not still_applies(locked):
+            return None
+        target = agents.get(winner.pk) if winner else None
+        if target is not None and not to_holder:
+            refused = selectors.agent_ineligibility_reasons(agent=target, queue=locked.queue)
+            if refused:  # changed since it was chosen: the queue takes the item instead
+                considered = [{**c, "chosen": False} for c in considered]
+                considered.append({"agent": target.user.get_username(), "chosen": False, "why": " ".join(refused)})
+                target = None
+        from_status = locked.status
+        if target is None and from_status == ItemStatus.QUEUED:
+            return None
+        if from_status == ItemStatus.PENDED:
+            sla_clock.clock_resume(item=locked, at=now)
+        locked.pended_until = None
+        data = {"rule": rule, "from_agent": holder_id}
+        if target is not None:
+            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, now
+            target.last_assigned_at = now
+            target.save(update_fields=["last_assigned_at"])
+            data["to_agent"] = target.pk
+        else:
+            locked.status, locked.assignee = ItemStatus.QUEUED, None
+            data["to_queue"] = locked.queue.code
+        if considered:
+            data["candidates"] = considered
+        locked.save(update_fields=["status", "assignee", "assigned_at", "pended_until", "due_at", "start_by",
+                                   "updated_at"])
+        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=now, reason=reason, data=data)
+    return "agent" if target is not None else "queue"
+
+
+def _run(queryset: QuerySet[WorkItem], mover: Callable[[int], str | None], batch_size: int) -> MoveCount:
+    count = MoveCount()
+    for item_id in list(queryset.values_list("pk", flat=True)[:batch_size]):
+        count.add(mover(item_id))
+    return count
+
+
+# Reservation expiry -------------------------------------------------------------------------
+
+def _reservation_expired(now: datetime) -> Q:
+    return Q(status=ItemStatus.ASSIGNED, assigned_at__lt=now - F("queue__reservation_timeout"))
+
+
+def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:
+    """Assigned items nobody started within their queue's reservation timeout go back to it."""
+    now = now or timezone.now()
+
+    def expired(item: WorkItem) -> bool:
+        return item.status == ItemStatus.ASSIGNED and item.assigned_at + item.queue.reservation_timeout < now
+
+    return _run(
+        WorkItem.objects.filter(_reservation_expired(now)).order_by("assigned_at"),
+        lambda pk: _move(pk, actor=RESERVATION_EXPIRY, kind=EventKind.RESERVATION_EXPIRED, rule=RULE_RESERVATION,
+                         reason="Not started within the queue's reservation timeout.", still_applies=expired,
+                         now=now, to_agent=False),
+        batch_size,
+    )
+
+
+# Rebalancing --------------------------------------------------------------------------------
+
+def rebalance(*, now: datetime | None = None, batch_size: int = BATCH) -> RebalanceResult:
+    """One pass of every rebalancing rule, each over at most `batch_size` items."""
+    now = now or timezone.now()
+    result = RebalanceResult()
+    result.set_offline = agents_idle_set_offline(now=now)
+    result.by_rule[RULE_ABSENT] = _absent_holders(now, batch_size)
+    result.by_rule[RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
+    result.by_rule[RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
+    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size)
+    return result
+
+
+def _absent_holders(now: datetime, batch_size: int) -> MoveCount:
+    grace = settings.WFO_REBALANCE_GRACE
+
+    def absent(item: WorkItem) -> bool:
+        agent = AgentProfile.objects.filter(pk=item.assignee_id).first()
+        return (item.status in ACTIVE_STATUSES and agent is not None and agent.presence != Presence.AVAILABLE
+                and agent.presence_since < now - grace)
+
+    items = WorkItem.objects.filter(
+        status__in=ACTIVE_STATUSES,
+        assignee__agent_profile__presence__in=[Presence.AWAY, Presence.OFFLINE],
+        assignee__agent_profile__presence_since__lt=now - grace,
+    ).order_by("start_by", "id")
+    return _run(items, lambda pk: _move(
+        pk, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_ABSENT, still_applies=absent, now=now,
+        reason=f"Its holder has been away or offline for more than {_minutes(grace)}.", to_agent=True,
+    ), batch_size)
+
+
+def _active_count(agent_id: int) -> int:
+    return WorkItem.objects.filter(assignee_id=agent_id, status__in=ACTIVE_STATUSES).count()
+
+
+def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
+    """Agents holding more than their (lowered) capacity give up their newest items."""
+    count = MoveCount()
+    holding = Count("user__held_items", filter=Q(user__held_items__status__in=ACTIVE_STATUSES))
+    agents = AgentProfile.objects.annotate(active=holding).filter(active__gt=F("capacity")).order_by("pk")
+    for agent in agents[:batch_size]:
+        excess = agent.active - agent.capacity
+        newest = (
+            WorkItem.objects.filter(assignee_id=agent.pk, status__in=ACTIVE_STATUSES)
+            .order_by("-assigned_at", "-id").values_list("pk", flat=True)[:excess]
+        )
+
+        def over(item: WorkItem, agent=agent) -> bool:
+            if item.assignee_id != agent.pk or item.status not in ACTIVE_STATUSES:
+                return False
+            capacity = AgentProfile.objects.values_list("capacity", flat=True).get(pk=agent.pk)
+            return _active_count(agent.pk) > capacity
+
+        for item_id in list(newest):
+            count.add(_move(
+                item_id, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_OVER_CAPACITY, still_applies=over,
+                now=now, reason=f"{agent} holds more than its capacity of {agent.capacity}.", to_agent=True,
+            ))
+    return count
+
+
+def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
+    """Pended items whose follow-up time came go back to their agent if it is available,
+    else to the queue."""
+
+    def due(item: WorkItem) -> bool:
+        return item.status == ItemStatus.PENDED and item.pended_until <= now
+
+    count = MoveCount()
+    items = WorkItem.objects.filter(status=ItemStatus.PENDED, pended_until__lte=now).order_by("pended_until", "id")
+    for item_id, holder_id in list(items.values_list("pk", "assignee_id")[:batch_size]):
+        available = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).exists()
+        count.add(_move(
+            item_id, actor=REBALANCER, kind=EventKind.FOLLOW_UP_DUE, rule=RULE_FOLLOW_UP, still_applies=due, now=now,
+            reason="The follow-up time came." + ("" if available else " Its agent is not available."),
+            to_agent=False, to_holder=available,
+        ))
+    return count
+
+
+def _holders_no_longer_eligible(now: datetime, batch_size: int) -> MoveCount:
+    """Held items of agents whose team no longer serves the queue or who lost a required
+    skill (or level) move on."""
+
+    def not_eligible(item: WorkItem) -> bool:
+        agent = AgentProfile.objects.filter(pk=item.assignee_id).first()
+        return (item.status in ACTIVE_STATUSES and agent is not None
+                and not selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
+                .filter(pk=item.queue_id).exists())
+
+    serves = Queue.teams.through.objects.filter(
+        queue_id=OuterRef("queue_id"), team_id=OuterRef("assignee__agent_profile__team_id")
+    )
+    meets = AgentSkill.objects.filter(
+        agent_id=OuterRef(OuterRef("assignee_id")), skill_id=OuterRef("skill_id"),
+        proficiency__gte=OuterRef("min_proficiency"),
+    )
+    unmet = QueueSkill.objects.filter(queue_id=OuterRef("queue_id")).filter(~Exists(meets))
+    items = WorkItem.objects.filter(status__in=ACTIVE_STATUSES).filter(~Exists(serves) | Exists(unmet)).order_by("id")
+    return _run(items, lambda pk: _move(
+        pk, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_NOT_ELIGIBLE, still_applies=not_eligible, now=now,
+        reason="Its holder no longer has the team or skills the queue requires.", to_agent=True,
+    ), batch_size)
+
+
+def agents_idle_set_offline(*, now: datetime | None = None) -> int:
+    """Agents shown available whose portal session saw no request past the idle time go
+    offline, so rebalancing sees real absence."""
+    now = now or timezone.now()
+    idle = AgentProfile.objects.filter(
+        presence__in=[Presence.AVAILABLE, Presence.AWAY], last_seen_at__lt=now - settings.WFO_PRESENCE_IDLE
+    )
+    changed = 0
+    for agent_id in list(idle.values_list("pk", flat=True)[:BATCH]):
+        agent_set_presence(agent_id=agent_id, presence=Presence.OFFLINE, actor=IDLE_TIMEOUT)
+        changed += 1
+    return changed
+
+
+# Push allocation ----------------------------------------------------------------------------
+
+def push_assign(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:
+    """Queued items of push-mode queues go to eligible available agents with spare capacity,
+    least recently assigned first (in start-by order); an item nobody can take waits."""
+    now = now or timezone.now()
+
+    def waiting(item: WorkItem) -> bool:
+        return item.status == ItemStatus.QUEUED and item.queue.allocation_mode == AllocationMode.PUSH
+
+    count = MoveCount()
+    items = WorkItem.objects.filter(
+        status=ItemStatus.QUEUED, queue__allocation_mode=AllocationMode.PUSH, queue__is_active=True
+    ).order_by("start_by", "-priority", "received_at", "id")
+    for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
+        count.add(_move(item_id, actor=PUSH_ALLOCATION, kind=EventKind.ASSIGNED, rule=RULE_PUSH,
+                        still_applies=waiting, now=now, reason="", to_agent=True))
+    return count
+
+
+def _minutes(span) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
