@@ -28,6 +28,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
+from allocation.services import bulk
 
 
 class IsAgent(BasePermission):
@@ -289,6 +290,52 @@ class ItemTransferApi(APIView):
             reason=data["reason"],
         )
         return _item_response(item)
+
+
+class ItemsReassignApi(APIView):
+    """Supervisor bulk reassign: `preview: true` says which items would move and why the
+    others are refused; without it the items move. Supervisors reach the items of queues
+    their teams serve; admins any."""
+
+    class ItemsReassignInputSerializer(serializers.Serializer):
+        items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+        queue = serializers.SlugRelatedField(
+            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
+            error_messages={"does_not_exist": "No active queue has the code '{value}'."},
+        )
+        agent = serializers.SlugRelatedField(
+            slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
+            required=False, error_messages={"does_not_exist": "No agent has the username '{value}'."},
+        )
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        preview = serializers.BooleanField(required=False, default=False)
+
+        def validate(self, attrs):
+            if ("queue" in attrs) == ("agent" in attrs):
+                raise serializers.ValidationError("Give exactly one of queue or agent.")
+            return attrs
+
+    @extend_schema(
+        request=ItemsReassignInputSerializer,
+        responses=inline_serializer("ReassignResult", {
+            "preview": serializers.BooleanField(),
+            "moved": serializers.ListField(child=serializers.IntegerField()),
+            "refused": serializers.ListField(child=serializers.DictField()),
+        }),
+    )
+    def post(self, request):
+        data = _valid(self.ItemsReassignInputSerializer, request)
+        target = {"to_queue_id": data["queue"].pk if "queue" in data else None,
+                  "to_agent_id": data["agent"].pk if "agent" in data else None}
+        if data["preview"]:
+            result = bulk.items_reassign_preview(actor=request.user, item_ids=data["items"], **target)
+        else:
+            result = bulk.items_reassign(actor=request.user, item_ids=data["items"], reason=data["reason"], **target)
+        return Response({
+            "preview": data["preview"],
+            "moved": [v.item_id for v in result.moving],
+            "refused": [{"item": v.item_id, "reasons": list(v.reasons)} for v in result.refused],
+        })
 
 
 class ItemRejectApi(APIView):

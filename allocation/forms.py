@@ -8,7 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from allocation.models import AgentProfile, Presence, Priority, Queue, WorkItem
+from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Priority, Queue, WorkItem
 
 OTHER = "Other"
 
@@ -151,3 +151,51 @@ class CancelForm(forms.Form):
 
 class PresenceForm(forms.Form):
     presence = forms.ChoiceField(label="Presence", choices=Presence.choices, widget=forms.RadioSelect)
+
+
+class ReassignFilterForm(forms.Form):
+    """Which items to look at for a bulk move."""
+
+    queue = forms.ModelChoiceField(
+        label="Queue", queryset=Queue.objects.none(), required=False, empty_label="Any queue"
+    )
+    status = forms.MultipleChoiceField(
+        label="Status", choices=[(s, label) for s, label in ItemStatus.choices if s in OPEN_STATUSES],
+        required=False, widget=forms.CheckboxSelectMultiple,
+    )
+    assignee = forms.CharField(label="Held by (username)", required=False, max_length=150)
+    received_before = forms.DateTimeField(
+        label="Received before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
+    )
+    due_before = forms.DateTimeField(
+        label="Due before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
+    )
+
+    def __init__(self, *args, queues, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].queryset = queues
+
+
+class ReassignForm(forms.Form):
+    """The selected items and where they go."""
+
+    items = forms.TypedMultipleChoiceField(label="Items", coerce=int, choices=[])
+    target = forms.ChoiceField(label="Move to")
+    reason = forms.CharField(label="Reassign reason", max_length=500, required=False)
+
+    def __init__(self, *args, item_ids: list[int], queues: list[Queue], agents: list[AgentProfile], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["items"].choices = [(pk, pk) for pk in item_ids]
+        self.fields["target"].choices = [
+            ("", "Choose a queue or an agent…"),
+            ("Queues", [(f"queue:{q.pk}", q.name) for q in queues]),
+            ("Agents", [(f"agent:{a.pk}", f"{a.user.get_full_name() or a.user.get_username()} ({a.team}, "
+                                          f"{a.get_presence_display().lower()})") for a in agents]),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        kind, _, pk = (data.get("target") or "").partition(":")
+        data["to_queue_id"] = int(pk) if kind == "queue" else None
+        data["to_agent_id"] = int(pk) if kind == "agent" else None
+        return data

@@ -161,12 +161,15 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     return items
 
 
+AGENT_KEYS_IN_EVENTS = ("from_agent", "to_agent", "released_by_agent", "held_by", "rejected_by_agent")
+
+
 def user_names_in_events(events: list[WorkItemEvent]) -> dict[int, str]:
     """Display names of the agents an item's events refer to by id (who it was transferred
     to or from, who released it), in one query."""
     ids = {
         value for event in events for key, value in event.data.items()
-        if key in ("from_agent", "to_agent", "released_by_agent", "held_by") and isinstance(value, int)
+        if key in AGENT_KEYS_IN_EVENTS and isinstance(value, int)
     }
     users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name") if ids else []
     return {user.pk: user.get_full_name() or user.get_username() for user in users}
@@ -196,3 +199,20 @@ def with_clock_readings(items: list[WorkItem], *, now: datetime) -> list[WorkIte
             item=item, clock=clock, calendar=book.calendar(clock.calendar_id), now=now
         )
     return items
+
+
+ASSIGNING_KINDS = ("assigned", "rebalanced", "transferred", "follow_up_due")
+
+
+def assignment_explanation(item: WorkItem, events: list[WorkItemEvent]) -> WorkItemEvent | None:
+    """The event that gave the item to its current holder: why this agent (its rule, and
+    for push and rebalancing the candidates considered). None when nobody holds it."""
+    if item.assignee_id is None:
+        return None
+    for event in reversed(events):
+        if event.kind not in ASSIGNING_KINDS or event.to_status != "assigned":
+            continue
+        # get-next and push name no target (the actor, or the chosen candidate, is it).
+        if event.data.get("to_agent", item.assignee_id) == item.assignee_id:
+            return event
+    return None

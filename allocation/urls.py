@@ -6,6 +6,7 @@ from allocation import api, views
 api_urlpatterns = [
     path("items/", api.ItemListCreateApi.as_view(), name="item-list"),
     path("items/<int:item_id>/", api.ItemDetailApi.as_view(), name="item-detail"),
+    path("items/reassign/", api.ItemsReassignApi.as_view(), name="items-reassign"),
     path("items/<int:item_id>/cancel/", api.ItemCancelApi.as_view(), name="item-cancel"),
     path("items/<int:item_id>/start/", api.ItemStartApi.as_view(), name="item-start"),
     path("items/<int:item_id>/pend/", api.ItemPendApi.as_view(), name="item-pend"),
@@ -26,6 +27,7 @@ page_urlpatterns = [
     path("next/", views.next_work, name="next"),
     path("presence/", views.presence_set, name="presence"),
     path("items/", views.item_list, name="items"),
+    path("reassign/", views.reassign, name="reassign"),
     path("items/<int:item_id>/", views.item_page, name="item"),
     path("items/<int:item_id>/start/", views.item_start, name="item-start"),
     path("items/<int:item_id>/pend/", views.item_pend, name="item-pend"),

@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from allocation import forms, selectors, services, transitions
 from allocation.filters import ItemPageFilter
-from allocation.models import ACTIVE_STATUSES, AgentProfile, WorkItem
+from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
+from allocation.services import bulk
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 from wfo.pagination import EstimatedCountPaginator
 
@@ -156,6 +157,8 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "action_forms": action_forms,
         "now": now,
         "is_agent": selectors.agent_profile_for(request.user) is not None,
+        "why_holder": selectors.assignment_explanation(item, events)
+        if request.user.has_perm(selectors.SEE_ALL_ITEMS_PERMISSION) else None,
     }
     return render(request, "allocation/item.html", context, status=status)
 
@@ -311,3 +314,63 @@ def item_list(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}
     return render(request, "allocation/item_list.html", context, status=200 if filterset.is_valid() else 400)
+
+
+# Supervisor bulk reassign -------------------------------------------------------------------
+
+REASSIGN_LIST_LIMIT = 200
+
+
+@login_required
+def reassign(request: HttpRequest) -> HttpResponse:
+    """Filter items, select, choose a target, preview what would move and what is refused
+    (and why), then apply. GET filters; POST step=preview shows the preview; step=apply moves."""
+    if not request.user.has_perm(transitions.REASSIGN_PERMISSION):
+        raise PermissionDenied("Only supervisors and admins can reassign work.")
+    scope = WorkItem.objects.filter(bulk.queues_supervised_by(request.user)).distinct()
+    queues = Queue.objects.filter(pk__in=scope.values("queue_id")).order_by("name")
+    filters = forms.ReassignFilterForm(request.GET or None, queues=queues)
+    items = scope.filter(status__in=OPEN_STATUSES).select_related("queue", "assignee")
+    if filters.is_bound and filters.is_valid():
+        wanted = filters.cleaned_data
+        if wanted["queue"]:
+            items = items.filter(queue=wanted["queue"])
+        if wanted["status"]:
+            items = items.filter(status__in=wanted["status"])
+        if wanted["assignee"]:
+            items = items.filter(assignee__username=wanted["assignee"])
+        if wanted["received_before"]:
+            items = items.filter(received_at__lt=wanted["received_before"])
+        if wanted["due_before"]:
+            items = items.filter(due_at__lt=wanted["due_before"])
+    shown = list(items.order_by("start_by", "id")[:REASSIGN_LIST_LIMIT])
+    agents = list(
+        AgentProfile.objects.filter(team__queues__in=queues).distinct().select_related("user", "team")
+        .order_by("user__username")
+    )
+    item_ids = [item.pk for item in shown]
+    if request.method == "POST":
+        item_ids = [int(pk) for pk in request.POST.getlist("items") if pk.isdigit()]
+    form = forms.ReassignForm(request.POST or None, item_ids=item_ids, queues=list(queues), agents=agents,
+                              initial={"items": item_ids if request.GET.get("select") == "all" else []})
+    context = {"filters": filters, "items": shown, "form": form, "limit": REASSIGN_LIST_LIMIT,
+               "total": items.count() if len(shown) == REASSIGN_LIST_LIMIT else len(shown)}
+    if request.method != "POST":
+        return render(request, "allocation/reassign.html", context)
+    if not form.is_valid():
+        return render(request, "allocation/reassign.html", context, status=400)
+    target = {"to_agent_id": form.cleaned_data["to_agent_id"], "to_queue_id": form.cleaned_data["to_queue_id"]}
+    try:
+        if request.POST.get("step") == "apply":
+            result = bulk.items_reassign(actor=request.user, item_ids=form.cleaned_data["items"],
+                                         reason=form.cleaned_data["reason"], **target)
+            context |= {"result": result, "applied": True}
+        else:
+            context |= {"result": bulk.items_reassign_preview(actor=request.user, item_ids=form.cleaned_data["items"],
+                                                              **target)}
+    except InvalidInput as error:
+        for field, problems in error.fields.items():
+            for problem in problems:
+                form.add_error(field if field in form.fields else None, problem)
+        return render(request, "allocation/reassign.html", context, status=400)
+    return render(request, "allocation/reassign.html", context)

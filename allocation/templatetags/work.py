@@ -18,6 +18,12 @@ ACRONYMS = {"id", "arn", "mcc", "iban", "bic", "url", "vat", "sku", "crm", "kyc"
 RULES = {
     "next_best_item": "next best item",
     "pended_follow_up_due": "its follow-up time came",
+    "push": "push allocation (least recently assigned eligible agent)",
+    "reservation_expired": "the reservation expired",
+    "holder_absent": "its holder was absent",
+    "holder_over_capacity": "its holder was over capacity",
+    "follow_up_due": "its follow-up time came",
+    "holder_no_longer_eligible": "its holder was no longer eligible",
 }
 
 
@@ -85,6 +91,11 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
         if data.get("eligible_queues") is not None:
             count = data["eligible_queues"]
             parts.append(f"from {count} eligible queue{pluralize(count)}")
+    if event.kind in ("rebalanced", "reservation_expired", "follow_up_due") and data.get("rule"):
+        parts.append(f"Because {RULES.get(data['rule'], data['rule'])}:")
+        parts.append(f"to {agent('to_agent')}." if data.get("to_agent") else "back to the queue.")
+    if event.kind == "rejected":
+        parts.append("Back to the queue; not offered to this agent again for a while.")
     if event.kind == "pended" and data.get("until"):
         parts.append(f"Until {_when(data['until'])}")
     if event.kind == "completed" and data.get("outcome"):

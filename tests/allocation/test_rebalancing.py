@@ -272,3 +272,18 @@ def test_idle_agents_go_offline(agent, team, settings, client):
     active.refresh_from_db()
     assert agent.presence == Presence.OFFLINE and active.presence == Presence.AVAILABLE
     assert agent.presence_history.get(presence=Presence.OFFLINE).system_actor == "idle-timeout"
+
+
+def test_supervisors_see_why_the_item_went_to_its_agent(client, agent, queue, team):
+    item = started_item(agent, queue)
+    helper = factories.AgentFactory(team=team, user__username="helper")
+    go(agent, Presence.OFFLINE, ago=timedelta(hours=1))
+    rebalancing.rebalance()
+    supervisor = factories.UserFactory(roles=["Supervisor"])
+    client.force_login(supervisor)
+    html = client.get(f"/work/items/{item.pk}/").content.decode()
+    assert f"Why {helper.user.username} has this item" in html
+    assert "Because its holder was absent: to helper." in html
+    assert "eligible, least recently assigned" in html
+    client.force_login(helper.user)  # the agent itself sees the timeline, not the explanation box
+    assert "has this item</h2>" not in client.get(f"/work/items/{item.pk}/").content.decode()

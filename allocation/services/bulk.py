@@ -1,0 +1,139 @@
+"""Supervisor bulk reassign: move many items to one agent or one queue, previewing first.
+
+The preview and the apply run the same checks (`_verdicts`), so what the preview promises
+is what apply does, unless the items or the agent changed in between — and then apply
+refuses the item with the reason, as the single-item transfer would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from allocation import selectors, transitions
+from allocation.actors import Actor, SystemActor
+from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
+from allocation.services.lifecycle import item_transfer
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+
+MAX_ITEMS = 500
+ADMIN_PERMISSION = "allocation.change_queue"  # who configures queues may move any of their items
+
+
+@dataclass(frozen=True)
+class Verdict:
+    item_id: int
+    title: str
+    moves: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class BulkResult:
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def moving(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.moves]
+
+    @property
+    def refused(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.moves]
+
+
+def queues_supervised_by(actor: Actor) -> Q:
+    """The items an actor may reassign: all for admins and system jobs; for a supervisor,
+    items of queues served by a team it supervises."""
+    if isinstance(actor, SystemActor) or actor.is_superuser or actor.has_perm(ADMIN_PERMISSION):
+        return Q()
+    if not actor.has_perm(transitions.REASSIGN_PERMISSION):
+        return Q(pk__in=[])
+    return Q(queue__teams__supervisors=actor)
+
+
+def _target(to_agent_id: int | None, to_queue_id: int | None) -> tuple[AgentProfile | None, Queue | None]:
+    if (to_agent_id is None) == (to_queue_id is None):
+        raise InvalidInput("Choose either an agent or a queue to move the items to.",
+                           fields={"target": ["Choose exactly one agent or queue."]})
+    if to_agent_id is not None:
+        agent = AgentProfile.objects.select_related("user", "team").filter(pk=to_agent_id).first()
+        if agent is None:
+            raise InvalidInput("That agent does not exist.", fields={"target": ["Unknown agent."]})
+        return agent, None
+    queue = Queue.objects.filter(pk=to_queue_id, is_active=True).first()
+    if queue is None:
+        raise InvalidInput("That queue does not exist or is inactive.", fields={"target": ["Unknown queue."]})
+    return None, queue
+
+
+def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, queue: Queue | None) -> BulkResult:
+    if not item_ids:
+        raise InvalidInput("Select at least one item.", fields={"items": ["Select at least one item."]})
+    if len(item_ids) > MAX_ITEMS:
+        raise InvalidInput(f"Move at most {MAX_ITEMS} items at once.", fields={"items": [f"At most {MAX_ITEMS}."]})
+    if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
+        raise PermissionDenied("Only supervisors and admins can reassign work.")
+    items = WorkItem.objects.select_related("queue").filter(pk__in=item_ids).order_by("start_by", "id")
+    in_scope = WorkItem.objects.filter(queues_supervised_by(actor), pk__in=item_ids)
+    allowed_ids = set(in_scope.values_list("pk", flat=True))
+    result = BulkResult()
+    taken = selectors.agent_active_item_count(agent.pk) if agent else 0
+    eligibility: dict[int, list[str]] = {}
+    found = set()
+    for item in items:
+        found.add(item.pk)
+        reasons = []
+        if item.pk not in allowed_ids:
+            reasons.append("Not in a queue served by a team you supervise.")
+        if item.status not in OPEN_STATUSES:
+            reasons.append(f"It is {item.get_status_display().lower()}.")
+        if agent is not None:
+            if item.assignee_id == agent.pk:
+                reasons.append(f"{agent} already holds it.")
+            if item.queue_id not in eligibility:
+                eligibility[item.queue_id] = [
+                    r for r in selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
+                    if "already holds" not in r  # capacity is counted across the selection below
+                ]
+            reasons.extend(eligibility[item.queue_id])
+            if not reasons and taken >= agent.capacity:
+                reasons.append(f"{agent} would hold more than its capacity of {agent.capacity}.")
+        elif item.status == ItemStatus.QUEUED and item.queue_id == queue.pk:
+            reasons.append(f"It is already waiting in {queue.name}.")
+        if not reasons and agent is not None:
+            taken += 1
+        result.verdicts.append(Verdict(item.pk, item.title, not reasons, tuple(reasons)))
+    result.verdicts.extend(Verdict(pk, "", False, ("No such item.",)) for pk in item_ids if pk not in found)
+    return result
+
+
+def items_reassign_preview(
+    *, actor: Actor, item_ids: list[int], to_agent_id: int | None = None, to_queue_id: int | None = None
+) -> BulkResult:
+    """Which of the items would move to the target, and why each other one would not."""
+    agent, queue = _target(to_agent_id, to_queue_id)
+    return _verdicts(actor=actor, item_ids=item_ids, agent=agent, queue=queue)
+
+
+def items_reassign(
+    *, actor: Actor, item_ids: list[int], to_agent_id: int | None = None, to_queue_id: int | None = None,
+    reason: str = "",
+) -> BulkResult:
+    """Move the items the preview would move, each in its own transaction through the
+    transfer service (which checks again under its locks); returns what moved and what not."""
+    agent, queue = _target(to_agent_id, to_queue_id)
+    planned = _verdicts(actor=actor, item_ids=item_ids, agent=agent, queue=queue)
+    done = BulkResult()
+    for verdict in planned.verdicts:
+        if not verdict.moves:
+            done.verdicts.append(verdict)
+            continue
+        try:
+            item_transfer(item_id=verdict.item_id, actor=actor, to_agent_id=to_agent_id, to_queue_id=to_queue_id,
+                          reason=reason or "Bulk reassign")
+        except DomainError as refused:
+            done.verdicts.append(Verdict(verdict.item_id, verdict.title, False, (refused.message,)))
+        else:
+            done.verdicts.append(verdict)
+    return done
