@@ -114,3 +114,35 @@ def test_worker_runs_the_sla_alert_job_and_delivers_the_alert(celery_worker_proc
     assert len(mails) == 1
     sent = mails[0].read_text()
     assert "To: amelia@example.com" in sent and "SLA warning (50%)" in sent
+
+
+def test_worker_runs_the_rebalancing_job(celery_worker_process, role_groups):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from allocation.models import AgentProfile, EventKind, ItemStatus, Presence, WorkItem
+    from allocation.tasks import rebalance
+    from tests import factories
+    from tests.helpers import started_item
+
+    process, log = celery_worker_process
+    team = factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[team])
+    absent = factories.AgentFactory(team=team)
+    cover = factories.AgentFactory(team=team)
+    item = started_item(absent, queue)
+    AgentProfile.objects.filter(pk=absent.pk).update(
+        presence=Presence.OFFLINE, presence_since=timezone.now() - timedelta(hours=1)
+    )
+
+    rebalance.delay()
+
+    deadline = time.monotonic() + TASK_SECONDS
+    while not WorkItem.objects.filter(pk=item.pk, assignee_id=cover.pk).exists():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"rebalancing never ran:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    moved = WorkItem.objects.get(pk=item.pk)
+    assert moved.status == ItemStatus.ASSIGNED
+    assert moved.events.get(kind=EventKind.REBALANCED).system_actor == "rebalancer"
