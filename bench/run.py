@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """WFO Portal allocation and API benchmark (see bench/README.md).
 
-    .venv/bin/python bench/run.py            # full run, about 5 minutes
-    .venv/bin/python bench/run.py --quick    # smoke run, about 1 minute
+    .venv/bin/python bench/run.py            # full run, about 5 minutes + the SLA scan section
+    .venv/bin/python bench/run.py --quick    # smoke run, about 2 minutes
     make bench BENCH_ARGS="--skip-api"
+    make bench BENCH_ARGS="--sla-only"       # only the SLA alert scan (bench/sla_scan.py)
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
 runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints our rate
 as a ratio of it; compares the rate at the largest backlog with the smallest; measures
-POST /api/v1/agent/next/ latency under gunicorn with 50 clients. Writes every figure to
+POST /api/v1/agent/next/ latency under gunicorn with 50 clients; then, on a database of its
+own, times the SLA alert scan over 1M open items as completed history grows from 1M to 5M
+(bench/sla_scan.py; --skip-sla leaves it out). Writes every figure to
 bench/results/<timestamp>.json.
 """
 
@@ -33,6 +36,7 @@ sys.path.insert(0, str(BENCH))
 import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
+import sla_scan  # noqa: E402
 
 REPO = BENCH.parent
 CEILING = REPO.parent / "shared" / "bench" / "pg_dequeue_ceiling.py"
@@ -55,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ceiling-items", type=int, default=None, help="items for the ceiling run (default 20000)")
     p.add_argument("--ceiling-script", type=Path, default=CEILING)
     p.add_argument("--skip-api", action="store_true", help="do not run the gunicorn latency test")
+    p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
+    p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
+    sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
     p.add_argument("--api-clients", type=int, default=50)
     p.add_argument("--api-duration", type=float, default=None, help="recorded seconds (default 20; --quick 5)")
     p.add_argument("--api-warmup", type=float, default=3.0, help="unrecorded seconds before that")
@@ -125,6 +132,26 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def sla_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
+    """The SLA alert scan (bench/sla_scan.py) on its own database on the same server."""
+    open_n, crossing, history = sla_scan.resolve(args)
+    sla_target = db.Target(url=db._with_dbname(target.url, args.sla_dbname), admin_url=target.admin_url,
+                           dbname=args.sla_dbname, how=target.how, keeper=target.keeper)
+    before = noise(target)
+    try:
+        rep = sla_scan.run(sla_target, open_n=open_n, crossing=crossing, history=history,
+                           passes=args.sla_passes, keep_db=args.keep_db, explain=args.explain, say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["sla_scan"] = {"error": f"{type(exc).__name__}: {exc}", "noise_before": before}
+        failed_checks.append("SLA scan did not complete")
+        say(f"  SLA scan failed: {type(exc).__name__}: {exc}")
+        return
+    rep["noise_before"] = before
+    report["sla_scan"] = rep
+    failed_checks.extend(rep["failed_checks"])
+    say(f"  SLA scan section took {rep['wall_s']} s")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -145,96 +172,101 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs")
 
     failed_checks: list[str] = []
-    db.create_database(target)
-    try:
-        t = time.perf_counter()
-        db.migrate(target)
-        org = db.seed_org(target)
-        agents = db.agents(target)
-        eligible = [n for _, _, n in agents]
-        org.update(migrate_and_seed_s=round(time.perf_counter() - t, 1),
-                   eligible_queues_per_agent={"min": min(eligible), "max": max(eligible),
-                                              "mean": round(sum(eligible) / len(eligible), 1)})
-        report["organisation"] = org
-        say(f"organisation: {org['queues']} queues, {org['agents']} agents in {org['teams']} teams, eligible "
-            f"queues per agent {min(eligible)}–{max(eligible)} (mean {org['eligible_queues_per_agent']['mean']})")
-        agent_ids = [a for a, _, _ in agents]
-        tokens = [k for _, k, _ in agents]
+    report["runs"] = []
+    if not args.sla_only:
+        db.create_database(target)
+        try:
+            t = time.perf_counter()
+            db.migrate(target)
+            org = db.seed_org(target)
+            agents = db.agents(target)
+            eligible = [n for _, _, n in agents]
+            org.update(migrate_and_seed_s=round(time.perf_counter() - t, 1),
+                       eligible_queues_per_agent={"min": min(eligible), "max": max(eligible),
+                                                  "mean": round(sum(eligible) / len(eligible), 1)})
+            report["organisation"] = org
+            say(f"organisation: {org['queues']} queues, {org['agents']} agents in {org['teams']} teams, eligible "
+                f"queues per agent {min(eligible)}–{max(eligible)} (mean {org['eligible_queues_per_agent']['mean']})")
+            agent_ids = [a for a, _, _ in agents]
+            tokens = [k for _, k, _ in agents]
 
-        sizes = sorted(set(args.backlog))
-        below = [s for s in sizes if s <= args.ratio_backlog]
-        ratio_size = below[-1] if below else sizes[0]
-        report["runs"] = []
-        say(f"allocation: get next + start through the services, {args.workers} processes "
-            f"(ratio at backlog {ratio_size:,})")
-        for size in sizes:
-            seeded = db.reset_items(target, size)
-            count = min(args.allocations, size // 2)
-            before = noise(target)
-            m = alloc.measure(env=env, db_url=target.url, agent_ids=agent_ids, workers=args.workers,
-                              allocations=count, round_size=args.round_size)
-            with db.psycopg.connect(target.url) as vc:
-                check = alloc.verify(vc, m.pop("taken"))
-            run = {"backlog": size, "seed": seeded, "noise_before": before, **m, "exactly_once": check}
-            if args.explain or size in (ratio_size, sizes[-1]):
-                plans = alloc.explain(env, agent_ids[0])
-                run["explain"] = plans
-                run["get_next_sql_ms"] = alloc.execution_ms(plans.get("_ASSIGN_NEXT", ""))
-            report["runs"].append(run)
-            say(f"  backlog {size:>9,}: " + describe(m, check)
-                + f" | seeded in {seeded['total_s']} s, load {before['loadavg_1m']}")
-            if args.explain and "explain" in run:
-                for name, plan in run["explain"].items():
-                    say(f"    --- EXPLAIN ANALYZE {name} (backlog {size:,})")
-                    say("\n".join("    " + line for line in plan.splitlines()))
-            if not check["ok"]:
-                failed_checks.append(f"exactly-once at backlog {size}")
-
-            if size == ratio_size:
-                remaining = size - check["items_moved"]
+            sizes = sorted(set(args.backlog))
+            below = [s for s in sizes if s <= args.ratio_backlog]
+            ratio_size = below[-1] if below else sizes[0]
+            report["runs"] = []
+            say(f"allocation: get next + start through the services, {args.workers} processes "
+                f"(ratio at backlog {ratio_size:,})")
+            for size in sizes:
+                seeded = db.reset_items(target, size)
+                count = min(args.allocations, size // 2)
                 before = noise(target)
-                ceiling = run_ceiling(args, target)
-                ceiling["noise_before"] = before
-                report["ceiling"] = ceiling
-                if "rate_per_s" in ceiling:
-                    ratio = m["rate_per_s"] / ceiling["rate_per_s"]
-                    report["ratio"] = {"backlog": size, "ours_per_s": m["rate_per_s"],
-                                       "ceiling_per_s": ceiling["rate_per_s"], "ratio": round(ratio, 3),
-                                       "target": RATIO_TARGET, "pass": ratio >= RATIO_TARGET}
-                    say(f"  ceiling (pg_dequeue_ceiling.py, {args.ceiling_items:,} items, {args.workers} "
-                        f"connections): {fmt(ceiling['rate_per_s'])} items/s")
-                else:
-                    say(f"  ceiling: skipped — {ceiling['skipped']}")
-                if not args.skip_api:
-                    say(f"api: POST /api/v1/agent/next/ under gunicorn ({args.gunicorn_args}), "
-                        f"{args.api_clients} clients, {args.api_duration:g} s recorded")
+                m = alloc.measure(env=env, db_url=target.url, agent_ids=agent_ids, workers=args.workers,
+                                  allocations=count, round_size=args.round_size)
+                with db.psycopg.connect(target.url) as vc:
+                    check = alloc.verify(vc, m.pop("taken"))
+                run = {"backlog": size, "seed": seeded, "noise_before": before, **m, "exactly_once": check}
+                if args.explain or size in (ratio_size, sizes[-1]):
+                    plans = alloc.explain(env, agent_ids[0])
+                    run["explain"] = plans
+                    run["get_next_sql_ms"] = alloc.execution_ms(plans.get("_ASSIGN_NEXT", ""))
+                report["runs"].append(run)
+                say(f"  backlog {size:>9,}: " + describe(m, check)
+                    + f" | seeded in {seeded['total_s']} s, load {before['loadavg_1m']}")
+                if args.explain and "explain" in run:
+                    for name, plan in run["explain"].items():
+                        say(f"    --- EXPLAIN ANALYZE {name} (backlog {size:,})")
+                        say("\n".join("    " + line for line in plan.splitlines()))
+                if not check["ok"]:
+                    failed_checks.append(f"exactly-once at backlog {size}")
+
+                if size == ratio_size:
+                    remaining = size - check["items_moved"]
                     before = noise(target)
-                    res = api.measure(
-                        env=env, tokens=tokens[: args.api_clients] if args.api_clients <= len(tokens) else tokens,
-                        gunicorn_args=shlex.split(args.gunicorn_args), duration=args.api_duration,
-                        warmup=args.api_warmup, client_procs=args.api_client_procs,
-                        log_path=results_dir / f"gunicorn-{stamp}.log")
-                    res["backlog_at_start"] = remaining
-                    res["noise_before"] = before
-                    report["api"] = res
-                    if "skipped" in res:
-                        say(f"  skipped — {res['skipped']}")
+                    ceiling = run_ceiling(args, target)
+                    ceiling["noise_before"] = before
+                    report["ceiling"] = ceiling
+                    if "rate_per_s" in ceiling:
+                        ratio = m["rate_per_s"] / ceiling["rate_per_s"]
+                        report["ratio"] = {"backlog": size, "ours_per_s": m["rate_per_s"],
+                                           "ceiling_per_s": ceiling["rate_per_s"], "ratio": round(ratio, 3),
+                                           "target": RATIO_TARGET, "pass": ratio >= RATIO_TARGET}
+                        say(f"  ceiling (pg_dequeue_ceiling.py, {args.ceiling_items:,} items, {args.workers} "
+                            f"connections): {fmt(ceiling['rate_per_s'])} items/s")
                     else:
-                        q = res["next_latency_ms"]
-                        say(f"  next/: p50 {q.get('p50')} ms, p95 {q.get('p95')} ms, p99 {q.get('p99')} ms "
-                            f"(max {q.get('max')}) | {fmt(res['next_per_s'])} next/s, "
-                            f"{fmt(res['cycles_per_s'])} next+start+complete/s | errors {res['errors']}"
-                            f" | statuses {res['statuses']} | one client alone: p50 "
-                            f"{res['one_client_next_latency_ms'].get('p50')} ms")
-                        for e in res["error_samples"]:
-                            say(f"    error: {e}")
-                        if res["errors"]:
-                            failed_checks.append(f"{res['errors']} API errors")
-    finally:
-        if args.keep_db:
-            say(f"(kept database {target.dbname})")
-        else:
-            db.drop_database(target)
+                        say(f"  ceiling: skipped — {ceiling['skipped']}")
+                    if not args.skip_api:
+                        say(f"api: POST /api/v1/agent/next/ under gunicorn ({args.gunicorn_args}), "
+                            f"{args.api_clients} clients, {args.api_duration:g} s recorded")
+                        before = noise(target)
+                        res = api.measure(
+                            env=env, tokens=tokens[: args.api_clients] if args.api_clients <= len(tokens) else tokens,
+                            gunicorn_args=shlex.split(args.gunicorn_args), duration=args.api_duration,
+                            warmup=args.api_warmup, client_procs=args.api_client_procs,
+                            log_path=results_dir / f"gunicorn-{stamp}.log")
+                        res["backlog_at_start"] = remaining
+                        res["noise_before"] = before
+                        report["api"] = res
+                        if "skipped" in res:
+                            say(f"  skipped — {res['skipped']}")
+                        else:
+                            q = res["next_latency_ms"]
+                            say(f"  next/: p50 {q.get('p50')} ms, p95 {q.get('p95')} ms, p99 {q.get('p99')} ms "
+                                f"(max {q.get('max')}) | {fmt(res['next_per_s'])} next/s, "
+                                f"{fmt(res['cycles_per_s'])} next+start+complete/s | errors {res['errors']}"
+                                f" | statuses {res['statuses']} | one client alone: p50 "
+                                f"{res['one_client_next_latency_ms'].get('p50')} ms")
+                            for e in res["error_samples"]:
+                                say(f"    error: {e}")
+                            if res["errors"]:
+                                failed_checks.append(f"{res['errors']} API errors")
+        finally:
+            if args.keep_db:
+                say(f"(kept database {target.dbname})")
+            else:
+                db.drop_database(target)
+
+    if not args.skip_sla:
+        sla_section(args, target, report, failed_checks)
 
     say("summary")
     verdicts = []
@@ -259,6 +291,12 @@ def main(argv=None) -> int:
         say(f"  API       next/ p50 {q.get('p50')} / p95 {q.get('p95')} / p99 {q.get('p99')} ms, "
             f"{fmt(report['api']['next_per_s'])} next/s, errors {report['api']['errors']} "
             f"[{report['api']['gunicorn']}]")
+    if report.get("sla_scan", {}).get("time"):
+        for line in sla_scan.summary_lines(report["sla_scan"]):
+            say("  " + line)
+        verdicts.append(report["sla_scan"]["time"]["pass"])
+        if "flat" in report["sla_scan"]:
+            verdicts.append(report["sla_scan"]["flat"]["pass"])
     if failed_checks:
         say(f"  CHECKS    FAILED: {', '.join(failed_checks)}")
     report["failed_checks"] = failed_checks
