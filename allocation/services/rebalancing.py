@@ -21,7 +21,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from allocation import selectors
-from allocation.actors import SystemActor
+from allocation.actors import SystemActor, actor_fields
 from allocation.lock_objects import agents_lock
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -35,6 +35,7 @@ from allocation.models import (
     Queue,
     QueueSkill,
     WorkItem,
+    WorkItemEvent,
 )
 from allocation.services import sla_clock
 from allocation.services.agents import agent_set_presence
@@ -181,6 +182,139 @@ def _run(queryset: QuerySet[WorkItem], mover: Callable[[int], str | None], batch
     return count
 
 
+# Moving many held items at once ---------------------------------------------------------------
+
+class _Receivers:
+    """Who can take items of each queue during one batch: the eligible available agents,
+    least recently assigned first, with their spare capacity — read once per queue and
+    used round-robin, so a batch spreads work like get-next would."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._ranked: dict[int, list[AgentProfile]] = {}
+        self._not_eligible: dict[int, list[dict]] = {}
+        self.spare: dict[int, int] = {}
+
+    def _load(self, queue: Queue) -> list[AgentProfile]:
+        if queue.pk not in self._ranked:
+            ranked = list(selectors.agents_eligible_for_queue(queue))
+            for agent in ranked:
+                self.spare.setdefault(agent.pk, agent.capacity - agent.held)
+            self._ranked[queue.pk] = ranked
+            # The serving teams' other agents, and why none of them could take the queue's items.
+            others = (
+                AgentProfile.objects.filter(team__queues=queue).exclude(pk__in=[a.pk for a in ranked])
+                .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
+            )
+            self._not_eligible[queue.pk] = [
+                {"agent": agent.user.get_username(), "chosen": False,
+                 "why": " ".join(selectors.agent_ineligibility_reasons(agent=agent, queue=queue))}
+                for agent in others
+            ]
+        return self._ranked[queue.pk]
+
+    def pick(self, item: WorkItem, rejected: set[int]) -> tuple[AgentProfile | None, list[dict]]:
+        ranked = self._load(item.queue)
+        considered, winner = [], None
+        for agent in ranked:
+            if agent.pk == item.assignee_id or agent.pk in rejected:
+                continue
+            if winner is None and self.spare[agent.pk] > 0:
+                winner = agent
+                considered.append({"agent": agent.user.get_username(), "chosen": True,
+                                   "why": "eligible, least recently assigned"})
+            elif len(considered) < CANDIDATES_SHOWN:
+                why = "no room left" if self.spare[agent.pk] <= 0 else "assigned more recently"
+                considered.append({"agent": agent.user.get_username(), "chosen": False, "why": why})
+            if winner is not None and len(considered) >= CANDIDATES_SHOWN:
+                break
+        if winner is not None:
+            self.spare[winner.pk] -= 1
+            ranked.remove(winner)
+            ranked.append(winner)  # it was just assigned: the back of the line
+        not_eligible = [c for c in self._not_eligible[item.queue_id] if c["why"]]
+        return winner, considered + [c for c in not_eligible if c["agent"] != getattr(item.assignee, "username", "")]
+
+
+def _move_held_batch(
+    item_ids: list[int], *, rule_applies: Q, actor: SystemActor, kind: str, rule: str, reason: str, now: datetime,
+    to_agent: bool, receivers: _Receivers,
+) -> MoveCount:
+    """Move a batch of assigned or in-progress items in one transaction: the receiving
+    agents are locked (by id), then the items that still match the rule (SKIP LOCKED:
+    an overlapping run has the others); capacities are checked again under the locks."""
+    count = MoveCount()
+    planned = list(WorkItem.objects.filter(pk__in=item_ids).select_related("queue", "assignee"))
+    rejected: dict[int, set[int]] = {}
+    for rejection in PushRejection.objects.filter(item_id__in=item_ids, until__gt=now):
+        rejected.setdefault(rejection.item_id, set()).add(rejection.agent_id)
+    plan = {
+        item.pk: receivers.pick(item, rejected.get(item.pk, set())) if to_agent else (None, []) for item in planned
+    }
+    targets = sorted({winner.pk for winner, _ in plan.values() if winner is not None})
+    with transaction.atomic():
+        locked_agents = {agent.pk: agent for agent in agents_lock(targets)}
+        held_now = dict(
+            WorkItem.objects.filter(assignee_id__in=targets, status__in=ACTIVE_STATUSES)
+            .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
+        )
+        locked = list(
+            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+            .filter(rule_applies, pk__in=item_ids, status__in=ACTIVE_STATUSES).order_by("pk")
+        )
+        count.skipped += len(item_ids) - len(locked)
+        to_queue, by_agent, events = [], {}, []
+        for item in locked:
+            winner, considered = plan.get(item.pk, (None, []))
+            agent = locked_agents.get(winner.pk) if winner is not None else None
+            if agent is not None and (agent.presence != Presence.AVAILABLE
+                                      or held_now.get(agent.pk, 0) >= agent.capacity):
+                considered = [*considered, {"agent": winner.user.get_username(), "chosen": False,
+                                            "why": "no longer available or has no room"}]
+                agent = None
+            data = {"rule": rule, "from_agent": item.assignee_id}
+            if agent is not None:
+                held_now[agent.pk] = held_now.get(agent.pk, 0) + 1
+                by_agent.setdefault(agent.pk, []).append(item.pk)
+                data["to_agent"] = agent.pk
+                to_status = ItemStatus.ASSIGNED
+            else:
+                to_queue.append(item.pk)
+                data["to_queue"] = item.queue.code
+                to_status = ItemStatus.QUEUED
+            if considered:
+                data["candidates"] = considered
+            events.append(WorkItemEvent(item=item, at=now, kind=kind, from_status=item.status, to_status=to_status,
+                                        reason=reason, data=data, **actor_fields(actor)))
+        if to_queue:
+            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=now)
+        for agent_id, ids in by_agent.items():
+            WorkItem.objects.filter(pk__in=ids).update(
+                status=ItemStatus.ASSIGNED, assignee_id=agent_id, assigned_at=now, updated_at=now
+            )
+        if by_agent:
+            AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=now)
+        WorkItemEvent.objects.bulk_create(events)
+    count.to_queue += len(to_queue)
+    count.to_agent += sum(len(ids) for ids in by_agent.values())
+    return count
+
+
+def _sweep(items: QuerySet[WorkItem], move_batch: Callable[[list[int]], MoveCount], batch_size: int) -> MoveCount:
+    """Every matching item, one batch (one short transaction) at a time, in id order so a
+    skipped item is never read again in this pass."""
+    total, last_id = MoveCount(), 0
+    while True:
+        ids = list(items.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        last_id = ids[-1]
+        done = move_batch(ids)
+        total.to_queue += done.to_queue
+        total.to_agent += done.to_agent
+        total.skipped += done.skipped
+
+
 # Reservation expiry -------------------------------------------------------------------------
 
 def _reservation_expired(now: datetime) -> Q:
@@ -190,49 +324,42 @@ def _reservation_expired(now: datetime) -> Q:
 def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:
     """Assigned items nobody started within their queue's reservation timeout go back to it."""
     now = now or timezone.now()
-
-    def expired(item: WorkItem) -> bool:
-        return item.status == ItemStatus.ASSIGNED and item.assigned_at + item.queue.reservation_timeout < now
-
-    return _run(
-        WorkItem.objects.filter(_reservation_expired(now)).order_by("assigned_at"),
-        lambda pk: _move(pk, actor=RESERVATION_EXPIRY, kind=EventKind.RESERVATION_EXPIRED, rule=RULE_RESERVATION,
-                         reason="Not started within the queue's reservation timeout.", still_applies=expired,
-                         now=now, to_agent=False),
-        batch_size,
-    )
+    applies = _reservation_expired(now)
+    receivers = _Receivers(now)
+    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+        ids, rule_applies=applies, actor=RESERVATION_EXPIRY, kind=EventKind.RESERVATION_EXPIRED, rule=RULE_RESERVATION,
+        reason="Not started within the queue's reservation timeout.", now=now, to_agent=False, receivers=receivers,
+    ), batch_size)
 
 
 # Rebalancing --------------------------------------------------------------------------------
 
 def rebalance(*, now: datetime | None = None, batch_size: int = BATCH) -> RebalanceResult:
-    """One pass of every rebalancing rule, each over at most `batch_size` items."""
+    """One pass of every rebalancing rule over every item it matches, `batch_size` items
+    per transaction (absent holders, lost eligibility); the rarer rules (over capacity,
+    follow-ups) move up to `batch_size` items one by one."""
     now = now or timezone.now()
     result = RebalanceResult()
     result.set_offline = agents_idle_set_offline(now=now)
-    result.by_rule[RULE_ABSENT] = _absent_holders(now, batch_size)
+    receivers = _Receivers(now)
+    result.by_rule[RULE_ABSENT] = _absent_holders(now, batch_size, receivers)
     result.by_rule[RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
     result.by_rule[RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
-    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size)
+    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, _Receivers(now))
     return result
 
 
-def _absent_holders(now: datetime, batch_size: int) -> MoveCount:
+def _absent_holders(now: datetime, batch_size: int, receivers: _Receivers) -> MoveCount:
     grace = settings.WFO_REBALANCE_GRACE
-
-    def absent(item: WorkItem) -> bool:
-        agent = AgentProfile.objects.filter(pk=item.assignee_id).first()
-        return (item.status in ACTIVE_STATUSES and agent is not None and agent.presence != Presence.AVAILABLE
-                and agent.presence_since < now - grace)
-
-    items = WorkItem.objects.filter(
+    applies = Q(
         status__in=ACTIVE_STATUSES,
         assignee__agent_profile__presence__in=[Presence.AWAY, Presence.OFFLINE],
         assignee__agent_profile__presence_since__lt=now - grace,
-    ).order_by("start_by", "id")
-    return _run(items, lambda pk: _move(
-        pk, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_ABSENT, still_applies=absent, now=now,
+    )
+    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+        ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_ABSENT, now=now,
         reason=f"Its holder has been away or offline for more than {_minutes(grace)}.", to_agent=True,
+        receivers=receivers,
     ), batch_size)
 
 
@@ -285,16 +412,9 @@ def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
     return count
 
 
-def _holders_no_longer_eligible(now: datetime, batch_size: int) -> MoveCount:
+def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: _Receivers) -> MoveCount:
     """Held items of agents whose team no longer serves the queue or who lost a required
     skill (or level) move on."""
-
-    def not_eligible(item: WorkItem) -> bool:
-        agent = AgentProfile.objects.filter(pk=item.assignee_id).first()
-        return (item.status in ACTIVE_STATUSES and agent is not None
-                and not selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
-                .filter(pk=item.queue_id).exists())
-
     serves = Queue.teams.through.objects.filter(
         queue_id=OuterRef("queue_id"), team_id=OuterRef("assignee__agent_profile__team_id")
     )
@@ -303,10 +423,10 @@ def _holders_no_longer_eligible(now: datetime, batch_size: int) -> MoveCount:
         proficiency__gte=OuterRef("min_proficiency"),
     )
     unmet = QueueSkill.objects.filter(queue_id=OuterRef("queue_id")).filter(~Exists(meets))
-    items = WorkItem.objects.filter(status__in=ACTIVE_STATUSES).filter(~Exists(serves) | Exists(unmet)).order_by("id")
-    return _run(items, lambda pk: _move(
-        pk, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_NOT_ELIGIBLE, still_applies=not_eligible, now=now,
-        reason="Its holder no longer has the team or skills the queue requires.", to_agent=True,
+    applies = Q(status__in=ACTIVE_STATUSES) & (~Exists(serves) | Exists(unmet))
+    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+        ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_NOT_ELIGIBLE, now=now,
+        reason="Its holder no longer has the team or skills the queue requires.", to_agent=True, receivers=receivers,
     ), batch_size)
 
 

@@ -173,23 +173,25 @@ def test_an_interrupted_run_loses_nothing(agent, queue, team, monkeypatch):
     agent.save()
     items = [started_item(agent, queue) for _ in range(6)]
     go(agent, Presence.OFFLINE, ago=timedelta(hours=1))
-    real_record = rebalancing.event_record
+    real_bulk_create = WorkItemEvent.objects.bulk_create
     calls = {"n": 0}
 
-    def dies_on_the_third(**kwargs):
+    def dies_in_the_second_batch(objs, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 2:
             raise SystemExit("worker killed")
-        return real_record(**kwargs)
+        return real_bulk_create(objs, *args, **kwargs)
 
-    monkeypatch.setattr(rebalancing, "event_record", dies_on_the_third)
+    monkeypatch.setattr(WorkItemEvent.objects, "bulk_create", dies_in_the_second_batch)
     with pytest.raises(SystemExit):
-        rebalancing.rebalance()
+        rebalancing.rebalance(batch_size=2)
     states = [reload(item) for item in items]
-    assert sum(item.status == ItemStatus.QUEUED for item in states) == 2  # two moved, the third rolled back
+    # The first batch moved; the second rolled back whole; the rest was never touched.
+    assert [item.status for item in states].count(ItemStatus.QUEUED) == 2
     assert all(item.assignee_id == agent.pk for item in states if item.status == ItemStatus.IN_PROGRESS)
+    assert WorkItemEvent.objects.filter(kind=EventKind.REBALANCED).count() == 2
     monkeypatch.undo()
-    rebalancing.rebalance()
+    rebalancing.rebalance(batch_size=2)
     assert all(reload(item).status == ItemStatus.QUEUED for item in items)
     assert WorkItemEvent.objects.filter(kind=EventKind.REBALANCED).count() == 6
 
