@@ -1,28 +1,18 @@
 """Work never gets stuck with an absent agent (DESIGN.md, "Reservations", "Rebalancing",
-"Push mode"). The periodic jobs in allocation/tasks.py call these.
-
-Every move is one short transaction of its own: lock the agents involved (by id), then the
-item with SKIP LOCKED, check that the rule still applies to what is now in the row, move it,
-write one event with the reason (and, for a move to an agent, the candidates considered and
-why each lost). So a run can be interrupted between any two items and lose nothing, two
-overlapping runs move each item once (the second finds it locked, or no longer matching),
-and running twice changes nothing more.
+"Push mode"): the rules of the periodic jobs in allocation/tasks.py. How an item moves —
+locks, re-checks, events, explanations — is allocation/services/moves.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from allocation import selectors
-from allocation.actors import SystemActor, actor_fields
-from allocation.lock_objects import agents_lock
+from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
@@ -31,15 +21,12 @@ from allocation.models import (
     EventKind,
     ItemStatus,
     Presence,
-    PushRejection,
     Queue,
     QueueSkill,
     WorkItem,
-    WorkItemEvent,
 )
-from allocation.services import sla_clock
 from allocation.services.agents import agent_set_presence
-from allocation.services.events import event_record
+from allocation.services.moves import MoveCount, Receivers, move_held_batch, move_one, sweep
 
 RESERVATION_EXPIRY = SystemActor("reservation-expiry")
 REBALANCER = SystemActor("rebalancer")
@@ -47,8 +34,6 @@ PUSH_ALLOCATION = SystemActor("push-allocation")
 IDLE_TIMEOUT = SystemActor("idle-timeout")
 
 BATCH = 200
-CANDIDATES_SHOWN = 5
-
 # Why an item moved (the event's `data.rule`).
 RULE_RESERVATION = "reservation_expired"
 RULE_ABSENT = "holder_absent"
@@ -56,25 +41,6 @@ RULE_OVER_CAPACITY = "holder_over_capacity"
 RULE_FOLLOW_UP = "follow_up_due"
 RULE_NOT_ELIGIBLE = "holder_no_longer_eligible"
 RULE_PUSH = "push"
-
-
-@dataclass
-class MoveCount:
-    to_queue: int = 0
-    to_agent: int = 0
-    skipped: int = 0  # locked by an overlapping run, or no longer matching the rule
-
-    def add(self, outcome: str | None) -> None:
-        if outcome == "queue":
-            self.to_queue += 1
-        elif outcome == "agent":
-            self.to_agent += 1
-        else:
-            self.skipped += 1
-
-    @property
-    def moved(self) -> int:
-        return self.to_queue + self.to_agent
 
 
 @dataclass
@@ -87,234 +53,6 @@ class RebalanceResult:
         return sum(count.moved for count in self.by_rule.values())
 
 
-# Choosing a receiving agent ----------------------------------------------------------------
-
-def _candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[AgentProfile | None, list[dict]]:
-    """The agent an item should go to (eligible now, least recently assigned first) and the
-    explanation: the first few eligible agents and the serving team's others, each with why
-    it did not win."""
-    eligible = selectors.agents_eligible_for_queue(item.queue).exclude(pk__in=exclude)
-    rejected = PushRejection.objects.filter(item=item, until__gt=now).values("agent_id")
-    eligible = eligible.exclude(pk__in=rejected)
-    ranked = list(eligible[:CANDIDATES_SHOWN])
-    winner = ranked[0] if ranked else None
-    considered = []
-    for rank, agent in enumerate(ranked):
-        why = "eligible, least recently assigned" if rank == 0 else (
-            f"eligible, but assigned more recently than {winner}"
-        )
-        considered.append({"agent": agent.user.get_username(), "chosen": rank == 0, "why": why})
-    others = (
-        AgentProfile.objects.filter(team__queues=item.queue).exclude(pk__in={a.pk for a in ranked} | exclude)
-        .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
-    )
-    for agent in others:
-        reasons = selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
-        if PushRejection.objects.filter(item=item, agent=agent, until__gt=now).exists():
-            reasons.append(f"{agent} rejected this item.")
-        considered.append({"agent": agent.user.get_username(), "chosen": False,
-                           "why": " ".join(reasons) or "not among the first eligible"})
-    return winner, considered
-
-
-# The one move ------------------------------------------------------------------------------
-
-def _move(
-    item_id: int, *, actor: SystemActor, kind: str, rule: str, reason: str, still_applies: Callable[[WorkItem], bool],
-    now: datetime, to_agent: bool, to_holder: bool = False,
-) -> str | None:
-    """Move one item if the rule still applies once it is locked: to its holder (a due
-    follow-up), to the best eligible agent, or back to its queue (a queued item nobody can
-    take stays where it is). Returns "agent", "queue", or None when nothing moved."""
-    item = WorkItem.objects.select_related("queue", "assignee").filter(pk=item_id).first()
-    if item is None or not still_applies(item):
-        return None
-    holder_id = item.assignee_id
-    winner, considered = (None, [])
-    if to_holder:
-        winner = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).first()
-    elif to_agent:
-        winner, considered = _candidates(item, now=now, exclude={holder_id} if holder_id else set())
-    with transaction.atomic():
-        # Lock order: agents (by id), then the item.
-        agent_ids = sorted({pk for pk in (holder_id, winner.pk if winner else None) if pk is not None})
-        agents = {agent.pk: agent for agent in agents_lock(agent_ids).select_related("user")}
-        locked = (
-            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
-            .filter(pk=item_id).first()
-        )
-        if locked is None or locked.assignee_id != holder_id or not still_applies(locked):
-            return None
-        target = agents.get(winner.pk) if winner else None
-        if target is not None and not to_holder:
-            refused = selectors.agent_ineligibility_reasons(agent=target, queue=locked.queue)
-            if refused:  # changed since it was chosen: the queue takes the item instead
-                considered = [{**c, "chosen": False} for c in considered]
-                considered.append({"agent": target.user.get_username(), "chosen": False, "why": " ".join(refused)})
-                target = None
-        from_status = locked.status
-        if target is None and from_status == ItemStatus.QUEUED:
-            return None
-        if from_status == ItemStatus.PENDED:
-            sla_clock.clock_resume(item=locked, at=now)
-        locked.pended_until = None
-        data = {"rule": rule, "from_agent": holder_id}
-        if target is not None:
-            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, now
-            target.last_assigned_at = now
-            target.save(update_fields=["last_assigned_at"])
-            data["to_agent"] = target.pk
-        else:
-            locked.status, locked.assignee = ItemStatus.QUEUED, None
-            data["to_queue"] = locked.queue.code
-        if considered:
-            data["candidates"] = considered
-        locked.save(update_fields=["status", "assignee", "assigned_at", "pended_until", "due_at", "start_by",
-                                   "updated_at"])
-        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=now, reason=reason, data=data)
-    return "agent" if target is not None else "queue"
-
-
-def _run(queryset: QuerySet[WorkItem], mover: Callable[[int], str | None], batch_size: int) -> MoveCount:
-    count = MoveCount()
-    for item_id in list(queryset.values_list("pk", flat=True)[:batch_size]):
-        count.add(mover(item_id))
-    return count
-
-
-# Moving many held items at once ---------------------------------------------------------------
-
-class _Receivers:
-    """Who can take items of each queue during one batch: the eligible available agents,
-    least recently assigned first, with their spare capacity — read once per queue and
-    used round-robin, so a batch spreads work like get-next would."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self._ranked: dict[int, list[AgentProfile]] = {}
-        self._not_eligible: dict[int, list[dict]] = {}
-        self.spare: dict[int, int] = {}
-
-    def _load(self, queue: Queue) -> list[AgentProfile]:
-        if queue.pk not in self._ranked:
-            ranked = list(selectors.agents_eligible_for_queue(queue))
-            for agent in ranked:
-                self.spare.setdefault(agent.pk, agent.capacity - agent.held)
-            self._ranked[queue.pk] = ranked
-            # The serving teams' other agents, and why none of them could take the queue's items.
-            others = (
-                AgentProfile.objects.filter(team__queues=queue).exclude(pk__in=[a.pk for a in ranked])
-                .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
-            )
-            self._not_eligible[queue.pk] = [
-                {"agent": agent.user.get_username(), "chosen": False,
-                 "why": " ".join(selectors.agent_ineligibility_reasons(agent=agent, queue=queue))}
-                for agent in others
-            ]
-        return self._ranked[queue.pk]
-
-    def pick(self, item: WorkItem, rejected: set[int]) -> tuple[AgentProfile | None, list[dict]]:
-        ranked = self._load(item.queue)
-        considered, winner = [], None
-        for agent in ranked:
-            if agent.pk == item.assignee_id or agent.pk in rejected:
-                continue
-            if winner is None and self.spare[agent.pk] > 0:
-                winner = agent
-                considered.append({"agent": agent.user.get_username(), "chosen": True,
-                                   "why": "eligible, least recently assigned"})
-            elif len(considered) < CANDIDATES_SHOWN:
-                why = "no room left" if self.spare[agent.pk] <= 0 else "assigned more recently"
-                considered.append({"agent": agent.user.get_username(), "chosen": False, "why": why})
-            if winner is not None and len(considered) >= CANDIDATES_SHOWN:
-                break
-        if winner is not None:
-            self.spare[winner.pk] -= 1
-            ranked.remove(winner)
-            ranked.append(winner)  # it was just assigned: the back of the line
-        not_eligible = [c for c in self._not_eligible[item.queue_id] if c["why"]]
-        return winner, considered + [c for c in not_eligible if c["agent"] != getattr(item.assignee, "username", "")]
-
-
-def _move_held_batch(
-    item_ids: list[int], *, rule_applies: Q, actor: SystemActor, kind: str, rule: str, reason: str, now: datetime,
-    to_agent: bool, receivers: _Receivers,
-) -> MoveCount:
-    """Move a batch of assigned or in-progress items in one transaction: the receiving
-    agents are locked (by id), then the items that still match the rule (SKIP LOCKED:
-    an overlapping run has the others); capacities are checked again under the locks."""
-    count = MoveCount()
-    planned = list(WorkItem.objects.filter(pk__in=item_ids).select_related("queue", "assignee"))
-    rejected: dict[int, set[int]] = {}
-    for rejection in PushRejection.objects.filter(item_id__in=item_ids, until__gt=now):
-        rejected.setdefault(rejection.item_id, set()).add(rejection.agent_id)
-    plan = {
-        item.pk: receivers.pick(item, rejected.get(item.pk, set())) if to_agent else (None, []) for item in planned
-    }
-    targets = sorted({winner.pk for winner, _ in plan.values() if winner is not None})
-    with transaction.atomic():
-        locked_agents = {agent.pk: agent for agent in agents_lock(targets)}
-        held_now = dict(
-            WorkItem.objects.filter(assignee_id__in=targets, status__in=ACTIVE_STATUSES)
-            .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
-        )
-        locked = list(
-            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
-            .filter(rule_applies, pk__in=item_ids, status__in=ACTIVE_STATUSES).order_by("pk")
-        )
-        count.skipped += len(item_ids) - len(locked)
-        to_queue, by_agent, events = [], {}, []
-        for item in locked:
-            winner, considered = plan.get(item.pk, (None, []))
-            agent = locked_agents.get(winner.pk) if winner is not None else None
-            if agent is not None and (agent.presence != Presence.AVAILABLE
-                                      or held_now.get(agent.pk, 0) >= agent.capacity):
-                considered = [*considered, {"agent": winner.user.get_username(), "chosen": False,
-                                            "why": "no longer available or has no room"}]
-                agent = None
-            data = {"rule": rule, "from_agent": item.assignee_id}
-            if agent is not None:
-                held_now[agent.pk] = held_now.get(agent.pk, 0) + 1
-                by_agent.setdefault(agent.pk, []).append(item.pk)
-                data["to_agent"] = agent.pk
-                to_status = ItemStatus.ASSIGNED
-            else:
-                to_queue.append(item.pk)
-                data["to_queue"] = item.queue.code
-                to_status = ItemStatus.QUEUED
-            if considered:
-                data["candidates"] = considered
-            events.append(WorkItemEvent(item=item, at=now, kind=kind, from_status=item.status, to_status=to_status,
-                                        reason=reason, data=data, **actor_fields(actor)))
-        if to_queue:
-            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=now)
-        for agent_id, ids in by_agent.items():
-            WorkItem.objects.filter(pk__in=ids).update(
-                status=ItemStatus.ASSIGNED, assignee_id=agent_id, assigned_at=now, updated_at=now
-            )
-        if by_agent:
-            AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=now)
-        WorkItemEvent.objects.bulk_create(events)
-    count.to_queue += len(to_queue)
-    count.to_agent += sum(len(ids) for ids in by_agent.values())
-    return count
-
-
-def _sweep(items: QuerySet[WorkItem], move_batch: Callable[[list[int]], MoveCount], batch_size: int) -> MoveCount:
-    """Every matching item, one batch (one short transaction) at a time, in id order so a
-    skipped item is never read again in this pass."""
-    total, last_id = MoveCount(), 0
-    while True:
-        ids = list(items.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return total
-        last_id = ids[-1]
-        done = move_batch(ids)
-        total.to_queue += done.to_queue
-        total.to_agent += done.to_agent
-        total.skipped += done.skipped
-
-
 # Reservation expiry -------------------------------------------------------------------------
 
 def _reservation_expired(now: datetime) -> Q:
@@ -325,8 +63,8 @@ def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH)
     """Assigned items nobody started within their queue's reservation timeout go back to it."""
     now = now or timezone.now()
     applies = _reservation_expired(now)
-    receivers = _Receivers(now)
-    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+    receivers = Receivers(now)
+    return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
         ids, rule_applies=applies, actor=RESERVATION_EXPIRY, kind=EventKind.RESERVATION_EXPIRED, rule=RULE_RESERVATION,
         reason="Not started within the queue's reservation timeout.", now=now, to_agent=False, receivers=receivers,
     ), batch_size)
@@ -341,22 +79,22 @@ def rebalance(*, now: datetime | None = None, batch_size: int = BATCH) -> Rebala
     now = now or timezone.now()
     result = RebalanceResult()
     result.set_offline = agents_idle_set_offline(now=now)
-    receivers = _Receivers(now)
+    receivers = Receivers(now)
     result.by_rule[RULE_ABSENT] = _absent_holders(now, batch_size, receivers)
     result.by_rule[RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
     result.by_rule[RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
-    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, _Receivers(now))
+    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, Receivers(now))
     return result
 
 
-def _absent_holders(now: datetime, batch_size: int, receivers: _Receivers) -> MoveCount:
+def _absent_holders(now: datetime, batch_size: int, receivers: Receivers) -> MoveCount:
     grace = settings.WFO_REBALANCE_GRACE
     applies = Q(
         status__in=ACTIVE_STATUSES,
         assignee__agent_profile__presence__in=[Presence.AWAY, Presence.OFFLINE],
         assignee__agent_profile__presence_since__lt=now - grace,
     )
-    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+    return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
         ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_ABSENT, now=now,
         reason=f"Its holder has been away or offline for more than {_minutes(grace)}.", to_agent=True,
         receivers=receivers,
@@ -386,7 +124,7 @@ def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
             return _active_count(agent.pk) > capacity
 
         for item_id in list(newest):
-            count.add(_move(
+            count.add(move_one(
                 item_id, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_OVER_CAPACITY, still_applies=over,
                 now=now, reason=f"{agent} holds more than its capacity of {agent.capacity}.", to_agent=True,
             ))
@@ -404,7 +142,7 @@ def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
     items = WorkItem.objects.filter(status=ItemStatus.PENDED, pended_until__lte=now).order_by("pended_until", "id")
     for item_id, holder_id in list(items.values_list("pk", "assignee_id")[:batch_size]):
         available = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).exists()
-        count.add(_move(
+        count.add(move_one(
             item_id, actor=REBALANCER, kind=EventKind.FOLLOW_UP_DUE, rule=RULE_FOLLOW_UP, still_applies=due, now=now,
             reason="The follow-up time came." + ("" if available else " Its agent is not available."),
             to_agent=False, to_holder=available,
@@ -412,7 +150,7 @@ def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
     return count
 
 
-def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: _Receivers) -> MoveCount:
+def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: Receivers) -> MoveCount:
     """Held items of agents whose team no longer serves the queue or who lost a required
     skill (or level) move on."""
     serves = Queue.teams.through.objects.filter(
@@ -424,7 +162,7 @@ def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: _Rece
     )
     unmet = QueueSkill.objects.filter(queue_id=OuterRef("queue_id")).filter(~Exists(meets))
     applies = Q(status__in=ACTIVE_STATUSES) & (~Exists(serves) | Exists(unmet))
-    return _sweep(WorkItem.objects.filter(applies), lambda ids: _move_held_batch(
+    return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
         ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_NOT_ELIGIBLE, now=now,
         reason="Its holder no longer has the team or skills the queue requires.", to_agent=True, receivers=receivers,
     ), batch_size)
@@ -459,7 +197,7 @@ def push_assign(*, now: datetime | None = None, batch_size: int = BATCH) -> Move
         status=ItemStatus.QUEUED, queue__allocation_mode=AllocationMode.PUSH, queue__is_active=True
     ).order_by("start_by", "-priority", "received_at", "id")
     for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
-        count.add(_move(item_id, actor=PUSH_ALLOCATION, kind=EventKind.ASSIGNED, rule=RULE_PUSH,
+        count.add(move_one(item_id, actor=PUSH_ALLOCATION, kind=EventKind.ASSIGNED, rule=RULE_PUSH,
                         still_applies=waiting, now=now, reason="", to_agent=True))
     return count
 

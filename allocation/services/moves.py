@@ -1,0 +1,276 @@
+"""Moving held and waiting items between agents and queues for the periodic jobs
+(rebalancing.py) — the one place that locks, re-checks, moves and explains.
+
+Every move is a short transaction: lock the agents involved (by id), then the item(s)
+with SKIP LOCKED, check that the rule still applies to what is now in the row, move, and
+write one event per item with the rule, the reason and — for a move to an agent — the
+candidates considered and why each lost. So a run can stop between any two transactions
+and lose nothing, two overlapping runs move each item once, and repeating changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+
+from allocation import selectors
+from allocation.actors import SystemActor, actor_fields
+from allocation.lock_objects import agents_lock
+from allocation.models import (
+    ACTIVE_STATUSES,
+    AgentProfile,
+    ItemStatus,
+    Presence,
+    PushRejection,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+)
+from allocation.services import sla_clock
+from allocation.services.events import event_record
+
+CANDIDATES_SHOWN = 5
+
+
+@dataclass
+class MoveCount:
+    to_queue: int = 0
+    to_agent: int = 0
+    skipped: int = 0  # locked by an overlapping run, or no longer matching the rule
+
+    def add(self, outcome: str | None) -> None:
+        if outcome == "queue":
+            self.to_queue += 1
+        elif outcome == "agent":
+            self.to_agent += 1
+        else:
+            self.skipped += 1
+
+    @property
+    def moved(self) -> int:
+        return self.to_queue + self.to_agent
+
+
+# Choosing a receiving agent ----------------------------------------------------------------
+
+def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[AgentProfile | None, list[dict]]:
+    """The agent an item should go to (eligible now, least recently assigned first) and the
+    explanation: the first few eligible agents and the serving team's others, each with why
+    it did not win."""
+    eligible = selectors.agents_eligible_for_queue(item.queue).exclude(pk__in=exclude)
+    rejected = PushRejection.objects.filter(item=item, until__gt=now).values("agent_id")
+    eligible = eligible.exclude(pk__in=rejected)
+    ranked = list(eligible[:CANDIDATES_SHOWN])
+    winner = ranked[0] if ranked else None
+    considered = []
+    for rank, agent in enumerate(ranked):
+        why = "eligible, least recently assigned" if rank == 0 else (
+            f"eligible, but assigned more recently than {winner}"
+        )
+        considered.append({"agent": agent.user.get_username(), "chosen": rank == 0, "why": why})
+    others = (
+        AgentProfile.objects.filter(team__queues=item.queue).exclude(pk__in={a.pk for a in ranked} | exclude)
+        .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
+    )
+    for agent in others:
+        reasons = selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
+        if PushRejection.objects.filter(item=item, agent=agent, until__gt=now).exists():
+            reasons.append(f"{agent} rejected this item.")
+        considered.append({"agent": agent.user.get_username(), "chosen": False,
+                           "why": " ".join(reasons) or "not among the first eligible"})
+    return winner, considered
+
+
+# The one move ------------------------------------------------------------------------------
+
+def move_one(
+    item_id: int, *, actor: SystemActor, kind: str, rule: str, reason: str, still_applies: Callable[[WorkItem], bool],
+    now: datetime, to_agent: bool, to_holder: bool = False,
+) -> str | None:
+    """Move one item if the rule still applies once it is locked: to its holder (a due
+    follow-up), to the best eligible agent, or back to its queue (a queued item nobody can
+    take stays where it is). Returns "agent", "queue", or None when nothing moved."""
+    item = WorkItem.objects.select_related("queue", "assignee").filter(pk=item_id).first()
+    if item is None or not still_applies(item):
+        return None
+    holder_id = item.assignee_id
+    winner, considered = (None, [])
+    if to_holder:
+        winner = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).first()
+    elif to_agent:
+        winner, considered = candidates(item, now=now, exclude={holder_id} if holder_id else set())
+    with transaction.atomic():
+        # Lock order: agents (by id), then the item.
+        agent_ids = sorted({pk for pk in (holder_id, winner.pk if winner else None) if pk is not None})
+        agents = {agent.pk: agent for agent in agents_lock(agent_ids).select_related("user")}
+        locked = (
+            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+            .filter(pk=item_id).first()
+        )
+        if locked is None or locked.assignee_id != holder_id or not still_applies(locked):
+            return None
+        target = agents.get(winner.pk) if winner else None
+        if target is not None and not to_holder:
+            refused = selectors.agent_ineligibility_reasons(agent=target, queue=locked.queue)
+            if refused:  # changed since it was chosen: the queue takes the item instead
+                considered = [{**c, "chosen": False} for c in considered]
+                considered.append({"agent": target.user.get_username(), "chosen": False, "why": " ".join(refused)})
+                target = None
+        from_status = locked.status
+        if target is None and from_status == ItemStatus.QUEUED:
+            return None
+        if from_status == ItemStatus.PENDED:
+            sla_clock.clock_resume(item=locked, at=now)
+        locked.pended_until = None
+        data = {"rule": rule, "from_agent": holder_id}
+        if target is not None:
+            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, now
+            target.last_assigned_at = now
+            target.save(update_fields=["last_assigned_at"])
+            data["to_agent"] = target.pk
+        else:
+            locked.status, locked.assignee = ItemStatus.QUEUED, None
+            data["to_queue"] = locked.queue.code
+        if considered:
+            data["candidates"] = considered
+        locked.save(update_fields=["status", "assignee", "assigned_at", "pended_until", "due_at", "start_by",
+                                   "updated_at"])
+        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=now, reason=reason, data=data)
+    return "agent" if target is not None else "queue"
+
+
+# Moving many held items at once ---------------------------------------------------------------
+
+class Receivers:
+    """Who can take items of each queue during one batch: the eligible available agents,
+    least recently assigned first, with their spare capacity — read once per queue and
+    used round-robin, so a batch spreads work like get-next would."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._ranked: dict[int, list[AgentProfile]] = {}
+        self._not_eligible: dict[int, list[dict]] = {}
+        self.spare: dict[int, int] = {}
+
+    def _load(self, queue: Queue) -> list[AgentProfile]:
+        if queue.pk not in self._ranked:
+            ranked = list(selectors.agents_eligible_for_queue(queue))
+            for agent in ranked:
+                self.spare.setdefault(agent.pk, agent.capacity - agent.held)
+            self._ranked[queue.pk] = ranked
+            # The serving teams' other agents, and why none of them could take the queue's items.
+            others = (
+                AgentProfile.objects.filter(team__queues=queue).exclude(pk__in=[a.pk for a in ranked])
+                .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
+            )
+            self._not_eligible[queue.pk] = [
+                {"agent": agent.user.get_username(), "chosen": False,
+                 "why": " ".join(selectors.agent_ineligibility_reasons(agent=agent, queue=queue))}
+                for agent in others
+            ]
+        return self._ranked[queue.pk]
+
+    def pick(self, item: WorkItem, rejected: set[int]) -> tuple[AgentProfile | None, list[dict]]:
+        ranked = self._load(item.queue)
+        considered, winner = [], None
+        for agent in ranked:
+            if agent.pk == item.assignee_id or agent.pk in rejected:
+                continue
+            if winner is None and self.spare[agent.pk] > 0:
+                winner = agent
+                considered.append({"agent": agent.user.get_username(), "chosen": True,
+                                   "why": "eligible, least recently assigned"})
+            elif len(considered) < CANDIDATES_SHOWN:
+                why = "no room left" if self.spare[agent.pk] <= 0 else "assigned more recently"
+                considered.append({"agent": agent.user.get_username(), "chosen": False, "why": why})
+            if winner is not None and len(considered) >= CANDIDATES_SHOWN:
+                break
+        if winner is not None:
+            self.spare[winner.pk] -= 1
+            ranked.remove(winner)
+            ranked.append(winner)  # it was just assigned: the back of the line
+        not_eligible = [c for c in self._not_eligible[item.queue_id] if c["why"]]
+        return winner, considered + [c for c in not_eligible if c["agent"] != getattr(item.assignee, "username", "")]
+
+
+def move_held_batch(
+    item_ids: list[int], *, rule_applies: Q, actor: SystemActor, kind: str, rule: str, reason: str, now: datetime,
+    to_agent: bool, receivers: Receivers,
+) -> MoveCount:
+    """Move a batch of assigned or in-progress items in one transaction: the receiving
+    agents are locked (by id), then the items that still match the rule (SKIP LOCKED:
+    an overlapping run has the others); capacities are checked again under the locks."""
+    count = MoveCount()
+    planned = list(WorkItem.objects.filter(pk__in=item_ids).select_related("queue", "assignee"))
+    rejected: dict[int, set[int]] = {}
+    for rejection in PushRejection.objects.filter(item_id__in=item_ids, until__gt=now):
+        rejected.setdefault(rejection.item_id, set()).add(rejection.agent_id)
+    plan = {
+        item.pk: receivers.pick(item, rejected.get(item.pk, set())) if to_agent else (None, []) for item in planned
+    }
+    targets = sorted({winner.pk for winner, _ in plan.values() if winner is not None})
+    with transaction.atomic():
+        locked_agents = {agent.pk: agent for agent in agents_lock(targets)}
+        held_now = dict(
+            WorkItem.objects.filter(assignee_id__in=targets, status__in=ACTIVE_STATUSES)
+            .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
+        )
+        locked = list(
+            WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+            .filter(rule_applies, pk__in=item_ids, status__in=ACTIVE_STATUSES).order_by("pk")
+        )
+        count.skipped += len(item_ids) - len(locked)
+        to_queue, by_agent, events = [], {}, []
+        for item in locked:
+            winner, considered = plan.get(item.pk, (None, []))
+            agent = locked_agents.get(winner.pk) if winner is not None else None
+            if agent is not None and (agent.presence != Presence.AVAILABLE
+                                      or held_now.get(agent.pk, 0) >= agent.capacity):
+                considered = [*considered, {"agent": winner.user.get_username(), "chosen": False,
+                                            "why": "no longer available or has no room"}]
+                agent = None
+            data = {"rule": rule, "from_agent": item.assignee_id}
+            if agent is not None:
+                held_now[agent.pk] = held_now.get(agent.pk, 0) + 1
+                by_agent.setdefault(agent.pk, []).append(item.pk)
+                data["to_agent"] = agent.pk
+                to_status = ItemStatus.ASSIGNED
+            else:
+                to_queue.append(item.pk)
+                data["to_queue"] = item.queue.code
+                to_status = ItemStatus.QUEUED
+            if considered:
+                data["candidates"] = considered
+            events.append(WorkItemEvent(item=item, at=now, kind=kind, from_status=item.status, to_status=to_status,
+                                        reason=reason, data=data, **actor_fields(actor)))
+        if to_queue:
+            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=now)
+        for agent_id, ids in by_agent.items():
+            WorkItem.objects.filter(pk__in=ids).update(
+                status=ItemStatus.ASSIGNED, assignee_id=agent_id, assigned_at=now, updated_at=now
+            )
+        if by_agent:
+            AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=now)
+        WorkItemEvent.objects.bulk_create(events)
+    count.to_queue += len(to_queue)
+    count.to_agent += sum(len(ids) for ids in by_agent.values())
+    return count
+
+
+def sweep(items: QuerySet[WorkItem], move_batch: Callable[[list[int]], MoveCount], batch_size: int) -> MoveCount:
+    """Every matching item, one batch (one short transaction) at a time, in id order so a
+    skipped item is never read again in this pass."""
+    total, last_id = MoveCount(), 0
+    while True:
+        ids = list(items.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        last_id = ids[-1]
+        done = move_batch(ids)
+        total.to_queue += done.to_queue
+        total.to_agent += done.to_agent
+        total.skipped += done.skipped
