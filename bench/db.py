@@ -201,7 +201,8 @@ def reset_items(t: Target, n: int, chunk: int = 250_000) -> dict:
     with connect(t.url) as c:
         c.execute("SET synchronous_commit = off")
         c.execute("SET maintenance_work_mem = '256MB'")
-        c.execute("TRUNCATE allocation_workitemevent, allocation_workitem RESTART IDENTITY")
+        # CASCADE: the tables that reference items (SLA clocks and alerts, push rejections, …) are emptied too.
+        c.execute("TRUNCATE allocation_workitemevent, allocation_workitem RESTART IDENTITY CASCADE")
         c.execute("UPDATE allocation_agentprofile SET last_assigned_at = NULL")
         c.execute("DROP TABLE IF EXISTS bench_queue_by_n")
         c.execute("CREATE UNLOGGED TABLE bench_queue_by_n AS SELECT id, substring(code from 8)::int AS n,"

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F
@@ -17,14 +19,22 @@ def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
     return heartbeat
 
 
-def notifications_create(
-    *, user_ids: list[int], kind: str, title: str, body: str = "", url: str = "", at: datetime | None = None
-) -> list[Notification]:
-    """One notification per user (the caller decides who; see allocation's SLA alerts)."""
+@dataclass(frozen=True)
+class NotificationDraft:
+    user_id: int
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
+
+
+def notifications_create(*, drafts: Iterable[NotificationDraft], at: datetime | None = None) -> list[Notification]:
+    """Create notifications in one insert (the caller decides who hears what; see
+    allocation's SLA alerts)."""
     at = at or timezone.now()
     return Notification.objects.bulk_create(
-        Notification(user_id=user_id, kind=kind, title=title, body=body, url=url, created_at=at)
-        for user_id in dict.fromkeys(user_ids)
+        Notification(user_id=d.user_id, kind=d.kind, title=d.title, body=d.body, url=d.url, created_at=at)
+        for d in drafts
     )
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -26,19 +26,18 @@ from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem
 from allocation.services import sla_clock
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import is_working, next_working_instant
-from wfo.services import notifications_create
+from wfo.services import NotificationDraft, notifications_create
 
 logger = logging.getLogger(__name__)
 
 NOTIFICATION_KIND = "sla_alert"
 SCAN_BATCH = 500
+EMAIL_BATCH = 100
 
-_INSERT_ALERT = f"""
-INSERT INTO {SlaAlert._meta.db_table} (item_id, threshold, crossed_at, raised_at, recipient_ids, emailed_at)
-VALUES (%s, %s, %s, %s, %s, NULL)
-ON CONFLICT (item_id, threshold) DO NOTHING
-RETURNING id
-"""
+_INSERT_ALERTS = (
+    f"INSERT INTO {SlaAlert._meta.db_table} (item_id, threshold, crossed_at, raised_at, recipient_ids, emailed_at) "
+    "VALUES {rows} ON CONFLICT (item_id, threshold) DO NOTHING RETURNING id, item_id, threshold"
+)
 
 
 @dataclass
@@ -56,32 +55,38 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
     now = now or timezone.now()
     result = ScanResult()
     book = PolicyBook()
+    supervisors = _SupervisorsByQueue()
+    busy: set[int] = set()  # clocks whose item was locked: left for the next pass
     while True:
         with transaction.atomic():
             clocks = list(
                 SlaClock.objects.select_for_update(skip_locked=True)
-                .filter(next_alert_at__lte=now)
+                .filter(next_alert_at__lte=now).exclude(item_id__in=busy)
                 .order_by("next_alert_at")[:batch_size]
             )
             result.clocks_read += len(clocks)
-            _raise_for(clocks, now=now, book=book, result=result)
+            busy |= _raise_for(clocks, now=now, book=book, result=result, supervisors=supervisors)
         if len(clocks) < batch_size:
             break
     result.emails_sent = sla_alert_emails_send(now=now)
     return result
 
 
-def _raise_for(clocks: list[SlaClock], *, now: datetime, book: PolicyBook, result: ScanResult) -> None:
+def _raise_for(
+    clocks: list[SlaClock], *, now: datetime, book: PolicyBook, result: ScanResult, supervisors: _SupervisorsByQueue
+) -> set[int]:
+    """Advance each clock past every threshold it crossed, raising those alerts in one
+    insert; returns the clocks left alone because their item was busy."""
     items = WorkItem.objects.select_related("queue").in_bulk([clock.item_id for clock in clocks])
     book.load_calendars(clock.calendar_id for clock in clocks)
-    supervisors = _SupervisorsByQueue()
+    crossed: list[tuple[WorkItem, int, datetime]] = []
+    busy, advanced = set(), []
     for clock in clocks:
         item = items[clock.item_id]
-        if clock.resumed_at is not None:  # get-next ended a pause and was interrupted before settling it
-            if not _settle(clock, item, book):
-                continue  # the item is busy: next pass
-            if clock.next_alert_at is None or clock.next_alert_at > now:
-                continue
+        # A pause that get-next ended but was interrupted before adding it up; the item may be busy.
+        if clock.resumed_at is not None and not _settle(clock, item, book):
+            busy.add(clock.item_id)
+            continue
         calendar = book.calendar(clock.calendar_id)
         while clock.next_threshold is not None and clock.next_alert_at is not None and clock.next_alert_at <= now:
             threshold = clock.next_threshold
@@ -90,11 +95,35 @@ def _raise_for(clocks: list[SlaClock], *, now: datetime, book: PolicyBook, resul
                 clock.next_alert_at = next_working_instant(calendar, now)
                 result.warnings_deferred += 1
                 break
-            alert_id = _alert_insert(item, threshold, crossed_at=clock.next_alert_at, now=now, supervisors=supervisors)
-            if alert_id is not None:
-                result.alerts_raised.append(alert_id)
+            crossed.append((item, threshold, clock.next_alert_at))
             sla_clock.schedule_next(clock, item, calendar, after=threshold)
-        clock.save(update_fields=["next_threshold", "next_alert_at"])
+        advanced.append(clock)
+    SlaClock.objects.bulk_update(advanced, ["next_threshold", "next_alert_at"])
+    result.alerts_raised.extend(_alerts_insert(crossed, now=now, supervisors=supervisors))
+    return busy
+
+
+def _alerts_insert(crossed: list[tuple[WorkItem, int, datetime]], *, now: datetime, supervisors) -> list[int]:
+    """Insert the alerts in one statement; only the ones no earlier or overlapping run has
+    raised come back, and only those notify anyone."""
+    if not crossed:
+        return []
+    recipients = {item.pk: alert_recipients(item, supervisors) for item, _, _ in crossed}
+    rows = ", ".join(["(%s, %s, %s, %s, %s, NULL)"] * len(crossed))
+    params = [value for item, threshold, at in crossed for value in (item.pk, threshold, at, now, recipients[item.pk])]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ALERTS.format(rows=rows), params)
+        raised = cursor.fetchall()
+    by_key = {(item.pk, threshold): item for item, threshold, _ in crossed}
+    drafts = []
+    for _, item_id, threshold in raised:
+        title, body = alert_text(by_key[(item_id, threshold)], threshold)
+        url = reverse("work:item", args=[item_id])
+        drafts.extend(
+            NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in recipients[item_id]
+        )
+    notifications_create(drafts=drafts, at=now)
+    return [alert_id for alert_id, _, _ in raised]
 
 
 def _settle(clock: SlaClock, item: WorkItem, book: PolicyBook) -> bool:
@@ -130,21 +159,6 @@ def alert_recipients(item: WorkItem, supervisors: _SupervisorsByQueue | None = N
     return (supervisors or _SupervisorsByQueue())(item.queue_id)
 
 
-def _alert_insert(item: WorkItem, threshold: int, *, crossed_at: datetime, now: datetime, supervisors) -> int | None:
-    recipients = alert_recipients(item, supervisors)
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ALERT, [item.pk, threshold, crossed_at, now, recipients])
-        row = cursor.fetchone()
-    if row is None:
-        return None  # raised before (an overlapping or earlier run): nobody is told twice
-    title, body = alert_text(item, threshold)
-    notifications_create(
-        user_ids=recipients, kind=NOTIFICATION_KIND, title=title, body=body,
-        url=reverse("work:item", args=[item.pk]), at=now,
-    )
-    return row[0]
-
-
 def alert_text(item: WorkItem, threshold: int) -> tuple[str, str]:
     due = timezone.localtime(item.due_at).strftime("%a %d %b %H:%M")
     if threshold >= BREACH:
@@ -154,37 +168,43 @@ def alert_text(item: WorkItem, threshold: int) -> tuple[str, str]:
             f"Work item #{item.pk} in {item.queue.name} has used {threshold}% of its SLA target; it is due {due}.")
 
 
-def sla_alert_emails_send(*, now: datetime | None = None, alert_ids: list[int] | None = None) -> int:
-    """Send the e-mails of alerts not mailed yet (all of them, or `alert_ids`), each once:
-    the alert row is locked while its mail goes out and stamped in the same transaction."""
-    now = now or timezone.now()
-    sent = 0
-    pending = SlaAlert.objects.filter(emailed_at__isnull=True)
-    if alert_ids is not None:
-        pending = pending.filter(pk__in=alert_ids)
-    for alert_id in pending.order_by("raised_at").values_list("pk", flat=True)[:1000]:
+def sla_alert_emails_send(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Send the e-mails of alerts not mailed yet, each once: a batch of alert rows is locked
+    (SKIP LOCKED: an overlapping run takes others), mailed over one connection, and stamped
+    in the same transaction. Returns how many alerts were dealt with."""
+    done = 0
+    while done < limit:
         with transaction.atomic():
-            alert = (
-                # of=self: lock the alert only. Locking the joined item and queue too would make an
+            batch = list(
+                # of=self: lock the alerts only. Locking the joined item and queue too would make an
                 # overlapping run skip every alert of a queue while this one mails any of them.
                 SlaAlert.objects.select_for_update(skip_locked=True, of=("self",)).select_related("item__queue")
-                .filter(pk=alert_id, emailed_at__isnull=True).first()
+                .filter(emailed_at__isnull=True).order_by("pk")[:EMAIL_BATCH]
             )
-            if alert is None:
-                continue  # sent meanwhile, or being sent by an overlapping run
-            _email(alert)
-            alert.emailed_at = timezone.now()
-            alert.save(update_fields=["emailed_at"])
-            sent += 1
-    return sent
+            if not batch:
+                break
+            _send(batch)
+            SlaAlert.objects.filter(pk__in=[alert.pk for alert in batch]).update(emailed_at=timezone.now())
+        done += len(batch)
+        if len(batch) < EMAIL_BATCH:
+            break
+    return done
 
 
-def _email(alert: SlaAlert) -> None:
-    addresses = list(
-        get_user_model().objects.filter(pk__in=alert.recipient_ids).exclude(email="").values_list("email", flat=True)
+def _send(alerts: list[SlaAlert]) -> None:
+    """One message per alert to its recipients who have an address, over one connection."""
+    user_ids = {user_id for alert in alerts for user_id in alert.recipient_ids}
+    addresses = dict(
+        get_user_model().objects.filter(pk__in=user_ids).exclude(email="").values_list("pk", "email")
     )
-    if not addresses:
-        return
-    subject, body = alert_text(alert.item, alert.threshold)
-    link = f"{settings.WFO_PORTAL_URL.rstrip('/')}{reverse('work:item', args=[alert.item_id])}"
-    send_mail(subject, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, addresses)
+    portal = settings.WFO_PORTAL_URL.rstrip("/")
+    messages = []
+    for alert in alerts:
+        to = [addresses[user_id] for user_id in alert.recipient_ids if user_id in addresses]
+        if not to:
+            continue
+        subject, body = alert_text(alert.item, alert.threshold)
+        link = f"{portal}{reverse('work:item', args=[alert.item_id])}"
+        messages.append(EmailMessage(subject, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, to))
+    if messages:
+        get_connection().send_messages(messages)

@@ -258,10 +258,10 @@ def test_a_crash_between_the_alert_and_its_email_sends_it_once_later(agent, queu
     item = assigned_item(agent, queue)
     SlaClock.objects.filter(item_id=item.pk).update(next_alert_at=timezone.now() - HOUR)
 
-    def crash(alert):
+    def crash(alerts):
         raise RuntimeError("worker killed while sending")
 
-    monkeypatch.setattr(sla_alerts, "_email", crash)
+    monkeypatch.setattr(sla_alerts, "_send", crash)
     with pytest.raises(RuntimeError):
         sla_alerts_raise()
     alert = SlaAlert.objects.get(item=item)
