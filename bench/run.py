@@ -36,6 +36,7 @@ sys.path.insert(0, str(BENCH))
 import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
+import rebalance as rebalance_bench  # noqa: E402
 import sla_scan  # noqa: E402
 
 REPO = BENCH.parent
@@ -62,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
+    p.add_argument("--skip-rebalance", action="store_true", help="do not run the rebalancing section")
+    p.add_argument("--rebalance-only", action="store_true", help="run only the rebalancing section")
     p.add_argument("--api-clients", type=int, default=50)
     p.add_argument("--api-duration", type=float, default=None, help="recorded seconds (default 20; --quick 5)")
     p.add_argument("--api-warmup", type=float, default=3.0, help="unrecorded seconds before that")
@@ -132,6 +135,21 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def rebalance_section(args, report: dict, failed_checks: list[str]) -> None:
+    """Rebalancing after 200 of 1,000 agents go offline (bench/rebalance.py), on its own database."""
+    options = argparse.Namespace(dsn=args.dsn, dbname="wfo_bench_rebalance", keep_db=args.keep_db, quick=args.quick,
+                                 agents=None, offline=None, held=None, queued=None, capacity=None, max_calls=None)
+    try:
+        rep = rebalance_bench.run(options, say=say)
+    except Exception as exc:  # report and go on: the other sections' figures still count
+        report["rebalance"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append(f"rebalance: {exc}")
+        return
+    report["rebalance"] = rep
+    if not rep["ok"]:
+        failed_checks.append("rebalance checks")
+
+
 def sla_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
     """The SLA alert scan (bench/sla_scan.py) on its own database on the same server."""
     open_n, crossing, history = sla_scan.resolve(args)
@@ -173,7 +191,7 @@ def main(argv=None) -> int:
 
     failed_checks: list[str] = []
     report["runs"] = []
-    if not args.sla_only:
+    if not args.sla_only and not args.rebalance_only:
         db.create_database(target)
         try:
             t = time.perf_counter()
@@ -265,8 +283,10 @@ def main(argv=None) -> int:
             else:
                 db.drop_database(target)
 
-    if not args.skip_sla:
+    if not args.skip_sla and not args.rebalance_only:
         sla_section(args, target, report, failed_checks)
+    if not args.skip_rebalance and not args.sla_only:
+        rebalance_section(args, report, failed_checks)
 
     say("summary")
     verdicts = []
@@ -297,6 +317,9 @@ def main(argv=None) -> int:
         verdicts.append(report["sla_scan"]["time"]["pass"])
         if "flat" in report["sla_scan"]:
             verdicts.append(report["sla_scan"]["flat"]["pass"])
+    if report.get("rebalance", {}).get("rebalance_s") is not None:
+        say("  " + rebalance_bench.report_lines(report["rebalance"])[-1])
+        verdicts.append(report["rebalance"]["pass"])
     if failed_checks:
         say(f"  CHECKS    FAILED: {', '.join(failed_checks)}")
     report["failed_checks"] = failed_checks
