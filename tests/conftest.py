@@ -2,6 +2,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.browser.conftest import chromium_path
+
+
+def pytest_report_header(config):
+    """Say plainly, at the top of every run, whether the browser tests will run."""
+    path = chromium_path()
+    if path:
+        return f"browser tests: chromium at {path}"
+    return "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)"
 
 
 @pytest.fixture

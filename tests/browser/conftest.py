@@ -22,13 +22,6 @@ def chromium_path() -> str | None:
     return None
 
 
-def pytest_report_header(config):
-    path = chromium_path()
-    if path:
-        return f"browser tests: chromium at {path}"
-    return "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)"
-
-
 def pytest_collection_modifyitems(config, items):
     if chromium_path():
         return
