@@ -1,0 +1,239 @@
+"""Every write of the quality domain: form versions, evaluations, sampling.
+
+Rules in one place: a form version in use is never changed (edits go to a new version);
+an evaluator never evaluates its own work (also a database constraint); sampling draws an
+item at most once per rule and period (a unique constraint), so the daily job may run
+twice at once or again after a crash.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from allocation.actors import Actor, SystemActor
+from allocation.models import ItemStatus, WorkItem
+from quality.models import (
+    Answer,
+    Evaluation,
+    EvaluationForm,
+    EvaluationSource,
+    EvaluationStatus,
+    FormVersion,
+    Question,
+    SamplingPeriod,
+    SamplingRule,
+)
+from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
+from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+
+OPEN_EVALUATION = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
+SAMPLER = SystemActor("quality-sampling")
+
+
+# Form versions -------------------------------------------------------------------------------
+
+def form_version_in_use(version: FormVersion) -> bool:
+    return version.evaluations.exists()
+
+
+@transaction.atomic
+def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = "") -> FormVersion:
+    """The version to edit: the latest one while no evaluation uses it, else a new version
+    copied from it (sections and questions), so evaluations keep what they were scored on."""
+    EvaluationForm.objects.select_for_update().get(pk=form.pk)  # one editor makes a version at a time
+    latest = form.versions.order_by("-number").first()
+    if latest is not None and not form_version_in_use(latest):
+        return latest
+    number = (latest.number + 1) if latest else 1
+    version = FormVersion.objects.create(
+        form=form, number=number, note=note, created_by=None if isinstance(actor, SystemActor) else actor
+    )
+    if latest is not None:
+        for section in latest.sections.prefetch_related("questions"):
+            questions = list(section.questions.all())
+            section.pk, section.version = None, version
+            section.save()
+            for question in questions:
+                question.pk, question.section = None, section
+            Question.objects.bulk_create(questions)
+    return version
+
+
+def form_current_version(form: EvaluationForm) -> FormVersion:
+    version = form.versions.order_by("-number").first()
+    if version is None or not Question.objects.filter(section__version=version).exists():
+        raise DomainError(f"Form {form} has no questions yet: add some before evaluating with it.")
+    return version
+
+
+# Evaluations ----------------------------------------------------------------------------------
+
+def _scored(version: FormVersion) -> list[ScoredQuestion]:
+    return [
+        ScoredQuestion(id=q.pk, kind=q.kind, weight=q.weight, allow_na=q.allow_na, critical=q.critical,
+                       scale_min=q.scale_min, scale_max=q.scale_max)
+        for q in Question.objects.filter(section__version=version)
+    ]
+
+
+@transaction.atomic
+def evaluation_save(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+    submit: bool = False,
+) -> Evaluation:
+    """Save the evaluator's answers (a draft), or submit them: the score is computed from
+    the evaluation's own form version and fixed. Every bad answer is reported by question."""
+    evaluation = Evaluation.objects.select_for_update().select_related("version__form").filter(
+        pk=evaluation_id
+    ).first()
+    if evaluation is None:
+        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+    if isinstance(actor, SystemActor) or evaluation.evaluator_id != actor.pk:
+        raise PermissionDenied("Only the evaluator it is assigned to can score this evaluation.")
+    if evaluation.status not in OPEN_EVALUATION:
+        raise DomainError(f"Evaluation #{evaluation.pk} was already submitted.")
+    questions = _scored(evaluation.version)
+    known = {q.id for q in questions}
+    errors: dict[str, list[str]] = {}
+    for question_id in answers:
+        if question_id not in known:
+            errors[f"question_{question_id}"] = ["Not a question of this form version."]
+    try:
+        score = evaluation_score(questions, answers)
+    except InvalidAnswer as bad:
+        errors[f"question_{bad.question_id}"] = [bad.message]
+    if submit and not errors:
+        unanswered = [q.id for q in questions if not answers.get(q.id)]
+        errors.update({f"question_{qid}": ["Answer this question (or N/A where allowed)."] for qid in unanswered})
+    if errors:
+        raise InvalidInput("Some answers need attention; nothing was saved.", fields=errors)
+    comments = comments or {}
+    Answer.objects.filter(evaluation=evaluation).delete()
+    Answer.objects.bulk_create(
+        Answer(evaluation=evaluation, question_id=qid, value=value, comment=comments.get(qid, ""))
+        for qid, value in answers.items() if value
+    )
+    if submit:
+        evaluation.score = score.value
+        evaluation.passed = score.passed(evaluation.version.form.pass_mark)
+        evaluation.status = EvaluationStatus.SUBMITTED
+        evaluation.submitted_at = timezone.now()
+    else:
+        evaluation.status = EvaluationStatus.DRAFT
+    evaluation.save(update_fields=["score", "passed", "status", "submitted_at"])
+    return evaluation
+
+
+# Sampling -------------------------------------------------------------------------------------
+
+@dataclass
+class SampleResult:
+    created: int = 0
+    already_drawn: int = 0
+    unassigned: int = 0  # no evaluator other than the agent itself
+    by_rule: dict[int, int] = field(default_factory=dict)
+
+
+def period_bounds(period: str, day: date) -> tuple[date, datetime, datetime]:
+    """The sampling period containing `day`: its first day, and its start and end instants
+    (in the portal's time zone)."""
+    first = day - timedelta(days=day.weekday()) if period == SamplingPeriod.WEEK else day
+    length = timedelta(days=7 if period == SamplingPeriod.WEEK else 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    return first, start, start + length
+
+
+def _sample_size(rule: SamplingRule, *, completed: int, is_new: bool, failed_last: bool) -> tuple[float, int]:
+    """(expected sample size, extra items for risk)."""
+    if rule.count is not None:
+        size = rule.count
+    else:
+        share = rule.new_agent_share_percent if is_new and rule.new_agent_share_percent is not None \
+            else rule.share_percent
+        # A share of a few items rounds by chance (e.g. 10 % of 4 is 0 or 1 with odds 0.6 : 0.4)
+        # so that the rate holds on average however small each agent's volume.
+        size = completed * share / 100
+    return size, rule.extra_after_fail if failed_last else 0
+
+
+def samples_draw(*, day: date, seed: int | None = None) -> SampleResult:
+    """Draw each active rule's sample for the period containing `day`, creating the
+    evaluations (assigned to evaluators by workload, never to the agent itself). Safe to
+    run again or concurrently: the draw is reproducible per (rule, period, agent) and an
+    item is drawn at most once per rule and period."""
+    result = SampleResult()
+    for rule in SamplingRule.objects.filter(is_active=True, form__is_active=True).select_related("form", "queue"):
+        try:
+            version = form_current_version(rule.form)
+        except DomainError:
+            continue
+        result.by_rule[rule.pk] = _draw_rule(rule, version, day=day, seed=seed, result=result)
+    return result
+
+
+def _draw_rule(rule: SamplingRule, version: FormVersion, *, day: date, seed: int | None, result: SampleResult) -> int:
+    first, start, end = period_bounds(rule.period, day)
+    completed = (
+        WorkItem.objects.filter(queue=rule.queue, status=ItemStatus.COMPLETED, closed_at__gte=start, closed_at__lt=end)
+        .values_list("pk", "completed_by_id").order_by("pk")
+    )
+    by_agent: dict[int, list[int]] = {}
+    for item_id, agent_id in completed:
+        by_agent.setdefault(agent_id, []).append(item_id)
+    if not by_agent:
+        return 0
+    from django.contrib.auth import get_user_model
+
+    joined = dict(get_user_model().objects.filter(pk__in=by_agent).values_list("pk", "date_joined"))
+    failed_last = _agents_whose_last_evaluation_failed(by_agent, before=start)
+    evaluators = list(rule.evaluators.filter(is_active=True).values_list("pk", flat=True))
+    workload = Counter(dict(
+        Evaluation.objects.filter(evaluator_id__in=evaluators, status__in=OPEN_EVALUATION)
+        .values("evaluator_id").annotate(n=Count("*")).values_list("evaluator_id", "n")
+    ))
+    drafts = []
+    for agent_id, items in sorted(by_agent.items()):
+        rng = random.Random(f"{seed}:{rule.pk}:{first.isoformat()}:{agent_id}")
+        is_new = rule.new_agent_days is not None and joined[agent_id] > start - timedelta(days=rule.new_agent_days)
+        size, extra = _sample_size(rule, completed=len(items), is_new=is_new, failed_last=agent_id in failed_last)
+        whole = int(size)
+        count = min(len(items), whole + (1 if rng.random() < size - whole else 0) + extra)
+        for item_id in rng.sample(items, count):
+            candidates = [e for e in evaluators if e != agent_id]
+            evaluator = min(candidates, key=lambda e: (workload[e], e)) if candidates else None
+            if evaluator is None:
+                result.unassigned += 1
+            else:
+                workload[evaluator] += 1
+            drafts.append(Evaluation(
+                item_id=item_id, agent_id=agent_id, evaluator_id=evaluator, version=version,
+                source=EvaluationSource.SAMPLING, sampling_rule=rule, period_start=first,
+            ))
+    drawn = Evaluation.objects.filter(sampling_rule=rule, period_start=first)
+    before = drawn.count()
+    Evaluation.objects.bulk_create(drafts, ignore_conflicts=True)  # evaluation_sampled_once decides
+    created = drawn.count() - before
+    result.created += created
+    result.already_drawn += len(drafts) - created
+    return created
+
+
+def _agents_whose_last_evaluation_failed(agent_ids, *, before: datetime) -> set[int]:
+    latest = (
+        Evaluation.objects.filter(agent_id__in=agent_ids, submitted_at__lt=before, score__isnull=False)
+        .values("agent_id").annotate(last=Max("submitted_at"))
+    )
+    failed = set()
+    for row in latest:
+        last = Evaluation.objects.filter(agent_id=row["agent_id"], submitted_at=row["last"]).first()
+        if last is not None and last.passed is False:
+            failed.add(row["agent_id"])
+    return failed
+
