@@ -183,11 +183,19 @@ class Evaluation(models.Model):
     replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="replaced_by", help_text="The evaluation this re-score replaces.")
     reason = models.TextField(blank=True, help_text="Why it was re-scored.")
+    dispute_comment = models.TextField(blank=True, help_text="The agent's overall objection.")
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", help_text="The supervisor who upheld or re-scored it.")
+    rework_item = models.OneToOneField("allocation.WorkItem", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="rework_of_evaluation")
+    calibration = models.ForeignKey("CalibrationSession", null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="evaluations")
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("resolve_dispute", "Can uphold or re-score disputed evaluations")]
         constraints = [
             models.CheckConstraint(condition=~Q(evaluator=F("agent")), name="evaluation_not_own_work"),
             models.CheckConstraint(condition=Q(status__in=EvaluationStatus.values), name="evaluation_status_valid"),
@@ -204,6 +212,21 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation #{self.pk} of #{self.item_id}"
+
+
+class CalibrationSession(models.Model):
+    """Several evaluators score the same item blind; the result shows how far they agree."""
+
+    item = models.ForeignKey("allocation.WorkItem", on_delete=models.PROTECT, related_name="calibrations")
+    version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="calibrations")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Calibration on #{self.item_id} ({self.version})"
 
 
 class Answer(models.Model):

@@ -29,6 +29,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "allocation.view_workitemevent",
         "allocation.cancel_workitem",
         "allocation.reassign_workitem",
+        "quality.view_evaluation",
+        "quality.view_evaluationform",
+        "quality.resolve_dispute",
+        "quality.add_calibrationsession",
     ],
     # Admins configure the operation; they get every permission of these apps.
     ADMIN: [
@@ -74,8 +78,9 @@ def role_groups_sync(apps) -> None:
         permissions = set()
         for spec in specs:
             found = list(_permission_filter(Permission, spec))
-            # A wildcard may match nothing yet: an app migrated later syncs the roles again.
-            if not found and not spec.endswith(".*"):
+            # An app migrated later (no permission of it exists yet) syncs the roles again then.
+            app_migrated = Permission.objects.filter(content_type__app_label=spec.split(".")[0]).exists()
+            if not found and app_migrated:
                 raise LookupError(f"Role {role!r} names unknown permission {spec!r}.")
             permissions.update(found)
         group.permissions.set(permissions)

@@ -1,0 +1,83 @@
+"""Reads of the quality domain for pages and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from quality.models import Answer, CalibrationSession, Evaluation, EvaluationStatus, Question
+from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
+from wfo.exceptions import NotFound, PermissionDenied
+
+SEE_ALL_EVALUATIONS = "quality.view_evaluation"
+OPEN = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
+DONE = (EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
+        EvaluationStatus.UPHELD, EvaluationStatus.RESCORED)
+
+
+def _evaluations() -> QuerySet[Evaluation]:
+    return Evaluation.objects.select_related("item__queue", "agent", "evaluator", "version__form")
+
+
+def evaluations_to_do(user) -> QuerySet[Evaluation]:
+    return _evaluations().filter(evaluator=user, status__in=OPEN).order_by("created_at", "id")
+
+
+def evaluations_given(user) -> QuerySet[Evaluation]:
+    return _evaluations().filter(evaluator=user, status__in=DONE).order_by("-submitted_at", "-id")
+
+
+def evaluations_received(user) -> QuerySet[Evaluation]:
+    """An agent's evaluated work: submitted ones only (drafts are the evaluator's own)."""
+    return _evaluations().filter(agent=user, status__in=DONE).order_by("-submitted_at", "-id")
+
+
+def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
+    """The evaluation, its answers and questions, for its evaluator, its agent (once
+    submitted) or a supervisor; 403/404 otherwise."""
+    evaluation = _evaluations().filter(pk=evaluation_id).first()
+    if evaluation is None:
+        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+    is_agent = evaluation.agent_id == user.pk and evaluation.status in DONE
+    if evaluation.evaluator_id != user.pk and not is_agent and not user.has_perm(SEE_ALL_EVALUATIONS):
+        raise PermissionDenied("This evaluation is not yours to see.")
+    return evaluation
+
+
+def questions_of(evaluation: Evaluation) -> list[Question]:
+    return list(Question.objects.filter(section__version=evaluation.version).select_related("section"))
+
+
+def answers_of(evaluation: Evaluation) -> dict[int, Answer]:
+    return {answer.question_id: answer for answer in evaluation.answers.all()}
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    session: CalibrationSession
+    evaluations: list[Evaluation]
+    submitted: int
+    spread: Spread
+    agreement: dict[int, Agreement]  # per question: raters, answers, percent agreement
+    kappa: float | None  # Fleiss' kappa over the form's questions
+
+
+def calibration_result(*, user, session_id: int) -> CalibrationResult:
+    """The spread and agreement of a calibration session. Blind: an evaluator sees it only
+    once it has submitted its own evaluation; supervisors always."""
+    session = CalibrationSession.objects.select_related("item", "version__form").filter(pk=session_id).first()
+    if session is None:
+        raise NotFound(f"Calibration session #{session_id} does not exist.")
+    evaluations = list(_evaluations().filter(calibration=session).prefetch_related("answers"))
+    mine = [e for e in evaluations if e.evaluator_id == user.pk]
+    if not user.has_perm(SEE_ALL_EVALUATIONS) and not (mine and all(e.status in DONE for e in mine)):
+        raise PermissionDenied("You see the others' answers once you have submitted your own.")
+    done = [e for e in evaluations if e.status in DONE]
+    answers = {e.evaluator_id: {a.question_id: a.value for a in e.answers.all()} for e in done}
+    return CalibrationResult(
+        session=session, evaluations=evaluations, submitted=len(done),
+        spread=score_spread([e.score for e in done]),
+        agreement=question_agreement(answers) if len(done) >= 2 else {},
+        kappa=session_kappa(answers) if len(done) >= 2 else None,
+    )

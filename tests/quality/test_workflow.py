@@ -1,0 +1,111 @@
+"""The evaluation workflow: acknowledge, dispute, uphold, re-score (history kept), rework,
+calibration with blind results."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from allocation.models import WorkItem
+from quality import selectors, services
+from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from tests import factories
+from tests.quality.test_services import completed_item, form_with_questions
+from wfo import roles
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scored(queue, agent):
+    form, version, questions = form_with_questions()
+    evaluator = factories.UserFactory(username="evaluator")
+    item = completed_item(queue, agent.user, timezone.now())
+    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.MANUAL)
+    right, evidence, tone = questions
+    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
+                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"}, submit=True)
+    evaluation.refresh_from_db()
+    return evaluation, questions
+
+
+def test_the_agent_acknowledges(scored, agent):
+    evaluation, _ = scored
+    assert evaluation.score == Decimal("37.50") and evaluation.passed is False  # (0 + 100 + 50) / 4
+    with pytest.raises(PermissionDenied):
+        services.evaluation_acknowledge(evaluation_id=evaluation.pk, actor=evaluation.evaluator)
+    done = services.evaluation_acknowledge(evaluation_id=evaluation.pk, actor=agent.user)
+    assert done.status == EvaluationStatus.ACKNOWLEDGED
+    with pytest.raises(DomainError, match="acknowledged, so it cannot be disputed"):
+        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="late")
+
+
+def test_dispute_then_a_supervisor_rescores_keeping_history(scored, agent):
+    evaluation, (right, evidence, tone) = scored
+    with pytest.raises(InvalidInput, match="Say what you dispute"):
+        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user)
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="See the notes",
+                                question_comments={right.pk: "10.4 was the right code: see the network letter"})
+    evaluation.refresh_from_db()
+    assert evaluation.status == EvaluationStatus.DISPUTED
+    assert evaluation.answers.get(question=right).dispute_comment.startswith("10.4 was the right code")
+    with pytest.raises(PermissionDenied):
+        services.evaluation_rescore(evaluation_id=evaluation.pk, actor=agent.user, answers={}, reason="mine")
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    new = services.evaluation_rescore(evaluation_id=evaluation.pk, actor=supervisor, reason="Agent was right",
+                                      answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "3"})
+    assert new.replaces_id == evaluation.pk and new.source == EvaluationSource.RESCORE
+    assert new.score == Decimal("87.50") and new.passed is True  # (200 + 100 + 50) / 4
+    evaluation.refresh_from_db()
+    assert evaluation.status == EvaluationStatus.RESCORED and evaluation.score == Decimal("37.50")  # kept
+    assert list(selectors.evaluations_received(agent.user)) == [new, evaluation]
+
+
+def test_uphold_needs_a_reason_and_a_supervisor(scored, agent):
+    evaluation, _ = scored
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    with pytest.raises(InvalidInput):
+        services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason=" ")
+    upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason="Procedure 4.2")
+    assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == supervisor
+
+
+def test_a_failed_evaluation_creates_one_linked_rework_item(scored):
+    evaluation, _ = scored
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    first = services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
+    again = services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
+    rework = WorkItem.objects.get(source=services.REWORK_SOURCE)
+    assert first.rework_item == again.rework_item == rework
+    assert rework.queue_id == evaluation.item.queue_id and rework.status == "queued"
+    assert rework.customer_ref == evaluation.item.customer_ref and rework.payload["rework_of_item"] == evaluation.item_id
+
+
+def test_calibration_is_blind_until_you_submit(queue, agent):
+    form, version, (right, evidence, tone) = form_with_questions()
+    item = completed_item(queue, agent.user, timezone.now())
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    a, b, c = (factories.UserFactory(username=name) for name in ("ann", "bob", "cy"))
+    with pytest.raises(InvalidInput, match="at least two"):
+        services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, agent.pk], actor=supervisor)
+    session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk, c.pk],
+                                         actor=supervisor)
+    mine = {e.evaluator_id: e for e in session.evaluations.all()}
+    services.evaluation_save(evaluation_id=mine[a.pk].pk, actor=a,
+                             answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"}, submit=True)
+    with pytest.raises(PermissionDenied, match="once you have submitted"):
+        selectors.calibration_result(user=b, session_id=session.pk)
+    services.evaluation_save(evaluation_id=mine[b.pk].pk, actor=b,
+                             answers={right.pk: "yes", evidence.pk: "no", tone.pk: "3"}, submit=True)
+    services.evaluation_save(evaluation_id=mine[c.pk].pk, actor=c,
+                             answers={right.pk: "yes", evidence.pk: "na", tone.pk: "1"}, submit=True)
+    result = selectors.calibration_result(user=b, session_id=session.pk)
+    # scores: ann (200+100+100)/4 = 100; bob (200+0+50)/4 = 62.5; cy (200+0)/3 = 66.67
+    assert result.submitted == 3 and result.spread.minimum == 62.5 and result.spread.maximum == 100
+    assert result.agreement[right.pk].percent_agreement == 1
+    assert result.agreement[tone.pk].percent_agreement == 0
+    assert result.kappa is not None
+    assert selectors.calibration_result(user=supervisor, session_id=session.pk).submitted == 3
