@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def scored(queue, agent):
-    form, version, questions = form_with_questions()
+    _form, version, questions = form_with_questions()
     evaluator = factories.UserFactory(username="evaluator")
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
@@ -81,11 +81,12 @@ def test_a_failed_evaluation_creates_one_linked_rework_item(scored):
     rework = WorkItem.objects.get(source=services.REWORK_SOURCE)
     assert first.rework_item == again.rework_item == rework
     assert rework.queue_id == evaluation.item.queue_id and rework.status == "queued"
-    assert rework.customer_ref == evaluation.item.customer_ref and rework.payload["rework_of_item"] == evaluation.item_id
+    assert rework.customer_ref == evaluation.item.customer_ref
+    assert rework.payload["rework_of_item"] == evaluation.item_id
 
 
 def test_calibration_is_blind_until_you_submit(queue, agent):
-    form, version, (right, evidence, tone) = form_with_questions()
+    form, _version, (right, evidence, tone) = form_with_questions()
     item = completed_item(queue, agent.user, timezone.now())
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     a, b, c = (factories.UserFactory(username=name) for name in ("ann", "bob", "cy"))
