@@ -33,6 +33,10 @@ def evaluations_received(user) -> QuerySet[Evaluation]:
     return _evaluations().filter(agent=user, status__in=DONE).order_by("-submitted_at", "-id")
 
 
+def evaluations_disputed() -> QuerySet[Evaluation]:
+    return _evaluations().filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
+
+
 def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
     """The evaluation, its answers and questions, for its evaluator, its agent (once
     submitted) or a supervisor; 403/404 otherwise."""
@@ -81,3 +85,11 @@ def calibration_result(*, user, session_id: int) -> CalibrationResult:
         agreement=question_agreement(answers) if len(done) >= 2 else {},
         kappa=session_kappa(answers) if len(done) >= 2 else None,
     )
+
+
+def item_timeline(evaluation: Evaluation):
+    """The evaluated item's events, for the scoring page (an evaluator need not be able to
+    open the item itself: it sees what it judges, here)."""
+    from allocation.models import WorkItemEvent
+
+    return list(WorkItemEvent.objects.filter(item_id=evaluation.item_id).select_related("actor").order_by("at", "id"))

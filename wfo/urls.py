@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from allocation import urls as allocation_urls
+from quality import urls as quality_urls
 from wfo import views
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("admin/", admin.site.urls),
     path("work/", include((allocation_urls.page_urlpatterns, "work"))),
+    path("quality/", include((quality_urls.page_urlpatterns, "quality"))),
     path("api/v1/", include(allocation_urls.api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,0 +1,122 @@
+"""Quality pages: the evaluator's inbox and scoring page, the agent's evaluations
+(acknowledge, dispute), the supervisor's decisions (uphold, re-score, rework), and
+calibration results. Thin: selectors read, one service writes, errors come back as the
+service said them (400 with a message per question, else a message on the page)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from quality import selectors, services
+from wfo.exceptions import DomainError, InvalidInput
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {
+        "to_do": list(selectors.evaluations_to_do(user)[:100]),
+        "given": list(selectors.evaluations_given(user)[:20]),
+        "received": list(selectors.evaluations_received(user)[:20]),
+        "disputed": list(selectors.evaluations_disputed()[:50]) if user.has_perm(services.RESOLVE_PERMISSION) else [],
+    }
+    return render(request, "quality/home.html", context)
+
+
+def _answers_from(post) -> tuple[dict[int, str | None], dict[int, str], dict[int, str]]:
+    answers, comments, disputes = {}, {}, {}
+    for key, value in post.items():
+        kind, _, raw_id = key.partition("_")
+        if not raw_id.isdigit():
+            continue
+        if kind == "q":
+            answers[int(raw_id)] = value or None
+        elif kind == "c" and value.strip():
+            comments[int(raw_id)] = value.strip()
+        elif kind == "d" and value.strip():
+            disputes[int(raw_id)] = value.strip()
+    return answers, comments, disputes
+
+
+@login_required
+def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
+    evaluation = selectors.evaluation_for_page(user=request.user, evaluation_id=evaluation_id)
+    errors: dict[str, list[str]] = {}
+    posted: dict[int, str | None] = {}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        answers, comments, disputes = _answers_from(request.POST)
+        posted = answers
+        try:
+            done = _act(request, evaluation, action, answers, comments, disputes)
+        except InvalidInput as error:
+            errors = error.fields
+            messages.error(request, error.message)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("quality:evaluation", evaluation_id=evaluation_id)
+        else:
+            messages.success(request, done[0])
+            return redirect(done[1])
+    questions = selectors.questions_of(evaluation)
+    saved = selectors.answers_of(evaluation)
+    rows = []
+    for question in questions:
+        answer = saved.get(question.pk)
+        value = posted.get(question.pk) if posted else (answer.value if answer else None)
+        scale = range(question.scale_min, question.scale_max + 1) if question.kind == "scale" else []
+        rows.append({"question": question, "answer": answer, "value": value, "scale": [str(v) for v in scale],
+                     "errors": errors.get(f"question_{question.pk}", [])})
+    user = request.user
+    context = {
+        "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
+        "can_score": evaluation.evaluator_id == user.pk and evaluation.status in selectors.OPEN,
+        "is_agent": evaluation.agent_id == user.pk,
+        "can_resolve": user.has_perm(services.RESOLVE_PERMISSION) and evaluation.agent_id != user.pk,
+    }
+    return render(request, "quality/evaluation.html", context, status=400 if errors else 200)
+
+
+def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str, str]:
+    """Run the posted action; returns (what to say, where to go)."""
+    user, pk = request.user, evaluation.pk
+    page = f"/quality/evaluations/{pk}/"
+    if action in ("save", "submit"):
+        done = services.evaluation_save(evaluation_id=pk, actor=user, answers=answers, comments=comments,
+                                        submit=action == "submit")
+        if action == "save":
+            return "Draft saved.", page
+        verdict = {True: ", passed", False: ", failed"}.get(done.passed, "")
+        return f"Evaluation submitted: {done.score if done.score is not None else 'no score'}{verdict}.", "/quality/"
+    if action == "acknowledge":
+        services.evaluation_acknowledge(evaluation_id=pk, actor=user)
+        return "Acknowledged.", page
+    if action == "dispute":
+        services.evaluation_dispute(evaluation_id=pk, actor=user, comment=request.POST.get("comment", ""),
+                                    question_comments=disputes)
+        return "Dispute sent to your supervisor.", page
+    if action == "uphold":
+        services.evaluation_uphold(evaluation_id=pk, actor=user, reason=request.POST.get("reason", ""))
+        return "The evaluation stands.", page
+    if action == "rescore":
+        new = services.evaluation_rescore(evaluation_id=pk, actor=user, answers=answers,
+                                          reason=request.POST.get("reason", ""))
+        return f"Re-scored: {new.score if new.score is not None else 'no score'}.", f"/quality/evaluations/{new.pk}/"
+    if action == "rework":
+        done = services.evaluation_rework(evaluation_id=pk, actor=user)
+        return f"Rework item #{done.rework_item_id} is waiting in {evaluation.item.queue.name}.", page
+    raise DomainError("Unknown action.")
+
+
+@require_GET
+@login_required
+def calibration_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    result = selectors.calibration_result(user=request.user, session_id=session_id)
+    questions = {q.pk: q for q in selectors.questions_of(result.evaluations[0])} if result.evaluations else {}
+    rows = [(questions.get(qid), agreement) for qid, agreement in result.agreement.items()]
+    return render(request, "quality/calibration.html", {"result": result, "rows": rows})

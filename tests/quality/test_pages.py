@@ -1,0 +1,95 @@
+"""Quality pages through Django's client: score, acknowledge, dispute, decide; who sees what."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from quality import services
+from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from tests import factories
+from tests.quality.test_services import completed_item, form_with_questions
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def to_score(queue, agent):
+    _, version, questions = form_with_questions()
+    evaluator = factories.UserFactory(username="eva")
+    item = completed_item(queue, agent.user, timezone.now())
+    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.SAMPLING)
+    return evaluation, questions
+
+
+def url(evaluation):
+    return reverse("quality:evaluation", args=[evaluation.pk])
+
+
+def test_evaluator_scores_from_the_inbox(client, to_score):
+    evaluation, (right, evidence, tone) = to_score
+    client.force_login(evaluation.evaluator)
+    inbox = client.get(reverse("quality:home")).content.decode()
+    assert f'href="{url(evaluation)}"' in inbox
+    page = client.get(url(evaluation)).content.decode()
+    assert "Right reason code?" in page and f'name="q_{right.pk}"' in page and "N/A" in page
+    assert "The item: what the source system sent, and its timeline" in page
+    bad = client.post(url(evaluation), {"action": "submit", f"q_{right.pk}": "yes", f"q_{tone.pk}": "4"})
+    assert bad.status_code == 400 and "Answer this question" in bad.content.decode()
+    assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.ASSIGNED
+    draft = client.post(url(evaluation), {"action": "save", f"q_{right.pk}": "yes"})
+    assert draft.status_code == 302
+    done = client.post(url(evaluation), {"action": "submit", f"q_{right.pk}": "yes", f"q_{evidence.pk}": "na",
+                                         f"q_{tone.pk}": "4", f"c_{tone.pk}": "Polite"})
+    assert done.status_code == 302 and done.url == reverse("quality:home")
+    evaluation.refresh_from_db()
+    assert evaluation.status == EvaluationStatus.SUBMITTED and str(evaluation.score) == "91.67"
+    assert evaluation.answers.get(question=tone).comment == "Polite"
+
+
+def test_the_agent_sees_it_after_submission_and_disputes(client, to_score, agent):
+    evaluation, (right, evidence, tone) = to_score
+    client.force_login(agent.user)
+    assert client.get(url(evaluation)).status_code == 403  # not submitted yet
+    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    page = client.get(url(evaluation)).content.decode()
+    assert "Acknowledge" in page and "Dispute" in page
+    empty = client.post(url(evaluation), {"action": "dispute"})
+    assert empty.status_code == 400 and "Say what you dispute" in empty.content.decode()
+    client.post(url(evaluation), {"action": "dispute", f"d_{right.pk}": "Right code per letter"})
+    evaluation.refresh_from_db()
+    assert evaluation.status == EvaluationStatus.DISPUTED
+
+
+def test_a_supervisor_decides_and_strangers_are_refused(client, to_score, agent):
+    evaluation, (right, evidence, tone) = to_score
+    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
+    client.force_login(factories.AgentFactory().user)
+    assert client.get(url(evaluation)).status_code == 403
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    client.force_login(supervisor)
+    assert f'href="{url(evaluation)}"' in client.get(reverse("quality:home")).content.decode()
+    response = client.post(url(evaluation), {"action": "rescore", "reason": "Letter proves it",
+                                             f"q_{right.pk}": "yes", f"q_{evidence.pk}": "yes", f"q_{tone.pk}": "2"})
+    new = Evaluation.objects.get(replaces=evaluation)
+    assert response.url == url(new) and new.status == EvaluationStatus.SUBMITTED
+    assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.RESCORED
+
+
+def test_calibration_page(client, queue, agent):
+    form, _, (right, evidence, tone) = form_with_questions()
+    item = completed_item(queue, agent.user, timezone.now())
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    a, b = factories.UserFactory(), factories.UserFactory()
+    session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk], actor=supervisor)
+    for evaluator, value in ((a, "yes"), (b, "no")):
+        evaluation = session.evaluations.get(evaluator=evaluator)
+        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
+                                 answers={right.pk: value, evidence.pk: "yes", tone.pk: "3"}, submit=True)
+    client.force_login(supervisor)
+    html = client.get(reverse("quality:calibration", args=[session.pk])).content.decode()
+    assert "2 of 2 evaluators submitted" in html and "Fleiss" in html and "Right reason code?" in html
