@@ -33,6 +33,17 @@ def evaluations_received(user) -> QuerySet[Evaluation]:
     return _evaluations().filter(agent=user, status__in=DONE).order_by("-submitted_at", "-id")
 
 
+def evaluations_visible_to(user) -> QuerySet[Evaluation]:
+    """Yours to do or done, your work's once submitted, or all for supervisors — the same
+    rule as `evaluation_for_page`."""
+    from django.db.models import Q
+
+    evaluations = _evaluations().order_by("-created_at", "-id")
+    if user.has_perm(SEE_ALL_EVALUATIONS):
+        return evaluations
+    return evaluations.filter(Q(evaluator=user) | Q(agent=user, status__in=DONE))
+
+
 def evaluations_disputed() -> QuerySet[Evaluation]:
     return _evaluations().filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("work/", include((allocation_urls.page_urlpatterns, "work"))),
     path("quality/", include((quality_urls.page_urlpatterns, "quality"))),
+    path("api/v1/quality/", include(quality_urls.api_urlpatterns)),
     path("api/v1/", include(allocation_urls.api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -133,7 +133,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ItemStatusEnum": "allocation.models.ItemStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ItemStatusEnum": "allocation.models.ItemStatus",
+        "EvaluationStatusEnum": "quality.models.EvaluationStatus",
+    },
 }
 
 # Celery. Without CELERY_BROKER_URL, kombu's filesystem transport (folders under var/).

@@ -1,0 +1,156 @@
+"""REST API of the quality domain: forms and evaluations to read; submit, acknowledge and
+dispute to act. One thin view per operation, the services' errors mapped by wfo.api."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quality import selectors, services
+from quality.models import Answer, Evaluation, EvaluationForm, Question
+from wfo.api import StandardPagination
+
+
+class QuestionOutputSerializer(serializers.ModelSerializer):
+    section = serializers.CharField(source="section.title")
+
+    class Meta:
+        model = Question
+        fields = ["id", "section", "text", "guidance", "kind", "scale_min", "scale_max", "weight", "allow_na",
+                  "critical"]
+
+
+class FormOutputSerializer(serializers.ModelSerializer):
+    version = serializers.SerializerMethodField()
+    questions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvaluationForm
+        fields = ["id", "name", "description", "pass_mark", "version", "questions"]
+
+    def _version(self, form):
+        return form.versions.order_by("-number").first()
+
+    def get_version(self, form) -> int | None:
+        version = self._version(form)
+        return version.number if version else None
+
+    def get_questions(self, form) -> list[dict]:
+        version = self._version(form)
+        if version is None:
+            return []
+        return QuestionOutputSerializer(
+            Question.objects.filter(section__version=version).select_related("section"), many=True
+        ).data
+
+
+class AnswerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Answer
+        fields = ["question", "value", "comment", "dispute_comment"]
+
+
+class EvaluationOutputSerializer(serializers.ModelSerializer):
+    form = serializers.CharField(source="version.form.name")
+    version = serializers.IntegerField(source="version.number")
+    agent = serializers.CharField(source="agent.username")
+    evaluator = serializers.CharField(source="evaluator.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Evaluation
+        fields = ["id", "item", "agent", "evaluator", "form", "version", "status", "source", "score", "passed",
+                  "replaces", "reason", "dispute_comment", "rework_item", "created_at", "submitted_at"]
+
+
+class EvaluationDetailOutputSerializer(EvaluationOutputSerializer):
+    answers = AnswerOutputSerializer(many=True, read_only=True)
+
+    class Meta(EvaluationOutputSerializer.Meta):
+        fields = [*EvaluationOutputSerializer.Meta.fields, "answers"]
+
+
+class FormListApi(ListAPIView):
+    """Active evaluation forms with their current version's questions."""
+
+    serializer_class = FormOutputSerializer
+    pagination_class = StandardPagination
+    queryset = EvaluationForm.objects.filter(is_active=True).order_by("name")
+
+
+class EvaluationListApi(ListAPIView):
+    """Evaluations you may see: yours to do and done, of your work once submitted, and all
+    for supervisors. Filter with `?status=`."""
+
+    serializer_class = EvaluationOutputSerializer
+    pagination_class = StandardPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Evaluation.objects.none()
+        evaluations = selectors.evaluations_visible_to(self.request.user)
+        status = self.request.query_params.get("status")
+        return evaluations.filter(status=status) if status else evaluations
+
+
+class EvaluationDetailApi(APIView):
+    @extend_schema(responses=EvaluationDetailOutputSerializer)
+    def get(self, request, evaluation_id: int):
+        evaluation = selectors.evaluation_for_page(user=request.user, evaluation_id=evaluation_id)
+        return Response(EvaluationDetailOutputSerializer(evaluation).data)
+
+
+class EvaluationSubmitApi(APIView):
+    """Save answers (`draft: true`) or submit them; answers map question ids to "yes", "no",
+    "na" or a scale value."""
+
+    class EvaluationSubmitInputSerializer(serializers.Serializer):
+        answers = serializers.DictField(child=serializers.CharField(allow_null=True, allow_blank=True))
+        comments = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+        draft = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request=EvaluationSubmitInputSerializer, responses=EvaluationDetailOutputSerializer)
+    def post(self, request, evaluation_id: int):
+        data = _valid(self.EvaluationSubmitInputSerializer, request)
+        evaluation = services.evaluation_save(
+            evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
+            comments=_by_question(data["comments"]), submit=not data["draft"],
+        )
+        return Response(EvaluationDetailOutputSerializer(evaluation).data)
+
+
+class EvaluationAcknowledgeApi(APIView):
+    @extend_schema(request=None, responses=EvaluationOutputSerializer)
+    def post(self, request, evaluation_id: int):
+        evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
+        return Response(EvaluationOutputSerializer(evaluation).data)
+
+
+class EvaluationDisputeApi(APIView):
+    class EvaluationDisputeInputSerializer(serializers.Serializer):
+        comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        questions = serializers.DictField(child=serializers.CharField(max_length=2000), required=False, default=dict)
+
+    @extend_schema(request=EvaluationDisputeInputSerializer, responses=EvaluationOutputSerializer)
+    def post(self, request, evaluation_id: int):
+        data = _valid(self.EvaluationDisputeInputSerializer, request)
+        evaluation = services.evaluation_dispute(
+            evaluation_id=evaluation_id, actor=request.user, comment=data["comment"],
+            question_comments=_by_question(data["questions"]),
+        )
+        return Response(EvaluationOutputSerializer(evaluation).data)
+
+
+def _by_question(values: dict) -> dict:
+    try:
+        return {int(key): value for key, value in values.items()}
+    except ValueError:
+        raise serializers.ValidationError({"answers": ["Keys are question ids (numbers)."]}) from None
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

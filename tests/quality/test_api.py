@@ -1,0 +1,66 @@
+"""Quality API: read forms and evaluations, submit, acknowledge, dispute; bad input is a 400."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from tests import factories
+from tests.quality.test_services import completed_item, form_with_questions
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def test_score_then_acknowledge_through_the_api(queue, agent):
+    _, version, (right, evidence, tone) = form_with_questions()
+    evaluator = factories.UserFactory(username="eva")
+    item = completed_item(queue, agent.user, timezone.now())
+    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.SAMPLING)
+    api = client_for(evaluator)
+    forms = api.get(reverse("quality-forms")).json()["results"]
+    assert forms[0]["version"] == 1 and {q["id"] for q in forms[0]["questions"]} == {right.pk, evidence.pk, tone.pk}
+    assert [e["id"] for e in api.get(reverse("quality-evaluations")).json()["results"]] == [evaluation.pk]
+    submit = reverse("quality-submit", args=[evaluation.pk])
+    bad = api.post(submit, {"answers": {str(tone.pk): "9"}}, format="json")
+    assert bad.status_code == 400 and f"question_{tone.pk}" in bad.json()["errors"]
+    keys = api.post(submit, {"answers": {"tone": "4"}}, format="json")
+    assert keys.status_code == 400
+    done = api.post(submit, {"answers": {str(right.pk): "yes", str(evidence.pk): "na", str(tone.pk): "4"}},
+                    format="json")
+    assert done.status_code == 200 and done.json()["score"] == "91.67" and len(done.json()["answers"]) == 3
+
+    agent_api = client_for(agent.user)
+    assert agent_api.get(reverse("quality-evaluation", args=[evaluation.pk])).json()["passed"] is True
+    assert agent_api.post(reverse("quality-acknowledge", args=[evaluation.pk])).json()["status"] == "acknowledged"
+    again = agent_api.post(reverse("quality-dispute", args=[evaluation.pk]), {"comment": "no"}, format="json")
+    assert again.status_code == 409
+
+
+def test_dispute_and_visibility(queue, agent):
+    _, version, (right, evidence, tone) = form_with_questions()
+    evaluator = factories.UserFactory()
+    item = completed_item(queue, agent.user, timezone.now())
+    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.MANUAL)
+    agent_api = client_for(agent.user)
+    assert agent_api.get(reverse("quality-evaluations")).json()["results"] == []  # not submitted yet
+    assert agent_api.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
+    client_for(evaluator).post(reverse("quality-submit", args=[evaluation.pk]),
+                               {"answers": {str(right.pk): "no", str(evidence.pk): "yes", str(tone.pk): "2"}},
+                               format="json")
+    disputed = agent_api.post(reverse("quality-dispute", args=[evaluation.pk]),
+                              {"questions": {str(right.pk): "It was right"}}, format="json")
+    assert disputed.status_code == 200 and disputed.json()["status"] == EvaluationStatus.DISPUTED
+    stranger = client_for(factories.AgentFactory().user)
+    assert stranger.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
+    supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    assert len(supervisor.get(reverse("quality-evaluations"), {"status": "disputed"}).json()["results"]) == 1
