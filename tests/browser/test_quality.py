@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 
 def test_an_evaluator_scores_an_item(open_page, queue, agent, screenshot):
-    _, version, (right, evidence, tone) = form_with_questions()
+    _, version, (right, evidence, _tone) = form_with_questions()
     evaluator = factories.UserFactory(username="eva", first_name="Eva", last_name="Lund")
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
