@@ -6,6 +6,7 @@ from quality import api, views
 page_urlpatterns = [
     path("", views.home, name="home"),
     path("evaluations/<int:evaluation_id>/", views.evaluation_page, name="evaluation"),
+    path("calibrations/new/", views.calibration_new, name="calibration-new"),
     path("calibrations/<int:session_id>/", views.calibration_page, name="calibration"),
 ]
 

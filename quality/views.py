@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from quality import selectors, services
-from wfo.exceptions import DomainError, InvalidInput
+from quality.forms import CalibrationForm
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
 
 @require_GET
@@ -111,6 +112,28 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
         done = services.evaluation_rework(evaluation_id=pk, actor=user)
         return f"Rework item #{done.rework_item_id} is waiting in {evaluation.item.queue.name}.", page
     raise DomainError("Unknown action.")
+
+
+@login_required
+def calibration_new(request: HttpRequest) -> HttpResponse:
+    """A supervisor picks a completed item, a form and the evaluators; each scores blind."""
+    if not request.user.has_perm("quality.add_calibrationsession"):
+        raise PermissionDenied("Only supervisors can run calibration sessions.")
+    form = CalibrationForm(request.POST or None, initial={"item": request.GET.get("item")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            session = services.calibration_start(
+                item_id=form.cleaned_data["item"], form=form.cleaned_data["form"],
+                evaluator_ids=[user.pk for user in form.cleaned_data["evaluators"]], actor=request.user,
+            )
+        except InvalidInput as error:
+            for field, problems in error.fields.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, "Calibration started: each evaluator finds it in their Quality inbox.")
+            return redirect("quality:calibration", session_id=session.pk)
+    return render(request, "quality/calibration_new.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @require_GET

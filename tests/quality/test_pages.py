@@ -93,3 +93,19 @@ def test_calibration_page(client, queue, agent):
     client.force_login(supervisor)
     html = client.get(reverse("quality:calibration", args=[session.pk])).content.decode()
     assert "2 of 2 evaluators submitted" in html and "Fleiss" in html and "Right reason code?" in html
+
+
+def test_a_supervisor_starts_a_calibration_from_a_page(client, queue, agent):
+    form, _, _ = form_with_questions()
+    item = completed_item(queue, agent.user, timezone.now())
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    peers = [factories.UserFactory(roles=[roles.SUPERVISOR]) for _ in range(2)]
+    client.force_login(supervisor)
+    new = reverse("quality:calibration-new")
+    one = client.post(new, {"item": item.pk, "form": form.pk, "evaluators": [peers[0].pk]})
+    assert one.status_code == 400 and "At least two" in one.content.decode()
+    done = client.post(new, {"item": item.pk, "form": form.pk, "evaluators": [p.pk for p in peers]})
+    assert done.status_code == 302
+    assert Evaluation.objects.filter(source=EvaluationSource.CALIBRATION, evaluator__in=peers).count() == 2
+    client.force_login(agent.user)
+    assert client.get(new).status_code == 403
