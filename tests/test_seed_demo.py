@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db.models import F
 from rest_framework.authtoken.models import Token
 
 from allocation import demo, selectors
@@ -28,6 +29,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
+from quality.models import Evaluation
 from wfo import roles
 from wfo.management.commands import run_portal
 
@@ -50,6 +52,7 @@ def _snapshot() -> dict:
         )],
         "items": sorted(WorkItem.objects.values_list("external_id", "status", "assignee_id", "updated_at")),
         "tokens": list(Token.objects.values_list("key", flat=True)),
+        "evaluations": sorted(Evaluation.objects.values_list("item_id", "evaluator_id", "status")),
     }
 
 
@@ -221,3 +224,13 @@ def test_children_are_the_web_server_a_worker_and_beat_from_the_venv(tmp_path):
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
     for option in ("--pidfile", "--schedule"):
         assert Path(beat[beat.index(option) + 1]).is_relative_to(tmp_path)
+
+
+@pytest.mark.django_db
+def test_the_demo_has_evaluations_to_do_for_supervisors():
+    _seed(quiet=True)
+    sampled = Evaluation.objects.select_related("evaluator")
+    assert sampled.exists()
+    assert {e.evaluator.username for e in sampled} <= {"dana.morgan", "samira.haddad"}
+    assert not sampled.filter(evaluator_id=F("agent_id")).exists()
+    assert set(sampled.values_list("item__status", flat=True)) == {"completed"}

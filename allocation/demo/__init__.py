@@ -26,6 +26,7 @@ from allocation.demo.history import ItemHistory
 from allocation.demo.people import DEMO_PASSWORD, PORTAL_URL, People, logins_table, people_ensure
 from allocation.demo.shifts import agent_plans, presence_history_write
 from allocation.models import Queue, WorkItem
+from quality.demo import quality_demo_ensure
 
 __all__ = [
     "AGENT_NAMES",
@@ -52,6 +53,7 @@ def demo_seed(*, items: int) -> bool:
         seeded = not WorkItem.objects.filter(source=SOURCE).exists()
         if seeded:
             _work_seed(items=items, queues=queues, people=people)
+        quality_demo_ensure(queues=queues)
     return seeded
 
 
