@@ -20,3 +20,22 @@ class CalibrationForm(forms.Form):
         super().__init__(*args, **kwargs)
         users = get_user_model().objects.filter(is_active=True, groups__name__in=["Supervisor", "Admin"])
         self.fields["evaluators"].queryset = users.distinct().order_by("username")
+
+
+class NewFormForm(forms.Form):
+    name = forms.CharField(label="Form name", max_length=150)
+    pass_mark = forms.DecimalField(label="Pass mark (0–100)", min_value=0, max_value=100, initial=80)
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class QuestionForm(forms.Form):
+    section = forms.CharField(label="Section", max_length=200, help_text="An existing section's title, or a new one.")
+    text = forms.CharField(label="Question", max_length=300)
+    kind = forms.ChoiceField(label="Kind", choices=[("yes_no", "Yes / no"), ("scale", "Numeric scale")])
+    scale_min = forms.IntegerField(label="Scale from", required=False)
+    scale_max = forms.IntegerField(label="Scale to", required=False)
+    weight = forms.DecimalField(label="Weight", min_value=0, initial=1, decimal_places=2, max_digits=6)
+    allow_na = forms.BooleanField(label="N/A allowed", required=False)
+    critical = forms.BooleanField(label="Critical (failing it scores 0)", required=False)
+    guidance = forms.CharField(label="Guidance for evaluators", required=False,
+                               widget=forms.Textarea(attrs={"rows": 2}))

@@ -61,7 +61,11 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:
-    return list(Question.objects.filter(section__version=evaluation.version).select_related("section"))
+    return questions_of_version(evaluation.version)
+
+
+def questions_of_version(version) -> list[Question]:
+    return list(Question.objects.filter(section__version=version).select_related("section"))
 
 
 def answers_of(evaluation: Evaluation) -> dict[int, Answer]:
@@ -104,3 +108,32 @@ def item_timeline(evaluation: Evaluation):
     from allocation.models import WorkItemEvent
 
     return list(WorkItemEvent.objects.filter(item_id=evaluation.item_id).select_related("actor").order_by("at", "id"))
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    number: int
+    evaluations: int
+    scored: int  # with a score ("no score" is left out of the average)
+    average: float | None
+    pass_rate: float | None
+
+
+def form_results_by_version(form) -> list[VersionResult]:
+    """Submitted evaluations of each version of a form: how many, the average score (over
+    those with a score) and the pass rate — so versions can be compared."""
+    from django.db.models import Avg, Count, Q
+
+    rows = (
+        Evaluation.objects.filter(version__form=form, status__in=DONE)
+        .values("version__number")
+        .annotate(n=Count("id"), scored=Count("id", filter=Q(score__isnull=False)), average=Avg("score"),
+                  passed=Count("id", filter=Q(passed=True)))
+        .order_by("-version__number")
+    )
+    return [
+        VersionResult(number=row["version__number"], evaluations=row["n"], scored=row["scored"],
+                      average=float(row["average"]) if row["average"] is not None else None,
+                      pass_rate=row["passed"] / row["scored"] if row["scored"] else None)
+        for row in rows
+    ]

@@ -6,6 +6,8 @@ from quality import api, views
 page_urlpatterns = [
     path("", views.home, name="home"),
     path("evaluations/<int:evaluation_id>/", views.evaluation_page, name="evaluation"),
+    path("forms/", views.forms_page, name="forms"),
+    path("forms/<int:form_id>/", views.form_page, name="form"),
     path("calibrations/new/", views.calibration_new, name="calibration-new"),
     path("calibrations/<int:session_id>/", views.calibration_page, name="calibration"),
 ]

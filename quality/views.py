@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from quality import selectors, services
-from quality.forms import CalibrationForm
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from quality.forms import CalibrationForm, NewFormForm, QuestionForm
+from quality.models import EvaluationForm
+from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
 
 @require_GET
@@ -143,3 +144,64 @@ def calibration_page(request: HttpRequest, session_id: int) -> HttpResponse:
     questions = {q.pk: q for q in selectors.questions_of(result.evaluations[0])} if result.evaluations else {}
     rows = [(questions.get(qid), agreement) for qid, agreement in result.agreement.items()]
     return render(request, "quality/calibration.html", {"result": result, "rows": rows})
+
+
+# The form builder -------------------------------------------------------------------------------
+
+def _require_forms_page(user) -> None:
+    if not user.has_perm(services.BUILD_PERMISSION):
+        raise PermissionDenied("Only quality leads can build evaluation forms.")
+
+
+@login_required
+def forms_page(request: HttpRequest) -> HttpResponse:
+    _require_forms_page(request.user)
+    new = NewFormForm(request.POST or None)
+    if request.method == "POST" and new.is_valid():
+        try:
+            form = services.form_create(actor=request.user, **new.cleaned_data)
+        except InvalidInput as error:
+            for field, problems in error.fields.items():
+                for problem in problems:
+                    new.add_error(field if field in new.fields else None, problem)
+        else:
+            return redirect("quality:form", form_id=form.pk)
+    forms_list = EvaluationForm.objects.order_by("name")
+    return render(request, "quality/forms.html", {"forms": forms_list, "new": new}, status=400 if new.errors else 200)
+
+
+@login_required
+def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
+    _require_forms_page(request.user)
+    form = EvaluationForm.objects.filter(pk=form_id).first()
+    if form is None:
+        raise NotFound(f"Evaluation form #{form_id} does not exist.")
+    question_form = QuestionForm(request.POST if request.POST.get("action") == "add" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "remove":
+                version = services.form_question_remove(form=form, actor=request.user,
+                                                        question_id=int(request.POST.get("question", "0") or 0))
+                messages.success(request, f"Question removed in version {version.number}.")
+                return redirect("quality:form", form_id=form.pk)
+            if question_form.is_valid():
+                data = question_form.cleaned_data
+                question = services.form_question_add(
+                    form=form, actor=request.user, section_title=data["section"], text=data["text"], kind=data["kind"],
+                    weight=data["weight"], allow_na=data["allow_na"], critical=data["critical"],
+                    guidance=data["guidance"], scale_min=data["scale_min"], scale_max=data["scale_max"],
+                )
+                messages.success(request, f"Question added to version {question.section.version.number}.")
+                return redirect("quality:form", form_id=form.pk)
+        except InvalidInput as error:
+            for field, problems in error.fields.items():
+                for problem in problems:
+                    question_form.add_error(field if field in question_form.fields else None, problem)
+    version = form.versions.order_by("-number").first()
+    questions = selectors.questions_of_version(version) if version else []
+    context = {
+        "form": form, "version": version, "questions": questions, "question_form": question_form,
+        "in_use": version is not None and services.form_version_in_use(version),
+        "results": selectors.form_results_by_version(form),
+    }
+    return render(request, "quality/form.html", context, status=400 if question_form.errors else 200)

@@ -1,0 +1,65 @@
+"""The form builder page: create a form, add and remove questions; an in-use version is
+never changed (a new version takes the change); results compare versions."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from quality import services
+from quality.selectors import form_results_by_version
+from quality.models import Evaluation, EvaluationForm, EvaluationSource, Question
+from tests import factories
+from tests.quality.test_services import completed_item
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead(client):
+    user = factories.UserFactory(roles=[roles.ADMIN])
+    client.force_login(user)
+    return user
+
+
+def add(client, form, **fields):
+    data = {"action": "add", "section": "Accuracy", "text": "Right code?", "kind": "yes_no", "weight": "1"} | fields
+    return client.post(reverse("quality:form", args=[form.pk]), data)
+
+
+def test_build_a_form_then_change_it_once_in_use(client, lead, queue, agent):
+    created = client.post(reverse("quality:forms"), {"name": "Refund handling", "pass_mark": "75"})
+    form = EvaluationForm.objects.get(name="Refund handling")
+    assert created.url == reverse("quality:form", args=[form.pk])
+    assert add(client, form).status_code == 302
+    assert add(client, form, text="Tone", kind="scale", scale_min="1", scale_max="5", weight="2").status_code == 302
+    bad = add(client, form, text="Broken scale", kind="scale", scale_min="5", scale_max="1")
+    assert bad.status_code == 400 and "minimum below its maximum" in bad.content.decode()
+    v1 = form.versions.get()
+    assert Question.objects.filter(section__version=v1).count() == 2
+
+    item = completed_item(queue, agent.user, timezone.now())
+    scored = Evaluation.objects.create(item=item, agent=agent.user, evaluator=lead, version=v1,
+                                       source=EvaluationSource.MANUAL)
+    right = Question.objects.get(section__version=v1, text="Right code?")
+    tone = Question.objects.get(section__version=v1, text="Tone")
+    services.evaluation_save(evaluation_id=scored.pk, actor=lead, answers={right.pk: "yes", tone.pk: "3"},
+                             submit=True)
+    page = client.get(reverse("quality:form", args=[form.pk])).content.decode()
+    assert "a change makes version 2" in page and "v1" in page
+    client.post(reverse("quality:form", args=[form.pk]), {"action": "remove", "question": tone.pk})
+    v2 = form.versions.get(number=2)
+    assert [q.text for q in Question.objects.filter(section__version=v2)] == ["Right code?"]
+    assert Question.objects.filter(section__version=v1).count() == 2  # the scored version is untouched
+    results = {r.number: r for r in form_results_by_version(form)}
+    assert results[1].evaluations == 1 and results[1].average == float(Decimal("66.67"))
+
+
+def test_only_quality_leads_build_forms(client, agent):
+    client.force_login(agent.user)
+    assert client.get(reverse("quality:forms")).status_code == 403
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    client.force_login(supervisor)
+    assert client.get(reverse("quality:forms")).status_code == 403
