@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from quality import services
-from quality.selectors import form_results_by_version
 from quality.models import Evaluation, EvaluationForm, EvaluationSource, Question
+from quality.selectors import form_results_by_version
 from tests import factories
 from tests.quality.test_services import completed_item
 from wfo import roles
