@@ -94,6 +94,7 @@ class Question(models.Model):
                 condition=Q(kind=QuestionKind.YES_NO, scale_min__isnull=True, scale_max__isnull=True)
                 | Q(kind=QuestionKind.SCALE, scale_min__isnull=False, scale_max__gt=F("scale_min")),
                 name="question_scale_bounds",
+                violation_error_message="A scale question needs a minimum below its maximum; yes/no questions none.",
             ),
             models.CheckConstraint(condition=Q(kind__in=QuestionKind.values), name="question_kind_valid"),
         ]
@@ -155,6 +156,7 @@ class SamplingRule(models.Model):
                 condition=(Q(share_percent__isnull=False) & Q(count__isnull=True))
                 | (Q(share_percent__isnull=True) & Q(count__isnull=False)),
                 name="samplingrule_share_or_count",
+                violation_error_message="Give either a share (percent) or a count per period, not both.",
             ),
         ]
 

@@ -63,3 +63,15 @@ def test_only_quality_leads_build_forms(client, agent):
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     client.force_login(supervisor)
     assert client.get(reverse("quality:forms")).status_code == 403
+
+
+def test_admin_refuses_a_rule_with_both_share_and_count(client, lead, queue):
+    form = EvaluationForm.objects.create(name="F")
+    lead.is_staff = True
+    lead.save()
+    response = client.post(reverse("admin:quality_samplingrule_add"), {
+        "queue": queue.pk, "form": form.pk, "period": "day", "share_percent": "10", "count": "2",
+        "extra_after_fail": "0", "evaluators": [lead.pk], "is_active": "on",
+    })
+    assert response.status_code == 200
+    assert "Give either a share (percent) or a count per period, not both." in response.content.decode()
