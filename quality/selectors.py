@@ -137,3 +137,36 @@ def form_results_by_version(form) -> list[VersionResult]:
                       pass_rate=row["passed"] / row["scored"] if row["scored"] else None)
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    completed: int  # original items completed in the window (rework items not counted)
+    reworked: int  # of them, sent back as rework by a failed evaluation
+    rework_items: int  # rework items created in the window
+
+    @property
+    def first_pass_yield(self) -> float | None:
+        return None if not self.completed else (self.completed - self.reworked) / self.completed
+
+    @property
+    def rework_rate(self) -> float | None:
+        return None if not self.completed else self.rework_items / self.completed
+
+
+def first_pass(*, since, until, queue_ids=None) -> FirstPass:
+    """First-pass yield (share of completed items not sent back as rework) and rework rate
+    (rework items per completed item) over a window; rework items are those made by a
+    failed evaluation (services.REWORK_SOURCE). Issue 8's reports roll these up."""
+    from allocation.models import ItemStatus, WorkItem
+    from quality.services import REWORK_SOURCE
+
+    completed = WorkItem.objects.filter(status=ItemStatus.COMPLETED, closed_at__gte=since, closed_at__lt=until)
+    if queue_ids is not None:
+        completed = completed.filter(queue_id__in=queue_ids)
+    originals = completed.exclude(source=REWORK_SOURCE)
+    reworked = Evaluation.objects.filter(item__in=originals, rework_item__isnull=False).values("item_id").distinct()
+    rework_items = WorkItem.objects.filter(source=REWORK_SOURCE, received_at__gte=since, received_at__lt=until)
+    if queue_ids is not None:
+        rework_items = rework_items.filter(queue_id__in=queue_ids)
+    return FirstPass(completed=originals.count(), reworked=reworked.count(), rework_items=rework_items.count())

@@ -5,10 +5,13 @@ service said them (400 with a message per question, else a message on the page).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from quality import selectors, services
@@ -26,6 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "given": list(selectors.evaluations_given(user)[:20]),
         "received": list(selectors.evaluations_received(user)[:20]),
         "disputed": list(selectors.evaluations_disputed()[:50]) if user.has_perm(services.RESOLVE_PERMISSION) else [],
+        "first_pass": selectors.first_pass(since=timezone.now() - timedelta(days=30), until=timezone.now())
+        if user.has_perm(services.RESOLVE_PERMISSION) else None,
     }
     return render(request, "quality/home.html", context)
 

@@ -110,3 +110,18 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
     assert result.agreement[tone.pk].percent_agreement == 0
     assert result.kappa is not None
     assert selectors.calibration_result(user=supervisor, session_id=session.pk).submitted == 3
+
+
+def test_first_pass_yield_and_rework_rate_count_rework(scored, queue, agent):
+    from datetime import timedelta
+
+    evaluation, _ = scored
+    for _ in range(3):
+        completed_item(queue, agent.user, timezone.now())  # 4 completed originals in all
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
+    window = {"since": timezone.now() - timedelta(hours=1), "until": timezone.now() + timedelta(hours=1)}
+    result = selectors.first_pass(**window)
+    assert (result.completed, result.reworked, result.rework_items) == (4, 1, 1)
+    assert result.first_pass_yield == 0.75 and result.rework_rate == 0.25
+    assert selectors.first_pass(**window, queue_ids=[0]).first_pass_yield is None
