@@ -24,7 +24,7 @@ from quality.models import (
 )
 from tests import factories
 from wfo import roles
-from wfo.exceptions import InvalidInput, PermissionDenied
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_evaluator_drafts_then_submits_and_the_score_is_fixed(queue, agent):
                                     answers={right.pk: "yes", evidence.pk: "na", tone.pk: "4"}, submit=True)
     # (2×100 + 1×75) / 3 = 91.67 ≥ 80
     assert (done.score, done.passed, done.status) == (Decimal("91.67"), True, EvaluationStatus.SUBMITTED)
-    with pytest.raises(services.DomainError, match="already submitted"):
+    with pytest.raises(DomainError, match="already submitted"):
         services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "no"})
 
 

@@ -1,0 +1,203 @@
+"""Evaluations: the evaluator's answers and score, the agent's acknowledgement or dispute,
+the supervisor's decision (uphold, re-score as a new evaluation), rework of failed work."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from allocation.actors import Actor, SystemActor
+from quality.models import (
+    Answer,
+    Evaluation,
+    EvaluationSource,
+    EvaluationStatus,
+    FormVersion,
+    Question,
+)
+from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
+from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+
+OPEN_EVALUATION = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
+
+
+def _scored(version: FormVersion) -> list[ScoredQuestion]:
+    return [
+        ScoredQuestion(id=q.pk, kind=q.kind, weight=q.weight, allow_na=q.allow_na, critical=q.critical,
+                       scale_min=q.scale_min, scale_max=q.scale_max)
+        for q in Question.objects.filter(section__version=version)
+    ]
+
+
+@transaction.atomic
+def evaluation_save(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+    submit: bool = False,
+) -> Evaluation:
+    """Save the evaluator's answers (a draft), or submit them: the score is computed from
+    the evaluation's own form version and fixed. Every bad answer is reported by question."""
+    evaluation = Evaluation.objects.select_for_update().select_related("version__form").filter(
+        pk=evaluation_id
+    ).first()
+    if evaluation is None:
+        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+    if isinstance(actor, SystemActor) or evaluation.evaluator_id != actor.pk:
+        raise PermissionDenied("Only the evaluator it is assigned to can score this evaluation.")
+    if evaluation.status not in OPEN_EVALUATION:
+        raise DomainError(f"Evaluation #{evaluation.pk} was already submitted.")
+    questions = _scored(evaluation.version)
+    known = {q.id for q in questions}
+    errors: dict[str, list[str]] = {}
+    for question_id in answers:
+        if question_id not in known:
+            errors[f"question_{question_id}"] = ["Not a question of this form version."]
+    try:
+        score = evaluation_score(questions, answers)
+    except InvalidAnswer as bad:
+        errors[f"question_{bad.question_id}"] = [bad.message]
+    if submit and not errors:
+        unanswered = [q.id for q in questions if not answers.get(q.id)]
+        errors.update({f"question_{qid}": ["Answer this question (or N/A where allowed)."] for qid in unanswered})
+    if errors:
+        raise InvalidInput("Some answers need attention; nothing was saved.", fields=errors)
+    comments = comments or {}
+    Answer.objects.filter(evaluation=evaluation).delete()
+    Answer.objects.bulk_create(
+        Answer(evaluation=evaluation, question_id=qid, value=value, comment=comments.get(qid, ""))
+        for qid, value in answers.items() if value
+    )
+    if submit:
+        evaluation.score = score.value
+        evaluation.passed = score.passed(evaluation.version.form.pass_mark)
+        evaluation.status = EvaluationStatus.SUBMITTED
+        evaluation.submitted_at = timezone.now()
+    else:
+        evaluation.status = EvaluationStatus.DRAFT
+    evaluation.save(update_fields=["score", "passed", "status", "submitted_at"])
+    return evaluation
+
+
+# The agent's answer, the supervisor's decision ---------------------------------------------------
+
+RESOLVE_PERMISSION = "quality.resolve_dispute"
+REWORK_SOURCE = "quality-rework"
+REWORKER = SystemActor("quality-rework")
+
+
+def _evaluation_lock(evaluation_id: int) -> Evaluation:
+    evaluation = (
+        Evaluation.objects.select_for_update(of=("self",)).select_related("version__form", "item__queue")
+        .filter(pk=evaluation_id).first()
+    )
+    if evaluation is None:
+        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+    return evaluation
+
+
+def _require_agent(evaluation: Evaluation, actor: Actor) -> None:
+    if isinstance(actor, SystemActor) or actor.pk != evaluation.agent_id:
+        raise PermissionDenied("Only the agent whose work was evaluated can do this.")
+
+
+def _require_status(evaluation: Evaluation, allowed: tuple[str, ...], action: str) -> None:
+    if evaluation.status not in allowed:
+        raise DomainError(
+            f"Evaluation #{evaluation.pk} is {evaluation.get_status_display().lower()}, so it cannot be {action}."
+        )
+
+
+@transaction.atomic
+def evaluation_acknowledge(*, evaluation_id: int, actor: Actor) -> Evaluation:
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_agent(evaluation, actor)
+    _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "acknowledged")
+    evaluation.status = EvaluationStatus.ACKNOWLEDGED
+    evaluation.save(update_fields=["status"])
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_dispute(
+    *, evaluation_id: int, actor: Actor, comment: str = "", question_comments: dict[int, str] | None = None
+) -> Evaluation:
+    """The agent objects, overall and/or per question, with comments for the supervisor."""
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_agent(evaluation, actor)
+    _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "disputed")
+    question_comments = {qid: text.strip() for qid, text in (question_comments or {}).items() if text.strip()}
+    if not comment.strip() and not question_comments:
+        raise InvalidInput("Say what you dispute.", fields={"comment": ["Comment on the evaluation or a question."]})
+    answers = {a.question_id: a for a in evaluation.answers.all()}
+    unknown = [qid for qid in question_comments if qid not in answers]
+    if unknown:
+        raise InvalidInput("Dispute only answered questions.",
+                           fields={f"question_{qid}": ["Not answered in this evaluation."] for qid in unknown})
+    for qid, text in question_comments.items():
+        answers[qid].dispute_comment = text
+    Answer.objects.bulk_update([answers[qid] for qid in question_comments], ["dispute_comment"])
+    evaluation.status, evaluation.dispute_comment = EvaluationStatus.DISPUTED, comment.strip()
+    evaluation.save(update_fields=["status", "dispute_comment"])
+    return evaluation
+
+
+def _require_resolver(actor: Actor) -> None:
+    if isinstance(actor, SystemActor) or not actor.has_perm(RESOLVE_PERMISSION):
+        raise PermissionDenied("Only supervisors can uphold or re-score an evaluation.")
+
+
+@transaction.atomic
+def evaluation_uphold(*, evaluation_id: int, actor: Actor, reason: str) -> Evaluation:
+    _require_resolver(actor)
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_status(evaluation, (EvaluationStatus.DISPUTED,), "upheld")
+    if not reason.strip():
+        raise InvalidInput("Say why the evaluation stands.", fields={"reason": ["Give a reason."]})
+    evaluation.status, evaluation.reason, evaluation.resolved_by = EvaluationStatus.UPHELD, reason.strip(), actor
+    evaluation.save(update_fields=["status", "reason", "resolved_by"])
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_rescore(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], reason: str
+) -> Evaluation:
+    """Re-score a disputed evaluation: a new evaluation on the same version replaces it
+    (with the reason); the disputed one is kept as history."""
+    _require_resolver(actor)
+    old = _evaluation_lock(evaluation_id)
+    _require_status(old, (EvaluationStatus.DISPUTED,), "re-scored")
+    if not reason.strip():
+        raise InvalidInput("Say why it is re-scored.", fields={"reason": ["Give a reason."]})
+    if actor.pk == old.agent_id:
+        raise PermissionDenied("Nobody re-scores their own work.")
+    old.status, old.resolved_by = EvaluationStatus.RESCORED, actor
+    old.save(update_fields=["status", "resolved_by"])
+    new = Evaluation.objects.create(
+        item=old.item, agent_id=old.agent_id, evaluator=actor, version=old.version, source=EvaluationSource.RESCORE,
+        replaces=old, reason=reason.strip(),
+    )
+    return evaluation_save(evaluation_id=new.pk, actor=actor, answers=answers, submit=True)
+
+
+@transaction.atomic
+def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
+    """A failed evaluation sends the item back as a linked rework item in the same queue,
+    through allocation's intake (idempotent: asking twice makes one)."""
+    from allocation import services as allocation_services
+
+    _require_resolver(actor)
+    evaluation = _evaluation_lock(evaluation_id)
+    if evaluation.passed is not False:
+        raise DomainError("Only a failed evaluation creates rework.")
+    if evaluation.rework_item_id:
+        return evaluation
+    item = evaluation.item
+    draft = allocation_services.ItemDraft(
+        queue=item.queue, source=REWORK_SOURCE, external_id=f"evaluation-{evaluation.pk}",
+        customer_ref=item.customer_ref, title=f"Rework: {item.title}"[:200], priority=item.priority,
+        payload={"rework_of_item": item.pk, "evaluation": evaluation.pk, "score": str(evaluation.score),
+                 **{k: v for k, v in item.payload.items() if k not in ("rework_of_item", "evaluation", "score")}},
+    )
+    evaluation.rework_item = allocation_services.item_intake(actor=REWORKER, draft=draft).item
+    evaluation.save(update_fields=["rework_item"])
+    return evaluation
