@@ -14,6 +14,7 @@ from quality.models import (
 from quality.services.forms import form_current_version
 from wfo.exceptions import InvalidInput, PermissionDenied
 
+
 @transaction.atomic
 def calibration_start(*, item_id: int, form: EvaluationForm, evaluator_ids: list[int], actor: Actor):
     """Several evaluators score one completed item on the form's current version, blind."""

@@ -16,6 +16,7 @@ from quality.models import (
 )
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
+
 def form_version_in_use(version: FormVersion) -> bool:
     return version.evaluations.exists()
 
