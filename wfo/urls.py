@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from allocation import urls as allocation_urls
 from quality import urls as quality_urls
+from reporting import urls as reporting_urls
 from wfo import views
 
 urlpatterns = [
@@ -16,7 +17,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("work/", include((allocation_urls.page_urlpatterns, "work"))),
     path("quality/", include((quality_urls.page_urlpatterns, "quality"))),
+    path("reports/", include((reporting_urls.page_urlpatterns, "reports"))),
     path("api/v1/quality/", include(quality_urls.api_urlpatterns)),
+    path("api/v1/reports/", include(reporting_urls.api_urlpatterns)),
     path("api/v1/", include(allocation_urls.api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -169,6 +169,8 @@ WFO_PUSH_REJECT_COOLDOWN = timedelta(minutes=env.int("WFO_PUSH_REJECT_COOLDOWN_M
 WFO_PRESENCE_IDLE = timedelta(minutes=env.int("WFO_PRESENCE_IDLE_MINUTES", default=30))
 # Links in e-mails point here.
 WFO_PORTAL_URL = env("WFO_PORTAL_URL", default="http://127.0.0.1:8000")
+# How often an open wallboard reloads itself (htmx polling).
+WFO_WALLBOARD_REFRESH_SECONDS = env.int("WFO_WALLBOARD_REFRESH_SECONDS", default=15)
 # How often an open inbox reloads its list (htmx polling).
 WFO_INBOX_REFRESH_SECONDS = env.int("WFO_INBOX_REFRESH_SECONDS", default=30)
 

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from reporting import api, views
+
+# Mounted at /reports/ in the "reports" namespace.
+page_urlpatterns = [
+    path("wallboard/", views.wallboard, name="wallboard"),
+    path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
+]
+
+# Mounted at /api/v1/reports/.
+api_urlpatterns = [
+    path("backlog/", api.BacklogReportApi.as_view(), name="report-backlog"),
+]

@@ -1,0 +1,95 @@
+"""The wallboard against a hand-counted fixture; who may see it; its query count; the API."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from allocation import services
+from allocation.models import Presence, WorkItem
+from reporting.selectors import wallboard
+from tests import factories
+from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def floor(team, agent):
+    """Queue A (24 h target): 3 waiting — one received 23.5 h ago (at risk: past 50 %, due in
+    30 min), one 30 h ago (breached), one just now —, 1 assigned, 1 in progress, 1 pended,
+    1 completed today. Queue B: 1 waiting. Agents: 1 available (`agent`), 1 away."""
+    agent.capacity = 10
+    agent.save()
+    a = factories.QueueFactory(teams=[team], name="A", code="a")
+    b = factories.QueueFactory(teams=[team], name="B", code="b")
+    now = timezone.now()
+    done = started_item(agent, a, received_at=now - 2 * HOUR)
+    services.item_complete(item_id=done.pk, actor=agent.user)
+    assigned_item(agent, a, received_at=now - 3 * HOUR)
+    started_item(agent, a, received_at=now - 4 * HOUR)
+    pended_item(agent, a, received_at=now - 5 * HOUR)
+    risky = queued_item(a, received_at=now - 23.5 * HOUR)
+    late = queued_item(a, received_at=now - 30 * HOUR)
+    queued_item(a)
+    queued_item(b, received_at=now - HOUR)
+    away = factories.AgentFactory(team=team)
+    services.agent_set_presence(agent_id=away.pk, presence=Presence.AWAY, actor=away.user)
+    from allocation.services.sla_alerts import sla_alerts_raise
+
+    sla_alerts_raise()  # the clocks move past the thresholds they crossed
+    return a, b, risky, late
+
+
+def test_counts_match_the_floor(floor):
+    a, b, risky, late = floor
+    board = wallboard()
+    rows = {row.queue.code: row for row in board.queues}
+    assert rows["a"].by_status == {"queued": 3, "assigned": 1, "in_progress": 1, "pended": 1}
+    assert rows["b"].by_status == {"queued": 1}
+    assert rows["a"].oldest_queued == WorkItem.objects.get(pk=late.pk).received_at
+    assert (rows["a"].breached, rows["a"].at_risk) == (1, 1)
+    assert (rows["b"].breached, rows["b"].at_risk) == (0, 0)
+    assert rows["a"].completed_today == 1
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    for code, row in rows.items():  # received since local midnight, whatever the hour the test runs
+        assert row.arrivals_today == WorkItem.objects.filter(queue__code=code, received_at__gte=midnight).count()
+    assert rows["a"].arrivals_today >= 1  # the one received just now
+    assert board.presence == {"available": 1, "away": 1, "offline": 0}
+    aging = {key: n for key, _, n in board.aging}
+    assert aging["breached"] == 1 and aging["lt_1h"] == 1  # the late one; the risky one (due in 30 min)
+    assert sum(aging.values()) == 7  # every open item in one bucket
+    assert board.totals.open == 7 and board.totals.breached == 1
+
+
+def test_supervisors_see_it_agents_get_403_and_queries_are_few(client, floor, agent):
+    client.force_login(agent.user)
+    assert client.get(reverse("reports:wallboard")).status_code == 403
+    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    page = client.get(reverse("reports:wallboard"))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Open items by time left to SLA" in html
+    assert f"{reverse('work:items')}?queue=a&amp;status=queued" in html and reverse("work:reassign") in html
+    live = client.get(reverse("reports:wallboard-live"))
+    assert live.content.decode().lstrip().startswith('<div id="board"')
+    client.get(reverse("reports:wallboard"))
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("reports:wallboard"))
+    assert len(queries) <= 14  # session, user, permissions, queues and 6 board queries, the navigation
+
+
+def test_backlog_api(floor, agent):
+    api = APIClient()
+    api.force_authenticate(agent.user)
+    assert api.get(reverse("report-backlog")).status_code == 403
+    api.force_authenticate(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    data = api.get(reverse("report-backlog")).json()
+    rows = {row["queue"]: row for row in data["queues"]}
+    assert rows["a"]["open"] == 7 - 1 and rows["a"]["breached"] == 1 and data["aging"]["breached"] == 1
+    assert data["presence"]["away"] == 1
