@@ -109,3 +109,28 @@ def wallboard(*, now: datetime | None = None) -> Wallboard:
     aging = [(key, label, buckets[index]) for index, (key, label, _) in enumerate(AGING_BUCKETS)]
     return Wallboard(at=now, queues=list(rows.values()), presence=presence, aging=aging)
 
+
+
+def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -> list[WorkItem]:
+    """Every item of a customer across queues, oldest first, each with its timeline
+    (`events`), its SLA clock reading (`sla`) and its submitted evaluations
+    (`evaluations_done`) — a fixed number of queries however many items."""
+    from django.db.models import Prefetch
+
+    from allocation.models import WorkItemEvent
+    from allocation.selectors import with_clock_readings
+    from quality.models import Evaluation
+    from quality.selectors import DONE
+
+    items = list(
+        WorkItem.objects.filter(customer_ref=customer_ref.strip())
+        .select_related("queue", "assignee", "completed_by", "sla_clock")
+        .prefetch_related(
+            Prefetch("events", queryset=WorkItemEvent.objects.select_related("actor").order_by("at", "id")),
+            Prefetch("evaluations", to_attr="evaluations_done",
+                     queryset=Evaluation.objects.filter(status__in=DONE).select_related("version__form", "evaluator")
+                     .order_by("submitted_at")),
+        )
+        .order_by("received_at", "id")
+    )
+    return with_clock_readings(items, now=now or timezone.now())

@@ -6,6 +6,7 @@ from reporting import api, views
 page_urlpatterns = [
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
+    path("customers/", views.customer_journey, name="customer-journey"),
 ]
 
 # Mounted at /api/v1/reports/.

@@ -39,3 +39,14 @@ def wallboard_live(request: HttpRequest) -> HttpResponse:
     """The board alone, for htmx to swap in place."""
     _require_supervisor(request.user)
     return render(request, "reporting/_board.html", _context(request))
+
+
+@require_GET
+@login_required
+def customer_journey(request: HttpRequest) -> HttpResponse:
+    """Search a customer reference: every item across queues with its timeline, SLA outcome
+    and quality results — what the front office needs to answer "where is my case?"."""
+    _require_supervisor(request.user)
+    ref = request.GET.get("ref", "").strip()
+    items = selectors.customer_journey_report(customer_ref=ref) if ref else []
+    return render(request, "reporting/customer_journey.html", {"ref": ref, "items": items})

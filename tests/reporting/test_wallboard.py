@@ -93,3 +93,35 @@ def test_backlog_api(floor, agent):
     rows = {row["queue"]: row for row in data["queues"]}
     assert rows["a"]["open"] == 7 - 1 and rows["a"]["breached"] == 1 and data["aging"]["breached"] == 1
     assert data["presence"]["away"] == 1
+
+
+def test_customer_journey_report(client, team, agent):
+    from quality.models import Evaluation, EvaluationSource
+    from tests.quality.test_services import form_with_questions
+
+    queue = factories.QueueFactory(teams=[team], name="Disputes")
+    other = factories.QueueFactory(teams=[team], name="Refunds")
+    first = started_item(agent, queue, customer_ref="CUST-9", title="Dispute 1")
+    services.item_complete(item_id=first.pk, actor=agent.user)
+    queued_item(other, customer_ref="CUST-9", title="Refund 1")
+    queued_item(other, customer_ref="CUST-8", title="Someone else")
+    _, version, _ = form_with_questions()
+    Evaluation.objects.create(item=first, agent=agent.user, evaluator=factories.UserFactory(), version=version,
+                              source=EvaluationSource.MANUAL, status="submitted", score=88, passed=True,
+                              submitted_at=timezone.now())
+    url = reverse("reports:customer-journey")
+    client.force_login(agent.user)
+    assert client.get(url, {"ref": "CUST-9"}).status_code == 403
+    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    html = client.get(url, {"ref": "CUST-9"}).content.decode()
+    assert "2 items for CUST-9" in html and html.index("Dispute 1") < html.index("Refund 1")
+    assert "Someone else" not in html and "QA 88" in html and "Met" in html and "Completed" in html
+    for _ in range(3):
+        queued_item(other, customer_ref="CUST-9")
+    client.get(url, {"ref": "CUST-9"})
+    with CaptureQueriesContext(connection) as few:
+        client.get(url, {"ref": "CUST-8"})
+    with CaptureQueriesContext(connection) as many:
+        client.get(url, {"ref": "CUST-9"})
+    assert len(many) == len(few)
+    assert "No work items for NOPE" in client.get(url, {"ref": "NOPE"}).content.decode()
