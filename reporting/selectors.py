@@ -134,3 +134,91 @@ def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -
         .order_by("received_at", "id")
     )
     return with_clock_readings(items, now=now or timezone.now())
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """One agent's (or a team's average) figures over a window."""
+
+    completed: int
+    met_sla: int
+    handle_minutes_avg: float | None  # started → closed, over completed items started in the window
+    standard_minutes: float  # Σ the queues' standard handle time over completed items
+    available_minutes: float  # time spent available, from the presence history
+    qa_average: float | None  # submitted evaluations with a score, of work closed in the window
+    qa_count: int
+
+    @property
+    def sla_attainment(self) -> float | None:
+        return None if not self.completed else self.met_sla / self.completed
+
+    @property
+    def productivity(self) -> float | None:
+        """Standard minutes earned per minute available."""
+        return None if not self.available_minutes else self.standard_minutes / self.available_minutes
+
+
+def _available_minutes(agent_id: int, since: datetime, until: datetime) -> float:
+    from allocation.models import PresenceChange
+
+    changes = list(PresenceChange.objects.filter(agent_id=agent_id, at__lt=until).order_by("at", "id")
+                   .values_list("at", "presence"))
+    total, current, start = 0.0, None, since
+    for at, presence in changes:
+        if at > since and current == Presence.AVAILABLE:
+            total += (at - max(start, since)).total_seconds()
+        current, start = presence, max(at, since)
+    if current == Presence.AVAILABLE:
+        total += (until - start).total_seconds()
+    return total / 60
+
+
+def scorecard(*, agent_id: int, since: datetime, until: datetime) -> Scorecard:
+    from django.db.models import Avg, DurationField, ExpressionWrapper, Sum
+
+    from quality.models import Evaluation
+    from quality.selectors import DONE
+
+    done = WorkItem.objects.filter(completed_by_id=agent_id, status=ItemStatus.COMPLETED,
+                                   closed_at__gte=since, closed_at__lt=until)
+    figures = done.aggregate(
+        completed=Count("pk"), met=Count("pk", filter=Q(closed_at__lte=F("due_at"))),
+        handle=Avg(ExpressionWrapper(F("closed_at") - F("started_at"), output_field=DurationField()),
+                   filter=Q(started_at__isnull=False)),
+        standard=Sum("queue__standard_handle_time"),
+    )
+    qa = Evaluation.objects.filter(item__in=done, status__in=DONE, score__isnull=False).aggregate(
+        average=Avg("score"), count=Count("pk"))
+    return Scorecard(
+        completed=figures["completed"], met_sla=figures["met"],
+        handle_minutes_avg=figures["handle"].total_seconds() / 60 if figures["handle"] else None,
+        standard_minutes=figures["standard"].total_seconds() / 60 if figures["standard"] else 0.0,
+        available_minutes=_available_minutes(agent_id, since, until),
+        qa_average=float(qa["average"]) if qa["average"] is not None else None, qa_count=qa["count"],
+    )
+
+
+def team_average(scorecards: list[Scorecard]) -> dict[str, float | None]:
+    """The team's average of each rate, over members that have a value."""
+    def mean(values):
+        present = [v for v in values if v is not None]
+        return sum(present) / len(present) if present else None
+
+    return {
+        "completed": mean([s.completed for s in scorecards]),
+        "sla_attainment": mean([s.sla_attainment for s in scorecards]),
+        "handle_minutes_avg": mean([s.handle_minutes_avg for s in scorecards]),
+        "productivity": mean([s.productivity for s in scorecards]),
+        "qa_average": mean([s.qa_average for s in scorecards]),
+    }
+
+
+def agents_visible_to(user):
+    """Whose scorecards a user may open: admins all, supervisors their teams' agents, an
+    agent itself."""
+    agents = AgentProfile.objects.select_related("user", "team").order_by("user__username")
+    if user.is_superuser or user.has_perm("allocation.change_queue"):
+        return agents
+    if user.has_perm("allocation.view_workitem"):
+        return agents.filter(team__supervisors=user)
+    return agents.filter(pk=user.pk)

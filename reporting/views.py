@@ -3,12 +3,16 @@ the items behind it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from allocation.models import AgentProfile
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
 from wfo.exceptions import PermissionDenied
@@ -50,3 +54,40 @@ def customer_journey(request: HttpRequest) -> HttpResponse:
     ref = request.GET.get("ref", "").strip()
     items = selectors.customer_journey_report(customer_ref=ref) if ref else []
     return render(request, "reporting/customer_journey.html", {"ref": ref, "items": items})
+
+
+SCORECARD_WEEKS = 4
+
+
+@require_GET
+@login_required
+def scorecards(request: HttpRequest) -> HttpResponse:
+    """The agents whose scorecards the user may open (an agent goes straight to its own)."""
+    agents = list(selectors.agents_visible_to(request.user))
+    if len(agents) == 1 and agents[0].pk == request.user.pk:
+        return redirect("reports:scorecard", agent_id=request.user.pk)
+    return render(request, "reporting/scorecards.html", {"agents": agents})
+
+
+@require_GET
+@login_required
+def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
+    """One agent's productivity, SLA and quality over the last weeks, week by week, beside
+    its team's average."""
+    agent = selectors.agents_visible_to(request.user).filter(pk=agent_id).first()
+    if agent is None:
+        raise PermissionDenied("You can open your own scorecard, and supervisors their teams'.")
+    until = timezone.now()
+    since = until - timedelta(weeks=SCORECARD_WEEKS)
+    card = selectors.scorecard(agent_id=agent.pk, since=since, until=until)
+    weeks = [
+        (start, selectors.scorecard(agent_id=agent.pk, since=start, until=start + timedelta(weeks=1)))
+        for start in (since + timedelta(weeks=n) for n in range(SCORECARD_WEEKS))
+    ]
+    team = []
+    if agent.team_id:
+        members = AgentProfile.objects.filter(team_id=agent.team_id).values_list("pk", flat=True)
+        team = [selectors.scorecard(agent_id=pk, since=since, until=until) for pk in members]
+    context = {"agent": agent, "card": card, "weeks": weeks, "team": selectors.team_average(team) if team else None,
+               "since": since, "until": until}
+    return render(request, "reporting/scorecard.html", context)
