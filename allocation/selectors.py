@@ -84,21 +84,26 @@ def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[st
     return reasons
 
 
-def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:
-    """Agents who may receive an item of `queue` right now (team, skills, presence and
-    capacity), least recently assigned first: the transfer targets a page offers.
-    tests/allocation/test_selectors.py keeps it equal to agent_ineligibility_reasons."""
+def agents_skilled_for_queue(queue: Queue) -> QuerySet[AgentProfile]:
+    """Agents whose team serves `queue` and who hold every required skill at its minimum —
+    whatever their presence and load (capacity planning counts them)."""
     meets = AgentSkill.objects.filter(
         agent_id=OuterRef(OuterRef("pk")), skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
     )
     unmet = QueueSkill.objects.filter(queue=queue).filter(~Exists(meets))
+    return AgentProfile.objects.filter(team__queues=queue).exclude(Exists(unmet))
+
+
+def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:
+    """Agents who may receive an item of `queue` right now (team, skills, presence and
+    capacity), least recently assigned first: the transfer targets a page offers.
+    tests/allocation/test_selectors.py keeps it equal to agent_ineligibility_reasons."""
     held = (
         WorkItem.objects.filter(assignee_id=OuterRef("pk"), status__in=ACTIVE_STATUSES)
         .values("assignee_id").annotate(n=Count("*")).values("n")
     )
     agents = (
-        AgentProfile.objects.filter(team__queues=queue, presence=Presence.AVAILABLE)
-        .exclude(Exists(unmet))
+        agents_skilled_for_queue(queue).filter(presence=Presence.AVAILABLE)
         .annotate(held=Coalesce(Subquery(held), 0))
         .filter(held__lt=F("capacity"))
         .select_related("user", "team")

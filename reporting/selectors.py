@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Case, Count, F, IntegerField, Min, Q, Value, When
 from django.utils import timezone
@@ -222,3 +222,75 @@ def agents_visible_to(user):
     if user.has_perm("allocation.view_workitem"):
         return agents.filter(team__supervisors=user)
     return agents.filter(pk=user.pk)
+
+
+@dataclass(frozen=True)
+class CapacityRow:
+    queue: Queue
+    backlog: int
+    forecast_arrivals: float  # over the planned days
+    handle_hours: float  # average handle time, hours per item
+    fte_needed: float
+    skilled_agents: int  # agents the queue's team and skill rules admit (whatever their presence)
+
+    @property
+    def shortfall(self) -> float:
+        return max(0.0, self.fte_needed - self.skilled_agents)
+
+
+def _planned_days(start: date, days: int) -> list[date]:
+    """The next `days` weekdays (Monday–Friday) from `start` on."""
+    planned, day = [], start
+    while len(planned) < days:
+        if day.weekday() < 5:
+            planned.append(day)
+        day += timedelta(days=1)
+    return planned
+
+
+def capacity_plan(
+    *, days: int = 5, history_weeks: int = 4, productive_hours: float = 7.5, shrinkage: float = 0.3,
+    today: date | None = None,
+) -> list[CapacityRow]:
+    """FTE needed per queue for the next `days` working days: (backlog + forecast arrivals)
+    × average handle time ÷ (productive hours per FTE × days), grossed up for shrinkage.
+    The forecast is, per weekday, the average arrivals on that weekday over the last
+    `history_weeks` weeks; the handle time is the average over the same weeks, else the
+    queue's standard time."""
+    from django.db.models import Avg, DurationField, ExpressionWrapper
+    from django.db.models.functions import ExtractIsoWeekDay
+
+    from allocation.selectors import agents_skilled_for_queue
+
+    today = today or timezone.localdate()
+    since = timezone.make_aware(datetime.combine(today - timedelta(weeks=history_weeks), time.min))
+    until = timezone.make_aware(datetime.combine(today, time.min))
+    queues = list(Queue.objects.filter(is_active=True).order_by("name"))
+    backlog = dict(WorkItem.objects.filter(status__in=OPEN_STATUSES).values("queue_id").annotate(n=Count("*"))
+                   .values_list("queue_id", "n").order_by())
+    arrivals: dict[tuple[int, int], int] = defaultdict(int)
+    per_day = (
+        WorkItem.objects.filter(received_at__gte=since, received_at__lt=until)
+        .annotate(weekday=ExtractIsoWeekDay("received_at"))
+        .values("queue_id", "weekday").annotate(n=Count("*")).values_list("queue_id", "weekday", "n").order_by()
+    )
+    for queue_id, weekday, n in per_day:
+        arrivals[(queue_id, weekday)] += n
+    handle = dict(
+        WorkItem.objects.filter(status=ItemStatus.COMPLETED, closed_at__gte=since, closed_at__lt=until,
+                                started_at__isnull=False)
+        .values("queue_id").annotate(avg=Avg(ExpressionWrapper(F("closed_at") - F("started_at"),
+                                                               output_field=DurationField())))
+        .values_list("queue_id", "avg").order_by()
+    )
+    planned = _planned_days(today, days)
+    rows = []
+    for queue in queues:
+        forecast = sum(arrivals[(queue.pk, day.isoweekday())] / history_weeks for day in planned)
+        hours = (handle.get(queue.pk) or queue.standard_handle_time).total_seconds() / 3600
+        workload = (backlog.get(queue.pk, 0) + forecast) * hours
+        fte = workload / (productive_hours * len(planned)) / (1 - shrinkage) if planned else 0.0
+        skilled = agents_skilled_for_queue(queue).count()
+        rows.append(CapacityRow(queue=queue, backlog=backlog.get(queue.pk, 0), forecast_arrivals=forecast,
+                                handle_hours=hours, fte_needed=fte, skilled_agents=skilled))
+    return rows

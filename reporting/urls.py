@@ -7,6 +7,7 @@ page_urlpatterns = [
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
     path("customers/", views.customer_journey, name="customer-journey"),
+    path("capacity/", views.capacity, name="capacity"),
     path("scorecards/", views.scorecards, name="scorecards"),
     path("scorecards/<int:agent_id>/", views.scorecard, name="scorecard"),
 ]

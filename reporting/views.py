@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from allocation.models import AgentProfile
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
+from reporting.forms import CapacityForm
 from wfo.exceptions import PermissionDenied
 
 
@@ -91,3 +92,18 @@ def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
     context = {"agent": agent, "card": card, "weeks": weeks, "team": selectors.team_average(team) if team else None,
                "since": since, "until": until}
     return render(request, "reporting/scorecard.html", context)
+
+
+@require_GET
+@login_required
+def capacity(request: HttpRequest) -> HttpResponse:
+    """FTE needed per queue for the next working days against the skilled agents."""
+    _require_supervisor(request.user)
+    form = CapacityForm(request.GET or None)
+    values = {name: field.initial for name, field in form.fields.items()}
+    if form.is_bound and form.is_valid():
+        values = form.cleaned_data
+    rows = selectors.capacity_plan(days=values["days"], history_weeks=values["weeks"],
+                                   productive_hours=values["hours"], shrinkage=values["shrinkage"] / 100)
+    context = {"form": form if form.is_bound else CapacityForm(initial=values), "rows": rows, "values": values}
+    return render(request, "reporting/capacity.html", context, status=400 if form.errors else 200)

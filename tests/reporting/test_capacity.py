@@ -1,0 +1,59 @@
+"""The capacity plan against a hand-computed queue."""
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from allocation.models import ItemStatus
+from reporting.selectors import capacity_plan
+from tests import factories
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+
+def at(day: date, hour: int):
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+def test_capacity_figures(team):
+    """Planning from Monday 2026-12-07 for 5 days with 2 weeks of history: 3 arrivals on
+    each Monday of those weeks (6 → 3 a Monday), 1 on each Tuesday (2 → 1), and the 2
+    completed items arrived on the last Friday (2 → 1). Forecast: 3 + 1 + 1 = 5. Backlog:
+    6 open. Handle time: the completed items were worked 30 and 90 min → 1 h.
+    Workload (6 + 5) × 1 h = 11 h; ÷ (5 h × 5 days) = 0.44; ÷ (1 − 0.2) = 0.55 FTE."""
+    queue = factories.QueueFactory(teams=[team], name="Claims")
+    monday = date(2026, 12, 7)
+    for week in (1, 2):
+        for n in range(3):
+            factories.WorkItemFactory(queue=queue, received_at=at(monday - timedelta(weeks=week), 10 + n),
+                                      status=ItemStatus.CANCELLED, closed_at=at(monday - timedelta(weeks=week), 18))
+        tuesday = monday - timedelta(weeks=week, days=-1)
+        factories.WorkItemFactory(queue=queue, received_at=at(tuesday, 10), status=ItemStatus.CANCELLED,
+                                  closed_at=at(tuesday, 18))
+    agent = factories.AgentFactory(team=team)
+    for minutes in (30, 90):
+        start = at(monday - timedelta(days=3), 9)
+        factories.WorkItemFactory(queue=queue, status=ItemStatus.COMPLETED, completed_by=agent.user,
+                                  received_at=start - timedelta(hours=1), started_at=start,
+                                  closed_at=start + timedelta(minutes=minutes), outcome="done")
+    for _ in range(6):
+        factories.WorkItemFactory(queue=queue, received_at=at(monday - timedelta(weeks=5), 9))  # open, older history
+    factories.AgentFactory(team=team)
+    row = next(r for r in capacity_plan(days=5, history_weeks=2, productive_hours=5, shrinkage=0.2, today=monday)
+               if r.queue == queue)
+    assert row.backlog == 6 and row.forecast_arrivals == pytest.approx(5)
+    assert row.handle_hours == pytest.approx(1)
+    assert row.fte_needed == pytest.approx(0.55)
+    assert row.skilled_agents == 2 and row.shortfall == 0
+
+
+def test_capacity_page(client, agent):
+    client.force_login(agent.user)
+    assert client.get(reverse("reports:capacity")).status_code == 403
+    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    assert client.get(reverse("reports:capacity")).status_code == 200
+    bad = client.get(reverse("reports:capacity"), {"days": "0", "weeks": "4", "hours": "7.5", "shrinkage": "30"})
+    assert bad.status_code == 400 and "greater than or equal to 1" in bad.content.decode()
