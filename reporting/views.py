@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from allocation.models import AgentProfile
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
-from reporting import selectors
+from reporting import exports, selectors
 from reporting.forms import CapacityForm
 from wfo.exceptions import PermissionDenied
 
@@ -35,7 +35,19 @@ def _context(request: HttpRequest) -> dict:
 @login_required
 def wallboard(request: HttpRequest) -> HttpResponse:
     _require_supervisor(request.user)
-    return render(request, "reporting/wallboard.html", _context(request))
+    context = _context(request)
+    export = request.GET.get("format")
+    if export in exports.FORMATS:
+        board = context["board"]
+        return exports.table_response(
+            name="backlog", fmt=export,
+            headers=["Queue", "Waiting", "Assigned", "In progress", "Pended", "Oldest waiting received at",
+                     "At risk", "Breached", "Arrivals today", "Completed today"],
+            rows=[[r.queue.name, *(r.by_status.get(s, 0) for s in ("queued", "assigned", "in_progress", "pended")),
+                   r.oldest_queued.isoformat() if r.oldest_queued else "", r.at_risk, r.breached, r.arrivals_today,
+                   r.completed_today] for r in board.queues],
+        )
+    return render(request, "reporting/wallboard.html", context)
 
 
 @require_GET
@@ -105,5 +117,14 @@ def capacity(request: HttpRequest) -> HttpResponse:
         values = form.cleaned_data
     rows = selectors.capacity_plan(days=values["days"], history_weeks=values["weeks"],
                                    productive_hours=values["hours"], shrinkage=values["shrinkage"] / 100)
+    export = request.GET.get("format")
+    if export in exports.FORMATS and not form.errors:
+        return exports.table_response(
+            name="capacity-plan", fmt=export,
+            headers=["Queue", "Backlog", "Forecast arrivals", "Handle time (h)", "FTE needed", "Skilled agents",
+                     "Shortfall"],
+            rows=[[r.queue.name, r.backlog, round(r.forecast_arrivals, 2), round(r.handle_hours, 3),
+                   round(r.fte_needed, 2), r.skilled_agents, round(r.shortfall, 2)] for r in rows],
+        )
     context = {"form": form if form.is_bound else CapacityForm(initial=values), "rows": rows, "values": values}
     return render(request, "reporting/capacity.html", context, status=400 if form.errors else 200)

@@ -57,3 +57,30 @@ def test_capacity_page(client, agent):
     assert client.get(reverse("reports:capacity")).status_code == 200
     bad = client.get(reverse("reports:capacity"), {"days": "0", "weeks": "4", "hours": "7.5", "shrinkage": "30"})
     assert bad.status_code == 400 and "greater than or equal to 1" in bad.content.decode()
+
+
+def test_exports_open_with_the_same_numbers(client, team):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    queue = factories.QueueFactory(teams=[team], name="Claims")
+    for _ in range(3):
+        factories.WorkItemFactory(queue=queue)
+    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    params = {"days": "5", "weeks": "4", "hours": "7.5", "shrinkage": "30"}
+    plan = {r.queue.name: r for r in capacity_plan(days=5, history_weeks=4, productive_hours=7.5, shrinkage=0.3)}
+    xlsx = client.get(reverse("reports:capacity"), params | {"format": "xlsx"})
+    assert xlsx["Content-Disposition"] == 'attachment; filename="capacity-plan.xlsx"'
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["Claims"][1] == plan["Claims"].backlog == 3
+    assert rows["Claims"][4] == pytest.approx(plan["Claims"].fte_needed, abs=0.01)
+    text = client.get(reverse("reports:capacity"), params | {"format": "csv"}).content.decode()
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0][:2] == ["Queue", "Backlog"] and lines[1][:2] == ["Claims", "3"]
+    board = client.get(reverse("reports:wallboard"), {"format": "xlsx"})
+    wall = {row[0]: row for row in load_workbook(io.BytesIO(board.content)).active.iter_rows(min_row=2,
+                                                                                           values_only=True)}
+    assert wall["Claims"][1] == 3  # waiting
