@@ -185,8 +185,10 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
-                version = services.form_question_remove(form=form, actor=request.user,
-                                                        question_id=int(request.POST.get("question", "0") or 0))
+                raw = request.POST.get("question", "")
+                if not raw.isdigit():
+                    raise NotFound("That question is not on this form.")
+                version = services.form_question_remove(form=form, actor=request.user, question_id=int(raw))
                 messages.success(request, f"Question removed in version {version.number}.")
                 return redirect("quality:form", form_id=form.pk)
             if question_form.is_valid():

@@ -75,3 +75,10 @@ def test_admin_refuses_a_rule_with_both_share_and_count(client, lead, queue):
     })
     assert response.status_code == 200
     assert "Give either a share (percent) or a count per period, not both." in response.content.decode()
+
+
+def test_removing_a_question_that_is_not_a_number_is_a_404(client, lead):
+    client.post(reverse("quality:forms"), {"name": "Tiny", "pass_mark": "75"})
+    form = EvaluationForm.objects.get(name="Tiny")
+    response = client.post(reverse("quality:form", args=[form.pk]), {"action": "remove", "question": "abc"})
+    assert response.status_code == 404 and "not on this form" in response.content.decode()
