@@ -24,6 +24,7 @@ from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from wfo.forms import form_errors_from
 from wfo.pagination import EstimatedCountPaginator
 
 ITEMS_PER_PAGE = 50
@@ -202,9 +203,7 @@ def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[Wor
     except InvalidInput as error:
         if form is None or not error.fields:
             return _refused(request, item_id, error.message)
-        for field, field_messages in error.fields.items():
-            for message in field_messages:
-                form.add_error(field if field in form.fields else None, message)
+        form_errors_from(form, error)
         return _item_response(request, item, sent=form, status=400)
     except DomainError as error:
         return _refused(request, item_id, error.message)
@@ -369,8 +368,6 @@ def reassign(request: HttpRequest) -> HttpResponse:
             context |= {"result": bulk.items_reassign_preview(actor=request.user, item_ids=form.cleaned_data["items"],
                                                               **target)}
     except InvalidInput as error:
-        for field, problems in error.fields.items():
-            for problem in problems:
-                form.add_error(field if field in form.fields else None, problem)
+        form_errors_from(form, error)
         return render(request, "allocation/reassign.html", context, status=400)
     return render(request, "allocation/reassign.html", context)

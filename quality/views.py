@@ -18,6 +18,7 @@ from quality import selectors, services
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
 from quality.models import EvaluationForm
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from wfo.forms import form_errors_from
 
 
 @require_GET
@@ -133,9 +134,7 @@ def calibration_new(request: HttpRequest) -> HttpResponse:
                 evaluator_ids=[user.pk for user in form.cleaned_data["evaluators"]], actor=request.user,
             )
         except InvalidInput as error:
-            for field, problems in error.fields.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            form_errors_from(form, error)
         else:
             messages.success(request, "Calibration started: each evaluator finds it in their Quality inbox.")
             return redirect("quality:calibration", session_id=session.pk)
@@ -166,9 +165,7 @@ def forms_page(request: HttpRequest) -> HttpResponse:
         try:
             form = services.form_create(actor=request.user, **new.cleaned_data)
         except InvalidInput as error:
-            for field, problems in error.fields.items():
-                for problem in problems:
-                    new.add_error(field if field in new.fields else None, problem)
+            form_errors_from(new, error)
         else:
             return redirect("quality:form", form_id=form.pk)
     forms_list = EvaluationForm.objects.order_by("name")
@@ -201,9 +198,7 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
                 messages.success(request, f"Question added to version {question.section.version.number}.")
                 return redirect("quality:form", form_id=form.pk)
         except InvalidInput as error:
-            for field, problems in error.fields.items():
-                for problem in problems:
-                    question_form.add_error(field if field in question_form.fields else None, problem)
+            form_errors_from(question_form, error)
     version = form.versions.order_by("-number").first()
     questions = selectors.questions_of_version(version) if version else []
     context = {

@@ -21,6 +21,7 @@ from allocation.services.calendars import calendar_holidays_load, supported_coun
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
 from wfo.exceptions import InvalidInput
+from wfo.forms import form_errors_from
 
 PREVIEW_WINDOWS = 10
 
@@ -124,9 +125,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             try:
                 added = calendar_holidays_load(calendar=calendar, **form.cleaned_data)
             except InvalidInput as error:
-                for field, problems in error.fields.items():
-                    for problem in problems:
-                        form.add_error(field if field in form.fields else None, problem)
+                form_errors_from(form, error)
             else:
                 messages.success(request, f"Added {added} holidays to {calendar.name}.")
                 return redirect("admin:allocation_businesscalendar_change", calendar.pk)
