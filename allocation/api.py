@@ -259,36 +259,38 @@ class ItemReleaseApi(APIView):
         return _item_response(services.item_release(item_id=item_id, actor=request.user, **data))
 
 
+class TargetInputSerializer(serializers.Serializer):
+    """Where work goes: a queue (by code) or an agent (by username), and why."""
+
+    queue = serializers.SlugRelatedField(
+        slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
+        error_messages={"does_not_exist": "No active queue has the code '{value}'."},
+    )
+    agent = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
+        required=False, error_messages={"does_not_exist": "No agent has the username '{value}'."},
+    )
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if ("queue" in attrs) == ("agent" in attrs):
+            raise serializers.ValidationError("Give exactly one of queue or agent.")
+        return attrs
+
+
+def _target(data: dict) -> dict:
+    return {"to_queue_id": data["queue"].pk if "queue" in data else None,
+            "to_agent_id": data["agent"].pk if "agent" in data else None}
+
+
 class ItemTransferApi(APIView):
     """Transfer to a queue (by code) or to an agent (by username); the holder may transfer
     its own item, supervisors any open item."""
 
-    class ItemTransferInputSerializer(serializers.Serializer):
-        queue = serializers.SlugRelatedField(
-            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
-            error_messages={"does_not_exist": "No active queue has the code '{value}'."},
-        )
-        agent = serializers.SlugRelatedField(
-            slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
-            required=False, error_messages={"does_not_exist": "No agent has the username '{value}'."},
-        )
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-        def validate(self, attrs):
-            if ("queue" in attrs) == ("agent" in attrs):
-                raise serializers.ValidationError("Give exactly one of queue or agent.")
-            return attrs
-
-    @extend_schema(request=ItemTransferInputSerializer, responses=ItemOutputSerializer)
+    @extend_schema(request=TargetInputSerializer, responses=ItemOutputSerializer)
     def post(self, request, item_id: int):
-        data = _valid(self.ItemTransferInputSerializer, request)
-        item = services.item_transfer(
-            item_id=item_id,
-            actor=request.user,
-            to_queue_id=data["queue"].pk if "queue" in data else None,
-            to_agent_id=data["agent"].pk if "agent" in data else None,
-            reason=data["reason"],
-        )
+        data = _valid(TargetInputSerializer, request)
+        item = services.item_transfer(item_id=item_id, actor=request.user, reason=data["reason"], **_target(data))
         return _item_response(item)
 
 
@@ -297,23 +299,9 @@ class ItemsReassignApi(APIView):
     others are refused; without it the items move. Supervisors reach the items of queues
     their teams serve; admins any."""
 
-    class ItemsReassignInputSerializer(serializers.Serializer):
+    class ItemsReassignInputSerializer(TargetInputSerializer):
         items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
-        queue = serializers.SlugRelatedField(
-            slug_field="code", queryset=Queue.objects.filter(is_active=True), required=False,
-            error_messages={"does_not_exist": "No active queue has the code '{value}'."},
-        )
-        agent = serializers.SlugRelatedField(
-            slug_field="username", queryset=get_user_model().objects.filter(agent_profile__isnull=False),
-            required=False, error_messages={"does_not_exist": "No agent has the username '{value}'."},
-        )
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         preview = serializers.BooleanField(required=False, default=False)
-
-        def validate(self, attrs):
-            if ("queue" in attrs) == ("agent" in attrs):
-                raise serializers.ValidationError("Give exactly one of queue or agent.")
-            return attrs
 
     @extend_schema(
         request=ItemsReassignInputSerializer,
@@ -325,8 +313,7 @@ class ItemsReassignApi(APIView):
     )
     def post(self, request):
         data = _valid(self.ItemsReassignInputSerializer, request)
-        target = {"to_queue_id": data["queue"].pk if "queue" in data else None,
-                  "to_agent_id": data["agent"].pk if "agent" in data else None}
+        target = _target(data)
         if data["preview"]:
             result = bulk.items_reassign_preview(actor=request.user, item_ids=data["items"], **target)
         else:

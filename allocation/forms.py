@@ -31,6 +31,15 @@ RELEASE_REASONS = [
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
+def target_ids(data: dict) -> dict:
+    """A target chosen as "queue:<id>" or "agent:<id>" (the choices' values) as the
+    to_queue_id / to_agent_id the transfer services take."""
+    kind, _, pk = (data.get("target") or "").partition(":")
+    data["to_queue_id"] = int(pk) if kind == "queue" else None
+    data["to_agent_id"] = int(pk) if kind == "agent" else None
+    return data
+
+
 class DateTimeLocalInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
@@ -124,11 +133,7 @@ class TransferForm(forms.Form):
         self.fields["target"].choices = choices
 
     def clean(self):
-        data = super().clean()
-        kind, _, pk = (data.get("target") or "").partition(":")
-        data["to_queue_id"] = int(pk) if kind == "queue" else None
-        data["to_agent_id"] = int(pk) if kind == "agent" else None
-        return data
+        return target_ids(super().clean())
 
 
 class RejectForm(forms.Form):
@@ -194,8 +199,4 @@ class ReassignForm(forms.Form):
         ]
 
     def clean(self):
-        data = super().clean()
-        kind, _, pk = (data.get("target") or "").partition(":")
-        data["to_queue_id"] = int(pk) if kind == "queue" else None
-        data["to_agent_id"] = int(pk) if kind == "agent" else None
-        return data
+        return target_ids(super().clean())
