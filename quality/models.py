@@ -113,6 +113,14 @@ class EvaluationStatus(models.TextChoices):
     RESCORED = "rescored", "Re-scored"
 
 
+# Being scored (the evaluator's), and scored (the agent sees it; it counts in reports).
+OPEN_EVALUATION_STATUSES = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
+DONE_EVALUATION_STATUSES = (
+    EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
+    EvaluationStatus.UPHELD, EvaluationStatus.RESCORED,
+)
+
+
 class EvaluationSource(models.TextChoices):
     SAMPLING = "sampling", "Sampling"
     MANUAL = "manual", "Chosen by hand"

@@ -6,14 +6,19 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from quality.models import Answer, CalibrationSession, Evaluation, EvaluationStatus, Question
+from quality.models import (
+    DONE_EVALUATION_STATUSES,
+    OPEN_EVALUATION_STATUSES,
+    Answer,
+    CalibrationSession,
+    Evaluation,
+    EvaluationStatus,
+    Question,
+)
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
 from wfo.exceptions import NotFound, PermissionDenied
 
 SEE_ALL_EVALUATIONS = "quality.view_evaluation"
-OPEN = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
-DONE = (EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
-        EvaluationStatus.UPHELD, EvaluationStatus.RESCORED)
 
 
 def _evaluations() -> QuerySet[Evaluation]:
@@ -21,16 +26,16 @@ def _evaluations() -> QuerySet[Evaluation]:
 
 
 def evaluations_to_do(user) -> QuerySet[Evaluation]:
-    return _evaluations().filter(evaluator=user, status__in=OPEN).order_by("created_at", "id")
+    return _evaluations().filter(evaluator=user, status__in=OPEN_EVALUATION_STATUSES).order_by("created_at", "id")
 
 
 def evaluations_given(user) -> QuerySet[Evaluation]:
-    return _evaluations().filter(evaluator=user, status__in=DONE).order_by("-submitted_at", "-id")
+    return _evaluations().filter(evaluator=user, status__in=DONE_EVALUATION_STATUSES).order_by("-submitted_at", "-id")
 
 
 def evaluations_received(user) -> QuerySet[Evaluation]:
     """An agent's evaluated work: submitted ones only (drafts are the evaluator's own)."""
-    return _evaluations().filter(agent=user, status__in=DONE).order_by("-submitted_at", "-id")
+    return _evaluations().filter(agent=user, status__in=DONE_EVALUATION_STATUSES).order_by("-submitted_at", "-id")
 
 
 def evaluations_visible_to(user) -> QuerySet[Evaluation]:
@@ -41,7 +46,7 @@ def evaluations_visible_to(user) -> QuerySet[Evaluation]:
     evaluations = _evaluations().order_by("-created_at", "-id")
     if user.has_perm(SEE_ALL_EVALUATIONS):
         return evaluations
-    return evaluations.filter(Q(evaluator=user) | Q(agent=user, status__in=DONE))
+    return evaluations.filter(Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES))
 
 
 def evaluations_disputed() -> QuerySet[Evaluation]:
@@ -54,7 +59,7 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
     evaluation = _evaluations().filter(pk=evaluation_id).first()
     if evaluation is None:
         raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
-    is_agent = evaluation.agent_id == user.pk and evaluation.status in DONE
+    is_agent = evaluation.agent_id == user.pk and evaluation.status in DONE_EVALUATION_STATUSES
     if evaluation.evaluator_id != user.pk and not is_agent and not user.has_perm(SEE_ALL_EVALUATIONS):
         raise PermissionDenied("This evaluation is not yours to see.")
     return evaluation
@@ -90,9 +95,10 @@ def calibration_result(*, user, session_id: int) -> CalibrationResult:
         raise NotFound(f"Calibration session #{session_id} does not exist.")
     evaluations = list(_evaluations().filter(calibration=session).prefetch_related("answers"))
     mine = [e for e in evaluations if e.evaluator_id == user.pk]
-    if not user.has_perm(SEE_ALL_EVALUATIONS) and not (mine and all(e.status in DONE for e in mine)):
+    submitted_mine = bool(mine) and all(e.status in DONE_EVALUATION_STATUSES for e in mine)
+    if not user.has_perm(SEE_ALL_EVALUATIONS) and not submitted_mine:
         raise PermissionDenied("You see the others' answers once you have submitted your own.")
-    done = [e for e in evaluations if e.status in DONE]
+    done = [e for e in evaluations if e.status in DONE_EVALUATION_STATUSES]
     answers = {e.evaluator_id: {a.question_id: a.value for a in e.answers.all()} for e in done}
     return CalibrationResult(
         session=session, evaluations=evaluations, submitted=len(done),
@@ -125,7 +131,7 @@ def form_results_by_version(form) -> list[VersionResult]:
     from django.db.models import Avg, Count, Q
 
     rows = (
-        Evaluation.objects.filter(version__form=form, status__in=DONE)
+        Evaluation.objects.filter(version__form=form, status__in=DONE_EVALUATION_STATUSES)
         .values("version__number")
         .annotate(n=Count("id"), scored=Count("id", filter=Q(score__isnull=False)), average=Avg("score"),
                   passed=Count("id", filter=Q(passed=True)))

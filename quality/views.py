@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from quality import selectors, services
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
-from quality.models import EvaluationForm
+from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from wfo.forms import form_errors_from
 
@@ -83,7 +83,7 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
     user = request.user
     context = {
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
-        "can_score": evaluation.evaluator_id == user.pk and evaluation.status in selectors.OPEN,
+        "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
         "is_agent": evaluation.agent_id == user.pk,
         "can_resolve": user.has_perm(services.RESOLVE_PERMISSION) and evaluation.agent_id != user.pk,
     }

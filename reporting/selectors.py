@@ -11,6 +11,8 @@ from django.db.models import Case, Count, F, IntegerField, Min, Q, Value, When
 from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Queue, WorkItem
+from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
+from wfo.roles import user_is_admin
 
 # Time left to SLA, in the order the wallboard shows it.
 AGING_BUCKETS = [
@@ -119,17 +121,17 @@ def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -
 
     from allocation.models import WorkItemEvent
     from allocation.selectors import with_clock_readings
-    from quality.models import Evaluation
-    from quality.selectors import DONE
+    from quality.models import DONE_EVALUATION_STATUSES, Evaluation
 
     items = list(
         WorkItem.objects.filter(customer_ref=customer_ref.strip())
         .select_related("queue", "assignee", "completed_by", "sla_clock")
         .prefetch_related(
             Prefetch("events", queryset=WorkItemEvent.objects.select_related("actor").order_by("at", "id")),
-            Prefetch("evaluations", to_attr="evaluations_done",
-                     queryset=Evaluation.objects.filter(status__in=DONE).select_related("version__form", "evaluator")
-                     .order_by("submitted_at")),
+            Prefetch("evaluations", to_attr="evaluations_done", queryset=(
+                Evaluation.objects.filter(status__in=DONE_EVALUATION_STATUSES)
+                .select_related("version__form", "evaluator").order_by("submitted_at")
+            )),
         )
         .order_by("received_at", "id")
     )
@@ -176,8 +178,7 @@ def _available_minutes(agent_id: int, since: datetime, until: datetime) -> float
 def scorecard(*, agent_id: int, since: datetime, until: datetime) -> Scorecard:
     from django.db.models import Avg, DurationField, ExpressionWrapper, Sum
 
-    from quality.models import Evaluation
-    from quality.selectors import DONE
+    from quality.models import DONE_EVALUATION_STATUSES, Evaluation
 
     done = WorkItem.objects.filter(completed_by_id=agent_id, status=ItemStatus.COMPLETED,
                                    closed_at__gte=since, closed_at__lt=until)
@@ -187,7 +188,7 @@ def scorecard(*, agent_id: int, since: datetime, until: datetime) -> Scorecard:
                    filter=Q(started_at__isnull=False)),
         standard=Sum("queue__standard_handle_time"),
     )
-    qa = Evaluation.objects.filter(item__in=done, status__in=DONE, score__isnull=False).aggregate(
+    qa = Evaluation.objects.filter(item__in=done, status__in=DONE_EVALUATION_STATUSES, score__isnull=False).aggregate(
         average=Avg("score"), count=Count("pk"))
     return Scorecard(
         completed=figures["completed"], met_sla=figures["met"],
@@ -217,9 +218,9 @@ def agents_visible_to(user):
     """Whose scorecards a user may open: admins all, supervisors their teams' agents, an
     agent itself."""
     agents = AgentProfile.objects.select_related("user", "team").order_by("user__username")
-    if user.is_superuser or user.has_perm("allocation.change_queue"):
+    if user_is_admin(user):
         return agents
-    if user.has_perm("allocation.view_workitem"):
+    if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
         return agents.filter(team__supervisors=user)
     return agents.filter(pk=user.pk)
 

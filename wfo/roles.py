@@ -91,3 +91,12 @@ def user_roles(user) -> list[str]:
         return []
     names = {group.name for group in user.groups.all()}
     return [role for role in ROLE_PERMISSIONS if role in names]
+
+
+# Who runs the whole operation rather than some teams of it: admins reach every queue's
+# work and every agent; supervisors only their teams' (bulk reassign, scorecards).
+ADMIN_PERMISSION = "allocation.change_queue"
+
+
+def user_is_admin(user) -> bool:
+    return user.is_superuser or user.has_perm(ADMIN_PERMISSION)

@@ -16,9 +16,9 @@ from allocation.actors import Actor, SystemActor
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services.lifecycle import item_transfer
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from wfo.roles import user_is_admin
 
 MAX_ITEMS = 500
-ADMIN_PERMISSION = "allocation.change_queue"  # who configures queues may move any of their items
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class BulkResult:
 def queues_supervised_by(actor: Actor) -> Q:
     """The items an actor may reassign: all for admins and system jobs; for a supervisor,
     items of queues served by a team it supervises."""
-    if isinstance(actor, SystemActor) or actor.is_superuser or actor.has_perm(ADMIN_PERMISSION):
+    if isinstance(actor, SystemActor) or user_is_admin(actor):
         return Q()
     if not actor.has_perm(transitions.REASSIGN_PERMISSION):
         return Q(pk__in=[])

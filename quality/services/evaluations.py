@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from allocation.actors import Actor, SystemActor
 from quality.models import (
+    OPEN_EVALUATION_STATUSES,
     Answer,
     Evaluation,
     EvaluationSource,
@@ -17,8 +18,6 @@ from quality.models import (
 )
 from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
-
-OPEN_EVALUATION = (EvaluationStatus.ASSIGNED, EvaluationStatus.DRAFT)
 
 
 def _scored(version: FormVersion) -> list[ScoredQuestion]:
@@ -43,7 +42,7 @@ def evaluation_save(
         raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
     if isinstance(actor, SystemActor) or evaluation.evaluator_id != actor.pk:
         raise PermissionDenied("Only the evaluator it is assigned to can score this evaluation.")
-    if evaluation.status not in OPEN_EVALUATION:
+    if evaluation.status not in OPEN_EVALUATION_STATUSES:
         raise DomainError(f"Evaluation #{evaluation.pk} was already submitted.")
     questions = _scored(evaluation.version)
     known = {q.id for q in questions}

@@ -14,13 +14,13 @@ from django.utils import timezone
 from allocation.actors import SystemActor
 from allocation.models import ItemStatus, WorkItem
 from quality.models import (
+    OPEN_EVALUATION_STATUSES,
     Evaluation,
     EvaluationSource,
     FormVersion,
     SamplingPeriod,
     SamplingRule,
 )
-from quality.services.evaluations import OPEN_EVALUATION
 from quality.services.forms import form_current_version
 from wfo.exceptions import DomainError
 
@@ -89,7 +89,7 @@ def _draw_rule(rule: SamplingRule, version: FormVersion, *, day: date, seed: int
     failed_last = _agents_whose_last_evaluation_failed(by_agent, before=start)
     evaluators = list(rule.evaluators.filter(is_active=True).values_list("pk", flat=True))
     workload = Counter(dict(
-        Evaluation.objects.filter(evaluator_id__in=evaluators, status__in=OPEN_EVALUATION)
+        Evaluation.objects.filter(evaluator_id__in=evaluators, status__in=OPEN_EVALUATION_STATUSES)
         .values("evaluator_id").annotate(n=Count("*")).values_list("evaluator_id", "n")
     ))
     drafts = []
