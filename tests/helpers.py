@@ -38,3 +38,33 @@ def pended_item(agent, queue, *, minutes=30, **item_fields) -> WorkItem:
     item = started_item(agent, queue, **item_fields)
     until = timezone.now() + timedelta(minutes=minutes)
     return services.item_pend(item_id=item.pk, actor=agent.user, until=until, reason="Waiting for the customer")
+
+
+def at_the_same_time(action, *, times: int = 2) -> list:
+    """Run `action()` in `times` threads released together, each on its own database
+    connection; return their results. An exception in any thread fails the test (a
+    thread's error would otherwise vanish and the test pass on what the others did)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(times)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(action())
+        except BaseException as error:  # reported below, in the test's own thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -1,10 +1,8 @@
 """Intake: idempotent on (source, external_id), all-or-nothing batches, deadlines."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -13,6 +11,7 @@ from allocation.actors import SystemActor
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, WorkItem, WorkItemEvent
 from tests import factories
+from tests.helpers import at_the_same_time
 from wfo import roles
 from wfo.exceptions import PermissionDenied
 
@@ -121,22 +120,10 @@ def test_slight_clock_skew_is_accepted_as_now(queue):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_repeats_create_one_item(team):
     queue = factories.QueueFactory(teams=[team])
-    barrier = threading.Barrier(8)
-    created = []
-
-    def take_in():
-        try:
-            barrier.wait()
-            result = services.item_intake(actor=SystemActor("tests"), draft=_draft(queue, 77))
-            created.append(result.created)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=take_in) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_the_same_time(
+        lambda: services.item_intake(actor=SystemActor("tests"), draft=_draft(queue, 77)), times=8
+    )
+    created = [result.created for result in results]
     assert sorted(created) == [False] * 7 + [True]
     assert WorkItem.objects.count() == 1
     assert WorkItemEvent.objects.count() == 1

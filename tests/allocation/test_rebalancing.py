@@ -1,11 +1,9 @@
 """Reservation expiry, rebalancing, push allocation and idle agents, through the real
 services; overlapping runs and an interrupted run."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from allocation import services
@@ -22,7 +20,7 @@ from allocation.models import (
 )
 from allocation.services import rebalancing
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item
 
 pytestmark = pytest.mark.django_db
 
@@ -204,20 +202,7 @@ def test_two_overlapping_runs_move_each_item_once(role_groups, team):
         factories.AgentFactory(team=team, capacity=10)
     items = [started_item(absent, queue) for _ in range(40)]
     go(absent, Presence.OFFLINE, ago=timedelta(hours=1))
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            barrier.wait()
-            rebalancing.rebalance(batch_size=100)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_the_same_time(lambda: rebalancing.rebalance(batch_size=100))
     events = WorkItemEvent.objects.filter(kind=EventKind.REBALANCED)
     assert events.count() == 40 and len(set(events.values_list("item_id", flat=True))) == 40
     holders = [reload(item).assignee_id for item in items]

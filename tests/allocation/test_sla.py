@@ -1,12 +1,11 @@
 """The SLA engine through the services: policies at intake, pause and resume, retarget,
 stopped clocks, and the alert scan (routing, exactly once, deferral, crash, e-mail)."""
 
-import threading
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +25,7 @@ from allocation.services.sla_alerts import sla_alerts_raise
 from allocation.sla import PolicyBook
 from allocation.sla.clock import SlaState, clock_reading
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item
 from wfo import roles
 from wfo.models import Notification
 
@@ -283,21 +282,7 @@ def test_two_overlapping_scans_raise_each_alert_once(role_groups, team):
         services.item_transfer(item_id=item.pk, actor=factories.UserFactory(is_superuser=True),
                                to_agent_id=agents[n % 4].pk, reason="r")
     team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR], email="sup@example.com"))
-    raised: list[int] = []
-    barrier = threading.Barrier(2)
-
-    def scan():
-        try:
-            barrier.wait()
-            raised.extend(sla_alerts_raise(batch_size=25).alerts_raised)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=scan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    raised = [pk for result in at_the_same_time(lambda: sla_alerts_raise(batch_size=25)) for pk in result.alerts_raised]
     assert len(raised) == len(set(raised)) == 120
     assert SlaAlert.objects.count() == 120 and Notification.objects.count() == 120
     assert len(mail.outbox) == 120 and len({(*m.to, m.subject) for m in mail.outbox}) == 120

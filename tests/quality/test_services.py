@@ -1,12 +1,10 @@
 """Quality services: form versions, scoring an evaluation, sampling."""
 
-import threading
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +21,7 @@ from quality.models import (
     SamplingRule,
 )
 from tests import factories
+from tests.helpers import at_the_same_time
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
@@ -185,20 +184,7 @@ def test_two_concurrent_draws_sample_each_item_once(role_groups, team):
     for agent in agents:
         for _ in range(20):
             completed_item(queue, agent.user, at(START))
-    barrier = threading.Barrier(2)
-
-    def draw():
-        try:
-            barrier.wait()
-            services.samples_draw(day=START)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=draw) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_the_same_time(lambda: services.samples_draw(day=START))
     sampled = Evaluation.objects.filter(sampling_rule=rule)
     assert sampled.count() == 5 * 6  # 30 % of 20 for each agent, once
     assert sampled.values("item_id").distinct().count() == sampled.count()
