@@ -98,6 +98,30 @@ def django_env(t: Target, **extra: str) -> dict[str, str]:
     return env
 
 
+def noise(t: Target) -> dict:
+    """What else the machine and the server are doing while the bench runs (other people's
+    jobs share them): load averages and the other active sessions on the server."""
+    with connect(t.admin_url) as c:
+        others = c.execute(
+            "SELECT datname, left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_activity"
+            " WHERE state = 'active' AND pid <> pg_backend_pid() AND datname IS DISTINCT FROM %s",
+            (t.dbname,)).fetchall()
+    loads = [round(x, 2) for x in os.getloadavg()]
+    return {"loadavg_1m": loads[0], "loadavg": loads, "other_active_sessions": len(others),
+            "other_sessions": [f"{d}: {q}" for d, q in others]}
+
+
+def counters_diff(before: dict, after: dict, columns: tuple[str, ...]) -> dict:
+    """Per table, what changed in pg_stat_user_tables counters between two readings."""
+    out = {}
+    for table, row in after.items():
+        old = before.get(table, dict.fromkeys(columns, 0))
+        changed = {k: row[k] - old[k] for k in columns}
+        if any(changed.values()):
+            out[table] = changed
+    return out
+
+
 def migrate(t: Target) -> None:
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO,
                    env=django_env(t), check=True)

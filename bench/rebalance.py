@@ -301,16 +301,6 @@ def _table_stats(aux) -> dict:
     return {r[0]: dict(zip(_COLS, r[1:], strict=True)) for r in aux.execute(STATS).fetchall()}
 
 
-def _diff(before: dict, after: dict) -> dict:
-    out = {}
-    for table, row in after.items():
-        old = before.get(table, dict.fromkeys(_COLS, 0))
-        d = {k: row[k] - old[k] for k in _COLS}
-        if any(d.values()):
-            out[table] = d
-    return out
-
-
 def _still_held(aux) -> int:
     return aux.execute("SELECT count(*) FROM allocation_workitem w JOIN rb_offline o ON o.agent_id = w.assignee_id"
                        " WHERE w.status IN ('assigned', 'in_progress', 'pended')").fetchone()[0]
@@ -400,7 +390,7 @@ def worker(env: dict, url: str, max_calls: int, results) -> None:
             with connection.cursor() as c:
                 c.execute("SELECT pg_stat_force_next_flush()")
             time.sleep(0.6)
-            out["table_stats"] = _diff(before, _table_stats(aux))
+            out["table_stats"] = db.counters_diff(before, _table_stats(aux), _COLS)
             out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
             out["phases"] = {k: {"calls": phase_n[k], "s": round(v, 3)} for k, v in
                              sorted(phase_s.items(), key=lambda kv: -kv[1])}
@@ -521,17 +511,6 @@ def verify(t: db.Target, m: dict, *, held: int, queued: int) -> dict:
 
 # The run --------------------------------------------------------------------------------
 
-def _noise(t: db.Target) -> dict:
-    """What else the machine and the server are doing (other engineers' jobs share them)."""
-    with db.connect(t.admin_url) as c:
-        others = c.execute(
-            "SELECT datname, left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_activity"
-            " WHERE state = 'active' AND pid <> pg_backend_pid() AND datname IS DISTINCT FROM %s",
-            (t.dbname,)).fetchall()
-    return {"loadavg": [round(x, 2) for x in os.getloadavg()], "other_active_sessions": len(others),
-            "other_sessions": [f"{d}: {q}" for d, q in others]}
-
-
 def sizes(args) -> dict:
     base = QUICK if getattr(args, "quick", False) else DEFAULTS
     return {k: getattr(args, k, None) or v for k, v in base.items()}
@@ -546,7 +525,7 @@ def run(args, say=print) -> dict:
         raise SystemExit("bench: need 0 < offline < agents and capacity ≤ 32767")
     t = db.choose_server(getattr(args, "dsn", None), getattr(args, "dbname", None) or "wfo_bench_rebalance")
     rep: dict = {"server": t.how, "database": t.dbname, "sizes": n, "capacity": capacity, "batch_size": BATCH,
-                 "target_s": TARGET_S, "noise_before": _noise(t)}
+                 "target_s": TARGET_S, "noise_before": db.noise(t)}
     say(f"rebalance: {n['offline']:,} of {n['agents']:,} agents offline holding {n['held']:,} items, "
         f"{n['queued']:,} queued; capacity {capacity}; database {t.dbname} on {t.how}; "
         f"load {rep['noise_before']['loadavg']}, {rep['noise_before']['other_active_sessions']} other active sessions")
@@ -560,7 +539,7 @@ def run(args, say=print) -> dict:
             f"vacuum {s['vacuum_s']}): {s['available']} available / {s['offline']} offline agents, each eligible "
             f"for {s['eligible_queues_per_agent_avg']} queues on average, at least "
             f"{s['min_available_eligible_agents_per_queue']} available eligible agents per queue")
-        rep["noise_at_measure"] = _noise(t)
+        rep["noise_at_measure"] = db.noise(t)
         say(f"  measuring: load {rep['noise_at_measure']['loadavg']}, "
             f"{rep['noise_at_measure']['other_active_sessions']} other active sessions on the server")
         m = measure(t, getattr(args, "max_calls", None) or MAX_CALLS)

@@ -92,15 +92,6 @@ def say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def noise(target: db.Target) -> dict:
-    """What else is running: load average and other sessions active on the server."""
-    with db.connect(target.admin_url) as c:
-        others = c.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
-            " AND datname IS DISTINCT FROM %s", (target.dbname,)).fetchone()[0]
-    return {"loadavg_1m": round(os.getloadavg()[0], 2), "other_active_sessions": others}
-
-
 def run_ceiling(args, target: db.Target) -> dict:
     script = args.ceiling_script
     if not script.exists():
@@ -155,7 +146,7 @@ def sla_section(args, target: db.Target, report: dict, failed_checks: list[str])
     open_n, crossing, history = sla_scan.resolve(args)
     sla_target = db.Target(url=db._with_dbname(target.url, args.sla_dbname), admin_url=target.admin_url,
                            dbname=args.sla_dbname, how=target.how, keeper=target.keeper)
-    before = noise(target)
+    before = db.noise(target)
     try:
         rep = sla_scan.run(sla_target, open_n=open_n, crossing=crossing, history=history,
                            passes=args.sla_passes, keep_db=args.keep_db, explain=args.explain, say=say)
@@ -217,7 +208,7 @@ def main(argv=None) -> int:
             for size in sizes:
                 seeded = db.reset_items(target, size)
                 count = min(args.allocations, size // 2)
-                before = noise(target)
+                before = db.noise(target)
                 m = alloc.measure(env=env, db_url=target.url, agent_ids=agent_ids, workers=args.workers,
                                   allocations=count, round_size=args.round_size)
                 with db.psycopg.connect(target.url) as vc:
@@ -239,7 +230,7 @@ def main(argv=None) -> int:
 
                 if size == ratio_size:
                     remaining = size - check["items_moved"]
-                    before = noise(target)
+                    before = db.noise(target)
                     ceiling = run_ceiling(args, target)
                     ceiling["noise_before"] = before
                     report["ceiling"] = ceiling
@@ -255,7 +246,7 @@ def main(argv=None) -> int:
                     if not args.skip_api:
                         say(f"api: POST /api/v1/agent/next/ under gunicorn ({args.gunicorn_args}), "
                             f"{args.api_clients} clients, {args.api_duration:g} s recorded")
-                        before = noise(target)
+                        before = db.noise(target)
                         res = api.measure(
                             env=env, tokens=tokens[: args.api_clients] if args.api_clients <= len(tokens) else tokens,
                             gunicorn_args=shlex.split(args.gunicorn_args), duration=args.api_duration,

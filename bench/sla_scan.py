@@ -433,16 +433,6 @@ def _flush(cursor_or_conn) -> None:
     cursor_or_conn.execute("SELECT pg_stat_force_next_flush()")
 
 
-def _diff(before: dict, after: dict) -> dict:
-    out = {}
-    for table, row in after.items():
-        old = before.get(table, dict.fromkeys(_COLS, 0))
-        d = {k: row[k] - old[k] for k in _COLS}
-        if any(d.values()):
-            out[table] = d
-    return out
-
-
 def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
     a = aux.execute(
         "SELECT count(*), count(DISTINCT a.item_id), coalesce(sum(cardinality(a.recipient_ids)), 0),"
@@ -563,7 +553,7 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
                 with connection.cursor() as c:
                     _flush(c)
                 time.sleep(0.5)
-                read = _diff(before, _stats(aux))
+                read = db.counters_diff(before, _stats(aux), _COLS)
                 check = _verify(aux, res, len(mail.outbox), now, crossing)
                 cpu = {}
                 if None not in cpu0 and None not in cpu1:
@@ -594,7 +584,7 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             with connection.cursor() as c:
                 _flush(c)
             time.sleep(0.5)
-            read = _diff(before, _stats(aux))
+            read = db.counters_diff(before, _stats(aux), _COLS)
             out["idle_pass"] = {"seconds": round(idle, 4), "clocks_read": res.clocks_read,
                                 "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0)
                                               + read.get(tb, {}).get("idx_tup_fetch", 0) for tb in READ_TABLES}}
@@ -646,14 +636,6 @@ def defaults(quick: bool) -> tuple[int, int, list[int]]:
         (DEFAULT_OPEN, DEFAULT_CROSSING, list(DEFAULT_HISTORY))
 
 
-def _noise(t: db.Target) -> dict:
-    with db.connect(t.admin_url) as c:
-        others = c.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
-            " AND datname IS DISTINCT FROM %s", (t.dbname,)).fetchone()[0]
-    return {"loadavg_1m": round(os.getloadavg()[0], 2), "other_active_sessions": others}
-
-
 def run(t: db.Target, *, open_n: int, crossing: int, history: list[int], passes: int = DEFAULT_PASSES,
         keep_db: bool = False, explain: bool = False, say=print) -> dict:
     """The whole section on its own database: create, migrate, seed, measure per history
@@ -682,9 +664,9 @@ def run(t: db.Target, *, open_n: int, crossing: int, history: list[int], passes:
         for size in history:
             grown = grow_history(t, open_n=open_n, have=have, want=size, now=now)
             have = size
-            before = _noise(t)
+            before = db.noise(t)
             m = measure(env, t.url, now=now, crossing=crossing, passes=passes)
-            m.update(history=size, grow=grown, noise_before=before, noise_after=_noise(t))
+            m.update(history=size, grow=grown, noise_before=before, noise_after=db.noise(t))
             rep["phases"].append(m)
             times = "/".join(f"{x['seconds']:.2f}" for x in m["passes"] if not x["warmup"])
             rr = m["rows_read"]
