@@ -195,7 +195,7 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
         queue=item.queue, source=REWORK_SOURCE, external_id=f"evaluation-{evaluation.pk}",
         customer_ref=item.customer_ref, title=f"Rework: {item.title}"[:200], priority=item.priority,
         payload={"rework_of_item": item.pk, "evaluation": evaluation.pk, "score": str(evaluation.score),
-                 **{k: v for k, v in item.payload.items() if k not in ("rework_of_item", "evaluation", "score")}},
+                 "original": item.payload},
     )
     evaluation.rework_item = allocation_services.item_intake(actor=REWORKER, draft=draft).item
     evaluation.save(update_fields=["rework_item"])

@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Max
+from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.utils import timezone
 
 from allocation.actors import SystemActor
@@ -83,8 +84,6 @@ def _draw_rule(rule: SamplingRule, version: FormVersion, *, day: date, seed: int
         by_agent.setdefault(agent_id, []).append(item_id)
     if not by_agent:
         return 0
-    from django.contrib.auth import get_user_model
-
     joined = dict(get_user_model().objects.filter(pk__in=by_agent).values_list("pk", "date_joined"))
     failed_last = _agents_whose_last_evaluation_failed(by_agent, before=start)
     evaluators = list(rule.evaluators.filter(is_active=True).values_list("pk", flat=True))
@@ -120,13 +119,9 @@ def _draw_rule(rule: SamplingRule, version: FormVersion, *, day: date, seed: int
 
 
 def _agents_whose_last_evaluation_failed(agent_ids, *, before: datetime) -> set[int]:
+    """One query: each agent's latest scored evaluation before the period (DISTINCT ON)."""
     latest = (
         Evaluation.objects.filter(agent_id__in=agent_ids, submitted_at__lt=before, score__isnull=False)
-        .values("agent_id").annotate(last=Max("submitted_at"))
+        .order_by("agent_id", "-submitted_at", "-id").distinct("agent_id").values_list("agent_id", "passed")
     )
-    failed = set()
-    for row in latest:
-        last = Evaluation.objects.filter(agent_id=row["agent_id"], submitted_at=row["last"]).first()
-        if last is not None and last.passed is False:
-            failed.add(row["agent_id"])
-    return failed
+    return {agent_id for agent_id, passed in latest if passed is False}

@@ -138,13 +138,13 @@ def test_an_agent_who_lost_its_teams_access_or_a_skill_loses_the_items(agent, qu
     agent.save()
     by_skill = started_item(agent, skilled_queue)
     by_team = started_item(agent, queue)
-    kept = started_item(agent, skilled_queue)
+    also_skilled = started_item(agent, skilled_queue)
     level.proficiency = 2
     level.save()
     queue.teams.remove(team)
     rebalancing.rebalance()
     assert reload(by_skill).status == reload(by_team).status == ItemStatus.QUEUED
-    assert reload(kept).status == ItemStatus.QUEUED  # the same lost skill
+    assert reload(also_skilled).status == ItemStatus.QUEUED  # the same lost skill
     assert {e.data["rule"] for e in WorkItemEvent.objects.filter(kind=EventKind.REBALANCED)} == {
         "holder_no_longer_eligible"
     }
