@@ -119,6 +119,9 @@ DONE_EVALUATION_STATUSES = (
     EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
     EvaluationStatus.UPHELD, EvaluationStatus.RESCORED,
 )
+# Scored and still standing: what reports average (a re-scored evaluation gave way to its
+# replacement, which counts instead).
+STANDING_EVALUATION_STATUSES = tuple(s for s in DONE_EVALUATION_STATUSES if s != EvaluationStatus.RESCORED)
 
 
 class EvaluationSource(models.TextChoices):
@@ -218,6 +221,8 @@ class Evaluation(models.Model):
         indexes = [
             models.Index(fields=["evaluator", "status"], name="evaluation_evaluator_status"),
             models.Index(fields=["agent", "-created_at"], name="evaluation_agent_newest"),
+            # The report rollup finds evaluations submitted since its last run.
+            models.Index(fields=["submitted_at"], name="evaluation_submitted_at"),
         ]
 
     def __str__(self) -> str:

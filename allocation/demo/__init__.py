@@ -54,6 +54,10 @@ def demo_seed(*, items: int) -> bool:
         if seeded:
             _work_seed(items=items, queues=queues, people=people)
         quality_demo_ensure(queues=queues)
+    if seeded:  # reports read rollups: sum the history just written
+        from reporting.rollups import rollups_rebuild
+
+        rollups_rebuild()
     return seeded
 
 

@@ -100,7 +100,8 @@ class ItemHistory:
         )
         item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
                         due_at=deadlines.due_at, start_by=deadlines.start_by)
-        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED)]
+        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED,
+                              data={"queue_id": queue.pk})]
 
         if rng.random() < 0.025:
             cancelled_at = received_at + timedelta(minutes=rng.randint(5, 600))

@@ -171,7 +171,7 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
             kind=EventKind.CREATED,
             from_status="",
             to_status=ItemStatus.QUEUED,
-            data={"source": item.source, "external_id": item.external_id},
+            data={"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id},
             **actor_fields(actor),
         )
         for item in by_key.values()

@@ -243,7 +243,8 @@ def item_transfer(
     _require_status(item, allowed, "transferred")
     from_status = item.status
     now = timezone.now()
-    data = {"from_queue": item.queue.code, "from_agent": item.assignee_id}
+    # Queue ids as well as codes: reports follow an item's queue through its transfers.
+    data = {"from_queue": item.queue.code, "from_queue_id": item.queue_id, "from_agent": item.assignee_id}
 
     if target_agent is not None:
         if target_agent.pk == item.assignee_id:
@@ -268,7 +269,7 @@ def item_transfer(
         item.start_by = sla.start_by_for(due_at=item.due_at, handle_time=target_queue.standard_handle_time)
         item.status = ItemStatus.QUEUED
         item.assignee = None
-        data["to_queue"] = target_queue.code
+        data["to_queue"], data["to_queue_id"] = target_queue.code, target_queue.pk
     if from_status == ItemStatus.PENDED:
         sla_clock.clock_resume(item=item, at=now)
     item.pended_until = None

@@ -204,7 +204,8 @@ def test_holder_transfers_to_another_queue_keeping_the_due_time(agent, queue, te
     assert moved.start_by == item.due_at - timedelta(hours=2)
     event = _last_event(moved)
     assert event.kind == EventKind.TRANSFERRED
-    assert event.data == {"from_queue": queue.code, "from_agent": agent.pk, "to_queue": target.code}
+    assert event.data == {"from_queue": queue.code, "from_queue_id": queue.pk, "from_agent": agent.pk,
+                          "to_queue": target.code, "to_queue_id": target.pk}
 
 
 def test_holder_transfers_to_an_eligible_agent(agent, queue, team):

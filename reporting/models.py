@@ -1,0 +1,131 @@
+"""Rollups: what history reports read instead of the raw items and events.
+
+Every table is keyed by a local day (and hour) of the reporting zone, settings.TIME_ZONE,
+and holds only sums and counts, so any range, queue, team or agent is a sum of rows.
+`reporting.rollups` owns every write: it recomputes whole days from the events, so an
+incremental run and a rebuild give the same rows (see that module for how late events
+are caught).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from reporting.handle_time import BIN_COUNT
+
+
+class CompletionFigures(models.Model):
+    """What the items completed on a day add up to. Handle time is the time an item spent
+    in progress, summed over its starts (so pended days do not count)."""
+
+    day = models.DateField()
+    queue = models.ForeignKey("allocation.Queue", on_delete=models.CASCADE, related_name="+")
+    completed = models.PositiveIntegerField(default=0)
+    met = models.PositiveIntegerField(default=0, help_text="Completed at or before their due time.")
+    handled = models.PositiveIntegerField(default=0, help_text="Completed items that were started.")
+    handle_seconds = models.BigIntegerField(default=0)
+    handle_max_seconds = models.PositiveIntegerField(default=0)
+    handle_histogram = ArrayField(
+        models.PositiveIntegerField(), size=BIN_COUNT,
+        help_text="Handled items per handle-time bin (reporting.handle_time.BIN_EDGES).",
+    )
+    standard_seconds = models.BigIntegerField(
+        default=0, help_text="Standard handle time earned: each item's due − start by (its queue's standard time)."
+    )
+    originals = models.PositiveIntegerField(default=0, help_text="Completed items that are not rework.")
+    reworked = models.PositiveIntegerField(default=0, help_text="Of the originals, those sent back as rework since.")
+    rework_completed = models.PositiveIntegerField(default=0, help_text="Completed items that are rework.")
+    qa_count = models.PositiveIntegerField(default=0, help_text="Standing evaluations with a score.")
+    qa_sum = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class QueueDay(CompletionFigures):
+    """One queue's day: completions, and the flows in and out that give its backlog."""
+
+    arrivals = models.PositiveIntegerField(default=0)
+    rework_arrivals = models.PositiveIntegerField(default=0)
+    transfers_in = models.PositiveIntegerField(default=0)
+    transfers_out = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "queue"], name="queueday_day_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} on {self.day}"
+
+
+class AgentDay(CompletionFigures):
+    """One agent's completions in one queue on one day."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "queue", "agent"], name="agentday_day_queue_agent")]
+        indexes = [models.Index(fields=["agent", "day"], name="agentday_agent_day")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} in {self.queue_id} on {self.day}"
+
+
+class QueueHour(models.Model):
+    """Arrivals and completions of one queue in one local hour (the intraday profile and
+    the wallboard's "today")."""
+
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    queue = models.ForeignKey("allocation.Queue", on_delete=models.CASCADE, related_name="+")
+    arrivals = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "hour", "queue"], name="queuehour_day_hour_queue"),
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="queuehour_hour_0_23"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} on {self.day} {self.hour:02d}:00"
+
+
+class PresenceDay(models.Model):
+    """One agent's time on a day, from the presence history."""
+
+    day = models.DateField()
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    available_seconds = models.PositiveIntegerField(default=0)
+    logged_in_seconds = models.PositiveIntegerField(default=0, help_text="Available or away (not offline).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "agent"], name="presenceday_day_agent")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} on {self.day}"
+
+
+class RollupState(models.Model):
+    """Where the incremental rollup has got to (one row, locked by each run).
+
+    A run reads the events and presence changes past `settled_*`, not past the highest id
+    it has seen: a transaction may take an id and commit after a higher id was read.
+    `settled_*` move up to the `marked_*` ids once those are ROLLUP_LATE_WINDOW old, so
+    every id is read by runs for at least that long (reporting.rollups)."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    event_id = models.BigIntegerField(default=0, help_text="The highest event id read.")
+    marked_event_id = models.BigIntegerField(default=0)
+    settled_event_id = models.BigIntegerField(default=0)
+    presence_id = models.BigIntegerField(default=0, help_text="The highest presence change id read.")
+    marked_presence_id = models.BigIntegerField(default=0)
+    settled_presence_id = models.BigIntegerField(default=0)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    presence_day = models.DateField(null=True, blank=True, help_text="The day of the last run's presence sums.")
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rollup {self.name} at event {self.event_id}"
