@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
+from reporting.forms import HistoryForm
+from reporting.history import Period, Scope, history, sla_by_queue
 
 
 class IsSupervisor(BasePermission):
@@ -40,4 +45,88 @@ class BacklogReportApi(APIView):
             } for row in board.queues],
             "presence": board.presence,
             "aging": {key: n for key, _, n in board.aging},
+        })
+
+
+HISTORY_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATE, description="First day (default: 27 days before today)"),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="Last day, inclusive (default: today); at most 366 days"),
+    OpenApiParameter("grain", OpenApiTypes.STR, enum=["day", "week"], description="Periods (default: day)"),
+    OpenApiParameter("queue", OpenApiTypes.INT, many=True, description="Queue ids (repeat; default: every queue)"),
+    OpenApiParameter("team", OpenApiTypes.INT, description="A team: its members' completions, its queues' flows"),
+    OpenApiParameter("agent", OpenApiTypes.INT, description="An agent (user id): its completions only"),
+]
+
+
+def _scope(request) -> Scope:
+    """The report scope from the query string, or a 400 with a message per field."""
+    form = HistoryForm(request.query_params, user=request.user, today=timezone.localdate())
+    if not form.is_valid():
+        raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
+    return form.scope()
+
+
+def _period(period: Period, *, flows: bool) -> dict:
+    body = {
+        "start": period.start, "end": period.end, "completed": period.completed, "met": period.met,
+        "sla_attainment": period.sla_attainment, "handle_minutes_avg": period.handle_minutes_avg,
+        "handle_minutes_p90": period.handle_minutes_p90, "throughput_per_hour": period.throughput_per_hour,
+        "productivity": period.productivity, "utilization": period.utilization,
+        "first_pass_yield": period.first_pass_yield, "rework_rate": period.rework_rate,
+        "qa_average": period.qa_average, "qa_count": period.qa_count,
+        "logged_in_hours": period.logged_in_seconds / 3600, "available_hours": period.available_seconds / 3600,
+    }
+    if flows:
+        body.update(arrivals=period.arrivals, rework_arrivals=period.rework_arrivals, backlog_end=period.backlog_end)
+    return body
+
+
+def _scope_json(scope: Scope) -> dict:
+    return {"since": scope.since, "until": scope.until, "grain": scope.grain,
+            "queues": list(scope.queue_ids) if scope.queue_ids else None,
+            "team": scope.team.pk if scope.team else None, "agent": scope.agent_id}
+
+
+class HistoryReportApi(APIView):
+    """Every history metric by day or week from the rollups (as the History page): arrivals,
+    completions, SLA attainment, handle time (average, p90), throughput, productivity,
+    utilization, first-pass yield, rework rate, QA score, end backlog. Shares are 0–1."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(parameters=HISTORY_PARAMETERS, responses=inline_serializer("HistoryReport", {
+        "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
+        "total": serializers.DictField(),
+    }))
+    def get(self, request):
+        report = history(_scope(request))
+        flows = report.shows_queue_flows
+        return Response({"scope": _scope_json(report.scope),
+                         "periods": [_period(p, flows=flows) for p in report.periods],
+                         "total": _period(report.total, flows=flows)})
+
+
+class SlaReportApi(APIView):
+    """SLA attainment (completed at or before due ÷ completed) per period and per queue over
+    the range, from the rollups."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(parameters=HISTORY_PARAMETERS, responses=inline_serializer("SlaReport", {
+        "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
+        "queues": serializers.ListField(child=serializers.DictField()), "total": serializers.DictField(),
+    }))
+    def get(self, request):
+        scope = _scope(request)
+        report = history(scope)
+
+        def figures(p):
+            return {"completed": p.completed, "met": p.met, "attainment": p.sla_attainment}
+
+        return Response({
+            "scope": _scope_json(scope),
+            "periods": [{"start": p.start, "end": p.end, **figures(p)} for p in report.periods],
+            "queues": [{"queue": q.code, "name": q.name, "completed": q.completed, "met": q.met,
+                        "attainment": q.attainment} for q in sla_by_queue(scope)],
+            "total": figures(report.total),
         })

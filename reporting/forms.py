@@ -1,5 +1,7 @@
 """Report parameters (shape only)."""
 
+from datetime import timedelta
+
 from django import forms
 
 
@@ -9,3 +11,65 @@ class CapacityForm(forms.Form):
     hours = forms.FloatField(label="Productive hours per FTE per day", min_value=1, max_value=12, initial=7.5)
     shrinkage = forms.IntegerField(label="Shrinkage (%)", min_value=0, max_value=90, initial=30,
                                    help_text="Leave, training, meetings: time an FTE is paid but not on work items.")
+
+
+HISTORY_DEFAULT_DAYS = 28
+HISTORY_MAX_DAYS = 366
+
+
+class HistoryForm(forms.Form):
+    """The history report's range and scope. Agents offered: those whose scorecards the
+    user may open (reporting.selectors.agents_visible_to)."""
+
+    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    grain = forms.ChoiceField(label="By", choices=[("day", "Day"), ("week", "Week")], initial="day")
+    queue = forms.ModelMultipleChoiceField(label="Queues", queryset=None, required=False,
+                                           help_text="None chosen: every queue.")
+    team = forms.ModelChoiceField(label="Team", queryset=None, required=False, empty_label="All teams")
+    agent = forms.ModelChoiceField(label="Agent", queryset=None, required=False, empty_label="All agents")
+
+    def __init__(self, data=None, *, user, today, **kwargs):
+        from allocation.models import Queue, Team
+        from reporting.selectors import agents_visible_to
+
+        defaults = {"since": today - timedelta(days=HISTORY_DEFAULT_DAYS - 1), "until": today, "grain": "day"}
+        if data is not None:  # a link that names only an agent or a queue gets the default range
+            data = data.copy()
+            for name, value in defaults.items():
+                if not data.get(name):
+                    data[name] = value.isoformat() if hasattr(value, "isoformat") else value
+        super().__init__(data, **kwargs)
+        self.fields["queue"].queryset = Queue.objects.order_by("name")
+        self.fields["queue"].widget.attrs["size"] = 4
+        self.fields["team"].queryset = Team.objects.order_by("name")
+        self.fields["agent"].queryset = agents_visible_to(user)
+        self.fields["agent"].label_from_instance = lambda agent: agent.user.get_full_name() or agent.user.username
+        for name, value in defaults.items():
+            self.fields[name].initial = value
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until:
+            if since > until:
+                self.add_error("until", "The end comes before the start.")
+            elif (until - since).days + 1 > HISTORY_MAX_DAYS:
+                self.add_error("until", f"Choose at most {HISTORY_MAX_DAYS} days.")
+        if data.get("team") and data.get("agent"):
+            self.add_error("agent", "Choose a team or an agent, not both.")
+        return data
+
+    def initial_values(self) -> dict:
+        """The defaults as cleaned data, for a page opened without parameters."""
+        return {"since": self.fields["since"].initial, "until": self.fields["until"].initial, "grain": "day",
+                "queue": [], "team": None, "agent": None}
+
+    def scope(self):
+        """The report scope of a valid form (or of the defaults when unbound)."""
+        from reporting.history import Scope
+
+        data = self.cleaned_data if self.is_bound else self.initial_values()
+        queues = tuple(sorted(q.pk for q in data["queue"])) or None
+        return Scope(since=data["since"], until=data["until"], grain=data["grain"] or "day", queue_ids=queues,
+                     team=data["team"], agent_id=data["agent"].pk if data["agent"] else None)

@@ -240,3 +240,44 @@ def history(scope: Scope) -> History:
             by_hour[hour] = (arrivals, completed)
         hours = [(hour, by_hour[hour][0] / days, by_hour[hour][1] / days) for hour in range(24)]
     return History(scope=scope, periods=periods, total=total, hours=hours)
+
+
+@dataclass(frozen=True)
+class QueueAttainment:
+    queue_id: int
+    code: str
+    name: str
+    completed: int
+    met: int
+
+    @property
+    def attainment(self) -> float | None:
+        return self.met / self.completed if self.completed else None
+
+
+def sla_by_queue(scope: Scope) -> list[QueueAttainment]:
+    """SLA attainment per queue over the scope's range (one query)."""
+    agent_ids = scope.agent_ids()
+    source = QueueDay.objects.all() if agent_ids is None else AgentDay.objects.filter(agent_id__in=agent_ids)
+    source = source.filter(day__gte=scope.since, day__lte=scope.until)
+    if scope.queue_ids is not None:
+        source = source.filter(queue_id__in=scope.queue_ids)
+    rows = (source.values("queue_id", "queue__code", "queue__name").annotate(c=Sum("completed"), m=Sum("met"))
+            .filter(c__gt=0).order_by("queue__name"))
+    return [QueueAttainment(queue_id=r["queue_id"], code=r["queue__code"], name=r["queue__name"], completed=r["c"],
+                            met=r["m"]) for r in rows]
+
+
+def agent_totals(*, agent_ids: list[int], since: date, until: date) -> dict[int, Period]:
+    """Each agent's figures over [since, until], for comparing team members (two queries)."""
+    totals = {agent_id: Period(start=since, end=until) for agent_id in agent_ids}
+    for row in AgentDay.objects.filter(agent_id__in=agent_ids, day__gte=since, day__lte=until).values(
+        "agent_id", "handle_max_seconds", "handle_histogram", *FIGURES
+    ).order_by():
+        totals[row["agent_id"]].add_completions(row)
+    for agent_id, available, logged_in in (
+        PresenceDay.objects.filter(agent_id__in=agent_ids, day__gte=since, day__lte=until).values("agent_id")
+        .annotate(a=Sum("available_seconds"), l=Sum("logged_in_seconds")).values_list("agent_id", "a", "l").order_by()
+    ):
+        totals[agent_id].available_seconds, totals[agent_id].logged_in_seconds = available, logged_in
+    return totals

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Min, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When
 from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Queue, WorkItem
@@ -74,7 +74,6 @@ def wallboard(*, now: datetime | None = None) -> Wallboard:
     breached, today's arrivals and completions; agents by presence; open items by time
     left to SLA. Six grouped queries."""
     now = now or timezone.now()
-    today = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
     rows = {q.pk: QueueRow(queue=q) for q in Queue.objects.filter(is_active=True).order_by("name")}
     open_items = WorkItem.objects.filter(status__in=OPEN_STATUSES, queue_id__in=rows)
     for queue_id, status, n in open_items.values_list("queue_id", "status").annotate(n=Count("*")).order_by():
@@ -93,14 +92,7 @@ def wallboard(*, now: datetime | None = None) -> Wallboard:
     )
     for queue_id, breached, at_risk in risk:
         rows[queue_id].breached, rows[queue_id].at_risk = breached, at_risk
-    today_counts = (
-        WorkItem.objects.filter(queue_id__in=rows).filter(Q(received_at__gte=today) | Q(closed_at__gte=today))
-        .values("queue_id").annotate(
-            arrivals=Count("pk", filter=Q(received_at__gte=today)),
-            completed=Count("pk", filter=Q(status=ItemStatus.COMPLETED, closed_at__gte=today)),
-        ).values_list("queue_id", "arrivals", "completed").order_by()
-    )
-    for queue_id, arrivals, completed in today_counts:
+    for queue_id, (arrivals, completed) in today_flows(now=now, queue_ids=list(rows)).items():
         rows[queue_id].arrivals_today, rows[queue_id].completed_today = arrivals, completed
     presence = {value: 0 for value in Presence.values}
     presence.update(dict(AgentProfile.objects.values_list("presence").annotate(n=Count("*")).order_by()))
@@ -111,6 +103,43 @@ def wallboard(*, now: datetime | None = None) -> Wallboard:
     aging = [(key, label, buckets[index]) for index, (key, label, _) in enumerate(AGING_BUCKETS)]
     return Wallboard(at=now, queues=list(rows.values()), presence=presence, aging=aging)
 
+
+
+def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Arrivals and completions per queue today (the portal's day): the rollup's hours so
+    far, plus the events it has not read yet (the last minute or so). Two small queries:
+    the items table's history is never scanned."""
+    from django.db import connection
+
+    from allocation.models import EventKind, WorkItemEvent
+    from reporting import rollups
+    from reporting.models import QueueHour, RollupState
+
+    today = rollups.local_day(now)
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for queue_id, arrivals, completed in (
+        QueueHour.objects.filter(day=today, queue_id__in=queue_ids).values("queue_id")
+        .annotate(a=Sum("arrivals"), c=Sum("completed")).values_list("queue_id", "a", "c").order_by()
+    ):
+        counts[queue_id] = [arrivals, completed]
+    read_up_to = RollupState.objects.filter(name=rollups.STATE_NAME).values_list("event_id", flat=True).first() or 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT CASE WHEN e.kind = %(created)s THEN coalesce((e.data->>'queue_id')::bigint, i.queue_id)
+                        ELSE i.queue_id END AS queue_id,
+                   count(*) FILTER (WHERE e.kind = %(created)s), count(*) FILTER (WHERE e.kind = %(completed)s)
+              FROM {WorkItemEvent._meta.db_table} e JOIN {WorkItem._meta.db_table} i ON i.id = e.item_id
+             WHERE e.id > %(after)s AND e.at >= %(since)s AND e.kind IN (%(created)s, %(completed)s)
+             GROUP BY 1
+            """,
+            {"after": read_up_to, "since": rollups.day_start(today), "created": EventKind.CREATED,
+             "completed": EventKind.COMPLETED},
+        )
+        for queue_id, arrivals, completed in cursor.fetchall():
+            counts[queue_id][0] += arrivals
+            counts[queue_id][1] += completed
+    return {queue_id: (a, c) for queue_id, (a, c) in counts.items() if queue_id in set(queue_ids)}
 
 
 def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -> list[WorkItem]:
@@ -138,80 +167,16 @@ def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -
     return with_clock_readings(items, now=now or timezone.now())
 
 
-@dataclass(frozen=True)
-class Scorecard:
-    """One agent's (or a team's average) figures over a window."""
-
-    completed: int
-    met_sla: int
-    handle_minutes_avg: float | None  # started → closed, over completed items started in the window
-    standard_minutes: float  # Σ the queues' standard handle time over completed items
-    available_minutes: float  # time spent available, from the presence history
-    qa_average: float | None  # submitted evaluations with a score, of work closed in the window
-    qa_count: int
-
-    @property
-    def sla_attainment(self) -> float | None:
-        return None if not self.completed else self.met_sla / self.completed
-
-    @property
-    def productivity(self) -> float | None:
-        """Standard minutes earned per minute available."""
-        return None if not self.available_minutes else self.standard_minutes / self.available_minutes
-
-
-def _available_minutes(agent_id: int, since: datetime, until: datetime) -> float:
-    from allocation.models import PresenceChange
-
-    changes = list(PresenceChange.objects.filter(agent_id=agent_id, at__lt=until).order_by("at", "id")
-                   .values_list("at", "presence"))
-    total, current, start = 0.0, None, since
-    for at, presence in changes:
-        if at > since and current == Presence.AVAILABLE:
-            total += (at - max(start, since)).total_seconds()
-        current, start = presence, max(at, since)
-    if current == Presence.AVAILABLE:
-        total += (until - start).total_seconds()
-    return total / 60
-
-
-def scorecard(*, agent_id: int, since: datetime, until: datetime) -> Scorecard:
-    from django.db.models import Avg, DurationField, ExpressionWrapper, Sum
-
-    from quality.models import DONE_EVALUATION_STATUSES, Evaluation
-
-    done = WorkItem.objects.filter(completed_by_id=agent_id, status=ItemStatus.COMPLETED,
-                                   closed_at__gte=since, closed_at__lt=until)
-    figures = done.aggregate(
-        completed=Count("pk"), met=Count("pk", filter=Q(closed_at__lte=F("due_at"))),
-        handle=Avg(ExpressionWrapper(F("closed_at") - F("started_at"), output_field=DurationField()),
-                   filter=Q(started_at__isnull=False)),
-        standard=Sum("queue__standard_handle_time"),
-    )
-    qa = Evaluation.objects.filter(item__in=done, status__in=DONE_EVALUATION_STATUSES, score__isnull=False).aggregate(
-        average=Avg("score"), count=Count("pk"))
-    return Scorecard(
-        completed=figures["completed"], met_sla=figures["met"],
-        handle_minutes_avg=figures["handle"].total_seconds() / 60 if figures["handle"] else None,
-        standard_minutes=figures["standard"].total_seconds() / 60 if figures["standard"] else 0.0,
-        available_minutes=_available_minutes(agent_id, since, until),
-        qa_average=float(qa["average"]) if qa["average"] is not None else None, qa_count=qa["count"],
-    )
-
-
-def team_average(scorecards: list[Scorecard]) -> dict[str, float | None]:
-    """The team's average of each rate, over members that have a value."""
+def team_average(members: list) -> dict[str, float | None]:
+    """The team's average of each figure (reporting.history.Period per member), over the
+    members that have a value."""
     def mean(values):
         present = [v for v in values if v is not None]
         return sum(present) / len(present) if present else None
 
-    return {
-        "completed": mean([s.completed for s in scorecards]),
-        "sla_attainment": mean([s.sla_attainment for s in scorecards]),
-        "handle_minutes_avg": mean([s.handle_minutes_avg for s in scorecards]),
-        "productivity": mean([s.productivity for s in scorecards]),
-        "qa_average": mean([s.qa_average for s in scorecards]),
-    }
+    return {name: mean([getattr(member, name) for member in members]) for name in (
+        "completed", "sla_attainment", "handle_minutes_avg", "productivity", "utilization", "first_pass_yield",
+        "qa_average")}
 
 
 def agents_visible_to(user):
@@ -258,37 +223,29 @@ def capacity_plan(
     The forecast is, per weekday, the average arrivals on that weekday over the last
     `history_weeks` weeks; the handle time is the average over the same weeks, else the
     queue's standard time."""
-    from django.db.models import Avg, DurationField, ExpressionWrapper
-    from django.db.models.functions import ExtractIsoWeekDay
 
     from allocation.selectors import agents_skilled_for_queue
+    from reporting.models import QueueDay
 
     today = today or timezone.localdate()
-    since = timezone.make_aware(datetime.combine(today - timedelta(weeks=history_weeks), time.min))
-    until = timezone.make_aware(datetime.combine(today, time.min))
+    since, until = today - timedelta(weeks=history_weeks), today - timedelta(days=1)
     queues = list(Queue.objects.filter(is_active=True).order_by("name"))
     backlog = dict(WorkItem.objects.filter(status__in=OPEN_STATUSES).values("queue_id").annotate(n=Count("*"))
                    .values_list("queue_id", "n").order_by())
     arrivals: dict[tuple[int, int], int] = defaultdict(int)
-    per_day = (
-        WorkItem.objects.filter(received_at__gte=since, received_at__lt=until)
-        .annotate(weekday=ExtractIsoWeekDay("received_at"))
-        .values("queue_id", "weekday").annotate(n=Count("*")).values_list("queue_id", "weekday", "n").order_by()
-    )
-    for queue_id, weekday, n in per_day:
-        arrivals[(queue_id, weekday)] += n
-    handle = dict(
-        WorkItem.objects.filter(status=ItemStatus.COMPLETED, closed_at__gte=since, closed_at__lt=until,
-                                started_at__isnull=False)
-        .values("queue_id").annotate(avg=Avg(ExpressionWrapper(F("closed_at") - F("started_at"),
-                                                               output_field=DurationField())))
-        .values_list("queue_id", "avg").order_by()
-    )
+    handled: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # queue → [items, seconds]
+    for queue_id, day, n, items, seconds in QueueDay.objects.filter(day__gte=since, day__lte=until).values_list(
+        "queue_id", "day", "arrivals", "handled", "handle_seconds"
+    ):
+        arrivals[(queue_id, day.isoweekday())] += n
+        handled[queue_id][0] += items
+        handled[queue_id][1] += seconds
     planned = _planned_days(today, days)
     rows = []
     for queue in queues:
         forecast = sum(arrivals[(queue.pk, day.isoweekday())] / history_weeks for day in planned)
-        hours = (handle.get(queue.pk) or queue.standard_handle_time).total_seconds() / 3600
+        items, seconds = handled[queue.pk]
+        hours = (seconds / items if items else queue.standard_handle_time.total_seconds()) / 3600
         workload = (backlog.get(queue.pk, 0) + forecast) * hours
         fte = workload / (productive_hours * len(planned)) / (1 - shrinkage) if planned else 0.0
         skilled = agents_skilled_for_queue(queue).count()

@@ -6,6 +6,7 @@ from reporting import api, views
 page_urlpatterns = [
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
+    path("history/", views.history, name="history"),
     path("customers/", views.customer_journey, name="customer-journey"),
     path("capacity/", views.capacity, name="capacity"),
     path("scorecards/", views.scorecards, name="scorecards"),
@@ -15,4 +16,6 @@ page_urlpatterns = [
 # Mounted at /api/v1/reports/.
 api_urlpatterns = [
     path("backlog/", api.BacklogReportApi.as_view(), name="report-backlog"),
+    path("sla/", api.SlaReportApi.as_view(), name="report-sla"),
+    path("history/", api.HistoryReportApi.as_view(), name="report-history"),
 ]

@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET
 
 from allocation.models import AgentProfile
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
-from reporting import exports, selectors
-from reporting.forms import CapacityForm
-from wfo.exceptions import PermissionDenied
+from reporting import exports, history_tables, selectors
+from reporting.forms import CapacityForm, HistoryForm
+from reporting.history import Scope, agent_totals
+from reporting.history import history as history_report
+from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _require_supervisor(user) -> None:
@@ -69,7 +71,7 @@ def customer_journey(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/customer_journey.html", {"ref": ref, "items": items})
 
 
-SCORECARD_WEEKS = 4
+SCORECARD_DAYS = 28
 
 
 @require_GET
@@ -90,19 +92,15 @@ def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = selectors.agents_visible_to(request.user).filter(pk=agent_id).first()
     if agent is None:
         raise PermissionDenied("You can open your own scorecard, and supervisors their teams'.")
-    until = timezone.now()
-    since = until - timedelta(weeks=SCORECARD_WEEKS)
-    card = selectors.scorecard(agent_id=agent.pk, since=since, until=until)
-    weeks = [
-        (start, selectors.scorecard(agent_id=agent.pk, since=start, until=start + timedelta(weeks=1)))
-        for start in (since + timedelta(weeks=n) for n in range(SCORECARD_WEEKS))
-    ]
-    team = []
+    until = timezone.localdate()
+    since = until - timedelta(days=SCORECARD_DAYS - 1)
+    report = history_report(Scope(since=since, until=until, grain="week", agent_id=agent.pk))
+    team = None
     if agent.team_id:
-        members = AgentProfile.objects.filter(team_id=agent.team_id).values_list("pk", flat=True)
-        team = [selectors.scorecard(agent_id=pk, since=since, until=until) for pk in members]
-    context = {"agent": agent, "card": card, "weeks": weeks, "team": selectors.team_average(team) if team else None,
-               "since": since, "until": until}
+        members = list(AgentProfile.objects.filter(team_id=agent.team_id).values_list("pk", flat=True))
+        team = selectors.team_average(list(agent_totals(agent_ids=members, since=since, until=until).values()))
+    context = {"agent": agent, "card": report.total, "weeks": report.periods, "team": team, "since": since,
+               "until": until}
     return render(request, "reporting/scorecard.html", context)
 
 
@@ -128,3 +126,39 @@ def capacity(request: HttpRequest) -> HttpResponse:
         )
     context = {"form": form if form.is_bound else CapacityForm(initial=values), "rows": rows, "values": values}
     return render(request, "reporting/capacity.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    """Arrivals, completions, SLA, handle time, productivity and quality by day or week, from
+    the rollups: a chart and its table per subject, each table downloadable."""
+    _require_supervisor(request.user)
+    params = request.GET.copy()
+    export, table_key = params.pop("format", [None])[0], params.pop("table", [None])[0]
+    form = HistoryForm(params or None, user=request.user, today=timezone.localdate())
+    if form.is_bound and not form.is_valid():
+        return render(request, "reporting/history.html", {"form": form}, status=400)
+    report = history_report(form.scope())
+    tables = history_tables.tables_for(report)
+    if export in exports.FORMATS:
+        return _history_export(report, tables, table_key, export)
+    context = {
+        "form": form, "report": report, "query": params.urlencode(), "time_zone": settings.TIME_ZONE,
+        "tables": [(table, history_tables.chart_data(table, report)) for table in tables],
+        "hourly": history_tables.hourly_chart(report) if report.hours else None,
+    }
+    return render(request, "reporting/history.html", context)
+
+
+def _history_export(report, tables, table_key: str | None, fmt: str) -> HttpResponse:
+    scope = report.scope
+    name = f"history-{table_key}-{scope.since}-{scope.until}"
+    if table_key == "hourly" and report.hours:
+        return exports.table_response(name=name, fmt=fmt, headers=history_tables.HOURLY_HEADERS,
+                                      rows=history_tables.hourly_rows(report))
+    table = next((t for t in tables if t.key == table_key), None)
+    if table is None:
+        raise NotFound(f"There is no table {table_key!r} in this report.")
+    return exports.table_response(name=name, fmt=fmt, headers=history_tables.table_headers(table),
+                                  rows=history_tables.table_rows(table, report))

@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation.models import ItemStatus
+from reporting import rollups
 from reporting.selectors import capacity_plan
 from tests import factories
+from tests.reporting.builder import Life, item_write
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -28,19 +29,18 @@ def test_capacity_figures(team):
     monday = date(2026, 12, 7)
     for week in (1, 2):
         for n in range(3):
-            factories.WorkItemFactory(queue=queue, received_at=at(monday - timedelta(weeks=week), 10 + n),
-                                      status=ItemStatus.CANCELLED, closed_at=at(monday - timedelta(weeks=week), 18))
+            day = monday - timedelta(weeks=week)
+            item_write(Life(queue, at(day, 10 + n), at(day, 20), cancelled=at(day, 18)))
         tuesday = monday - timedelta(weeks=week, days=-1)
-        factories.WorkItemFactory(queue=queue, received_at=at(tuesday, 10), status=ItemStatus.CANCELLED,
-                                  closed_at=at(tuesday, 18))
+        item_write(Life(queue, at(tuesday, 10), at(tuesday, 20), cancelled=at(tuesday, 18)))
     agent = factories.AgentFactory(team=team)
     for minutes in (30, 90):
         start = at(monday - timedelta(days=3), 9)
-        factories.WorkItemFactory(queue=queue, status=ItemStatus.COMPLETED, completed_by=agent.user,
-                                  received_at=start - timedelta(hours=1), started_at=start,
-                                  closed_at=start + timedelta(minutes=minutes), outcome="done")
-    for _ in range(6):
-        factories.WorkItemFactory(queue=queue, received_at=at(monday - timedelta(weeks=5), 9))  # open, older history
+        item_write(Life(queue, start - timedelta(hours=1), start + timedelta(hours=5), agent,
+                        [(start, start + timedelta(minutes=minutes))], completed=start + timedelta(minutes=minutes)))
+    for _ in range(6):  # open, received in older history
+        item_write(Life(queue, at(monday - timedelta(weeks=5), 9), at(monday, 9)))
+    rollups.rollups_update(now=at(monday, 8))
     factories.AgentFactory(team=team)
     row = next(r for r in capacity_plan(days=5, history_weeks=2, productive_hours=5, shrinkage=0.2, today=monday)
                if r.queue == queue)

@@ -2,7 +2,7 @@
 late commits and overlapping runs."""
 
 import threading
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -30,7 +30,7 @@ def utc_reports():
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=dt_timezone.utc)
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=UTC)
 
 
 def day_after(days: int) -> date:

@@ -3,12 +3,14 @@ items received, worked (with pauses), transferred, completed or cancelled, writt
 random order (late events), evaluations and rework arriving later, presence changes; with
 incremental runs at random points in between."""
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from allocation.models import WorkItemEvent
 from quality.services import REWORK_SOURCE
@@ -19,7 +21,7 @@ from tests.reporting.builder import AVAILABLE, AWAY, OFFLINE, Life, evaluation_w
 from tests.reporting.test_rollups import snapshot
 
 pytestmark = pytest.mark.django_db
-START = datetime(2026, 3, 7, 0, 0, tzinfo=dt_timezone.utc)  # a Saturday: four days around a weekend
+START = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)  # a Saturday: four days around a weekend
 SPAN_MINUTES = 4 * 24 * 60
 
 lives = st.lists(

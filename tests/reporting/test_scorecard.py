@@ -1,56 +1,54 @@
 """The agent scorecard against hand-computed figures; who may open whose."""
 
-from datetime import timedelta
-from decimal import Decimal
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation.models import ItemStatus, Presence, PresenceChange
-from quality.models import Evaluation, EvaluationSource
-from reporting.selectors import scorecard, team_average
+from reporting import rollups
 from tests import factories
 from tests.quality.test_services import form_with_questions
+from tests.reporting.builder import AVAILABLE, OFFLINE, Life, evaluation_write, item_write, presence_write
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)
 
 
-def done(agent, queue, *, started, closed, due):
-    return factories.WorkItemFactory(
-        queue=queue, status=ItemStatus.COMPLETED, completed_by=agent.user, started_at=started, closed_at=closed,
-        received_at=started - MIN, due_at=due, start_by=due - queue.standard_handle_time, outcome="done",
-    )
-
-
-def test_scorecard_figures(team, agent):
-    """Window: the last 4 hours. Two items of a queue with a 15-minute standard time: one
-    worked 20 min and met, one worked 40 min and closed 5 min after due. Available 3 h of it."""
-    queue = factories.QueueFactory(teams=[team])
-    now = timezone.now()
-    since = now - timedelta(hours=4)
-    met = done(agent, queue, started=now - 3 * 60 * MIN, closed=now - 160 * MIN, due=now - 100 * MIN)
-    done(agent, queue, started=now - 90 * MIN, closed=now - 50 * MIN, due=now - 55 * MIN)
-    done(agent, queue, started=now - 10 * 60 * MIN, closed=now - 9 * 60 * MIN, due=now)  # before the window
-    PresenceChange.objects.create(agent=agent, presence=Presence.AVAILABLE, at=now - 5 * 60 * MIN)
-    PresenceChange.objects.create(agent=agent, presence=Presence.AWAY, at=now - 2 * 60 * MIN)  # 2 h of the window
-    PresenceChange.objects.create(agent=agent, presence=Presence.AVAILABLE, at=now - 60 * MIN)  # + 1 h to now
+def test_scorecard_figures_against_the_team(client, team, agent):
+    """Over the last 28 days: the agent completed two items of a 15-minute queue, one met
+    (20 min worked) and one missed (40 min), and was available 3 h; its one teammate
+    completed one item, met, 10 minutes, available 1 h. QA: the agent's met item scored 80."""
+    queue = factories.QueueFactory(teams=[team], standard_handle_time=15 * MIN)
+    mate = factories.AgentFactory(team=team)
+    day = timezone.localdate() - timedelta(days=2)
+    start = timezone.make_aware(datetime.combine(day, time(9)))
+    met, _ = item_write(Life(queue, start, start + 60 * MIN, agent, [(start + MIN, start + 21 * MIN)],
+                             completed=start + 21 * MIN))
+    item_write(Life(queue, start, start + 30 * MIN, agent, [(start + 30 * MIN, start + 70 * MIN)],
+                    completed=start + 70 * MIN))
+    item_write(Life(queue, start, start + 60 * MIN, mate, [(start + MIN, start + 11 * MIN)],
+                    completed=start + 11 * MIN))
+    presence_write(agent, (start, AVAILABLE), (start + 180 * MIN, OFFLINE))
+    presence_write(mate, (start, AVAILABLE), (start + 60 * MIN, OFFLINE))
     _, version, _ = form_with_questions()
-    Evaluation.objects.create(item=met, agent=agent.user, evaluator=factories.UserFactory(), version=version,
-                              source=EvaluationSource.MANUAL, status="submitted", score=Decimal("80"), passed=True,
-                              submitted_at=now)
-    card = scorecard(agent_id=agent.pk, since=since, until=now)
-    assert (card.completed, card.met_sla, card.sla_attainment) == (2, 1, 0.5)
+    evaluation_write(met, version=version, score="80", at=start + 120 * MIN)
+    rollups.rollups_update()
+    client.force_login(agent.user)
+    page = client.get(reverse("reports:scorecard", args=[agent.pk]))
+    card, team_average = page.context["card"], page.context["team"]
+    assert (card.completed, card.met, card.sla_attainment) == (2, 1, 0.5)
     assert card.handle_minutes_avg == pytest.approx(30)  # (20 + 40) / 2
-    assert card.standard_minutes == pytest.approx(30)  # 2 × 15
-    assert card.available_minutes == pytest.approx(180, abs=0.1)  # 4 h window: available 3 h of it
-    assert card.productivity == pytest.approx(30 / 180, abs=0.001)
+    assert card.productivity == pytest.approx(30 / 180)  # 2 × 15 standard minutes in 3 h available
     assert (card.qa_average, card.qa_count) == (80.0, 1)
-    other = scorecard(agent_id=factories.AgentFactory(team=team).pk, since=since, until=now)
-    assert other.completed == 0 and other.sla_attainment is None and other.productivity is None
-    assert team_average([card, other])["sla_attainment"] == 0.5  # members without a value are left out
+    assert team_average["completed"] == 1.5
+    assert team_average["sla_attainment"] == pytest.approx((0.5 + 1.0) / 2)
+    assert team_average["productivity"] == pytest.approx((30 / 180 + 15 / 60) / 2)
+    assert team_average["qa_average"] == 80.0  # the teammate has none: left out
+    assert sum(week.completed for week in page.context["weeks"]) == 2
+    html = page.content.decode()
+    assert "50 %" in html and "17 %" in html  # SLA met and productivity, as shown
 
 
 def test_who_opens_which_scorecard(client, team, agent):
