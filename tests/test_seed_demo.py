@@ -139,7 +139,8 @@ def test_every_item_has_a_consistent_history():
     for item in items:
         trail = events[item.pk]
         assert trail[0].kind == EventKind.CREATED and trail[0].from_status == "", item
-        assert trail[0].data == {"source": item.source, "external_id": item.external_id}
+        # The receiving queue: the item's own, since the demo moves none between queues.
+        assert trail[0].data == {"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id}
         for previous, event in itertools.pairwise(trail):
             assert event.from_status == previous.to_status, (item, event)
             assert event.at >= previous.at
@@ -234,3 +235,15 @@ def test_the_demo_has_evaluations_to_do_for_supervisors():
     assert {e.evaluator.username for e in sampled} <= {"dana.morgan", "samira.haddad"}
     assert not sampled.filter(evaluator_id=F("agent_id")).exists()
     assert set(sampled.values_list("item__status", flat=True)) == {"completed"}
+
+
+@pytest.mark.django_db
+def test_the_demo_history_is_rolled_up_for_reports():
+    from django.db.models import Sum
+
+    from reporting.models import QueueDay
+
+    _seed(quiet=True)
+    figures = QueueDay.objects.aggregate(arrivals=Sum("arrivals"), completed=Sum("completed"))
+    assert figures["arrivals"] == WorkItem.objects.count()
+    assert figures["completed"] == WorkItem.objects.filter(status=ItemStatus.COMPLETED).count() > 0

@@ -66,7 +66,7 @@ class ItemHistory:
             self.next_number += 1
             item.customer_ref = self.rng.choices(*self.customers)[0]
             item.title, item.payload = item_content(code, self.rng, item.customer_ref, received_at)
-            events[0].data = {"source": SOURCE, "external_id": item.external_id}
+            events[0].data = {"source": SOURCE, "external_id": item.external_id, "queue_id": item.queue_id}
             self.items.append(item)
             self.events.append(events)
 
@@ -100,8 +100,7 @@ class ItemHistory:
         )
         item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
                         due_at=deadlines.due_at, start_by=deadlines.start_by)
-        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED,
-                              data={"queue_id": queue.pk})]
+        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED)]
 
         if rng.random() < 0.025:
             cancelled_at = received_at + timedelta(minutes=rng.randint(5, 600))

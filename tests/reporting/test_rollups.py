@@ -272,3 +272,15 @@ def test_an_event_committed_after_a_higher_id_was_read_is_not_lost(queue, agent)
     slow.join()
     rollups.rollups_update(now=at(D, 12, 2))
     assert QueueDay.objects.get(queue=queue, day=D).cancelled == 1
+
+
+def test_the_rollup_job_is_scheduled_every_minute():
+    from django_celery_beat.models import PeriodicTask
+
+    from wfo.celery import app
+
+    job = PeriodicTask.objects.get(name="Report rollups")
+    assert (job.task, job.interval.every, job.interval.period, job.enabled) == (
+        "reporting.rollups_update", 60, "seconds", True)
+    app.loader.import_default_modules()
+    assert job.task in app.tasks

@@ -3,6 +3,8 @@
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -67,3 +69,22 @@ def test_who_opens_which_scorecard(client, team, agent):
     page = client.get(reverse("reports:scorecard", args=[colleague.pk]))
     assert page.status_code == 200 and "Team average" in page.content.decode()
     assert client.get(reverse("reports:scorecard", args=[stranger.pk])).status_code == 403
+
+
+def test_scorecard_queries_do_not_grow_with_the_team(client, team, agent):
+    queue = factories.QueueFactory(teams=[team])
+    client.force_login(agent.user)
+    url = reverse("reports:scorecard", args=[agent.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    start = timezone.now() - timedelta(days=1)
+    for _ in range(5):
+        mate = factories.AgentFactory(team=team)
+        item_write(Life(queue, start, start + 60 * MIN, mate, [(start + MIN, start + 11 * MIN)],
+                        completed=start + 11 * MIN))
+    rollups.rollups_update()
+    with CaptureQueriesContext(connection) as large:
+        page = client.get(url)
+    assert page.context["team"]["completed"] == pytest.approx(5 / 6)
+    assert len(large) == len(small) <= 14
