@@ -84,14 +84,19 @@ def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[st
     return reasons
 
 
-def agents_skilled_for_queue(queue: Queue) -> QuerySet[AgentProfile]:
+def agents_skilled_for_queue(queue: Queue | None = None) -> QuerySet[AgentProfile]:
     """Agents whose team serves `queue` and who hold every required skill at its minimum —
-    whatever their presence and load (capacity planning counts them)."""
+    whatever their presence and load (capacity planning counts them). Without a queue, a
+    subquery about the queue of an outer query (its OuterRef("pk")): one query counts
+    them for every queue."""
     meets = AgentSkill.objects.filter(
         agent_id=OuterRef(OuterRef("pk")), skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
     )
-    unmet = QueueSkill.objects.filter(queue=queue).filter(~Exists(meets))
-    return AgentProfile.objects.filter(team__queues=queue).exclude(Exists(unmet))
+    unmet = QueueSkill.objects.filter(queue=queue if queue is not None else OuterRef(OuterRef("pk")))
+    unmet = unmet.filter(~Exists(meets))
+    return AgentProfile.objects.filter(team__queues=queue if queue is not None else OuterRef("pk")).exclude(
+        Exists(unmet)
+    )
 
 
 def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:

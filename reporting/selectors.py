@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Func, IntegerField, Min, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Queue, WorkItem
@@ -223,13 +223,13 @@ def capacity_plan(
     The forecast is, per weekday, the average arrivals on that weekday over the last
     `history_weeks` weeks; the handle time is the average over the same weeks, else the
     queue's standard time."""
-
     from allocation.selectors import agents_skilled_for_queue
     from reporting.models import QueueDay
 
     today = today or timezone.localdate()
     since, until = today - timedelta(weeks=history_weeks), today - timedelta(days=1)
-    queues = list(Queue.objects.filter(is_active=True).order_by("name"))
+    skilled = agents_skilled_for_queue().order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    queues = list(Queue.objects.filter(is_active=True).annotate(skilled=Subquery(skilled)).order_by("name"))
     backlog = dict(WorkItem.objects.filter(status__in=OPEN_STATUSES).values("queue_id").annotate(n=Count("*"))
                    .values_list("queue_id", "n").order_by())
     arrivals: dict[tuple[int, int], int] = defaultdict(int)
@@ -248,7 +248,6 @@ def capacity_plan(
         hours = (seconds / items if items else queue.standard_handle_time.total_seconds()) / 3600
         workload = (backlog.get(queue.pk, 0) + forecast) * hours
         fte = workload / (productive_hours * len(planned)) / (1 - shrinkage) if planned else 0.0
-        skilled = agents_skilled_for_queue(queue).count()
         rows.append(CapacityRow(queue=queue, backlog=backlog.get(queue.pk, 0), forecast_arrivals=forecast,
-                                handle_hours=hours, fte_needed=fte, skilled_agents=skilled))
+                                handle_hours=hours, fte_needed=fte, skilled_agents=queue.skilled))
     return rows

@@ -3,6 +3,8 @@
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -84,3 +86,17 @@ def test_exports_open_with_the_same_numbers(client, team):
     wall = {row[0]: row for row in load_workbook(io.BytesIO(board.content)).active.iter_rows(min_row=2,
                                                                                            values_only=True)}
     assert wall["Claims"][1] == 3  # waiting
+
+
+def test_capacity_queries_do_not_grow_with_queues(client, team):
+    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    factories.QueueFactory(teams=[team])
+    client.get(reverse("reports:capacity"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("reports:capacity"))
+    for _ in range(4):
+        factories.QueueFactory(teams=[team])
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(reverse("reports:capacity"))
+    assert len(page.context["rows"]) == 5
+    assert len(many) == len(few) <= 10
