@@ -85,6 +85,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Turn off behind a transaction-mode connection pooler (PgBouncer), which cannot keep them.
 if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# Reports may read their rollups from a read replica of the primary (reporting/routers.py):
+# the history pages then never load the primary that allocation runs on.
+if env("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = env.db_url_config(env("REPORTS_DATABASE_URL"))
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["reporting.routers.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
