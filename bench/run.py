@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --quick    # smoke run, about 2 minutes
     make bench BENCH_ARGS="--skip-api"
     make bench BENCH_ARGS="--sla-only"       # only the SLA alert scan (bench/sla_scan.py)
+    make bench BENCH_ARGS="--reports-only"   # only the reporting section (bench/reports.py)
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
@@ -12,8 +13,10 @@ runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints ou
 as a ratio of it; compares the rate at the largest backlog with the smallest; measures
 POST /api/v1/agent/next/ latency under gunicorn with 50 clients; then, on a database of its
 own, times the SLA alert scan over 1M open items as completed history grows from 1M to 5M
-(bench/sla_scan.py; --skip-sla leaves it out). Writes every figure to
-bench/results/<timestamp>.json.
+(bench/sla_scan.py; --skip-sla leaves it out); rebalancing (bench/rebalance.py); and the
+reports: 5M items of history with their events, the rollup rebuild and incremental run,
+the wallboard's and the history page's server time (bench/reports.py; --skip-reports).
+Writes every figure to bench/results/<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
 import rebalance as rebalance_bench  # noqa: E402
+import reports as reports_bench  # noqa: E402
 import sla_scan  # noqa: E402
 
 REPO = BENCH.parent
@@ -65,6 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
     p.add_argument("--skip-rebalance", action="store_true", help="do not run the rebalancing section")
     p.add_argument("--rebalance-only", action="store_true", help="run only the rebalancing section")
+    p.add_argument("--skip-reports", action="store_true", help="do not run the reporting section")
+    p.add_argument("--reports-only", action="store_true", help="run only the reporting section")
+    reports_bench.add_arguments(p)   # --reports-items, --reports-days, --reports-open, --reports-requests, …
     p.add_argument("--api-clients", type=int, default=50)
     p.add_argument("--api-duration", type=float, default=None, help="recorded seconds (default 20; --quick 5)")
     p.add_argument("--api-warmup", type=float, default=3.0, help="unrecorded seconds before that")
@@ -161,8 +168,29 @@ def sla_section(args, target: db.Target, report: dict, failed_checks: list[str])
     say(f"  SLA scan section took {rep['wall_s']} s")
 
 
+def reports_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
+    """History generation, rollups and report pages (bench/reports.py) on their own database."""
+    items, days, open_n = reports_bench.resolve(args)
+    rep_target = db.Target(url=db._with_dbname(target.url, args.reports_dbname), admin_url=target.admin_url,
+                           dbname=args.reports_dbname, how=target.how, keeper=target.keeper)
+    try:
+        rep = reports_bench.run(rep_target, items=items, days=days, open_n=open_n, requests=args.reports_requests,
+                                keep_db=args.keep_db, explain=args.explain, say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["reports"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("reports section did not complete")
+        say(f"  reports section failed: {type(exc).__name__}: {exc}")
+        return
+    report["reports"] = rep
+    failed_checks.extend(rep["failed_checks"])
+    say(f"  reports section took {rep['wall_s']} s")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    only = [name for name in ("sla_only", "rebalance_only", "reports_only") if getattr(args, name)]
+    if len(only) > 1:
+        raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -182,7 +210,7 @@ def main(argv=None) -> int:
 
     failed_checks: list[str] = []
     report["runs"] = []
-    if not args.sla_only and not args.rebalance_only:
+    if not only:
         db.create_database(target)
         try:
             t = time.perf_counter()
@@ -274,10 +302,12 @@ def main(argv=None) -> int:
             else:
                 db.drop_database(target)
 
-    if not args.skip_sla and not args.rebalance_only:
+    if not args.skip_sla and only in ([], ["sla_only"]):
         sla_section(args, target, report, failed_checks)
-    if not args.skip_rebalance and not args.sla_only:
+    if not args.skip_rebalance and only in ([], ["rebalance_only"]):
         rebalance_section(args, report, failed_checks)
+    if not args.skip_reports and only in ([], ["reports_only"]):
+        reports_section(args, target, report, failed_checks)
 
     say("summary")
     verdicts = []
@@ -311,6 +341,10 @@ def main(argv=None) -> int:
     if report.get("rebalance", {}).get("rebalance_s") is not None:
         say("  " + rebalance_bench.report_lines(report["rebalance"])[-1])
         verdicts.append(report["rebalance"]["pass"])
+    if report.get("reports", {}).get("pages"):
+        for line in reports_bench.summary_lines(report["reports"]):
+            say("  " + line)
+        verdicts.extend(reports_bench.verdicts(report["reports"]))
     if failed_checks:
         say(f"  CHECKS    FAILED: {', '.join(failed_checks)}")
     report["failed_checks"] = failed_checks

@@ -223,11 +223,7 @@ def _days_recompute(first: date, after: date) -> None:
 # Presence ----------------------------------------------------------------------------------------
 
 _PRESENCE = f"""
-WITH days AS (
-    SELECT d::date AS day, (d::timestamp AT TIME ZONE %(tz)s) AS starts,
-           ((d + interval '1 day')::timestamp AT TIME ZONE %(tz)s) AS ends
-      FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS d
-), agents AS (
+WITH agents AS (
     SELECT user_id AS id FROM {AGENTS} WHERE %(everyone)s OR user_id = ANY(%(agents)s)
 ), changes AS (
     SELECT c.agent_id, c.presence, c.at, c.id FROM {PRESENCE} c
@@ -242,14 +238,20 @@ WITH days AS (
            coalesce(lead(at) OVER (PARTITION BY agent_id ORDER BY at, id), %(until)s) AS until
       FROM changes
 )
-SELECT days.day, spans.agent_id,
+-- Each span meets only the local days it covers (not every day of the range).
+SELECT day, spans.agent_id,
        round(coalesce(sum(seconds) FILTER (WHERE presence = 'available'), 0))::int,
        round(coalesce(sum(seconds) FILTER (WHERE presence <> 'offline'), 0))::int
-  FROM spans JOIN days ON days.starts < spans.until AND days.ends > spans.since
- CROSS JOIN LATERAL (SELECT extract(epoch FROM least(days.ends, spans.until) - greatest(days.starts, spans.since))
+  FROM spans
+ CROSS JOIN LATERAL generate_series((since AT TIME ZONE %(tz)s)::date::timestamp,
+                                    ((until - interval '1 microsecond') AT TIME ZONE %(tz)s)::date::timestamp,
+                                    interval '1 day') AS covered(d)
+ CROSS JOIN LATERAL (SELECT covered.d::date AS day, covered.d AT TIME ZONE %(tz)s AS starts,
+                            (covered.d + interval '1 day') AT TIME ZONE %(tz)s AS ends) bounds
+ CROSS JOIN LATERAL (SELECT extract(epoch FROM least(bounds.ends, spans.until) - greatest(bounds.starts, spans.since))
                      AS seconds) s
- WHERE presence <> 'offline'
- GROUP BY days.day, spans.agent_id
+ WHERE presence <> 'offline' AND spans.until > spans.since
+ GROUP BY day, spans.agent_id
 """
 
 
@@ -258,7 +260,7 @@ def _presence_recompute(*, first: date, last: date, now: datetime, agent_ids: li
     agents or everyone."""
     if last < first:
         return
-    params = {"tz": settings.TIME_ZONE, "first": first, "last": last, "everyone": agent_ids is None,
+    params = {"tz": settings.TIME_ZONE, "everyone": agent_ids is None,
               "agents": agent_ids or [], "start": day_start(first),
               "until": min(day_start(last + timedelta(days=1)), now)}
     table = PresenceDay._meta.db_table
