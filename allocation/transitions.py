@@ -7,8 +7,11 @@ See DESIGN.md, "Work item lifecycle".
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from allocation.actors import Actor, SystemActor
 from allocation.models import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, AllocationMode, ItemStatus, WorkItem
+from wfo.roles import user_is_admin
 
 CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"
@@ -53,6 +56,27 @@ def statuses_allowing(action: str, *, as_holder: bool, permitted: bool) -> tuple
     return tuple(status for status in ItemStatus.values if status in statuses)
 
 
+def items_in_reach(actor: Actor) -> Q:
+    """The items a permitted action (transfer, reprioritize, cancel) reaches: all for admins
+    and system jobs; for a supervisor, items of queues served by a team it supervises.
+    Permissions without reassign (a source system cancelling what it sent) are not tied
+    to teams."""
+    if isinstance(actor, SystemActor) or user_is_admin(actor) or not actor.has_perm(REASSIGN_PERMISSION):
+        return Q()
+    return Q(queue__teams__supervisors=actor)
+
+
+def reaches(actor: Actor, item: WorkItem) -> bool:
+    """Whether `actor`'s permitted actions reach `item` (items_in_reach for one item)."""
+    scope = items_in_reach(actor)
+    return not scope or WorkItem.objects.filter(scope, pk=item.pk).exists()
+
+
+def may_act_as_permitted(actor: Actor, action: str, item: WorkItem) -> bool:
+    """Holding the action's permission, over an item within reach."""
+    return has_permission(actor, action) and reaches(actor, item)
+
+
 def applies_to(action: str, item: WorkItem) -> bool:
     """Beyond status: an agent may reject only an item that was pushed to it (push-mode queue)."""
     return action != REJECT or item.queue.allocation_mode == AllocationMode.PUSH
@@ -64,6 +88,7 @@ def actions_allowed(item: WorkItem, actor: Actor) -> list[str]:
     return [
         action
         for action in ACTIONS
-        if item.status in statuses_allowing(action, as_holder=holder, permitted=has_permission(actor, action))
+        if item.status in statuses_allowing(action, as_holder=holder,
+                                            permitted=may_act_as_permitted(actor, action, item))
         and applies_to(action, item)
     ]

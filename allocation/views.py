@@ -312,7 +312,8 @@ def item_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}
-    return render(request, "allocation/item_list.html", context, status=200 if filterset.is_valid() else 400)
+    return render(request, "allocation/item_list.html", context,
+                  status=400 if filterset.is_bound and not filterset.is_valid() else 200)
 
 
 # Supervisor bulk reassign -------------------------------------------------------------------

@@ -109,13 +109,14 @@ def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
 def capacity(request: HttpRequest) -> HttpResponse:
     """FTE needed per queue for the next working days against the skilled agents."""
     _require_supervisor(request.user)
-    form = CapacityForm(request.GET or None)
+    params = request.GET.copy()
+    export = params.pop("format", [None])[0]
+    form = CapacityForm(params or None)  # a download link alone plans with the defaults
     values = {name: field.initial for name, field in form.fields.items()}
     if form.is_bound and form.is_valid():
         values = form.cleaned_data
     rows = selectors.capacity_plan(days=values["days"], history_weeks=values["weeks"],
                                    productive_hours=values["hours"], shrinkage=values["shrinkage"] / 100)
-    export = request.GET.get("format")
     if export in exports.FORMATS and not form.errors:
         return exports.table_response(
             name="capacity-plan", fmt=export,

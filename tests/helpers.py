@@ -68,3 +68,16 @@ def at_the_same_time(action, *, times: int = 2) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+def supervisor_for(*queues):
+    """A supervisor of every team that serves `queues` (so its permitted actions reach
+    their items: allocation.transitions.items_in_reach)."""
+    from tests import factories
+    from wfo import roles
+
+    lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    for queue in queues:
+        for team in queue.teams.all():
+            team.supervisors.add(lead)
+    return lead

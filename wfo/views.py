@@ -11,6 +11,7 @@ from wfo import selectors as wfo_selectors
 from wfo import services
 
 
+@require_GET
 @login_required
 def home(request):
     """Landing page after login: agents go straight to their work; everyone else sees

@@ -16,7 +16,6 @@ from allocation.actors import Actor, SystemActor
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services.lifecycle import item_transfer
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
-from wfo.roles import user_is_admin
 
 MAX_ITEMS = 500
 
@@ -43,13 +42,11 @@ class BulkResult:
 
 
 def queues_supervised_by(actor: Actor) -> Q:
-    """The items an actor may reassign: all for admins and system jobs; for a supervisor,
-    items of queues served by a team it supervises."""
-    if isinstance(actor, SystemActor) or user_is_admin(actor):
-        return Q()
-    if not actor.has_perm(transitions.REASSIGN_PERMISSION):
+    """The items an actor may reassign: the reach of its permitted actions, and nothing
+    without the reassign permission."""
+    if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
         return Q(pk__in=[])
-    return Q(queue__teams__supervisors=actor)
+    return transitions.items_in_reach(actor)
 
 
 def _target(to_agent_id: int | None, to_queue_id: int | None) -> tuple[AgentProfile | None, Queue | None]:

@@ -47,6 +47,12 @@ def _require_holder(item: WorkItem, actor: Actor) -> None:
     raise NotItemHolder(f"You do not hold work item #{item.pk}; only its holder can do this.")
 
 
+def _require_reach(item: WorkItem, actor: Actor) -> None:
+    """A supervisor acts on the items of its teams' queues only (transitions.items_in_reach)."""
+    if not transitions.reaches(actor, item):
+        raise PermissionDenied(f"Work item #{item.pk} is in {item.queue.name}, which none of your teams serves.")
+
+
 def _require_status(item: WorkItem, allowed: tuple[str, ...], action: str) -> None:
     """`allowed` comes from the transition table (allocation/transitions.py)."""
     if item.status in allowed:
@@ -195,6 +201,7 @@ def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
     if not transitions.has_permission(actor, transitions.CANCEL):
         raise PermissionDenied("You may not cancel work items.")
     item = item_lock(item_id)
+    _require_reach(item, actor)
     from_status = item.status
     cancellable = transitions.statuses_allowing(transitions.CANCEL, as_holder=False, permitted=True)
     _require_status(item, cancellable, "cancelled")
@@ -223,7 +230,8 @@ def item_transfer(
     reason: str = "",
 ) -> WorkItem:
     """Move an item to another queue (it waits there, keeping its due time) or straight to
-    an eligible agent. The holder may transfer its own item; supervisors any open item."""
+    an eligible agent. The holder may transfer its own item; supervisors any open item of
+    their teams' queues (admins any)."""
     if (to_queue_id is None) == (to_agent_id is None):
         raise InvalidInput(
             "Give either a queue or an agent to transfer to.",
@@ -234,7 +242,7 @@ def item_transfer(
     if to_agent_id and target_agent is None:
         raise NotAnAgent(f"User #{to_agent_id} is not an agent.", fields={"agent": ["Not an agent."]})
     item = item_lock(item_id)
-    may_reassign = transitions.has_permission(actor, transitions.TRANSFER)
+    may_reassign = transitions.may_act_as_permitted(actor, transitions.TRANSFER, item)
     if not may_reassign:
         _require_holder(item, actor)
     allowed = transitions.statuses_allowing(
@@ -293,6 +301,7 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
             f"Priority {priority!r} does not exist.", fields={"priority": [f"Choose one of {Priority.values}."]}
         )
     item = item_lock(item_id)
+    _require_reach(item, actor)
     allowed = transitions.statuses_allowing(transitions.REPRIORITIZE, as_holder=False, permitted=True)
     _require_status(item, allowed, "given another priority")
     if item.priority == priority:

@@ -23,8 +23,10 @@ def _last_event(item):
 
 
 @pytest.fixture
-def supervisor(db):
-    return factories.UserFactory(roles=[roles.SUPERVISOR])
+def supervisor(team):
+    lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(lead)
+    return lead
 
 
 # start ---------------------------------------------------------------------------------

@@ -26,8 +26,10 @@ def agent_client(client, agent):
 
 
 @pytest.fixture
-def supervisor(db):
-    return factories.UserFactory(roles=[roles.SUPERVISOR])
+def supervisor(team):
+    lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(lead)
+    return lead
 
 
 @pytest.fixture

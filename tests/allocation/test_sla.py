@@ -25,7 +25,7 @@ from allocation.services.sla_alerts import sla_alerts_raise
 from allocation.sla import PolicyBook
 from allocation.sla.clock import SlaState, clock_reading
 from tests import factories
-from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item, supervisor_for
 from wfo import roles
 from wfo.models import Notification
 
@@ -94,7 +94,7 @@ def test_pending_pauses_the_clock_and_resuming_moves_due_by_the_paused_time(agen
     assert clock.paused_since is not None and clock.next_alert_at is None
     due_before = reload(item).due_at
     _pause_started(item, 2 * HOUR)
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    supervisor = supervisor_for(queue)
     moved = services.item_transfer(item_id=item.pk, actor=supervisor, to_queue_id=queue.pk, reason="r")
     clock = clock_of(item)
     assert clock.paused_since is None and abs(clock.paused_working - 2 * HOUR) < timedelta(seconds=5)
@@ -140,7 +140,7 @@ def test_priority_change_retargets_keeping_elapsed_and_paused_time(queue):
     received = timezone.now() - 2 * HOUR
     item = queued_item(queue, priority=3, received_at=received)
     SlaClock.objects.filter(item_id=item.pk).update(paused_working=HOUR)
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    supervisor = supervisor_for(queue)
     changed = services.item_change_priority(item_id=item.pk, actor=supervisor, priority=5, reason="VIP customer")
     assert changed.due_at == received + 8 * HOUR + HOUR
     event = changed.events.get(kind=EventKind.PRIORITY_CHANGED)
@@ -230,7 +230,7 @@ def test_closed_items_raise_nothing(agent, queue):
     done = started_item(agent, queue, received_at=received)
     services.item_complete(item_id=done.pk, actor=agent.user)
     cancelled = queued_item(queue, received_at=received)
-    services.item_cancel(item_id=cancelled.pk, actor=factories.UserFactory(roles=[roles.SUPERVISOR]), reason="r")
+    services.item_cancel(item_id=cancelled.pk, actor=supervisor_for(queue), reason="r")
     assert sla_alerts_raise().alerts_raised == []
     assert not SlaAlert.objects.exists()
 
@@ -334,7 +334,7 @@ def test_api_shows_the_clock_and_changes_priority(client, queue):
     SlaPolicy.objects.create(queue=queue, priority=5, target=4 * HOUR)
     item = queued_item(queue, received_at=timezone.now() - 2 * HOUR)
     api = APIClient()
-    api.force_authenticate(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    api.force_authenticate(supervisor_for(queue))
     sla = api.get(reverse("item-detail", args=[item.pk])).json()["sla"]
     assert sla["state"] == "on_track" and sla["target_seconds"] == 24 * 3600 and sla["around_the_clock"]
     assert abs(sla["elapsed_seconds"] - 7200) < 60 and sla["percent_used"] == 8
@@ -379,7 +379,7 @@ def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
                             now=datetime(2026, 11, 23, 12, tzinfo=UTC))
     assert (reading.elapsed, reading.remaining) == (5 * HOUR, 3 * HOUR)  # Fri 4 h + Mon 11–12
 
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    supervisor = supervisor_for(queue)
     changed = services.item_change_priority(item_id=item.pk, actor=supervisor, priority=5)
     assert changed.due_at == datetime(2026, 11, 23, 11, tzinfo=UTC)
     assert clock_of(item).paused_working == 6 * HOUR

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from allocation import services
 from allocation.models import ItemStatus, Presence, WorkItem
 from tests import factories
-from tests.helpers import queued_item, started_item
+from tests.helpers import queued_item, started_item, supervisor_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 
@@ -124,7 +124,7 @@ def test_inbox_refreshes_in_place_and_presence_switches_without_reload(open_page
     agent.refresh_from_db()
     assert agent.presence == Presence.AWAY
 
-    supervisor = factories.UserFactory(roles=["Supervisor"])
+    supervisor = supervisor_for(queue)
     item = queued_item(queue, title="Handed over by a supervisor")
     services.agent_set_presence(agent_id=agent.pk, presence=Presence.AVAILABLE, actor=supervisor)
     services.item_transfer(item_id=item.pk, actor=supervisor, to_agent_id=agent.pk, reason="urgent")

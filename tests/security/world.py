@@ -1,0 +1,64 @@
+"""One small office for authorization tests: two teams, each with a supervisor and an
+agent; an item held by team A's agent; a completed item of that agent under evaluation by
+a QA evaluator; a form and a calibration session; a source system with an API token.
+Every role the matrix checks is a user here (or anonymous)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from allocation.models import ItemStatus
+from quality.models import CalibrationSession, Evaluation, EvaluationSource
+from tests import factories
+from tests.helpers import started_item
+from tests.quality.test_services import form_with_questions
+from wfo import roles
+
+ROLES = ("anonymous", "agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "admin", "source")
+
+
+@dataclass
+class World:
+    users: dict
+    tokens: dict
+    kwargs: dict  # URL keyword arguments → the objects of this world
+
+
+def world_build() -> World:
+    team, other_team = factories.TeamFactory(name="Team A"), factories.TeamFactory(name="Team B")
+    queue = factories.QueueFactory(teams=[team], code="qa", name="Queue A")
+    other_queue = factories.QueueFactory(teams=[other_team], code="qb", name="Queue B")
+    agent = factories.AgentFactory(team=team, capacity=5)
+    other_agent = factories.AgentFactory(team=other_team, capacity=5)
+    supervisor = factories.UserFactory(username="lead-a", roles=[roles.SUPERVISOR])
+    other_supervisor = factories.UserFactory(username="lead-b", roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    other_team.supervisors.add(other_supervisor)
+    evaluator = factories.UserFactory(username="qa-analyst")  # no role: rights come from its assignments
+    admin = factories.UserFactory(username="admin-user", roles=[roles.ADMIN], is_staff=True)
+    source = factories.UserFactory(username="crm", roles=[roles.SOURCE_SYSTEM])
+
+    held = started_item(agent, queue, customer_ref="CUST-A1")
+    done = factories.WorkItemFactory(
+        queue=queue, status=ItemStatus.COMPLETED, completed_by=agent.user, customer_ref="CUST-A1",
+        closed_at=timezone.now() - timedelta(hours=1), outcome="done",
+    )
+    form, version, _ = form_with_questions()
+    evaluation = Evaluation.objects.create(item=done, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.MANUAL)
+    session = CalibrationSession.objects.create(item=done, version=version, created_by=supervisor)
+    users = {"agent": agent.user, "other_agent": other_agent.user, "supervisor": supervisor,
+             "other_supervisor": other_supervisor, "evaluator": evaluator, "admin": admin, "source": source,
+             "anonymous": AnonymousUser()}
+    tokens = {name: Token.objects.create(user=user).key for name, user in users.items() if name != "anonymous"}
+    kwargs = {"item_id": held.pk, "evaluation_id": evaluation.pk, "form_id": form.pk, "session_id": session.pk,
+              "customer_ref": "CUST-A1", "agent_id": agent.pk,
+              # not URL parameters: what request bodies name
+              "queue_id": queue.pk, "queue_code": queue.code, "other_queue_id": other_queue.pk,
+              "other_queue_code": other_queue.code}
+    return World(users=users, tokens=tokens, kwargs=kwargs)
