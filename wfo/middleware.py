@@ -1,10 +1,13 @@
-"""Request-wide behaviour of the pages: the user's time zone, and domain errors as pages."""
+"""Request-wide behaviour: the user's time zone, domain errors as pages, and the limits
+and headers every response carries (body size, Content-Security-Policy)."""
 
 from __future__ import annotations
 
 import zoneinfo
 from urllib.parse import unquote
 
+from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -72,3 +75,41 @@ class AgentLastSeenMiddleware:
                 agent_seen(agent_id=user.pk, at=now)
                 request.session[self.SESSION_KEY] = now.timestamp()
         return self.get_response(request)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body over settings.WFO_MAX_REQUEST_BYTES with 413 before anything reads it
+    (a declared Content-Length; Django's DATA_UPLOAD_MAX_MEMORY_SIZE catches the rest)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Content-Length is not a number.", "code": "bad_request"}, status=400)
+        limit = settings.WFO_MAX_REQUEST_BYTES
+        if length > limit:
+            return JsonResponse(
+                {"detail": f"The request body is {length:,} bytes; the limit is {limit:,}.", "code": "too_large"},
+                status=413,
+            )
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every page of the portal may run only its own scripts (vendored, no inline code) and
+    be framed by nobody. The admin site and the Swagger docs are third-party pages with
+    inline scripts, so they keep Django's other protections without this header."""
+
+    EXEMPT_PREFIXES = ("/admin/", "/api/docs/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(self.EXEMPT_PREFIXES):
+            response.headers.setdefault("Content-Security-Policy", settings.WFO_CONTENT_SECURITY_POLICY)
+        return response

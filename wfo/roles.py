@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "authtoken.*",
         "django_celery_beat.*",
         "wfo.*",
+        "axes.*",  # see and clear login lockouts
     ],
     SOURCE_SYSTEM: [
         "allocation.view_queue",

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "wfo",
     "allocation",
     "quality",
@@ -43,7 +44,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "wfo.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "wfo.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -54,6 +57,8 @@ MIDDLEWARE = [
     "wfo.middleware.BrowserTimezoneMiddleware",
     "wfo.middleware.DomainErrorPageMiddleware",
     "wfo.middleware.AgentLastSeenMiddleware",
+    # Last: it answers a locked-out login attempt (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wfo.urls"
@@ -188,3 +193,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("WFO_LOG_LEVEL", default="INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
+
+# Abuse ------------------------------------------------------------------------------------
+# Login lockout (django-axes): after WFO_LOGIN_FAILURE_LIMIT failures for one username from
+# one address, that pair is locked out for WFO_LOGIN_LOCKOUT_MINUTES (a 429 page); a
+# successful login resets the count. Tokens (the API) are not passwords and not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("WFO_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("WFO_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Bodies larger than this are refused with 413 before they are read (a bulk intake of
+# WFO_MAX_BATCH_ITEMS items fits); Django's own parsing limits stay as a second line.
+WFO_MAX_REQUEST_BYTES = env.int("WFO_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WFO_MAX_REQUEST_BYTES
+# Security headers on every response (SecurityMiddleware and XFrameOptionsMiddleware add
+# nosniff, Referrer-Policy, Cross-Origin-Opener-Policy and X-Frame-Options: DENY).
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+WFO_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
