@@ -117,10 +117,6 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
-# Requests larger than this are refused with 400 before any parsing (bulk intake of
-# 1,000 items with modest payloads fits comfortably).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("WFO_MAX_REQUEST_BYTES", default=5 * 1024 * 1024)
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
