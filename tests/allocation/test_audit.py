@@ -1,0 +1,540 @@
+"""The audit invariant: every item's state equals the replay of its events.
+
+Items taken through every life the services offer pass the audit (and the replay says what
+they went through, so a replay that compared nothing would fail here); each compared field,
+and each rule about the events themselves, is caught when one item is corrupted by hand.
+"""
+
+import io
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+from django.db.models import F
+from django.utils import timezone
+
+from allocation import demo, services
+from allocation.actors import SystemActor
+from allocation.audit import EVENT_COLUMNS, UNKNOWN, AuditTally, EventRow, item_replay, items_audit
+from allocation.management.commands import audit_items
+from allocation.models import (
+    AgentProfile,
+    AllocationMode,
+    EventKind,
+    ItemStatus,
+    Presence,
+    WorkItem,
+    WorkItemEvent,
+)
+from allocation.services import bulk, rebalancing
+from quality import services as quality_services
+from quality.models import Evaluation, EvaluationSource
+from tests import factories
+from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.quality.test_services import form_with_questions
+from wfo import roles
+
+pytestmark = pytest.mark.django_db
+
+SUPERVISOR_JOB = SystemActor("tests-supervisor")
+
+
+def audit(**options) -> tuple[list, AuditTally]:
+    tally = AuditTally()
+    return list(items_audit(tally=tally, **options)), tally
+
+
+def assert_every_item_passes() -> AuditTally:
+    mismatches, tally = audit()
+    assert [str(m) for m in mismatches] == []
+    assert tally.items_checked == WorkItem.objects.count() > 0
+    return tally
+
+
+def replayed(item):
+    rows = WorkItemEvent.objects.filter(item_id=item.pk).order_by("at", "id").values_list(*EVENT_COLUMNS)
+    return item_replay(item.pk, [EventRow._make(row) for row in rows])
+
+
+def reload(item) -> WorkItem:
+    return WorkItem.objects.get(pk=item.pk)
+
+
+def kinds(item) -> list[str]:
+    return list(WorkItemEvent.objects.filter(item_id=item.pk).order_by("at", "id").values_list("kind", flat=True))
+
+
+def follow_up_soon(agent, queue) -> WorkItem:
+    """A pended item whose follow-up time comes a moment later (the test waits for it)."""
+    item = started_item(agent, queue)
+    until = timezone.now() + timedelta(milliseconds=200)
+    return services.item_pend(item_id=item.pk, actor=agent.user, until=until, reason="Customer calls back")
+
+
+def wait_for_follow_ups():
+    time.sleep(0.25)
+
+
+@pytest.fixture
+def colleague(team):
+    return factories.AgentFactory(team=team, user__username="colleague")
+
+
+@pytest.fixture
+def other_queue():
+    """A queue the agents' team does not serve, so moving an item there takes it off their get-next."""
+    return factories.QueueFactory()
+
+
+# Every life through the real services passes ---------------------------------------------------
+
+def test_an_item_worked_to_completion_through_a_pend_and_its_follow_up(agent, queue):
+    item = follow_up_soon(agent, queue)
+    wait_for_follow_ups()
+    assert services.item_get_next(agent_id=agent.pk).pk == item.pk  # the follow-up comes first
+    services.item_start(item_id=item.pk, actor=agent.user)
+    services.item_complete(item_id=item.pk, actor=agent.user, outcome="resolved", note="done")
+
+    assert_every_item_passes()
+    replay = replayed(item)
+    assert (replay.status, replay.completed_by_id, replay.outcome) == (ItemStatus.COMPLETED, agent.pk, "resolved")
+    assert replay.started_at < replay.assigned_at < replay.closed_at  # the first start, the last assignment
+
+
+def test_items_still_pended_and_held(agent, queue):
+    agent.capacity = 5
+    agent.save()
+    pended = pended_item(agent, queue, minutes=90)
+    assigned = assigned_item(agent, queue)
+    started = started_item(agent, queue)
+
+    assert_every_item_passes()
+    assert replayed(pended).pended_until == reload(pended).pended_until
+    assert replayed(assigned).assignee_id == replayed(started).assignee_id == agent.pk
+
+
+def test_released_items_taken_again_by_someone_else(agent, colleague, queue):
+    unstarted = assigned_item(agent, queue)
+    begun = started_item(agent, queue)
+    services.item_release(item_id=unstarted.pk, actor=agent.user, reason="Shift ending")
+    services.item_release(item_id=begun.pk, actor=agent.user, reason="Needs a senior")
+    services.item_get_next(agent_id=colleague.pk)
+
+    assert_every_item_passes()
+    assert {replayed(unstarted).assignee_id, replayed(begun).assignee_id} == {None, colleague.pk}
+
+
+def supervisor_of(team):
+    lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(lead)
+    return lead
+
+
+def test_transfers_to_a_queue_and_to_an_agent(agent, colleague, team, queue, other_queue):
+    agent.capacity = 5
+    agent.save()
+    own = started_item(agent, queue)
+    services.item_transfer(item_id=own.pk, actor=agent.user, to_queue_id=other_queue.pk, reason="Wrong queue")
+    waiting = queued_item(queue)
+    supervisor = supervisor_of(team)
+    services.item_transfer(item_id=waiting.pk, actor=supervisor, to_agent_id=colleague.pk, reason="Expert")
+    handed_on = started_item(agent, queue)
+    services.item_transfer(item_id=handed_on.pk, actor=agent.user, to_agent_id=colleague.pk)
+    pended = pended_item(agent, queue)
+    services.item_transfer(item_id=pended.pk, actor=supervisor, to_queue_id=other_queue.pk)
+
+    assert_every_item_passes()
+    assert replayed(own).queue_id == replayed(pended).queue_id == other_queue.pk
+    assert replayed(waiting).assignee_id == replayed(handed_on).assignee_id == colleague.pk
+
+
+def test_bulk_reassign_to_an_agent_and_to_a_queue(agent, colleague, queue, other_queue):
+    colleague.capacity = 5
+    colleague.save()
+    held = [started_item(agent, queue).pk, assigned_item(agent, queue).pk]
+    waiting = [queued_item(queue).pk, queued_item(queue).pk]
+    to_agent, to_queue = [held[0], waiting[0]], [held[1], waiting[1]]
+    supervisor = factories.UserFactory(roles=[roles.ADMIN], is_staff=True)
+    moved = bulk.items_reassign(actor=supervisor, item_ids=to_agent, to_agent_id=colleague.pk)
+    assert len(moved.moving) == 2
+    moved = bulk.items_reassign(actor=supervisor, item_ids=to_queue, to_queue_id=other_queue.pk)
+    assert len(moved.moving) == 2
+
+    assert_every_item_passes()
+    assert {replayed(WorkItem(pk=pk)).assignee_id for pk in to_agent} == {colleague.pk}
+
+
+def test_cancelled_while_queued_and_while_held(agent, queue):
+    held = started_item(agent, queue)
+    waiting = queued_item(queue)
+    services.item_cancel(item_id=waiting.pk, actor=SUPERVISOR_JOB, reason="Withdrawn")
+    services.item_cancel(item_id=held.pk, actor=SUPERVISOR_JOB, reason="Duplicate")
+
+    assert_every_item_passes()
+    assert replayed(held).closed_at == reload(held).closed_at is not None
+    assert replayed(held).completed_by_id is None
+
+
+def test_priority_changes_before_and_after_get_next(agent, queue):
+    item = queued_item(queue)
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
+    services.item_get_next(agent_id=agent.pk)
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=2)
+
+    assert_every_item_passes()
+    assert replayed(item).priority == 2
+
+
+def test_reservations_that_expire(agent, queue):
+    queue.reservation_timeout = timedelta(milliseconds=1)
+    queue.save()
+    item = assigned_item(agent, queue)
+    time.sleep(0.01)
+    assert rebalancing.reservations_expire().to_queue == 1
+
+    assert_every_item_passes()
+    assert kinds(item)[-1] == EventKind.RESERVATION_EXPIRED and replayed(item).assignee_id is None
+
+
+def test_rebalancing_away_from_an_absent_holder(agent, colleague, queue, settings):
+    settings.WFO_REBALANCE_GRACE = timedelta(0)
+    to_colleague = started_item(agent, queue)
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.OFFLINE, actor=agent.user)
+    alone = factories.AgentFactory(team=factories.TeamFactory(), user__username="alone")
+    lonely_queue = factories.QueueFactory(teams=[alone.team])
+    to_queue = started_item(alone, lonely_queue)
+    services.agent_set_presence(agent_id=alone.pk, presence=Presence.AWAY, actor=alone.user)
+
+    result = rebalancing.rebalance()
+    assert result.by_rule[rebalancing.RULE_ABSENT].to_agent == 1
+    assert result.by_rule[rebalancing.RULE_ABSENT].to_queue == 1
+
+    assert_every_item_passes()
+    assert replayed(to_colleague).assignee_id == colleague.pk and replayed(to_queue).status == ItemStatus.QUEUED
+
+
+def test_rebalancing_an_agent_over_its_lowered_capacity(agent, colleague, queue):
+    items = [assigned_item(agent, queue) for _ in range(3)]
+    AgentProfile.objects.filter(pk=agent.pk).update(capacity=1)
+
+    assert rebalancing.rebalance().by_rule[rebalancing.RULE_OVER_CAPACITY].moved == 2
+
+    assert_every_item_passes()
+    assert sorted(replayed(item).assignee_id for item in items) == sorted([agent.pk, colleague.pk, colleague.pk])
+
+
+def test_follow_ups_returned_by_rebalancing_to_the_holder_or_the_queue(agent, queue):
+    back_to_holder = follow_up_soon(agent, queue)
+    absent = factories.AgentFactory(team=agent.team, user__username="absent")
+    back_to_queue = follow_up_soon(absent, queue)
+    services.agent_set_presence(agent_id=absent.pk, presence=Presence.AWAY, actor=absent.user)
+    wait_for_follow_ups()
+
+    assert rebalancing.rebalance().by_rule[rebalancing.RULE_FOLLOW_UP].moved == 2
+
+    assert_every_item_passes()
+    assert replayed(back_to_holder).assignee_id == agent.pk and replayed(back_to_holder).pended_until is None
+    assert replayed(back_to_queue).status == ItemStatus.QUEUED
+
+
+def test_rebalancing_away_from_a_holder_no_longer_eligible(agent, queue):
+    item = started_item(agent, queue)
+    other_team = factories.TeamFactory()
+    receiver = factories.AgentFactory(team=other_team, user__username="receiver")
+    queue.teams.set([other_team])
+
+    assert rebalancing.rebalance().by_rule[rebalancing.RULE_NOT_ELIGIBLE].to_agent == 1
+
+    assert_every_item_passes()
+    assert replayed(item).assignee_id == receiver.pk
+
+
+def test_push_allocation_and_a_rejection(agent, colleague, queue):
+    queue.allocation_mode = AllocationMode.PUSH
+    queue.save()
+    item = queued_item(queue)
+    assert rebalancing.push_assign().to_agent == 1
+    first = reload(item).assignee
+    services.item_reject(item_id=item.pk, actor=first, reason="Not my market")
+    assert rebalancing.push_assign().to_agent == 1
+
+    assert_every_item_passes()
+    assert replayed(item).assignee_id == ({agent.pk, colleague.pk} - {first.pk}).pop()
+
+
+def test_rework_from_a_failed_evaluation(agent, team, queue):
+    item = started_item(agent, queue)
+    services.item_complete(item_id=item.pk, actor=agent.user)
+    _form, version, (right, evidence, tone) = form_with_questions()
+    evaluator = factories.UserFactory(username="evaluator")
+    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                           source=EvaluationSource.MANUAL)
+    quality_services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
+                                     answers={right.pk: "no", evidence.pk: "no", tone.pk: "1"}, submit=True)
+    supervisor = supervisor_of(team)
+    rework = quality_services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor).rework_item
+    assert Evaluation.objects.get(pk=evaluation.pk).score < Decimal("80")
+
+    tally = assert_every_item_passes()
+    assert tally.items_checked == 2
+    assert replayed(rework).source == quality_services.REWORK_SOURCE
+
+
+def test_the_seeded_demo_passes():
+    demo.demo_seed(items=300)
+
+    tally = assert_every_item_passes()
+    assert tally.items_checked == 300 and tally.events_replayed == WorkItemEvent.objects.count()
+    assert WorkItem.objects.filter(status=ItemStatus.COMPLETED).exists()  # history, written in bulk
+    assert WorkItem.objects.filter(status=ItemStatus.PENDED).exists()  # today's backlog, through services
+
+
+# Each compared field: a corrupted item is reported on that field ----------------------------------
+
+def completed(agent, queue):
+    item = started_item(agent, queue)
+    return services.item_complete(item_id=item.pk, actor=agent.user, outcome="resolved")
+
+
+CORRUPTED_ROWS = {
+    "status": (queued_item, lambda **world: {"status": ItemStatus.CANCELLED}),
+    "queue_id": (queued_item, lambda **world: {"queue_id": world["other_queue"].pk}),
+    "assignee_id": (assigned_item, lambda **world: {"assignee_id": world["colleague"].pk}),
+    "assigned_at": (assigned_item, lambda **world: {"assigned_at": F("assigned_at") - timedelta(minutes=5)}),
+    "started_at": (started_item, lambda **world: {"started_at": None}),
+    "pended_until": (pended_item, lambda **world: {"pended_until": F("pended_until") + timedelta(days=1)}),
+    "closed_at": (completed, lambda **world: {"closed_at": None}),
+    "completed_by_id": (completed, lambda **world: {"completed_by_id": world["colleague"].pk}),
+    "outcome": (completed, lambda **world: {"outcome": "rejected"}),
+    "priority": (assigned_item, lambda **world: {"priority": 5}),  # get-next recorded it
+    "source": (queued_item, lambda **world: {"source": "elsewhere"}),
+    "external_id": (queued_item, lambda **world: {"external_id": "RENAMED-1"}),
+    "received_at": (queued_item, lambda **world: {"received_at": F("received_at") + timedelta(hours=1)}),
+}
+
+
+@pytest.mark.parametrize("field", sorted(CORRUPTED_ROWS))
+def test_a_corrupted_field_is_reported(field, agent, colleague, queue, other_queue):
+    build, change = CORRUPTED_ROWS[field]
+    untouched = started_item(colleague, queue)
+    item = build(queue) if build is queued_item else build(agent, queue)
+    WorkItem.objects.filter(pk=item.pk).update(**change(colleague=colleague, other_queue=other_queue))
+
+    mismatches, tally = audit()
+
+    assert tally.items_checked == 2 and tally.mismatched_items == 1
+    assert [(m.item_id, m.field) for m in mismatches] == [(item.pk, field)]
+    assert mismatches[0].actual == getattr(reload(item), field) and mismatches[0].expected != mismatches[0].actual
+    assert untouched.pk not in {m.item_id for m in mismatches}
+
+
+def test_an_item_without_events_is_reported(queue):
+    item = factories.WorkItemFactory(queue=queue)
+    mismatches, _ = audit()
+    assert [(m.item_id, m.field) for m in mismatches] == [(item.pk, "events")]
+
+
+def add_event(item, *, kind, from_status, to_status, at=None, data=None) -> WorkItemEvent:
+    return WorkItemEvent.objects.create(item_id=item.pk, kind=kind, from_status=from_status, to_status=to_status,
+                                        at=at or timezone.now(), system_actor="tampering", data=data or {})
+
+
+def test_a_trail_that_does_not_begin_with_the_creation_is_reported(agent, queue):
+    item = assigned_item(agent, queue)
+    WorkItemEvent.objects.filter(item_id=item.pk, kind=EventKind.CREATED).delete()
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [("kind", "created", "assigned")]
+
+
+def test_an_event_that_does_not_start_where_the_last_one_ended_is_reported(queue):
+    item = queued_item(queue)
+    wrong = add_event(item, kind=EventKind.RELEASED, from_status=ItemStatus.IN_PROGRESS, to_status=ItemStatus.QUEUED)
+    mismatches, _ = audit()
+    assert [(m.event_id, m.field, m.expected, m.actual) for m in mismatches] == [
+        (wrong.pk, "from_status", ItemStatus.QUEUED, ItemStatus.IN_PROGRESS)
+    ]
+
+
+def test_a_move_its_kind_does_not_allow_is_reported(queue):
+    item = queued_item(queue)
+    wrong = add_event(item, kind=EventKind.REJECTED, from_status=ItemStatus.QUEUED, to_status=ItemStatus.QUEUED)
+    mismatches, _ = audit()
+    assert [(m.event_id, m.field) for m in mismatches] == [(wrong.pk, "to_status")]
+
+
+def test_an_event_written_later_but_dated_earlier_is_reported(queue):
+    item = queued_item(queue)
+    now = timezone.now()
+    first = add_event(item, kind=EventKind.PRIORITY_CHANGED, from_status=ItemStatus.QUEUED,
+                      to_status=ItemStatus.QUEUED, at=now + timedelta(seconds=2))
+    stale = add_event(item, kind=EventKind.PRIORITY_CHANGED, from_status=ItemStatus.QUEUED,
+                      to_status=ItemStatus.QUEUED, at=now + timedelta(seconds=1))
+    mismatches, _ = audit()
+    assert [(m.event_id, m.field, m.actual) for m in mismatches] == [(stale.pk, "at", stale.at)]
+    assert f"after event #{first.pk}" in mismatches[0].reason
+
+
+def events_of(item, kind):
+    return WorkItemEvent.objects.filter(item_id=item.pk, kind=kind)
+
+
+def retouch(events, **changes):
+    event = events.get()
+    events.filter(pk=event.pk).update(data={**event.data, **changes})
+
+
+def test_a_transfer_from_a_queue_the_item_was_not_in_is_reported(agent, queue, other_queue):
+    item = started_item(agent, queue)
+    services.item_transfer(item_id=item.pk, actor=agent.user, to_queue_id=other_queue.pk)
+    retouch(events_of(item, EventKind.TRANSFERRED), from_queue_id=other_queue.pk)
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [
+        ("data.from_queue_id", queue.pk, other_queue.pk)
+    ]
+
+
+def test_a_release_by_someone_who_did_not_hold_the_item_is_reported(agent, colleague, queue):
+    item = assigned_item(agent, queue)
+    services.item_release(item_id=item.pk, actor=agent.user, reason="Shift ending")
+    retouch(events_of(item, EventKind.RELEASED), released_by_agent=colleague.pk)
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [
+        ("data.released_by_agent", agent.pk, colleague.pk)
+    ]
+
+
+def test_a_priority_change_from_a_priority_the_item_did_not_have_is_reported(agent, queue):
+    item = assigned_item(agent, queue, priority=3)
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5)
+    retouch(events_of(item, EventKind.PRIORITY_CHANGED), from_priority=1)
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [("data.from_priority", 3, 1)]
+
+
+def test_a_job_sending_an_item_back_to_a_queue_it_was_not_in_is_reported(agent, queue):
+    queue.reservation_timeout = timedelta(milliseconds=1)
+    queue.save()
+    item = assigned_item(agent, queue)
+    time.sleep(0.01)
+    rebalancing.reservations_expire()
+    retouch(events_of(item, EventKind.RESERVATION_EXPIRED), to_queue="somewhere-else")
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [("data.to_queue", queue.code, "somewhere-else")]
+
+
+# The replay on its own ------------------------------------------------------------------------------
+
+def _event(event_id, minute, kind, from_status, to_status, *, actor_id=None, data=None) -> EventRow:
+    at = timezone.now().replace(microsecond=0) + timedelta(minutes=minute)
+    return EventRow(1, event_id, at, kind, from_status, to_status, actor_id, data or {})
+
+
+def test_a_get_next_by_a_job_leaves_the_holder_unknown_until_an_event_names_it():
+    created = _event(1, 0, EventKind.CREATED, "", ItemStatus.QUEUED, data={"queue_id": 7})
+    by_job = _event(2, 1, EventKind.ASSIGNED, ItemStatus.QUEUED, ItemStatus.ASSIGNED, data={"queue_id": 7})
+    started = _event(3, 2, EventKind.STARTED, ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS)
+    moved = _event(4, 3, EventKind.REBALANCED, ItemStatus.IN_PROGRESS, ItemStatus.QUEUED,
+                   data={"from_agent": 42, "to_queue": "q7"})
+    completed_by_job = _event(4, 3, EventKind.COMPLETED, ItemStatus.IN_PROGRESS, ItemStatus.COMPLETED,
+                              data={"outcome": "done"})
+
+    assert item_replay(1, [created, by_job, started]).assignee_id is UNKNOWN
+    assert item_replay(1, [created, by_job, started, completed_by_job]).completed_by_id is UNKNOWN
+    replay = item_replay(1, [created, by_job, started, moved], queue_codes={7: "q7"})
+    assert (replay.assignee_id, replay.status, replay.problems) == (None, ItemStatus.QUEUED, [])
+    assert item_replay(1, [created, by_job, started, moved], queue_codes={7: "other"}).problems[0].field == (
+        "data.to_queue"
+    )
+
+
+def test_the_priority_is_unknown_until_an_event_records_it():
+    created = _event(1, 0, EventKind.CREATED, "", ItemStatus.QUEUED)
+    assert item_replay(1, [created]).priority is UNKNOWN
+    changed = _event(2, 1, EventKind.PRIORITY_CHANGED, ItemStatus.QUEUED, ItemStatus.QUEUED,
+                     data={"from_priority": 3, "to_priority": 4})
+    assert item_replay(1, [created, changed]).priority == 4
+
+
+# The command --------------------------------------------------------------------------------------
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("audit_items", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_passes_a_consistent_database(agent, queue):
+    started_item(agent, queue)
+    queued_item(queue)
+    output = run()
+    assert "Audited 2 items (4 events)" in output and "0 mismatches on 0 items" in output
+
+
+def test_the_command_prints_each_mismatch_and_fails(agent, queue):
+    item = assigned_item(agent, queue)
+    WorkItem.objects.filter(pk=item.pk).update(priority=1, external_id="RENAMED")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 items disagree") as failure:
+        call_command("audit_items", stdout=out)
+    assert failure.value.returncode == 1
+    output = out.getvalue()
+    assert f"#{item.pk} priority: expected 3, found 1" in output
+    assert f"#{item.pk} external_id:" in output and "2 mismatches on 1 items" in output
+
+
+def test_the_command_prints_at_most_the_limit(queue):
+    for _ in range(3):
+        WorkItem.objects.filter(pk=queued_item(queue).pk).update(source="elsewhere")
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit_items", "--limit", "1", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert sum(" source: " in line for line in lines) == 1
+    assert "… and 2 more (raise --limit to see them)." in lines
+
+
+def test_the_command_audits_one_queue_or_the_items_from_an_id(queue, other_queue):
+    broken = queued_item(queue)
+    WorkItem.objects.filter(pk=broken.pk).update(source="elsewhere")
+    later = queued_item(other_queue)
+    assert "Audited 1 items" in run("--queue", other_queue.code)
+    assert "Audited 1 items" in run("--since-id", str(later.pk))
+    with pytest.raises(CommandError):
+        run("--queue", queue.code)
+    with pytest.raises(CommandError, match="No queue has the code 'nope'"):
+        run("--queue", "nope")
+
+
+def test_manage_py_exits_with_status_1_on_a_mismatch(queue, monkeypatch, capsys):
+    WorkItem.objects.filter(pk=queued_item(queue).pk).update(status=ItemStatus.CANCELLED)
+    monkeypatch.setattr(connections, "close_all", lambda: None)  # keep the test's transaction
+    with pytest.raises(SystemExit) as exit_:
+        audit_items.Command().run_from_argv(["manage.py", "audit_items"])
+    assert exit_.value.code == 1
+    assert "disagree with their events" in capsys.readouterr().err
+
+
+# Bounded work ---------------------------------------------------------------------------------------
+
+def test_a_chunk_costs_two_queries_whatever_its_size(agent, queue, django_assert_num_queries):
+    agent.capacity = 10
+    agent.save()
+    for _ in range(5):
+        started_item(agent, queue)
+    # The queue codes, then three chunks of at most 2 items: their items, their events.
+    with django_assert_num_queries(1 + 3 * 2):
+        mismatches, tally = audit(chunk_size=2)
+    assert (mismatches, tally.items_checked, tally.events_replayed) == ([], 5, 15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_each_chunk_is_read_in_one_snapshot(queue):
+    for _ in range(3):
+        queued_item(queue)
+    WorkItem.objects.filter(pk=WorkItem.objects.order_by("pk").last().pk).update(source="elsewhere")
+    mismatches, tally = audit(chunk_size=2)
+    assert tally.items_checked == 3 and [m.field for m in mismatches] == ["source"]
