@@ -21,6 +21,22 @@ def home(request):
     return render(request, "home.html")
 
 
+@require_GET
+def health(request):
+    """Database and broker reachable: 200, else 503 with which one failed (no login: load
+    balancers and orchestrators call it)."""
+    from django.http import JsonResponse
+
+    from wfo.health import health_checks
+
+    checks = health_checks()
+    healthy = all(check.ok for check in checks)
+    body = {"status": "ok" if healthy else "unavailable", **{check.name: check.as_json() for check in checks}}
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 NOTIFICATIONS_PER_PAGE = 30
 
 

@@ -1,0 +1,39 @@
+"""Production mode: static files are collected and served by the web process (whitenoise),
+with hashed names; the health endpoint answers without a login."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(tmp_path) -> dict:
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "wfo.settings.production",
+            "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijkl",
+            "DJANGO_ALLOWED_HOSTS": "localhost", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+            "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wfo")}
+
+
+def test_collectstatic_then_the_web_process_serves_hashed_files(tmp_path):
+    env = production_env(tmp_path)
+    collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+    probe = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "from django.templatetags.static import static\n"
+        "url = static('vendor/chartjs-4.4.7/chart.umd.js')\n"
+        "assert url != '/static/vendor/chartjs-4.4.7/chart.umd.js', url\n"
+        "r = Client().get(url, HTTP_HOST='localhost')\n"
+        "print(r.status_code, r['Cache-Control'])\n"
+    )
+    served = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert served.returncode == 0, served.stderr[-2000:]
+    status, cache = served.stdout.split(" ", 1)
+    assert status == "200" and "immutable" in cache
