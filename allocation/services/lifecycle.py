@@ -138,6 +138,7 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
     item = item_lock(item_id)
     _require_holder(item, actor)
     _require_status(item, transitions.HOLDER_MAY[transitions.PEND], "pended")
+    now = timezone.now()  # after the lock: never dated before an event written while we waited
     item.status = ItemStatus.PENDED
     item.pended_until = until
     _save(item, "status", "pended_until")
