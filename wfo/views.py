@@ -37,6 +37,24 @@ def health(request):
     return response
 
 
+@require_GET
+def metrics(request):
+    """Prometheus exposition (wfo/metrics.py). With WFO_METRICS_TOKEN set, a scrape must send
+    `Authorization: Bearer <token>`."""
+    import secrets
+
+    from django.conf import settings
+    from django.http import HttpResponse
+
+    from wfo.metrics import exposition
+
+    token = settings.WFO_METRICS_TOKEN
+    if token and not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return HttpResponse("A metrics token is required.\n", status=401, content_type="text/plain")
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
 NOTIFICATIONS_PER_PAGE = 30
 
 

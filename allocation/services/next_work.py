@@ -38,6 +38,7 @@ from allocation.models import (
 )
 from allocation.services import sla_clock
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
+from wfo import metrics
 
 RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
 RULE_NEXT_BEST = "next_best_item"
@@ -208,10 +209,12 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
                 item.refresh_from_db(fields=["due_at", "start_by", "updated_at"])
             if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
                 item.assignee = actor
+            metrics.ALLOCATIONS.labels("assigned").inc()
             return item
         # Fewer candidates than the window: the whole eligible backlog was seen, and is empty
         # or taken. A full window lost to concurrent requests: look further down the queues.
         if candidates < window or window >= WIDEST_WINDOW:
+            metrics.ALLOCATIONS.labels("none").inc()
             return None
         heads_per_queue, window = window, window * 8
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "wfo.metrics.RequestMetricsMiddleware",
     "wfo.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "wfo.middleware.ContentSecurityPolicyMiddleware",
@@ -184,8 +185,14 @@ WFO_INBOX_REFRESH_SECONDS = env.int("WFO_INBOX_REFRESH_SECONDS", default=30)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line for log shippers (WFO_LOG_FORMAT=json; production's default).
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env("WFO_LOG_FORMAT", default="plain")}},
     "root": {"handlers": ["console"], "level": env("WFO_LOG_LEVEL", default="INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
@@ -217,3 +224,8 @@ WFO_CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+# Prometheus metrics at /metrics/ (wfo/metrics.py). With a bearer token set, scrapes must
+# send it. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR so the workers'
+# counters add up.
+WFO_METRICS_TOKEN = env("WFO_METRICS_TOKEN", default="")
