@@ -1,23 +1,24 @@
 from django.urls import path
 
-from allocation import api, views
+from allocation import views
+from allocation.api import actions, agent, items
 
 # Mounted at /api/v1/ (wfo/urls.py); names without a namespace.
 api_urlpatterns = [
-    path("items/", api.ItemListCreateApi.as_view(), name="item-list"),
-    path("items/<int:item_id>/", api.ItemDetailApi.as_view(), name="item-detail"),
-    path("items/reassign/", api.ItemsReassignApi.as_view(), name="items-reassign"),
-    path("items/<int:item_id>/cancel/", api.ItemCancelApi.as_view(), name="item-cancel"),
-    path("items/<int:item_id>/start/", api.ItemStartApi.as_view(), name="item-start"),
-    path("items/<int:item_id>/pend/", api.ItemPendApi.as_view(), name="item-pend"),
-    path("items/<int:item_id>/complete/", api.ItemCompleteApi.as_view(), name="item-complete"),
-    path("items/<int:item_id>/release/", api.ItemReleaseApi.as_view(), name="item-release"),
-    path("items/<int:item_id>/transfer/", api.ItemTransferApi.as_view(), name="item-transfer"),
-    path("items/<int:item_id>/priority/", api.ItemPriorityApi.as_view(), name="item-priority"),
-    path("items/<int:item_id>/reject/", api.ItemRejectApi.as_view(), name="item-reject"),
-    path("agent/next/", api.AgentNextApi.as_view(), name="agent-next"),
-    path("agent/presence/", api.AgentPresenceApi.as_view(), name="agent-presence"),
-    path("customers/<str:customer_ref>/items/", api.CustomerItemsApi.as_view(), name="customer-items"),
+    path("items/", items.ItemListCreateApi.as_view(), name="item-list"),
+    path("items/<int:item_id>/", items.ItemDetailApi.as_view(), name="item-detail"),
+    path("items/reassign/", actions.ItemsReassignApi.as_view(), name="items-reassign"),
+    path("items/<int:item_id>/cancel/", actions.ItemCancelApi.as_view(), name="item-cancel"),
+    path("items/<int:item_id>/start/", actions.ItemStartApi.as_view(), name="item-start"),
+    path("items/<int:item_id>/pend/", actions.ItemPendApi.as_view(), name="item-pend"),
+    path("items/<int:item_id>/complete/", actions.ItemCompleteApi.as_view(), name="item-complete"),
+    path("items/<int:item_id>/release/", actions.ItemReleaseApi.as_view(), name="item-release"),
+    path("items/<int:item_id>/transfer/", actions.ItemTransferApi.as_view(), name="item-transfer"),
+    path("items/<int:item_id>/priority/", actions.ItemPriorityApi.as_view(), name="item-priority"),
+    path("items/<int:item_id>/reject/", actions.ItemRejectApi.as_view(), name="item-reject"),
+    path("agent/next/", agent.AgentNextApi.as_view(), name="agent-next"),
+    path("agent/presence/", agent.AgentPresenceApi.as_view(), name="agent-presence"),
+    path("customers/<str:customer_ref>/items/", items.CustomerItemsApi.as_view(), name="customer-items"),
 ]
 
 # Mounted at /work/ in the "work" namespace: the agent inbox and the item pages.

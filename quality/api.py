@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quality import selectors, services
-from quality.models import Answer, Evaluation, EvaluationForm, Question
-from wfo.api import StandardPagination
+from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
+from wfo.api import BoundedCharField, StandardPagination, empty_query_value_schema, error_responses
 
 
 class QuestionOutputSerializer(serializers.ModelSerializer):
@@ -77,7 +77,12 @@ class FormListApi(ListAPIView):
 
     serializer_class = FormOutputSerializer
     pagination_class = StandardPagination
+    schema = empty_query_value_schema()
     queryset = EvaluationForm.objects.filter(is_active=True).order_by("name")
+
+    @extend_schema(responses={200: FormOutputSerializer(many=True), **error_responses(400, 404)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class EvaluationListApi(ListAPIView):
@@ -86,17 +91,28 @@ class EvaluationListApi(ListAPIView):
 
     serializer_class = EvaluationOutputSerializer
     pagination_class = StandardPagination
+    schema = empty_query_value_schema()
+
+    class EvaluationFilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=EvaluationStatus.choices, required=False, allow_blank=True)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Evaluation.objects.none()
         evaluations = selectors.evaluations_visible_to(self.request.user)
-        status = self.request.query_params.get("status")
+        status = _valid_query(self.EvaluationFilterSerializer, self.request).get("status")
         return evaluations.filter(status=status) if status else evaluations
+
+    @extend_schema(
+        parameters=[EvaluationFilterSerializer],
+        responses={200: EvaluationOutputSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class EvaluationDetailApi(APIView):
-    @extend_schema(responses=EvaluationDetailOutputSerializer)
+    @extend_schema(responses={200: EvaluationDetailOutputSerializer, **error_responses(403, 404)})
     def get(self, request, evaluation_id: int):
         evaluation = selectors.evaluation_for_page(user=request.user, evaluation_id=evaluation_id)
         return Response(EvaluationDetailOutputSerializer(evaluation).data)
@@ -111,7 +127,10 @@ class EvaluationSubmitApi(APIView):
         comments = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
         draft = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(request=EvaluationSubmitInputSerializer, responses=EvaluationDetailOutputSerializer)
+    @extend_schema(
+        request=EvaluationSubmitInputSerializer,
+        responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+    )
     def post(self, request, evaluation_id: int):
         data = _valid(self.EvaluationSubmitInputSerializer, request)
         evaluation = services.evaluation_save(
@@ -122,7 +141,7 @@ class EvaluationSubmitApi(APIView):
 
 
 class EvaluationAcknowledgeApi(APIView):
-    @extend_schema(request=None, responses=EvaluationOutputSerializer)
+    @extend_schema(request=None, responses={200: EvaluationOutputSerializer, **error_responses(403, 404, 409)})
     def post(self, request, evaluation_id: int):
         evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
         return Response(EvaluationOutputSerializer(evaluation).data)
@@ -130,10 +149,13 @@ class EvaluationAcknowledgeApi(APIView):
 
 class EvaluationDisputeApi(APIView):
     class EvaluationDisputeInputSerializer(serializers.Serializer):
-        comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-        questions = serializers.DictField(child=serializers.CharField(max_length=2000), required=False, default=dict)
+        comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
+        questions = serializers.DictField(child=BoundedCharField(max_length=2000), required=False, default=dict)
 
-    @extend_schema(request=EvaluationDisputeInputSerializer, responses=EvaluationOutputSerializer)
+    @extend_schema(
+        request=EvaluationDisputeInputSerializer,
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+    )
     def post(self, request, evaluation_id: int):
         data = _valid(self.EvaluationDisputeInputSerializer, request)
         evaluation = services.evaluation_dispute(
@@ -152,5 +174,11 @@ def _by_question(values: dict) -> dict:
 
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _valid_query(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -15,6 +15,7 @@ from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
 from reporting.forms import HistoryForm
 from reporting.history import Period, Scope, history, sla_by_queue
+from wfo.api import empty_query_value_schema, error_responses
 
 
 class IsSupervisor(BasePermission):
@@ -30,10 +31,10 @@ class BacklogReportApi(APIView):
 
     permission_classes = [IsSupervisor]
 
-    @extend_schema(responses=inline_serializer("BacklogReport", {
+    @extend_schema(responses={200: inline_serializer("BacklogReport", {
         "at": serializers.DateTimeField(), "queues": serializers.ListField(child=serializers.DictField()),
         "presence": serializers.DictField(), "aging": serializers.DictField(),
-    }))
+    }), **error_responses(403)})
     def get(self, request):
         board = selectors.wallboard()
         return Response({
@@ -93,11 +94,12 @@ class HistoryReportApi(APIView):
     utilization, first-pass yield, rework rate, QA score, end backlog. Shares are 0–1."""
 
     permission_classes = [IsSupervisor]
+    schema = empty_query_value_schema()
 
-    @extend_schema(parameters=HISTORY_PARAMETERS, responses=inline_serializer("HistoryReport", {
+    @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("HistoryReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
         "total": serializers.DictField(),
-    }))
+    }), **error_responses(400, 403)})
     def get(self, request):
         report = history(_scope(request))
         flows = report.shows_queue_flows
@@ -111,11 +113,12 @@ class SlaReportApi(APIView):
     the range, from the rollups."""
 
     permission_classes = [IsSupervisor]
+    schema = empty_query_value_schema()
 
-    @extend_schema(parameters=HISTORY_PARAMETERS, responses=inline_serializer("SlaReport", {
+    @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("SlaReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
         "queues": serializers.ListField(child=serializers.DictField()), "total": serializers.DictField(),
-    }))
+    }), **error_responses(400, 403)})
     def get(self, request):
         scope = _scope(request)
         report = history(scope)

@@ -1,12 +1,14 @@
-"""API plumbing shared by every app: pagination and the error format.
+"""API plumbing shared by every app: pagination, the error format, and how the schema says so.
 
 Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [messages]}}.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -15,10 +17,96 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from wfo.exceptions import DomainError
 
 
-class StandardPagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """A `page_size` that is not a whole number from 1 is refused with a message, not
+    silently replaced by the default (DRF's way); one above `max_page_size` is capped."""
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            message = f"Give a whole number from 1 (at most {self.max_page_size} are used)."
+            raise DRFValidationError({self.page_size_query_param: [message]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+def empty_query_value_schema():
+    """drf-spectacular's schema for a view with query parameters, adding what this API does
+    with an empty optional one (`?due_before=`): the same as leaving it out, as django-filter,
+    Django forms and the paginators read it. Repeatable (list) parameters are left as they are."""
+    # drf_spectacular.openapi imports rest_framework.generics, which imports this module (for
+    # DEFAULT_PAGINATION_CLASS) while it loads: import it when a view asks, not before.
+    from drf_spectacular.openapi import AutoSchema
+
+    class EmptyQueryValueAutoSchema(AutoSchema):
+        def get_operation(self, *args, **kwargs):
+            operation = super().get_operation(*args, **kwargs)
+            for parameter in (operation or {}).get("parameters", []):
+                optional = parameter["in"] == "query" and not parameter.get("required")
+                if optional and parameter["schema"].get("type") != "array":
+                    parameter["allowEmptyValue"] = True
+            return operation
+
+    return EmptyQueryValueAutoSchema()
+
+
+class BoundedCharField(serializers.CharField):
+    """A CharField whose `max_length` counts the text as sent, as the schema's `maxLength`
+    says. DRF trims surrounding whitespace first and counts what is left, so a reason of 600
+    characters, 150 of them trailing spaces, would pass a limit of 500 that the schema says it
+    breaks. The stored value is still trimmed."""
+
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
+
+
+class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    """The body of every error answer."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        required=False, help_text="Field name -> list of messages (a batch's `rows`: row number -> field -> messages)."
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request is not valid; `errors` has a message per field.",
+    401: "No valid token or session.",
+    403: "Your role, or who holds the object, does not allow this.",
+    404: "No such object, or not one you may see.",
+    409: "The object's current state does not allow this (often: someone else changed it).",
+    415: "The body's Content-Type is not JSON, form data or multipart.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, for its `extend_schema(responses=...)`. Every
+    operation needs authentication, so every one can answer 401."""
+    return {
+        code: OpenApiResponse(ErrorOutputSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in sorted({401, *codes})
+    }
 
 
 def _as_message_lists(detail) -> dict:
@@ -35,6 +123,9 @@ def exception_handler(exc, context):
         if exc.fields:
             body["errors"] = exc.fields
         return Response(body, status=exc.status_code)
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        # Over Django's DATA_UPLOAD_MAX_* limits: left to Django, this would be its HTML 400 page.
+        return Response({"detail": str(exc), "code": "too_large"}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(

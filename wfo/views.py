@@ -1,10 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django.views.defaults import page_not_found
 
 from allocation import selectors
 from wfo import selectors as wfo_selectors
@@ -25,8 +27,6 @@ def home(request):
 def health(request):
     """Database and broker reachable: 200, else 503 with which one failed (no login: load
     balancers and orchestrators call it)."""
-    from django.http import JsonResponse
-
     from wfo.health import health_checks
 
     checks = health_checks()
@@ -85,3 +85,12 @@ def notifications_read(request):
     if ids is None:
         messages.success(request, f"Marked {changed} notification{pluralize(changed)} read.")
     return redirect("notifications")
+
+
+def not_found(request, exception):
+    """The 404 of a path no URL pattern matches (wfo/urls.py's handler404). An API client gets
+    the API's JSON error body, as for every other API error; a person gets the 404 page."""
+    if request.path.startswith("/api/"):
+        body = {"detail": f"No API operation at {request.path}. See /api/docs/.", "code": "not_found"}
+        return JsonResponse(body, status=404)
+    return page_not_found(request, exception)

@@ -1,5 +1,6 @@
 """REST API v1: contract, permissions, errors (one message per field), query counts."""
 
+import base64
 import json
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
@@ -30,8 +32,6 @@ def source_client(api_client):
 
 @pytest.fixture
 def agent_client(agent):
-    from rest_framework.test import APIClient
-
     client = APIClient()
     client.force_authenticate(agent.user)
     return client
@@ -394,3 +394,96 @@ def test_item_list_query_count_is_flat(source_client, agent, queue):
     with CaptureQueriesContext(connection) as many:
         assert len(source_client.get(ITEMS).json()["results"]) == 33
     assert len(few) == len(many) <= 5
+
+
+# found by fuzzing the schema (tests/api/test_schema_fuzz.py) ------------------------------
+
+@pytest.mark.parametrize("overrides", [
+    {"payload": {"note": "a\x00b"}},
+    {"payload": {"a\x00": 1}},
+    {"payload": {"lines": [{"text": "\ud800"}]}},
+    {"queue": "cards\x00"},
+])
+def test_text_postgresql_cannot_hold_is_a_400_not_a_500(source_client, queue, overrides):
+    # json.dumps escapes a lone surrogate, which the test client's own encoder refuses.
+    body = json.dumps({**_row(queue), **overrides})
+    response = source_client.post(ITEMS, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(overrides)
+    assert WorkItem.objects.count() == 0
+
+
+def test_transfer_and_reassign_targets_with_a_nul_are_a_400(agent, queue):
+    supervisor = APIClient()
+    supervisor.force_authenticate(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    item = assigned_item(agent, queue)
+    transfer = supervisor.post(f"{ITEMS}{item.pk}/transfer/", {"agent": "a\x00"}, format="json")
+    assert transfer.status_code == 400 and "agent" in transfer.json()["errors"]
+    reassign = supervisor.post(f"{ITEMS}reassign/", {"items": [item.pk], "queue": "q\x00"}, format="json")
+    assert reassign.status_code == 400 and "queue" in reassign.json()["errors"]
+
+
+def test_customer_ref_with_a_nul_is_a_400(source_client):
+    response = source_client.get("/api/v1/customers/CUST%00/items/")
+    assert response.status_code == 400
+    assert "customer_ref" in response.json()["errors"]
+
+
+def test_a_forged_cursor_is_a_404_not_a_500(source_client):
+    response = source_client.get(ITEMS, {"cursor": base64.b64encode(b"p=not-an-id").decode()})
+    assert (response.status_code, response.json()["detail"]) == (404, "Invalid cursor")
+
+
+def test_page_size_is_a_whole_number_from_one(source_client, queue):
+    for _ in range(3):
+        queued_item(queue)
+    for bad in ("abc", "0", "-2"):
+        response = source_client.get(ITEMS, {"page_size": bad})
+        assert response.status_code == 400 and "page_size" in response.json()["errors"], bad
+    assert len(source_client.get(ITEMS, {"page_size": ""}).json()["results"]) == 3  # empty: the default
+    assert len(source_client.get(ITEMS, {"page_size": "9999"}).json()["results"]) == 3  # capped, not refused
+
+
+def test_too_many_form_fields_is_a_json_400(source_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"items={n}" for n in range(1, 20))
+    response = source_client.post(f"{ITEMS}reassign/", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_large"
+
+
+def test_every_operation_documents_its_error_answers(client):
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert "401" in operation["responses"], (method, path)
+            if "_id}" in path:
+                assert "404" in operation["responses"], (method, path)
+    error = paths["/api/v1/items/{item_id}/start/"]["post"]["responses"]["409"]["content"]["application/json"]
+    assert error["schema"]["$ref"] == "#/components/schemas/ErrorOutput"
+
+
+def test_max_length_counts_the_text_as_sent_and_stores_it_trimmed(agent_client, agent, queue):
+    item = assigned_item(agent, queue)
+    padded = "lost card" + " " * 500  # 509 characters as sent; 9 once trimmed
+    refused = agent_client.post(f"{ITEMS}{item.pk}/release/", {"reason": padded}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["reason"] == ["Ensure this field has no more than 500 characters."]
+    assert not WorkItemEvent.objects.filter(item=item, kind=EventKind.RELEASED).exists()
+    accepted = agent_client.post(f"{ITEMS}{item.pk}/release/", {"reason": "  lost card  "}, format="json")
+    assert accepted.status_code == 200
+    assert WorkItemEvent.objects.get(item=item, kind=EventKind.RELEASED).reason == "lost card"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items/abc/", "/api/v1/nothing-here/", "/api/v1/customers/a%2Fb/items/"])
+def test_a_path_no_operation_matches_is_a_json_404(source_client, path):
+    response = source_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found" and "/api/docs/" in response.json()["detail"]
+
+
+def test_a_page_path_no_view_matches_is_the_404_page(client):
+    response = client.get("/work/nothing-here/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

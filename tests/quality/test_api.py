@@ -64,3 +64,10 @@ def test_dispute_and_visibility(queue, agent):
     assert stranger.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
     supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
     assert len(supervisor.get(reverse("quality-evaluations"), {"status": "disputed"}).json()["results"]) == 1
+
+
+def test_unknown_status_filter_is_a_400(queue, agent):
+    supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    response = supervisor.get(reverse("quality-evaluations"), {"status": "lost"})
+    assert response.status_code == 400 and "status" in response.json()["errors"]
+    assert supervisor.get(reverse("quality-evaluations"), {"status": ""}).status_code == 200
