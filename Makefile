@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test bench lint
+.PHONY: install run test faults bench lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: install
 ## The whole suite on PostgreSQL (see wfo/settings/test.py for which server).
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Only the fault tests (part of `make test` too): a Celery worker killed mid-job, Redis
+## stopped while agents work, PostgreSQL restarted under API load (tests/faults).
+faults: install
+	$(PY) -m pytest tests/faults -v $(PYTEST_ARGS)
 
 ## Allocation and API benchmarks against ../shared/bench (see bench/README.md).
 bench: install

@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -6,11 +8,14 @@ from tests.browser.conftest import chromium_path
 
 
 def pytest_report_header(config):
-    """Say plainly, at the top of every run, whether the browser tests will run."""
+    """Say plainly, at the top of every run, whether the browser and broker fault tests run."""
     path = chromium_path()
-    if path:
-        return f"browser tests: chromium at {path}"
-    return "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)"
+    browser = (f"browser tests: chromium at {path}" if path
+               else "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)")
+    redis = shutil.which("redis-server")
+    faults = (f"broker fault test: redis-server at {redis}" if redis
+              else "broker fault test: SKIPPED, no redis-server found (apt-get install redis-server; .ci/run does)")
+    return [browser, faults]
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from wfo.models import WorkerHeartbeat
 
@@ -32,3 +35,25 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
     def is_alive(self, heartbeat: WorkerHeartbeat) -> bool:
         allowed_silence = timedelta(seconds=MISSED_BEATS_BEFORE_DEAD * settings.WFO_WORKER_HEARTBEAT_SECONDS)
         return timezone.now() - heartbeat.last_seen <= allowed_silence
+
+
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """django-celery-beat's schedule admin, whose "Run selected tasks" sends to the broker
+    from the request: with the broker down that would be a 500."""
+
+    @admin.action(description=beat_admin.PeriodicTaskAdmin.run_tasks.short_description)
+    def run_tasks(self, request, queryset):
+        try:
+            return super().run_tasks(request, queryset)
+        except BrokerUnavailable:
+            self.message_user(
+                request,
+                "The broker (Redis) is not answering, so no task was started. Nothing is lost: each job "
+                "runs on its schedule once the broker is back and does all the work that came due meanwhile.",
+                level=messages.ERROR,
+            )
+            return None
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

@@ -1,8 +1,10 @@
-"""Request-wide behaviour: the user's time zone, domain errors as pages, and the limits
-and headers every response carries (body size, Content-Security-Policy)."""
+"""Request-wide behaviour: the user's time zone, domain errors as pages, a database that is
+not answering as a 503, and the limits and headers every response carries (body size,
+Content-Security-Policy)."""
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from urllib.parse import unquote
 
@@ -12,6 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from wfo.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
 
 TIMEZONE_COOKIE = "wfo_tz"
 
@@ -52,6 +56,28 @@ class DomainErrorPageMiddleware:
             return None
         context = {"message": exception.message, "status": exception.status_code}
         return render(request, "error.html", context, status=exception.status_code)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view the database could not serve (restarting, unreachable) answers 503 with
+    Retry-After (wfo.views.database_unavailable), logged as one line, not as a traceback
+    per request for the length of an outage."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from wfo.views import DATABASE_UNAVAILABLE, database_unavailable
+
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        first_line = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
+        logger.warning("database unavailable for %s %s: %s: %s", request.method, request.path,
+                       type(exception).__name__, first_line)
+        return database_unavailable(request)
 
 
 class AgentLastSeenMiddleware:

@@ -27,5 +27,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-# Unmatched paths: JSON under /api/, the 404 page elsewhere.
+# Unmatched paths and unhandled errors: JSON under /api/, pages elsewhere; a database that
+# is not answering is a 503 (wfo.views.server_error).
 handler404 = "wfo.views.not_found"
+handler500 = "wfo.views.server_error"

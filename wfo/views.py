@@ -1,12 +1,17 @@
+import sys
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 
 from allocation import selectors
 from wfo import selectors as wfo_selectors
@@ -94,3 +99,35 @@ def not_found(request, exception):
         body = {"detail": f"No API operation at {request.path}. See /api/docs/.", "code": "not_found"}
         return JsonResponse(body, status=404)
     return page_not_found(request, exception)
+
+
+# Errors of the database connection (server restarting, unreachable, connections used up)
+# and transaction conflicts it asks the client to retry: worth a retry, not a bug report.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(request) -> HttpResponse:
+    """The 503 of a request the database could not serve: it says so, asks to retry after
+    RETRY_AFTER_SECONDS, and the portal recovers by itself (each request checks its pooled
+    connection and reconnects). JSON under /api/, a page that retries by itself elsewhere."""
+    detail = ("The database is not answering just now, so this request may not have been carried out. "
+              f"Check, then try again in {RETRY_AFTER_SECONDS} seconds.")
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": detail, "code": "database_unavailable"}, status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html", {"detail": detail}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request):
+    """wfo/urls.py's handler500, called while an unhandled exception is in flight (views'
+    database errors are answered before, by wfo.middleware.DatabaseUnavailableMiddleware;
+    these come from middleware). JSON under /api/, the 500 page elsewhere."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable(request)
+    if request.path.startswith("/api/"):
+        detail = "Something went wrong on our side; the error has been logged."
+        return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
+    return django_server_error(request)

@@ -7,6 +7,8 @@ notifies anyone. Scans lock the clocks they work on with SKIP LOCKED, so overlap
 share the work instead of repeating it. E-mail is an outbox: an alert is raised with
 `emailed_at` empty, and sending (after commit, by this run or, if it died before, the
 next one) locks the alert and stamps it, so a retried or overlapping run sends it once.
+A run killed between sending a batch and stamping it sends that batch again (at most
+EMAIL_BATCH mails), with the same Message-ID, so mail systems drop the repeat.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -191,6 +194,14 @@ def sla_alert_emails_send(*, now: datetime | None = None, limit: int = 1000) -> 
     return done
 
 
+def alert_message_id(alert: SlaAlert) -> str:
+    """The same Message-ID every time an alert is mailed. Sending and stamping `emailed_at`
+    cannot be one atomic step (SMTP is not transactional): a run killed between the two
+    mails that batch again on the next run, and mail systems drop the repeat by this id."""
+    host = urlsplit(settings.WFO_PORTAL_URL).hostname or "wfo-portal"
+    return f"<sla-alert-{alert.pk}@{host}>"
+
+
 def _send(alerts: list[SlaAlert]) -> None:
     """One message per alert to its recipients who have an address, over one connection."""
     user_ids = {user_id for alert in alerts for user_id in alert.recipient_ids}
@@ -205,6 +216,7 @@ def _send(alerts: list[SlaAlert]) -> None:
             continue
         subject, body = alert_text(alert.item, alert.threshold)
         link = f"{portal}{reverse('work:item', args=[alert.item_id])}"
-        messages.append(EmailMessage(subject, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, to))
+        messages.append(EmailMessage(subject, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, to,
+                                     headers={"Message-ID": alert_message_id(alert)}))
     if messages:
         get_connection().send_messages(messages)

@@ -272,6 +272,30 @@ def test_a_crash_between_the_alert_and_its_email_sends_it_once_later(agent, queu
     assert SlaAlert.objects.count() == 1 and Notification.objects.count() == 1 and len(mail.outbox) == 1
 
 
+def test_a_batch_mailed_again_after_a_crash_carries_the_same_message_id(agent, queue, monkeypatch):
+    """Sending and stamping `emailed_at` are two steps; a run killed between them mails the
+    batch again, and the repeat must be recognisable as the same message."""
+    agent.user.email = "agent@example.com"
+    agent.user.save()
+    item = assigned_item(agent, queue)
+    SlaClock.objects.filter(item_id=item.pk).update(next_alert_at=timezone.now() - HOUR)
+    real_send = sla_alerts._send
+
+    def send_then_die(alerts):
+        real_send(alerts)
+        raise RuntimeError("worker killed after sending, before stamping")
+
+    monkeypatch.setattr(sla_alerts, "_send", send_then_die)
+    with pytest.raises(RuntimeError):
+        sla_alerts_raise()
+    monkeypatch.undo()
+    assert sla_alerts_raise().emails_sent == 1
+    first, again = mail.outbox
+    alert = SlaAlert.objects.get(item=item)
+    assert first.extra_headers["Message-ID"] == again.extra_headers["Message-ID"] == f"<sla-alert-{alert.pk}@127.0.0.1>"
+    assert "Message-ID: <sla-alert-" in first.message().as_string()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_scans_raise_each_alert_once(role_groups, team):
     queue = factories.QueueFactory(teams=[team])

@@ -136,10 +136,11 @@ EXPECTED = {
 ADMIN_MODELS = {
     "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.Queue",
     "allocation.Skill", "allocation.SlaAlert", "allocation.SlaPolicy", "allocation.Team", "allocation.WorkItem",
-    "axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog", "auth.Group", "auth.User", "authtoken.TokenProxy", "django_celery_beat.ClockedSchedule",
-    "django_celery_beat.CrontabSchedule", "django_celery_beat.IntervalSchedule", "django_celery_beat.PeriodicTask",
-    "django_celery_beat.SolarSchedule", "quality.Evaluation", "quality.EvaluationForm", "quality.FormSection",
-    "quality.FormVersion", "quality.SamplingRule", "wfo.WorkerHeartbeat",
+    "auth.Group", "auth.User", "authtoken.TokenProxy", "axes.AccessAttempt", "axes.AccessFailureLog",
+    "axes.AccessLog", "django_celery_beat.ClockedSchedule", "django_celery_beat.CrontabSchedule",
+    "django_celery_beat.IntervalSchedule", "django_celery_beat.PeriodicTask", "django_celery_beat.SolarSchedule",
+    "quality.Evaluation", "quality.EvaluationForm", "quality.FormSection", "quality.FormVersion",
+    "quality.SamplingRule", "wfo.WorkerHeartbeat",
 }
 ADMIN_ADD_REFUSED = {
     "allocation.PresenceChange", "allocation.SlaAlert", "allocation.WorkItem", "auth.Group", "quality.Evaluation",

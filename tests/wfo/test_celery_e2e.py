@@ -3,63 +3,29 @@ configured broker (Redis when it answers, else the filesystem transport) and wri
 the test database."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
+from tests.processes import celery_worker, django_env, test_database_url
 from wfo.models import WorkerHeartbeat
 from wfo.tasks import worker_heartbeat
 
 pytestmark = [pytest.mark.celery_e2e, pytest.mark.django_db(transaction=True)]
 
-STARTUP_SECONDS = 60
 TASK_SECONDS = 60
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    host = db["HOST"] or db["OPTIONS"].get("host", "")
-    if host.startswith("/"):
-        return f"postgres://{db['USER']}@/{db['NAME']}?host={quote(host)}"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
 
 
 @pytest.fixture
 def celery_worker_process(tmp_path: Path):
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "wfo.settings.test",
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           # The worker's mail lands in files the test reads.
-           "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-           "DJANGO_EMAIL_FILE_PATH": str(tmp_path / "mail")}
-    celery = Path(sys.executable).with_name("celery")
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(celery), "-A", "wfo", "worker", "--pool", "solo", "--loglevel", "info", "--purge",
-             "--hostname", f"e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
-        )
+    env = django_env(test_database_url(), settings.CELERY_BROKER_URL, tmp_path / "mail")
+    worker = celery_worker(env, tmp_path / "worker.log", name="e2e")
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while " ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield process, log
+        yield worker.process, worker.log
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        worker.stop()
 
 
 def test_worker_runs_the_heartbeat_task_against_the_database(celery_worker_process):

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from wfo.embedded import (
     VAR_DIR,
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "wfo.middleware.BrowserTimezoneMiddleware",
     "wfo.middleware.DomainErrorPageMiddleware",
+    "wfo.middleware.DatabaseUnavailableMiddleware",
     "wfo.middleware.AgentLastSeenMiddleware",
     # Last: it answers a locked-out login attempt (django-axes).
     "axes.middleware.AxesMiddleware",
@@ -160,6 +162,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that goes away (Redis restarted or unreachable) is waited for, however long:
+# worker and beat reconnect by themselves. Every job reads its work from PostgreSQL, so a
+# message lost with the broker loses no work: the next tick does it (README, Operations).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -182,6 +189,18 @@ WFO_WALLBOARD_REFRESH_SECONDS = env.int("WFO_WALLBOARD_REFRESH_SECONDS", default
 # How often an open inbox reloads its list (htmx polling).
 WFO_INBOX_REFRESH_SECONDS = env.int("WFO_INBOX_REFRESH_SECONDS", default=30)
 
+LOG_FORMATS = ("plain", "json")
+
+
+def log_format(*, default: str) -> str:
+    """WFO_LOG_FORMAT, checked: a typo would otherwise stop every process with logging's
+    "Unable to configure handler 'console'"."""
+    chosen = env("WFO_LOG_FORMAT", default=default)
+    if chosen not in LOG_FORMATS:
+        raise ImproperlyConfigured(f"WFO_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {chosen!r}.")
+    return chosen
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -192,7 +211,7 @@ LOGGING = {
                  "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
                  "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env("WFO_LOG_FORMAT", default="plain")}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format(default="plain")}},
     "root": {"handlers": ["console"], "level": env("WFO_LOG_LEVEL", default="INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},
 }

@@ -13,7 +13,7 @@ from wfo.settings.base import *  # noqa: E402, F403
 from wfo.settings.base import env  # noqa: E402
 
 DEBUG = False
-LOGGING["handlers"]["console"]["formatter"] = env("WFO_LOG_FORMAT", default="json")  # noqa: F405
+LOGGING["handlers"]["console"]["formatter"] = log_format(default="json")  # noqa: F405
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
