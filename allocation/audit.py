@@ -8,11 +8,11 @@ compares each with its replay and yields the mismatches.
 Compared, because the services record it in the events (DESIGN.md, "Work item lifecycle"):
 - status: the last event's `to_status`;
 - queue_id: the created event's `data.queue_id`, then each transfer's `data.to_queue_id`;
-- assignee_id while held: `data.to_agent` of a push, transfer, rebalancing or follow-up move,
-  else the actor of get-next's `assigned` event, which names no agent in its data: every page
-  and API call has the agent ask for itself, so the actor is the agent (a user calling
-  `item_get_next` for another agent, which the service allows, would show as a mismatch);
-  no assignee once queued or closed;
+- assignee_id while held: `data.to_agent` of the event that gave the item to an agent
+  (get-next, push, transfer, rebalancing, follow-up); no assignee once queued or closed.
+  get-next's `assigned` events written before they named the agent are read as the actor's:
+  every page and API call has the agent ask for itself (one a job made for an agent leaves
+  the holder unknown);
 - assigned_at: when the last event that assigned the item happened; started_at: the first
   `started` event (a restart keeps the first start); closed_at: the completed or cancelled
   event;
@@ -26,16 +26,17 @@ Compared, because the services record it in the events (DESIGN.md, "Work item li
 Checked on the events themselves: the first event is `created` from "" to queued; each
 event starts where the previous one ended (`from_status`); its kind allows that move;
 events were written in time order (a later id is never dated earlier); and what an event
-says about the state before it (`from_queue_id`, `from_agent`, `from_priority`, the queue
-get-next took it from, …) agrees with the replay so far.
+says about the state before it (`from_queue_id`, `from_agent` — or the older holder keys,
+see allocation/services/events.py —, `from_priority`, the queue get-next took it from, …)
+agrees with the replay so far.
 
 Not compared, because no event determines it:
 - due_at and start_by belong to the SLA clock: resuming a pended item moves them by the
   working time paused without an event (get-next's follow-up settles the clock after its
   event), so the dates an event mentions are not the item's current ones;
 - the priority before any event recorded one (the created event does not), and the holder
-  after a get-next made by a system job (its event names no agent): left unknown, never
-  guessed — a later event that states them makes them known again;
+  after an older get-next made by a system job (its event names no agent): left unknown,
+  never guessed — a later event that states them makes them known again;
 - customer_ref, title, payload, created_at and updated_at: no event records them.
 """
 
@@ -171,7 +172,8 @@ LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.FOLLOW_UP_DUE: _moves([(ItemStatus.PENDED, _ASSIGNED), (ItemStatus.PENDED, _QUEUED)]),
 }
 
-# Data keys in which an event names the holder it took the item from.
+# Data keys in which an event names the holder it took the item from: `from_agent`, and the
+# keys of events written before every kind used it (allocation/services/events.py).
 _HOLDER_BEFORE_KEYS = ("from_agent", "released_by_agent", "rejected_by_agent", "held_by")
 
 
@@ -227,7 +229,8 @@ class ItemReplay:
         elif "to_agent" in data:
             self.assignee_id = data["to_agent"]
         elif event.kind == EventKind.ASSIGNED and event.from_status == ItemStatus.QUEUED:
-            # get-next: the agent calls it for itself; a job acting for one is not named.
+            # An older get-next, which named no agent: the agent calls it for itself; a job
+            # acting for one is not named.
             self.assignee_id = event.actor_id if event.actor_id is not None else UNKNOWN
         if event.to_status == ItemStatus.ASSIGNED and event.kind != EventKind.PRIORITY_CHANGED:
             self.assigned_at = event.at

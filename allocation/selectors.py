@@ -171,6 +171,8 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     return items
 
 
+# `from_agent` and `to_agent`, and the keys older events named the holder by
+# (allocation/services/events.py).
 AGENT_KEYS_IN_EVENTS = ("from_agent", "to_agent", "released_by_agent", "held_by", "rejected_by_agent")
 
 
@@ -222,7 +224,7 @@ def assignment_explanation(item: WorkItem, events: list[WorkItemEvent]) -> WorkI
     for event in reversed(events):
         if event.kind not in ASSIGNING_KINDS or event.to_status != "assigned":
             continue
-        # get-next and push name no target (the actor, or the chosen candidate, is it).
+        # Older get-next events name no target (the actor is it).
         if event.data.get("to_agent", item.assignee_id) == item.assignee_id:
             return event
     return None

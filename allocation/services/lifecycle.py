@@ -172,7 +172,7 @@ def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = 
     sla_clock.clock_stop(item=item, at=now)
     event_record(
         item=item, actor=actor, kind=EventKind.COMPLETED, from_status=ItemStatus.IN_PROGRESS, at=now,
-        reason=note.strip(), data={"outcome": item.outcome},
+        reason=note.strip(), data={"outcome": item.outcome, "from_agent": item.completed_by_id},
     )
     return item
 
@@ -191,7 +191,7 @@ def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     _save(item, "status", "assignee")
     event_record(
         item=item, actor=actor, kind=EventKind.RELEASED, from_status=from_status, at=timezone.now(),
-        reason=reason, data={"released_by_agent": released_from},
+        reason=reason, data={"from_agent": released_from},
     )
     return item
 
@@ -216,7 +216,7 @@ def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
     sla_clock.clock_stop(item=item, at=now)
     event_record(
         item=item, actor=actor, kind=EventKind.CANCELLED, from_status=from_status, at=now,
-        reason=reason.strip(), data={"held_by": holder} if holder else {},
+        reason=reason.strip(), data={"from_agent": holder},
     )
     return item
 
@@ -342,6 +342,6 @@ def item_reject(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     PushRejection.objects.create(item=item, agent_id=holder, rejected_at=now, until=until, reason=reason)
     event_record(
         item=item, actor=actor, kind=EventKind.REJECTED, from_status=ItemStatus.ASSIGNED, at=now, reason=reason,
-        data={"rejected_by_agent": holder, "not_offered_again_until": until.isoformat()},
+        data={"from_agent": holder, "not_offered_again_until": until.isoformat()},
     )
     return item

@@ -6,6 +6,15 @@ with SKIP LOCKED, check that the rule still applies to what is now in the row, m
 write one event per item with the rule, the reason and — for a move to an agent — the
 candidates considered and why each lost. So a run can stop between any two transactions
 and lose nothing, two overlapping runs move each item once, and repeating changes nothing.
+
+Two times, on purpose. A pass's `now`, read once when it starts (or given by a caller),
+decides what its rules match — expired, due, absent past the grace period, a rejection
+still in force — so one pass judges every item alike. A move is *dated* by `moved_at(now)`,
+read once the item's row lock is held: its event, the item's assigned_at and updated_at,
+the receiver's last_assigned_at and the end of an SLA pause. A pass can run for seconds
+while agents act on its items; an event one of them wrote after the pass began was
+committed before the move got the lock, so the move is dated after it and the event log's
+order by time stays its order of writing (as item_pend does, lifecycle.py).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from allocation import selectors
 from allocation.actors import SystemActor, actor_fields
@@ -53,6 +63,12 @@ class MoveCount:
     @property
     def moved(self) -> int:
         return self.to_queue + self.to_agent
+
+
+def moved_at(now: datetime) -> datetime:
+    """When a move happens: the clock, read with the item's row lock held — never before
+    the pass's `now` (a caller may run a pass as of a time ahead of the clock)."""
+    return max(now, timezone.now())
 
 
 # Choosing a receiving agent ----------------------------------------------------------------
@@ -123,13 +139,14 @@ def move_one(
         from_status = locked.status
         if target is None and from_status == ItemStatus.QUEUED:
             return None
+        at = moved_at(now)
         if from_status == ItemStatus.PENDED:
-            sla_clock.clock_resume(item=locked, at=now)
+            sla_clock.clock_resume(item=locked, at=at)
         locked.pended_until = None
         data = {"rule": rule, "from_agent": holder_id}
         if target is not None:
-            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, now
-            target.last_assigned_at = now
+            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, at
+            target.last_assigned_at = at
             target.save(update_fields=["last_assigned_at"])
             data["to_agent"] = target.pk
         else:
@@ -139,7 +156,7 @@ def move_one(
             data["candidates"] = considered
         locked.save(update_fields=["status", "assignee", "assigned_at", "pended_until", "due_at", "start_by",
                                    "updated_at"])
-        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=now, reason=reason, data=data)
+        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=at, reason=reason, data=data)
     return "agent" if target is not None else "queue"
 
 
@@ -224,6 +241,7 @@ def move_held_batch(
             .filter(rule_applies, pk__in=item_ids, status__in=ACTIVE_STATUSES).order_by("pk")
         )
         count.skipped += len(item_ids) - len(locked)
+        at = moved_at(now)
         to_queue, by_agent, events = [], {}, []
         for item in locked:
             winner, considered = plan.get(item.pk, (None, []))
@@ -245,21 +263,20 @@ def move_held_batch(
                 to_status = ItemStatus.QUEUED
             if considered:
                 data["candidates"] = considered
-            events.append(WorkItemEvent(item=item, at=now, kind=kind, from_status=item.status, to_status=to_status,
+            events.append(WorkItemEvent(item=item, at=at, kind=kind, from_status=item.status, to_status=to_status,
                                         reason=reason, data=data, **actor_fields(actor)))
         if to_queue:
-            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=now)
+            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=at)
         if by_agent:
-            _assign_all({item_id: agent_id for agent_id, ids in by_agent.items() for item_id in ids}, now)
-        if by_agent:
-            AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=now)
+            _assign_all({item_id: agent_id for agent_id, ids in by_agent.items() for item_id in ids}, at)
+            AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=at)
         WorkItemEvent.objects.bulk_create(events)
     count.to_queue += len(to_queue)
     count.to_agent += sum(len(ids) for ids in by_agent.values())
     return count
 
 
-def _assign_all(assignee_by_item: dict[int, int], now: datetime) -> None:
+def _assign_all(assignee_by_item: dict[int, int], at: datetime) -> None:
     """Give each item its receiver in one statement (a batch spreads over many agents)."""
     rows = ", ".join(["(%s::bigint, %s::integer)"] * len(assignee_by_item))
     params = [value for pair in assignee_by_item.items() for value in pair]
@@ -267,7 +284,7 @@ def _assign_all(assignee_by_item: dict[int, int], now: datetime) -> None:
         cursor.execute(
             f"UPDATE {WorkItem._meta.db_table} AS w SET status = %s, assignee_id = v.agent_id, assigned_at = %s,"
             f" updated_at = %s FROM (VALUES {rows}) AS v(item_id, agent_id) WHERE w.id = v.item_id",
-            [ItemStatus.ASSIGNED, now, now, *params],
+            [ItemStatus.ASSIGNED, at, at, *params],
         )
 
 

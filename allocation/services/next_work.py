@@ -13,7 +13,8 @@ The backlog is never scanned: each eligible queue's head is read from the partia
 through a LATERAL join, the heads are merged, and the first one no concurrent
 transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
 writing the event and stamping the agent are one statement — one round trip, one
-snapshot, atomic on its own — because this is the hottest path of the product.
+snapshot, atomic on its own — because this is the hottest path of the product. The event
+names the agent and the holder before, as every change of holder does (services/events.py).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ ready AS (
     SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 ),
 follow_up AS (
-    SELECT w.id, w.status AS from_status, w.pended_until, '{RULE_PENDED_FOLLOW_UP}' AS rule
+    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.pended_until,
+           '{RULE_PENDED_FOLLOW_UP}' AS rule
       FROM {ITEM_TABLE} AS w
       JOIN ready ON w.assignee_id = ready.user_id
      WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
@@ -106,7 +108,8 @@ candidates AS (
      LIMIT __WINDOW__
 ),
 next_best AS (
-    SELECT w.id, w.status AS from_status, NULL::timestamptz AS pended_until, '{RULE_NEXT_BEST}' AS rule
+    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, NULL::timestamptz AS pended_until,
+           '{RULE_NEXT_BEST}' AS rule
       FROM {ITEM_TABLE} AS w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
@@ -124,7 +127,8 @@ moved AS (
            pended_until = NULL, updated_at = %(now)s
       FROM picked
      WHERE w.id = picked.id
- RETURNING {returning_item("w")}, picked.from_status AS picked_from_status, picked.rule AS picked_rule,
+    -- Every column (the last SELECT names the ones it returns), and what the event says.
+ RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent, picked.rule AS picked_rule,
            picked.pended_until AS picked_pended_until
 ),
 logged AS (
@@ -133,7 +137,7 @@ logged AS (
     SELECT id, %(now)s, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
            '{ItemStatus.ASSIGNED}', '',
            jsonb_build_object('rule', picked_rule, 'queue_id', queue_id, 'start_by', start_by,
-                              'priority', priority)
+                              'priority', priority, 'from_agent', from_agent, 'to_agent', assignee_id)
            || CASE WHEN picked_rule = '{RULE_NEXT_BEST}'
                    THEN jsonb_build_object('order', '{ORDER_DESCRIPTION}',
                                            'eligible_queues', (SELECT count(*) FROM eligible))

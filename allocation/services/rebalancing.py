@@ -1,6 +1,9 @@
 """Work never gets stuck with an absent agent (DESIGN.md, "Reservations", "Rebalancing",
 "Push mode"): the rules of the periodic jobs in allocation/tasks.py. How an item moves —
 locks, re-checks, events, explanations — is allocation/services/moves.py.
+
+Each pass takes `now` once, when it starts: what its rules match is decided against it.
+Its moves are dated when they happen, under the item's lock (moves.moved_at).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 from django.db.models import F
+from django.test import override_settings
 from django.utils import timezone
 
 from allocation import demo, services
@@ -22,11 +23,13 @@ from allocation.actors import SystemActor
 from allocation.audit import EVENT_COLUMNS, UNKNOWN, AuditTally, EventRow, item_replay, items_audit
 from allocation.management.commands import audit_items
 from allocation.models import (
+    HELD_STATUSES,
     AgentProfile,
     AllocationMode,
     EventKind,
     ItemStatus,
     Presence,
+    SlaClock,
     WorkItem,
     WorkItemEvent,
 )
@@ -293,6 +296,187 @@ def test_the_seeded_demo_passes():
     assert WorkItem.objects.filter(status=ItemStatus.PENDED).exists()  # today's backlog, through services
 
 
+# Who holds the item: every event that can change it says so the same way ------------------------
+
+HOLDER_CHANGING_KINDS = {
+    EventKind.ASSIGNED, EventKind.TRANSFERRED, EventKind.REBALANCED, EventKind.RESERVATION_EXPIRED,
+    EventKind.FOLLOW_UP_DUE, EventKind.RELEASED, EventKind.REJECTED, EventKind.COMPLETED, EventKind.CANCELLED,
+}
+
+
+def test_get_next_names_the_agent_it_gave_the_item_to(agent, colleague, team, queue):
+    by_itself = queued_item(queue)
+    services.item_get_next(agent_id=agent.pk)
+    for_colleague = queued_item(queue)
+    services.item_get_next(agent_id=colleague.pk, actor=SUPERVISOR_JOB)  # a job acting for the agent
+    by_supervisor = queued_item(queue)
+    services.item_get_next(agent_id=colleague.pk, actor=supervisor_of(team))
+
+    for item, holder in ((by_itself, agent), (for_colleague, colleague), (by_supervisor, colleague)):
+        event = events_of(item, EventKind.ASSIGNED).get()
+        assert (event.data["from_agent"], event.data["to_agent"]) == (None, holder.pk)
+        assert replayed(item).assignee_id == holder.pk  # known from the event, whoever asked
+    assert_every_item_passes()
+
+    retouch(events_of(for_colleague, EventKind.ASSIGNED), to_agent=agent.pk)
+    mismatches, _ = audit()
+    assert [(m.item_id, m.field, m.expected, m.actual) for m in mismatches] == [
+        (for_colleague.pk, "assignee_id", agent.pk, colleague.pk)
+    ]
+
+
+def test_every_event_that_can_change_the_holder_names_it_the_same_way(agent, colleague, team, queue, other_queue):
+    agent.capacity = colleague.capacity = 10
+    agent.save()
+    colleague.save()
+    supervisor = supervisor_of(team)
+    services.item_release(item_id=assigned_item(agent, queue).pk, actor=agent.user, reason="Shift ending")
+    services.item_get_next(agent_id=colleague.pk)  # takes the released item again
+    services.item_complete(item_id=started_item(agent, queue).pk, actor=agent.user)
+    services.item_cancel(item_id=started_item(agent, queue).pk, actor=SUPERVISOR_JOB, reason="Duplicate")
+    services.item_cancel(item_id=queued_item(queue).pk, actor=SUPERVISOR_JOB, reason="Withdrawn")
+    services.item_transfer(item_id=started_item(agent, queue).pk, actor=supervisor, to_agent_id=colleague.pk)
+    services.item_transfer(item_id=started_item(agent, queue).pk, actor=agent.user, to_queue_id=other_queue.pk)
+    follow_up = follow_up_soon(agent, queue)
+    follow_up_soon(colleague, queue)  # for rebalancing to return
+    wait_for_follow_ups()
+    assert services.item_get_next(agent_id=agent.pk).pk == follow_up.pk
+    queue.reservation_timeout = timedelta(milliseconds=1)
+    queue.save()
+    time.sleep(0.01)
+    assert rebalancing.reservations_expire().to_queue > 0  # every item assigned and not started
+    services.item_get_next(agent_id=agent.pk)
+    pushed = factories.QueueFactory(teams=[team], allocation_mode=AllocationMode.PUSH)
+    rejected = queued_item(pushed)
+    rebalancing.push_assign()
+    services.item_reject(item_id=rejected.pk, actor=reload(rejected).assignee, reason="Not my market")
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.OFFLINE, actor=agent.user)
+    with override_settings(WFO_REBALANCE_GRACE=timedelta(0)):
+        result = rebalancing.rebalance()
+    assert result.by_rule[rebalancing.RULE_ABSENT].to_agent > 0 and result.by_rule[rebalancing.RULE_FOLLOW_UP].to_agent
+
+    events = WorkItemEvent.objects.filter(kind__in=HOLDER_CHANGING_KINDS).order_by("id")
+    assert {event.kind for event in events} == HOLDER_CHANGING_KINDS
+    for event in events:
+        assert "from_agent" in event.data, event
+        assert ("to_agent" in event.data) == (event.to_status in HELD_STATUSES), event
+    assert_every_item_passes()
+
+
+# A job's move is dated when it happens, not when its pass began ------------------------------------
+# Each test starts a pass (`now`), has someone else write an event on the item, then runs the
+# pass as of that `now`: the job's rules decide by `now`, but its move takes the item's lock
+# after the other event was written, so it must be dated after it (allocation/services/moves.py).
+
+def pass_starts():
+    return timezone.now()
+
+
+def assert_moved_after_the_other_event(item, *, other: str, move: str):
+    events = list(WorkItemEvent.objects.filter(item_id=item.pk).order_by("id"))
+    other_event = [e for e in events if e.kind == other][-1]
+    moved = [e for e in events if e.kind == move][-1]
+    assert other_event.pk < moved.pk and other_event.at < moved.at
+    assert [e.at for e in events] == sorted(e.at for e in events)  # time order is the order of writing
+    assert_every_item_passes()
+    assert "0 mismatches on 0 items" in run()
+    return moved
+
+
+def test_a_reservation_expiry_is_dated_after_an_event_written_during_its_pass(agent, queue):
+    queue.reservation_timeout = timedelta(milliseconds=1)
+    queue.save()
+    item = assigned_item(agent, queue)
+    time.sleep(0.01)
+    now = pass_starts()
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
+
+    assert rebalancing.reservations_expire(now=now).to_queue == 1
+
+    moved = assert_moved_after_the_other_event(item, other=EventKind.PRIORITY_CHANGED,
+                                               move=EventKind.RESERVATION_EXPIRED)
+    assert reload(item).updated_at == moved.at
+
+
+def test_a_move_away_from_an_absent_holder_is_dated_after_its_last_action(agent, colleague, queue, settings):
+    settings.WFO_REBALANCE_GRACE = timedelta(0)
+    item = assigned_item(agent, queue)
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.OFFLINE, actor=agent.user)
+    now = pass_starts()
+    services.item_start(item_id=item.pk, actor=agent.user)  # its request was on the way as it went offline
+
+    assert rebalancing.rebalance(now=now).by_rule[rebalancing.RULE_ABSENT].to_agent == 1
+
+    moved = assert_moved_after_the_other_event(item, other=EventKind.STARTED, move=EventKind.REBALANCED)
+    assert reload(item).assigned_at == moved.at == AgentProfile.objects.get(pk=colleague.pk).last_assigned_at
+
+
+def test_a_move_off_a_lowered_capacity_is_dated_after_an_event_written_during_its_pass(agent, colleague, queue):
+    items = [assigned_item(agent, queue) for _ in range(3)]
+    AgentProfile.objects.filter(pk=agent.pk).update(capacity=2)
+    now = pass_starts()
+    services.item_start(item_id=items[-1].pk, actor=agent.user)
+
+    assert rebalancing.rebalance(now=now).by_rule[rebalancing.RULE_OVER_CAPACITY].to_agent == 1
+
+    moved = assert_moved_after_the_other_event(items[-1], other=EventKind.STARTED, move=EventKind.REBALANCED)
+    assert reload(items[-1]).assigned_at == moved.at and reload(items[-1]).assignee_id == colleague.pk
+
+
+def test_a_due_follow_up_is_dated_after_an_event_written_during_its_pass(agent, queue):
+    item = follow_up_soon(agent, queue)
+    wait_for_follow_ups()
+    now = pass_starts()
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
+
+    assert rebalancing.rebalance(now=now).by_rule[rebalancing.RULE_FOLLOW_UP].to_agent == 1
+
+    moved = assert_moved_after_the_other_event(item, other=EventKind.PRIORITY_CHANGED, move=EventKind.FOLLOW_UP_DUE)
+    assert reload(item).assigned_at == moved.at
+    clock = SlaClock.objects.get(item_id=item.pk)  # the pause ended with the move
+    assert clock.paused_since is None and clock.paused_working >= timedelta(milliseconds=200)
+
+
+def test_a_move_from_a_holder_no_longer_eligible_is_dated_after_its_last_action(agent, queue):
+    item = assigned_item(agent, queue)
+    other_team = factories.TeamFactory()
+    receiver = factories.AgentFactory(team=other_team, user__username="receiver")
+    queue.teams.set([other_team])
+    now = pass_starts()
+    services.item_start(item_id=item.pk, actor=agent.user)
+
+    assert rebalancing.rebalance(now=now).by_rule[rebalancing.RULE_NOT_ELIGIBLE].to_agent == 1
+
+    moved = assert_moved_after_the_other_event(item, other=EventKind.STARTED, move=EventKind.REBALANCED)
+    assert reload(item).assigned_at == moved.at == AgentProfile.objects.get(pk=receiver.pk).last_assigned_at
+
+
+def test_a_push_is_dated_after_an_event_written_during_its_pass(agent, queue):
+    queue.allocation_mode = AllocationMode.PUSH
+    queue.save()
+    item = queued_item(queue)
+    now = pass_starts()
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
+
+    assert rebalancing.push_assign(now=now).to_agent == 1
+
+    moved = assert_moved_after_the_other_event(item, other=EventKind.PRIORITY_CHANGED, move=EventKind.ASSIGNED)
+    assert reload(item).assigned_at == moved.at == AgentProfile.objects.get(pk=agent.pk).last_assigned_at
+
+
+def test_a_pass_run_as_of_a_later_time_dates_its_moves_then(agent, queue):
+    """A caller may run a pass as of a time ahead of the clock: its moves are never dated
+    before the pass's `now`."""
+    queue.allocation_mode = AllocationMode.PUSH
+    queue.save()
+    item = queued_item(queue)
+    later = timezone.now() + timedelta(hours=2)
+
+    assert rebalancing.push_assign(now=later).to_agent == 1
+
+    assert events_of(item, EventKind.ASSIGNED).get().at == reload(item).assigned_at == later
+
+
 # Each compared field: a corrupted item is reported on that field ----------------------------------
 
 def completed(agent, queue):
@@ -400,11 +584,37 @@ def test_a_transfer_from_a_queue_the_item_was_not_in_is_reported(agent, queue, o
 def test_a_release_by_someone_who_did_not_hold_the_item_is_reported(agent, colleague, queue):
     item = assigned_item(agent, queue)
     services.item_release(item_id=item.pk, actor=agent.user, reason="Shift ending")
-    retouch(events_of(item, EventKind.RELEASED), released_by_agent=colleague.pk)
+    retouch(events_of(item, EventKind.RELEASED), from_agent=colleague.pk)
     mismatches, _ = audit()
-    assert [(m.field, m.expected, m.actual) for m in mismatches] == [
-        ("data.released_by_agent", agent.pk, colleague.pk)
-    ]
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [("data.from_agent", agent.pk, colleague.pk)]
+
+
+@pytest.mark.parametrize("kind, key", [(EventKind.RELEASED, "released_by_agent"),
+                                       (EventKind.REJECTED, "rejected_by_agent"),
+                                       (EventKind.CANCELLED, "held_by")])
+def test_older_events_naming_the_holder_by_their_own_key_are_still_checked(kind, key, agent, colleague, queue):
+    """Events stored before every kind said `from_agent` name the holder before by another key."""
+    queue.allocation_mode = AllocationMode.PUSH
+    queue.save()
+    item = queued_item(queue)
+    rebalancing.push_assign()
+    holder = reload(item).assignee
+    if kind == EventKind.RELEASED:
+        services.item_release(item_id=item.pk, actor=holder, reason="Shift ending")
+    elif kind == EventKind.REJECTED:
+        services.item_reject(item_id=item.pk, actor=holder, reason="Not my market")
+    else:
+        services.item_cancel(item_id=item.pk, actor=SUPERVISOR_JOB, reason="Withdrawn")
+    events = events_of(item, kind)
+    event = events.get()
+    old_data = {key if name == "from_agent" else name: value for name, value in event.data.items()}
+    events.filter(pk=event.pk).update(data=old_data)
+    assert_every_item_passes()
+
+    someone_else = ({agent.pk, colleague.pk} - {holder.pk}).pop()
+    retouch(events, **{key: someone_else})
+    mismatches, _ = audit()
+    assert [(m.field, m.expected, m.actual) for m in mismatches] == [(f"data.{key}", holder.pk, someone_else)]
 
 
 def test_a_priority_change_from_a_priority_the_item_did_not_have_is_reported(agent, queue):
@@ -433,7 +643,9 @@ def _event(event_id, minute, kind, from_status, to_status, *, actor_id=None, dat
     return EventRow(1, event_id, at, kind, from_status, to_status, actor_id, data or {})
 
 
-def test_a_get_next_by_a_job_leaves_the_holder_unknown_until_an_event_names_it():
+def test_an_older_get_next_by_a_job_leaves_the_holder_unknown_until_an_event_names_it():
+    """get-next's events did not name the agent (the actor) before; one a job made for an
+    agent left the holder unknown."""
     created = _event(1, 0, EventKind.CREATED, "", ItemStatus.QUEUED, data={"queue_id": 7})
     by_job = _event(2, 1, EventKind.ASSIGNED, ItemStatus.QUEUED, ItemStatus.ASSIGNED, data={"queue_id": 7})
     started = _event(3, 2, EventKind.STARTED, ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS)

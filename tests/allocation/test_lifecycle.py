@@ -114,7 +114,9 @@ def test_complete_closes_the_item_and_credits_the_agent(agent, queue):
     assert done.outcome == "resolved"
     assert done.closed_at is not None
     event = _last_event(done)
-    assert (event.kind, event.reason, event.data) == (EventKind.COMPLETED, "All good", {"outcome": "resolved"})
+    assert (event.kind, event.reason, event.data) == (
+        EventKind.COMPLETED, "All good", {"outcome": "resolved", "from_agent": agent.pk}
+    )
 
 
 def test_complete_checks_the_queues_outcomes(agent, queue):
@@ -145,7 +147,7 @@ def test_release_returns_the_item_to_its_queue(agent, queue, start):
     event = _last_event(released)
     assert event.kind == EventKind.RELEASED
     assert event.reason == "Needs a specialist"
-    assert event.data == {"released_by_agent": agent.pk}
+    assert event.data == {"from_agent": agent.pk}
 
 
 def test_release_needs_a_reason(agent, queue):
@@ -171,7 +173,7 @@ def test_cancel_by_supervisor_from_any_open_state(agent, queue, supervisor):
     assert cancelled.pended_until is None
     event = _last_event(cancelled)
     assert (event.kind, event.from_status, event.actor) == (EventKind.CANCELLED, ItemStatus.PENDED, supervisor)
-    assert event.data == {"held_by": agent.pk}
+    assert event.data == {"from_agent": agent.pk}
 
 
 def test_cancel_needs_the_permission(agent, queue):

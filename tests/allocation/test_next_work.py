@@ -35,6 +35,7 @@ def test_assigns_the_item_and_records_why(agent, queue):
     assert event.data["rule"] == RULE_NEXT_BEST
     assert event.data["eligible_queues"] == 1
     assert event.data["queue_id"] == queue.pk
+    assert (event.data["from_agent"], event.data["to_agent"]) == (None, agent.pk)
     agent.refresh_from_db()
     assert agent.last_assigned_at == got.assigned_at
 
@@ -174,6 +175,7 @@ def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue):
     event = back.events.order_by("-id").first()
     assert event.data["rule"] == RULE_PENDED_FOLLOW_UP
     assert event.from_status == ItemStatus.PENDED
+    assert event.data["from_agent"] == event.data["to_agent"] == agent.pk  # back to its holder
 
 
 def test_another_agents_due_pended_item_is_not_served(team, queue):
