@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from allocation import transitions
 from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -118,16 +119,21 @@ def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = No
 
 
 def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
-    """Supervisors, admins and source systems see every item; an agent sees the items it
-    holds and the ones it completed. `user_may_open` is the same rule for one item."""
+    """Admins and source systems see every item; a supervisor, the items of queues its teams
+    serve (the reach of its actions, transitions.items_in_reach); an agent, the items it holds
+    and the ones it completed. `user_may_open` is the same rule for one item."""
     items = WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
+    own = Q(assignee=user) | Q(completed_by=user)
     if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
-        return items
-    return items.filter(Q(assignee=user) | Q(completed_by=user))
+        reach = transitions.items_in_reach(user)
+        return items.filter(reach | own) if reach else items
+    return items.filter(own)
 
 
 def user_may_open(user: AbstractBaseUser, item: WorkItem) -> bool:
-    return user.pk in (item.assignee_id, item.completed_by_id) or user.has_perm(SEE_ALL_ITEMS_PERMISSION)
+    if user.pk in (item.assignee_id, item.completed_by_id):
+        return True
+    return user.has_perm(SEE_ALL_ITEMS_PERMISSION) and transitions.reaches(user, item)
 
 
 def item_with_events(*, user: AbstractBaseUser, item_id: int) -> WorkItem | None:
@@ -143,7 +149,8 @@ def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
     if item is not None:
         return item
     if WorkItem.objects.filter(pk=item_id).exists():
-        raise PermissionDenied(f"Work item #{item_id} is not yours: only its holder and supervisors can open it.")
+        raise PermissionDenied(f"Work item #{item_id} is not yours: only its holder, and supervisors of the teams "
+                               "serving its queue, can open it.")
     raise ItemNotFound(f"Work item #{item_id} does not exist.")
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from django.db.models import Q
 
 from allocation.actors import Actor, SystemActor
-from allocation.models import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, AllocationMode, ItemStatus, WorkItem
+from allocation.models import (
+    ACTIVE_STATUSES,
+    HELD_STATUSES,
+    OPEN_STATUSES,
+    AllocationMode,
+    ItemStatus,
+    Queue,
+    WorkItem,
+)
 from wfo.roles import user_is_admin
 
 CANCEL_PERMISSION = "allocation.cancel_workitem"
@@ -63,7 +71,8 @@ def items_in_reach(actor: Actor) -> Q:
     to teams."""
     if isinstance(actor, SystemActor) or user_is_admin(actor) or not actor.has_perm(REASSIGN_PERMISSION):
         return Q()
-    return Q(queue__teams__supervisors=actor)
+    # A subquery, not a join: a queue served by two of its teams must not repeat its items.
+    return Q(queue__in=Queue.objects.filter(teams__supervisors=actor).values("pk"))
 
 
 def reaches(actor: Actor, item: WorkItem) -> bool:

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
 from tests import factories
-from tests.helpers import assigned_item, queued_item, started_item
+from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -487,3 +487,17 @@ def test_a_page_path_no_view_matches_is_the_404_page(client):
     response = client.get("/work/nothing-here/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_supervisor_sees_only_the_items_of_queues_its_teams_serve(queue):
+    mine = queued_item(queue, customer_ref="CUST-SHARED")
+    elsewhere = factories.QueueFactory(teams=[factories.TeamFactory()])
+    theirs = queued_item(elsewhere, customer_ref="CUST-SHARED")
+    supervisor = APIClient()
+    supervisor.force_authenticate(supervisor_for(queue))
+    assert [row["id"] for row in supervisor.get(ITEMS).json()["results"]] == [mine.pk]
+    assert supervisor.get(f"{ITEMS}{theirs.pk}/").status_code == 404
+    assert [row["id"] for row in supervisor.get("/api/v1/customers/CUST-SHARED/items/").json()] == [mine.pk]
+    admin = APIClient()
+    admin.force_authenticate(factories.UserFactory(is_superuser=True))
+    assert {row["id"] for row in admin.get(ITEMS).json()["results"]} == {mine.pk, theirs.pk}

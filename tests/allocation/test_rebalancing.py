@@ -20,7 +20,7 @@ from allocation.models import (
 )
 from allocation.services import rebalancing
 from tests import factories
-from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item, supervisor_for
 
 pytestmark = pytest.mark.django_db
 
@@ -266,8 +266,7 @@ def test_supervisors_see_why_the_item_went_to_its_agent(client, agent, queue, te
     helper = factories.AgentFactory(team=team, user__username="helper")
     go(agent, Presence.OFFLINE, ago=timedelta(hours=1))
     rebalancing.rebalance()
-    supervisor = factories.UserFactory(roles=["Supervisor"])
-    client.force_login(supervisor)
+    client.force_login(supervisor_for(queue))
     html = client.get(f"/work/items/{item.pk}/").content.decode()
     assert f"Why {helper.user.username} has this item" in html
     assert "Because its holder was absent: to helper." in html
