@@ -15,6 +15,7 @@ from django.db.models import F
 from rest_framework.authtoken.models import Token
 
 from allocation import demo, selectors
+from allocation.audit import items_audit
 from allocation.models import (
     HELD_STATUSES,
     AgentProfile,
@@ -153,6 +154,47 @@ def test_every_item_has_a_consistent_history():
             assert item.queue_id in eligible[item.completed_by_id]
         if item.status in HELD_STATUSES:
             assert item.queue_id in eligible[item.assignee_id]
+
+
+@pytest.mark.django_db
+def test_every_item_agrees_with_the_replay_of_its_events():
+    _seed(quiet=True)
+
+    assert [str(mismatch) for mismatch in items_audit()] == []
+
+
+# The holder keys the services write on each kind of event the demo has (every change of
+# holder names it, allocation/services/events.py): the history written in bulk must too.
+HOLDER_KEYS = {
+    (EventKind.ASSIGNED, ItemStatus.QUEUED): {"from_agent", "to_agent"},
+    (EventKind.ASSIGNED, ItemStatus.PENDED): {"from_agent", "to_agent"},
+    (EventKind.RELEASED, ItemStatus.ASSIGNED): {"from_agent"},
+    (EventKind.COMPLETED, ItemStatus.IN_PROGRESS): {"from_agent"},
+    (EventKind.CANCELLED, ItemStatus.QUEUED): {"from_agent"},
+}
+
+
+@pytest.mark.django_db
+def test_the_history_writes_the_event_data_the_services_write():
+    _seed(quiet=True)
+    written = defaultdict(set)
+    events = WorkItemEvent.objects.values_list("kind", "from_status", "data", "to_status")
+    for kind, from_status, data, to_status in events:
+        written[kind, from_status].add(tuple(sorted(data)))
+        if (kind, from_status) in HOLDER_KEYS:
+            assert HOLDER_KEYS[kind, from_status] <= set(data), (kind, from_status, data)
+            assert not {"released_by_agent", "rejected_by_agent", "held_by"} & set(data), data
+            assert ("to_agent" in data) == (to_status in HELD_STATUSES), data
+    # Exactly the keys get-next writes: the rule's own, never the other rule's.
+    assert written[EventKind.ASSIGNED, ItemStatus.QUEUED] == {
+        ("eligible_queues", "from_agent", "order", "priority", "queue_id", "rule", "start_by", "to_agent"),
+    }
+    assert written[EventKind.ASSIGNED, ItemStatus.PENDED] == {
+        ("from_agent", "pended_until", "priority", "queue_id", "rule", "start_by", "to_agent"),
+    }
+    assert written[EventKind.COMPLETED, ItemStatus.IN_PROGRESS] == {("from_agent", "outcome")}
+    assert written[EventKind.RELEASED, ItemStatus.ASSIGNED] == {("from_agent",)}
+    assert written[EventKind.CANCELLED, ItemStatus.QUEUED] == {("from_agent",)}
 
 
 @pytest.mark.django_db

@@ -1,9 +1,12 @@
 """The past three weeks of closed work, written in bulk: items completed or cancelled, each
 with its created → assigned → started → … events, worked by agents during their shifts.
 
-The services cannot write this: they stamp `timezone.now()`. So `ItemHistory` builds
-exactly the rows the services would have written at the time (the same event kinds,
-statuses and `item_get_next` assignment data) and bulk-inserts them.
+The services cannot write this: they stamp `timezone.now()`. So `ItemHistory` builds the
+events the services would have written at the time and bulk-inserts them: the same kinds,
+statuses and data keys — intake's created data, `item_get_next`'s assignment data, the
+holder before and after every change of holder (`from_agent`, `to_agent`, as
+allocation/services/events.py says), the pend's follow-up time, the outcome — so the item
+rows agree with their replay (allocation/audit.py).
 """
 
 from __future__ import annotations
@@ -108,7 +111,8 @@ class ItemHistory:
                 return None
             item.status, item.closed_at = ItemStatus.CANCELLED, cancelled_at
             events.append(self._event(cancelled_at, None, EventKind.CANCELLED, ItemStatus.QUEUED,
-                                      ItemStatus.CANCELLED, reason=rng.choice(CANCEL_REASONS)))
+                                      ItemStatus.CANCELLED, reason=rng.choice(CANCEL_REASONS),
+                                      data={"from_agent": None}))
             return item, events
 
         wait = timedelta(hours=rng.expovariate(1 / max(0.3, spec.sla_hours * 0.18)))
@@ -120,7 +124,7 @@ class ItemHistory:
             events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
             events.append(self._event(released_at, plan.user_id, EventKind.RELEASED, ItemStatus.ASSIGNED,
                                       ItemStatus.QUEUED, reason=rng.choice(RELEASE_REASONS),
-                                      data={"released_by_agent": plan.user_id}))
+                                      data={"from_agent": plan.user_id}))
             plan, assigned_at = self._agent_for(queue, released_at + timedelta(minutes=rng.randint(2, 90)),
                                                 exclude=plan.user_id)
             if plan is None:
@@ -148,7 +152,7 @@ class ItemHistory:
             return None
         outcome = rng.choice(spec.outcomes)
         events.append(self._event(completed_at, plan.user_id, EventKind.COMPLETED, ItemStatus.IN_PROGRESS,
-                                  ItemStatus.COMPLETED, data={"outcome": outcome}))
+                                  ItemStatus.COMPLETED, data={"outcome": outcome, "from_agent": plan.user_id}))
         item.status, item.outcome, item.completed_by_id = ItemStatus.COMPLETED, outcome, plan.user_id
         item.assigned_at, item.started_at, item.closed_at = assigned_at, started_at, completed_at
         plan.last_assigned_at = max(plan.last_assigned_at or assigned_at, assigned_at)
@@ -156,16 +160,17 @@ class ItemHistory:
 
     def _assigned(self, item: WorkItem, plan: AgentPlan, at: datetime, from_status: str,
                   pended_until: datetime | None = None) -> WorkItemEvent:
-        """Exactly the event `item_get_next` writes."""
-        position = {"queue_id": item.queue.pk, "start_by": item.start_by.isoformat(), "priority": item.priority,
-                    "pended_until": pended_until.isoformat() if pended_until else None}
+        """The event `item_get_next` writes when `plan`'s agent asks for work: the next best
+        queued item (nobody held it), or its own pended item back on its follow-up (it held
+        it all along)."""
+        data = {"queue_id": item.queue.pk, "start_by": item.start_by.isoformat(), "priority": item.priority,
+                "to_agent": plan.user_id}
         if from_status == ItemStatus.PENDED:
-            rule = {"rule": RULE_PENDED_FOLLOW_UP}
+            data.update(rule=RULE_PENDED_FOLLOW_UP, from_agent=plan.user_id, pended_until=pended_until.isoformat())
         else:
-            rule = {"rule": RULE_NEXT_BEST, "order": ORDER_DESCRIPTION,
-                    "eligible_queues": self.eligible_count[plan.user_id]}
-        return self._event(at, plan.user_id, EventKind.ASSIGNED, from_status, ItemStatus.ASSIGNED,
-                           data={**rule, **position})
+            data.update(rule=RULE_NEXT_BEST, from_agent=None, order=ORDER_DESCRIPTION,
+                        eligible_queues=self.eligible_count[plan.user_id])
+        return self._event(at, plan.user_id, EventKind.ASSIGNED, from_status, ItemStatus.ASSIGNED, data=data)
 
     def _event(self, at, actor_id, kind, from_status, to_status, *, reason="", data=None) -> WorkItemEvent:
         return WorkItemEvent(at=at, actor_id=actor_id or self.integration_id, system_actor="", kind=kind,

@@ -14,9 +14,10 @@ completed events named no holder and get-next's assigned events no agent (the ac
 for itself). Readers accept both (allocation/audit.py, allocation/selectors.py).
 
 When: an event is dated by the clock read once the item's row lock is held (the periodic
-jobs through moves.moved_at), so an item's events are in the same order by time as by id;
-the audit checks it. The two one-statement hot paths, get-next and the start fast path,
-read the clock just before sending their statement.
+jobs through moves.moved_at; the start fast path in its statement, after its lock), so an
+item's events are in the same order by time as by id; the audit checks it. get-next reads
+the clock just before sending its one statement: a move committed in between (a window of
+a round trip) could still be dated after it.
 """
 
 from __future__ import annotations

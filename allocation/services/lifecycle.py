@@ -74,17 +74,38 @@ def _save(item: WorkItem, *fields: str) -> None:
     item.save(update_fields=[*fields, "updated_at"])
 
 
+# The start is dated once the item's row lock is held, as item_pend is: an event another
+# transaction wrote while this one waited for the lock (a priority change) was written
+# first, so it must be dated first. A time read in Python before sending the statement
+# cannot be, so the statement reads it: `locked` takes the lock (waiting for any holder,
+# then re-checking state and holder on the row as it is now), and `stamp`, computed from
+# the row it returns, reads the clock once — clock_timestamp() is volatile, so one read
+# carried to every use, for started_at, updated_at and the event's `at` to be equal. It is
+# never earlier than the item's updated_at: the database's clock may lag the clocks of the
+# Python processes that dated the item's earlier events, and every write that can leave an
+# item assigned to its holder (get-next, push, transfer, the jobs' moves, a priority
+# change) stamps updated_at at or after its event's time.
 _START_HELD_ITEM = compact_sql(f"""
-WITH started AS (
-    UPDATE {ITEM_TABLE} AS w
-       SET status = '{ItemStatus.IN_PROGRESS}', started_at = COALESCE(w.started_at, %(now)s), updated_at = %(now)s
+WITH locked AS (
+    SELECT w.id, w.updated_at
+      FROM {ITEM_TABLE} AS w
      WHERE w.id = %(item)s AND w.status = '{ItemStatus.ASSIGNED}' AND w.assignee_id = %(holder)s
+       FOR UPDATE OF w
+),
+stamp AS (
+    SELECT id, GREATEST(clock_timestamp(), updated_at) AS at FROM locked
+),
+started AS (
+    UPDATE {ITEM_TABLE} AS w
+       SET status = '{ItemStatus.IN_PROGRESS}', started_at = COALESCE(w.started_at, stamp.at), updated_at = stamp.at
+      FROM stamp
+     WHERE w.id = %(item)s AND w.id = stamp.id
  RETURNING {returning_item("w")}
 ),
 logged AS (
     INSERT INTO {WorkItemEvent._meta.db_table}
            (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
-    SELECT id, %(now)s, %(holder)s, '', '{EventKind.STARTED}', '{ItemStatus.ASSIGNED}',
+    SELECT id, updated_at, %(holder)s, '', '{EventKind.STARTED}', '{ItemStatus.ASSIGNED}',
            '{ItemStatus.IN_PROGRESS}', '', '{{}}'::jsonb
       FROM started
 )
@@ -95,11 +116,12 @@ SELECT {returning_item("started")}, {QUEUE_COLUMNS}
 
 def item_start(*, item_id: int, actor: Actor) -> WorkItem:
     """Start an assigned item. The common case — the holder starts its own assigned item —
-    is one guarded statement (the UPDATE locks the row and its WHERE is the state and
-    holder check); anything else takes the general path below, which says what is wrong."""
+    is one guarded statement (it locks the row, its WHERE is the state and holder check,
+    and it reads the time once it holds the lock); anything else takes the general path
+    below, which says what is wrong."""
     if not _is_system(actor):
         with connection.cursor() as cursor:
-            cursor.execute(_START_HELD_ITEM, {"item": item_id, "holder": actor.pk, "now": timezone.now()})
+            cursor.execute(_START_HELD_ITEM, {"item": item_id, "holder": actor.pk})
             row = cursor.fetchone()
         if row is not None:
             item = item_from_row(row)

@@ -77,25 +77,49 @@ def _when(value) -> str:
     return date_format(timezone.localtime(moment), "D j M, H:i")
 
 
+# The rules of get-next's assigned events (the agent asked for work), and push's.
+GET_NEXT_RULES = {"next_best_item", "pended_follow_up_due"}
+PUSH_RULE = "push"
+# Where events name the holder they took the item from: `from_agent`, and the keys of events
+# written before every kind used it (allocation/services/events.py).
+HOLDER_BEFORE_KEYS = ("from_agent", "released_by_agent", "rejected_by_agent", "held_by")
+
+
 @register.simple_tag
 def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
-    """What the event's data says, in words (the reason is shown beside it)."""
+    """What the event's data says, in words (the reason is shown beside it). Agents are
+    named from `user_names` (selectors.user_names_in_events: one query for all events)."""
     data = event.data or {}
 
     def agent(key: str) -> str:
         return user_names.get(data.get(key), f"agent #{data.get(key)}")
 
+    # The key naming the holder before, if the event names one (null: nobody held it).
+    holder_key = next((key for key in HOLDER_BEFORE_KEYS if data.get(key) is not None), None)
+
     parts = []
     if event.kind == "assigned" and data.get("rule"):
-        parts.append(f"Picked as {RULES.get(data['rule'], data['rule'])}")
-        if data.get("eligible_queues") is not None:
-            count = data["eligible_queues"]
-            parts.append(f"from {count} eligible queue{pluralize(count)}")
+        rule = data["rule"]
+        if rule == PUSH_RULE and data.get("to_agent"):
+            parts.append(f"Assigned to {agent('to_agent')} by {RULES[PUSH_RULE]}")
+        else:
+            if data.get("to_agent"):  # events written before get-next named the agent do not
+                how = " by get next work" if rule in GET_NEXT_RULES else ""
+                parts.append(f"Assigned to {agent('to_agent')}{how}.")
+            parts.append(f"Picked as {RULES.get(rule, rule)}")
+            if data.get("eligible_queues") is not None:
+                count = data["eligible_queues"]
+                parts.append(f"from {count} eligible queue{pluralize(count)}")
     if event.kind in ("rebalanced", "reservation_expired", "follow_up_due") and data.get("rule"):
         parts.append(f"Because {RULES.get(data['rule'], data['rule'])}:")
         parts.append(f"to {agent('to_agent')}." if data.get("to_agent") else "back to the queue.")
+    if event.kind == "released" and holder_key:
+        parts.append(f"Released by {agent(holder_key)}")
     if event.kind == "rejected":
-        parts.append("Back to the queue; not offered to this agent again for a while.")
+        whom = agent(holder_key) if holder_key else "this agent"
+        parts.append(f"Back to the queue; not offered to {whom} again for a while.")
+    if event.kind == "cancelled" and holder_key:
+        parts.append(f"Cancelled while held by {agent(holder_key)}")
     if event.kind == "pended" and data.get("until"):
         parts.append(f"Until {_when(data['until'])}")
     if event.kind == "completed" and data.get("outcome"):

@@ -6,6 +6,7 @@ and each rule about the events themselves, is caught when one item is corrupted 
 """
 
 import io
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.utils import timezone
 from allocation import demo, services
 from allocation.actors import SystemActor
 from allocation.audit import EVENT_COLUMNS, UNKNOWN, AuditTally, EventRow, item_replay, items_audit
+from allocation.lock_objects import item_lock
 from allocation.management.commands import audit_items
 from allocation.models import (
     HELD_STATUSES,
@@ -475,6 +477,76 @@ def test_a_pass_run_as_of_a_later_time_dates_its_moves_then(agent, queue):
     assert rebalancing.push_assign(now=later).to_agent == 1
 
     assert events_of(item, EventKind.ASSIGNED).get().at == reload(item).assigned_at == later
+
+
+# A start is dated once it holds the item's lock -------------------------------------------------
+# The start fast path is one statement (allocation/services/lifecycle.py) that may wait for the
+# item's row lock; what another transaction wrote meanwhile was written first, so is dated first.
+
+def item_start_waiting_on(item, agent) -> tuple[threading.Thread, list]:
+    """Start `item` as `agent` in a thread of its own (its own connection) once the caller
+    holds the item's row lock: returns once the start waits on that lock."""
+    outcome = []
+
+    def start():
+        try:
+            outcome.append(services.item_start(item_id=item.pk, actor=agent.user))
+        except BaseException as error:  # surfaced by the test
+            outcome.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    deadline = time.monotonic() + 10
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted"
+                           " AND pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            if cursor.fetchone()[0]:
+                return thread, outcome
+            time.sleep(0.005)
+    thread.join()
+    raise AssertionError(f"the start never waited for the item's lock: {outcome}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_is_dated_after_an_event_written_while_it_waited_for_the_item(agent, queue):
+    """A supervisor's priority change holds the item while its agent starts it: the start
+    waits, and is dated after the change (a time read before waiting would not be)."""
+    item = assigned_item(agent, queue)
+    with transaction.atomic():
+        item_lock(item.pk)
+        thread, outcome = item_start_waiting_on(item, agent)
+        services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
+    thread.join(timeout=10)
+
+    [started] = outcome
+    assert isinstance(started, WorkItem), started
+    events = list(WorkItemEvent.objects.filter(item_id=item.pk).order_by("id"))
+    assert [e.kind for e in events] == ["created", "assigned", "priority_changed", "started"]
+    assert events[2].at < events[3].at == started.started_at == started.updated_at
+    assert started.priority == 5
+    assert_every_item_passes()
+
+
+def test_a_start_is_dated_once_the_item_is_locked_as_stored(agent, queue):
+    """The time the start reads after the lock is the item's started_at and updated_at and
+    its event's, as stored; a restart keeps the first start."""
+    item = assigned_item(agent, queue)
+    started = services.item_start(item_id=item.pk, actor=agent.user)
+    stored = reload(item)
+    event = WorkItemEvent.objects.get(item_id=item.pk, kind=EventKind.STARTED)
+    assert event.at == stored.started_at == stored.updated_at == started.started_at == started.updated_at
+    assert event.at >= WorkItemEvent.objects.get(item_id=item.pk, kind=EventKind.ASSIGNED).at
+
+    services.item_pend(item_id=item.pk, actor=agent.user, until=timezone.now() + timedelta(hours=1), reason="x")
+    WorkItem.objects.filter(pk=item.pk).update(pended_until=timezone.now())
+    services.item_get_next(agent_id=agent.pk)
+    restarted = services.item_start(item_id=item.pk, actor=agent.user)
+    again = WorkItemEvent.objects.filter(item_id=item.pk, kind=EventKind.STARTED).latest("id")
+    assert restarted.started_at == stored.started_at < again.at == restarted.updated_at
+    assert_every_item_passes()
 
 
 # Each compared field: a corrupted item is reported on that field ----------------------------------

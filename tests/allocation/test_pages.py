@@ -229,6 +229,21 @@ def test_item_page_shows_details_payload_and_timeline(agent_client, agent, queue
     assert f'href="{reverse("work:customer", args=[item.customer_ref])}"' in html
 
 
+def test_timeline_names_who_got_the_item_and_who_held_it_before(supervisor_client, supervisor, agent, queue):
+    agent.user.first_name, agent.user.last_name = "Amelia", "Hart"
+    agent.user.save()
+    item = assigned_item(agent, queue)
+    services.item_release(item_id=item.pk, actor=agent.user, reason="Shift ending")
+    services.item_get_next(agent_id=agent.pk)
+    services.item_cancel(item_id=item.pk, actor=supervisor, reason="Duplicate")
+
+    html = supervisor_client.get(item_url(item)).content.decode()
+
+    assert html.count("Assigned to Amelia Hart by get next work. Picked as next best item") == 2
+    assert "Released by Amelia Hart" in html
+    assert "Cancelled while held by Amelia Hart" in html
+
+
 @pytest.mark.parametrize(
     ("build", "expected"),
     [

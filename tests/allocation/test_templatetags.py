@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from allocation.templatetags.work import duration_words, humanize_key, payload_rows, remaining_words
+from allocation.models import WorkItemEvent
+from allocation.templatetags.work import duration_words, event_summary, humanize_key, payload_rows, remaining_words
 
 
 def test_payload_rows_flatten_nested_json_into_readable_labels():
@@ -45,3 +46,54 @@ def test_countdown_words():
     assert duration_words(3 * 86400 + 7200) == "3 d 2 h"
     assert duration_words(timedelta(minutes=59)) == "59 min"
     assert duration_words(timedelta(minutes=4, seconds=5)) == "4 min 05 s"
+
+
+# Timeline summaries ----------------------------------------------------------------------
+
+NAMES = {7: "Amelia Hart", 8: "Ben Ortiz"}
+
+
+def summary(kind: str, **data) -> str:
+    return event_summary(WorkItemEvent(kind=kind, data=data), NAMES)
+
+
+def test_get_next_and_push_name_the_agent_that_got_the_item():
+    assert summary("assigned", rule="next_best_item", eligible_queues=3, from_agent=None, to_agent=7) == (
+        "Assigned to Amelia Hart by get next work. Picked as next best item from 3 eligible queues"
+    )
+    assert summary("assigned", rule="pended_follow_up_due", pended_until="2030-01-15T12:00:00+00:00",
+                   from_agent=7, to_agent=7) == (
+        "Assigned to Amelia Hart by get next work. Picked as its follow-up time came"
+    )
+    assert summary("assigned", rule="push", from_agent=None, to_agent=8, candidates=[]) == (
+        "Assigned to Ben Ortiz by push allocation (least recently assigned eligible agent)"
+    )
+
+
+def test_get_next_events_written_before_they_named_the_agent_read_as_before():
+    older = summary("assigned", rule="next_best_item", eligible_queues=1)
+    assert older == "Picked as next best item from 1 eligible queue"
+
+
+def test_release_reject_and_cancel_name_the_holder_before():
+    assert summary("released", from_agent=7) == "Released by Amelia Hart"
+    assert summary("released", released_by_agent=8) == "Released by Ben Ortiz"  # an older event
+    assert summary("rejected", from_agent=8, not_offered_again_until="2030-01-15T12:00:00+00:00") == (
+        "Back to the queue; not offered to Ben Ortiz again for a while."
+    )
+    assert summary("rejected", rejected_by_agent=7) == (  # an older event
+        "Back to the queue; not offered to Amelia Hart again for a while."
+    )
+    assert summary("cancelled", from_agent=7) == "Cancelled while held by Amelia Hart"
+    assert summary("cancelled", held_by=8) == "Cancelled while held by Ben Ortiz"  # an older event
+
+
+def test_nobody_is_named_when_nobody_held_the_item():
+    assert summary("cancelled", from_agent=None) == ""
+    assert summary("cancelled") == ""  # an older event of a queued item
+    assert summary("released") == ""
+    assert summary("rejected") == "Back to the queue; not offered to this agent again for a while."
+
+
+def test_an_agent_without_a_name_is_named_by_id():
+    assert summary("released", from_agent=99) == "Released by agent #99"
