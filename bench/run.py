@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """WFO Portal allocation and API benchmark (see bench/README.md).
 
-    .venv/bin/python bench/run.py            # full run, about 5 minutes + the SLA scan section
-    .venv/bin/python bench/run.py --quick    # smoke run, about 2 minutes
+    .venv/bin/python bench/run.py            # full run, about 5 minutes + the load test (6) + the SLA scan
+    .venv/bin/python bench/run.py --quick    # smoke run, about 3 minutes
     make bench BENCH_ARGS="--skip-api"
     make bench BENCH_ARGS="--sla-only"       # only the SLA alert scan (bench/sla_scan.py)
     make bench BENCH_ARGS="--reports-only"   # only the reporting section (bench/reports.py)
+    make bench BENCH_ARGS="--load-only"      # only the load test: 200 agents for 5 min (bench/load.py)
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
 runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints our rate
 as a ratio of it; compares the rate at the largest backlog with the smallest; measures
-POST /api/v1/agent/next/ latency under gunicorn with 50 clients; then, on a database of its
+POST /api/v1/agent/next/ latency under gunicorn with 50 clients; runs the load test, 200
+locust agents doing next → start → complete for 5 minutes against gunicorn, checking for
+errors and items handed out twice (bench/load.py; --skip-load); then, on a database of its
 own, times the SLA alert scan over 1M open items as completed history grows from 1M to 5M
 (bench/sla_scan.py; --skip-sla leaves it out); rebalancing (bench/rebalance.py); and the
 reports: 5M items of history with their events, the rollup rebuild and incremental run,
@@ -39,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
+import load as load_bench  # noqa: E402
 import rebalance as rebalance_bench  # noqa: E402
 import reports as reports_bench  # noqa: E402
 import sla_scan  # noqa: E402
@@ -64,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ceiling-items", type=int, default=None, help="items for the ceiling run (default 20000)")
     p.add_argument("--ceiling-script", type=Path, default=CEILING)
     p.add_argument("--skip-api", action="store_true", help="do not run the gunicorn latency test")
+    p.add_argument("--skip-load", action="store_true", help="do not run the locust load test")
+    p.add_argument("--load-only", action="store_true", help="run only the locust load test (bench/load.py)")
+    load_bench.add_arguments(p)   # --load-users, --load-seconds, --load-backlog, --load-gunicorn-args, …
     p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
@@ -148,6 +155,24 @@ def rebalance_section(args, report: dict, failed_checks: list[str]) -> None:
         failed_checks.append("rebalance checks")
 
 
+def load_section(args, target: db.Target, report: dict, failed_checks: list[str], stamp: str) -> None:
+    """Simulated agents under locust against gunicorn (bench/load.py), on its own database."""
+    users, seconds, backlog, spawn_rate = load_bench.resolve(args)
+    load_target = db.Target(url=db._with_dbname(target.url, args.load_dbname), admin_url=target.admin_url,
+                            dbname=args.load_dbname, how=target.how, keeper=target.keeper)
+    try:
+        rep = load_bench.run(load_target, users=users, seconds=seconds, backlog=backlog, spawn_rate=spawn_rate,
+                             gunicorn_args=args.load_gunicorn_args, user_class=args.load_user_class,
+                             keep_db=args.keep_db, log_dir=BENCH / "results", stamp=stamp, say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["load"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("load test did not complete")
+        say(f"  load test failed: {type(exc).__name__}: {exc}")
+        return
+    report["load"] = rep
+    failed_checks.extend(rep.get("failed_checks", []))
+
+
 def sla_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
     """The SLA alert scan (bench/sla_scan.py) on its own database on the same server."""
     open_n, crossing, history = sla_scan.resolve(args)
@@ -188,9 +213,9 @@ def reports_section(args, target: db.Target, report: dict, failed_checks: list[s
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    only = [name for name in ("sla_only", "rebalance_only", "reports_only") if getattr(args, name)]
+    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only") if getattr(args, name)]
     if len(only) > 1:
-        raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only")
+        raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -302,6 +327,8 @@ def main(argv=None) -> int:
             else:
                 db.drop_database(target)
 
+    if not args.skip_load and only in ([], ["load_only"]):
+        load_section(args, target, report, failed_checks, stamp)
     if not args.skip_sla and only in ([], ["sla_only"]):
         sla_section(args, target, report, failed_checks)
     if not args.skip_rebalance and only in ([], ["rebalance_only"]):
@@ -332,6 +359,9 @@ def main(argv=None) -> int:
         say(f"  API       next/ p50 {q.get('p50')} / p95 {q.get('p95')} / p99 {q.get('p99')} ms, "
             f"{fmt(report['api']['next_per_s'])} next/s, errors {report['api']['errors']} "
             f"[{report['api']['gunicorn']}]")
+    if report.get("load", {}).get("figures"):
+        say("  " + load_bench.report_lines(report["load"])[-1])
+        verdicts.append(report["load"]["pass"])
     if report.get("sla_scan", {}).get("time"):
         for line in sla_scan.summary_lines(report["sla_scan"]):
             say("  " + line)
