@@ -7,7 +7,7 @@ See DESIGN.md, "Work item lifecycle".
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from allocation.actors import Actor, SystemActor
 from allocation.models import (
@@ -64,15 +64,21 @@ def statuses_allowing(action: str, *, as_holder: bool, permitted: bool) -> tuple
     return tuple(status for status in ItemStatus.values if status in statuses)
 
 
-def items_in_reach(actor: Actor) -> Q:
-    """The items a permitted action (transfer, reprioritize, cancel) reaches: all for admins
-    and system jobs; for a supervisor, items of queues served by a team it supervises.
-    Permissions without reassign (a source system cancelling what it sent) are not tied
-    to teams."""
+def queues_in_reach(actor: Actor) -> QuerySet[Queue] | None:
+    """The queues whose items a permitted action (transfer, reprioritize, cancel) reaches,
+    and a supervisor sees: None (every queue) for admins and system jobs; for a supervisor,
+    the queues served by a team it supervises. Permissions without reassign (a source
+    system cancelling what it sent) are not tied to teams."""
     if isinstance(actor, SystemActor) or user_is_admin(actor) or not actor.has_perm(REASSIGN_PERMISSION):
-        return Q()
+        return None
+    return Queue.objects.filter(teams__supervisors=actor)
+
+
+def items_in_reach(actor: Actor) -> Q:
+    """queues_in_reach as a filter on items (empty: every item)."""
+    queues = queues_in_reach(actor)
     # A subquery, not a join: a queue served by two of its teams must not repeat its items.
-    return Q(queue__in=Queue.objects.filter(teams__supervisors=actor).values("pk"))
+    return Q() if queues is None else Q(queue__in=queues.values("pk"))
 
 
 def reaches(actor: Actor, item: WorkItem) -> bool:

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from allocation import transitions
 from allocation.models import AgentProfile
 from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import exports, history_tables, selectors
@@ -29,7 +30,11 @@ def _require_supervisor(user) -> None:
 def _context(request: HttpRequest) -> dict:
     board = selectors.wallboard()
     peak = max([n for _, _, n in board.aging] + [1])
-    return {"board": board, "totals": board.totals, "peak": peak,
+    # The board counts every queue; its numbers link to the items only where this user may
+    # see and move them (a supervisor: the queues its teams serve).
+    reach = transitions.queues_in_reach(request.user)
+    linked = {row.queue.pk for row in board.queues} if reach is None else set(reach.values_list("pk", flat=True))
+    return {"board": board, "totals": board.totals, "peak": peak, "linked": linked,
             "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
 
 

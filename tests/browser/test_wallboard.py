@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.helpers import queued_item
-from wfo import roles
+from tests.helpers import queued_item, supervisor_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 
@@ -16,8 +15,7 @@ def test_the_wallboard_refreshes_in_place_and_drills_down(open_page, team, scree
     settings.WFO_WALLBOARD_REFRESH_SECONDS = 1
     queue = factories.QueueFactory(teams=[team], name="Refunds", code="refunds")
     queued_item(queue, title="First refund")
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    page = open_page(supervisor)
+    page = open_page(supervisor_for(queue))
     page.goto("/reports/wallboard/")
     waiting = page.get_by_role("row", name=re.compile("Refunds")).get_by_role("link").first
     expect(waiting).to_have_text("1")

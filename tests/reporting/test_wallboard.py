@@ -14,7 +14,7 @@ from allocation.models import Presence, WorkItem
 from reporting import rollups
 from reporting.selectors import wallboard
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, pended_item, queued_item, started_item, supervisor_for
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_counts_match_the_floor(floor):
 def test_supervisors_see_it_agents_get_403_and_queries_are_few(client, floor, agent):
     client.force_login(agent.user)
     assert client.get(reverse("reports:wallboard")).status_code == 403
-    client.force_login(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    client.force_login(supervisor_for(floor[0]))
     page = client.get(reverse("reports:wallboard"))
     html = page.content.decode()
     assert page.status_code == 200 and "Open items by time left to SLA" in html
@@ -84,8 +84,19 @@ def test_supervisors_see_it_agents_get_403_and_queries_are_few(client, floor, ag
     client.get(reverse("reports:wallboard"))
     with CaptureQueriesContext(connection) as queries:
         client.get(reverse("reports:wallboard"))
-    # session, user, permissions, queues, 8 board queries (today: the rollup + events unread), the navigation
-    assert len(queries) <= 16
+    # session, user, permissions, queues, 8 board queries (today: the rollup + events unread), the
+    # queues in the supervisor's reach, the navigation
+    assert len(queries) <= 17
+
+
+def test_another_teams_supervisor_sees_the_counts_without_links_to_items_it_may_not_open(client, floor):
+    a = floor[0]
+    elsewhere = factories.QueueFactory(teams=[factories.TeamFactory()], name="C", code="c")
+    client.force_login(supervisor_for(elsewhere))
+    html = client.get(reverse("reports:wallboard")).content.decode()
+    assert '<th scope="row" data-label="Queue">A</th>' in html  # counted, organisation-wide
+    assert f"{reverse('work:items')}?queue=a&amp;" not in html and f"?queue={a.pk}\"" not in html
+    assert f"{reverse('work:items')}?queue=c&amp;status=queued" in html
 
 
 def test_backlog_api(floor, agent):
