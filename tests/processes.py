@@ -137,6 +137,26 @@ def django_env(database_url: str, broker_url: str, mail_dir: Path, **extra: str)
     }
 
 
+def production_env(database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of the portal run as in production (wfo.settings.production) on
+    loopback: plain HTTP, host 127.0.0.1, a throwaway secret, the filesystem broker."""
+    return {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "wfo.settings.production", "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": "filesystem://", "WFO_BROKER_DIR": str(folder / "broker"),
+        "DJANGO_SECRET_KEY": "tests-" + "x" * 50, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false", "WFO_LOG_FORMAT": "plain", **extra,
+    }
+
+
+def gunicorn(env: dict[str, str], log: Path, *, workers: int) -> tuple[Service, int]:
+    """gunicorn serving the portal on a free loopback port; returns it and the port."""
+    port = free_port()
+    service = Service([str(BIN / "gunicorn"), "wfo.wsgi:application", "--workers", str(workers),
+                       "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "5"],
+                      env, log, ready="Booting worker")
+    return service, port
+
+
 def celery_worker(env: dict[str, str], log: Path, name: str) -> Service:
     return Service(
         # --purge: messages a previous test left in a shared broker are not this test's.

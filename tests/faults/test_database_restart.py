@@ -10,7 +10,6 @@ open transactions rolled back) for a few seconds and started again.
 
 import http.client
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.processes import BIN, PostgresServer, Service, free_port, wait_until
+from tests.processes import PostgresServer, gunicorn, production_env, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -106,22 +105,14 @@ def postgres(tmp_path: Path):
 
 
 def test_api_under_load_survives_a_postgresql_restart(postgres, tmp_path):
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "wfo.settings.production", "DATABASE_URL": postgres.url,
-        "CELERY_BROKER_URL": "filesystem://", "WFO_BROKER_DIR": str(tmp_path / "broker"),
-        "DJANGO_SECRET_KEY": "faults-" + "x" * 50, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "false", "WFO_LOG_FORMAT": "plain",
-    }
+    env = production_env(postgres.url, tmp_path)
     python = [sys.executable]
     _run([*python, "manage.py", "migrate", "--verbosity", "0"], env, "migrate")
     seeding = {**env, "DJANGO_SETTINGS_MODULE": "wfo.settings.test"}  # factories hash passwords quickly there
     tokens = json.loads(_run([*python, "-m", "tests.faults.api_world", str(AGENTS), str(BACKLOG)], seeding, "seed"))[
         "tokens"]
 
-    port = free_port()
-    web = Service([str(BIN / "gunicorn"), "wfo.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                   "--timeout", "30", "--graceful-timeout", "5"], env, tmp_path / "gunicorn.log",
-                  ready="Booting worker")
+    web, port = gunicorn(env, tmp_path / "gunicorn.log", workers=2)
     runs = [AgentRun() for _ in tokens]
     stop = threading.Event()
     clients = [threading.Thread(target=_agent_loop, args=(port, token, stop, run))
