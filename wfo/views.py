@@ -116,7 +116,9 @@ def database_unavailable(request) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": detail, "code": "database_unavailable"}, status=503)
     else:
-        response = HttpResponse(render_to_string("503.html", {"detail": detail}), status=503)
+        # A page reloads itself; a form's post is not sent again behind the user's back.
+        context = {"detail": detail, "reload": request.method == "GET"}
+        response = HttpResponse(render_to_string("503.html", context), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.authtoken.models import Token
 
-from allocation import selectors
+from allocation import selectors, services
 from tests import factories
 from tests.processes import broker_of_this_process, free_port
 from wfo import roles
@@ -58,6 +58,19 @@ def test_a_page_says_503_when_the_database_is_not_answering(monkeypatch, supervi
     assert response["Retry-After"] == "5"
     assert response["Content-Type"].startswith("text/html")
     assert b"Back in a moment" in response.content and b"shutting down" not in response.content
+    assert b'http-equiv="refresh"' in response.content  # a page may reload itself
+
+
+def test_a_form_post_meeting_a_dead_database_is_not_sent_again_by_itself(monkeypatch, role_groups, queue):
+    def fail(*args, **kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(services, "item_get_next", fail)
+    agent = factories.AgentFactory(team=queue.teams.first())
+    response = _client_of(agent.user).post("/work/next/")
+    assert response.status_code == 503
+    assert b'http-equiv="refresh"' not in response.content
+    assert b"check whether your change is there" in response.content
 
 
 def test_any_other_error_is_a_500_json_under_api_and_the_500_page_elsewhere(monkeypatch, supervisor):
