@@ -14,10 +14,9 @@ completed events named no holder and get-next's assigned events no agent (the ac
 for itself). Readers accept both (allocation/audit.py, allocation/selectors.py).
 
 When: an event is dated by the clock read once the item's row lock is held (the periodic
-jobs through moves.moved_at; the start fast path in its statement, after its lock), so an
-item's events are in the same order by time as by id; the audit checks it. get-next reads
-the clock just before sending its one statement: a move committed in between (a window of
-a round trip) could still be dated after it.
+jobs through moves.moved_at; get-next and the start fast path inside their one statement,
+after its locks, and never before the item's last write), so an item's events are in the
+same order by time as by id; the audit checks it.
 """
 
 from __future__ import annotations

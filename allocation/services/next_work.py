@@ -69,7 +69,7 @@ ready AS (
 ),
 follow_up AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.pended_until,
-           '{RULE_PENDED_FOLLOW_UP}' AS rule
+           '{RULE_PENDED_FOLLOW_UP}' AS rule, w.updated_at AS was
       FROM {ITEM_TABLE} AS w
       JOIN ready ON w.assignee_id = ready.user_id
      WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
@@ -109,7 +109,7 @@ candidates AS (
 ),
 next_best AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, NULL::timestamptz AS pended_until,
-           '{RULE_NEXT_BEST}' AS rule
+           '{RULE_NEXT_BEST}' AS rule, w.updated_at AS was
       FROM {ITEM_TABLE} AS w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
@@ -121,11 +121,15 @@ picked AS (
      UNION ALL
     SELECT * FROM next_best
 ),
+t AS (
+    -- When: read once the item is locked (never before its last write), as every move is.
+    SELECT GREATEST(clock_timestamp(), was) AS at FROM picked
+),
 moved AS (
     UPDATE {ITEM_TABLE} AS w
-       SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = %(now)s,
-           pended_until = NULL, updated_at = %(now)s
-      FROM picked
+       SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = t.at,
+           pended_until = NULL, updated_at = t.at
+      FROM picked, t
      WHERE w.id = picked.id
     -- Every column (the last SELECT names the ones it returns), and what the event says.
  RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent, picked.rule AS picked_rule,
@@ -134,7 +138,7 @@ moved AS (
 logged AS (
     INSERT INTO {WorkItemEvent._meta.db_table}
            (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
-    SELECT id, %(now)s, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
+    SELECT id, updated_at, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
            '{ItemStatus.ASSIGNED}', '',
            jsonb_build_object('rule', picked_rule, 'queue_id', queue_id, 'start_by', start_by,
                               'priority', priority, 'from_agent', from_agent, 'to_agent', assignee_id)
@@ -145,14 +149,14 @@ logged AS (
       FROM moved
 ),
 stamped AS (
-    UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = %(now)s
+    UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
      WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
 ),
 resumed AS (
     -- A pended item back on its follow-up ends its SLA pause now. The working time paused
-    -- is added up in Python (sla_clock.clock_settle) right after; next_alert_at = now
+    -- is added up in Python (sla_clock.clock_settle) right after; next_alert_at = the move
     -- makes the alert scan do it should that be interrupted.
-    UPDATE {SlaClock._meta.db_table} AS c SET resumed_at = %(now)s, next_alert_at = %(now)s
+    UPDATE {SlaClock._meta.db_table} AS c SET resumed_at = m.updated_at, next_alert_at = m.updated_at
       FROM moved AS m
      WHERE c.item_id = m.id AND m.picked_rule = '{RULE_PENDED_FOLLOW_UP}' AND c.paused_since IS NOT NULL
 )

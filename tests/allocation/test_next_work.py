@@ -6,10 +6,13 @@ import pytest
 from django.utils import timezone
 
 from allocation import services
+from allocation.audit import items_audit
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem
+from allocation.services import next_work
 from allocation.services.next_work import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
 from tests import factories
+from tests.helpers import queued_item
 
 pytestmark = pytest.mark.django_db
 
@@ -245,3 +248,18 @@ def test_get_next_binds_no_limit():
     assert len(_ASSIGN_NEXT_BY_LIMITS) == 3
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
         assert not re.search(r"LIMIT\s+%\(", sql), sql
+
+
+def test_get_next_is_dated_once_it_holds_the_item_not_by_a_clock_read_before(agent, queue, monkeypatch):
+    """The service reads the time before sending its one statement (to pick due follow-ups);
+    an event written on the item in between must stay dated before the assignment, so the
+    statement dates the assignment itself, once the item is locked."""
+    item = queued_item(queue)
+    created = item.events.get().at
+    monkeypatch.setattr(next_work.timezone, "now", lambda: created - timedelta(minutes=5))  # read "before"
+    got = services.item_get_next(agent_id=agent.pk)
+    monkeypatch.undo()
+    assert got.pk == item.pk
+    assigned = got.events.get(kind=EventKind.ASSIGNED)
+    assert assigned.at == got.assigned_at == got.updated_at > created
+    assert list(items_audit()) == []
