@@ -7,19 +7,21 @@ is really half done, then runs the job again as the next beat tick would.
 
 import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation import services
 from allocation.actors import SystemActor
 from allocation.audit import items_audit
-from allocation.models import AgentProfile, EventKind, ItemStatus, SlaAlert, SlaClock, WorkItem
+from allocation.models import EventKind, ItemStatus, SlaAlert, SlaClock, WorkItem, WorkItemEvent
 from allocation.services import bulk
+from allocation.services.rebalancing import BATCH
 from allocation.services.sla_alerts import EMAIL_BATCH
 from allocation.tasks import reservations_expire, sla_alerts_raise
 from tests import factories
@@ -89,42 +91,70 @@ def _mailbox(tmp_path: Path) -> str:
     return "".join(path.read_text() for path in (tmp_path / "mail").iterdir())
 
 
+class EventTableGate:
+    """Lets a job through exactly one transaction, then holds it. Connection A locks the
+    event table (EXCLUSIVE: reads go on, no insert); the job's first batch waits for it;
+    connection B asks for the same lock and queues behind the job. When A lets go, the job
+    gets the table first, writes its batch and commits, and then B holds it: the job's next
+    batch waits, with exactly one batch done. Every move writes an event, so every job that
+    moves items meets this gate."""
+
+    TABLE = WorkItemEvent._meta.db_table
+
+    def __init__(self):
+        self.first, self.second = (psycopg.connect(test_database_url(), autocommit=False) for _ in range(2))
+        self.first.execute(f"LOCK TABLE {self.TABLE} IN EXCLUSIVE MODE")
+        self.second_locked = threading.Thread(target=self._second_locks)
+
+    def _second_locks(self):
+        self.second.execute(f"LOCK TABLE {self.TABLE} IN EXCLUSIVE MODE")
+
+    def waiting(self) -> int:
+        """Sessions waiting for a lock on the event table."""
+        with psycopg.connect(test_database_url()) as probe:
+            return probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [self.TABLE]
+            ).fetchone()[0]
+
+    def let_one_transaction_through(self) -> None:
+        self.second_locked.start()
+        wait_until(lambda: self.waiting() == 2, seconds=10, what="the job and the gate both wait")
+        self.first.rollback()
+
+    def open(self) -> None:
+        self.second_locked.join(timeout=JOB_SECONDS)
+        self.second.rollback()
+        for gate_connection in (self.first, self.second):
+            gate_connection.close()
+
+
 def test_the_reservation_expiry_killed_half_way_is_completed_by_its_next_run(role_groups, tmp_path):
     team = factories.TeamFactory()
     queue = factories.QueueFactory(teams=[team], reservation_timeout=timedelta(seconds=1))
-    early, late = (factories.AgentFactory(team=team, capacity=1000) for _ in range(2))
+    holder = factories.AgentFactory(team=team, capacity=1000)
     admin = factories.UserFactory(is_superuser=True)
-    items = _intake(queue, 600)
-    # The job moves items in id order, a batch of holders at a time: the first 400 held by
-    # `early`, the last 200 by `late`, whose agent row this test keeps locked.
-    bulk.items_reassign(actor=admin, item_ids=items[:400], to_agent_id=early.pk, reason="tests")
-    bulk.items_reassign(actor=admin, item_ids=items[400:], to_agent_id=late.pk, reason="tests")
+    items = _intake(queue, 3 * BATCH)
+    for start in range(0, len(items), bulk.MAX_ITEMS):
+        bulk.items_reassign(actor=admin, item_ids=items[start:start + bulk.MAX_ITEMS], to_agent_id=holder.pk,
+                            reason="tests")
     assert WorkItem.objects.filter(status=ItemStatus.ASSIGNED).count() == len(items)
+    time.sleep(1)  # every reservation has run out
 
-    late_locked, release_late = threading.Event(), threading.Event()
-
-    def hold_late_agents_row():
-        with transaction.atomic():
-            AgentProfile.objects.select_for_update().get(pk=late.pk)
-            late_locked.set()
-            release_late.wait(JOB_SECONDS)
-        connection.close()
-
-    holder = threading.Thread(target=hold_late_agents_row)
-    holder.start()
-    late_locked.wait(10)
+    gate = EventTableGate()
     first = _worker(tmp_path, "first")
     try:
         reservations_expire.delay()
-        # The job expires `early`'s items, then waits for `late`'s row: kill it there.
-        wait_until(lambda: not WorkItem.objects.filter(pk__in=items[:400], status=ItemStatus.ASSIGNED).exists(),
-                   seconds=JOB_SECONDS, what="the first holder's items expire", log=first.log,
+        wait_until(lambda: gate.waiting() == 1, seconds=JOB_SECONDS, what="the job's first batch reaches the gate",
+                   log=first.log, alive=[first.process])
+        gate.let_one_transaction_through()
+        # One batch committed; the next waits at the gate: kill the worker there.
+        wait_until(lambda: WorkItem.objects.filter(status=ItemStatus.QUEUED).count() == BATCH and gate.waiting() == 1,
+                   seconds=JOB_SECONDS, what="one batch expires, the next waits", log=first.log,
                    alive=[first.process])
         first.kill()
     finally:
-        release_late.set()
-        holder.join()
-    assert WorkItem.objects.filter(pk__in=items[400:], status=ItemStatus.ASSIGNED).count() == 200, (
+        gate.open()
+    assert WorkItem.objects.filter(status=ItemStatus.ASSIGNED).count() == len(items) - BATCH, (
         "the worker was not killed half-way through the job")
 
     second = _worker(tmp_path, "second")
