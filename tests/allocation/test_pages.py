@@ -12,7 +12,7 @@ from django.utils import timezone
 from allocation import services, transitions
 from allocation.models import EventKind, ItemStatus, Presence, PresenceChange, WorkItem
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.helpers import assigned_item, pended_item, queued_item, started_item, supervisor_for
 from wfo import roles
 from wfo.exceptions import DomainError
 
@@ -575,6 +575,16 @@ def test_item_page_queries_do_not_grow_with_events(agent_client, agent, queue, t
     assert reload(item).events.count() >= 10
     assert many == few
     assert few <= 12
+
+
+def test_a_supervisors_item_page_looks_up_its_reach_once(client, agent, queue):
+    """The actions offered come from one reach look-up, not one per permitted action."""
+    item = started_item(agent, queue)
+    client.force_login(supervisor_for(queue))
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(item_url(item)).status_code == 200
+    reach_lookups = [q["sql"] for q in captured.captured_queries if "supervisors" in q["sql"]]
+    assert len(reach_lookups) == 2  # seeing the item (items_visible_to), then the actions offered
 
 
 # Time zones ----------------------------------------------------------------------------
