@@ -13,6 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from wfo.errors import DATABASE_UNAVAILABLE, database_unavailable
 from wfo.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class DomainErrorPageMiddleware:
 
 class DatabaseUnavailableMiddleware:
     """A view the database could not serve (restarting, unreachable) answers 503 with
-    Retry-After (wfo.views.database_unavailable), logged as one line, not as a traceback
+    Retry-After (wfo.errors.database_unavailable), logged as one line, not as a traceback
     per request for the length of an outage."""
 
     def __init__(self, get_response):
@@ -70,8 +71,6 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from wfo.views import DATABASE_UNAVAILABLE, database_unavailable
-
         if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None
         first_line = str(exception).strip().splitlines()[0] if str(exception).strip() else ""

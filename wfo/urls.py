@@ -28,6 +28,6 @@ urlpatterns = [
 ]
 
 # Unmatched paths and unhandled errors: JSON under /api/, pages elsewhere; a database that
-# is not answering is a 503 (wfo.views.server_error).
-handler404 = "wfo.views.not_found"
-handler500 = "wfo.views.server_error"
+# is not answering is a 503 (wfo/errors.py).
+handler404 = "wfo.errors.not_found"
+handler500 = "wfo.errors.server_error"

@@ -1,21 +1,20 @@
-import sys
+import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
-from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django.views.defaults import page_not_found
-from django.views.defaults import server_error as django_server_error
 
 from allocation import selectors
 from wfo import selectors as wfo_selectors
 from wfo import services
+from wfo.health import health_checks
+from wfo.metrics import exposition
 
 
 @require_GET
@@ -32,8 +31,6 @@ def home(request):
 def health(request):
     """Database and broker reachable: 200, else 503 with which one failed (no login: load
     balancers and orchestrators call it)."""
-    from wfo.health import health_checks
-
     checks = health_checks()
     healthy = all(check.ok for check in checks)
     body = {"status": "ok" if healthy else "unavailable", **{check.name: check.as_json() for check in checks}}
@@ -46,13 +43,6 @@ def health(request):
 def metrics(request):
     """Prometheus exposition (wfo/metrics.py). With WFO_METRICS_TOKEN set, a scrape must send
     `Authorization: Bearer <token>`."""
-    import secrets
-
-    from django.conf import settings
-    from django.http import HttpResponse
-
-    from wfo.metrics import exposition
-
     token = settings.WFO_METRICS_TOKEN
     if token and not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return HttpResponse("A metrics token is required.\n", status=401, content_type="text/plain")
@@ -90,46 +80,3 @@ def notifications_read(request):
     if ids is None:
         messages.success(request, f"Marked {changed} notification{pluralize(changed)} read.")
     return redirect("notifications")
-
-
-def not_found(request, exception):
-    """The 404 of a path no URL pattern matches (wfo/urls.py's handler404). An API client gets
-    the API's JSON error body, as for every other API error; a person gets the 404 page."""
-    if request.path.startswith("/api/"):
-        body = {"detail": f"No API operation at {request.path}. See /api/docs/.", "code": "not_found"}
-        return JsonResponse(body, status=404)
-    return page_not_found(request, exception)
-
-
-# Errors of the database connection (server restarting, unreachable, connections used up)
-# and transaction conflicts it asks the client to retry: worth a retry, not a bug report.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-RETRY_AFTER_SECONDS = 5
-
-
-def database_unavailable(request) -> HttpResponse:
-    """The 503 of a request the database could not serve: it says so, asks to retry after
-    RETRY_AFTER_SECONDS, and the portal recovers by itself (each request checks its pooled
-    connection and reconnects). JSON under /api/, a page that retries by itself elsewhere."""
-    detail = ("The database is not answering just now, so this request may not have been carried out. "
-              f"Check, then try again in {RETRY_AFTER_SECONDS} seconds.")
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": detail, "code": "database_unavailable"}, status=503)
-    else:
-        # A page reloads itself; a form's post is not sent again behind the user's back.
-        context = {"detail": detail, "reload": request.method == "GET"}
-        response = HttpResponse(render_to_string("503.html", context), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
-def server_error(request):
-    """wfo/urls.py's handler500, called while an unhandled exception is in flight (views'
-    database errors are answered before, by wfo.middleware.DatabaseUnavailableMiddleware;
-    these come from middleware). JSON under /api/, the 500 page elsewhere."""
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return database_unavailable(request)
-    if request.path.startswith("/api/"):
-        detail = "Something went wrong on our side; the error has been logged."
-        return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
-    return django_server_error(request)
