@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from quality import selectors, services
 from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
-from wfo.api import BoundedCharField, StandardPagination, empty_query_value_schema, error_responses
+from wfo.api import BoundedCharField, StandardPagination, error_responses
 
 
 class QuestionOutputSerializer(serializers.ModelSerializer):
@@ -77,7 +77,6 @@ class FormListApi(ListAPIView):
 
     serializer_class = FormOutputSerializer
     pagination_class = StandardPagination
-    schema = empty_query_value_schema()
     queryset = EvaluationForm.objects.filter(is_active=True).order_by("name")
 
     @extend_schema(responses={200: FormOutputSerializer(many=True), **error_responses(400, 404)})
@@ -91,7 +90,6 @@ class EvaluationListApi(ListAPIView):
 
     serializer_class = EvaluationOutputSerializer
     pagination_class = StandardPagination
-    schema = empty_query_value_schema()
 
     class EvaluationFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=EvaluationStatus.choices, required=False, allow_blank=True)

@@ -15,7 +15,7 @@ from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
 from reporting.forms import HistoryForm
 from reporting.history import Period, Scope, history, sla_by_queue
-from wfo.api import empty_query_value_schema, error_responses
+from wfo.api import error_responses
 
 
 class IsSupervisor(BasePermission):
@@ -94,7 +94,6 @@ class HistoryReportApi(APIView):
     utilization, first-pass yield, rework rate, QA score, end backlog. Shares are 0–1."""
 
     permission_classes = [IsSupervisor]
-    schema = empty_query_value_schema()
 
     @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("HistoryReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
@@ -113,7 +112,6 @@ class SlaReportApi(APIView):
     the range, from the rollups."""
 
     permission_classes = [IsSupervisor]
-    schema = empty_query_value_schema()
 
     @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("SlaReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),

@@ -1,4 +1,5 @@
-"""API plumbing shared by every app: pagination, the error format, and how the schema says so.
+"""API plumbing shared by every app: pagination, the error format, and how the schema says so
+(wfo/schema.py adds what drf-spectacular cannot see).
 
 Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [messages]}}.
 """
@@ -40,26 +41,6 @@ class StrictPageSizeMixin:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["minimum"] = 1
         return parameters
-
-
-def empty_query_value_schema():
-    """drf-spectacular's schema for a view with query parameters, adding what this API does
-    with an empty optional one (`?due_before=`): the same as leaving it out, as django-filter,
-    Django forms and the paginators read it. Repeatable (list) parameters are left as they are."""
-    # drf_spectacular.openapi imports rest_framework.generics, which imports this module (for
-    # DEFAULT_PAGINATION_CLASS) while it loads: import it when a view asks, not before.
-    from drf_spectacular.openapi import AutoSchema
-
-    class EmptyQueryValueAutoSchema(AutoSchema):
-        def get_operation(self, *args, **kwargs):
-            operation = super().get_operation(*args, **kwargs)
-            for parameter in (operation or {}).get("parameters", []):
-                optional = parameter["in"] == "query" and not parameter.get("required")
-                if optional and parameter["schema"].get("type") != "array":
-                    parameter["allowEmptyValue"] = True
-            return operation
-
-    return EmptyQueryValueAutoSchema()
 
 
 class BoundedCharField(serializers.CharField):

@@ -17,7 +17,7 @@ from allocation.api.common import ItemDetailOutputSerializer, ItemOutputSerializ
 from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
-from wfo.api import BoundedCharField, StrictPageSizeMixin, empty_query_value_schema, error_responses
+from wfo.api import BoundedCharField, StrictPageSizeMixin, error_responses
 
 
 class ItemCursorPagination(StrictPageSizeMixin, CursorPagination):
@@ -79,7 +79,6 @@ class ItemListCreateApi(ListAPIView):
     serializer_class = ItemOutputSerializer
     pagination_class = ItemCursorPagination
     filterset_class = ItemFilter
-    schema = empty_query_value_schema()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
