@@ -25,9 +25,8 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.sla import PolicyBook, clock_reading
+from wfo import roles
 from wfo.exceptions import NotFound, PermissionDenied
-
-SEE_ALL_ITEMS_PERMISSION = "allocation.view_workitem"
 
 
 def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:
@@ -119,21 +118,19 @@ def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = No
 
 
 def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
-    """Admins and source systems see every item; a supervisor, the items of queues its teams
-    serve (the reach of its actions, transitions.items_in_reach); an agent, the items it holds
-    and the ones it completed. `user_may_open` is the same rule for one item."""
+    """Admins see every item; a supervisor, the items of queues its teams serve; a source
+    system, the items of its own sources (the reach of their actions,
+    transitions.items_in_reach); an agent, the items it holds and the ones it completed.
+    `user_may_open` is the same rule for one item."""
     items = WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
-    own = Q(assignee=user) | Q(completed_by=user)
-    if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
-        reach = transitions.items_in_reach(user)
-        return items.filter(reach | own) if reach else items
-    return items.filter(own)
+    reach = transitions.items_in_reach(user)
+    if reach is None:
+        return items
+    return items.filter(reach | Q(assignee=user) | Q(completed_by=user))
 
 
 def user_may_open(user: AbstractBaseUser, item: WorkItem) -> bool:
-    if user.pk in (item.assignee_id, item.completed_by_id):
-        return True
-    return user.has_perm(SEE_ALL_ITEMS_PERMISSION) and transitions.reaches(user, item)
+    return user.pk in (item.assignee_id, item.completed_by_id) or transitions.reaches(user, item)
 
 
 def item_with_events(*, user: AbstractBaseUser, item_id: int) -> WorkItem | None:
@@ -169,7 +166,7 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
         .select_related("queue", "sla_clock")
         .order_by("received_at", "id")
     )
-    sees_all = user.has_perm(SEE_ALL_ITEMS_PERMISSION)
+    sees_all = roles.oversees_work(user)
     if not sees_all and not customer_items(user=user, customer_ref=customer_ref).exists():
         raise PermissionDenied("You can see a customer's items only while you work on one of them.")
     items = list(journey)

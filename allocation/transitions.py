@@ -19,7 +19,7 @@ from allocation.models import (
     Queue,
     WorkItem,
 )
-from wfo.roles import user_is_admin
+from wfo import roles
 
 CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"
@@ -65,26 +65,45 @@ def statuses_allowing(action: str, *, as_holder: bool, permitted: bool) -> tuple
 
 
 def queues_in_reach(actor: Actor) -> QuerySet[Queue] | None:
-    """The queues whose items a permitted action (transfer, reprioritize, cancel) reaches,
-    and a supervisor sees: None (every queue) for admins and system jobs; for a supervisor,
-    the queues served by a team it supervises. Permissions without reassign (a source
-    system cancelling what it sent) are not tied to teams."""
-    if isinstance(actor, SystemActor) or user_is_admin(actor) or not actor.has_perm(REASSIGN_PERMISSION):
+    """The queues whose items a supervisor sees and moves: the queues served by a team it
+    supervises. None (every queue) for admins and system jobs; none for anyone else, whose
+    reach is not by queue (items_in_reach)."""
+    if isinstance(actor, SystemActor) or roles.is_admin(actor):
         return None
+    if not roles.is_supervisor(actor):
+        return Queue.objects.none()
     return Queue.objects.filter(teams__supervisors=actor)
 
 
-def items_in_reach(actor: Actor) -> Q:
-    """queues_in_reach as a filter on items (empty: every item)."""
-    queues = queues_in_reach(actor)
-    # A subquery, not a join: a queue served by two of its teams must not repeat its items.
-    return Q() if queues is None else Q(queue__in=queues.values("pk"))
+def items_in_reach(actor: Actor) -> Q | None:
+    """The one reach rule: the items a permitted action (transfer, reprioritize, cancel)
+    reaches and that the actor sees beyond what it holds. None means every item (admins,
+    system jobs). A supervisor reaches the queues its teams serve; a source system the
+    items of the sources it is bound to (another source's items do not exist for it);
+    anyone else, none."""
+    if isinstance(actor, SystemActor) or roles.is_admin(actor):
+        return None
+    scope = Q(pk__in=[])
+    if roles.is_supervisor(actor):
+        # A subquery, not a join: a queue served by two of its teams must not repeat its items.
+        scope |= Q(queue__in=queues_in_reach(actor).values("pk"))
+    if roles.is_source_system(actor):
+        scope |= Q(source__in=roles.sources_of(actor))
+    return scope
+
+
+def sources_allowed(actor: Actor) -> frozenset[str] | None:
+    """The sources under which `actor` may take items in: a source system, the sources it is
+    bound to; anyone else permitted to create items (admins, system jobs), any (None)."""
+    if isinstance(actor, SystemActor) or roles.is_admin(actor) or not roles.is_source_system(actor):
+        return None
+    return roles.sources_of(actor)
 
 
 def reaches(actor: Actor, item: WorkItem) -> bool:
     """Whether `actor`'s permitted actions reach `item` (items_in_reach for one item)."""
     scope = items_in_reach(actor)
-    return not scope or WorkItem.objects.filter(scope, pk=item.pk).exists()
+    return scope is None or WorkItem.objects.filter(scope, pk=item.pk).exists()
 
 
 def may_act_as_permitted(actor: Actor, action: str, item: WorkItem) -> bool:

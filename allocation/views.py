@@ -23,6 +23,7 @@ from allocation import forms, selectors, services, transitions
 from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
+from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 from wfo.forms import form_errors_from
 from wfo.pagination import EstimatedCountPaginator
@@ -157,9 +158,8 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "allowed": allowed,
         "action_forms": action_forms,
         "now": now,
-        "is_agent": selectors.agent_profile_for(request.user) is not None,
-        "why_holder": selectors.assignment_explanation(item, events)
-        if request.user.has_perm(selectors.SEE_ALL_ITEMS_PERMISSION) else None,
+        "is_agent": roles.is_agent(request.user),
+        "why_holder": selectors.assignment_explanation(item, events) if roles.oversees_work(request.user) else None,
     }
     return render(request, "allocation/item.html", context, status=status)
 
@@ -303,8 +303,8 @@ def customer_page(request: HttpRequest, customer_ref: str) -> HttpResponse:
 @require_GET
 @login_required
 def item_list(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(selectors.SEE_ALL_ITEMS_PERMISSION):
-        raise PermissionDenied("Only supervisors and admins can browse all work items.")
+    if not roles.oversees_work(request.user):
+        raise PermissionDenied("Only supervisors and admins can browse work items.")
     filterset = ItemPageFilter(request.GET or None, queryset=selectors.items_visible_to(request.user))
     items = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = EstimatedCountPaginator(items.order_by("-id"), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
@@ -325,9 +325,9 @@ REASSIGN_LIST_LIMIT = 200
 def reassign(request: HttpRequest) -> HttpResponse:
     """Filter items, select, choose a target, preview what would move and what is refused
     (and why), then apply. GET filters; POST step=preview shows the preview; step=apply moves."""
-    if not request.user.has_perm(transitions.REASSIGN_PERMISSION):
+    if not roles.oversees_work(request.user):
         raise PermissionDenied("Only supervisors and admins can reassign work.")
-    scope = WorkItem.objects.filter(bulk.queues_supervised_by(request.user)).distinct()
+    scope = WorkItem.objects.filter(bulk.items_reassignable_by(request.user)).distinct()
     queues = Queue.objects.filter(pk__in=scope.values("queue_id")).order_by("name")
     filters = forms.ReassignFilterForm(request.GET or None, queues=queues)
     items = scope.filter(status__in=OPEN_STATUSES).select_related("queue", "assignee")

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from quality import services
 from quality.models import Evaluation, EvaluationForm, FormSection, FormVersion, Question, SamplingRule
+from quality.selectors import evaluators
 
 
 class VersionInline(admin.TabularInline):
@@ -101,6 +102,12 @@ class SamplingRuleAdmin(admin.ModelAdmin):
                     "is_active"]
     list_filter = ["period", "is_active", "form"]
     filter_horizontal = ["evaluators"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "evaluators":
+            kwargs["queryset"] = evaluators()  # quality evaluators and leads only
+            kwargs["help_text"] = "Quality evaluators and quality leads (Admin › Users › Groups)."
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Evaluation)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from quality import selectors, services
 from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
 from wfo.api import BoundedCharField, StandardPagination, error_responses
+from wfo.permissions import TakesPartInQuality
 
 
 class QuestionOutputSerializer(serializers.ModelSerializer):
@@ -75,19 +76,22 @@ class EvaluationDetailOutputSerializer(EvaluationOutputSerializer):
 class FormListApi(ListAPIView):
     """Active evaluation forms with their current version's questions."""
 
+    permission_classes = [TakesPartInQuality]
     serializer_class = FormOutputSerializer
     pagination_class = StandardPagination
     queryset = EvaluationForm.objects.filter(is_active=True).order_by("name")
 
-    @extend_schema(responses={200: FormOutputSerializer(many=True), **error_responses(400, 404)})
+    @extend_schema(responses={200: FormOutputSerializer(many=True), **error_responses(400, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class EvaluationListApi(ListAPIView):
-    """Evaluations you may see: yours to do and done, of your work once submitted, and all
-    for supervisors. Filter with `?status=`."""
+    """Evaluations you may see (quality.selectors.evaluations_visible_to): yours to do and
+    done, of your work once submitted, your teams' for supervisors, all for quality leads.
+    Filter with `?status=`."""
 
+    permission_classes = [TakesPartInQuality]
     serializer_class = EvaluationOutputSerializer
     pagination_class = StandardPagination
 
@@ -103,13 +107,15 @@ class EvaluationListApi(ListAPIView):
 
     @extend_schema(
         parameters=[EvaluationFilterSerializer],
-        responses={200: EvaluationOutputSerializer(many=True), **error_responses(400, 404)},
+        responses={200: EvaluationOutputSerializer(many=True), **error_responses(400, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class EvaluationDetailApi(APIView):
+    permission_classes = [TakesPartInQuality]
+
     @extend_schema(responses={200: EvaluationDetailOutputSerializer, **error_responses(403, 404)})
     def get(self, request, evaluation_id: int):
         evaluation = selectors.evaluation_for_page(user=request.user, evaluation_id=evaluation_id)
@@ -119,6 +125,8 @@ class EvaluationDetailApi(APIView):
 class EvaluationSubmitApi(APIView):
     """Save answers (`draft: true`) or submit them; answers map question ids to "yes", "no",
     "na" or a scale value."""
+
+    permission_classes = [TakesPartInQuality]
 
     class EvaluationSubmitInputSerializer(serializers.Serializer):
         answers = serializers.DictField(child=serializers.CharField(allow_null=True, allow_blank=True))
@@ -139,6 +147,8 @@ class EvaluationSubmitApi(APIView):
 
 
 class EvaluationAcknowledgeApi(APIView):
+    permission_classes = [TakesPartInQuality]
+
     @extend_schema(request=None, responses={200: EvaluationOutputSerializer, **error_responses(403, 404, 409)})
     def post(self, request, evaluation_id: int):
         evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
@@ -146,6 +156,8 @@ class EvaluationAcknowledgeApi(APIView):
 
 
 class EvaluationDisputeApi(APIView):
+    permission_classes = [TakesPartInQuality]
+
     class EvaluationDisputeInputSerializer(serializers.Serializer):
         comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
         questions = serializers.DictField(child=BoundedCharField(max_length=2000), required=False, default=dict)

@@ -1,17 +1,18 @@
 """The demo's quality setup: a form for chargeback and dispute handling, a daily sampling
-rule with the supervisors as evaluators, and the last week's samples drawn — so a new user
-of `make run` finds evaluations to do (as a supervisor) and evaluations of their work."""
+rule with the quality evaluators scoring (the lead decides disputes, so it scores none), and
+the last week's samples drawn — so a new user of `make run` finds evaluations to do (as the
+evaluator) and evaluations of their work (as an agent)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from quality import services
+from quality import selectors, services
 from quality.models import EvaluationForm, FormSection, Question, SamplingRule
+from wfo import roles
 
 FORM_NAME = "Dispute and chargeback handling"
 SECTIONS = [
@@ -45,14 +46,14 @@ def quality_demo_ensure(*, queues: dict, days: int = 7) -> None:
                          scale_max=5 if kind == "scale" else None)
                 for n, (text, kind, weight, na, critical, guidance) in enumerate(questions)
             )
-    supervisors = list(get_user_model().objects.filter(groups__name="Supervisor"))
+    evaluators = list(selectors.evaluators().filter(groups__name=roles.QUALITY_EVALUATOR))
     for code in SAMPLED_QUEUES:
         rule, made = SamplingRule.objects.get_or_create(
             queue=queues[code], form=form, defaults={"share_percent": 10, "new_agent_days": 30,
                                                      "new_agent_share_percent": 25, "extra_after_fail": 1},
         )
         if made:
-            rule.evaluators.set(supervisors)
+            rule.evaluators.set(evaluators)
     today = timezone.localdate()
     for back in range(days, 0, -1):
         services.samples_draw(day=today - timedelta(days=back), seed=2026)

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from quality.models import EvaluationForm
+from quality.selectors import evaluators
 
 
 class CalibrationForm(forms.Form):
@@ -18,8 +19,7 @@ class CalibrationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        users = get_user_model().objects.filter(is_active=True, groups__name__in=["Supervisor", "Admin"])
-        self.fields["evaluators"].queryset = users.distinct().order_by("username")
+        self.fields["evaluators"].queryset = evaluators()
 
 
 class NewFormForm(forms.Form):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from quality.models import (
     DONE_EVALUATION_STATUSES,
@@ -16,9 +16,8 @@ from quality.models import (
     Question,
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
+from wfo import roles
 from wfo.exceptions import NotFound, PermissionDenied
-
-SEE_ALL_EVALUATIONS = "quality.view_evaluation"
 
 
 def _evaluations() -> QuerySet[Evaluation]:
@@ -39,14 +38,32 @@ def evaluations_received(user) -> QuerySet[Evaluation]:
 
 
 def evaluations_visible_to(user) -> QuerySet[Evaluation]:
-    """Yours to do or done, your work's once submitted, or all for supervisors — the same
-    rule as `evaluation_for_page`."""
-    from django.db.models import Q
-
+    """The one rule of who sees an evaluation: its evaluator; the agent whose work it is,
+    once submitted; a supervisor, its teams' agents' submitted ones; quality leads and
+    admins, all."""
     evaluations = _evaluations().order_by("-created_at", "-id")
-    if user.has_perm(SEE_ALL_EVALUATIONS):
+    if roles.leads_quality(user):
         return evaluations
-    return evaluations.filter(Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES))
+    visible = Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES)
+    if roles.is_supervisor(user):
+        visible |= Q(agent__agent_profile__team__in=roles.supervised_team_ids(user),
+                     status__in=DONE_EVALUATION_STATUSES)
+    return evaluations.filter(visible)
+
+
+def evaluators():
+    """Everyone who may be given evaluations to score, by username (calibration, sampling
+    rules): active quality evaluators and quality leads."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(
+        is_active=True, groups__name__in=[roles.QUALITY_EVALUATOR, roles.QUALITY_LEAD],
+    ).distinct().order_by("username")
+
+
+def evaluator_user_ids(user_ids) -> list[int]:
+    """Of these users, the ones who may be given evaluations to score."""
+    return list(evaluators().filter(pk__in=user_ids).values_list("pk", flat=True))
 
 
 def evaluations_disputed() -> QuerySet[Evaluation]:
@@ -54,15 +71,13 @@ def evaluations_disputed() -> QuerySet[Evaluation]:
 
 
 def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
-    """The evaluation, its answers and questions, for its evaluator, its agent (once
-    submitted) or a supervisor; 403/404 otherwise."""
-    evaluation = _evaluations().filter(pk=evaluation_id).first()
-    if evaluation is None:
-        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
-    is_agent = evaluation.agent_id == user.pk and evaluation.status in DONE_EVALUATION_STATUSES
-    if evaluation.evaluator_id != user.pk and not is_agent and not user.has_perm(SEE_ALL_EVALUATIONS):
+    """The evaluation for whoever may see it (`evaluations_visible_to`); 403/404 otherwise."""
+    evaluation = evaluations_visible_to(user).filter(pk=evaluation_id).first()
+    if evaluation is not None:
+        return evaluation
+    if Evaluation.objects.filter(pk=evaluation_id).exists():
         raise PermissionDenied("This evaluation is not yours to see.")
-    return evaluation
+    raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:
@@ -89,14 +104,14 @@ class CalibrationResult:
 
 def calibration_result(*, user, session_id: int) -> CalibrationResult:
     """The spread and agreement of a calibration session. Blind: an evaluator sees it only
-    once it has submitted its own evaluation; supervisors always."""
+    once it has submitted its own evaluation; quality leads and admins always."""
     session = CalibrationSession.objects.select_related("item", "version__form").filter(pk=session_id).first()
     if session is None:
         raise NotFound(f"Calibration session #{session_id} does not exist.")
     evaluations = list(_evaluations().filter(calibration=session).prefetch_related("answers"))
     mine = [e for e in evaluations if e.evaluator_id == user.pk]
     submitted_mine = bool(mine) and all(e.status in DONE_EVALUATION_STATUSES for e in mine)
-    if not user.has_perm(SEE_ALL_EVALUATIONS) and not submitted_mine:
+    if not roles.leads_quality(user) and not submitted_mine:
         raise PermissionDenied("You see the others' answers once you have submitted your own.")
     done = [e for e in evaluations if e.status in DONE_EVALUATION_STATUSES]
     answers = {e.evaluator_id: {a.question_id: a.value for a in e.answers.all()} for e in done}

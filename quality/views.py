@@ -1,5 +1,5 @@
 """Quality pages: the evaluator's inbox and scoring page, the agent's evaluations
-(acknowledge, dispute), the supervisor's decisions (uphold, re-score, rework), and
+(acknowledge, dispute), the quality lead's decisions (uphold, re-score, rework), and
 calibration results. Thin: selectors read, one service writes, errors come back as the
 service said them (400 with a message per question, else a message on the page)."""
 
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from quality import selectors, services
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
 from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm
+from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from wfo.forms import form_errors_from
 
@@ -25,13 +26,17 @@ from wfo.forms import form_errors_from
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if not (roles.is_agent(user) or roles.is_quality_evaluator(user) or roles.leads_quality(user)
+            or roles.oversees_work(user)):
+        raise PermissionDenied("Quality is for agents, quality evaluators and leads, supervisors and admins.")
+    leads = roles.leads_quality(user)
     context = {
         "to_do": list(selectors.evaluations_to_do(user)[:100]),
         "given": list(selectors.evaluations_given(user)[:20]),
         "received": list(selectors.evaluations_received(user)[:20]),
-        "disputed": list(selectors.evaluations_disputed()[:50]) if user.has_perm(services.RESOLVE_PERMISSION) else [],
+        "disputed": list(selectors.evaluations_disputed()[:50]) if leads else [],
         "first_pass": selectors.first_pass(since=timezone.now() - timedelta(days=30), until=timezone.now())
-        if user.has_perm(services.RESOLVE_PERMISSION) else None,
+        if leads else None,
     }
     return render(request, "quality/home.html", context)
 
@@ -85,7 +90,7 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
         "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
         "is_agent": evaluation.agent_id == user.pk,
-        "can_resolve": user.has_perm(services.RESOLVE_PERMISSION) and evaluation.agent_id != user.pk,
+        "can_resolve": services.may_decide(user, evaluation),
     }
     return render(request, "quality/evaluation.html", context, status=400 if errors else 200)
 
@@ -107,7 +112,7 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
     if action == "dispute":
         services.evaluation_dispute(evaluation_id=pk, actor=user, comment=request.POST.get("comment", ""),
                                     question_comments=disputes)
-        return "Dispute sent to your supervisor.", page
+        return "Dispute sent to the quality leads.", page
     if action == "uphold":
         services.evaluation_uphold(evaluation_id=pk, actor=user, reason=request.POST.get("reason", ""))
         return "The evaluation stands.", page
@@ -123,9 +128,9 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
 
 @login_required
 def calibration_new(request: HttpRequest) -> HttpResponse:
-    """A supervisor picks a completed item, a form and the evaluators; each scores blind."""
-    if not request.user.has_perm("quality.add_calibrationsession"):
-        raise PermissionDenied("Only supervisors can run calibration sessions.")
+    """A quality lead picks a completed item, a form and the evaluators; each scores blind."""
+    if not roles.leads_quality(request.user):
+        raise PermissionDenied("Only quality leads can run calibration sessions.")
     form = CalibrationForm(request.POST or None, initial={"item": request.GET.get("item")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -153,7 +158,7 @@ def calibration_page(request: HttpRequest, session_id: int) -> HttpResponse:
 # The form builder -------------------------------------------------------------------------------
 
 def _require_forms_page(user) -> None:
-    if not user.has_perm(services.BUILD_PERMISSION):
+    if not roles.leads_quality(user):
         raise PermissionDenied("Only quality leads can build evaluation forms.")
 
 

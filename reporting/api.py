@@ -7,29 +7,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import selectors
 from reporting.forms import HistoryForm
 from reporting.history import Period, Scope, history, sla_by_queue
 from wfo.api import error_responses
-
-
-class IsSupervisor(BasePermission):
-    message = "Reports are for supervisors and admins."
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm(SEE_ALL_ITEMS_PERMISSION)
+from wfo.permissions import OverseesWork
 
 
 class BacklogReportApi(APIView):
     """The live backlog: per queue, open items by status, oldest waiting item, at risk and
     breached, today's arrivals and completions; agents by presence; open items by time left."""
 
-    permission_classes = [IsSupervisor]
+    permission_classes = [OverseesWork]
 
     @extend_schema(responses={200: inline_serializer("BacklogReport", {
         "at": serializers.DateTimeField(), "queues": serializers.ListField(child=serializers.DictField()),
@@ -93,7 +85,7 @@ class HistoryReportApi(APIView):
     completions, SLA attainment, handle time (average, p90), throughput, productivity,
     utilization, first-pass yield, rework rate, QA score, end backlog. Shares are 0–1."""
 
-    permission_classes = [IsSupervisor]
+    permission_classes = [OverseesWork]
 
     @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("HistoryReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),
@@ -111,7 +103,7 @@ class SlaReportApi(APIView):
     """SLA attainment (completed at or before due ÷ completed) per period and per queue over
     the range, from the rollups."""
 
-    permission_classes = [IsSupervisor]
+    permission_classes = [OverseesWork]
 
     @extend_schema(parameters=HISTORY_PARAMETERS, responses={200: inline_serializer("SlaReport", {
         "scope": serializers.DictField(), "periods": serializers.ListField(child=serializers.DictField()),

@@ -11,8 +11,7 @@ from django.db.models import Case, Count, F, Func, IntegerField, Min, Q, Subquer
 from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Queue, WorkItem
-from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
-from wfo.roles import user_is_admin
+from wfo import roles
 
 # Time left to SLA, in the order the wallboard shows it.
 AGING_BUCKETS = [
@@ -183,10 +182,10 @@ def agents_visible_to(user):
     """Whose scorecards a user may open: admins all, supervisors their teams' agents, an
     agent itself."""
     agents = AgentProfile.objects.select_related("user", "team").order_by("user__username")
-    if user_is_admin(user):
+    if roles.is_admin(user):
         return agents
-    if user.has_perm(SEE_ALL_ITEMS_PERMISSION):
-        return agents.filter(team__supervisors=user)
+    if roles.is_supervisor(user):
+        return agents.filter(Q(team__supervisors=user) | Q(pk=user.pk)).distinct()
     return agents.filter(pk=user.pk)
 
 

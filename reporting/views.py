@@ -14,16 +14,16 @@ from django.views.decorators.http import require_GET
 
 from allocation import transitions
 from allocation.models import AgentProfile
-from allocation.selectors import SEE_ALL_ITEMS_PERMISSION
 from reporting import exports, history_tables, selectors
 from reporting.forms import CapacityForm, HistoryForm
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
+from wfo import roles
 from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _require_supervisor(user) -> None:
-    if not user.has_perm(SEE_ALL_ITEMS_PERMISSION):
+    if not roles.oversees_work(user):
         raise PermissionDenied("Reports are for supervisors and admins.")
 
 
@@ -83,6 +83,8 @@ SCORECARD_DAYS = 28
 @login_required
 def scorecards(request: HttpRequest) -> HttpResponse:
     """The agents whose scorecards the user may open (an agent goes straight to its own)."""
+    if not (roles.is_agent(request.user) or roles.oversees_work(request.user)):
+        raise PermissionDenied("Scorecards are for agents (their own), supervisors and admins.")
     agents = list(selectors.agents_visible_to(request.user))
     if len(agents) == 1 and agents[0].pk == request.user.pk:
         return redirect("reports:scorecard", agent_id=request.user.pk)

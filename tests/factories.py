@@ -17,6 +17,7 @@ from allocation.models import (
     Queue,
     QueueSkill,
     Skill,
+    SourceBinding,
     Team,
     WorkItem,
 )
@@ -39,6 +40,17 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(*Group.objects.filter(name__in=extracted))
         if create:
             self.save()
+
+
+class SourceSystemFactory(UserFactory):
+    """An integration user (the Source system role) bound to `sources` (default: its username)."""
+
+    @factory.post_generation
+    def sources(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(*Group.objects.filter(name=roles.SOURCE_SYSTEM))
+            for source in extracted or [self.username]:
+                SourceBinding.objects.get_or_create(user=self, source=source)
 
 
 class SkillFactory(factory.django.DjangoModelFactory):

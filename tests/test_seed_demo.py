@@ -112,6 +112,11 @@ def test_users_have_their_roles():
     integration = User.objects.get(username=demo.SOURCE)
     assert roles.user_roles(integration) == [roles.SOURCE_SYSTEM]
     assert integration.has_perm("allocation.add_workitem")
+    assert roles.sources_of(integration) == {demo.SOURCE}  # the demo's items are its own
+    evaluator = User.objects.get(username=demo.QUALITY_EVALUATOR_USER[0])
+    assert roles.user_roles(evaluator) == [roles.QUALITY_EVALUATOR] and not evaluator.is_staff
+    lead = User.objects.get(username=demo.QUALITY_LEAD_USER[0])
+    assert roles.user_roles(lead) == [roles.QUALITY_LEAD] and lead.is_staff and not lead.is_superuser
     assert not integration.has_usable_password()
     assert Token.objects.filter(user=integration).exists()
     people = User.objects.exclude(pk=integration.pk)
@@ -245,7 +250,8 @@ def test_the_logins_table_names_the_url_the_password_and_the_token():
     assert "http://127.0.0.1:8765/" in output
     assert demo.DEMO_PASSWORD in output
     assert token in output
-    for username in ("admin", "dana.morgan", "samira.haddad", demo.SOURCE):
+    for username in ("admin", "dana.morgan", "samira.haddad", demo.QUALITY_EVALUATOR_USER[0],
+                     demo.QUALITY_LEAD_USER[0], demo.SOURCE):
         assert username in output
 
 
@@ -295,11 +301,11 @@ def test_children_are_the_web_server_a_worker_and_beat_from_the_venv(tmp_path):
 
 
 @pytest.mark.django_db
-def test_the_demo_has_evaluations_to_do_for_supervisors():
+def test_the_demo_has_evaluations_to_do_for_the_quality_evaluator():
     _seed(quiet=True)
     sampled = Evaluation.objects.select_related("evaluator")
     assert sampled.exists()
-    assert {e.evaluator.username for e in sampled} <= {"dana.morgan", "samira.haddad"}
+    assert {e.evaluator.username for e in sampled} == {demo.QUALITY_EVALUATOR_USER[0]}
     assert not sampled.filter(evaluator_id=F("agent_id")).exists()
     assert set(sampled.values_list("item__status", flat=True)) == {"completed"}
 

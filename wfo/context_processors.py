@@ -1,7 +1,6 @@
 from functools import cache
 
-from allocation.selectors import SEE_ALL_ITEMS_PERMISSION, agent_profile_for
-from wfo.roles import user_roles
+from wfo import roles as roles_module
 from wfo.selectors import unread_notification_count
 
 
@@ -14,8 +13,10 @@ def roles(request):
     if user is None or not user.is_authenticated:
         return {"user_roles": []}
     return {
-        "user_roles": cache(lambda: user_roles(user)),
-        "nav_is_agent": cache(lambda: agent_profile_for(user) is not None),
-        "nav_sees_all_items": cache(lambda: user.has_perm(SEE_ALL_ITEMS_PERMISSION)),
+        "user_roles": cache(lambda: roles_module.user_roles(user)),
+        "nav_is_agent": cache(lambda: roles_module.is_agent(user)),
+        "nav_oversees_work": cache(lambda: roles_module.oversees_work(user)),
+        "nav_quality": cache(lambda: roles_module.is_agent(user) or roles_module.is_quality_evaluator(user)
+                             or roles_module.is_quality_lead(user) or roles_module.oversees_work(user)),
         "nav_unread_notifications": cache(lambda: unread_notification_count(user)),
     }

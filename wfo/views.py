@@ -10,9 +10,8 @@ from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from allocation import selectors
+from wfo import roles, services
 from wfo import selectors as wfo_selectors
-from wfo import services
 from wfo.health import health_checks
 from wfo.metrics import exposition
 
@@ -20,10 +19,13 @@ from wfo.metrics import exposition
 @require_GET
 @login_required
 def home(request):
-    """Landing page after login: agents go straight to their work; everyone else sees
-    what they can do here."""
-    if selectors.agent_profile_for(request.user) is not None:
+    """Landing page after login: agents go straight to their work, quality evaluators and
+    leads to their quality inbox; everyone else sees what they can do here."""
+    user = request.user
+    if roles.is_agent(user):
         return redirect("work:inbox")
+    if (roles.is_quality_evaluator(user) or roles.is_quality_lead(user)) and not roles.oversees_work(user):
+        return redirect("quality:home")
     return render(request, "home.html")
 
 

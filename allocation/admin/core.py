@@ -31,6 +31,7 @@ from allocation.models import (
     QueueSkill,
     Skill,
     SlaPolicy,
+    SourceBinding,
     Team,
     WorkItem,
     WorkItemEvent,
@@ -421,9 +422,26 @@ class AgentProfileInline(admin.StackedInline):
     verbose_name_plural = "agent profile"
 
 
+class SourceBindingInline(admin.TabularInline):
+    """The sources an integration user (a source system's token) may use; see SourceBinding."""
+
+    model = SourceBinding
+    extra = 0
+    verbose_name = "source this integration may use"
+    verbose_name_plural = "sources this integration may use (source systems only)"
+
+
+@admin.register(SourceBinding)
+class SourceBindingAdmin(admin.ModelAdmin):
+    list_display = ["source", "user"]
+    list_select_related = ["user"]
+    search_fields = ["source", "user__username"]
+    autocomplete_fields = ["user"]
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class UserAdmin(auth_admin.UserAdmin):
-    inlines = [AgentProfileInline]
+    inlines = [AgentProfileInline, SourceBindingInline]

@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from allocation import services
 from allocation.api.common import (
     ITEM_ACTION_RESPONSES,
-    IsAgent,
     ItemOutputSerializer,
     SlugLookupField,
     item_response,
@@ -22,6 +21,7 @@ from allocation.api.common import (
 from allocation.models import Priority, Queue
 from allocation.services import bulk
 from wfo.api import BoundedCharField, error_responses
+from wfo.permissions import IsAgent
 
 
 class ItemCancelApi(APIView):

@@ -8,9 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation import selectors, services
-from allocation.api.common import IsAgent, ItemOutputSerializer, item_response, valid_body
+from allocation.api.common import ItemOutputSerializer, item_response, valid_body
 from allocation.models import AgentProfile, Presence
 from wfo.api import error_responses
+from wfo.permissions import IsAgent
 
 
 class AgentNextApi(APIView):

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from allocation import selectors
 from allocation.models import WorkItem, WorkItemEvent
 from wfo.api import error_responses
-
-
-class IsAgent(BasePermission):
-    message = "Only agents can do this: this user has no agent profile."
-
-    def has_permission(self, request, view) -> bool:
-        return selectors.agent_profile_for(request.user) is not None
-
-
 
 # Output -------------------------------------------------------------------------------
 

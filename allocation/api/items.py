@@ -18,6 +18,7 @@ from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
 from wfo.api import BoundedCharField, StrictPageSizeMixin, error_responses
+from wfo.permissions import WorksWithItems
 
 
 class ItemCursorPagination(StrictPageSizeMixin, CursorPagination):
@@ -76,6 +77,7 @@ def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
 
 
 class ItemListCreateApi(ListAPIView):
+    permission_classes = [WorksWithItems]
     serializer_class = ItemOutputSerializer
     pagination_class = ItemCursorPagination
     filterset_class = ItemFilter
@@ -85,7 +87,7 @@ class ItemListCreateApi(ListAPIView):
             return WorkItem.objects.none()
         return selectors.items_visible_to(self.request.user)
 
-    @extend_schema(responses={200: ItemOutputSerializer(many=True), **error_responses(400, 404)})
+    @extend_schema(responses={200: ItemOutputSerializer(many=True), **error_responses(400, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -117,7 +119,9 @@ class ItemListCreateApi(ListAPIView):
 
 
 class ItemDetailApi(APIView):
-    @extend_schema(responses={200: ItemDetailOutputSerializer, **error_responses(404)})
+    permission_classes = [WorksWithItems]
+
+    @extend_schema(responses={200: ItemDetailOutputSerializer, **error_responses(403, 404)})
     def get(self, request, item_id: int):
         item = selectors.item_with_events(user=request.user, item_id=item_id)
         if item is None:
@@ -129,6 +133,7 @@ class ItemDetailApi(APIView):
 class CustomerItemsApi(ListAPIView):
     """The customer journey: every item of one customer reference, oldest first."""
 
+    permission_classes = [WorksWithItems]
     serializer_class = ItemOutputSerializer
     pagination_class = None
 
@@ -143,7 +148,7 @@ class CustomerItemsApi(ListAPIView):
         return selectors.customer_items(user=self.request.user, customer_ref=path.validated_data["customer_ref"])
 
     # 404: a reference with a "/" in it matches no path.
-    @extend_schema(responses={200: ItemOutputSerializer(many=True), **error_responses(400, 404)})
+    @extend_schema(responses={200: ItemOutputSerializer(many=True), **error_responses(400, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

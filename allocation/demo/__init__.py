@@ -20,7 +20,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation.demo.backlog import BACKLOG_SHARE, backlog_seed
-from allocation.demo.catalog import AGENT_NAMES, QUEUES, SEED, SOURCE, configuration_ensure
+from allocation.demo.catalog import (
+    AGENT_NAMES,
+    QUALITY_EVALUATOR_USER,
+    QUALITY_LEAD_USER,
+    QUEUES,
+    SEED,
+    SOURCE,
+    configuration_ensure,
+)
 from allocation.demo.content import customers_draw
 from allocation.demo.history import ItemHistory
 from allocation.demo.people import DEMO_PASSWORD, PORTAL_URL, People, logins_table, people_ensure
@@ -32,6 +40,8 @@ __all__ = [
     "AGENT_NAMES",
     "DEMO_PASSWORD",
     "PORTAL_URL",
+    "QUALITY_EVALUATOR_USER",
+    "QUALITY_LEAD_USER",
     "SOURCE",
     "demo_item_count",
     "demo_seed",

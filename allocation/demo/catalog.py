@@ -111,6 +111,10 @@ SUPERVISORS = [
     ("samira.haddad", "Samira", "Haddad", ["Customer Servicing", "Onboarding & Credit"]),
 ]
 ADMIN_USER = ("admin", "Alex", "Rivera")
+# Quality: an evaluator scores the sampled work; the lead builds forms and sampling rules (in
+# Django admin, as staff), runs calibration and decides disputes.
+QUALITY_EVALUATOR_USER = ("ines.walker", "Ines", "Walker")
+QUALITY_LEAD_USER = ("marcus.reid", "Marcus", "Reid")
 AGENT_NAMES = [
     ("amelia", "hart"), ("lucas", "moreau"), ("priya", "nair"), ("tomasz", "kowalski"), ("grace", "okoye"),
     ("mateo", "garcia"), ("hannah", "berg"), ("yusuf", "demir"), ("chloe", "lambert"), ("daniel", "osei"),

@@ -21,6 +21,8 @@ from allocation.demo.catalog import (
     ADMIN_USER,
     AGENT_NAMES,
     AGENT_TEAMS,
+    QUALITY_EVALUATOR_USER,
+    QUALITY_LEAD_USER,
     QUEUES,
     SEED,
     SKILLS,
@@ -28,7 +30,7 @@ from allocation.demo.catalog import (
     SUPERVISORS,
     TEAMS,
 )
-from allocation.models import AgentProfile, AgentSkill, Presence, Skill, Team
+from allocation.models import AgentProfile, AgentSkill, Presence, Skill, SourceBinding, Team
 from wfo import roles
 
 DEMO_PASSWORD = "wfo-demo-2026"
@@ -63,6 +65,7 @@ def people_ensure() -> People:
 
     wanted: list[tuple[str, str, str, str]] = [(ADMIN_USER[0], ADMIN_USER[1], ADMIN_USER[2], roles.ADMIN)]
     wanted += [(username, first, last, roles.SUPERVISOR) for username, first, last, _ in SUPERVISORS]
+    wanted += [(*QUALITY_EVALUATOR_USER, roles.QUALITY_EVALUATOR), (*QUALITY_LEAD_USER, roles.QUALITY_LEAD)]
     wanted += [(f"{first}.{last}", first.title(), last.title(), roles.AGENT) for first, last in AGENT_NAMES]
     wanted.append((SOURCE, "Card", "Platform", roles.SOURCE_SYSTEM))
 
@@ -81,12 +84,13 @@ def people_ensure() -> People:
     User.objects.bulk_create(new_users)
     users = {user.username: user for user in User.objects.filter(username__in=usernames)}
 
-    # Restore what the printed logins promise: the role, the password, active; the admin is a superuser.
+    # Restore what the printed logins promise: the role, the password, active; the admin is a
+    # superuser; the quality lead is staff (its sampling rules are in Django admin).
     changed = []
     for username, _, _, role in wanted:
         user = users[username]
         is_admin = role == roles.ADMIN
-        wanted_flags = {"is_active": True, "is_staff": is_admin, "is_superuser": is_admin}
+        wanted_flags = {"is_active": True, "is_staff": is_admin or role == roles.QUALITY_LEAD, "is_superuser": is_admin}
         needs_update = any(getattr(user, name) != value for name, value in wanted_flags.items())
         for name, value in wanted_flags.items():
             setattr(user, name, value)
@@ -124,6 +128,7 @@ def people_ensure() -> People:
     AgentSkill.objects.bulk_create(agent_skills)
 
     Token.objects.get_or_create(user=users[SOURCE])
+    SourceBinding.objects.get_or_create(user=users[SOURCE], source=SOURCE)
     agents = list(AgentProfile.objects.filter(user__in=agent_users).select_related("user"))
     order = {user.pk: index for index, user in enumerate(agent_users)}
     agents.sort(key=lambda agent: order[agent.pk])
@@ -155,6 +160,9 @@ def logins_table(url: str = PORTAL_URL) -> str:
     User = get_user_model()
     rows = [("Admin", ADMIN_USER[0], DEMO_PASSWORD, "Django admin at /admin/ (superuser)")]
     rows += [("Supervisor", username, DEMO_PASSWORD, ", ".join(teams)) for username, _, _, teams in SUPERVISORS]
+    rows.append(("Quality evaluator", QUALITY_EVALUATOR_USER[0], DEMO_PASSWORD, "scores sampled work at /quality/"))
+    rows.append(("Quality lead", QUALITY_LEAD_USER[0], DEMO_PASSWORD,
+                 "forms, calibration, disputes; sampling rules in /admin/"))
     shown = 0
     for team in TEAMS:
         agents = (AgentProfile.objects.filter(team__name=team, presence=Presence.AVAILABLE,
@@ -164,7 +172,7 @@ def logins_table(url: str = PORTAL_URL) -> str:
             rows.append(("Agent", agent.user.username, DEMO_PASSWORD, f"{team}, capacity {agent.capacity}"))
             shown += 1
     token = Token.objects.filter(user__username=SOURCE).values_list("key", flat=True).first() or "(none)"
-    rows.append(("Source system", SOURCE, "(token only)", f"API token {token}"))
+    rows.append(("Source system", SOURCE, "(token only)", f"API token {token}, source {SOURCE!r}"))
 
     widths = [max(len(row[column]) for row in [("Role", "Username", "Password", "Notes"), *rows])
               for column in range(4)]

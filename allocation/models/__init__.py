@@ -28,6 +28,7 @@ from allocation.models.organisation import (
     Queue,
     QueueSkill,
     Skill,
+    SourceBinding,
     Team,
     actor_label,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "SlaAlert",
     "SlaClock",
     "SlaPolicy",
+    "SourceBinding",
     "Team",
     "Weekday",
     "WorkItem",

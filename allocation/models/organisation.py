@@ -205,3 +205,21 @@ class PresenceChange(models.Model):
     @property
     def actor_label(self) -> str:
         return actor_label(self)
+
+
+class SourceBinding(models.Model):
+    """A source name an integration user (a source system's token) may use: it creates,
+    reads, lists and cancels only items of its bound sources; others' do not exist for it.
+    Two users bound to one source are one integration (say, while its token is rotated)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_bindings")
+    source = models.CharField(
+        max_length=50, help_text="The `source` its items carry, e.g. card-platform (as work items name it)."
+    )
+
+    class Meta:
+        ordering = ["source", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "source"], name="sourcebinding_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source} ← {self.user}"

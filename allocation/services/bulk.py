@@ -41,12 +41,13 @@ class BulkResult:
         return [v for v in self.verdicts if not v.moves]
 
 
-def queues_supervised_by(actor: Actor) -> Q:
+def items_reassignable_by(actor: Actor) -> Q:
     """The items an actor may reassign: the reach of its permitted actions, and nothing
     without the reassign permission."""
-    if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
+    if not transitions.has_permission(actor, transitions.TRANSFER):
         return Q(pk__in=[])
-    return transitions.items_in_reach(actor)
+    reach = transitions.items_in_reach(actor)
+    return Q() if reach is None else reach
 
 
 def _target(to_agent_id: int | None, to_queue_id: int | None) -> tuple[AgentProfile | None, Queue | None]:
@@ -72,7 +73,7 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
     if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
         raise PermissionDenied("Only supervisors and admins can reassign work.")
     items = WorkItem.objects.select_related("queue").filter(pk__in=item_ids).order_by("start_by", "id")
-    in_scope = WorkItem.objects.filter(queues_supervised_by(actor), pk__in=item_ids)
+    in_scope = WorkItem.objects.filter(items_reassignable_by(actor), pk__in=item_ids)
     allowed_ids = set(in_scope.values_list("pk", flat=True))
     result = BulkResult()
     taken = selectors.agent_active_item_count(agent.pk) if agent else 0

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import sla
+from allocation import sla, transitions
 from allocation.actors import Actor, SystemActor, actor_fields
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
@@ -149,11 +149,27 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook
         return {row[0] for row in cursor.fetchall()}
 
 
+def _require_sources_allowed(actor: Actor, drafts: Sequence[ItemDraft]) -> None:
+    """A source system takes items in only under the sources its token is bound to, so one
+    integration can never create, replay or claim another's (source, external_id)."""
+    allowed = transitions.sources_allowed(actor)
+    if allowed is None:
+        return
+    refused = sorted({draft.source for draft in drafts} - allowed)
+    if refused:
+        bound = ", ".join(sorted(allowed)) or "no source yet (ask an admin to bind one)"
+        raise PermissionDenied(
+            f"This integration may not create items under {', '.join(map(repr, refused))}: it is bound to {bound}.",
+            fields={"source": [f"Not one of this integration's sources: {', '.join(refused)}."]},
+        )
+
+
 @transaction.atomic
 def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeResult]:
     """Take in a batch of items; results are in the order of `drafts`."""
     if not isinstance(actor, SystemActor) and not actor.has_perm(INTAKE_PERMISSION):
         raise PermissionDenied("You may not create work items.")
+    _require_sources_allowed(actor, drafts)
     now = timezone.now()
     _validate(drafts, now)
     book = sla.PolicyBook()

@@ -18,6 +18,7 @@ from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
     AgentNotEligible,
     IllegalTransition,
+    ItemNotFound,
     NotAnAgent,
     NotItemHolder,
 )
@@ -34,6 +35,7 @@ from allocation.models import (
 from allocation.services import sla_clock
 from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
+from wfo import roles
 from wfo.exceptions import InvalidInput, PermissionDenied
 
 
@@ -48,9 +50,14 @@ def _require_holder(item: WorkItem, actor: Actor) -> None:
 
 
 def _require_reach(item: WorkItem, actor: Actor) -> None:
-    """A supervisor acts on the items of its teams' queues only (transitions.items_in_reach)."""
-    if not transitions.reaches(actor, item):
-        raise PermissionDenied(f"Work item #{item.pk} is in {item.queue.name}, which none of your teams serves.")
+    """A supervisor acts on the items of its teams' queues only, a source system on the items
+    of its own sources (transitions.items_in_reach); to a source system another source's
+    items do not exist."""
+    if transitions.reaches(actor, item):
+        return
+    if roles.is_source_system(actor) and not roles.is_supervisor(actor):
+        raise ItemNotFound(f"Work item #{item.pk} does not exist.")
+    raise PermissionDenied(f"Work item #{item.pk} is in {item.queue.name}, which none of your teams serves.")
 
 
 def _require_status(item: WorkItem, allowed: tuple[str, ...], action: str) -> None:

@@ -6,7 +6,6 @@ disputes, re-scores and rework (evaluations.py); calibration (calibration.py).""
 
 from quality.services.calibration import calibration_start
 from quality.services.evaluations import (
-    RESOLVE_PERMISSION,
     REWORK_SOURCE,
     evaluation_acknowledge,
     evaluation_dispute,
@@ -14,9 +13,9 @@ from quality.services.evaluations import (
     evaluation_rework,
     evaluation_save,
     evaluation_uphold,
+    may_decide,
 )
 from quality.services.forms import (
-    BUILD_PERMISSION,
     form_create,
     form_current_version,
     form_question_add,
@@ -27,8 +26,9 @@ from quality.services.forms import (
 from quality.services.sampling import SAMPLER, SampleResult, period_bounds, samples_draw
 
 __all__ = [
-    "BUILD_PERMISSION", "RESOLVE_PERMISSION", "REWORK_SOURCE", "SAMPLER", "SampleResult",
+    "REWORK_SOURCE", "SAMPLER", "SampleResult",
     "calibration_start", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore", "evaluation_rework",
     "evaluation_save", "evaluation_uphold", "form_create", "form_current_version", "form_question_add",
-    "form_question_remove", "form_version_for_editing", "form_version_in_use", "period_bounds", "samples_draw",
+    "form_question_remove", "form_version_for_editing", "form_version_in_use", "may_decide", "period_bounds",
+    "samples_draw",
 ]

@@ -11,7 +11,9 @@ from quality.models import (
     EvaluationForm,
     EvaluationSource,
 )
+from quality.selectors import evaluator_user_ids
 from quality.services.forms import form_current_version
+from wfo import roles
 from wfo.exceptions import InvalidInput, PermissionDenied
 
 
@@ -20,12 +22,17 @@ def calibration_start(*, item_id: int, form: EvaluationForm, evaluator_ids: list
     """Several evaluators score one completed item on the form's current version, blind."""
     from quality.models import CalibrationSession
 
-    if isinstance(actor, SystemActor) or not actor.has_perm("quality.add_calibrationsession"):
-        raise PermissionDenied("Only supervisors can run calibration sessions.")
+    if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
+        raise PermissionDenied("Only quality leads can run calibration sessions.")
     item = WorkItem.objects.filter(pk=item_id, status=ItemStatus.COMPLETED).first()
     if item is None:
         raise InvalidInput("Pick a completed item.", fields={"item": ["Not a completed item."]})
     evaluators = [pk for pk in dict.fromkeys(evaluator_ids) if pk != item.completed_by_id]
+    not_evaluators = set(evaluators) - set(evaluator_user_ids(evaluators))
+    if not_evaluators:
+        raise InvalidInput("Only quality evaluators and quality leads score evaluations.",
+                           fields={"evaluators": [f"Not a quality evaluator or lead: user #{pk}."
+                                                  for pk in sorted(not_evaluators)]})
     if len(evaluators) < 2:
         raise InvalidInput("Pick at least two evaluators (not the agent who did the work).",
                            fields={"evaluators": ["At least two, not the agent."]})

@@ -1,5 +1,5 @@
 """Evaluations: the evaluator's answers and score, the agent's acknowledgement or dispute,
-the supervisor's decision (uphold, re-score as a new evaluation), rework of failed work."""
+a quality lead's decision (uphold, re-score as a new evaluation), rework of failed work."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from quality.models import (
     Question,
 )
 from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
+from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
 
@@ -76,9 +77,8 @@ def evaluation_save(
     return evaluation
 
 
-# The agent's answer, the supervisor's decision ---------------------------------------------------
+# The agent's answer, the quality lead's decision -----------------------------------------------
 
-RESOLVE_PERMISSION = "quality.resolve_dispute"
 REWORK_SOURCE = "quality-rework"
 REWORKER = SystemActor("quality-rework")
 
@@ -119,7 +119,7 @@ def evaluation_acknowledge(*, evaluation_id: int, actor: Actor) -> Evaluation:
 def evaluation_dispute(
     *, evaluation_id: int, actor: Actor, comment: str = "", question_comments: dict[int, str] | None = None
 ) -> Evaluation:
-    """The agent objects, overall and/or per question, with comments for the supervisor."""
+    """The agent objects, overall and/or per question, with comments for the quality lead who decides."""
     evaluation = _evaluation_lock(evaluation_id)
     _require_agent(evaluation, actor)
     _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "disputed")
@@ -139,15 +139,23 @@ def evaluation_dispute(
     return evaluation
 
 
-def _require_resolver(actor: Actor) -> None:
-    if isinstance(actor, SystemActor) or not actor.has_perm(RESOLVE_PERMISSION):
-        raise PermissionDenied("Only supervisors can uphold or re-score an evaluation.")
+def may_decide(actor: Actor, evaluation: Evaluation) -> bool:
+    """Who decides a dispute, re-scores or sends rework: a quality lead (or an admin), never
+    on its own work nor on an evaluation it scored."""
+    return (not isinstance(actor, SystemActor) and roles.leads_quality(actor)
+            and actor.pk not in (evaluation.agent_id, evaluation.evaluator_id))
+
+
+def _require_decider(actor: Actor, evaluation: Evaluation) -> None:
+    if not may_decide(actor, evaluation):
+        raise PermissionDenied("Only a quality lead who did not score it decides on an evaluation, "
+                               "and nobody on their own work.")
 
 
 @transaction.atomic
 def evaluation_uphold(*, evaluation_id: int, actor: Actor, reason: str) -> Evaluation:
-    _require_resolver(actor)
     evaluation = _evaluation_lock(evaluation_id)
+    _require_decider(actor, evaluation)
     _require_status(evaluation, (EvaluationStatus.DISPUTED,), "upheld")
     if not reason.strip():
         raise InvalidInput("Say why the evaluation stands.", fields={"reason": ["Give a reason."]})
@@ -162,13 +170,11 @@ def evaluation_rescore(
 ) -> Evaluation:
     """Re-score a disputed evaluation: a new evaluation on the same version replaces it
     (with the reason); the disputed one is kept as history."""
-    _require_resolver(actor)
     old = _evaluation_lock(evaluation_id)
+    _require_decider(actor, old)
     _require_status(old, (EvaluationStatus.DISPUTED,), "re-scored")
     if not reason.strip():
         raise InvalidInput("Say why it is re-scored.", fields={"reason": ["Give a reason."]})
-    if actor.pk == old.agent_id:
-        raise PermissionDenied("Nobody re-scores their own work.")
     old.status, old.resolved_by = EvaluationStatus.RESCORED, actor
     old.save(update_fields=["status", "resolved_by"])
     new = Evaluation.objects.create(
@@ -184,8 +190,8 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
     through allocation's intake (idempotent: asking twice makes one)."""
     from allocation import services as allocation_services
 
-    _require_resolver(actor)
     evaluation = _evaluation_lock(evaluation_id)
+    _require_decider(actor, evaluation)
     if evaluation.passed is not False:
         raise DomainError("Only a failed evaluation creates rework.")
     if evaluation.rework_item_id:

@@ -14,6 +14,7 @@ from quality.models import (
     FormVersion,
     Question,
 )
+from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
 
@@ -53,11 +54,8 @@ def form_current_version(form: EvaluationForm) -> FormVersion:
 
 # The form builder ------------------------------------------------------------------------------
 
-BUILD_PERMISSION = "quality.change_evaluationform"
-
-
 def _require_builder(actor: Actor) -> None:
-    if isinstance(actor, SystemActor) or not actor.has_perm(BUILD_PERMISSION):
+    if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
         raise PermissionDenied("Only quality leads can change evaluation forms.")
 
 

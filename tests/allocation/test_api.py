@@ -24,7 +24,7 @@ ITEMS = "/api/v1/items/"
 
 @pytest.fixture
 def source_client(api_client):
-    user = factories.UserFactory(username="card-platform", roles=[roles.SOURCE_SYSTEM])
+    user = factories.SourceSystemFactory(username="card-platform", sources=["cards", "tests"])
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     api_client.user = user
     return api_client

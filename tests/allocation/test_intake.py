@@ -12,7 +12,6 @@ from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, WorkItem, WorkItemEvent
 from tests import factories
 from tests.helpers import at_the_same_time
-from wfo import roles
 from wfo.exceptions import PermissionDenied
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def source_system(db):
-    return factories.UserFactory(username="card-platform", roles=[roles.SOURCE_SYSTEM])
+    return factories.SourceSystemFactory(username="card-platform", sources=["cards", "claims"])
 
 
 def _draft(queue, n=1, **overrides):

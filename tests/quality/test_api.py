@@ -21,7 +21,7 @@ def client_for(user) -> APIClient:
 
 def test_score_then_acknowledge_through_the_api(queue, agent):
     _, version, (right, evidence, tone) = form_with_questions()
-    evaluator = factories.UserFactory(username="eva")
+    evaluator = factories.UserFactory(username="eva", roles=[roles.QUALITY_EVALUATOR])
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.SAMPLING)
@@ -45,9 +45,9 @@ def test_score_then_acknowledge_through_the_api(queue, agent):
     assert again.status_code == 409
 
 
-def test_dispute_and_visibility(queue, agent):
+def test_dispute_and_visibility(queue, agent, team):
     _, version, (right, evidence, tone) = form_with_questions()
-    evaluator = factories.UserFactory()
+    evaluator = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR])
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.MANUAL)
@@ -62,8 +62,23 @@ def test_dispute_and_visibility(queue, agent):
     assert disputed.status_code == 200 and disputed.json()["status"] == EvaluationStatus.DISPUTED
     stranger = client_for(factories.AgentFactory().user)
     assert stranger.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
-    supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
-    assert len(supervisor.get(reverse("quality-evaluations"), {"status": "disputed"}).json()["results"]) == 1
+    lead = client_for(factories.UserFactory(roles=[roles.QUALITY_LEAD]))
+    assert len(lead.get(reverse("quality-evaluations"), {"status": "disputed"}).json()["results"]) == 1
+    # A supervisor sees its own teams' agents' evaluations, once submitted; another team's supervisor none.
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    assert len(client_for(supervisor).get(reverse("quality-evaluations")).json()["results"]) == 1
+    other_supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    assert other_supervisor.get(reverse("quality-evaluations")).json()["results"] == []
+    assert other_supervisor.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
+
+
+def test_source_systems_have_no_part_in_quality(queue, agent):
+    source = client_for(factories.SourceSystemFactory())
+    for name in ("quality-forms", "quality-evaluations"):
+        response = source.get(reverse(name))
+        assert response.status_code == 403, name
+        assert response.json()["detail"] == "Your role has no part in quality evaluation."
 
 
 def test_unknown_status_filter_is_a_400(queue, agent):

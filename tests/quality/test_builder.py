@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def lead(client):
-    user = factories.UserFactory(roles=[roles.ADMIN])
+    user = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     client.force_login(user)
     return user
 
@@ -63,6 +63,10 @@ def test_only_quality_leads_build_forms(client, agent):
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     client.force_login(supervisor)
     assert client.get(reverse("quality:forms")).status_code == 403
+    client.force_login(factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]))
+    assert client.get(reverse("quality:forms")).status_code == 403
+    client.force_login(factories.UserFactory(roles=[roles.QUALITY_LEAD]))
+    assert client.get(reverse("quality:forms")).status_code == 200
 
 
 def test_admin_refuses_a_rule_with_both_share_and_count(client, lead, queue):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def to_score(queue, agent):
     _, version, questions = form_with_questions()
-    evaluator = factories.UserFactory(username="eva")
+    evaluator = factories.UserFactory(username="eva", roles=[roles.QUALITY_EVALUATOR])
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.SAMPLING)
@@ -63,15 +63,24 @@ def test_the_agent_sees_it_after_submission_and_disputes(client, to_score, agent
     assert evaluation.status == EvaluationStatus.DISPUTED
 
 
-def test_a_supervisor_decides_and_strangers_are_refused(client, to_score, agent):
+def test_a_quality_lead_decides_and_strangers_are_refused(client, to_score, agent, team):
     evaluation, (right, evidence, tone) = to_score
     services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
                              answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     client.force_login(factories.AgentFactory().user)
     assert client.get(url(evaluation)).status_code == 403
+    # The agent's supervisor sees it, but decides nothing: no decision form, and a post is refused.
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
     client.force_login(supervisor)
+    page = client.get(url(evaluation)).content.decode()
+    assert 'value="rescore"' not in page and 'value="uphold"' not in page
+    refused = client.post(url(evaluation), {"action": "uphold", "reason": "fine"})
+    assert refused.status_code == 302
+    assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.DISPUTED
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    client.force_login(lead)
     assert f'href="{url(evaluation)}"' in client.get(reverse("quality:home")).content.decode()
     response = client.post(url(evaluation), {"action": "rescore", "reason": "Letter proves it",
                                              f"q_{right.pk}": "yes", f"q_{evidence.pk}": "yes", f"q_{tone.pk}": "2"})
@@ -83,29 +92,33 @@ def test_a_supervisor_decides_and_strangers_are_refused(client, to_score, agent)
 def test_calibration_page(client, queue, agent):
     form, _, (right, evidence, tone) = form_with_questions()
     item = completed_item(queue, agent.user, timezone.now())
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    a, b = factories.UserFactory(), factories.UserFactory()
-    session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk], actor=supervisor)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    a, b = (factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2))
+    session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk], actor=lead)
     for evaluator, value in ((a, "yes"), (b, "no")):
         evaluation = session.evaluations.get(evaluator=evaluator)
         services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
                                  answers={right.pk: value, evidence.pk: "yes", tone.pk: "3"}, submit=True)
-    client.force_login(supervisor)
+    client.force_login(lead)
     html = client.get(reverse("quality:calibration", args=[session.pk])).content.decode()
     assert "2 of 2 evaluators submitted" in html and "Fleiss" in html and "Right reason code?" in html
 
 
-def test_a_supervisor_starts_a_calibration_from_a_page(client, queue, agent):
+def test_a_quality_lead_starts_a_calibration_from_a_page(client, queue, agent):
     form, _, _ = form_with_questions()
     item = completed_item(queue, agent.user, timezone.now())
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    peers = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    peers = [factories.UserFactory(roles=[roles.SUPERVISOR]) for _ in range(2)]
-    client.force_login(supervisor)
+    client.force_login(lead)
+    offered = client.get(reverse("quality:calibration-new")).content.decode()
+    assert all(f'value="{p.pk}"' in offered for p in peers) and f'value="{supervisor.pk}"' not in offered
     new = reverse("quality:calibration-new")
     one = client.post(new, {"item": item.pk, "form": form.pk, "evaluators": [peers[0].pk]})
     assert one.status_code == 400 and "At least two" in one.content.decode()
     done = client.post(new, {"item": item.pk, "form": form.pk, "evaluators": [p.pk for p in peers]})
     assert done.status_code == 302
     assert Evaluation.objects.filter(source=EvaluationSource.CALIBRATION, evaluator__in=peers).count() == 2
-    client.force_login(agent.user)
-    assert client.get(new).status_code == 403
+    for refused in (agent.user, supervisor):
+        client.force_login(refused)
+        assert client.get(new).status_code == 403

@@ -4,6 +4,7 @@ calibration with blind results."""
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from allocation.models import WorkItem
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def scored(queue, agent):
     _form, version, questions = form_with_questions()
-    evaluator = factories.UserFactory(username="evaluator")
+    evaluator = factories.UserFactory(username="evaluator", roles=[roles.QUALITY_EVALUATOR])
     item = completed_item(queue, agent.user, timezone.now())
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.MANUAL)
@@ -42,7 +43,7 @@ def test_the_agent_acknowledges(scored, agent):
         services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="late")
 
 
-def test_dispute_then_a_supervisor_rescores_keeping_history(scored, agent):
+def test_dispute_then_a_quality_lead_rescores_keeping_history(scored, agent):
     evaluation, (right, evidence, tone) = scored
     with pytest.raises(InvalidInput, match="Say what you dispute"):
         services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user)
@@ -53,8 +54,8 @@ def test_dispute_then_a_supervisor_rescores_keeping_history(scored, agent):
     assert evaluation.answers.get(question=right).dispute_comment.startswith("10.4 was the right code")
     with pytest.raises(PermissionDenied):
         services.evaluation_rescore(evaluation_id=evaluation.pk, actor=agent.user, answers={}, reason="mine")
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    new = services.evaluation_rescore(evaluation_id=evaluation.pk, actor=supervisor, reason="Agent was right",
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    new = services.evaluation_rescore(evaluation_id=evaluation.pk, actor=lead, reason="Agent was right",
                                       answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "3"})
     assert new.replaces_id == evaluation.pk and new.source == EvaluationSource.RESCORE
     assert new.score == Decimal("87.50") and new.passed is True  # (200 + 100 + 50) / 4
@@ -63,21 +64,40 @@ def test_dispute_then_a_supervisor_rescores_keeping_history(scored, agent):
     assert list(selectors.evaluations_received(agent.user)) == [new, evaluation]
 
 
-def test_uphold_needs_a_reason_and_a_supervisor(scored, agent):
+def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
+    evaluation, _ = scored
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    with pytest.raises(InvalidInput):
+        services.evaluation_uphold(evaluation_id=evaluation.pk, actor=lead, reason=" ")
+    upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=lead, reason="Procedure 4.2")
+    assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == lead
+
+
+# Decisions are the quality lead's (wfo/roles.py): not a supervisor's any more, never the
+# scorer's own, never on one's own work.
+def test_only_a_quality_lead_who_did_not_score_it_decides(scored, agent, team):
     evaluation, _ = scored
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    with pytest.raises(InvalidInput):
-        services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason=" ")
-    upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason="Procedure 4.2")
-    assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == supervisor
+    team.supervisors.add(supervisor)
+    scorer_lead = evaluation.evaluator
+    scorer_lead.groups.add(Group.objects.get(name=roles.QUALITY_LEAD))
+    scorer_lead = type(scorer_lead).objects.get(pk=scorer_lead.pk)  # roles are read once per user object
+    for refused in (supervisor, scorer_lead, agent.user, evaluation.evaluator):
+        with pytest.raises(PermissionDenied, match="quality lead who did not score it"):
+            services.evaluation_uphold(evaluation_id=evaluation.pk, actor=refused, reason="Procedure 4.2")
+        assert not services.may_decide(refused, evaluation)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    assert services.may_decide(lead, evaluation)
+    assert services.evaluation_uphold(evaluation_id=evaluation.pk, actor=lead, reason="4.2").resolved_by == lead
 
 
 def test_a_failed_evaluation_creates_one_linked_rework_item(scored):
     evaluation, _ = scored
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    first = services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
-    again = services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    first = services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead)
+    again = services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead)
     rework = WorkItem.objects.get(source=services.REWORK_SOURCE)
     assert first.rework_item == again.rework_item == rework
     assert rework.queue_id == evaluation.item.queue_id and rework.status == "queued"
@@ -88,12 +108,12 @@ def test_a_failed_evaluation_creates_one_linked_rework_item(scored):
 def test_calibration_is_blind_until_you_submit(queue, agent):
     form, _version, (right, evidence, tone) = form_with_questions()
     item = completed_item(queue, agent.user, timezone.now())
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    a, b, c = (factories.UserFactory(username=name) for name in ("ann", "bob", "cy"))
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    a, b, c = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob", "cy"))
     with pytest.raises(InvalidInput, match="at least two"):
-        services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, agent.pk], actor=supervisor)
+        services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, agent.pk], actor=lead)
     session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk, c.pk],
-                                         actor=supervisor)
+                                         actor=lead)
     mine = {e.evaluator_id: e for e in session.evaluations.all()}
     services.evaluation_save(evaluation_id=mine[a.pk].pk, actor=a,
                              answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"}, submit=True)
@@ -109,7 +129,25 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
     assert result.agreement[right.pk].percent_agreement == 1
     assert result.agreement[tone.pk].percent_agreement == 0
     assert result.kappa is not None
-    assert selectors.calibration_result(user=supervisor, session_id=session.pk).submitted == 3
+    assert selectors.calibration_result(user=lead, session_id=session.pk).submitted == 3
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    with pytest.raises(PermissionDenied):
+        selectors.calibration_result(user=supervisor, session_id=session.pk)
+
+
+def test_calibration_is_run_by_quality_leads_with_quality_evaluators(queue, agent):
+    form, _version, _questions = form_with_questions()
+    item = completed_item(queue, agent.user, timezone.now())
+    evaluators = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    with pytest.raises(PermissionDenied, match="Only quality leads"):
+        services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[e.pk for e in evaluators],
+                                   actor=supervisor)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    with pytest.raises(InvalidInput, match="Only quality evaluators and quality leads") as refused:
+        services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[evaluators[0].pk, supervisor.pk],
+                                   actor=lead)
+    assert refused.value.fields == {"evaluators": [f"Not a quality evaluator or lead: user #{supervisor.pk}."]}
 
 
 def test_first_pass_yield_and_rework_rate_count_rework(scored, queue, agent):
@@ -118,8 +156,8 @@ def test_first_pass_yield_and_rework_rate_count_rework(scored, queue, agent):
     evaluation, _ = scored
     for _ in range(3):
         completed_item(queue, agent.user, timezone.now())  # 4 completed originals in all
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    services.evaluation_rework(evaluation_id=evaluation.pk, actor=supervisor)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead)
     window = {"since": timezone.now() - timedelta(hours=1), "until": timezone.now() + timedelta(hours=1)}
     result = selectors.first_pass(**window)
     assert (result.completed, result.reworked, result.rework_items) == (4, 1, 1)

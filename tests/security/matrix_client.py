@@ -55,7 +55,7 @@ def status_as(role: str, world: World, method: str, url: str, data=None) -> tupl
     client = Client()
     headers = {}
     if role != "anonymous":
-        if url.startswith(API_PREFIX) or role == "source":
+        if url.startswith(API_PREFIX) or role in ("source", "other_source"):
             headers["HTTP_AUTHORIZATION"] = f"Token {world.tokens[role]}"
         else:
             client.force_login(world.users[role])

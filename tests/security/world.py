@@ -1,7 +1,8 @@
 """One small office for authorization tests: two teams, each with a supervisor and an
 agent; an item held by team A's agent; a completed item of that agent under evaluation by
-a QA evaluator; a form and a calibration session; a source system with an API token.
-Every role the matrix checks is a user here (or anonymous)."""
+a quality evaluator; a quality lead with a form and a calibration session; two source
+systems with API tokens, the first bound to the sources of the office's items, the second
+to a source of its own. Every role the matrix checks is a user here (or anonymous)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from tests.helpers import started_item
 from tests.quality.test_services import form_with_questions
 from wfo import roles
 
-ROLES = ("anonymous", "agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "admin", "source")
+ROLES = ("anonymous", "agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "quality_lead", "admin",
+         "source", "other_source")
 
 
 @dataclass
@@ -39,9 +41,11 @@ def world_build() -> World:
     other_supervisor = factories.UserFactory(username="lead-b", roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
     other_team.supervisors.add(other_supervisor)
-    evaluator = factories.UserFactory(username="qa-analyst")  # no role: rights come from its assignments
+    evaluator = factories.UserFactory(username="qa-analyst", roles=[roles.QUALITY_EVALUATOR])
+    quality_lead = factories.UserFactory(username="qa-lead", roles=[roles.QUALITY_LEAD], is_staff=True)
     admin = factories.UserFactory(username="admin-user", roles=[roles.ADMIN], is_staff=True)
-    source = factories.UserFactory(username="crm", roles=[roles.SOURCE_SYSTEM])
+    source = factories.SourceSystemFactory(username="crm", sources=["crm", "tests"])
+    other_source = factories.SourceSystemFactory(username="claims", sources=["claims"])
 
     held = started_item(agent, queue, customer_ref="CUST-A1")
     done = factories.WorkItemFactory(
@@ -51,10 +55,10 @@ def world_build() -> World:
     form, version, _ = form_with_questions()
     evaluation = Evaluation.objects.create(item=done, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.MANUAL)
-    session = CalibrationSession.objects.create(item=done, version=version, created_by=supervisor)
+    session = CalibrationSession.objects.create(item=done, version=version, created_by=quality_lead)
     users = {"agent": agent.user, "other_agent": other_agent.user, "supervisor": supervisor,
-             "other_supervisor": other_supervisor, "evaluator": evaluator, "admin": admin, "source": source,
-             "anonymous": AnonymousUser()}
+             "other_supervisor": other_supervisor, "evaluator": evaluator, "quality_lead": quality_lead,
+             "admin": admin, "source": source, "other_source": other_source, "anonymous": AnonymousUser()}
     tokens = {name: Token.objects.create(user=user).key for name, user in users.items() if name != "anonymous"}
     kwargs = {"item_id": held.pk, "evaluation_id": evaluation.pk, "form_id": form.pk, "session_id": session.pk,
               "customer_ref": "CUST-A1", "agent_id": agent.pk,
