@@ -72,7 +72,9 @@ class ErrorOutputSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "The request is not valid; `errors` has a message per field.",
+    400: ("The request is not valid; `errors` has a message per field. A body that cannot be read (not "
+          "UTF-8, not JSON, nested deeper than WFO_MAX_JSON_DEPTH, more than WFO_MAX_JSON_ELEMENTS values, a "
+          "number that is not finite, a key twice in one object) gets `detail` saying which, code `parse_error`."),
     401: "No valid token or session.",
     403: "Your role, or who holds the object, does not allow this.",
     404: "No such object, or not one you may see.",
