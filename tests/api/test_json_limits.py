@@ -1,7 +1,8 @@
 """Every JSON body the API reads holds at its edges (wfo/parsers.py): nesting depth, number of
 values, numbers PostgreSQL can store, one value per key, UTF-8. A hostile body is a 400 in
 the API's error format naming what is wrong, sent through the real API as the role that uses
-the operation, and nothing is written."""
+the operation, and nothing is written. The schema documents what any operation can answer
+besides its own errors: 413, 415 and 503."""
 
 import codecs
 import json
@@ -234,3 +235,20 @@ def test_utf8_with_or_without_a_declared_charset_is_taken_in(world):
         response = send(world, "source", ITEMS, body.encode(), content_type=content_type)
         assert response.status_code == 201, response.content[:500]
         assert response.json()["payload"]["name"] == "Zoë Ångström, 東京"
+
+
+# 6. The schema ---------------------------------------------------------------------------------
+
+def test_every_operation_documents_503_and_every_write_413_and_415(client):
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    writes = 0
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            assert "503" in answers and "Retry-After" in answers["503"].get("headers", {}), (method, path)
+            if method in ("post", "put", "patch"):
+                writes += 1
+                assert "413" in answers, (method, path)
+                if "requestBody" in operation:
+                    assert {"400", "415"} <= set(answers), (method, path)
+    assert writes >= 15
