@@ -1,5 +1,5 @@
 """API plumbing shared by every app: pagination, the error format, and how the schema says so
-(wfo/schema.py adds what drf-spectacular cannot see).
+(wfo/schema.py adds what drf-spectacular cannot see, and the answers every operation may give).
 
 Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [messages]}}.
 """
@@ -72,12 +72,17 @@ class ErrorOutputSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "The request is not valid; `errors` has a message per field.",
+    400: ("The request is not valid; `errors` has a message per field. A body that cannot be read (not "
+          "UTF-8, not JSON, nested deeper than WFO_MAX_JSON_DEPTH, more than WFO_MAX_JSON_ELEMENTS values, a "
+          "number that is not finite, a key twice in one object) gets `detail` saying which, code `parse_error`."),
     401: "No valid token or session.",
     403: "Your role, or who holds the object, does not allow this.",
     404: "No such object, or not one you may see.",
     409: "The object's current state does not allow this (often: someone else changed it).",
+    413: "The body is larger than WFO_MAX_REQUEST_BYTES; it was not read.",
     415: "The body's Content-Type is not JSON, form data or multipart.",
+    503: "The database is not answering, so this may not have been carried out: check, then retry after "
+         "Retry-After seconds.",
 }
 
 

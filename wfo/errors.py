@@ -1,18 +1,37 @@
-"""What a client gets when a request fails on our side or matches nothing: JSON error bodies
-under /api/ (the API's format, wfo.api), pages elsewhere. wfo/urls.py's handler404 and
-handler500, and DatabaseUnavailableMiddleware, answer through these."""
+"""What a client gets when a request fails on our side, matches nothing or cannot be served
+at all: JSON error bodies under /api/ (the API's format, wfo.api), pages elsewhere.
+wfo/urls.py's handler400, handler404 and handler500, and DatabaseUnavailableMiddleware,
+answer through these."""
 
 import sys
 
+from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as django_server_error
 
 
 def is_api(request) -> bool:
     return request.path.startswith("/api/")
+
+
+def bad_request(request, exception):
+    """wfo/urls.py's handler400: Django answers through it when a SuspiciousOperation escapes
+    the views' own error handling, most often DisallowedHost, which request.get_host() raises in
+    middleware for a Host header not in ALLOWED_HOSTS. An API client gets the API's JSON error
+    body; a person gets Django's 400 page. Neither repeats the exception's text (Django's
+    names the settings to change)."""
+    if not is_api(request):
+        return django_bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        body = {"detail": "This server does not answer for the host named in the request's Host header.",
+                "code": "disallowed_host"}
+    else:
+        body = {"detail": "The request could not be read.", "code": "bad_request"}
+    return JsonResponse(body, status=400)
 
 
 def not_found(request, exception):

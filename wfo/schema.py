@@ -1,20 +1,57 @@
 """The OpenAPI schema class of every API view (REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS).
 
-It is drf-spectacular's, plus what this API does with an empty optional query parameter
-(`?due_before=`): the same as leaving it out, as django-filter, Django forms and the
-paginators read it. Repeatable (list) parameters are left as they are. (A module of its own:
-drf_spectacular.openapi imports rest_framework.generics, which imports wfo.api for the
-default paginator.)
+It is drf-spectacular's, plus what the views' own declarations cannot show:
+
+- what this API does with an empty optional query parameter (`?due_before=`): the same as
+  leaving it out, as django-filter, Django forms and the paginators read it. Repeatable (list)
+  parameters are left as they are;
+- the answers any operation may give before or around its view, so no view declares them:
+  503 when the database is not answering (wfo/errors.py, with Retry-After), 413 for a body
+  over WFO_MAX_REQUEST_BYTES (wfo/middleware.py) on every POST, PUT and PATCH, and 415 for a
+  body type no parser reads (wfo/parsers.py and DRF's form parsers) wherever a body is read.
+
+(A module of its own: drf_spectacular.openapi imports rest_framework.generics, which imports
+wfo.api for the default paginator.)
 """
 
 from drf_spectacular.openapi import AutoSchema
 
+from wfo.api import ERROR_DESCRIPTIONS, ErrorOutputSerializer
+from wfo.errors import RETRY_AFTER_SECONDS
 
-class EmptyQueryValueAutoSchema(AutoSchema):
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ApiAutoSchema(AutoSchema):
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
-        for parameter in (operation or {}).get("parameters", []):
+        if operation is None:
+            return None
+        self._allow_empty_query_values(operation)
+        self._add_answers_of_any_operation(operation)
+        return operation
+
+    def _allow_empty_query_values(self, operation: dict) -> None:
+        for parameter in operation.get("parameters", []):
             optional = parameter["in"] == "query" and not parameter.get("required")
             if optional and parameter["schema"].get("type") != "array":
                 parameter["allowEmptyValue"] = True
-        return operation
+
+    def _add_answers_of_any_operation(self, operation: dict) -> None:
+        codes = [503]
+        if self.method in BODY_METHODS:
+            codes.append(413)
+            if "requestBody" in operation:
+                codes.append(415)
+        responses = operation["responses"]
+        for code in codes:
+            responses.setdefault(str(code), {
+                "content": {"application/json": {"schema": self.resolve_serializer(ErrorOutputSerializer,
+                                                                                   "response").ref}},
+                "description": ERROR_DESCRIPTIONS[code],
+            })
+        responses["503"]["headers"] = {"Retry-After": {
+            "schema": {"type": "integer", "minimum": 1}, "required": True,
+            "description": f"Seconds to wait before trying again ({RETRY_AFTER_SECONDS}).",
+        }}
+        operation["responses"] = dict(sorted(responses.items()))

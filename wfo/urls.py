@@ -27,7 +27,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-# Unmatched paths and unhandled errors: JSON under /api/, pages elsewhere; a database that
-# is not answering is a 503 (wfo/errors.py).
+# Unmatched paths, requests Django refuses (a foreign Host header) and unhandled errors: JSON
+# under /api/, pages elsewhere; a database that is not answering is a 503 (wfo/errors.py).
+handler400 = "wfo.errors.bad_request"
 handler404 = "wfo.errors.not_found"
 handler500 = "wfo.errors.server_error"

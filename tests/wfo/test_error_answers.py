@@ -1,6 +1,11 @@
 """What a client gets when something fails on our side: a database that is not answering
-is a 503 with Retry-After that says so (the client may retry); any other error is a 500.
-Under /api/ both are the API's JSON error body; pages get an HTML page."""
+is a 503 with Retry-After that says so (the client may retry); any other error is a 500. And
+what it gets when Django refuses the request before any view: a foreign Host header is a 400.
+Under /api/ each is the API's JSON error body; pages get an HTML page."""
+
+import json
+import subprocess
+import sys
 
 import pytest
 from django.db import InterfaceError, OperationalError
@@ -9,8 +14,10 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.authtoken.models import Token
 
 from allocation import selectors, services
+from allocation.models import WorkItem, WorkItemEvent
 from tests import factories
 from tests.processes import broker_of_this_process, free_port
+from tests.wfo.test_production import ROOT, production_env
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +123,53 @@ def test_running_a_scheduled_job_from_the_admin_with_the_broker_down_says_so(rol
                                           {"action": "run_tasks", "_selected_action": [job.pk]}, follow=True)
     assert response.status_code == 200
     assert "The broker (Redis) is not answering, so no task was started" in response.content.decode()
+
+
+# A Host header this server does not serve (not in ALLOWED_HOSTS) -------------------------------
+
+def test_a_foreign_host_under_api_gets_the_json_400_and_nothing_is_written(role_groups, queue):
+    token = Token.objects.create(user=factories.UserFactory(roles=[roles.SOURCE_SYSTEM])).key
+    row = {"queue": queue.code, "source": "cards", "external_id": "CB-1", "customer_ref": "CUST-9", "title": "A"}
+    client = Client(raise_request_exception=False)
+    for method, body in (("get", None), ("post", json.dumps(row))):
+        response = getattr(client, method)("/api/v1/items/", data=body, content_type="application/json",
+                                           HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="evil.example")
+        assert response.status_code == 400, method
+        assert response["Content-Type"] == "application/json", method
+        assert response.json() == {"code": "disallowed_host", "detail": (
+            "This server does not answer for the host named in the request's Host header.")}, method
+    assert (WorkItem.objects.count(), WorkItemEvent.objects.count()) == (0, 0)
+    allowed = client.post("/api/v1/items/", data=json.dumps(row), content_type="application/json",
+                          HTTP_AUTHORIZATION=f"Token {token}")
+    assert allowed.status_code == 201  # the same request to a served host is taken in
+
+
+def test_a_foreign_host_on_a_page_still_gets_the_400_page(supervisor):
+    response = _client_of(supervisor).get("/work/items/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+
+
+PRODUCTION_PROBE = """
+import django; django.setup()
+from django.test import Client
+client = Client(raise_request_exception=False)
+for path in ("/api/v1/items/", "/api/v1/agent/next/", "/work/"):
+    response = client.post(path, data="{}", content_type="application/json", HTTP_HOST="evil.example")
+    print(path, response.status_code, response["Content-Type"], response.content.decode()[:200].replace(chr(10), " "))
+"""
+
+
+@pytest.mark.parametrize("ssl_redirect", ["false", "true"])
+def test_production_answers_a_foreign_host_under_api_with_the_json_400(tmp_path, ssl_redirect):
+    """Production's ALLOWED_HOSTS holds only DJANGO_ALLOWED_HOSTS (no test server added). With
+    the HTTPS redirect on, SecurityMiddleware asks for the host first; off, CommonMiddleware does."""
+    env = {**production_env(tmp_path), "DJANGO_SECURE_SSL_REDIRECT": ssl_redirect}
+    probe = subprocess.run([sys.executable, "-W", "ignore", "-c", PRODUCTION_PROBE], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    answers = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in probe.stdout.splitlines()}
+    for path in ("/api/v1/items/", "/api/v1/agent/next/"):
+        status, content_type, body = answers[path].split(" ", 2)
+        assert (status, content_type) == ("400", "application/json"), answers[path]
+        assert json.loads(body)["code"] == "disallowed_host"
+    assert answers["/work/"].startswith("400 text/html")

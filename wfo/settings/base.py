@@ -128,7 +128,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "wfo.api.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "wfo.schema.EmptyQueryValueAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "wfo.schema.ApiAutoSchema",
+    # DRF's defaults, with JSON bounded (wfo/parsers.py); forms and multipart are flat.
+    "DEFAULT_PARSER_CLASSES": [
+        "wfo.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "wfo.api.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
@@ -234,6 +240,12 @@ AXES_VERBOSE = False
 # WFO_MAX_BATCH_ITEMS items fits); Django's own parsing limits stay as a second line.
 WFO_MAX_REQUEST_BYTES = env.int("WFO_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WFO_MAX_REQUEST_BYTES
+# A JSON body nested deeper, or holding more values, is refused with a 400 before it is parsed
+# (wfo/parsers.py). The largest intake the byte limit lets through, WFO_MAX_BATCH_ITEMS items
+# whose payloads of short fields fill it, holds 880,000 values; a parse of 2,000,000 builds at
+# most about 200 MB. Raise both limits together.
+WFO_MAX_JSON_DEPTH = env.int("WFO_MAX_JSON_DEPTH", default=32)
+WFO_MAX_JSON_ELEMENTS = env.int("WFO_MAX_JSON_ELEMENTS", default=2_000_000)
 # Security headers on every response (SecurityMiddleware and XFrameOptionsMiddleware add
 # nosniff, Referrer-Policy, Cross-Origin-Opener-Policy and X-Frame-Options: DENY).
 X_FRAME_OPTIONS = "DENY"
