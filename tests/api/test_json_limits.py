@@ -17,7 +17,6 @@ from rest_framework.authtoken.models import Token
 from allocation.models import ItemStatus, WorkItem, WorkItemEvent
 from tests import factories
 from tests.helpers import started_item, supervisor_for
-from wfo import roles
 from wfo.parsers import BoundedJSONParser
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +28,7 @@ ITEMS = "/api/v1/items/"
 def world(queue, agent):
     """A source system, the agent holding a started item, and that queue's supervisor, each
     with a token: the three kinds of caller that send bodies."""
-    source = factories.UserFactory(roles=[roles.SOURCE_SYSTEM])
+    source = factories.SourceSystemFactory(sources=["cards"])
     held = started_item(agent, queue)
     tokens = {
         "source": Token.objects.create(user=source).key,

@@ -128,7 +128,7 @@ def test_running_a_scheduled_job_from_the_admin_with_the_broker_down_says_so(rol
 # A Host header this server does not serve (not in ALLOWED_HOSTS) -------------------------------
 
 def test_a_foreign_host_under_api_gets_the_json_400_and_nothing_is_written(role_groups, queue):
-    token = Token.objects.create(user=factories.UserFactory(roles=[roles.SOURCE_SYSTEM])).key
+    token = Token.objects.create(user=factories.SourceSystemFactory(sources=["cards"])).key
     row = {"queue": queue.code, "source": "cards", "external_id": "CB-1", "customer_ref": "CUST-9", "title": "A"}
     client = Client(raise_request_exception=False)
     for method, body in (("get", None), ("post", json.dumps(row))):
