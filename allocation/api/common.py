@@ -17,13 +17,17 @@ class ItemOutputSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(source="queue.code")
     assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
     completed_by = serializers.CharField(source="completed_by.username", allow_null=True, default=None)
+    external_deadline = serializers.DateTimeField(
+        source="sla_clock.external_deadline", allow_null=True, default=None, read_only=True,
+        help_text="The deadline the source set, if any. `due_at` is the earlier of it and the SLA policy's.",
+    )
 
     class Meta:
         model = WorkItem
         fields = [
             "id", "queue", "source", "external_id", "customer_ref", "title", "payload", "priority",
-            "status", "assignee", "received_at", "due_at", "start_by", "assigned_at", "started_at",
-            "pended_until", "closed_at", "outcome", "completed_by", "created_at", "updated_at",
+            "status", "assignee", "received_at", "due_at", "external_deadline", "start_by", "assigned_at",
+            "started_at", "pended_until", "closed_at", "outcome", "completed_by", "created_at", "updated_at",
         ]
 
 
@@ -39,7 +43,15 @@ class SlaOutputSerializer(serializers.Serializer):
     """What the item's SLA clock reads now, in working time on its calendar."""
 
     state = serializers.CharField(help_text="on_track, warning, breached, paused, met or missed")
-    due_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(help_text="The governing deadline's.")
+    governed_by = serializers.ChoiceField(
+        choices=["policy", "external_deadline"],
+        help_text="Which deadline governs: the SLA policy's due at, or the source's external deadline (the "
+                  "earlier; the external one also while the policy's clock is paused). Targets, elapsed and "
+                  "remaining time, percentages, alerts and attainment follow it.",
+    )
+    policy_due_at = serializers.DateTimeField(help_text="The SLA policy's due at (moved later by pauses).")
+    external_deadline = serializers.DateTimeField(allow_null=True)
     target_seconds = serializers.SerializerMethodField()
     elapsed_seconds = serializers.SerializerMethodField()
     remaining_seconds = serializers.SerializerMethodField()

@@ -166,6 +166,11 @@ class SlaClock(models.Model):
     next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     next_alert_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True, help_text="When the item closed; the clock stops.")
+    external_deadline = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A deadline the source set (e.g. a card network's respond-by date): an absolute instant that "
+                  "pauses and calendars do not move. The earlier of it and the policy's due at governs.",
+    )
 
     class Meta:
         indexes = [

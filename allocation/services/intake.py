@@ -21,7 +21,7 @@ from allocation import sla, transitions
 from allocation.actors import Actor, SystemActor, actor_fields
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
-from allocation.services.sla_clock import clocks_start
+from allocation.services.sla_clock import NewClock, clocks_start
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -194,7 +194,8 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
         if item.pk in created_ids
     )
     created = [item for item in by_key.values() if item.pk in created_ids]
-    clocks_start(items=[(item, book.policy_for(item.queue, item.priority)) for item in created], book=book)
+    clocks_start(clocks=[NewClock(item=item, policy=book.policy_for(item.queue, item.priority)) for item in created],
+                 book=book)
     return [
         IntakeResult(
             item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids

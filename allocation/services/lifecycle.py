@@ -170,11 +170,16 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
     now = timezone.now()  # after the lock: never dated before an event written while we waited
     item.status = ItemStatus.PENDED
     item.pended_until = until
-    _save(item, "status", "pended_until")
-    sla_clock.clock_pause(item=item, at=now)
+    data = {"until": until.isoformat()}
+    if sla_clock.clock_pause(item=item, at=now):
+        # The policy's clock paused: the source's deadline, still running, governs meanwhile.
+        data |= {"due_at": item.due_at.isoformat(), "governed_by": sla.EXTERNAL_DEADLINE}
+        _save(item, "status", "pended_until", "due_at", "start_by")
+    else:
+        _save(item, "status", "pended_until")
     event_record(
         item=item, actor=actor, kind=EventKind.PENDED, from_status=ItemStatus.IN_PROGRESS, at=now,
-        reason=reason, data={"until": until.isoformat()},
+        reason=reason, data=data,
     )
     return item
 
@@ -339,13 +344,16 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
     now = timezone.now()
     before = {"priority": item.priority, "due_at": item.due_at.isoformat()}
     item.priority = priority
-    sla_clock.clock_retarget(item=item, policy=sla.PolicyBook().policy_for(item.queue, priority), at=now)
+    governed_by = sla_clock.clock_retarget(item=item, policy=sla.PolicyBook().policy_for(item.queue, priority),
+                                           at=now)
     _save(item, "priority", "due_at", "start_by")
+    data = {"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
+            "to_due_at": item.due_at.isoformat()}
+    if governed_by is not None:  # the item has an external deadline: say which of the two governs now
+        data["governed_by"] = governed_by
     event_record(
         item=item, actor=actor, kind=EventKind.PRIORITY_CHANGED, from_status=item.status, at=now,
-        reason=reason.strip(),
-        data={"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
-              "to_due_at": item.due_at.isoformat()},
+        reason=reason.strip(), data=data,
     )
     return item
 

@@ -9,7 +9,18 @@ Intake, transfer, retarget and the alert scan only ever ask these modules; write
 clock rows are services (allocation/services/sla_clock.py, sla_alerts.py).
 """
 
-from allocation.sla.clock import ClockReading, SlaState, clock_reading, deadlines, start_by_for
+from allocation.sla.clock import (
+    EXTERNAL_DEADLINE,
+    POLICY,
+    ClockReading,
+    SlaState,
+    clock_reading,
+    deadlines,
+    start_by_for,
+)
 from allocation.sla.policies import ClockPolicy, PolicyBook
 
-__all__ = ["ClockPolicy", "ClockReading", "PolicyBook", "SlaState", "clock_reading", "deadlines", "start_by_for"]
+__all__ = [
+    "EXTERNAL_DEADLINE", "POLICY", "ClockPolicy", "ClockReading", "PolicyBook", "SlaState", "clock_reading",
+    "deadlines", "start_by_for",
+]

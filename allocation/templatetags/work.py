@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from allocation.models import Priority, WorkItemEvent
+from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS
 
 register = template.Library()
 
@@ -122,6 +123,8 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
         parts.append(f"Cancelled while held by {agent(holder_key)}")
     if event.kind == "pended" and data.get("until"):
         parts.append(f"Until {_when(data['until'])}")
+        if data.get("governed_by") == EXTERNAL_DEADLINE:
+            parts.append(f"(the SLA clock pauses; the source's deadline, {_when(data.get('due_at'))}, governs)")
     if event.kind == "completed" and data.get("outcome"):
         parts.append(f"Outcome: {data['outcome']}")
     if event.kind == "transferred":
@@ -133,8 +136,14 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
         names = dict(Priority.choices)
         parts.append(f"From {names.get(data.get('from_priority'), '?')} to {names.get(data['to_priority'], '?')};")
         parts.append(f"due {_when(data.get('from_due_at'))} → {_when(data.get('to_due_at'))}")
+        if data.get("governed_by"):
+            parts.append(f"(set by {GOVERNING_LABELS[data['governed_by']]})")
     if event.kind == "created" and data.get("source"):
         parts.append(f"From {data['source']} ({data.get('external_id', '')})")
+        if data.get("external_deadline"):
+            parts.append(f"with its own deadline {_when(data['external_deadline'])};")
+            governing = GOVERNING_LABELS[data.get("governed_by", "policy")]
+            parts.append(f"due {_when(data.get('due_at'))}, set by {governing}")
     return " ".join(parts)
 
 
