@@ -22,6 +22,8 @@ from allocation.actors import Actor, SystemActor, actor_fields
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import clocks_start
+from allocation.sla.clock import Deadlines
+from allocation.sla.working_time import OutOfRange
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -114,17 +116,39 @@ _INSERT = (
 _ROW_PLACEHOLDER = "(" + ", ".join("%s::jsonb" if c == "payload" else "%s" for c in _COLUMNS) + ")"
 
 
-def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook) -> set[int]:
-    """Insert the drafts whose (source, external_id) is new, with the deadlines of their SLA
-    policy; return the ids created."""
-    params: list = []
-    for draft in drafts:
-        received_at = min(draft.received_at or now, now)
+def _received_at(draft: ItemDraft, now: datetime) -> datetime:
+    return min(draft.received_at or now, now)
+
+
+def _deadlines(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook) -> list[Deadlines]:
+    """Each draft's due at and start by on its SLA policy. A policy whose target puts the due
+    time beyond what the SLA engine counts (a target of centuries, entered by mistake) refuses
+    the rows of that queue rather than failing the request."""
+    deadlines, errors = [], {}
+    for row, draft in enumerate(drafts, start=1):
         policy = book.policy_for(draft.queue, draft.priority)
-        deadlines = sla.deadlines(
-            policy=policy, calendar=book.calendar(policy.calendar_id), received_at=received_at,
-            handle_time=draft.queue.standard_handle_time,
+        try:
+            deadlines.append(sla.deadlines(
+                policy=policy, calendar=book.calendar(policy.calendar_id), received_at=_received_at(draft, now),
+                handle_time=draft.queue.standard_handle_time,
+            ))
+        except OutOfRange:
+            errors[str(row)] = {"queue": [
+                f"The SLA target of queue {draft.queue.code!r} ({policy.target}) gives no due time; "
+                "an admin must correct it."
+            ]}
+    if errors:
+        raise IntakeRejected(
+            f"{len(errors)} of {len(drafts)} items have no due time; nothing was created.", fields={"rows": errors}
         )
+    return deadlines
+
+
+def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> set[int]:
+    """Insert the drafts whose (source, external_id) is new, with their deadlines; return the
+    ids created."""
+    params: list = []
+    for draft, deadlines in rows:
         params.extend(
             [
                 draft.queue.pk,
@@ -135,7 +159,7 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook
                 json.dumps(draft.payload),
                 draft.priority,
                 ItemStatus.QUEUED,
-                received_at,
+                _received_at(draft, now),
                 deadlines.due_at,
                 deadlines.start_by,
                 "",
@@ -143,7 +167,7 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook
                 now,
             ]
         )
-    sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(drafts)))
+    sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(rows)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
@@ -157,7 +181,7 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
     now = timezone.now()
     _validate(drafts, now)
     book = sla.PolicyBook()
-    created_ids = _insert_new(drafts, now, book)
+    created_ids = _insert_new(list(zip(drafts, _deadlines(drafts, now, book), strict=True)), now)
 
     keys = {(d.source, d.external_id) for d in drafts}
     found = WorkItem.objects.select_related("queue").filter(

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from allocation import services
-from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
+from allocation.models import EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
 from wfo import roles
@@ -150,6 +150,30 @@ def test_oversized_request_body(source_client, queue, settings):
     response = source_client.post(ITEMS, [_row(queue, n) for n in range(200)], format="json")
     assert response.status_code in (400, 413)
     assert WorkItem.objects.count() == 0
+
+
+# input at its edges ----------------------------------------------------------------------
+
+def test_a_pend_in_year_9999_or_year_1_is_a_400_not_a_500(agent_client, agent, queue):
+    item = started_item(agent, queue)
+    for until in ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        response = agent_client.post(f"{ITEMS}{item.pk}/pend/", {"until": until, "reason": "x"}, format="json")
+        assert response.status_code == 400, (until, response.json())
+        assert "until" in response.json()["errors"]
+    item.refresh_from_db()
+    assert item.status == ItemStatus.IN_PROGRESS
+
+
+def test_a_priority_whose_target_gives_no_due_time_is_a_400_not_a_500(agent, queue):
+    SlaPolicy.objects.create(queue=queue, priority=5, target=timedelta(days=3_000_000))  # entered in error
+    item = queued_item(queue)
+    supervisor = APIClient()
+    supervisor.force_authenticate(supervisor_for(queue))
+    response = supervisor.post(f"{ITEMS}{item.pk}/priority/", {"priority": 5}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "an admin must correct it" in response.json()["errors"]["priority"][0]
+    item.refresh_from_db()
+    assert item.priority == 3
 
 
 def test_agents_cannot_create_items(agent_client, queue):

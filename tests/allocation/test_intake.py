@@ -9,7 +9,7 @@ from django.utils import timezone
 from allocation import services
 from allocation.actors import SystemActor
 from allocation.exceptions import IntakeRejected
-from allocation.models import EventKind, ItemStatus, WorkItem, WorkItemEvent
+from allocation.models import EventKind, ItemStatus, SlaPolicy, WorkItem, WorkItemEvent
 from tests import factories
 from tests.helpers import at_the_same_time
 from wfo import roles
@@ -115,6 +115,16 @@ def test_slight_clock_skew_is_accepted_as_now(queue):
         actor=SystemActor("tests"), draft=_draft(queue, received_at=timezone.now() + timedelta(minutes=2))
     )
     assert result.item.received_at <= timezone.now()
+
+
+def test_a_target_beyond_what_the_sla_engine_counts_refuses_the_row(team, queue, source_system):
+    odd = factories.QueueFactory(teams=[team])
+    SlaPolicy.objects.create(queue=odd, target=timedelta(days=3_000_000))  # entered in error: 8,000 years
+    with pytest.raises(IntakeRejected) as error:
+        services.items_intake(actor=source_system, drafts=[_draft(queue, 1), _draft(odd, 2)])
+    assert set(error.value.fields["rows"]) == {"2"}
+    assert "an admin must correct it" in error.value.fields["rows"]["2"]["queue"][0]
+    assert WorkItem.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
