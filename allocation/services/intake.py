@@ -57,6 +57,10 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
         errors["queue"] = [f"Queue {draft.queue.code!r} is inactive and takes no new work."]
     if draft.received_at and draft.received_at > now + CLOCK_SKEW_ALLOWANCE:
         errors["received_at"] = ["Must not be in the future."]
+    elif draft.received_at and draft.received_at < now - settings.WFO_MAX_RECEIPT_AGE:
+        # Work older than this is a source's mistake (a default date, a wrong year), and its
+        # deadlines would be long past before anyone saw it.
+        errors["received_at"] = [f"Must be within the last {settings.WFO_MAX_RECEIPT_AGE.days} days."]
     if draft.priority not in Priority.values:
         errors["priority"] = [f"Must be one of {Priority.values}."]
     payload_size = len(json.dumps(draft.payload, separators=(",", ":")).encode())

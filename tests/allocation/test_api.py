@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
 from tests import factories
-from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
+from tests.helpers import assigned_item, office_hours_queue, queued_item, started_item, supervisor_for
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +153,23 @@ def test_oversized_request_body(source_client, queue, settings):
 
 
 # input at its edges ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("on_a_calendar", [True, False], ids=["office-hours", "around-the-clock"])
+def test_an_implausible_receipt_time_is_a_400_not_a_500(source_client, team, on_a_calendar):
+    queue = office_hours_queue(team) if on_a_calendar else factories.QueueFactory(teams=[team])
+    one = source_client.post(ITEMS, _row(queue, received_at="0001-01-01T00:00:00Z"), format="json")
+    assert one.status_code == 400, one.json()
+    assert one.json()["errors"] == {"received_at": ["Must be within the last 366 days."]}
+    rows = [_row(queue, 1), _row(queue, 2, received_at="9999-12-31T23:59:59Z"),
+            _row(queue, 3, received_at="0001-01-01T00:00:00Z")]
+    batch = source_client.post(ITEMS, rows, format="json")
+    assert batch.status_code == 400, batch.json()
+    assert batch.json()["errors"]["rows"] == {
+        "2": {"received_at": ["Must not be in the future."]},
+        "3": {"received_at": ["Must be within the last 366 days."]},
+    }
+    assert WorkItem.objects.count() == 0
+
 
 def test_a_pend_in_year_9999_or_year_1_is_a_400_not_a_500(agent_client, agent, queue):
     item = started_item(agent, queue)

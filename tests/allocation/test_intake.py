@@ -1,6 +1,6 @@
 """Intake: idempotent on (source, external_id), all-or-nothing batches, deadlines."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
@@ -11,7 +11,7 @@ from allocation.actors import SystemActor
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, SlaPolicy, WorkItem, WorkItemEvent
 from tests import factories
-from tests.helpers import at_the_same_time
+from tests.helpers import at_the_same_time, office_hours_queue
 from wfo import roles
 from wfo.exceptions import PermissionDenied
 
@@ -115,6 +115,42 @@ def test_slight_clock_skew_is_accepted_as_now(queue):
         actor=SystemActor("tests"), draft=_draft(queue, received_at=timezone.now() + timedelta(minutes=2))
     )
     assert result.item.received_at <= timezone.now()
+
+
+YEAR_1 = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def test_receipt_times_outside_the_plausible_window_are_refused_row_by_row(team, queue, source_system):
+    office = office_hours_queue(team)
+    now = timezone.now()
+    drafts = [
+        _draft(office, 1, received_at=now - timedelta(days=2)),
+        _draft(office, 2, received_at=YEAR_1),
+        _draft(queue, 3, received_at=YEAR_1),  # around the clock: nothing overflows, still refused
+        _draft(queue, 4, received_at=now - timedelta(days=367)),
+        _draft(queue, 5, received_at=now + timedelta(minutes=10)),
+        _draft(queue, 6, received_at=datetime(9999, 12, 31, tzinfo=UTC)),
+    ]
+    with pytest.raises(IntakeRejected) as error:
+        services.items_intake(actor=source_system, drafts=drafts)
+    rows = error.value.fields["rows"]
+    assert set(rows) == {"2", "3", "4", "5", "6"}
+    for row in ("2", "3", "4"):
+        assert rows[row] == {"received_at": ["Must be within the last 366 days."]}
+    for row in ("5", "6"):
+        assert rows[row] == {"received_at": ["Must not be in the future."]}
+    assert WorkItem.objects.count() == 0
+
+
+@override_settings(WFO_MAX_RECEIPT_AGE=timedelta(days=30))
+def test_the_receipt_window_is_a_setting(team, source_system):
+    office = office_hours_queue(team)
+    now = timezone.now()
+    with pytest.raises(IntakeRejected) as error:
+        services.item_intake(actor=source_system, draft=_draft(office, received_at=now - timedelta(days=31)))
+    assert error.value.fields == {"received_at": ["Must be within the last 30 days."]}
+    result = services.item_intake(actor=source_system, draft=_draft(office, received_at=now - timedelta(days=29)))
+    assert result.created and result.item.received_at == now - timedelta(days=29)
 
 
 def test_a_target_beyond_what_the_sla_engine_counts_refuses_the_row(team, queue, source_system):
