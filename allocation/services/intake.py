@@ -69,14 +69,20 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
     return errors
 
 
-def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
-    if not drafts:
+def batch_size_check(*, count: int) -> None:
+    """The size of a batch of `count` items, on its own: a caller that still has to read the
+    rows (the API) checks it first, so an oversized batch costs nothing before it is refused."""
+    if not count:
         raise IntakeRejected("The batch is empty.", fields={"items": ["Send at least one item."]})
-    if len(drafts) > settings.WFO_MAX_BATCH_ITEMS:
+    if count > settings.WFO_MAX_BATCH_ITEMS:
         raise IntakeRejected(
-            f"A batch holds at most {settings.WFO_MAX_BATCH_ITEMS} items; this one has {len(drafts)}.",
+            f"A batch holds at most {settings.WFO_MAX_BATCH_ITEMS} items; this one has {count}.",
             fields={"items": [f"At most {settings.WFO_MAX_BATCH_ITEMS} items per request."]},
         )
+
+
+def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
+    batch_size_check(count=len(drafts))
     errors: dict[str, dict[str, list[str]]] = {}
     first_row_of: dict[tuple[str, str], int] = {}
     for row, draft in enumerate(drafts, start=1):
@@ -185,6 +191,7 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
     now = timezone.now()
     _validate(drafts, now)
     book = sla.PolicyBook()
+    book.load_policies({draft.queue for draft in drafts})
     created_ids = _insert_new(list(zip(drafts, _deadlines(drafts, now, book), strict=True)), now)
 
     keys = {(d.source, d.external_id) for d in drafts}

@@ -171,6 +171,41 @@ def test_an_implausible_receipt_time_is_a_400_not_a_500(source_client, team, on_
     assert WorkItem.objects.count() == 0
 
 
+def test_a_batch_over_the_limit_is_refused_before_any_row_is_read(source_client, queue, settings):
+    settings.WFO_MAX_BATCH_ITEMS = 5
+    rows = [{**_row(queue, n), "queue": f"no-such-queue-{n}"} for n in range(6)]
+    with CaptureQueriesContext(connection) as queries:
+        response = source_client.post(ITEMS, rows, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"items": ["At most 5 items per request."]}
+    assert not [q["sql"] for q in queries.captured_queries if "allocation_queue" in q["sql"]]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(source_client, team):
+    # Half the queues count on a calendar of their own, so policies and calendars are read too.
+    queues = [office_hours_queue(team) if n % 2 else factories.QueueFactory(teams=[team]) for n in range(20)]
+
+    def queries_to_take_in(numbers):
+        rows = [_row(queues[n % len(queues)], n) for n in numbers]
+        with CaptureQueriesContext(connection) as queries:
+            response = source_client.post(ITEMS, rows, format="json")
+        assert response.status_code == 201, response.json()
+        return len(queries)
+
+    # 10 rows naming 10 queues, then 500 naming all 20
+    assert queries_to_take_in(range(10)) == queries_to_take_in(range(10, 510))
+    assert WorkItem.objects.count() == 510
+
+
+def test_unknown_queues_are_named_row_by_row(source_client, queue):
+    rows = [_row(queue, 1), {**_row(queue, 2), "queue": "nope"}, {**_row(queue, 3), "queue": "nope"}, _row(queue, 4)]
+    response = source_client.post(ITEMS, rows, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["rows"] == {
+        "2": {"queue": ["No queue has the code 'nope'."]}, "3": {"queue": ["No queue has the code 'nope'."]},
+    }
+
+
 def test_a_pend_in_year_9999_or_year_1_is_a_400_not_a_500(agent_client, agent, queue):
     item = started_item(agent, queue)
     for until in ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
