@@ -11,7 +11,14 @@ from rest_framework.views import APIView
 
 from quality import selectors, services
 from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
-from wfo.api import BoundedCharField, StandardPagination, error_responses
+from wfo.api import (
+    BoundedCharField,
+    EmptyInputSerializer,
+    InputSerializer,
+    StandardPagination,
+    error_responses,
+    valid_query,
+)
 
 
 class QuestionOutputSerializer(serializers.ModelSerializer):
@@ -91,14 +98,14 @@ class EvaluationListApi(ListAPIView):
     serializer_class = EvaluationOutputSerializer
     pagination_class = StandardPagination
 
-    class EvaluationFilterSerializer(serializers.Serializer):
+    class EvaluationFilterSerializer(InputSerializer):
         status = serializers.ChoiceField(choices=EvaluationStatus.choices, required=False, allow_blank=True)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Evaluation.objects.none()
         evaluations = selectors.evaluations_visible_to(self.request.user)
-        status = _valid_query(self.EvaluationFilterSerializer, self.request).get("status")
+        status = valid_query(self.EvaluationFilterSerializer, self.request, self).get("status")
         return evaluations.filter(status=status) if status else evaluations
 
     @extend_schema(
@@ -120,7 +127,7 @@ class EvaluationSubmitApi(APIView):
     """Save answers (`draft: true`) or submit them; answers map question ids to "yes", "no",
     "na" or a scale value."""
 
-    class EvaluationSubmitInputSerializer(serializers.Serializer):
+    class EvaluationSubmitInputSerializer(InputSerializer):
         answers = serializers.DictField(child=serializers.CharField(allow_null=True, allow_blank=True))
         comments = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
         draft = serializers.BooleanField(required=False, default=False)
@@ -139,14 +146,18 @@ class EvaluationSubmitApi(APIView):
 
 
 class EvaluationAcknowledgeApi(APIView):
-    @extend_schema(request=None, responses={200: EvaluationOutputSerializer, **error_responses(403, 404, 409)})
+    @extend_schema(
+        request=EmptyInputSerializer,
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+    )
     def post(self, request, evaluation_id: int):
+        _valid(EmptyInputSerializer, request)
         evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
         return Response(EvaluationOutputSerializer(evaluation).data)
 
 
 class EvaluationDisputeApi(APIView):
-    class EvaluationDisputeInputSerializer(serializers.Serializer):
+    class EvaluationDisputeInputSerializer(InputSerializer):
         comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
         questions = serializers.DictField(child=BoundedCharField(max_length=2000), required=False, default=dict)
 
@@ -172,11 +183,5 @@ def _by_question(values: dict) -> dict:
 
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _valid_query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

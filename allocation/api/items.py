@@ -17,7 +17,7 @@ from allocation.api.common import ItemDetailOutputSerializer, ItemOutputSerializ
 from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
-from wfo.api import BoundedCharField, StrictPageSizeMixin, error_responses
+from wfo.api import BoundedCharField, InputSerializer, StrictPageSizeMixin, error_responses
 
 
 class ItemCursorPagination(StrictPageSizeMixin, CursorPagination):
@@ -78,7 +78,7 @@ def queues_named(rows: list) -> dict[str, Queue]:
     return {queue.code: queue for queue in Queue.objects.filter(code__in=codes)} if codes else {}
 
 
-class ItemInputSerializer(serializers.Serializer):
+class ItemInputSerializer(InputSerializer):
     queue = QueueCodeField()
     source = BoundedCharField(max_length=50)
     external_id = BoundedCharField(max_length=128)
@@ -168,7 +168,7 @@ class CustomerItemsApi(ListAPIView):
     serializer_class = ItemOutputSerializer
     pagination_class = None
 
-    class CustomerRefSerializer(serializers.Serializer):
+    class CustomerRefSerializer(InputSerializer):
         customer_ref = serializers.CharField(trim_whitespace=False)
 
     def get_queryset(self):

@@ -206,6 +206,40 @@ def test_unknown_queues_are_named_row_by_row(source_client, queue):
     }
 
 
+def test_unknown_fields_are_refused_by_name(source_client, queue):
+    one = source_client.post(ITEMS, _row(queue, due_at="yesterday", priorty=5), format="json")
+    assert one.status_code == 400
+    assert one.json()["errors"] == {"due_at": ["Unknown field: due_at."], "priorty": ["Unknown field: priorty."]}
+    rows = [_row(queue, 1), _row(queue, 2), _row(queue, 3, due_at="yesterday")]
+    batch = source_client.post(ITEMS, rows, format="json")
+    assert batch.status_code == 400
+    assert batch.json()["errors"]["rows"] == {"3": {"due_at": ["Unknown field: due_at."]}}
+    missing_and_unknown = _row(queue, priorty=5)
+    del missing_and_unknown["title"]
+    both = source_client.post(ITEMS, missing_and_unknown, format="json")
+    assert set(both.json()["errors"]) == {"title", "priorty"}  # reported together, not one after the other
+    assert WorkItem.objects.count() == 0
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/api/v1/items/987654/cancel/"),
+    ("post", "/api/v1/items/987654/start/"),
+    ("post", "/api/v1/items/987654/pend/"),
+    ("post", "/api/v1/items/987654/complete/"),
+    ("post", "/api/v1/items/987654/release/"),
+    ("post", "/api/v1/items/987654/transfer/"),
+    ("post", "/api/v1/items/987654/reject/"),
+    ("post", "/api/v1/items/987654/priority/"),
+    ("post", "/api/v1/items/reassign/"),
+    ("post", "/api/v1/agent/next/"),
+    ("put", "/api/v1/agent/presence/"),
+])
+def test_every_action_refuses_an_unknown_field(agent_client, method, path):
+    response = getattr(agent_client, method)(path, {"note_to_self": "x"}, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["note_to_self"] == ["Unknown field: note_to_self."]
+
+
 def test_a_pend_in_year_9999_or_year_1_is_a_400_not_a_500(agent_client, agent, queue):
     item = started_item(agent, queue)
     for until in ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
