@@ -4,6 +4,10 @@ Idempotent on (source, external_id): a repeat returns the item already there and
 makes a second one, even when two requests race (the unique constraint decides, through
 INSERT … ON CONFLICT DO NOTHING). A batch is all or nothing: if any row is invalid,
 nothing is written and every bad row is reported by its number.
+
+Rows are inserted in (source, external_id) order, whatever order the batch lists them in:
+an insert holds each new key until it commits, so two overlapping batches taking their keys
+in different orders could each wait for the other (a deadlock); in one order they never do.
 """
 
 from __future__ import annotations
@@ -155,10 +159,10 @@ def _deadlines(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook)
 
 
 def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> set[int]:
-    """Insert the drafts whose (source, external_id) is new, with their deadlines; return the
-    ids created."""
+    """Insert the drafts whose (source, external_id) is new, with their deadlines, in key
+    order (see the module's docstring); return the ids created."""
     params: list = []
-    for draft, deadlines in rows:
+    for draft, deadlines in sorted(rows, key=lambda row: (row[0].source, row[0].external_id)):
         params.extend(
             [
                 draft.queue.pk,
