@@ -1,10 +1,13 @@
-"""API plumbing shared by every app: pagination, the error format, and how the schema says so
-(wfo/schema.py adds what drf-spectacular cannot see, and the answers every operation may give).
+"""API plumbing shared by every app: how requests are read, pagination, the error format, and
+how the schema says so (wfo/schema.py adds what drf-spectacular cannot see, and the answers
+every operation may give).
 
 Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [messages]}}.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,9 +16,50 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wfo.exceptions import DomainError
+
+
+class InputSerializer(serializers.Serializer):
+    """The base of every serializer that reads a request (its body, query string or path):
+    a field it does not declare is refused by name. DRF would drop it silently, so a misspelt
+    `priorty`, or a `due_at` the API does not take, would look accepted. A new field is
+    declared and nothing else; the schema says `additionalProperties: false` (wfo/schema.py)."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            known = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {name: [f"Unknown field: {name}."] for name in data if name not in known}
+        try:
+            value = super().to_internal_value(data)
+        except DRFValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                raise DRFValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise DRFValidationError(unknown)
+        return value
+
+
+class EmptyInputSerializer(InputSerializer):
+    """The body of an operation that takes none: whatever field is sent is refused, not ignored."""
+
+
+def valid_query(serializer_class: type[InputSerializer], request, view) -> dict:
+    """The query string, validated by `serializer_class`. The parameters other parts of the
+    view read are theirs, not unknown: the paginator's (page, page size) and DRF's `format`."""
+    query = request.query_params.copy()
+    others = {api_settings.URL_FORMAT_OVERRIDE}
+    if getattr(view, "paginator", None) is not None:
+        others |= {parameter["name"] for parameter in view.paginator.get_schema_operation_parameters(view)}
+    for name in others:
+        query.pop(name, None)
+    serializer = serializer_class(data=query)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class StrictPageSizeMixin:

@@ -5,6 +5,8 @@ It is drf-spectacular's, plus what the views' own declarations cannot show:
 - what this API does with an empty optional query parameter (`?due_before=`): the same as
   leaving it out, as django-filter, Django forms and the paginators read it. Repeatable (list)
   parameters are left as they are;
+- a request body read by an InputSerializer refuses fields it does not declare
+  (`additionalProperties: false`);
 - the answers any operation may give before or around its view, so no view declares them:
   503 when the database is not answering (wfo/errors.py, with Retry-After), 413 for a body
   over WFO_MAX_REQUEST_BYTES (wfo/middleware.py) on every POST, PUT and PATCH, and 415 for a
@@ -15,8 +17,9 @@ wfo.api for the default paginator.)
 """
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 
-from wfo.api import ERROR_DESCRIPTIONS, ErrorOutputSerializer
+from wfo.api import ERROR_DESCRIPTIONS, ErrorOutputSerializer, InputSerializer
 from wfo.errors import RETRY_AFTER_SECONDS
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -55,3 +58,9 @@ class ApiAutoSchema(AutoSchema):
             "description": f"Seconds to wait before trying again ({RETRY_AFTER_SECONDS}).",
         }}
         operation["responses"] = dict(sorted(responses.items()))
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), InputSerializer):
+            schema["additionalProperties"] = False
+        return schema

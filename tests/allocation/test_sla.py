@@ -4,6 +4,7 @@ stopped clocks, and the alert scan (routing, exactly once, deferral, crash, e-ma
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.urls import reverse
@@ -32,6 +33,11 @@ from wfo.models import Notification
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
+# Tests that take items in at fixed receipt times run just after them: intake refuses
+# receipts older than WFO_MAX_RECEIPT_AGE, so on the wall clock they would stop passing.
+FRIDAY_EVENING = datetime(2026, 11, 20, 18, tzinfo=UTC)
+SATURDAY_MORNING = datetime(2026, 11, 21, 10, tzinfo=UTC)
+MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 def weekday_calendar(zone="Europe/London", start=time(9), end=time(17)) -> BusinessCalendar:
@@ -51,6 +57,7 @@ def reload(item) -> WorkItem:
 
 # Policies at intake --------------------------------------------------------------------
 
+@time_machine.travel(FRIDAY_EVENING, tick=True)
 def test_intake_counts_the_target_in_working_time(queue):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
@@ -171,6 +178,7 @@ def test_closing_stops_the_clock_and_tells_whether_it_met(agent, queue):
     assert reading.state == SlaState.MET and reading.elapsed < timedelta(minutes=1)
 
 
+@time_machine.travel(FRIDAY_EVENING, tick=True)
 def test_reading_of_a_running_clock(queue):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
@@ -235,6 +243,7 @@ def test_closed_items_raise_nothing(agent, queue):
     assert not SlaAlert.objects.exists()
 
 
+@time_machine.travel(SATURDAY_MORNING, tick=True)
 def test_warnings_wait_for_working_time_but_breaches_do_not(queue, team):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
@@ -377,6 +386,7 @@ def test_api_shows_the_clock_and_changes_priority(client, queue):
     )
 
 
+@time_machine.travel(MONDAY_NOON, tick=True)
 def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
     """Mon–Fri 09:00–17:00 in London (GMT in November), 8 working hours.
 

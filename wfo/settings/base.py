@@ -180,6 +180,9 @@ CELERY_TIMEZONE = TIME_ZONE
 WFO_MAX_BATCH_ITEMS = env.int("WFO_MAX_BATCH_ITEMS", default=1000)
 WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
+# Intake refuses a receipt time further in the past than this (the future is refused beyond
+# a few minutes of clock skew).
+WFO_MAX_RECEIPT_AGE = timedelta(days=env.int("WFO_MAX_RECEIPT_AGE_DAYS", default=366))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
 # Rebalancing (allocation/services/rebalancing.py): how long an agent may be away or
