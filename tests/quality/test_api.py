@@ -100,11 +100,11 @@ def test_unknown_fields_and_parameters_are_refused_by_name(queue, agent):
         assert response.json()["errors"] == {"reason": ["Unknown field: reason."]}
     assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.SUBMITTED
 
-    supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
-    misspelt = supervisor.get(reverse("quality-evaluations"), {"stauts": "disputed"})
+    lead = client_for(factories.UserFactory(roles=[roles.QUALITY_LEAD]))  # sees every evaluation
+    misspelt = lead.get(reverse("quality-evaluations"), {"stauts": "disputed"})
     assert misspelt.status_code == 400 and misspelt.json()["errors"] == {"stauts": ["Unknown field: stauts."]}
     # The paginator's parameters and DRF's `format` are not the filter's, and not unknown.
-    paged = supervisor.get(reverse("quality-evaluations"), {"status": "submitted", "page": 1, "page_size": 10,
+    paged = lead.get(reverse("quality-evaluations"), {"status": "submitted", "page": 1, "page_size": 10,
                                                             "format": "json"})
     assert paged.status_code == 200 and len(paged.json()["results"]) == 1
 
