@@ -3,6 +3,7 @@ SLA clock, and a customer's journey."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -88,6 +89,12 @@ class ItemInputSerializer(InputSerializer):
     payload = serializers.DictField(required=False, default=dict, validators=[storable_json])
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
     received_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    external_deadline = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="The source's own deadline (e.g. a card network's respond-by date), an absolute instant after "
+                  "receipt and in the future. The item's `due_at` is the earlier of it and the SLA policy's due at; "
+                  "pauses and calendars do not move it.",
+    )
 
 
 def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
@@ -114,6 +121,8 @@ def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
 
 class ItemListCreateApi(ListAPIView):
     permission_classes = [WorksWithItems]
+    # Intake takes one item or a list, and answers in the form it was sent (wfo/schema.py).
+    one_or_many = ("POST", settings.WFO_MAX_BATCH_ITEMS)
     serializer_class = ItemOutputSerializer
     pagination_class = ItemCursorPagination
     filterset_class = ItemFilter
@@ -130,8 +139,9 @@ class ItemListCreateApi(ListAPIView):
     @extend_schema(
         request=ItemInputSerializer,
         responses={
-            201: ItemOutputSerializer,
-            200: OpenApiResponse(ItemOutputSerializer, description="The item already existed."),
+            201: OpenApiResponse(ItemOutputSerializer, description=(
+                "Something was created: the item, or the list's items in the order sent (new and existing).")),
+            200: OpenApiResponse(ItemOutputSerializer, description="Nothing was new: the item(s) already existed."),
             **error_responses(400, 403, 415),
         },
         description=(

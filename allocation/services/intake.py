@@ -27,7 +27,7 @@ from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import NewClock, clocks_start
 from allocation.sla.clock import Deadlines
-from allocation.sla.working_time import OutOfRange
+from allocation.sla.working_time import LATEST, OutOfRange
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -47,6 +47,9 @@ class ItemDraft:
     payload: dict = field(default_factory=dict)
     priority: int = Priority.NORMAL
     received_at: datetime | None = None
+    # The source's own deadline (a card network's respond-by date): absolute. The item's due
+    # at is the earlier of it and the SLA policy's (allocation/sla/clock.py).
+    external_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
         # Work older than this is a source's mistake (a default date, a wrong year), and its
         # deadlines would be long past before anyone saw it.
         errors["received_at"] = [f"Must be within the last {settings.WFO_MAX_RECEIPT_AGE.days} days."]
+    if draft.external_deadline is not None:
+        if draft.external_deadline <= max(now, _received_at(draft, now)):
+            errors["external_deadline"] = ["Must be in the future, after the item was received."]
+        elif draft.external_deadline > LATEST:
+            errors["external_deadline"] = [f"Must be before {LATEST:%Y-%m-%d}."]
     if draft.priority not in Priority.values:
         errors["priority"] = [f"Must be one of {Priority.values}."]
     payload_size = len(json.dumps(draft.payload, separators=(",", ":")).encode())
@@ -144,7 +152,7 @@ def _deadlines(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook)
         try:
             deadlines.append(sla.deadlines(
                 policy=policy, calendar=book.calendar(policy.calendar_id), received_at=_received_at(draft, now),
-                handle_time=draft.queue.standard_handle_time,
+                handle_time=draft.queue.standard_handle_time, external_deadline=draft.external_deadline,
             ))
         except OutOfRange:
             errors[str(row)] = {"queue": [
@@ -187,6 +195,14 @@ def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> s
         return {row[0] for row in cursor.fetchall()}
 
 
+def _created_data(item: WorkItem, draft: ItemDraft, deadlines: Deadlines) -> dict:
+    data = {"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id}
+    if draft.external_deadline is not None:  # two deadlines: say which one governs
+        data |= {"external_deadline": draft.external_deadline.isoformat(), "due_at": deadlines.due_at.isoformat(),
+                 "governed_by": deadlines.governed_by}
+    return data
+
+
 def _require_sources_allowed(actor: Actor, drafts: Sequence[ItemDraft]) -> None:
     """A source system takes items in only under the sources its token is bound to, so one
     integration can never create, replay or claim another's (source, external_id)."""
@@ -212,29 +228,31 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
     _validate(drafts, now)
     book = sla.PolicyBook()
     book.load_policies({draft.queue for draft in drafts})
-    created_ids = _insert_new(list(zip(drafts, _deadlines(drafts, now, book), strict=True)), now)
+    deadlines = _deadlines(drafts, now, book)
+    created_ids = _insert_new(list(zip(drafts, deadlines, strict=True)), now)
 
     keys = {(d.source, d.external_id) for d in drafts}
-    found = WorkItem.objects.select_related("queue").filter(
+    found = WorkItem.objects.select_related("queue", "sla_clock").filter(
         source__in={s for s, _ in keys}, external_id__in={e for _, e in keys}
     )
     by_key = {(item.source, item.external_id): item for item in found}
+    # Each new item with the row it was created from (a batch repeats no key).
+    new = [
+        (item, draft, due) for draft, due in zip(drafts, deadlines, strict=True)
+        if (item := by_key[(draft.source, draft.external_id)]).pk in created_ids
+    ]
     WorkItemEvent.objects.bulk_create(
         WorkItemEvent(
-            item=item,
-            at=now,
-            kind=EventKind.CREATED,
-            from_status="",
-            to_status=ItemStatus.QUEUED,
-            data={"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id},
-            **actor_fields(actor),
+            item=item, at=now, kind=EventKind.CREATED, from_status="", to_status=ItemStatus.QUEUED,
+            data=_created_data(item, draft, due), **actor_fields(actor),
         )
-        for item in by_key.values()
-        if item.pk in created_ids
+        for item, draft, due in new
     )
-    created = [item for item in by_key.values() if item.pk in created_ids]
-    clocks_start(clocks=[NewClock(item=item, policy=book.policy_for(item.queue, item.priority)) for item in created],
-                 book=book)
+    clocks_start(
+        clocks=[NewClock(item=item, policy=book.policy_for(item.queue, item.priority),
+                         external_deadline=draft.external_deadline) for item, draft, _ in new],
+        book=book,
+    )
     return [
         IntakeResult(
             item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids

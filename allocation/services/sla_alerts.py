@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem
 from allocation.services import sla_clock
+from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import is_working, next_working_instant
 from wfo.services import NotificationDraft, notifications_create
@@ -94,8 +95,14 @@ def _raise_for(
         while clock.next_threshold is not None and clock.next_alert_at is not None and clock.next_alert_at <= now:
             threshold = clock.next_threshold
             if threshold < BREACH and not is_working(calendar, now):
-                # A warning waits for the next working window; a breach goes out at once.
-                clock.next_alert_at = next_working_instant(calendar, now)
+                # A warning waits for the next working window; a breach goes out at once, and
+                # never waits behind a warning (an external deadline runs outside working time).
+                breach_at = clock_math.threshold_time(clock=clock, item=item, calendar=calendar, percent=BREACH)
+                if breach_at is not None and breach_at <= now:
+                    sla_clock.schedule_next(clock, item, calendar, after=BREACH - 1)  # the warnings are moot
+                    continue
+                deferred_to = next_working_instant(calendar, now)
+                clock.next_alert_at = deferred_to if breach_at is None else min(deferred_to, breach_at)
                 result.warnings_deferred += 1
                 break
             crossed.append((item, threshold, clock.next_alert_at))

@@ -248,7 +248,7 @@ def test_warnings_wait_for_working_time_but_breaches_do_not(queue, team):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
     team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
-    warned = queued_item(queue, received_at=datetime(2026, 11, 20, 9, tzinfo=UTC))  # 50 % at Fri 13:00
+    warned = queued_item(queue, received_at=datetime(2026, 11, 20, 13, tzinfo=UTC))  # 50 % Fri 17:00, due Mon 13:00
     saturday = datetime(2026, 11, 21, 10, tzinfo=UTC)
     result = sla_alerts_raise(now=saturday)
     assert result.alerts_raised == [] and result.warnings_deferred >= 1
@@ -258,6 +258,19 @@ def test_warnings_wait_for_working_time_but_breaches_do_not(queue, team):
     SlaClock.objects.filter(item_id=breached.pk).update(next_threshold=100, next_alert_at=breached.due_at)
     result = sla_alerts_raise(now=saturday)
     assert SlaAlert.objects.get(item=breached).threshold == 100
+
+
+def test_a_breach_never_waits_behind_a_warning_put_off_to_working_time(queue, team):
+    """Outside working time the scan puts a warning off to the next window; an item whose
+    breach has come too gets its breach alert at once (the warnings are moot by then)."""
+    SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=weekday_calendar())
+    team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    overdue = queued_item(queue, received_at=datetime(2026, 11, 20, 9, tzinfo=UTC))  # warnings Fri, due Fri 17:00
+
+    sla_alerts_raise(now=datetime(2026, 11, 21, 10, tzinfo=UTC))  # Saturday
+
+    assert list(SlaAlert.objects.filter(item=overdue).values_list("threshold", flat=True)) == [100]
+    assert clock_of(overdue).next_alert_at is None
 
 
 def test_a_crash_between_the_alert_and_its_email_sends_it_once_later(agent, queue, monkeypatch):
