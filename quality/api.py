@@ -17,6 +17,7 @@ from wfo.api import (
     InputSerializer,
     StandardPagination,
     error_responses,
+    valid_body,
     valid_query,
 )
 from wfo.permissions import TakesPartInQuality
@@ -145,7 +146,7 @@ class EvaluationSubmitApi(APIView):
         responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
     )
     def post(self, request, evaluation_id: int):
-        data = _valid(self.EvaluationSubmitInputSerializer, request)
+        data = valid_body(self.EvaluationSubmitInputSerializer, request)
         evaluation = services.evaluation_save(
             evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
             comments=_by_question(data["comments"]), submit=not data["draft"],
@@ -161,7 +162,7 @@ class EvaluationAcknowledgeApi(APIView):
         responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
     )
     def post(self, request, evaluation_id: int):
-        _valid(EmptyInputSerializer, request)
+        valid_body(EmptyInputSerializer, request)
         evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
         return Response(EvaluationOutputSerializer(evaluation).data)
 
@@ -178,7 +179,7 @@ class EvaluationDisputeApi(APIView):
         responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
     )
     def post(self, request, evaluation_id: int):
-        data = _valid(self.EvaluationDisputeInputSerializer, request)
+        data = valid_body(self.EvaluationDisputeInputSerializer, request)
         evaluation = services.evaluation_dispute(
             evaluation_id=evaluation_id, actor=request.user, comment=data["comment"],
             question_comments=_by_question(data["questions"]),
@@ -193,7 +194,3 @@ def _by_question(values: dict) -> dict:
         raise serializers.ValidationError({"answers": ["Keys are question ids (numbers)."]}) from None
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -48,18 +49,48 @@ class EmptyInputSerializer(InputSerializer):
     """The body of an operation that takes none: whatever field is sent is refused, not ignored."""
 
 
+def valid_body(serializer_class: type[InputSerializer], request) -> dict:
+    """The body, a JSON object, validated by `serializer_class`."""
+    if not isinstance(request.data, dict):
+        raise DRFValidationError({"non_field_errors": ["Send a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _read_elsewhere(view) -> set[str]:
+    """Query parameters a view reads outside its filters: the paginator's (page, cursor, page
+    size) and DRF's `format`."""
+    names = {api_settings.URL_FORMAT_OVERRIDE}
+    if getattr(view, "paginator", None) is not None:
+        names |= {parameter["name"] for parameter in view.paginator.get_schema_operation_parameters(view)}
+    return names
+
+
 def valid_query(serializer_class: type[InputSerializer], request, view) -> dict:
     """The query string, validated by `serializer_class`. The parameters other parts of the
     view read are theirs, not unknown: the paginator's (page, page size) and DRF's `format`."""
     query = request.query_params.copy()
-    others = {api_settings.URL_FORMAT_OVERRIDE}
-    if getattr(view, "paginator", None) is not None:
-        others |= {parameter["name"] for parameter in view.paginator.get_schema_operation_parameters(view)}
-    for name in others:
+    for name in _read_elsewhere(view):
         query.pop(name, None)
     serializer = serializer_class(data=query)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter's backend (every API list's), refusing a query parameter that neither
+    the view's filters nor its paginator read, as InputSerializer refuses an unknown field: a
+    misspelt `?stauts=queued` would otherwise list everything as if unfiltered."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            known = set(filterset_class.base_filters) | _read_elsewhere(view)
+            unknown = sorted(set(request.query_params) - known)
+            if unknown:
+                raise DRFValidationError({name: [f"Unknown field: {name}."] for name in unknown})
+        return super().filter_queryset(request, queryset, view)
 
 
 class StrictPageSizeMixin:

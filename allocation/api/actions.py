@@ -15,11 +15,10 @@ from allocation.api.common import (
     ITEM_ACTION_RESPONSES,
     SlugLookupField,
     item_response,
-    valid_body,
 )
 from allocation.models import Priority, Queue
 from allocation.services import bulk
-from wfo.api import BoundedCharField, EmptyInputSerializer, InputSerializer, error_responses
+from wfo.api import BoundedCharField, EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from wfo.permissions import IsAgent
 
 

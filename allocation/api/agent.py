@@ -8,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation import selectors, services
-from allocation.api.common import ItemOutputSerializer, item_response, valid_body
+from allocation.api.common import ItemOutputSerializer, item_response
 from allocation.models import AgentProfile, Presence
-from wfo.api import EmptyInputSerializer, InputSerializer, error_responses
+from wfo.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from wfo.permissions import IsAgent
 
 

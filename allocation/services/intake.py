@@ -27,7 +27,7 @@ from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import NewClock, clocks_start
 from allocation.sla.clock import Deadlines
-from allocation.sla.working_time import LATEST, OutOfRange
+from allocation.sla.working_time import LATEST, NoWorkingTime, OutOfRange
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -154,10 +154,9 @@ def _deadlines(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook)
                 policy=policy, calendar=book.calendar(policy.calendar_id), received_at=_received_at(draft, now),
                 handle_time=draft.queue.standard_handle_time, external_deadline=draft.external_deadline,
             ))
-        except OutOfRange:
+        except (OutOfRange, NoWorkingTime) as error:
             errors[str(row)] = {"queue": [
-                f"The SLA target of queue {draft.queue.code!r} ({policy.target}) gives no due time; "
-                "an admin must correct it."
+                f"The SLA policy of queue {draft.queue.code!r} gives no due time ({error}); an admin must correct it."
             ]}
     if errors:
         raise IntakeRejected(

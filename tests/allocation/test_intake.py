@@ -168,6 +168,21 @@ def test_a_target_beyond_what_the_sla_engine_counts_refuses_the_row(team, queue,
     assert WorkItem.objects.count() == 0
 
 
+def test_a_calendar_without_working_time_refuses_the_row(team, queue, source_system):
+    from allocation.models import BusinessCalendar
+
+    closed = factories.QueueFactory(teams=[team])
+    never_open = BusinessCalendar.objects.create(name="No windows", time_zone="Europe/London")
+    SlaPolicy.objects.create(queue=closed, target=timedelta(hours=8), calendar=never_open)
+    with pytest.raises(IntakeRejected) as error:
+        services.items_intake(actor=source_system, drafts=[_draft(queue, 1), _draft(closed, 2)])
+    assert error.value.fields["rows"] == {"2": {"queue": [
+        f"The SLA policy of queue {closed.code!r} gives no due time (the calendar has no working windows); "
+        "an admin must correct it."
+    ]}}
+    assert WorkItem.objects.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_repeats_create_one_item(team):
     queue = factories.QueueFactory(teams=[team])

@@ -430,3 +430,24 @@ def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
     changed = services.item_change_priority(item_id=item.pk, actor=supervisor, priority=5)
     assert changed.due_at == datetime(2026, 11, 23, 11, tzinfo=UTC)
     assert clock_of(item).paused_working == 6 * HOUR
+
+
+def test_a_clock_that_can_no_longer_be_counted_does_not_stop_the_scan(queue, team, caplog):
+    """Its calendar lost every window after intake: that clock leaves the scan with a line in
+    the log, and every other clock's alerts still go out."""
+    calendar = weekday_calendar()
+    SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
+    other_queue = factories.QueueFactory(teams=[team])
+    team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    with time_machine.travel(MONDAY_NOON, tick=False):
+        broken = queued_item(queue)
+        healthy = queued_item(other_queue)
+    calendar.windows.all().delete()
+    SlaClock.objects.filter(item_id__in=[broken.pk, healthy.pk]).update(next_alert_at=MONDAY_NOON)
+
+    with time_machine.travel(MONDAY_NOON + HOUR, tick=False):
+        sla_alerts_raise()
+
+    assert SlaAlert.objects.filter(item=healthy).exists()
+    assert clock_of(broken).next_alert_at is None
+    assert f"SLA clock of item #{broken.pk} can no longer be counted" in caplog.text

@@ -74,3 +74,26 @@ def test_every_request_body_in_the_schema_refuses_additional_properties(client):
                 bodies += 1
                 check(operation["requestBody"], f"{method} {path}")
     assert bodies >= 15
+
+
+@pytest.mark.django_db
+def test_a_list_refuses_a_query_parameter_it_does_not_read(role_groups):
+    """The item list's filters are django-filter's; a misspelt one would list everything."""
+    from rest_framework.test import APIClient
+
+    from tests import factories
+    from tests.helpers import queued_item
+
+    source = factories.SourceSystemFactory(sources=["tests"])
+    queued_item(factories.QueueFactory())
+    client = APIClient()
+    client.force_authenticate(source)
+
+    misspelt = client.get("/api/v1/items/", {"stauts": "queued", "queue": "x"})
+
+    assert misspelt.status_code == 400
+    assert misspelt.json()["errors"] == {"stauts": ["Unknown field: stauts."]}
+    read = client.get("/api/v1/items/", {"status": "queued", "page_size": 1, "format": "json"})
+    assert read.status_code == 200 and len(read.json()["results"]) == 1
+    cursor = read.json()["next"]
+    assert cursor is None or client.get(cursor).status_code == 200

@@ -127,7 +127,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "wfo.api.StandardPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["wfo.api.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "wfo.schema.ApiAutoSchema",
     # DRF's defaults, with JSON bounded (wfo/parsers.py); forms and multipart are flat.
     "DEFAULT_PARSER_CLASSES": [
