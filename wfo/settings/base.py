@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wfo.metrics.RequestMetricsMiddleware",
+    "wfo.middleware.ApiHostMiddleware",
     "wfo.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "wfo.middleware.ContentSecurityPolicyMiddleware",
