@@ -143,7 +143,7 @@ class EvaluationSubmitApi(APIView):
 
     @extend_schema(
         request=EvaluationSubmitInputSerializer,
-        responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request, evaluation_id: int):
         data = valid_body(self.EvaluationSubmitInputSerializer, request)
@@ -159,7 +159,7 @@ class EvaluationAcknowledgeApi(APIView):
 
     @extend_schema(
         request=EmptyInputSerializer,
-        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request, evaluation_id: int):
         valid_body(EmptyInputSerializer, request)
@@ -176,7 +176,7 @@ class EvaluationDisputeApi(APIView):
 
     @extend_schema(
         request=EvaluationDisputeInputSerializer,
-        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request, evaluation_id: int):
         data = valid_body(self.EvaluationDisputeInputSerializer, request)

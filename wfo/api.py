@@ -162,8 +162,9 @@ ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error answers of an operation, for its `extend_schema(responses=...)`. Every
-    operation needs authentication, so every one can answer 401."""
+    """The error answers of an operation's own, for its `extend_schema(responses=...)`. Every
+    operation needs authentication, so every one can answer 401; what any operation may
+    answer outside its view (413, 415, 503) the schema class adds (wfo/schema.py)."""
     return {
         code: OpenApiResponse(ErrorOutputSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in sorted({401, *codes})

@@ -130,7 +130,7 @@ class ItemsReassignApi(APIView):
             "preview": serializers.BooleanField(),
             "moved": serializers.ListField(child=serializers.IntegerField()),
             "refused": serializers.ListField(child=serializers.DictField()),
-        }), **error_responses(400, 403, 415)},
+        }), **error_responses(400, 403)},
     )
     def post(self, request):
         data = valid_body(self.ItemsReassignInputSerializer, request)

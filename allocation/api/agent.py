@@ -22,7 +22,7 @@ class AgentNextApi(APIView):
         responses={
             200: ItemOutputSerializer,
             204: OpenApiResponse(description="Nothing is waiting for you."),
-            **error_responses(400, 403, 409, 415),
+            **error_responses(400, 403, 409),
         },
     )
     def post(self, request):
@@ -62,7 +62,7 @@ class AgentPresenceApi(APIView):
         return self._render(selectors.agent_profile_for(request.user))
 
     @extend_schema(
-        request=AgentPresenceInputSerializer, responses={200: OutputSerializer, **error_responses(400, 403, 415)}
+        request=AgentPresenceInputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)}
     )
     def put(self, request):
         data = valid_body(self.AgentPresenceInputSerializer, request)

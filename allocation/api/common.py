@@ -84,7 +84,7 @@ def item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
 
 
 
-ITEM_ACTION_RESPONSES = {200: ItemOutputSerializer, **error_responses(400, 403, 404, 409, 415)}
+ITEM_ACTION_RESPONSES = {200: ItemOutputSerializer, **error_responses(400, 403, 404, 409)}
 
 
 # Input fields -----------------------------------------------------------------

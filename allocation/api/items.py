@@ -142,7 +142,7 @@ class ItemListCreateApi(ListAPIView):
             201: OpenApiResponse(ItemOutputSerializer, description=(
                 "Something was created: the item, or the list's items in the order sent (new and existing).")),
             200: OpenApiResponse(ItemOutputSerializer, description="Nothing was new: the item(s) already existed."),
-            **error_responses(400, 403, 415),
+            **error_responses(400, 403),
         },
         description=(
             "Create one item, or a JSON list of items (up to WFO_MAX_BATCH_ITEMS). Idempotent on "
