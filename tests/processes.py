@@ -232,3 +232,7 @@ class PostgresServer:
 
     def cleanup(self) -> None:
         self.server.cleanup()
+        # pgserver stops the server it started; one a test restarted (or left stopped and
+        # started again) may outlive that: make sure none is left running.
+        if (self.server.pgdata / "postmaster.pid").exists():
+            self._ctl("-m", "immediate", "stop")
