@@ -627,7 +627,7 @@ INTAKE_ROW = {
     "payload": Payload(),
     "priority": Choice(required=False, choices=(1, 2, 3, 4, 5)),
     "received_at": Instant(required=False, rule="receipt", nullable=True),
-    "external_deadline": Instant(required=False, rule="deadline"),
+    "external_deadline": Instant(required=False, rule="deadline", nullable=True),
 }
 
 OPERATIONS = [
@@ -1026,7 +1026,9 @@ def draw_encoding(g: Gen) -> Body:
         return g.body("encoding", "content type */*", body, content_type=variant)
     if variant == "no content type":
         return g.body("encoding", "no content type", body, content_type="", acceptable_=False)
-    if variant == "form":
+    if variant == "form":  # a payload too, as a form field of JSON text
+        if "payload" in g.operation.fields:
+            body["payload"] = body.get("payload") or {"amount": "12.50"}
         form = {key: value if isinstance(value, str) else json.dumps(value) for key, value in body.items()}
         return g.body("encoding", "form-encoded", form, data=urlencode(form).encode(),
                       content_type="application/x-www-form-urlencoded")
