@@ -42,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
+import intake as intake_bench  # noqa: E402
 import load as load_bench  # noqa: E402
 import rebalance as rebalance_bench  # noqa: E402
 import reports as reports_bench  # noqa: E402
@@ -74,6 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
+    p.add_argument("--skip-intake", action="store_true", help="do not run the intake section")
+    p.add_argument("--intake-only", action="store_true", help="run only the intake section (bench/intake.py)")
+    intake_bench.add_arguments(p)   # --intake-batch, --intake-batches, --intake-singles, --intake-repeat
     p.add_argument("--skip-rebalance", action="store_true", help="do not run the rebalancing section")
     p.add_argument("--rebalance-only", action="store_true", help="run only the rebalancing section")
     p.add_argument("--skip-reports", action="store_true", help="do not run the reporting section")
@@ -138,6 +142,19 @@ def fmt(n: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+def intake_section(args, report: dict, failed_checks: list[str]) -> None:
+    """Intake through the service: batches, single items, replays (bench/intake.py), on its own database."""
+    options = argparse.Namespace(dsn=args.dsn, intake_dbname="wfo_bench_intake", keep_db=args.keep_db, repo=None,
+                                 intake_batch=args.intake_batch, intake_batches=args.intake_batches,
+                                 intake_singles=args.intake_singles, intake_repeat=args.intake_repeat)
+    say("intake")
+    try:
+        report["intake"] = intake_bench.run(options, say=say)
+    except Exception as exc:  # report and go on: the other sections' figures still count
+        report["intake"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append(f"intake: {exc}")
 
 
 def rebalance_section(args, report: dict, failed_checks: list[str]) -> None:
@@ -213,9 +230,11 @@ def reports_section(args, target: db.Target, report: dict, failed_checks: list[s
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only") if getattr(args, name)]
+    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only")
+            if getattr(args, name)]
     if len(only) > 1:
-        raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only")
+        raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only, "
+                         "--intake-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -327,6 +346,8 @@ def main(argv=None) -> int:
             else:
                 db.drop_database(target)
 
+    if not args.skip_intake and only in ([], ["intake_only"]):
+        intake_section(args, report, failed_checks)
     if not args.skip_load and only in ([], ["load_only"]):
         load_section(args, target, report, failed_checks, stamp)
     if not args.skip_sla and only in ([], ["sla_only"]):
@@ -368,6 +389,8 @@ def main(argv=None) -> int:
         verdicts.append(report["sla_scan"]["time"]["pass"])
         if "flat" in report["sla_scan"]:
             verdicts.append(report["sla_scan"]["flat"]["pass"])
+    if report.get("intake", {}).get("items_per_s"):
+        say("  " + intake_bench.report_lines(report["intake"])[-1])
     if report.get("rebalance", {}).get("rebalance_s") is not None:
         say("  " + rebalance_bench.report_lines(report["rebalance"])[-1])
         verdicts.append(report["rebalance"]["pass"])

@@ -11,7 +11,15 @@ from rest_framework.views import APIView
 
 from quality import selectors, services
 from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
-from wfo.api import BoundedCharField, StandardPagination, error_responses
+from wfo.api import (
+    BoundedCharField,
+    EmptyInputSerializer,
+    InputSerializer,
+    StandardPagination,
+    error_responses,
+    valid_body,
+    valid_query,
+)
 from wfo.permissions import TakesPartInQuality
 
 
@@ -95,14 +103,14 @@ class EvaluationListApi(ListAPIView):
     serializer_class = EvaluationOutputSerializer
     pagination_class = StandardPagination
 
-    class EvaluationFilterSerializer(serializers.Serializer):
+    class EvaluationFilterSerializer(InputSerializer):
         status = serializers.ChoiceField(choices=EvaluationStatus.choices, required=False, allow_blank=True)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Evaluation.objects.none()
         evaluations = selectors.evaluations_visible_to(self.request.user)
-        status = _valid_query(self.EvaluationFilterSerializer, self.request).get("status")
+        status = valid_query(self.EvaluationFilterSerializer, self.request, self).get("status")
         return evaluations.filter(status=status) if status else evaluations
 
     @extend_schema(
@@ -128,17 +136,17 @@ class EvaluationSubmitApi(APIView):
 
     permission_classes = [TakesPartInQuality]
 
-    class EvaluationSubmitInputSerializer(serializers.Serializer):
+    class EvaluationSubmitInputSerializer(InputSerializer):
         answers = serializers.DictField(child=serializers.CharField(allow_null=True, allow_blank=True))
         comments = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
         draft = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
         request=EvaluationSubmitInputSerializer,
-        responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={200: EvaluationDetailOutputSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request, evaluation_id: int):
-        data = _valid(self.EvaluationSubmitInputSerializer, request)
+        data = valid_body(self.EvaluationSubmitInputSerializer, request)
         evaluation = services.evaluation_save(
             evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
             comments=_by_question(data["comments"]), submit=not data["draft"],
@@ -149,8 +157,12 @@ class EvaluationSubmitApi(APIView):
 class EvaluationAcknowledgeApi(APIView):
     permission_classes = [TakesPartInQuality]
 
-    @extend_schema(request=None, responses={200: EvaluationOutputSerializer, **error_responses(403, 404, 409)})
+    @extend_schema(
+        request=EmptyInputSerializer,
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409)},
+    )
     def post(self, request, evaluation_id: int):
+        valid_body(EmptyInputSerializer, request)
         evaluation = services.evaluation_acknowledge(evaluation_id=evaluation_id, actor=request.user)
         return Response(EvaluationOutputSerializer(evaluation).data)
 
@@ -158,16 +170,16 @@ class EvaluationAcknowledgeApi(APIView):
 class EvaluationDisputeApi(APIView):
     permission_classes = [TakesPartInQuality]
 
-    class EvaluationDisputeInputSerializer(serializers.Serializer):
+    class EvaluationDisputeInputSerializer(InputSerializer):
         comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
         questions = serializers.DictField(child=BoundedCharField(max_length=2000), required=False, default=dict)
 
     @extend_schema(
         request=EvaluationDisputeInputSerializer,
-        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={200: EvaluationOutputSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request, evaluation_id: int):
-        data = _valid(self.EvaluationDisputeInputSerializer, request)
+        data = valid_body(self.EvaluationDisputeInputSerializer, request)
         evaluation = services.evaluation_dispute(
             evaluation_id=evaluation_id, actor=request.user, comment=data["comment"],
             question_comments=_by_question(data["questions"]),
@@ -182,13 +194,3 @@ def _by_question(values: dict) -> dict:
         raise serializers.ValidationError({"answers": ["Keys are question ids (numbers)."]}) from None
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _valid_query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

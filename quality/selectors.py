@@ -46,8 +46,7 @@ def evaluations_visible_to(user) -> QuerySet[Evaluation]:
         return evaluations
     visible = Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES)
     if roles.is_supervisor(user):
-        visible |= Q(agent__agent_profile__team__in=roles.supervised_team_ids(user),
-                     status__in=DONE_EVALUATION_STATUSES)
+        visible |= Q(pk__in=evaluations_of_supervised_agents(user).values("pk"))
     return evaluations.filter(visible)
 
 
@@ -64,6 +63,13 @@ def evaluators():
 def evaluator_user_ids(user_ids) -> list[int]:
     """Of these users, the ones who may be given evaluations to score."""
     return list(evaluators().filter(pk__in=user_ids).values_list("pk", flat=True))
+
+
+def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
+    """A supervisor's teams' agents' submitted evaluations, newest first."""
+    return _evaluations().filter(
+        agent__agent_profile__team__in=roles.supervised_team_ids(user), status__in=DONE_EVALUATION_STATUSES,
+    ).order_by("-submitted_at", "-id")
 
 
 def evaluations_disputed() -> QuerySet[Evaluation]:

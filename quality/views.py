@@ -31,10 +31,15 @@ def home(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Quality is for agents, quality evaluators and leads, supervisors and admins.")
     leads = roles.leads_quality(user)
     context = {
+        "leads": leads,
+        "evaluates": leads or roles.is_quality_evaluator(user),
+        "is_agent": roles.is_agent(user),
         "to_do": list(selectors.evaluations_to_do(user)[:100]),
         "given": list(selectors.evaluations_given(user)[:20]),
         "received": list(selectors.evaluations_received(user)[:20]),
         "disputed": list(selectors.evaluations_disputed()[:50]) if leads else [],
+        "supervises": roles.is_supervisor(user),
+        "teams": list(selectors.evaluations_of_supervised_agents(user)[:20]) if roles.is_supervisor(user) else [],
         "first_pass": selectors.first_pass(since=timezone.now() - timedelta(days=30), until=timezone.now())
         if leads else None,
     }

@@ -1,6 +1,6 @@
 """Build multi-step item state through the real services."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.utils import timezone
 
@@ -68,6 +68,20 @@ def at_the_same_time(action, *, times: int = 2) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+def office_hours_queue(team):
+    """A queue of `team` whose SLA counts 8 working hours on a Monday-to-Friday, 09:00–17:00
+    London calendar, so its deadlines go through the working-time arithmetic."""
+    from allocation.models import BusinessCalendar, SlaPolicy, WorkingWindow
+    from tests import factories
+
+    queue = factories.QueueFactory(teams=[team])
+    calendar = BusinessCalendar.objects.create(name=f"Office {queue.code}", time_zone="Europe/London")
+    for weekday in range(5):
+        WorkingWindow.objects.create(calendar=calendar, weekday=weekday, start=time(9), end=time(17))
+    SlaPolicy.objects.create(queue=queue, target=timedelta(hours=8), calendar=calendar)
+    return queue
 
 
 def supervisor_for(*queues):

@@ -1,21 +1,96 @@
-"""API plumbing shared by every app: pagination, the error format, and how the schema says so
-(wfo/schema.py adds what drf-spectacular cannot see, and the answers every operation may give).
+"""API plumbing shared by every app: how requests are read, pagination, the error format, and
+how the schema says so (wfo/schema.py adds what drf-spectacular cannot see, and the answers
+every operation may give).
 
 Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [messages]}}.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wfo.exceptions import DomainError
+
+
+class InputSerializer(serializers.Serializer):
+    """The base of every serializer that reads a request (its body, query string or path):
+    a field it does not declare is refused by name. DRF would drop it silently, so a misspelt
+    `priorty`, or a `due_at` the API does not take, would look accepted. A new field is
+    declared and nothing else; the schema says `additionalProperties: false` (wfo/schema.py)."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            known = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {name: [f"Unknown field: {name}."] for name in data if name not in known}
+        try:
+            value = super().to_internal_value(data)
+        except DRFValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                raise DRFValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise DRFValidationError(unknown)
+        return value
+
+
+class EmptyInputSerializer(InputSerializer):
+    """The body of an operation that takes none: whatever field is sent is refused, not ignored."""
+
+
+def valid_body(serializer_class: type[InputSerializer], request) -> dict:
+    """The body, a JSON object, validated by `serializer_class`."""
+    if not isinstance(request.data, dict):
+        raise DRFValidationError({"non_field_errors": ["Send a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _read_elsewhere(view) -> set[str]:
+    """Query parameters a view reads outside its filters: the paginator's (page, cursor, page
+    size) and DRF's `format`."""
+    names = {api_settings.URL_FORMAT_OVERRIDE}
+    if getattr(view, "paginator", None) is not None:
+        names |= {parameter["name"] for parameter in view.paginator.get_schema_operation_parameters(view)}
+    return names
+
+
+def valid_query(serializer_class: type[InputSerializer], request, view) -> dict:
+    """The query string, validated by `serializer_class`. The parameters other parts of the
+    view read are theirs, not unknown: the paginator's (page, page size) and DRF's `format`."""
+    query = request.query_params.copy()
+    for name in _read_elsewhere(view):
+        query.pop(name, None)
+    serializer = serializer_class(data=query)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter's backend (every API list's), refusing a query parameter that neither
+    the view's filters nor its paginator read, as InputSerializer refuses an unknown field: a
+    misspelt `?stauts=queued` would otherwise list everything as if unfiltered."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            known = set(filterset_class.base_filters) | _read_elsewhere(view)
+            unknown = sorted(set(request.query_params) - known)
+            if unknown:
+                raise DRFValidationError({name: [f"Unknown field: {name}."] for name in unknown})
+        return super().filter_queryset(request, queryset, view)
 
 
 class StrictPageSizeMixin:
@@ -87,8 +162,9 @@ ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error answers of an operation, for its `extend_schema(responses=...)`. Every
-    operation needs authentication, so every one can answer 401."""
+    """The error answers of an operation's own, for its `extend_schema(responses=...)`. Every
+    operation needs authentication, so every one can answer 401; what any operation may
+    answer outside its view (413, 415, 503) the schema class adds (wfo/schema.py)."""
     return {
         code: OpenApiResponse(ErrorOutputSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in sorted({401, *codes})

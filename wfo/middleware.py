@@ -9,11 +9,12 @@ import zoneinfo
 from urllib.parse import unquote
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from wfo.errors import DATABASE_UNAVAILABLE, database_unavailable
+from wfo.errors import DATABASE_UNAVAILABLE, bad_request, database_unavailable, is_api
 from wfo.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,23 @@ class AgentLastSeenMiddleware:
 
                 agent_seen(agent_id=user.pk, at=now)
                 request.session[self.SESSION_KEY] = now.timestamp()
+        return self.get_response(request)
+
+
+class ApiHostMiddleware:
+    """An API request naming a host not in ALLOWED_HOSTS gets the API's JSON 400 here, before
+    anything else asks for the host: left to Django, DEBUG's technical page (an HTML page, and
+    one that shows the settings) would answer it outside production, and handler400 in it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api(request):
+            try:
+                request.get_host()
+            except DisallowedHost as error:
+                return bad_request(request, error)
         return self.get_response(request)
 
 

@@ -5,6 +5,11 @@ It is drf-spectacular's, plus what the views' own declarations cannot show:
 - what this API does with an empty optional query parameter (`?due_before=`): the same as
   leaving it out, as django-filter, Django forms and the paginators read it. Repeatable (list)
   parameters are left as they are;
+- a request body read by an InputSerializer refuses fields it does not declare
+  (`additionalProperties: false`);
+- an operation that takes one object or a list of them (a view's `one_or_many = (method,
+  most)`, intake) and answers in the form it was sent: its JSON request body and 2xx answers
+  are either;
 - the answers any operation may give before or around its view, so no view declares them:
   503 when the database is not answering (wfo/errors.py, with Retry-After), 413 for a body
   over WFO_MAX_REQUEST_BYTES (wfo/middleware.py) on every POST, PUT and PATCH, and 415 for a
@@ -15,8 +20,9 @@ wfo.api for the default paginator.)
 """
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance, get_doc
 
-from wfo.api import ERROR_DESCRIPTIONS, ErrorOutputSerializer
+from wfo.api import ERROR_DESCRIPTIONS, ErrorOutputSerializer, InputSerializer
 from wfo.errors import RETRY_AFTER_SECONDS
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -28,8 +34,21 @@ class ApiAutoSchema(AutoSchema):
         if operation is None:
             return None
         self._allow_empty_query_values(operation)
+        self._allow_one_or_many(operation)
         self._add_answers_of_any_operation(operation)
         return operation
+
+    def _allow_one_or_many(self, operation: dict) -> None:
+        method, most = getattr(self.view, "one_or_many", (None, None))
+        if self.method != method:
+            return
+        bodies = [operation["requestBody"]] + [
+            answer for code, answer in operation["responses"].items() if code.startswith("2")
+        ]
+        for body in bodies:
+            json_body = body["content"]["application/json"]
+            one = json_body["schema"]
+            json_body["schema"] = {"oneOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": most}]}
 
     def _allow_empty_query_values(self, operation: dict) -> None:
         for parameter in operation.get("parameters", []):
@@ -55,3 +74,11 @@ class ApiAutoSchema(AutoSchema):
             "description": f"Seconds to wait before trying again ({RETRY_AFTER_SECONDS}).",
         }}
         operation["responses"] = dict(sorted(responses.items()))
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), InputSerializer):
+            schema["additionalProperties"] = False
+            if schema.get("description") == get_doc(InputSerializer):
+                del schema["description"]  # the base class's docstring, inherited: says nothing of this body
+        return schema

@@ -13,19 +13,17 @@ from rest_framework.views import APIView
 from allocation import services
 from allocation.api.common import (
     ITEM_ACTION_RESPONSES,
-    ItemOutputSerializer,
     SlugLookupField,
     item_response,
-    valid_body,
 )
 from allocation.models import Priority, Queue
 from allocation.services import bulk
-from wfo.api import BoundedCharField, error_responses
+from wfo.api import BoundedCharField, EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from wfo.permissions import IsAgent
 
 
 class ItemCancelApi(APIView):
-    class ItemCancelInputSerializer(serializers.Serializer):
+    class ItemCancelInputSerializer(InputSerializer):
         reason = BoundedCharField(max_length=500, required=False, allow_blank=True, default="")
 
     @extend_schema(request=ItemCancelInputSerializer, responses=ITEM_ACTION_RESPONSES)
@@ -37,15 +35,16 @@ class ItemCancelApi(APIView):
 class ItemStartApi(APIView):
     permission_classes = [IsAgent]
 
-    @extend_schema(request=None, responses={200: ItemOutputSerializer, **error_responses(403, 404, 409)})
+    @extend_schema(request=EmptyInputSerializer, responses=ITEM_ACTION_RESPONSES)
     def post(self, request, item_id: int):
+        valid_body(EmptyInputSerializer, request)
         return item_response(services.item_start(item_id=item_id, actor=request.user))
 
 
 class ItemPendApi(APIView):
     permission_classes = [IsAgent]
 
-    class ItemPendInputSerializer(serializers.Serializer):
+    class ItemPendInputSerializer(InputSerializer):
         until = serializers.DateTimeField()
         reason = BoundedCharField(max_length=500)
 
@@ -58,7 +57,7 @@ class ItemPendApi(APIView):
 class ItemCompleteApi(APIView):
     permission_classes = [IsAgent]
 
-    class ItemCompleteInputSerializer(serializers.Serializer):
+    class ItemCompleteInputSerializer(InputSerializer):
         outcome = BoundedCharField(max_length=100, required=False, allow_blank=True, default="")
         note = BoundedCharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -71,7 +70,7 @@ class ItemCompleteApi(APIView):
 class ItemReleaseApi(APIView):
     permission_classes = [IsAgent]
 
-    class ItemReleaseInputSerializer(serializers.Serializer):
+    class ItemReleaseInputSerializer(InputSerializer):
         reason = BoundedCharField(max_length=500)
 
     @extend_schema(request=ItemReleaseInputSerializer, responses=ITEM_ACTION_RESPONSES)
@@ -80,7 +79,7 @@ class ItemReleaseApi(APIView):
         return item_response(services.item_release(item_id=item_id, actor=request.user, **data))
 
 
-class TargetInputSerializer(serializers.Serializer):
+class TargetInputSerializer(InputSerializer):
     """Where work goes: a queue (by code) or an agent (by username), and why."""
 
     queue = SlugLookupField(
@@ -131,7 +130,7 @@ class ItemsReassignApi(APIView):
             "preview": serializers.BooleanField(),
             "moved": serializers.ListField(child=serializers.IntegerField()),
             "refused": serializers.ListField(child=serializers.DictField()),
-        }), **error_responses(400, 403, 415)},
+        }), **error_responses(400, 403)},
     )
     def post(self, request):
         data = valid_body(self.ItemsReassignInputSerializer, request)
@@ -153,7 +152,7 @@ class ItemRejectApi(APIView):
 
     permission_classes = [IsAgent]
 
-    class ItemRejectInputSerializer(serializers.Serializer):
+    class ItemRejectInputSerializer(InputSerializer):
         reason = BoundedCharField(max_length=500)
 
     @extend_schema(request=ItemRejectInputSerializer, responses=ITEM_ACTION_RESPONSES)
@@ -166,7 +165,7 @@ class ItemPriorityApi(APIView):
     """Change an open item's priority (supervisors): its SLA clock moves to the new
     priority's target, keeping the working time already used."""
 
-    class ItemPriorityInputSerializer(serializers.Serializer):
+    class ItemPriorityInputSerializer(InputSerializer):
         priority = serializers.ChoiceField(choices=Priority.choices)
         reason = BoundedCharField(max_length=500, required=False, allow_blank=True, default="")
 

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation import selectors, services
-from allocation.api.common import ItemOutputSerializer, item_response, valid_body
+from allocation.api.common import ItemOutputSerializer, item_response
 from allocation.models import AgentProfile, Presence
-from wfo.api import error_responses
+from wfo.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from wfo.permissions import IsAgent
 
 
@@ -18,14 +18,15 @@ class AgentNextApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(
-        request=None,
+        request=EmptyInputSerializer,
         responses={
             200: ItemOutputSerializer,
             204: OpenApiResponse(description="Nothing is waiting for you."),
-            **error_responses(403, 409),
+            **error_responses(400, 403, 409),
         },
     )
     def post(self, request):
+        valid_body(EmptyInputSerializer, request)
         item = services.item_get_next(agent_id=request.user.pk, actor=request.user)
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -35,7 +36,7 @@ class AgentNextApi(APIView):
 class AgentPresenceApi(APIView):
     permission_classes = [IsAgent]
 
-    class AgentPresenceInputSerializer(serializers.Serializer):
+    class AgentPresenceInputSerializer(InputSerializer):
         presence = serializers.ChoiceField(choices=Presence.choices)
 
     OutputSerializer = inline_serializer(
@@ -61,7 +62,7 @@ class AgentPresenceApi(APIView):
         return self._render(selectors.agent_profile_for(request.user))
 
     @extend_schema(
-        request=AgentPresenceInputSerializer, responses={200: OutputSerializer, **error_responses(400, 403, 415)}
+        request=AgentPresenceInputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)}
     )
     def put(self, request):
         data = valid_body(self.AgentPresenceInputSerializer, request)

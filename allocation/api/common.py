@@ -84,15 +84,7 @@ def item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
 
 
 
-ITEM_ACTION_RESPONSES = {200: ItemOutputSerializer, **error_responses(400, 403, 404, 409, 415)}
-
-
-def valid_body(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+ITEM_ACTION_RESPONSES = {200: ItemOutputSerializer, **error_responses(400, 403, 404, 409)}
 
 
 # Input fields -----------------------------------------------------------------

@@ -3,6 +3,7 @@ SLA clock, and a customer's journey."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -13,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation import selectors, services
-from allocation.api.common import ItemDetailOutputSerializer, ItemOutputSerializer, SlugLookupField, storable_json
+from allocation.api.common import ItemDetailOutputSerializer, ItemOutputSerializer, storable_json
 from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
-from wfo.api import BoundedCharField, StrictPageSizeMixin, error_responses
+from wfo.api import BoundedCharField, InputSerializer, StrictPageSizeMixin, error_responses
 from wfo.permissions import WorksWithItems
 
 
@@ -43,11 +44,44 @@ class ItemCursorPagination(StrictPageSizeMixin, CursorPagination):
 
 
 
-UNKNOWN_QUEUE = {"does_not_exist": "No queue has the code '{value}'."}
+QUEUES = "queues"  # the serializer context's queues by code, read once for the whole request
+QUEUE_CODE_SHAPE = {"max_length": Queue._meta.get_field("code").max_length, "trim_whitespace": False}
 
 
-class ItemInputSerializer(serializers.Serializer):
-    queue = SlugLookupField(slug_field="code", queryset=Queue.objects.all(), error_messages=UNKNOWN_QUEUE)
+class QueueCodeField(BoundedCharField):
+    """A queue, by its code, among the queues the request names (`queues_named`, in the
+    context): a batch of a thousand rows costs one query, where a lookup per row costs a
+    thousand."""
+
+    default_error_messages = {"does_not_exist": "No queue has the code '{value}'."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**QUEUE_CODE_SHAPE, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        code = super().run_validation(data)  # the code's shape first: text, length
+        queue = self.context[QUEUES].get(code)
+        if queue is None:
+            self.fail("does_not_exist", value=code)
+        return queue
+
+
+def queues_named(rows: list) -> dict[str, Queue]:
+    """The queues that the rows of a request name, by code, in one query. Each code is read
+    as QueueCodeField reads it; a value it refuses (not text, too long, a NUL character) is
+    not looked up."""
+    shape, codes = BoundedCharField(**QUEUE_CODE_SHAPE), set()
+    for row in rows:
+        if isinstance(row, dict) and "queue" in row:
+            try:
+                codes.add(shape.run_validation(row["queue"]))
+            except serializers.ValidationError:
+                continue
+    return {queue.code: queue for queue in Queue.objects.filter(code__in=codes)} if codes else {}
+
+
+class ItemInputSerializer(InputSerializer):
+    queue = QueueCodeField()
     source = BoundedCharField(max_length=50)
     external_id = BoundedCharField(max_length=128)
     customer_ref = BoundedCharField(max_length=64)
@@ -55,29 +89,40 @@ class ItemInputSerializer(serializers.Serializer):
     payload = serializers.DictField(required=False, default=dict, validators=[storable_json])
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
     received_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    external_deadline = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="The source's own deadline (e.g. a card network's respond-by date), an absolute instant after "
+                  "receipt and in the future. The item's `due_at` is the earlier of it and the SLA policy's due at; "
+                  "pauses and calendars do not move it.",
+    )
 
 
 def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
-    """Validate one item or a list of items; a bad list is reported row by row."""
+    """Validate one item or a list of items; a bad list is reported row by row. A list's size
+    is checked before any row is read, so an oversized one is refused at once, and the
+    queues of all rows are read in one query."""
     many = isinstance(request_data, list)
-    serializer = ItemInputSerializer(data=request_data, many=many)
+    rows = request_data if many else [request_data]
+    services.batch_size_check(count=len(rows))
+    serializer = ItemInputSerializer(data=rows, many=True, context={QUEUES: queues_named(rows)})
     if not serializer.is_valid():
-        if not many:
-            raise serializers.ValidationError(serializer.errors)
         errors = serializer.errors
         # DRF reports a list's errors as a list, or (newer releases) a dict by index.
         by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
-        rows = {str(index + 1): row_errors for index, row_errors in by_index if row_errors}
+        row_errors = {str(index + 1): fields for index, fields in by_index if fields}
+        if not many:
+            raise serializers.ValidationError(row_errors["1"])
         raise IntakeRejected(
-            f"{len(rows)} of {len(request_data)} items are not valid; nothing was created.",
-            fields={"rows": rows},
+            f"{len(row_errors)} of {len(rows)} items are not valid; nothing was created.",
+            fields={"rows": row_errors},
         )
-    rows = serializer.validated_data if many else [serializer.validated_data]
-    return [services.ItemDraft(**row) for row in rows], many
+    return [services.ItemDraft(**row) for row in serializer.validated_data], many
 
 
 class ItemListCreateApi(ListAPIView):
     permission_classes = [WorksWithItems]
+    # Intake takes one item or a list, and answers in the form it was sent (wfo/schema.py).
+    one_or_many = ("POST", settings.WFO_MAX_BATCH_ITEMS)
     serializer_class = ItemOutputSerializer
     pagination_class = ItemCursorPagination
     filterset_class = ItemFilter
@@ -94,9 +139,10 @@ class ItemListCreateApi(ListAPIView):
     @extend_schema(
         request=ItemInputSerializer,
         responses={
-            201: ItemOutputSerializer,
-            200: OpenApiResponse(ItemOutputSerializer, description="The item already existed."),
-            **error_responses(400, 403, 415),
+            201: OpenApiResponse(ItemOutputSerializer, description=(
+                "Something was created: the item, or the list's items in the order sent (new and existing).")),
+            200: OpenApiResponse(ItemOutputSerializer, description="Nothing was new: the item(s) already existed."),
+            **error_responses(400, 403),
         },
         description=(
             "Create one item, or a JSON list of items (up to WFO_MAX_BATCH_ITEMS). Idempotent on "
@@ -137,7 +183,7 @@ class CustomerItemsApi(ListAPIView):
     serializer_class = ItemOutputSerializer
     pagination_class = None
 
-    class CustomerRefSerializer(serializers.Serializer):
+    class CustomerRefSerializer(InputSerializer):
         customer_ref = serializers.CharField(trim_whitespace=False)
 
     def get_queryset(self):

@@ -222,4 +222,4 @@ class SourceBinding(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "source"], name="sourcebinding_unique")]
 
     def __str__(self) -> str:
-        return f"{self.source} ← {self.user}"
+        return f"{self.user} may use source {self.source}"

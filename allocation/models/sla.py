@@ -19,6 +19,9 @@ from allocation.models.items import Priority, WorkItem
 from allocation.models.organisation import Queue
 
 DEFAULT_WARNING_THRESHOLDS = [50, 75, 90]
+# The longest SLA target a policy may have: any longer is a typing mistake (days for hours),
+# and one of centuries would put due times past what the SLA engine counts.
+LONGEST_TARGET = timedelta(days=366)
 BREACH = 100  # the threshold a clock crosses at its due time
 
 
@@ -136,6 +139,8 @@ class SlaPolicy(models.Model):
         return f"{self.queue} · {scope}"
 
     def clean(self) -> None:
+        if self.target is not None and self.target > LONGEST_TARGET:
+            raise ValidationError({"target": f"At most {LONGEST_TARGET.days} days of working time."})
         thresholds = list(self.warning_thresholds or [])
         if any(not 1 <= value <= 99 for value in thresholds):
             raise ValidationError({"warning_thresholds": "Each threshold is a percent between 1 and 99."})

@@ -2,7 +2,7 @@
 call these functions; nothing else changes an item's status or assignee."""
 
 from allocation.services.agents import agent_set_presence
-from allocation.services.intake import IntakeResult, ItemDraft, item_intake, items_intake
+from allocation.services.intake import IntakeResult, ItemDraft, batch_size_check, item_intake, items_intake
 from allocation.services.lifecycle import (
     item_cancel,
     item_change_priority,
@@ -19,6 +19,7 @@ __all__ = [
     "IntakeResult",
     "ItemDraft",
     "agent_set_presence",
+    "batch_size_check",
     "item_cancel",
     "item_change_priority",
     "item_complete",

@@ -4,6 +4,10 @@ Idempotent on (source, external_id): a repeat returns the item already there and
 makes a second one, even when two requests race (the unique constraint decides, through
 INSERT … ON CONFLICT DO NOTHING). A batch is all or nothing: if any row is invalid,
 nothing is written and every bad row is reported by its number.
+
+Rows are inserted in (source, external_id) order, whatever order the batch lists them in:
+an insert holds each new key until it commits, so two overlapping batches taking their keys
+in different orders could each wait for the other (a deadlock); in one order they never do.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from allocation.actors import Actor, SystemActor, actor_fields
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import NewClock, clocks_start
+from allocation.sla.clock import Deadlines
+from allocation.sla.working_time import LATEST, NoWorkingTime, OutOfRange
 from wfo.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
@@ -41,6 +47,9 @@ class ItemDraft:
     payload: dict = field(default_factory=dict)
     priority: int = Priority.NORMAL
     received_at: datetime | None = None
+    # The source's own deadline (a card network's respond-by date): absolute. The item's due
+    # at is the earlier of it and the SLA policy's (allocation/sla/clock.py).
+    external_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,15 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
         errors["queue"] = [f"Queue {draft.queue.code!r} is inactive and takes no new work."]
     if draft.received_at and draft.received_at > now + CLOCK_SKEW_ALLOWANCE:
         errors["received_at"] = ["Must not be in the future."]
+    elif draft.received_at and draft.received_at < now - settings.WFO_MAX_RECEIPT_AGE:
+        # Work older than this is a source's mistake (a default date, a wrong year), and its
+        # deadlines would be long past before anyone saw it.
+        errors["received_at"] = [f"Must be within the last {settings.WFO_MAX_RECEIPT_AGE.days} days."]
+    if draft.external_deadline is not None:
+        if draft.external_deadline <= max(now, _received_at(draft, now)):
+            errors["external_deadline"] = ["Must be in the future, after the item was received."]
+        elif draft.external_deadline > LATEST:
+            errors["external_deadline"] = [f"Must be before {LATEST:%Y-%m-%d}."]
     if draft.priority not in Priority.values:
         errors["priority"] = [f"Must be one of {Priority.values}."]
     payload_size = len(json.dumps(draft.payload, separators=(",", ":")).encode())
@@ -63,14 +81,20 @@ def _row_errors(draft: ItemDraft, now: datetime) -> dict[str, list[str]]:
     return errors
 
 
-def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
-    if not drafts:
+def batch_size_check(*, count: int) -> None:
+    """The size of a batch of `count` items, on its own: a caller that still has to read the
+    rows (the API) checks it first, so an oversized batch costs nothing before it is refused."""
+    if not count:
         raise IntakeRejected("The batch is empty.", fields={"items": ["Send at least one item."]})
-    if len(drafts) > settings.WFO_MAX_BATCH_ITEMS:
+    if count > settings.WFO_MAX_BATCH_ITEMS:
         raise IntakeRejected(
-            f"A batch holds at most {settings.WFO_MAX_BATCH_ITEMS} items; this one has {len(drafts)}.",
+            f"A batch holds at most {settings.WFO_MAX_BATCH_ITEMS} items; this one has {count}.",
             fields={"items": [f"At most {settings.WFO_MAX_BATCH_ITEMS} items per request."]},
         )
+
+
+def _validate(drafts: Sequence[ItemDraft], now: datetime) -> None:
+    batch_size_check(count=len(drafts))
     errors: dict[str, dict[str, list[str]]] = {}
     first_row_of: dict[tuple[str, str], int] = {}
     for row, draft in enumerate(drafts, start=1):
@@ -114,17 +138,38 @@ _INSERT = (
 _ROW_PLACEHOLDER = "(" + ", ".join("%s::jsonb" if c == "payload" else "%s" for c in _COLUMNS) + ")"
 
 
-def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook) -> set[int]:
-    """Insert the drafts whose (source, external_id) is new, with the deadlines of their SLA
-    policy; return the ids created."""
-    params: list = []
-    for draft in drafts:
-        received_at = min(draft.received_at or now, now)
+def _received_at(draft: ItemDraft, now: datetime) -> datetime:
+    return min(draft.received_at or now, now)
+
+
+def _deadlines(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook) -> list[Deadlines]:
+    """Each draft's due at and start by on its SLA policy. A policy whose target puts the due
+    time beyond what the SLA engine counts (a target of centuries, entered by mistake) refuses
+    the rows of that queue rather than failing the request."""
+    deadlines, errors = [], {}
+    for row, draft in enumerate(drafts, start=1):
         policy = book.policy_for(draft.queue, draft.priority)
-        deadlines = sla.deadlines(
-            policy=policy, calendar=book.calendar(policy.calendar_id), received_at=received_at,
-            handle_time=draft.queue.standard_handle_time,
+        try:
+            deadlines.append(sla.deadlines(
+                policy=policy, calendar=book.calendar(policy.calendar_id), received_at=_received_at(draft, now),
+                handle_time=draft.queue.standard_handle_time, external_deadline=draft.external_deadline,
+            ))
+        except (OutOfRange, NoWorkingTime) as error:
+            errors[str(row)] = {"queue": [
+                f"The SLA policy of queue {draft.queue.code!r} gives no due time ({error}); an admin must correct it."
+            ]}
+    if errors:
+        raise IntakeRejected(
+            f"{len(errors)} of {len(drafts)} items have no due time; nothing was created.", fields={"rows": errors}
         )
+    return deadlines
+
+
+def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> set[int]:
+    """Insert the drafts whose (source, external_id) is new, with their deadlines, in key
+    order (see the module's docstring); return the ids created."""
+    params: list = []
+    for draft, deadlines in sorted(rows, key=lambda row: (row[0].source, row[0].external_id)):
         params.extend(
             [
                 draft.queue.pk,
@@ -135,7 +180,7 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook
                 json.dumps(draft.payload),
                 draft.priority,
                 ItemStatus.QUEUED,
-                received_at,
+                _received_at(draft, now),
                 deadlines.due_at,
                 deadlines.start_by,
                 "",
@@ -143,10 +188,18 @@ def _insert_new(drafts: Sequence[ItemDraft], now: datetime, book: sla.PolicyBook
                 now,
             ]
         )
-    sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(drafts)))
+    sql = _INSERT.format(rows=", ".join([_ROW_PLACEHOLDER] * len(rows)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _created_data(item: WorkItem, draft: ItemDraft, deadlines: Deadlines) -> dict:
+    data = {"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id}
+    if draft.external_deadline is not None:  # two deadlines: say which one governs
+        data |= {"external_deadline": draft.external_deadline.isoformat(), "due_at": deadlines.due_at.isoformat(),
+                 "governed_by": deadlines.governed_by}
+    return data
 
 
 def _require_sources_allowed(actor: Actor, drafts: Sequence[ItemDraft]) -> None:
@@ -173,29 +226,32 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
     now = timezone.now()
     _validate(drafts, now)
     book = sla.PolicyBook()
-    created_ids = _insert_new(drafts, now, book)
+    book.load_policies({draft.queue for draft in drafts})
+    deadlines = _deadlines(drafts, now, book)
+    created_ids = _insert_new(list(zip(drafts, deadlines, strict=True)), now)
 
     keys = {(d.source, d.external_id) for d in drafts}
-    found = WorkItem.objects.select_related("queue").filter(
+    found = WorkItem.objects.select_related("queue", "sla_clock").filter(
         source__in={s for s, _ in keys}, external_id__in={e for _, e in keys}
     )
     by_key = {(item.source, item.external_id): item for item in found}
+    # Each new item with the row it was created from (a batch repeats no key).
+    new = [
+        (item, draft, due) for draft, due in zip(drafts, deadlines, strict=True)
+        if (item := by_key[(draft.source, draft.external_id)]).pk in created_ids
+    ]
     WorkItemEvent.objects.bulk_create(
         WorkItemEvent(
-            item=item,
-            at=now,
-            kind=EventKind.CREATED,
-            from_status="",
-            to_status=ItemStatus.QUEUED,
-            data={"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id},
-            **actor_fields(actor),
+            item=item, at=now, kind=EventKind.CREATED, from_status="", to_status=ItemStatus.QUEUED,
+            data=_created_data(item, draft, due), **actor_fields(actor),
         )
-        for item in by_key.values()
-        if item.pk in created_ids
+        for item, draft, due in new
     )
-    created = [item for item in by_key.values() if item.pk in created_ids]
-    clocks_start(clocks=[NewClock(item=item, policy=book.policy_for(item.queue, item.priority)) for item in created],
-                 book=book)
+    clocks_start(
+        clocks=[NewClock(item=item, policy=book.policy_for(item.queue, item.priority),
+                         external_deadline=draft.external_deadline) for item, draft, _ in new],
+        book=book,
+    )
     return [
         IntakeResult(
             item=by_key[(d.source, d.external_id)], created=by_key[(d.source, d.external_id)].pk in created_ids

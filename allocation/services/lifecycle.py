@@ -35,6 +35,7 @@ from allocation.models import (
 from allocation.services import sla_clock
 from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
+from allocation.sla.working_time import NoWorkingTime, OutOfRange
 from wfo import roles
 from wfo.exceptions import InvalidInput, PermissionDenied
 
@@ -344,8 +345,12 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
     now = timezone.now()
     before = {"priority": item.priority, "due_at": item.due_at.isoformat()}
     item.priority = priority
-    governed_by = sla_clock.clock_retarget(item=item, policy=sla.PolicyBook().policy_for(item.queue, priority),
-                                           at=now)
+    policy = sla.PolicyBook().policy_for(item.queue, priority)
+    try:
+        governed_by = sla_clock.clock_retarget(item=item, policy=policy, at=now)
+    except (OutOfRange, NoWorkingTime) as error:
+        message = f"The SLA policy of this priority gives no due time ({error}); an admin must correct it."
+        raise InvalidInput(f"Work item #{item.pk} cannot take this priority.", fields={"priority": [message]}) from None
     _save(item, "priority", "due_at", "start_by")
     data = {"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
             "to_due_at": item.due_at.isoformat()}

@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem
 from allocation.services import sla_clock
+from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
-from allocation.sla.working_time import is_working, next_working_instant
+from allocation.sla.working_time import NoWorkingTime, OutOfRange, is_working, next_working_instant
 from wfo.services import NotificationDraft, notifications_create
 
 logger = logging.getLogger(__name__)
@@ -86,24 +87,43 @@ def _raise_for(
     busy, advanced = set(), []
     for clock in clocks:
         item = items[clock.item_id]
-        # A pause that get-next ended but was interrupted before adding it up; the item may be busy.
-        if clock.resumed_at is not None and not _settle(clock, item, book):
-            busy.add(clock.item_id)
-            continue
-        calendar = book.calendar(clock.calendar_id)
-        while clock.next_threshold is not None and clock.next_alert_at is not None and clock.next_alert_at <= now:
-            threshold = clock.next_threshold
-            if threshold < BREACH and not is_working(calendar, now):
-                # A warning waits for the next working window; a breach goes out at once.
-                clock.next_alert_at = next_working_instant(calendar, now)
-                result.warnings_deferred += 1
-                break
-            crossed.append((item, threshold, clock.next_alert_at))
-            sla_clock.schedule_next(clock, item, calendar, after=threshold)
+        try:
+            # A pause that get-next ended but was interrupted before adding it up; the item may be busy.
+            if clock.resumed_at is not None and not _settle(clock, item, book):
+                busy.add(clock.item_id)
+                continue
+            _advance(clock, item, book.calendar(clock.calendar_id), now=now, result=result, crossed=crossed)
+        except (OutOfRange, NoWorkingTime) as error:
+            # A calendar changed under a running clock (its windows removed, say): this clock
+            # can be counted no more. It leaves the scan, said once in the log; it must not
+            # stop every other clock's alerts behind it.
+            logger.error("SLA clock of item #%s can no longer be counted (%s); it raises no more alerts.",
+                         item.pk, error)
+            clock.next_alert_at = None
         advanced.append(clock)
     SlaClock.objects.bulk_update(advanced, ["next_threshold", "next_alert_at"])
     result.alerts_raised.extend(_alerts_insert(crossed, now=now, supervisors=supervisors))
     return busy
+
+
+def _advance(clock: SlaClock, item: WorkItem, calendar, *, now: datetime, result: ScanResult,
+             crossed: list[tuple[WorkItem, int, datetime]]) -> None:
+    """Move the clock past every threshold it crossed by `now`, adding each to `crossed`."""
+    while clock.next_threshold is not None and clock.next_alert_at is not None and clock.next_alert_at <= now:
+        threshold = clock.next_threshold
+        if threshold < BREACH and not is_working(calendar, now):
+            # A warning waits for the next working window; a breach goes out at once, and
+            # never waits behind a warning (an external deadline runs outside working time).
+            breach_at = clock_math.threshold_time(clock=clock, item=item, calendar=calendar, percent=BREACH)
+            if breach_at is not None and breach_at <= now:
+                sla_clock.schedule_next(clock, item, calendar, after=BREACH - 1)  # the warnings are moot
+                continue
+            deferred_to = next_working_instant(calendar, now)
+            clock.next_alert_at = deferred_to if breach_at is None else min(deferred_to, breach_at)
+            result.warnings_deferred += 1
+            break
+        crossed.append((item, threshold, clock.next_alert_at))
+        sla_clock.schedule_next(clock, item, calendar, after=threshold)
 
 
 def _alerts_insert(crossed: list[tuple[WorkItem, int, datetime]], *, now: datetime, supervisors) -> list[int]:

@@ -7,6 +7,7 @@ once, however many items ask.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -50,6 +51,20 @@ class PolicyBook:
             warning_thresholds=tuple(sorted(policy.warning_thresholds)),
             pause_when_pended=policy.pause_when_pended,
         )
+
+    def load_policies(self, queues: Iterable[Queue]) -> None:
+        """Read the policies of the queues not read yet, and their calendars, at once (4
+        queries), for work that spans many queues: an intake batch costs the same however
+        many queues it names."""
+        wanted = {queue.pk for queue in queues if queue.pk not in self._policies}
+        if not wanted:
+            return
+        for queue_id in wanted:
+            self._policies[queue_id] = {}
+        policies = list(SlaPolicy.objects.filter(queue_id__in=wanted))
+        for policy in policies:
+            self._policies[policy.queue_id][policy.priority] = policy
+        self.load_calendars(policy.calendar_id for policy in policies)
 
     def calendar(self, calendar_id: int | None) -> WorkingCalendar | None:
         if calendar_id is None:

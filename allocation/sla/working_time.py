@@ -6,6 +6,10 @@ zone (a 09:00 start stays 09:00 across DST), but elapsed time is always measured
 instants, so a window that spans a DST change really is an hour shorter or longer.
 
 A calendar of `None` means 24×7: plain elapsed time.
+
+Instants are bounded (EARLIEST, LATEST): an instant or a result outside them raises OutOfRange
+before any datetime arithmetic could overflow, so a caller gets a clear refusal, never an
+OverflowError.
 """
 
 from __future__ import annotations
@@ -21,12 +25,24 @@ _WEEK = timedelta(days=7)
 # A calendar with windows but no working time for this long is misconfigured (say, every date a
 # holiday); without a limit a search for the next window would never end.
 _SEARCH_WEEKS = 522  # about ten years
+# The instants a calendar is walked between. Deadlines of real work lie within years of today;
+# these bounds are centuries away from it and from datetime's own limits (years 1 and 9999), so
+# walking a week or two back or ten years on from any instant inside them never overflows, and an
+# instant outside them (a receipt time of 0001-01-01, a follow-up in 9999) is a mistake upstream.
+# 24×7 arithmetic is plain datetime arithmetic over durations that are never negative, so it can
+# only overflow upwards: it refuses a result after LATEST and nothing else.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2500, 1, 1, tzinfo=UTC)
 
 Interval = tuple[datetime, datetime]
 
 
 class NoWorkingTime(ValueError):
     """A calendar never opens, so no SLA target can be met by it: raised rather than looping forever."""
+
+
+class OutOfRange(ValueError):
+    """An instant, or the result asked for, lies outside EARLIEST..LATEST: raised rather than overflowing."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,7 @@ class WorkingCalendar:
         is open around the clock from being one endless interval, and makes the sequence the same
         whatever `start` is. An interval closing exactly at `start` counts as containing it.
         """
-        start = _utc(start)
+        start = _in_range(start)
         if not self.windows:
             raise NoWorkingTime("the calendar has no working windows")
         return self._intervals_from(start)
@@ -81,6 +97,8 @@ class WorkingCalendar:
         _check_duration(duration)
         intervals = self.intervals(start)
         start = _utc(start)
+        # Working time never runs faster than the clock, so the due time is at least this late.
+        _check_reach(start, duration)
         if not duration:
             return start
         remaining = duration
@@ -96,7 +114,7 @@ class WorkingCalendar:
     def working_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from `start` to `end`: the time an SLA clock ran (zero if `end <= start`)."""
         intervals = self.intervals(start)
-        start, end = _utc(start), _utc(end)
+        start, end = _utc(start), _in_range(end)
         total = timedelta(0)
         if end <= start:
             return total
@@ -131,6 +149,8 @@ class WorkingCalendar:
             monday -= _WEEK
         empty_weeks = 0
         while True:
+            if self._instant(monday, time(0)) > LATEST:
+                raise OutOfRange(f"working time after {start} runs past {LATEST}")
             week = self._week(monday)
             yield from (interval for interval in week if interval[1] >= start)
             empty_weeks = 0 if week else empty_weeks + 1
@@ -179,7 +199,9 @@ def add_working(calendar: WorkingCalendar | None, start: datetime, duration: tim
     if calendar is not None:
         return calendar.add(start, duration)
     _check_duration(duration)
-    return _utc(start) + duration
+    start = _utc(start)
+    _check_reach(start, duration)
+    return start + duration
 
 
 def working_between(calendar: WorkingCalendar | None, start: datetime, end: datetime) -> timedelta:
@@ -209,7 +231,24 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"an aware datetime is required, not naive {value!r}")
     # In UTC, subtraction is real elapsed time; between two datetimes sharing a zone it is wall-clock time.
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: no UTC instant exists
+        raise OutOfRange(f"{value!r} is out of range") from None
+
+
+def _in_range(value: datetime) -> datetime:
+    """`value` in UTC, if a calendar can be walked from it."""
+    value = _utc(value)
+    if not EARLIEST <= value <= LATEST:
+        raise OutOfRange(f"{value} is out of range: working time is counted from {EARLIEST} to {LATEST}")
+    return value
+
+
+def _check_reach(start: datetime, duration: timedelta) -> None:
+    """Refuse a due time that would lie after LATEST, before computing it could overflow."""
+    if duration > LATEST - start:
+        raise OutOfRange(f"{duration} after {start} is out of range: due times are counted up to {LATEST}")
 
 
 def _check_duration(duration: timedelta) -> None:

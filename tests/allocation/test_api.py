@@ -12,9 +12,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from allocation import services
-from allocation.models import EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
+from allocation.models import EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
 from tests import factories
-from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
+from tests.helpers import assigned_item, office_hours_queue, queued_item, started_item, supervisor_for
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +150,116 @@ def test_oversized_request_body(source_client, queue, settings):
     response = source_client.post(ITEMS, [_row(queue, n) for n in range(200)], format="json")
     assert response.status_code in (400, 413)
     assert WorkItem.objects.count() == 0
+
+
+# input at its edges ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("on_a_calendar", [True, False], ids=["office-hours", "around-the-clock"])
+def test_an_implausible_receipt_time_is_a_400_not_a_500(source_client, team, on_a_calendar):
+    queue = office_hours_queue(team) if on_a_calendar else factories.QueueFactory(teams=[team])
+    one = source_client.post(ITEMS, _row(queue, received_at="0001-01-01T00:00:00Z"), format="json")
+    assert one.status_code == 400, one.json()
+    assert one.json()["errors"] == {"received_at": ["Must be within the last 366 days."]}
+    rows = [_row(queue, 1), _row(queue, 2, received_at="9999-12-31T23:59:59Z"),
+            _row(queue, 3, received_at="0001-01-01T00:00:00Z")]
+    batch = source_client.post(ITEMS, rows, format="json")
+    assert batch.status_code == 400, batch.json()
+    assert batch.json()["errors"]["rows"] == {
+        "2": {"received_at": ["Must not be in the future."]},
+        "3": {"received_at": ["Must be within the last 366 days."]},
+    }
+    assert WorkItem.objects.count() == 0
+
+
+def test_a_batch_over_the_limit_is_refused_before_any_row_is_read(source_client, queue, settings):
+    settings.WFO_MAX_BATCH_ITEMS = 5
+    rows = [{**_row(queue, n), "queue": f"no-such-queue-{n}"} for n in range(6)]
+    with CaptureQueriesContext(connection) as queries:
+        response = source_client.post(ITEMS, rows, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"items": ["At most 5 items per request."]}
+    assert not [q["sql"] for q in queries.captured_queries if "allocation_queue" in q["sql"]]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(source_client, team):
+    # Half the queues count on a calendar of their own, so policies and calendars are read too.
+    queues = [office_hours_queue(team) if n % 2 else factories.QueueFactory(teams=[team]) for n in range(20)]
+
+    def queries_to_take_in(numbers):
+        rows = [_row(queues[n % len(queues)], n) for n in numbers]
+        with CaptureQueriesContext(connection) as queries:
+            response = source_client.post(ITEMS, rows, format="json")
+        assert response.status_code == 201, response.json()
+        return len(queries)
+
+    # 10 rows naming 10 queues, then 500 naming all 20
+    assert queries_to_take_in(range(10)) == queries_to_take_in(range(10, 510))
+    assert WorkItem.objects.count() == 510
+
+
+def test_unknown_queues_are_named_row_by_row(source_client, queue):
+    rows = [_row(queue, 1), {**_row(queue, 2), "queue": "nope"}, {**_row(queue, 3), "queue": "nope"}, _row(queue, 4)]
+    response = source_client.post(ITEMS, rows, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["rows"] == {
+        "2": {"queue": ["No queue has the code 'nope'."]}, "3": {"queue": ["No queue has the code 'nope'."]},
+    }
+
+
+def test_unknown_fields_are_refused_by_name(source_client, queue):
+    one = source_client.post(ITEMS, _row(queue, due_at="yesterday", priorty=5), format="json")
+    assert one.status_code == 400
+    assert one.json()["errors"] == {"due_at": ["Unknown field: due_at."], "priorty": ["Unknown field: priorty."]}
+    rows = [_row(queue, 1), _row(queue, 2), _row(queue, 3, due_at="yesterday")]
+    batch = source_client.post(ITEMS, rows, format="json")
+    assert batch.status_code == 400
+    assert batch.json()["errors"]["rows"] == {"3": {"due_at": ["Unknown field: due_at."]}}
+    missing_and_unknown = _row(queue, priorty=5)
+    del missing_and_unknown["title"]
+    both = source_client.post(ITEMS, missing_and_unknown, format="json")
+    assert set(both.json()["errors"]) == {"title", "priorty"}  # reported together, not one after the other
+    assert WorkItem.objects.count() == 0
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/api/v1/items/987654/cancel/"),
+    ("post", "/api/v1/items/987654/start/"),
+    ("post", "/api/v1/items/987654/pend/"),
+    ("post", "/api/v1/items/987654/complete/"),
+    ("post", "/api/v1/items/987654/release/"),
+    ("post", "/api/v1/items/987654/transfer/"),
+    ("post", "/api/v1/items/987654/reject/"),
+    ("post", "/api/v1/items/987654/priority/"),
+    ("post", "/api/v1/items/reassign/"),
+    ("post", "/api/v1/agent/next/"),
+    ("put", "/api/v1/agent/presence/"),
+])
+def test_every_action_refuses_an_unknown_field(agent_client, method, path):
+    response = getattr(agent_client, method)(path, {"note_to_self": "x"}, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["note_to_self"] == ["Unknown field: note_to_self."]
+
+
+def test_a_pend_in_year_9999_or_year_1_is_a_400_not_a_500(agent_client, agent, queue):
+    item = started_item(agent, queue)
+    for until in ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        response = agent_client.post(f"{ITEMS}{item.pk}/pend/", {"until": until, "reason": "x"}, format="json")
+        assert response.status_code == 400, (until, response.json())
+        assert "until" in response.json()["errors"]
+    item.refresh_from_db()
+    assert item.status == ItemStatus.IN_PROGRESS
+
+
+def test_a_priority_whose_target_gives_no_due_time_is_a_400_not_a_500(agent, queue):
+    SlaPolicy.objects.create(queue=queue, priority=5, target=timedelta(days=3_000_000))  # entered in error
+    item = queued_item(queue)
+    supervisor = APIClient()
+    supervisor.force_authenticate(supervisor_for(queue))
+    response = supervisor.post(f"{ITEMS}{item.pk}/priority/", {"priority": 5}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "an admin must correct it" in response.json()["errors"]["priority"][0]
+    item.refresh_from_db()
+    assert item.priority == 3
 
 
 def test_agents_cannot_create_items(agent_client, queue):

@@ -4,6 +4,7 @@ stopped clocks, and the alert scan (routing, exactly once, deferral, crash, e-ma
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.urls import reverse
@@ -32,6 +33,11 @@ from wfo.models import Notification
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
+# Tests that take items in at fixed receipt times run just after them: intake refuses
+# receipts older than WFO_MAX_RECEIPT_AGE, so on the wall clock they would stop passing.
+FRIDAY_EVENING = datetime(2026, 11, 20, 18, tzinfo=UTC)
+SATURDAY_MORNING = datetime(2026, 11, 21, 10, tzinfo=UTC)
+MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 def weekday_calendar(zone="Europe/London", start=time(9), end=time(17)) -> BusinessCalendar:
@@ -51,6 +57,7 @@ def reload(item) -> WorkItem:
 
 # Policies at intake --------------------------------------------------------------------
 
+@time_machine.travel(FRIDAY_EVENING, tick=True)
 def test_intake_counts_the_target_in_working_time(queue):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
@@ -171,6 +178,7 @@ def test_closing_stops_the_clock_and_tells_whether_it_met(agent, queue):
     assert reading.state == SlaState.MET and reading.elapsed < timedelta(minutes=1)
 
 
+@time_machine.travel(FRIDAY_EVENING, tick=True)
 def test_reading_of_a_running_clock(queue):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
@@ -235,11 +243,12 @@ def test_closed_items_raise_nothing(agent, queue):
     assert not SlaAlert.objects.exists()
 
 
+@time_machine.travel(SATURDAY_MORNING, tick=True)
 def test_warnings_wait_for_working_time_but_breaches_do_not(queue, team):
     calendar = weekday_calendar()
     SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
     team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
-    warned = queued_item(queue, received_at=datetime(2026, 11, 20, 9, tzinfo=UTC))  # 50 % at Fri 13:00
+    warned = queued_item(queue, received_at=datetime(2026, 11, 20, 13, tzinfo=UTC))  # 50 % Fri 17:00, due Mon 13:00
     saturday = datetime(2026, 11, 21, 10, tzinfo=UTC)
     result = sla_alerts_raise(now=saturday)
     assert result.alerts_raised == [] and result.warnings_deferred >= 1
@@ -249,6 +258,19 @@ def test_warnings_wait_for_working_time_but_breaches_do_not(queue, team):
     SlaClock.objects.filter(item_id=breached.pk).update(next_threshold=100, next_alert_at=breached.due_at)
     result = sla_alerts_raise(now=saturday)
     assert SlaAlert.objects.get(item=breached).threshold == 100
+
+
+def test_a_breach_never_waits_behind_a_warning_put_off_to_working_time(queue, team):
+    """Outside working time the scan puts a warning off to the next window; an item whose
+    breach has come too gets its breach alert at once (the warnings are moot by then)."""
+    SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=weekday_calendar())
+    team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    overdue = queued_item(queue, received_at=datetime(2026, 11, 20, 9, tzinfo=UTC))  # warnings Fri, due Fri 17:00
+
+    sla_alerts_raise(now=datetime(2026, 11, 21, 10, tzinfo=UTC))  # Saturday
+
+    assert list(SlaAlert.objects.filter(item=overdue).values_list("threshold", flat=True)) == [100]
+    assert clock_of(overdue).next_alert_at is None
 
 
 def test_a_crash_between_the_alert_and_its_email_sends_it_once_later(agent, queue, monkeypatch):
@@ -377,6 +399,7 @@ def test_api_shows_the_clock_and_changes_priority(client, queue):
     )
 
 
+@time_machine.travel(MONDAY_NOON, tick=True)
 def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
     """Mon–Fri 09:00–17:00 in London (GMT in November), 8 working hours.
 
@@ -407,3 +430,24 @@ def test_pause_and_resume_across_a_weekend_then_retarget_after_the_pause(queue):
     changed = services.item_change_priority(item_id=item.pk, actor=supervisor, priority=5)
     assert changed.due_at == datetime(2026, 11, 23, 11, tzinfo=UTC)
     assert clock_of(item).paused_working == 6 * HOUR
+
+
+def test_a_clock_that_can_no_longer_be_counted_does_not_stop_the_scan(queue, team, caplog):
+    """Its calendar lost every window after intake: that clock leaves the scan with a line in
+    the log, and every other clock's alerts still go out."""
+    calendar = weekday_calendar()
+    SlaPolicy.objects.create(queue=queue, target=8 * HOUR, calendar=calendar)
+    other_queue = factories.QueueFactory(teams=[team])
+    team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    with time_machine.travel(MONDAY_NOON, tick=False):
+        broken = queued_item(queue)
+        healthy = queued_item(other_queue)
+    calendar.windows.all().delete()
+    SlaClock.objects.filter(item_id__in=[broken.pk, healthy.pk]).update(next_alert_at=MONDAY_NOON)
+
+    with time_machine.travel(MONDAY_NOON + HOUR, tick=False):
+        sla_alerts_raise()
+
+    assert SlaAlert.objects.filter(item=healthy).exists()
+    assert clock_of(broken).next_alert_at is None
+    assert f"SLA clock of item #{broken.pk} can no longer be counted" in caplog.text

@@ -107,3 +107,15 @@ def test_policy_thresholds_are_percentages_given_once(admin_client):
     ok = admin_client.post(url, base | {"warning_thresholds": "90,60"})
     assert ok.status_code == 302
     assert SlaPolicy.objects.get().warning_thresholds == [60, 90]
+
+
+def test_a_policy_target_of_centuries_is_refused(admin_client):
+    queue = factories.QueueFactory()
+    url = reverse("admin:allocation_slapolicy_add")
+    base = {"queue": queue.pk, "priority": "", "warning_thresholds": "50,75,90", "pause_when_pended": "on"}
+
+    typo = admin_client.post(url, base | {"target": "3000000 00:00:00"})
+
+    assert typo.status_code == 200 and "At most 366 days of working time." in typo.content.decode()
+    assert not SlaPolicy.objects.exists()
+    assert admin_client.post(url, base | {"target": "366 00:00:00"}).status_code == 302

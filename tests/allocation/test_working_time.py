@@ -6,7 +6,7 @@ No database: the module is pure.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocation.sla.working_time import (
+    EARLIEST,
+    LATEST,
     NoWorkingTime,
+    OutOfRange,
     Window,
     WorkingCalendar,
     add_working,
@@ -286,6 +289,48 @@ def test_a_calendar_without_working_time_raises():
 def test_iso_weekdays_are_refused():
     with pytest.raises(ValueError, match="weekday"):
         Window(7, time(9), time(17))
+
+
+YEAR_1 = datetime(1, 1, 1, tzinfo=UTC)
+YEAR_9999 = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+JUNE = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+ONE_HOUR_ON_MONDAYS = calendar(LONDON, ("09:00", "10:00"), days=[0])
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda: OFFICE.add(YEAR_1, timedelta(hours=1)), id="add-from-year-1"),
+    pytest.param(lambda: OFFICE.add(YEAR_9999, timedelta(hours=1)), id="add-from-year-9999"),
+    pytest.param(lambda: OFFICE.add(JUNE, timedelta.max), id="add-the-largest-duration"),
+    pytest.param(lambda: OFFICE.add(JUNE, timedelta(days=3_000_000)), id="add-eight-thousand-years"),
+    # Working time runs far slower than the clock here: the walk itself reaches the limit.
+    pytest.param(lambda: ONE_HOUR_ON_MONDAYS.add(LATEST - timedelta(days=365), timedelta(days=100)),
+                 id="walk-past-the-limit"),
+    pytest.param(lambda: OFFICE.working_between(YEAR_1, JUNE), id="between-from-year-1"),
+    pytest.param(lambda: OFFICE.working_between(JUNE, YEAR_9999), id="between-to-year-9999"),
+    pytest.param(lambda: OFFICE.is_working(YEAR_1), id="is-working-in-year-1"),
+    pytest.param(lambda: OFFICE.next_working_instant(YEAR_9999), id="next-instant-in-year-9999"),
+    pytest.param(lambda: OFFICE.upcoming_windows(YEAR_9999, 5), id="preview-in-year-9999"),
+    pytest.param(lambda: add_working(None, YEAR_9999, timedelta(days=2)), id="24x7-add-from-year-9999"),
+    pytest.param(lambda: add_working(None, JUNE, timedelta.max), id="24x7-add-the-largest-duration"),
+    # Instants with no UTC equivalent a datetime can hold.
+    pytest.param(lambda: add_working(None, datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), timedelta(0)),
+                 id="24x7-year-1-east-of-utc"),
+    pytest.param(lambda: working_between(None, JUNE, datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))),
+                 id="24x7-year-9999-west-of-utc"),
+])
+def test_out_of_range_is_refused_before_anything_overflows(call):
+    with pytest.raises(OutOfRange):
+        call()
+
+
+def test_the_range_itself_is_served():
+    # 1 January 1900 was a Monday: five office days in its first week.
+    assert OFFICE.working_between(EARLIEST, EARLIEST + timedelta(days=7)) == timedelta(hours=40)
+    assert OFFICE.add(LATEST - timedelta(days=14), timedelta(hours=8)) <= LATEST
+    assert add_working(None, LATEST - timedelta(hours=1), timedelta(hours=1)) == LATEST
+    # 24×7 is plain arithmetic and cannot overflow downwards, so a clock already running from
+    # an odd receipt time keeps reading.
+    assert working_between(None, YEAR_1, JUNE) > timedelta(0)
 
 
 # --- Laws, for random calendars ---------------------------------------------------------------

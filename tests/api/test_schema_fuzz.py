@@ -50,7 +50,7 @@ def fuzz_world(request, transactional_db, role_groups):
         factories.AgentSkillFactory(agent=profile, skill=skill, proficiency=4)
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
-    source = factories.UserFactory(roles=[roles.SOURCE_SYSTEM])
+    source = factories.SourceSystemFactory(sources=["tests", "fuzz"])
 
     items = [started_item(agent, queues[0]), pended_item(agent, queues[1])]
     items += [queued_item(queues[n % 2], customer_ref=f"CUST-{n % 3}") for n in range(6)]
@@ -76,6 +76,7 @@ def fuzz_world(request, transactional_db, role_groups):
         ("query", "since", str): [(today - timedelta(days=6)).isoformat()],
         ("query", "until", str): [today.isoformat()],
         ("body", "queue", str): [queue.code for queue in queues],
+        ("body", "source", str): ["fuzz"],
         ("body", "agent", str): [agent.user.username, colleague.user.username],
         ("body", "items", list): [item_ids[:3], item_ids],
         ("body", "until", str): [(timezone.now() + timedelta(days=1)).isoformat()],

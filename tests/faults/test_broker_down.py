@@ -84,7 +84,7 @@ def test_agents_keep_working_while_redis_is_down_and_the_jobs_catch_up_after(
     queue = factories.QueueFactory(teams=[team])
     team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR], email="lead@example.com"))
     profile = factories.AgentFactory(team=team, capacity=5)
-    agent, source = _api(profile.user), _api(factories.UserFactory(roles=[roles.SOURCE_SYSTEM]))
+    agent, source = _api(profile.user), _api(factories.SourceSystemFactory(sources=["faults"]))
     for n in range(6):
         _late_item(source, queue, f"BEFORE-{n}")
     # Beat ticks the alert job every second (the demo's schedule is every minute).

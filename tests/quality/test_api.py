@@ -81,6 +81,34 @@ def test_source_systems_have_no_part_in_quality(queue, agent):
         assert response.json()["detail"] == "Your role has no part in quality evaluation."
 
 
+def test_unknown_fields_and_parameters_are_refused_by_name(queue, agent):
+    _, version, (right, evidence, tone) = form_with_questions()
+    evaluator = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR])
+    evaluation = Evaluation.objects.create(item=completed_item(queue, agent.user, timezone.now()), agent=agent.user,
+                                           evaluator=evaluator, version=version, source=EvaluationSource.MANUAL)
+    answers = {str(right.pk): "yes", str(evidence.pk): "yes", str(tone.pk): "4"}
+    submit = client_for(evaluator).post(reverse("quality-submit", args=[evaluation.pk]),
+                                        {"answers": answers, "comment": "Well done"}, format="json")
+    assert submit.status_code == 400
+    assert submit.json()["errors"] == {"comment": ["Unknown field: comment."]}  # the field is `comments`
+    assert client_for(evaluator).post(reverse("quality-submit", args=[evaluation.pk]), {"answers": answers},
+                                      format="json").status_code == 200
+    agent_api = client_for(agent.user)
+    for name in ("quality-acknowledge", "quality-dispute"):
+        response = agent_api.post(reverse(name, args=[evaluation.pk]), {"reason": "x"}, format="json")
+        assert response.status_code == 400, (name, response.json())
+        assert response.json()["errors"] == {"reason": ["Unknown field: reason."]}
+    assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.SUBMITTED
+
+    lead = client_for(factories.UserFactory(roles=[roles.QUALITY_LEAD]))  # sees every evaluation
+    misspelt = lead.get(reverse("quality-evaluations"), {"stauts": "disputed"})
+    assert misspelt.status_code == 400 and misspelt.json()["errors"] == {"stauts": ["Unknown field: stauts."]}
+    # The paginator's parameters and DRF's `format` are not the filter's, and not unknown.
+    paged = lead.get(reverse("quality-evaluations"), {"status": "submitted", "page": 1, "page_size": 10,
+                                                            "format": "json"})
+    assert paged.status_code == 200 and len(paged.json()["results"]) == 1
+
+
 def test_unknown_status_filter_is_a_400(queue, agent):
     supervisor = client_for(factories.UserFactory(roles=[roles.SUPERVISOR]))
     response = supervisor.get(reverse("quality-evaluations"), {"status": "lost"})

@@ -122,3 +122,25 @@ def test_a_quality_lead_starts_a_calibration_from_a_page(client, queue, agent):
     for refused in (agent.user, supervisor):
         client.force_login(refused)
         assert client.get(new).status_code == 403
+
+
+def test_the_quality_home_shows_each_role_its_part(client, to_score, agent, team):
+    evaluation, (right, evidence, tone) = to_score
+    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
+    sections = {
+        evaluation.evaluator: ["To evaluate", "Recently evaluated by me"],
+        agent.user: ["Evaluations of my work"],
+        supervisor: ["Your teams' recent evaluations"],
+        lead: ["Disputed: your decision", "To evaluate"],
+    }
+    every = {heading for headings in sections.values() for heading in headings}
+    for user, headings in sections.items():
+        client.force_login(user)
+        page = client.get(reverse("quality:home")).content.decode()
+        for heading in every:
+            assert (f">{heading}</h2>" in page) == (heading in headings), (user.username, heading)
+    assert "No disputes are waiting for a decision." in page  # the lead's, last

@@ -144,6 +144,14 @@ def test_a_foreign_host_under_api_gets_the_json_400_and_nothing_is_written(role_
     assert allowed.status_code == 201  # the same request to a served host is taken in
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_foreign_host_under_api_gets_json_with_debug_on_too(settings, debug):
+    """`make run` serves with DEBUG on, where Django would answer with its technical page."""
+    settings.DEBUG = debug
+    response = Client(raise_request_exception=False).get("/api/v1/items/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and response.json()["code"] == "disallowed_host"
+
+
 def test_a_foreign_host_on_a_page_still_gets_the_400_page(supervisor):
     response = _client_of(supervisor).get("/work/items/", HTTP_HOST="evil.example")
     assert response.status_code == 400 and response["Content-Type"].startswith("text/html")

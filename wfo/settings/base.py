@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wfo.metrics.RequestMetricsMiddleware",
+    "wfo.middleware.ApiHostMiddleware",
     "wfo.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "wfo.middleware.ContentSecurityPolicyMiddleware",
@@ -127,7 +128,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "wfo.api.StandardPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["wfo.api.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "wfo.schema.ApiAutoSchema",
     # DRF's defaults, with JSON bounded (wfo/parsers.py); forms and multipart are flat.
     "DEFAULT_PARSER_CLASSES": [
@@ -180,6 +181,9 @@ CELERY_TIMEZONE = TIME_ZONE
 WFO_MAX_BATCH_ITEMS = env.int("WFO_MAX_BATCH_ITEMS", default=1000)
 WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
+# Intake refuses a receipt time further in the past than this (the future is refused beyond
+# a few minutes of clock skew).
+WFO_MAX_RECEIPT_AGE = timedelta(days=env.int("WFO_MAX_RECEIPT_AGE_DAYS", default=366))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
 # Rebalancing (allocation/services/rebalancing.py): how long an agent may be away or
