@@ -174,7 +174,7 @@ def _world_extend(world) -> hostile.Refs:
         max_request_bytes=settings.WFO_MAX_REQUEST_BYTES,
         max_payload_bytes=settings.WFO_MAX_PAYLOAD_BYTES,
         max_pend=settings.WFO_MAX_PEND,
-        max_receipt_age=timedelta(days=getattr(settings, "WFO_MAX_RECEIPT_AGE_DAYS", 366)),
+        max_receipt_age=settings.WFO_MAX_RECEIPT_AGE,
         clock_skew=intake.CLOCK_SKEW_ALLOWANCE,
     )
 
