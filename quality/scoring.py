@@ -9,6 +9,7 @@ shown as "—" and left out of averages, never counted as 0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -50,6 +51,9 @@ class InvalidAnswer(ValueError):
         self.message = message
 
 
+SCALE_VALUE = re.compile(r"-?[0-9]{1,9}")  # a scale is small; a longer number is no answer
+
+
 def question_score(question: ScoredQuestion, value: str) -> tuple[Decimal | None, bool]:
     """(normalised 0–100 score or None for N/A, whether a critical question failed)."""
     if value == NA:
@@ -60,11 +64,11 @@ def question_score(question: ScoredQuestion, value: str) -> tuple[Decimal | None
         if value not in (YES, NO):
             raise InvalidAnswer(question.id, 'Answer "yes" or "no".')
         return (HUNDRED if value == YES else Decimal(0)), question.critical and value == NO
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidAnswer(question.id, f"Answer a whole number from {question.scale_min} to {question.scale_max}.") \
-            from None
+    # Written as the scale writes it ("5"): int() would also read "0005", " 5" or "٥", which
+    # are not the scale's values and would be stored as sent.
+    number = int(value) if isinstance(value, str) and SCALE_VALUE.fullmatch(value) else None
+    if number is None or str(number) != value:
+        raise InvalidAnswer(question.id, f"Answer a whole number from {question.scale_min} to {question.scale_max}.")
     if not question.scale_min <= number <= question.scale_max:
         raise InvalidAnswer(question.id, f"Answer from {question.scale_min} to {question.scale_max}.")
     span = Decimal(question.scale_max - question.scale_min)

@@ -7,6 +7,7 @@ Every error body is JSON: {"detail": "...", "code": "...", "errors": {field: [me
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -180,6 +181,15 @@ def _as_message_lists(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    response = _error_response(exc, context)
+    if response is not None:
+        # Messages may quote what was sent (a key, a choice): a lone surrogate in it would
+        # make the JSON renderer fail to encode the answer (a 500 instead of the 400).
+        response.data = _encodable(response.data)
+    return response
+
+
+def _error_response(exc, context) -> Response | None:
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.fields:
@@ -206,3 +216,17 @@ def exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"], "code": getattr(exc, "default_code", "error")}
     return response
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value):
+    """`value` with every lone surrogate (text no UTF-8 can carry) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value

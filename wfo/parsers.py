@@ -47,7 +47,7 @@ class _Refused(Exception):
 class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            text = _utf8_text(stream.read(), declared=(parser_context or {}).get("encoding"))
+            text = _utf8_text(stream.read(), declared=_declared_charset(parser_context or {}))
             _check_shape(text, max_depth=settings.WFO_MAX_JSON_DEPTH, max_values=settings.WFO_MAX_JSON_ELEMENTS)
             return json.loads(text, object_pairs_hook=_object, parse_float=_finite_float, parse_int=_integer,
                               parse_constant=_constant)
@@ -55,6 +55,14 @@ class BoundedJSONParser(JSONParser):
             raise ParseError(str(refusal)) from None
         except ValueError as error:  # not JSON at all: json's own message says where
             raise ParseError(f"JSON parse error - {error}") from None
+
+
+def _declared_charset(parser_context: dict) -> str | None:
+    """The charset the Content-Type names, as sent: Django keeps it as the request's encoding
+    only when Python knows it, so `charset=nonsense` would otherwise pass for UTF-8."""
+    request = parser_context.get("request")
+    sent = getattr(request, "content_params", None) or {}
+    return sent.get("charset") or parser_context.get("encoding")
 
 
 def _utf8_text(raw: bytes, *, declared: str | None) -> str:

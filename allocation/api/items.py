@@ -19,6 +19,7 @@ from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
 from wfo.api import BoundedCharField, InputSerializer, StrictPageSizeMixin, error_responses
+from wfo.parsers import BoundedJSONParser
 from wfo.permissions import WorksWithItems
 
 
@@ -121,6 +122,9 @@ def _drafts_from(request_data) -> tuple[list[services.ItemDraft], bool]:
 
 class ItemListCreateApi(ListAPIView):
     permission_classes = [WorksWithItems]
+    # JSON only: an item's payload is an object and a batch a list, which form data cannot
+    # carry (DRF would read a form's `payload` as absent and take the item in without it).
+    parser_classes = [BoundedJSONParser]
     # Intake takes one item or a list, and answers in the form it was sent (wfo/schema.py).
     one_or_many = ("POST", settings.WFO_MAX_BATCH_ITEMS)
     serializer_class = ItemOutputSerializer
