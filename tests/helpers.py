@@ -95,3 +95,13 @@ def supervisor_for(*queues):
         for team in queue.teams.all():
             team.supervisors.add(lead)
     return lead
+
+
+def token_client(user):
+    """An API client that authenticates as `user` with a token, as an integration does."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from allocation import services, sla
 from allocation.audit import items_audit
@@ -23,7 +21,7 @@ from allocation.services.rebalancing import rebalance
 from allocation.services.sla_alerts import sla_alerts_raise
 from allocation.sla.clock import SlaState
 from tests import factories
-from tests.helpers import office_hours_queue, supervisor_for
+from tests.helpers import office_hours_queue, supervisor_for, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +44,7 @@ def office(team):
 
 @pytest.fixture
 def source_api():
-    user = factories.SourceSystemFactory(username="card-platform", sources=["cards"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return token_client(factories.SourceSystemFactory(username="card-platform", sources=["cards"]))
 
 
 def _row(queue, n=1, **fields) -> dict:
@@ -67,7 +62,7 @@ def _reading(item):
     from allocation.selectors import with_clock_readings
 
     item = WorkItem.objects.select_related("sla_clock", "queue").get(pk=item.pk)
-    return with_clock_readings([item], now=MONDAY_9.__class__.now(UTC))[0].sla
+    return with_clock_readings([item], now=datetime.now(UTC))[0].sla  # the travelled clock
 
 
 # Intake ---------------------------------------------------------------------------------

@@ -14,28 +14,22 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from allocation.models import WorkItem, WorkItemEvent
 from tests import factories
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.django_db
 
 ITEMS = "/api/v1/items/"
 
 
-def _token_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
 def test_an_integrators_day(role_groups, team):
     queue = factories.QueueFactory(teams=[team], code="chargebacks", sla_target=timedelta(hours=48),
                                    outcomes=["won", "lost"])
-    cards = _token_client(factories.SourceSystemFactory(username="card-platform", sources=["card-platform"]))
-    claims = _token_client(factories.SourceSystemFactory(username="claims-system", sources=["claims-system"]))
+    cards = token_client(factories.SourceSystemFactory(username="card-platform", sources=["card-platform"]))
+    claims = token_client(factories.SourceSystemFactory(username="claims-system", sources=["claims-system"]))
     agent = factories.AgentFactory(team=team)
     agent_api = APIClient()
     agent_api.force_authenticate(agent.user)

@@ -7,11 +7,10 @@ import importlib
 
 import pytest
 from django.apps import apps
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from allocation.models import EventKind, ItemStatus, SourceBinding, WorkItem, WorkItemEvent
 from tests import factories
+from tests.helpers import token_client
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -19,20 +18,14 @@ pytestmark = pytest.mark.django_db
 ITEMS = "/api/v1/items/"
 
 
-def _client_of(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
 @pytest.fixture
 def cards():
-    return _client_of(factories.SourceSystemFactory(username="card-platform", sources=["cards"]))
+    return token_client(factories.SourceSystemFactory(username="card-platform", sources=["cards"]))
 
 
 @pytest.fixture
 def claims():
-    return _client_of(factories.SourceSystemFactory(username="claims-system", sources=["claims"]))
+    return token_client(factories.SourceSystemFactory(username="claims-system", sources=["claims"]))
 
 
 def _row(queue, **overrides) -> dict:
@@ -94,7 +87,7 @@ def test_another_sources_items_do_not_exist_for_a_source_system(cards, claims, q
 def test_a_source_system_bound_to_nothing_creates_nothing(queue):
     unbound = factories.UserFactory(roles=[roles.SOURCE_SYSTEM])
 
-    response = _client_of(unbound).post(ITEMS, _row(queue), format="json")
+    response = token_client(unbound).post(ITEMS, _row(queue), format="json")
 
     assert response.status_code == 403
     assert "no source yet (ask an admin to bind one)" in response.json()["detail"]
