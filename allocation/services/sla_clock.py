@@ -77,9 +77,10 @@ def clock_pause(*, item: WorkItem, at: datetime) -> bool:
     clock = _clock(item)
     if clock is None or not clock.pause_when_pended:
         return False
-    calendar = PolicyBook().calendar(clock.calendar_id)
+    book = PolicyBook()  # calendars are read only if needed
     if clock.resumed_at is not None:  # an earlier pause ended but was not added up yet
-        clock.paused_working += working_between(calendar, clock.paused_since, clock.resumed_at)
+        clock.paused_working += working_between(book.calendar(clock.calendar_id), clock.paused_since,
+                                                clock.resumed_at)
         clock.paused_since = clock.resumed_at = None
     if clock.paused_since is not None:
         return False
@@ -88,8 +89,9 @@ def clock_pause(*, item: WorkItem, at: datetime) -> bool:
     if clock.external_deadline is None:
         clock.next_alert_at = None  # a paused policy clock crosses nothing
     else:
-        before = (item.due_at, item.start_by)
-        moved = _move_deadlines(item, clock, calendar).due_at != before[0] or item.start_by != before[1]
+        calendar = book.calendar(clock.calendar_id)
+        due_before = item.due_at
+        moved = _move_deadlines(item, clock, calendar).due_at != due_before
         if clock.next_threshold is not None:
             clock.next_alert_at = sla_clock.threshold_time(clock=clock, item=item, calendar=calendar,
                                                            percent=clock.next_threshold)
