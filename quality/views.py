@@ -26,8 +26,7 @@ from wfo.forms import form_errors_from
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not (roles.is_agent(user) or roles.is_quality_evaluator(user) or roles.leads_quality(user)
-            or roles.oversees_work(user)):
+    if not roles.takes_part_in_quality(user):
         raise PermissionDenied("Quality is for agents, quality evaluators and leads, supervisors and admins.")
     leads = roles.leads_quality(user)
     context = {

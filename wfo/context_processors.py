@@ -16,7 +16,6 @@ def roles(request):
         "user_roles": cache(lambda: roles_module.user_roles(user)),
         "nav_is_agent": cache(lambda: roles_module.is_agent(user)),
         "nav_oversees_work": cache(lambda: roles_module.oversees_work(user)),
-        "nav_quality": cache(lambda: roles_module.is_agent(user) or roles_module.is_quality_evaluator(user)
-                             or roles_module.is_quality_lead(user) or roles_module.oversees_work(user)),
+        "nav_quality": cache(lambda: roles_module.takes_part_in_quality(user)),
         "nav_unread_notifications": cache(lambda: unread_notification_count(user)),
     }

@@ -44,6 +44,4 @@ class TakesPartInQuality(BasePermission):
     message = "Your role has no part in quality evaluation."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return (roles.is_agent(user) or roles.is_quality_evaluator(user) or roles.is_quality_lead(user)
-                or roles.oversees_work(user))
+        return roles.takes_part_in_quality(request.user)

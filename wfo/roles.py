@@ -211,6 +211,12 @@ def leads_quality(user) -> bool:
     return is_quality_lead(user) or is_admin(user)
 
 
+def takes_part_in_quality(user) -> bool:
+    """Agents (their evaluated work), evaluators, quality leads, supervisors and admins: not
+    source systems."""
+    return is_agent(user) or is_quality_evaluator(user) or leads_quality(user) or oversees_work(user)
+
+
 def sources_of(user) -> frozenset[str]:
     """The source names an integration user is bound to (Admin › Users, or Admin › Source
     bindings): it creates, reads, lists and cancels only items of these sources."""
