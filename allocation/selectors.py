@@ -18,6 +18,7 @@ from allocation.models import (
     AgentProfile,
     AgentSkill,
     AllocationMode,
+    CoolOff,
     Presence,
     Queue,
     QueueSkill,
@@ -122,7 +123,7 @@ def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
     system, the items of its own sources (the reach of their actions,
     transitions.items_in_reach); an agent, the items it holds and the ones it completed.
     `user_may_open` is the same rule for one item."""
-    items = WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
+    items = WorkItem.objects.select_related("queue", "assignee", "completed_by", "assigned_by", "sla_clock")
     reach = transitions.items_in_reach(user)
     if reach is None:
         return items
@@ -195,7 +196,7 @@ def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:
     """What an agent holds, most urgent first."""
     return (
         WorkItem.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES)
-        .select_related("queue", "sla_clock")
+        .select_related("queue", "sla_clock", "assigned_by")
         .order_by("due_at", "id")
     )
 
@@ -215,6 +216,11 @@ def with_clock_readings(items: list[WorkItem], *, now: datetime) -> list[WorkIte
             item=item, clock=clock, calendar=book.calendar(clock.calendar_id), now=now
         )
     return items
+
+
+def item_cool_offs(item: WorkItem, *, now: datetime) -> list[CoolOff]:
+    """The agents the item is held back from now (they released or rejected it), and why."""
+    return list(CoolOff.objects.filter(item=item, until__gt=now).select_related("agent__user").order_by("until"))
 
 
 ASSIGNING_KINDS = ("assigned", "rebalanced", "transferred", "follow_up_due")

@@ -160,6 +160,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "now": now,
         "is_agent": roles.is_agent(request.user),
         "why_holder": selectors.assignment_explanation(item, events) if roles.oversees_work(request.user) else None,
+        "cool_offs": selectors.item_cool_offs(item, now=now) if roles.oversees_work(request.user) else [],
     }
     return render(request, "allocation/item.html", context, status=status)
 

@@ -216,7 +216,7 @@ def test_the_history_writes_the_event_data_the_services_write():
         ("from_agent", "pended_until", "priority", "queue_id", "rule", "start_by", "to_agent"),
     }
     assert written[EventKind.COMPLETED, ItemStatus.IN_PROGRESS] == {("from_agent", "outcome")}
-    assert written[EventKind.RELEASED, ItemStatus.ASSIGNED] == {("from_agent",)}
+    assert written[EventKind.RELEASED, ItemStatus.ASSIGNED] == {("from_agent", "not_offered_again_until")}
     assert written[EventKind.CANCELLED, ItemStatus.QUEUED] == {("from_agent",)}
 
 

@@ -29,12 +29,19 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True, help_text="Where the notification leads, e.g. an item page.")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Also by e-mail: the row is the outbox (written in the change's transaction; the job
+    # `Notification e-mails` sends it once and stamps it), so a rolled-back change mails
+    # nothing and a crash loses nothing.
+    email = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_newest"),
             models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_unread"),
+            models.Index(fields=["id"], condition=models.Q(email=True, emailed_at__isnull=True),
+                         name="notification_to_email"),
         ]
 
     def __str__(self) -> str:

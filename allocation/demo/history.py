@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import F
 
 from allocation import sla
@@ -124,7 +125,8 @@ class ItemHistory:
             events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
             events.append(self._event(released_at, plan.user_id, EventKind.RELEASED, ItemStatus.ASSIGNED,
                                       ItemStatus.QUEUED, reason=rng.choice(RELEASE_REASONS),
-                                      data={"from_agent": plan.user_id}))
+                                      data={"from_agent": plan.user_id, "not_offered_again_until": (
+                                          released_at + settings.WFO_RELEASE_COOLDOWN).isoformat()}))
             plan, assigned_at = self._agent_for(queue, released_at + timedelta(minutes=rng.randint(2, 90)),
                                                 exclude=plan.user_id)
             if plan is None:

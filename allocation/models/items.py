@@ -63,6 +63,13 @@ class WorkItem(models.Model):
     outcome = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who gave the item to its holder, when a person did (a supervisor's transfer or bulk
+    # reassignment): a decision, so the reservation expiry leaves it with the agent. Empty
+    # when get-next, push or a job assigned it.
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["start_by", "-priority", "received_at", "id"]
@@ -175,18 +182,26 @@ class WorkItemEvent(models.Model):
         return actor_label(self)
 
 
-class PushRejection(models.Model):
-    """An agent turned down an item pushed to it: push allocation does not offer that item
-    to that agent again until `until`."""
+class CoolOffKind(models.TextChoices):
+    REJECTED = "rejected", "Rejected (pushed to them)"
+    RELEASED = "released", "Released"
 
-    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="push_rejections")
+
+class CoolOff(models.Model):
+    """An agent handed an item back (released it, or rejected it when it was pushed): the
+    item is not offered to that agent again — by get-next, push or rebalancing — until
+    `until`, so released work does not come straight back. The reason is the agent's."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="cool_offs")
     agent = models.ForeignKey("allocation.AgentProfile", on_delete=models.CASCADE, related_name="+")
-    rejected_at = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=CoolOffKind.choices, default=CoolOffKind.REJECTED)
+    since = models.DateTimeField()
     until = models.DateTimeField()
     reason = models.TextField()
 
     class Meta:
-        indexes = [models.Index(fields=["agent", "until"], name="pushrejection_agent_until")]
+        # get-next asks for one (item, agent) pair per candidate; the jobs ask by item.
+        indexes = [models.Index(fields=["item", "agent"], name="cooloff_item_agent")]
 
     def __str__(self) -> str:
-        return f"#{self.item_id} rejected by {self.agent_id}"
+        return f"#{self.item_id} {self.kind} by {self.agent_id}"

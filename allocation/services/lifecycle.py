@@ -24,15 +24,17 @@ from allocation.exceptions import (
 )
 from allocation.lock_objects import agents_lock, item_lock
 from allocation.models import (
+    CoolOff,
+    CoolOffKind,
     EventKind,
     ItemStatus,
     Priority,
-    PushRejection,
     Queue,
     WorkItem,
     WorkItemEvent,
 )
 from allocation.services import sla_clock
+from allocation.services.assignment_notices import assignment_notify
 from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
 from allocation.sla.working_time import NoWorkingTime, OutOfRange
@@ -214,19 +216,25 @@ def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = 
 
 @transaction.atomic
 def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
-    """Hand an assigned or started item back to its queue, keeping its place by start-by."""
+    """Hand an assigned or started item back to its queue, keeping its place by start-by.
+    It is not offered to that agent again for WFO_RELEASE_COOLDOWN (the agent gave a
+    reason it cannot do it), while others may take it at once."""
     reason = _require_text(reason, "reason", "Say why the item is released.")
     item = item_lock(item_id)
     _require_holder(item, actor)
     from_status = item.status
     _require_status(item, transitions.HOLDER_MAY[transitions.RELEASE], "released")
     released_from = item.assignee_id
+    now = timezone.now()
+    until = now + settings.WFO_RELEASE_COOLDOWN
     item.status = ItemStatus.QUEUED
     item.assignee = None
     _save(item, "status", "assignee")
+    CoolOff.objects.create(item=item, agent_id=released_from, kind=CoolOffKind.RELEASED, since=now, until=until,
+                           reason=reason)
     event_record(
-        item=item, actor=actor, kind=EventKind.RELEASED, from_status=from_status, at=timezone.now(),
-        reason=reason, data={"from_agent": released_from},
+        item=item, actor=actor, kind=EventKind.RELEASED, from_status=from_status, at=now, reason=reason,
+        data={"from_agent": released_from, "not_offered_again_until": until.isoformat()},
     )
     return item
 
@@ -267,7 +275,8 @@ def item_transfer(
 ) -> WorkItem:
     """Move an item to another queue (it waits there, keeping its due time) or straight to
     an eligible agent. The holder may transfer its own item; supervisors any open item of
-    their teams' queues (admins any)."""
+    their teams' queues (admins any). A person giving an item to an agent decides: the
+    agent is told, and the reservation expiry leaves the item with it (`assigned_by`)."""
     if (to_queue_id is None) == (to_agent_id is None):
         raise InvalidInput(
             "Give either a queue or an agent to transfer to.",
@@ -299,9 +308,12 @@ def item_transfer(
         item.status = ItemStatus.ASSIGNED
         item.assignee = target_agent.user
         item.assigned_at = now
+        item.assigned_by = None if isinstance(actor, SystemActor) else actor
         target_agent.last_assigned_at = now
         target_agent.save(update_fields=["last_assigned_at"])
         data["to_agent"] = target_agent.pk
+        if item.assigned_by is not None:
+            data["directed"] = True
     else:
         target_queue = Queue.objects.filter(pk=to_queue_id, is_active=True).first()
         if target_queue is None:
@@ -313,15 +325,18 @@ def item_transfer(
         item.start_by = sla.start_by_for(due_at=item.due_at, handle_time=target_queue.standard_handle_time)
         item.status = ItemStatus.QUEUED
         item.assignee = None
+        item.assigned_by = None
         data["to_queue"], data["to_queue_id"] = target_queue.code, target_queue.pk
     if from_status == ItemStatus.PENDED:
         sla_clock.clock_resume(item=item, at=now)
     item.pended_until = None
-    _save(item, "status", "assignee", "assigned_at", "queue", "due_at", "start_by", "pended_until")
+    _save(item, "status", "assignee", "assigned_at", "assigned_by", "queue", "due_at", "start_by", "pended_until")
     event_record(
         item=item, actor=actor, kind=EventKind.TRANSFERRED, from_status=from_status, at=now,
         reason=reason.strip(), data=data,
     )
+    if item.assigned_by is not None:
+        assignment_notify(item=item, by=actor, reason=reason.strip())
     return item
 
 
@@ -381,7 +396,8 @@ def item_reject(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     item.status = ItemStatus.QUEUED
     item.assignee = None
     _save(item, "status", "assignee")
-    PushRejection.objects.create(item=item, agent_id=holder, rejected_at=now, until=until, reason=reason)
+    CoolOff.objects.create(item=item, agent_id=holder, kind=CoolOffKind.REJECTED, since=now, until=until,
+                           reason=reason)
     event_record(
         item=item, actor=actor, kind=EventKind.REJECTED, from_status=ItemStatus.ASSIGNED, at=now, reason=reason,
         data={"from_agent": holder, "not_offered_again_until": until.isoformat()},

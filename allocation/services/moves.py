@@ -33,9 +33,9 @@ from allocation.lock_objects import agents_lock
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
+    CoolOff,
     ItemStatus,
     Presence,
-    PushRejection,
     Queue,
     WorkItem,
     WorkItemEvent,
@@ -78,8 +78,8 @@ def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[Age
     explanation: the first few eligible agents and the serving team's others, each with why
     it did not win."""
     eligible = selectors.agents_eligible_for_queue(item.queue).exclude(pk__in=exclude)
-    rejected = PushRejection.objects.filter(item=item, until__gt=now).values("agent_id")
-    eligible = eligible.exclude(pk__in=rejected)
+    cooled_off = CoolOff.objects.filter(item=item, until__gt=now).values("agent_id")
+    eligible = eligible.exclude(pk__in=cooled_off)
     ranked = list(eligible[:CANDIDATES_SHOWN])
     winner = ranked[0] if ranked else None
     considered = []
@@ -94,8 +94,9 @@ def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[Age
     )
     for agent in others:
         reasons = selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
-        if PushRejection.objects.filter(item=item, agent=agent, until__gt=now).exists():
-            reasons.append(f"{agent} rejected this item.")
+        handed_back = CoolOff.objects.filter(item=item, agent=agent, until__gt=now).first()
+        if handed_back is not None:
+            reasons.append(f"{agent} {handed_back.kind} this item ({handed_back.reason}).")
         considered.append({"agent": agent.user.get_username(), "chosen": False,
                            "why": " ".join(reasons) or "not among the first eligible"})
     return winner, considered
@@ -144,6 +145,7 @@ def move_one(
             sla_clock.clock_resume(item=locked, at=at)
         locked.pended_until = None
         data = {"rule": rule, "from_agent": holder_id}
+        locked.assigned_by = None  # a job's move is nobody's decision
         if target is not None:
             locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, at
             target.last_assigned_at = at
@@ -154,8 +156,8 @@ def move_one(
             data["to_queue"] = locked.queue.code
         if considered:
             data["candidates"] = considered
-        locked.save(update_fields=["status", "assignee", "assigned_at", "pended_until", "due_at", "start_by",
-                                   "updated_at"])
+        locked.save(update_fields=["status", "assignee", "assigned_at", "assigned_by", "pended_until", "due_at",
+                                   "start_by", "updated_at"])
         event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=at, reason=reason, data=data)
     return "agent" if target is not None else "queue"
 
@@ -223,9 +225,9 @@ def move_held_batch(
     an overlapping run has the others); capacities are checked again under the locks."""
     count = MoveCount()
     planned = list(WorkItem.objects.filter(pk__in=item_ids).select_related("queue", "assignee"))
-    rejected: dict[int, set[int]] = {}
-    for rejection in PushRejection.objects.filter(item_id__in=item_ids, until__gt=now):
-        rejected.setdefault(rejection.item_id, set()).add(rejection.agent_id)
+    rejected: dict[int, set[int]] = {}  # items handed back by agents, still cooling off
+    for cool_off in CoolOff.objects.filter(item_id__in=item_ids, until__gt=now):
+        rejected.setdefault(cool_off.item_id, set()).add(cool_off.agent_id)
     plan = {
         item.pk: receivers.pick(item, rejected.get(item.pk, set())) if to_agent else (None, []) for item in planned
     }
@@ -266,7 +268,8 @@ def move_held_batch(
             events.append(WorkItemEvent(item=item, at=at, kind=kind, from_status=item.status, to_status=to_status,
                                         reason=reason, data=data, **actor_fields(actor)))
         if to_queue:
-            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, updated_at=at)
+            WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, assigned_by=None,
+                                                            updated_at=at)
         if by_agent:
             _assign_all({item_id: agent_id for agent_id, ids in by_agent.items() for item_id in ids}, at)
             AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=at)
@@ -283,7 +286,8 @@ def _assign_all(assignee_by_item: dict[int, int], at: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {WorkItem._meta.db_table} AS w SET status = %s, assignee_id = v.agent_id, assigned_at = %s,"
-            f" updated_at = %s FROM (VALUES {rows}) AS v(item_id, agent_id) WHERE w.id = v.item_id",
+            f" assigned_by_id = NULL, updated_at = %s FROM (VALUES {rows}) AS v(item_id, agent_id)"
+            " WHERE w.id = v.item_id",
             [ItemStatus.ASSIGNED, at, at, *params],
         )
 

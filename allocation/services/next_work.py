@@ -28,6 +28,7 @@ from allocation.models import (
     AgentProfile,
     AgentSkill,
     AllocationMode,
+    CoolOff,
     EventKind,
     ItemStatus,
     Presence,
@@ -38,7 +39,7 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.services import sla_clock
-from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
+from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
 from wfo import metrics
 
 RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
@@ -47,12 +48,13 @@ ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 
 # How many heads are read per queue, and how many of the merged heads are tried in order.
 # Uncontended, the first candidate is the global best (it heads its queue); a candidate is
-# only lost to a concurrent request, so the window starts above the expected concurrency
-# and both widen when every candidate was taken meanwhile. Few heads per queue keeps the
-# read small: each head read is an index entry and a heap visit.
+# only lost to a concurrent request (or held back from this agent by a cool-off), so the
+# window starts above the expected concurrency, and both widen while every candidate was
+# lost and some queue may have more behind its heads. Few heads per queue keeps the read
+# small: each head read is an index entry and a heap visit.
 FIRST_HEADS_PER_QUEUE = 2
 FIRST_WINDOW = 8
-WIDEST_WINDOW = 512
+WIDEST_WINDOW = 4096
 
 _ASSIGN_NEXT_TEMPLATE = f"""
 WITH agent AS (
@@ -69,7 +71,7 @@ ready AS (
 ),
 follow_up AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.pended_until,
-           '{RULE_PENDED_FOLLOW_UP}' AS rule, w.updated_at AS was
+           %(follow_up)s::text AS rule, w.updated_at AS was
       FROM {ITEM_TABLE} AS w
       JOIN ready ON w.assignee_id = ready.user_id
      WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
@@ -94,8 +96,10 @@ eligible AS (
      WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
        AND q.id NOT IN (SELECT queue_id FROM unmet)
 ),
-candidates AS (
-    SELECT head.id
+heads AS (
+    -- Each eligible queue's first items, from the partial index; `q` says whose they are,
+    -- so the caller can tell a queue read to its end from one with more behind.
+    SELECT head.*, eligible.queue_id AS q
       FROM eligible
      CROSS JOIN LATERAL (
             SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
@@ -104,14 +108,18 @@ candidates AS (
              LIMIT __HEADS_PER_QUEUE__
            ) AS head
      WHERE NOT EXISTS (SELECT 1 FROM follow_up)
-     ORDER BY head.start_by, head.priority DESC, head.received_at, head.id
-     LIMIT __WINDOW__
+),
+candidates AS (
+    SELECT id FROM heads ORDER BY start_by, priority DESC, received_at, id LIMIT __WINDOW__
 ),
 next_best AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, NULL::timestamptz AS pended_until,
-           '{RULE_NEXT_BEST}' AS rule, w.updated_at AS was
+           %(next_best)s::text AS rule, w.updated_at AS was
       FROM {ITEM_TABLE} AS w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
+       -- Not one the agent handed back a moment ago (a release, a push rejection).
+       AND NOT EXISTS (SELECT 1 FROM {CoolOff._meta.db_table} AS c
+                        WHERE c.item_id = w.id AND c.agent_id = %(agent)s AND c.until > %(now)s)
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
@@ -128,10 +136,10 @@ t AS (
 moved AS (
     UPDATE {ITEM_TABLE} AS w
        SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = t.at,
-           pended_until = NULL, updated_at = t.at
+           pended_until = NULL, updated_at = t.at, assigned_by_id = NULL
       FROM picked, t
      WHERE w.id = picked.id
-    -- Every column (the last SELECT names the ones it returns), and what the event says.
+    -- Every column (rows.ITEM_COLUMNS, in the table's order), then what the event says.
  RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent, picked.rule AS picked_rule,
            picked.pended_until AS picked_pended_until
 ),
@@ -142,9 +150,8 @@ logged AS (
            '{ItemStatus.ASSIGNED}', '',
            jsonb_build_object('rule', picked_rule, 'queue_id', queue_id, 'start_by', start_by,
                               'priority', priority, 'from_agent', from_agent, 'to_agent', assignee_id)
-           || CASE WHEN picked_rule = '{RULE_NEXT_BEST}'
-                   THEN jsonb_build_object('order', '{ORDER_DESCRIPTION}',
-                                           'eligible_queues', (SELECT count(*) FROM eligible))
+           || CASE WHEN picked_rule = %(next_best)s
+                   THEN jsonb_build_object('order', %(order)s::text, 'eligible_queues', (SELECT count(*) FROM eligible))
                    ELSE jsonb_build_object('pended_until', picked_pended_until) END
       FROM moved
 ),
@@ -158,10 +165,10 @@ resumed AS (
     -- makes the alert scan do it should that be interrupted.
     UPDATE {SlaClock._meta.db_table} AS c SET resumed_at = m.updated_at, next_alert_at = m.updated_at
       FROM moved AS m
-     WHERE c.item_id = m.id AND m.picked_rule = '{RULE_PENDED_FOLLOW_UP}' AND c.paused_since IS NOT NULL
+     WHERE c.item_id = m.id AND m.picked_rule = %(follow_up)s AND c.paused_since IS NOT NULL
 )
-SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM candidates), m.picked_rule,
-       {returning_item("m")}, {QUEUE_COLUMNS}
+SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM heads),
+       (SELECT count(*) FROM heads GROUP BY q ORDER BY 1 DESC LIMIT 1), m.*, {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved AS m ON true
   LEFT JOIN {Queue._meta.db_table} AS q ON q.id = m.queue_id
@@ -194,7 +201,8 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
 
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
     work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
-    params = {"agent": agent_id, "now": timezone.now(), **_actor_columns(actor, agent_id)}
+    params = {"agent": agent_id, "now": timezone.now(), "follow_up": RULE_PENDED_FOLLOW_UP,
+              "next_best": RULE_NEXT_BEST, "order": ORDER_DESCRIPTION, **_actor_columns(actor, agent_id)}
     heads_per_queue, window = FIRST_HEADS_PER_QUEUE, FIRST_WINDOW
     while True:
         with connection.cursor() as cursor:
@@ -202,7 +210,8 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-        presence, held, capacity, candidates, rule, *item_row = row
+        presence, held, capacity, heads, most_from_one_queue, *rest = row
+        item_row, (_, _, rule, _), queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH:ITEM_WIDTH + 4], rest[ITEM_WIDTH + 4:]
         if presence != Presence.AVAILABLE:
             raise AgentNotAvailable(
                 f"You are {Presence(presence).label.lower()}: set yourself available to get work."
@@ -210,7 +219,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
         if held >= capacity:
             raise AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
         if item_row[0] is not None:
-            item = item_from_row(item_row)
+            item = item_from_row([*item_row, *queue_row])
             if rule == RULE_PENDED_FOLLOW_UP:
                 # Its SLA pause ended: due at moves later by the working time it was paused.
                 sla_clock.clock_settle(item_id=item.pk)
@@ -219,9 +228,11 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
                 item.assignee = actor
             metrics.ALLOCATIONS.labels("assigned").inc()
             return item
-        # Fewer candidates than the window: the whole eligible backlog was seen, and is empty
-        # or taken. A full window lost to concurrent requests: look further down the queues.
-        if candidates < window or window >= WIDEST_WINDOW:
+        # Nothing free among the candidates. "Nothing waiting" only if the eligible backlog was
+        # read to its end: no queue gave as many heads as asked for (it may have more behind
+        # them) and every head was a candidate. Else look further down the queues.
+        read_to_end = heads <= window and (most_from_one_queue or 0) < heads_per_queue
+        if read_to_end or window >= WIDEST_WINDOW:
             metrics.ALLOCATIONS.labels("none").inc()
             return None
         heads_per_queue, window = window, window * 8

@@ -59,7 +59,10 @@ class RebalanceResult:
 # Reservation expiry -------------------------------------------------------------------------
 
 def _reservation_expired(now: datetime) -> Q:
-    return Q(status=ItemStatus.ASSIGNED, assigned_at__lt=now - F("queue__reservation_timeout"))
+    """Offered and not started in time. A person's assignment (assigned_by) is a decision,
+    not an offer: it stays (it still moves if its agent goes away, as any held work)."""
+    return Q(status=ItemStatus.ASSIGNED, assigned_by__isnull=True,
+             assigned_at__lt=now - F("queue__reservation_timeout"))
 
 
 def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:

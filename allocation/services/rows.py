@@ -11,8 +11,15 @@ from django.db import connection
 from allocation.models import Queue, WorkItem
 
 ITEM_TABLE = WorkItem._meta.db_table
-_ITEM_FIELDS = WorkItem._meta.concrete_fields
-ITEM_COLUMNS = [field.column for field in _ITEM_FIELDS]
+# The item table's columns in the order PostgreSQL keeps them (each migration that adds one
+# appends it), so a statement may return `w.*` — far shorter than naming them — and still be
+# read back here. tests/allocation/test_next_work.py checks this against the database.
+ITEM_COLUMNS = [
+    "id", "source", "external_id", "customer_ref", "title", "payload", "priority", "status", "received_at", "due_at",
+    "start_by", "assigned_at", "started_at", "pended_until", "closed_at", "outcome", "created_at", "updated_at",
+    "assignee_id", "completed_by_id", "queue_id", "assigned_by_id",
+]
+_ITEM_FIELDS = [next(f for f in WorkItem._meta.concrete_fields if f.column == column) for column in ITEM_COLUMNS]
 _QUEUE_FIELDS = [Queue._meta.get_field(name) for name in ("id", "code", "name", "outcomes")]
 QUEUE_COLUMNS = ", ".join(f"q.{field.column} AS queue_{field.column}" for field in _QUEUE_FIELDS)
 
@@ -39,7 +46,7 @@ def _converters(fields) -> list:
     return [field.from_db_value if hasattr(field, "from_db_value") else None for field in fields]
 
 
-_ITEM_WIDTH = len(_ITEM_FIELDS)
+ITEM_WIDTH = len(ITEM_COLUMNS)
 _ITEM_ATTNAMES = [field.attname for field in _ITEM_FIELDS]
 _ITEM_CONVERTERS = _converters(_ITEM_FIELDS)
 _QUEUE_ATTNAMES = [field.attname for field in _QUEUE_FIELDS]
@@ -49,17 +56,18 @@ _QUEUE_CONVERTERS = _converters(_QUEUE_FIELDS)
 def item_from_row(row: Sequence, *, with_queue: bool = True) -> WorkItem:
     """An item from ITEM_COLUMNS values, followed by QUEUE_COLUMNS values if `with_queue`
     (the queue is then loaded with those fields only; others load on access)."""
-    item = _instance(WorkItem, _ITEM_ATTNAMES, _ITEM_CONVERTERS, row[:_ITEM_WIDTH])
+    item = _instance(WorkItem, _ITEM_ATTNAMES, _ITEM_CONVERTERS, row[:ITEM_WIDTH])
     if with_queue:
         item.queue = _instance(Queue, _QUEUE_ATTNAMES, _QUEUE_CONVERTERS,
-                               row[_ITEM_WIDTH : _ITEM_WIDTH + len(_QUEUE_FIELDS)])
+                               row[ITEM_WIDTH : ITEM_WIDTH + len(_QUEUE_FIELDS)])
     return item
 
 
 def _instance(model, attnames, converters, values):
-    # Then from_db, as the ORM does.
-    converted = [
+    # Then from_db, as the ORM does; it reads the values in the model's field order.
+    converted = dict(zip(attnames, (
         value if convert is None else convert(value, None, connection)
         for convert, value in zip(converters, values, strict=True)
-    ]
-    return model.from_db(connection.alias, attnames, converted)
+    ), strict=True))
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in converted]
+    return model.from_db(connection.alias, names, [converted[name] for name in names])

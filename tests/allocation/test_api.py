@@ -359,7 +359,9 @@ def test_release_and_transfer(agent_client, agent, team):
     assert "reason" in missing_reason.json()["errors"]
     released = agent_client.post(f"{ITEMS}{item.pk}/release/", {"reason": "Not mine"}, format="json")
     assert released.json()["status"] == "queued"
+    assert agent_client.post("/api/v1/agent/next/").status_code == 204  # not handed straight back
 
+    queued_item(queue)
     item = WorkItem.objects.get(pk=agent_client.post("/api/v1/agent/next/").json()["id"])
     both = agent_client.post(f"{ITEMS}{item.pk}/transfer/", {"queue": other_queue.code, "agent": "x"}, format="json")
     assert both.status_code == 400

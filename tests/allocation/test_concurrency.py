@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from allocation import services
-from allocation.models import EventKind, ItemStatus, WorkItem, WorkItemEvent
+from allocation.exceptions import AgentAtCapacity
+from allocation.models import CoolOff, EventKind, ItemStatus, WorkItem, WorkItemEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +68,89 @@ def test_fifty_agents_drain_two_thousand_items_each_exactly_once():
     )
     completed_by = dict(WorkItem.objects.values_list("id", "completed_by_id"))
     assert assigned_to == owner_by_item == completed_by
+
+
+def _holding_locks_on(item_ids: list[int]):
+    """Another connection holds these items' row locks (as concurrent get-nexts would, each
+    mid-statement) until the returned `release()` is called."""
+    from django.db import transaction
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(WorkItem.objects.select_for_update().filter(pk__in=item_ids))
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(timeout=30)
+
+    def done():
+        release.set()
+        thread.join(timeout=30)
+
+    return done
+
+
+def test_nothing_waiting_means_nothing_free_not_the_first_heads_taken():
+    """Get-next reads each queue's first heads; with those held by concurrent requests it
+    once answered "nothing waiting" while the rest of the queue waited."""
+    team = factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[team])
+    for _ in range(20):
+        factories.WorkItemFactory(queue=queue, priority=3)
+    agent = factories.AgentFactory(team=team, capacity=5)
+    heads = list(WorkItem.objects.filter(queue=queue).order_by("start_by", "-priority", "received_at", "id")
+                 .values_list("pk", flat=True))
+    for held in (2, 8, 9):  # the first window, the first two windows' heads
+        release = _holding_locks_on(heads[:held])
+        try:
+            got = services.item_get_next(agent_id=agent.pk)
+        finally:
+            release()
+        assert got is not None and got.pk == heads[held], held
+        services.item_release(item_id=got.pk, actor=agent.user, reason="again")
+        CoolOff.objects.all().delete()  # this test is about locks, not the release's cool-off
+
+
+@pytest.mark.parametrize("queues", [1, 6])
+def test_concurrent_agents_leave_nothing_eligible_queued(queues):
+    """12 agents at once, each asking until it is told "nothing waiting" (or is full), on 30
+    items in one busy queue or spread over six: no item may be left waiting then."""
+    team = factories.TeamFactory()
+    queue_list = [factories.QueueFactory(teams=[team]) for _ in range(queues)]
+    agents = [factories.AgentFactory(team=team, capacity=3) for _ in range(12)]  # room for 36
+    for round_number in range(5):
+        WorkItem.objects.bulk_create(
+            factories.WorkItemFactory.build(queue=queue_list[n % queues], external_id=f"R{round_number}-{n}")
+            for n in range(30)
+        )
+        barrier = threading.Barrier(len(agents))
+        failures: list[BaseException] = []
+
+        def ask(agent, barrier=barrier, failures=failures):
+            try:
+                barrier.wait()
+                while services.item_get_next(agent_id=agent.pk) is not None:
+                    pass
+            except AgentAtCapacity:
+                pass
+            except BaseException as error:
+                failures.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=ask, args=(agent,)) for agent in agents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures, failures[:3]
+        left = WorkItem.objects.filter(status=ItemStatus.QUEUED).count()
+        assert left == 0, f"round {round_number}: {left} items left waiting while agents had room"
+        WorkItem.objects.filter(status=ItemStatus.ASSIGNED).update(status=ItemStatus.COMPLETED, assignee=None)

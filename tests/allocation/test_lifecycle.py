@@ -4,14 +4,16 @@ import itertools
 from datetime import timedelta
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from allocation import services
 from allocation.actors import SystemActor
 from allocation.exceptions import AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
-from allocation.models import EventKind, ItemStatus, Presence, WorkItem
+from allocation.models import CoolOff, EventKind, ItemStatus, Presence, WorkItem
 from tests import factories
-from tests.helpers import assigned_item, pended_item, started_item
+from tests.helpers import assigned_item, pended_item, queued_item, started_item
 from wfo import roles
 from wfo.exceptions import InvalidInput, PermissionDenied
 
@@ -147,7 +149,29 @@ def test_release_returns_the_item_to_its_queue(agent, queue, start):
     event = _last_event(released)
     assert event.kind == EventKind.RELEASED
     assert event.reason == "Needs a specialist"
-    assert event.data == {"from_agent": agent.pk}
+    cool_off = CoolOff.objects.get(item=item)
+    assert (cool_off.agent_id, cool_off.kind, cool_off.reason) == (agent.pk, "released", "Needs a specialist")
+    assert cool_off.until == cool_off.since + settings.WFO_RELEASE_COOLDOWN == event.at + settings.WFO_RELEASE_COOLDOWN
+    assert event.data == {"from_agent": agent.pk, "not_offered_again_until": cool_off.until.isoformat()}
+
+
+def test_released_work_does_not_come_straight_back(agent, queue, team, settings):
+    """The agent released it ("needs an authority I don't have") and pressed `n`: it gets
+    the next item, not the same one; a colleague gets the released one; after the cool-off
+    it may come back to the agent."""
+    item = assigned_item(agent, queue)
+    services.item_release(item_id=item.pk, actor=agent.user, reason="Needs a senior's authority")
+    later = queued_item(queue)
+
+    assert services.item_get_next(agent_id=agent.pk).pk == later.pk
+    colleague = factories.AgentFactory(team=team)
+    assert services.item_get_next(agent_id=colleague.pk).pk == item.pk
+    services.item_release(item_id=item.pk, actor=colleague.user, reason="Conflict of interest")
+    services.item_release(item_id=later.pk, actor=agent.user, reason="Lunch")
+    assert services.item_get_next(agent_id=agent.pk) is None  # both cool off for it
+
+    with time_machine.travel(timezone.now() + settings.WFO_RELEASE_COOLDOWN + timedelta(seconds=1)):
+        assert services.item_get_next(agent_id=agent.pk).pk == item.pk
 
 
 def test_release_needs_a_reason(agent, queue):
@@ -309,3 +333,16 @@ def test_start_returns_the_item_as_stored(agent, queue):
         stored.status, stored.started_at, stored.updated_at,
     )
     assert started.events.count() == 3
+
+
+def test_supervisors_see_who_an_item_is_held_back_from_and_why(agent, queue, supervisor, client):
+    agent.user.first_name, agent.user.last_name = "Amelia", "Hart"
+    agent.user.save()
+    item = assigned_item(agent, queue)
+    services.item_release(item_id=item.pk, actor=agent.user, reason="Needs a senior's authority")
+
+    client.force_login(supervisor)
+    page = client.get(f"/work/items/{item.pk}/").content.decode()
+
+    assert "Held back from" in page and "Amelia Hart until" in page
+    assert "released: “Needs a senior&#x27;s authority”" in page

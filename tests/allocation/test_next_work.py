@@ -153,7 +153,8 @@ def test_user_without_profile_is_not_an_agent(db):
         services.item_get_next(agent_id=user.pk)
 
 
-def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue):
+def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue, settings):
+    settings.WFO_RELEASE_COOLDOWN = timedelta(0)  # the released item may come straight back here
     _item(queue)
     urgent = _item(queue, minutes_ago=60 * 24 * 5)  # already far past its start-by
     got = services.item_get_next(agent_id=agent.pk)
@@ -245,7 +246,7 @@ def test_get_next_binds_no_limit():
 
     from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS
 
-    assert len(_ASSIGN_NEXT_BY_LIMITS) == 3
+    assert len(_ASSIGN_NEXT_BY_LIMITS) == 4
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
         assert not re.search(r"LIMIT\s+%\(", sql), sql
 
@@ -263,3 +264,17 @@ def test_get_next_is_dated_once_it_holds_the_item_not_by_a_clock_read_before(age
     assigned = got.events.get(kind=EventKind.ASSIGNED)
     assert assigned.at == got.assigned_at == got.updated_at > created
     assert list(items_audit()) == []
+
+
+def test_item_columns_are_the_tables_in_its_order():
+    """get-next returns `w.*`; rows.ITEM_COLUMNS must name the table's columns in the order
+    PostgreSQL keeps them (a migration adding one appends it, and so must the list)."""
+    from django.db import connection
+
+    from allocation.services.rows import ITEM_COLUMNS
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                       "ORDER BY ordinal_position", [WorkItem._meta.db_table])
+        assert [name for (name,) in cursor.fetchall()] == ITEM_COLUMNS
+    assert sorted(ITEM_COLUMNS) == sorted(field.column for field in WorkItem._meta.concrete_fields)

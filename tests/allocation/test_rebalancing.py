@@ -10,10 +10,10 @@ from allocation import services
 from allocation.models import (
     AgentProfile,
     AllocationMode,
+    CoolOff,
     EventKind,
     ItemStatus,
     Presence,
-    PushRejection,
     SlaClock,
     WorkItem,
     WorkItemEvent,
@@ -232,7 +232,7 @@ def test_push_assigns_least_recently_assigned_first_and_a_rejection_sticks(team)
         services.item_reject(item_id=items[0].pk, actor=first.user, reason="not mine")
     rejected = services.item_reject(item_id=items[0].pk, actor=second.user, reason="Conflict of interest")
     assert rejected.status == ItemStatus.QUEUED
-    assert PushRejection.objects.get(item=items[0], agent=second).reason == "Conflict of interest"
+    assert CoolOff.objects.get(item=items[0], agent=second).reason == "Conflict of interest"
     rebalancing.push_assign()
     # second has room again but rejected items[0]: it gets items[2]; items[0] waits for someone else.
     assert reload(items[0]).status == ItemStatus.QUEUED
