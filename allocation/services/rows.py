@@ -41,33 +41,37 @@ def returning_item(alias: str) -> str:
     return ", ".join(f"{alias}.{column}" for column in ITEM_COLUMNS)
 
 
-def _converters(fields) -> list:
-    # What the ORM's compiler would do: field converters (e.g. JSON text -> objects).
-    return [field.from_db_value if hasattr(field, "from_db_value") else None for field in fields]
-
-
 ITEM_WIDTH = len(ITEM_COLUMNS)
-_ITEM_ATTNAMES = [field.attname for field in _ITEM_FIELDS]
-_ITEM_CONVERTERS = _converters(_ITEM_FIELDS)
-_QUEUE_ATTNAMES = [field.attname for field in _QUEUE_FIELDS]
-_QUEUE_CONVERTERS = _converters(_QUEUE_FIELDS)
+
+
+class _Reader:
+    """Turns a run of returned values into a model instance as the ORM does (converters,
+    then from_db, which takes the values in the model's field order)."""
+
+    def __init__(self, model, fields) -> None:
+        self.model, self.width = model, len(fields)
+        by_column = {field.column: index for index, field in enumerate(fields)}
+        ordered = [field for field in model._meta.concrete_fields if field.column in by_column]
+        self.positions = [by_column[field.column] for field in ordered]
+        self.attnames = [field.attname for field in ordered]
+        self.converters = [getattr(field, "from_db_value", None) for field in ordered]
+
+    def __call__(self, values: Sequence):
+        converted = [
+            value if convert is None else convert(value, None, connection)
+            for convert, value in zip(self.converters, (values[i] for i in self.positions), strict=True)
+        ]
+        return self.model.from_db(connection.alias, self.attnames, converted)
+
+
+_read_item = _Reader(WorkItem, _ITEM_FIELDS)
+_read_queue = _Reader(Queue, _QUEUE_FIELDS)
 
 
 def item_from_row(row: Sequence, *, with_queue: bool = True) -> WorkItem:
     """An item from ITEM_COLUMNS values, followed by QUEUE_COLUMNS values if `with_queue`
     (the queue is then loaded with those fields only; others load on access)."""
-    item = _instance(WorkItem, _ITEM_ATTNAMES, _ITEM_CONVERTERS, row[:ITEM_WIDTH])
+    item = _read_item(row[:ITEM_WIDTH])
     if with_queue:
-        item.queue = _instance(Queue, _QUEUE_ATTNAMES, _QUEUE_CONVERTERS,
-                               row[ITEM_WIDTH : ITEM_WIDTH + len(_QUEUE_FIELDS)])
+        item.queue = _read_queue(row[ITEM_WIDTH : ITEM_WIDTH + _read_queue.width])
     return item
-
-
-def _instance(model, attnames, converters, values):
-    # Then from_db, as the ORM does; it reads the values in the model's field order.
-    converted = dict(zip(attnames, (
-        value if convert is None else convert(value, None, connection)
-        for convert, value in zip(converters, values, strict=True)
-    ), strict=True))
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in converted]
-    return model.from_db(connection.alias, names, [converted[name] for name in names])
