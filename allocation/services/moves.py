@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -102,6 +103,26 @@ def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[Age
     return winner, considered
 
 
+# A due follow-up ---------------------------------------------------------------------------
+
+HOLDER, WAIT, QUEUE = "holder", "wait", "queue"
+
+
+def follow_up_destination(holder: AgentProfile | None, *, waited: timedelta) -> tuple[str, str]:
+    """Where a pended item whose follow-up came goes (with its agent's row locked), and why:
+    back to its agent when the agent is available with room — get-next's rule too, which
+    serves it first then; while the agent is available but full, it waits (the agent's next
+    get-next takes it as soon as there is room) up to WFO_FOLLOW_UP_WAIT; an absent agent's,
+    or one that waited that long, goes to its queue."""
+    if holder is None or holder.presence != Presence.AVAILABLE:
+        return QUEUE, "Its agent is not available."
+    if selectors.agent_active_item_count(holder.pk) < holder.capacity:
+        return HOLDER, ""
+    if waited < settings.WFO_FOLLOW_UP_WAIT:
+        return WAIT, ""
+    return QUEUE, f"Its agent stayed at capacity for {int(settings.WFO_FOLLOW_UP_WAIT.total_seconds() // 60)} min."
+
+
 # The one move ------------------------------------------------------------------------------
 
 def move_one(
@@ -117,7 +138,7 @@ def move_one(
     holder_id = item.assignee_id
     winner, considered = (None, [])
     if to_holder:
-        winner = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).first()
+        winner = AgentProfile.objects.filter(pk=holder_id).first()
     elif to_agent:
         winner, considered = candidates(item, now=now, exclude={holder_id} if holder_id else set())
     with transaction.atomic():
@@ -131,6 +152,13 @@ def move_one(
         if locked is None or locked.assignee_id != holder_id or not still_applies(locked):
             return None
         target = agents.get(winner.pk) if winner else None
+        at = moved_at(now)
+        if to_holder:
+            destination, why = follow_up_destination(target, waited=at - locked.pended_until)
+            if destination == WAIT:
+                return None
+            target = target if destination == HOLDER else None
+            reason = f"{reason} {why}".strip()
         if target is not None and not to_holder:
             refused = selectors.agent_ineligibility_reasons(agent=target, queue=locked.queue)
             if refused:  # changed since it was chosen: the queue takes the item instead
@@ -140,7 +168,6 @@ def move_one(
         from_status = locked.status
         if target is None and from_status == ItemStatus.QUEUED:
             return None
-        at = moved_at(now)
         if from_status == ItemStatus.PENDED:
             sla_clock.clock_resume(item=locked, at=at)
         locked.pended_until = None

@@ -138,20 +138,18 @@ def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
 
 
 def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
-    """Pended items whose follow-up time came go back to their agent if it is available,
-    else to the queue."""
+    """Pended items whose follow-up time came go back to their agent, wait for it, or go to
+    the queue (moves.follow_up_destination)."""
 
     def due(item: WorkItem) -> bool:
         return item.status == ItemStatus.PENDED and item.pended_until <= now
 
     count = MoveCount()
     items = WorkItem.objects.filter(status=ItemStatus.PENDED, pended_until__lte=now).order_by("pended_until", "id")
-    for item_id, holder_id in list(items.values_list("pk", "assignee_id")[:batch_size]):
-        available = AgentProfile.objects.filter(pk=holder_id, presence=Presence.AVAILABLE).exists()
+    for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
         count.add(move_one(
             item_id, actor=REBALANCER, kind=EventKind.FOLLOW_UP_DUE, rule=RULE_FOLLOW_UP, still_applies=due, now=now,
-            reason="The follow-up time came." + ("" if available else " Its agent is not available."),
-            to_agent=False, to_holder=available,
+            reason="The follow-up time came.", to_agent=False, to_holder=True,
         ))
     return count
 

@@ -273,3 +273,40 @@ def test_supervisors_see_why_the_item_went_to_its_agent(client, agent, queue, te
     assert "eligible, least recently assigned" in html
     client.force_login(helper.user)  # the agent itself sees the timeline, not the explanation box
     assert "has this item</h2>" not in client.get(f"/work/items/{item.pk}/").content.decode()
+
+
+def test_a_due_follow_up_waits_for_its_full_agent_then_goes_to_the_queue(agent, queue, settings):
+    """Capacity 1: the agent works something else when its follow-up comes. The job does not
+    hand it back over capacity; it waits for room (get-next serves it first then) up to
+    WFO_FOLLOW_UP_WAIT, then goes to the queue."""
+    agent.capacity = 1
+    agent.save()
+    waiting = pended_item(agent, queue, minutes=5)
+    busy = started_item(agent, queue)
+    at_follow_up = timezone.now() + timedelta(minutes=6)
+
+    rebalancing.rebalance(now=at_follow_up)
+    assert reload(waiting).status == ItemStatus.PENDED
+    assert WorkItem.objects.filter(assignee=agent.user, status__in=["assigned", "in_progress"]).count() == 1
+
+    rebalancing.rebalance(now=at_follow_up + settings.WFO_FOLLOW_UP_WAIT + timedelta(minutes=1))
+    moved = reload(waiting)
+    assert (moved.status, moved.assignee_id) == (ItemStatus.QUEUED, None)
+    event = moved.events.order_by("-id").first()
+    assert event.kind == EventKind.FOLLOW_UP_DUE and "stayed at capacity for 30 min" in event.reason
+    assert reload(busy).assignee_id == agent.pk
+
+
+def test_a_due_follow_up_comes_back_as_soon_as_its_agent_has_room(agent, queue):
+    agent.capacity = 1
+    agent.save()
+    waiting = pended_item(agent, queue, minutes=5)
+    busy = started_item(agent, queue)
+    later = timezone.now() + timedelta(minutes=6)
+    rebalancing.rebalance(now=later)
+    services.item_complete(item_id=busy.pk, actor=agent.user)
+
+    rebalancing.rebalance(now=later + timedelta(minutes=1))
+
+    back = reload(waiting)
+    assert (back.status, back.assignee_id) == (ItemStatus.ASSIGNED, agent.pk)

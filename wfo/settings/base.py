@@ -190,6 +190,8 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-p
 # offline before its items move, and how long a rejected push is not offered to it again.
 WFO_REBALANCE_GRACE = timedelta(minutes=env.int("WFO_REBALANCE_GRACE_MINUTES", default=15))
 WFO_PUSH_REJECT_COOLDOWN = timedelta(minutes=env.int("WFO_PUSH_REJECT_COOLDOWN_MINUTES", default=60))
+# How long a due follow-up waits for its agent while the agent is at capacity, before it goes to the queue.
+WFO_FOLLOW_UP_WAIT = timedelta(minutes=env.int("WFO_FOLLOW_UP_WAIT_MINUTES", default=30))
 # How long a released item is not offered again to the agent who released it.
 WFO_RELEASE_COOLDOWN = timedelta(minutes=env.int("WFO_RELEASE_COOLDOWN_MINUTES", default=60))
 # An agent whose session saw no request for this long is set offline.
