@@ -159,6 +159,7 @@ LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.ASSIGNED: _moves([(_QUEUED, _ASSIGNED), (ItemStatus.PENDED, _ASSIGNED)]),
     EventKind.STARTED: _moves((s, ItemStatus.IN_PROGRESS) for s in _statuses_allowing(transitions.START)),
     EventKind.PENDED: _moves((s, ItemStatus.PENDED) for s in _statuses_allowing(transitions.PEND)),
+    EventKind.RESUMED: _moves((s, ItemStatus.IN_PROGRESS) for s in _statuses_allowing(transitions.RESUME)),
     EventKind.COMPLETED: _moves((s, ItemStatus.COMPLETED) for s in _statuses_allowing(transitions.COMPLETE)),
     EventKind.RELEASED: _moves((s, _QUEUED) for s in _statuses_allowing(transitions.RELEASE)),
     EventKind.REJECTED: _moves((s, _QUEUED) for s in _statuses_allowing(transitions.REJECT)),

@@ -25,13 +25,14 @@ CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"
 
 START, PEND, COMPLETE, RELEASE, TRANSFER, CANCEL = "start", "pend", "complete", "release", "transfer", "cancel"
-REPRIORITIZE, REJECT = "priority", "reject"
-ACTIONS = (START, PEND, COMPLETE, RELEASE, REJECT, TRANSFER, REPRIORITIZE, CANCEL)
+REPRIORITIZE, REJECT, RESUME = "priority", "reject", "resume"
+ACTIONS = (START, RESUME, PEND, COMPLETE, RELEASE, REJECT, TRANSFER, REPRIORITIZE, CANCEL)
 
 # The statuses each action accepts when the item's holder (or a system job) acts.
 HOLDER_MAY: dict[str, tuple[str, ...]] = {
     START: (ItemStatus.ASSIGNED,),
     PEND: (ItemStatus.IN_PROGRESS,),
+    RESUME: (ItemStatus.PENDED,),  # before its follow-up time: the customer replied
     COMPLETE: (ItemStatus.IN_PROGRESS,),
     RELEASE: ACTIVE_STATUSES,
     REJECT: (ItemStatus.ASSIGNED,),  # and only items of push-mode queues: see applies_to

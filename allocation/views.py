@@ -114,7 +114,8 @@ def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 # The item page -------------------------------------------------------------------------
 
 PAST_TENSE = {
-    transitions.START: "started", transitions.PEND: "pended", transitions.COMPLETE: "completed",
+    transitions.START: "started", transitions.RESUME: "resumed", transitions.PEND: "pended",
+    transitions.COMPLETE: "completed",
     transitions.RELEASE: "released", transitions.TRANSFER: "transferred", transitions.CANCEL: "cancelled",
     transitions.REPRIORITIZE: "given another priority", transitions.REJECT: "rejected",
 }
@@ -211,7 +212,7 @@ def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[Wor
     messages.success(request, _done_message(done, action))
     # An agent goes on working a started item; anything else it did ends its turn with
     # the item, so back to the inbox. Supervisors stay on the item they acted on.
-    if action == transitions.START or selectors.agent_profile_for(request.user) is None:
+    if action in (transitions.START, transitions.RESUME) or selectors.agent_profile_for(request.user) is None:
         return redirect("work:item", item_id=item_id)
     return redirect("work:inbox")
 
@@ -235,6 +236,13 @@ def _done_message(item: WorkItem, action: str) -> str:
 def item_start(request: HttpRequest, item_id: int) -> HttpResponse:
     return _act(request, item_id, transitions.START,
                 lambda item, data: services.item_start(item_id=item.pk, actor=request.user))
+
+
+@require_POST
+@login_required
+def item_resume(request: HttpRequest, item_id: int) -> HttpResponse:
+    return _act(request, item_id, transitions.RESUME,
+                lambda item, data: services.item_resume(item_id=item.pk, actor=request.user))
 
 
 @require_POST

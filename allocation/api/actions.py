@@ -41,6 +41,17 @@ class ItemStartApi(APIView):
         return item_response(services.item_start(item_id=item_id, actor=request.user))
 
 
+class ItemResumeApi(APIView):
+    """The holder takes a pended item up again before its follow-up time."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(request=EmptyInputSerializer, responses=ITEM_ACTION_RESPONSES)
+    def post(self, request, item_id: int):
+        valid_body(EmptyInputSerializer, request)
+        return item_response(services.item_resume(item_id=item_id, actor=request.user))
+
+
 class ItemPendApi(APIView):
     permission_classes = [IsAgent]
 

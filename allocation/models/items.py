@@ -139,6 +139,7 @@ class EventKind(models.TextChoices):
     RESERVATION_EXPIRED = "reservation_expired", "Reservation expired"
     REBALANCED = "rebalanced", "Rebalanced"
     REJECTED = "rejected", "Rejected"
+    RESUMED = "resumed", "Resumed"
 
 
 class WorkItemEvent(models.Model):

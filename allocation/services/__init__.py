@@ -10,6 +10,7 @@ from allocation.services.lifecycle import (
     item_pend,
     item_reject,
     item_release,
+    item_resume,
     item_start,
     item_transfer,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "item_pend",
     "item_reject",
     "item_release",
+    "item_resume",
     "item_start",
     "item_transfer",
     "items_intake",

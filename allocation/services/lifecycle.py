@@ -16,6 +16,7 @@ from django.utils import timezone
 from allocation import selectors, sla, transitions
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
+    AgentAtCapacity,
     AgentNotEligible,
     IllegalTransition,
     ItemNotFound,
@@ -184,6 +185,31 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
         item=item, actor=actor, kind=EventKind.PENDED, from_status=ItemStatus.IN_PROGRESS, at=now,
         reason=reason, data=data,
     )
+    return item
+
+
+@transaction.atomic
+def item_resume(*, item_id: int, actor: Actor) -> WorkItem:
+    """The holder takes a pended item up again before its follow-up time (the customer
+    replied): back in progress, within its capacity as get-next's rule has it; the SLA
+    pause ends and due at moves later by the working time paused."""
+    holder = None if _is_system(actor) else agents_lock([actor.pk]).first()  # lock order: agent, then item
+    item = item_lock(item_id)
+    _require_holder(item, actor)
+    _require_status(item, transitions.HOLDER_MAY[transitions.RESUME], "resumed")
+    if holder is not None:
+        held = selectors.agent_active_item_count(holder.pk)
+        if held >= holder.capacity:
+            raise AgentAtCapacity(f"You already hold {held} of {holder.capacity} items: finish, pend or release "
+                                  "one first, then resume this one.")
+    now = timezone.now()
+    follow_up = item.pended_until
+    item.status = ItemStatus.IN_PROGRESS
+    item.pended_until = None
+    sla_clock.clock_resume(item=item, at=now)
+    _save(item, "status", "pended_until", "due_at", "start_by")
+    event_record(item=item, actor=actor, kind=EventKind.RESUMED, from_status=ItemStatus.PENDED, at=now,
+                 data={"follow_up_was": follow_up.isoformat() if follow_up else None})
     return item
 
 

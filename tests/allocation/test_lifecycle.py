@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from allocation import services
 from allocation.actors import SystemActor
-from allocation.exceptions import AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
+from allocation.exceptions import AgentAtCapacity, AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
 from allocation.models import CoolOff, EventKind, ItemStatus, Presence, WorkItem
 from tests import factories
 from tests.helpers import assigned_item, pended_item, queued_item, started_item
@@ -346,3 +346,44 @@ def test_supervisors_see_who_an_item_is_held_back_from_and_why(agent, queue, sup
 
     assert "Held back from" in page and "Amelia Hart until" in page
     assert "released: “Needs a senior&#x27;s authority”" in page
+
+
+# resume --------------------------------------------------------------------------------------
+
+def test_the_holder_resumes_a_pended_item_early(agent, queue):
+    pended = pended_item(agent, queue, minutes=240)
+    clock_before = pended.due_at
+
+    resumed = services.item_resume(item_id=pended.pk, actor=agent.user)
+
+    assert (resumed.status, resumed.assignee_id, resumed.pended_until) == (ItemStatus.IN_PROGRESS, agent.pk, None)
+    event = _last_event(resumed)
+    assert (event.kind, event.from_status, event.to_status) == (EventKind.RESUMED, "pended", "in_progress")
+    assert resumed.due_at >= clock_before  # the pause's working time moved it, never earlier
+    with pytest.raises(IllegalTransition, match="cannot be resumed"):
+        services.item_resume(item_id=pended.pk, actor=agent.user)
+
+
+def test_resume_keeps_to_capacity_and_to_the_holder(agent, queue, team):
+    agent.capacity = 1
+    agent.save()
+    pended = pended_item(agent, queue)
+    started_item(agent, queue)
+    with pytest.raises(AgentAtCapacity, match="1 of 1"):
+        services.item_resume(item_id=pended.pk, actor=agent.user)
+    colleague = factories.AgentFactory(team=team)
+    with pytest.raises(NotItemHolder):
+        services.item_resume(item_id=pended.pk, actor=colleague.user)
+    assert WorkItem.objects.get(pk=pended.pk).status == ItemStatus.PENDED
+
+
+def test_resume_now_on_the_item_page(agent, queue, client):
+    pended = pended_item(agent, queue)
+    client.force_login(agent.user)
+    page = client.get(f"/work/items/{pended.pk}/").content.decode()
+    assert "Resume now" in page
+
+    response = client.post(f"/work/items/{pended.pk}/resume/")
+
+    assert response.status_code == 302 and response.url == f"/work/items/{pended.pk}/"
+    assert WorkItem.objects.get(pk=pended.pk).status == ItemStatus.IN_PROGRESS

@@ -90,6 +90,7 @@ OPERATIONS = [
               {"admin": (None,), "source": (None,), "other_source": (None,)}, rows=True),
     Operation("item-cancel", "POST", {"reason": OPTIONAL_REASON}, "item", {**OVERSEERS, **SOURCES}),
     Operation("item-start", "POST", {}, "item", PUSHED_TO),
+    Operation("item-resume", "POST", {}, "item", {}),  # the world pends nothing: always refused
     Operation("item-pend", "POST", {"until": Instant(rule="pend"), "reason": REASON}, "item", HOLDERS),
     Operation("item-complete", "POST", {
         "outcome": Text(required=False, max_length=100, blank=True, examples=("done", "approved")),
