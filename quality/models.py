@@ -131,6 +131,14 @@ class EvaluationSource(models.TextChoices):
     RESCORE = "rescore", "Re-score after a dispute"
 
 
+class EvaluationQuerySet(models.QuerySet):
+    def not_calibration(self) -> EvaluationQuerySet:
+        """Evaluations of the agent's work. A calibration evaluation judges the evaluators
+        (how far they agree on one item), not the agent: only its evaluators and quality
+        leads see it, the agent never acknowledges or disputes it, and no figure counts it."""
+        return self.exclude(source=EvaluationSource.CALIBRATION)
+
+
 class SamplingPeriod(models.TextChoices):
     DAY = "day", "Daily"
     WEEK = "week", "Weekly (from Monday)"
@@ -206,6 +214,8 @@ class Evaluation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EvaluationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("resolve_dispute", "Can uphold or re-score disputed evaluations")]
@@ -227,6 +237,10 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation #{self.pk} of #{self.item_id}"
+
+    @property
+    def is_calibration(self) -> bool:
+        return self.source == EvaluationSource.CALIBRATION
 
 
 class CalibrationSession(models.Model):

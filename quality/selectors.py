@@ -12,6 +12,7 @@ from quality.models import (
     Answer,
     CalibrationSession,
     Evaluation,
+    EvaluationSource,
     EvaluationStatus,
     Question,
 )
@@ -33,18 +34,20 @@ def evaluations_given(user) -> QuerySet[Evaluation]:
 
 
 def evaluations_received(user) -> QuerySet[Evaluation]:
-    """An agent's evaluated work: submitted ones only (drafts are the evaluator's own)."""
-    return _evaluations().filter(agent=user, status__in=DONE_EVALUATION_STATUSES).order_by("-submitted_at", "-id")
+    """An agent's evaluated work: submitted ones only (drafts are the evaluator's own), and
+    never a calibration (it judges the evaluators, not the agent)."""
+    return (_evaluations().not_calibration().filter(agent=user, status__in=DONE_EVALUATION_STATUSES)
+            .order_by("-submitted_at", "-id"))
 
 
 def evaluations_visible_to(user) -> QuerySet[Evaluation]:
     """The one rule of who sees an evaluation: its evaluator; the agent whose work it is,
     once submitted; a supervisor, its teams' agents' submitted ones; quality leads and
-    admins, all."""
+    admins, all. A calibration evaluation only its evaluator and quality leads."""
     evaluations = _evaluations().order_by("-created_at", "-id")
     if roles.leads_quality(user):
         return evaluations
-    visible = Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES)
+    visible = Q(evaluator=user) | Q(pk__in=evaluations_received(user).values("pk"))
     if roles.is_supervisor(user):
         visible |= Q(pk__in=evaluations_of_supervised_agents(user).values("pk"))
     return evaluations.filter(visible)
@@ -66,8 +69,8 @@ def evaluator_user_ids(user_ids) -> list[int]:
 
 
 def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
-    """A supervisor's teams' agents' submitted evaluations, newest first."""
-    return _evaluations().filter(
+    """A supervisor's teams' agents' submitted evaluations (not calibrations), newest first."""
+    return _evaluations().not_calibration().filter(
         agent__agent_profile__team__in=roles.supervised_team_ids(user), status__in=DONE_EVALUATION_STATUSES,
     ).order_by("-submitted_at", "-id")
 
@@ -81,7 +84,11 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
     evaluation = evaluations_visible_to(user).filter(pk=evaluation_id).first()
     if evaluation is not None:
         return evaluation
-    if Evaluation.objects.filter(pk=evaluation_id).exists():
+    hidden = Evaluation.objects.filter(pk=evaluation_id).values_list("source", flat=True).first()
+    if hidden == EvaluationSource.CALIBRATION:
+        raise PermissionDenied(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
+                               "evaluators and quality leads see it.")
+    if hidden is not None:
         raise PermissionDenied("This evaluation is not yours to see.")
     raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
 

@@ -93,7 +93,9 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
     context = {
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
         "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
-        "is_agent": evaluation.agent_id == user.pk,
+        # A calibration judges the evaluators: even an agent who may open it (as a quality
+        # lead) has nothing to acknowledge or dispute.
+        "is_agent": evaluation.agent_id == user.pk and not evaluation.is_calibration,
         "can_resolve": services.may_decide(user, evaluation),
     }
     return render(request, "quality/evaluation.html", context, status=400 if errors else 200)

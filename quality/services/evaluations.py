@@ -96,6 +96,9 @@ def _evaluation_lock(evaluation_id: int) -> Evaluation:
 def _require_agent(evaluation: Evaluation, actor: Actor) -> None:
     if isinstance(actor, SystemActor) or actor.pk != evaluation.agent_id:
         raise PermissionDenied("Only the agent whose work was evaluated can do this.")
+    if evaluation.is_calibration:
+        raise DomainError(f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the "
+                          "evaluators: it is not the agent's to acknowledge or dispute.")
 
 
 def _require_status(evaluation: Evaluation, allowed: tuple[str, ...], action: str) -> None:
@@ -192,6 +195,8 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
 
     evaluation = _evaluation_lock(evaluation_id)
     _require_decider(actor, evaluation)
+    if evaluation.is_calibration:
+        raise DomainError("A calibration evaluation compares the evaluators: it sends no work back as rework.")
     if evaluation.passed is not False:
         raise DomainError("Only a failed evaluation creates rework.")
     if evaluation.rework_item_id:

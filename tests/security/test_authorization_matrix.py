@@ -20,7 +20,8 @@ only its own items; a quality evaluator reaches only its evaluations (no items, 
 reports); a quality lead the forms, calibration and dispute decisions; a source system
 creates under, reads and cancels only its own sources (another source's item: 404), and
 reaches nothing else. Evaluations are visible to their evaluator, to quality leads, to the
-agent and its team's supervisors once submitted.
+agent and its team's supervisors once submitted (a calibration's to its evaluators and
+quality leads only).
 """
 
 import pytest
