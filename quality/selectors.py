@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 from django.db.models import Q, QuerySet
 
@@ -22,7 +23,8 @@ from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _evaluations() -> QuerySet[Evaluation]:
-    return Evaluation.objects.select_related("item__queue", "agent", "evaluator", "version__form")
+    # The agent's profile: its team says which supervisors decide a dispute (services.may_decide).
+    return Evaluation.objects.select_related("item__queue", "agent__agent_profile", "evaluator", "version__form")
 
 
 def evaluations_to_do(user) -> QuerySet[Evaluation]:
@@ -75,8 +77,32 @@ def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
     ).order_by("-submitted_at", "-id")
 
 
-def evaluations_disputed() -> QuerySet[Evaluation]:
-    return _evaluations().filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
+def disputes_to_decide(user, *, limit: int = 50) -> list[Evaluation]:
+    """The disputed evaluations waiting for this user's decision, oldest first: those it sees
+    and may decide (services.may_decide, the one rule: quality leads, the agent's team's
+    supervisors, never the scorer)."""
+    from quality.services import may_decide
+
+    disputed = evaluations_visible_to(user).filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
+    return list(islice((e for e in disputed if may_decide(user, e)), limit))
+
+
+def _active_users():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True)
+
+
+def quality_leads_and_supervisors(*, team_id: int | None):
+    """Active quality leads, and the supervisors of a team: who may decide a dispute of that
+    team's agent (the services ask may_decide of each)."""
+    supervisors = Q(groups__name=roles.SUPERVISOR, supervised_teams=team_id) if team_id is not None else Q()
+    return _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
+
+
+def admins():
+    """Active admins: superusers and the Admin role's members."""
+    return _active_users().filter(Q(is_superuser=True) | Q(groups__name=roles.ADMIN)).distinct().order_by("pk")
 
 
 def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
