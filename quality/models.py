@@ -119,8 +119,8 @@ DONE_EVALUATION_STATUSES = (
     EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
     EvaluationStatus.UPHELD, EvaluationStatus.RESCORED,
 )
-# Scored and still standing: what reports average (a re-scored evaluation gave way to its
-# replacement, which counts instead).
+# Scored and not replaced (a re-scored evaluation gave way to its replacement, which counts
+# instead); EvaluationQuerySet.standing() adds the rest of what every figure counts.
 STANDING_EVALUATION_STATUSES = tuple(s for s in DONE_EVALUATION_STATUSES if s != EvaluationStatus.RESCORED)
 
 
@@ -137,6 +137,14 @@ class EvaluationQuerySet(models.QuerySet):
         (how far they agree on one item), not the agent: only its evaluators and quality
         leads see it, the agent never acknowledges or disputes it, and no figure counts it."""
         return self.exclude(source=EvaluationSource.CALIBRATION)
+
+    def standing(self) -> EvaluationQuerySet:
+        """The one definition of the evaluations quality figures count — the form's results
+        by version, the report rollups behind history and scorecards (reporting/rollups.py
+        reads this query's SQL), the customer journey's QA results, risk-based sampling:
+        scored (submitted, acknowledged, disputed or upheld), not replaced by a re-score, and
+        not a calibration."""
+        return self.not_calibration().filter(status__in=STANDING_EVALUATION_STATUSES)
 
 
 class SamplingPeriod(models.TextChoices):

@@ -180,12 +180,13 @@ class VersionResult:
 
 
 def form_results_by_version(form) -> list[VersionResult]:
-    """Submitted evaluations of each version of a form: how many, the average score (over
-    those with a score) and the pass rate — so versions can be compared."""
+    """The standing evaluations (`Evaluation.objects.standing()`, as reports count them) of
+    each version of a form: how many, the average score (over those with a score) and the
+    pass rate — so versions can be compared."""
     from django.db.models import Avg, Count, Q
 
     rows = (
-        Evaluation.objects.filter(version__form=form, status__in=DONE_EVALUATION_STATUSES)
+        Evaluation.objects.standing().filter(version__form=form)
         .values("version__number")
         .annotate(n=Count("id"), scored=Count("id", filter=Q(score__isnull=False)), average=Avg("score"),
                   passed=Count("id", filter=Q(passed=True)))
