@@ -119,8 +119,8 @@ DONE_EVALUATION_STATUSES = (
     EvaluationStatus.SUBMITTED, EvaluationStatus.ACKNOWLEDGED, EvaluationStatus.DISPUTED,
     EvaluationStatus.UPHELD, EvaluationStatus.RESCORED,
 )
-# Scored and still standing: what reports average (a re-scored evaluation gave way to its
-# replacement, which counts instead).
+# Scored and not replaced (a re-scored evaluation gave way to its replacement, which counts
+# instead); EvaluationQuerySet.standing() adds the rest of what every figure counts.
 STANDING_EVALUATION_STATUSES = tuple(s for s in DONE_EVALUATION_STATUSES if s != EvaluationStatus.RESCORED)
 
 
@@ -129,6 +129,22 @@ class EvaluationSource(models.TextChoices):
     MANUAL = "manual", "Chosen by hand"
     CALIBRATION = "calibration", "Calibration"
     RESCORE = "rescore", "Re-score after a dispute"
+
+
+class EvaluationQuerySet(models.QuerySet):
+    def not_calibration(self) -> EvaluationQuerySet:
+        """Evaluations of the agent's work. A calibration evaluation judges the evaluators
+        (how far they agree on one item), not the agent: only its evaluators and quality
+        leads see it, the agent never acknowledges or disputes it, and no figure counts it."""
+        return self.exclude(source=EvaluationSource.CALIBRATION)
+
+    def standing(self) -> EvaluationQuerySet:
+        """The one definition of the evaluations quality figures count — the form's results
+        by version, the report rollups behind history and scorecards (reporting/rollups.py
+        reads this query's SQL), the customer journey's QA results, risk-based sampling:
+        scored (submitted, acknowledged, disputed or upheld), not replaced by a re-score, and
+        not a calibration."""
+        return self.not_calibration().filter(status__in=STANDING_EVALUATION_STATUSES)
 
 
 class SamplingPeriod(models.TextChoices):
@@ -206,6 +222,8 @@ class Evaluation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EvaluationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("resolve_dispute", "Can uphold or re-score disputed evaluations")]
@@ -227,6 +245,10 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation #{self.pk} of #{self.item_id}"
+
+    @property
+    def is_calibration(self) -> bool:
+        return self.source == EvaluationSource.CALIBRATION
 
 
 class CalibrationSession(models.Model):

@@ -75,6 +75,15 @@ def question_score(question: ScoredQuestion, value: str) -> tuple[Decimal | None
     return HUNDRED * (number - question.scale_min) / span, question.critical and number == question.scale_min
 
 
+def answer_label(question, value: str | None) -> str:
+    """An answer as people read it: "Yes", "No", "N/A", "4 (1–5)"; "—" when unanswered."""
+    if not value:
+        return "—"
+    if value in (YES, NO, NA):
+        return {YES: "Yes", NO: "No", NA: "N/A"}[value]
+    return f"{value} ({question.scale_min}–{question.scale_max})"
+
+
 def evaluation_score(questions: Iterable[ScoredQuestion], answers: Mapping[int, str | None]) -> Score:
     """Score the answers (question id → "yes"/"no"/"na"/scale value; missing or None:
     not answered, which counts like N/A)."""

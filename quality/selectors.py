@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 from django.db.models import Q, QuerySet
 
@@ -12,6 +13,7 @@ from quality.models import (
     Answer,
     CalibrationSession,
     Evaluation,
+    EvaluationSource,
     EvaluationStatus,
     Question,
 )
@@ -21,7 +23,8 @@ from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _evaluations() -> QuerySet[Evaluation]:
-    return Evaluation.objects.select_related("item__queue", "agent", "evaluator", "version__form")
+    # The agent's profile: its team says which supervisors decide a dispute (services.may_decide).
+    return Evaluation.objects.select_related("item__queue", "agent__agent_profile", "evaluator", "version__form")
 
 
 def evaluations_to_do(user) -> QuerySet[Evaluation]:
@@ -33,18 +36,20 @@ def evaluations_given(user) -> QuerySet[Evaluation]:
 
 
 def evaluations_received(user) -> QuerySet[Evaluation]:
-    """An agent's evaluated work: submitted ones only (drafts are the evaluator's own)."""
-    return _evaluations().filter(agent=user, status__in=DONE_EVALUATION_STATUSES).order_by("-submitted_at", "-id")
+    """An agent's evaluated work: submitted ones only (drafts are the evaluator's own), and
+    never a calibration (it judges the evaluators, not the agent)."""
+    return (_evaluations().not_calibration().filter(agent=user, status__in=DONE_EVALUATION_STATUSES)
+            .order_by("-submitted_at", "-id"))
 
 
 def evaluations_visible_to(user) -> QuerySet[Evaluation]:
     """The one rule of who sees an evaluation: its evaluator; the agent whose work it is,
     once submitted; a supervisor, its teams' agents' submitted ones; quality leads and
-    admins, all."""
+    admins, all. A calibration evaluation only its evaluator and quality leads."""
     evaluations = _evaluations().order_by("-created_at", "-id")
     if roles.leads_quality(user):
         return evaluations
-    visible = Q(evaluator=user) | Q(agent=user, status__in=DONE_EVALUATION_STATUSES)
+    visible = Q(evaluator=user) | Q(pk__in=evaluations_received(user).values("pk"))
     if roles.is_supervisor(user):
         visible |= Q(pk__in=evaluations_of_supervised_agents(user).values("pk"))
     return evaluations.filter(visible)
@@ -66,14 +71,38 @@ def evaluator_user_ids(user_ids) -> list[int]:
 
 
 def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
-    """A supervisor's teams' agents' submitted evaluations, newest first."""
-    return _evaluations().filter(
+    """A supervisor's teams' agents' submitted evaluations (not calibrations), newest first."""
+    return _evaluations().not_calibration().filter(
         agent__agent_profile__team__in=roles.supervised_team_ids(user), status__in=DONE_EVALUATION_STATUSES,
     ).order_by("-submitted_at", "-id")
 
 
-def evaluations_disputed() -> QuerySet[Evaluation]:
-    return _evaluations().filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
+def disputes_to_decide(user, *, limit: int = 50) -> list[Evaluation]:
+    """The disputed evaluations waiting for this user's decision, oldest first: those it sees
+    and may decide (services.may_decide, the one rule: quality leads, the agent's team's
+    supervisors, never the scorer)."""
+    from quality.services import may_decide
+
+    disputed = evaluations_visible_to(user).filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
+    return list(islice((e for e in disputed if may_decide(user, e)), limit))
+
+
+def _active_users():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True)
+
+
+def quality_leads_and_supervisors(*, team_id: int | None):
+    """Active quality leads, and the supervisors of a team: who may decide a dispute of that
+    team's agent (the services ask may_decide of each)."""
+    supervisors = Q(groups__name=roles.SUPERVISOR, supervised_teams=team_id) if team_id is not None else Q()
+    return _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
+
+
+def admins():
+    """Active admins: superusers and the Admin role's members."""
+    return _active_users().filter(Q(is_superuser=True) | Q(groups__name=roles.ADMIN)).distinct().order_by("pk")
 
 
 def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
@@ -81,7 +110,11 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
     evaluation = evaluations_visible_to(user).filter(pk=evaluation_id).first()
     if evaluation is not None:
         return evaluation
-    if Evaluation.objects.filter(pk=evaluation_id).exists():
+    hidden = Evaluation.objects.filter(pk=evaluation_id).values_list("source", flat=True).first()
+    if hidden == EvaluationSource.CALIBRATION:
+        raise PermissionDenied(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
+                               "evaluators and quality leads see it.")
+    if hidden is not None:
         raise PermissionDenied("This evaluation is not yours to see.")
     raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
 
@@ -147,12 +180,13 @@ class VersionResult:
 
 
 def form_results_by_version(form) -> list[VersionResult]:
-    """Submitted evaluations of each version of a form: how many, the average score (over
-    those with a score) and the pass rate — so versions can be compared."""
+    """The standing evaluations (`Evaluation.objects.standing()`, as reports count them) of
+    each version of a form: how many, the average score (over those with a score) and the
+    pass rate — so versions can be compared."""
     from django.db.models import Avg, Count, Q
 
     rows = (
-        Evaluation.objects.filter(version__form=form, status__in=DONE_EVALUATION_STATUSES)
+        Evaluation.objects.standing().filter(version__form=form)
         .values("version__number")
         .annotate(n=Count("id"), scored=Count("id", filter=Q(score__isnull=False)), average=Avg("score"),
                   passed=Count("id", filter=Q(passed=True)))

@@ -1,6 +1,6 @@
 """Quality pages: the evaluator's inbox and scoring page, the agent's evaluations
-(acknowledge, dispute), the quality lead's decisions (uphold, re-score, rework), and
-calibration results. Thin: selectors read, one service writes, errors come back as the
+(acknowledge, dispute), the decisions of quality leads and supervisors (uphold, re-score,
+rework), and calibration results. Thin: selectors read, one service writes, errors come back as the
 service said them (400 with a message per question, else a message on the page)."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET
 
 from quality import selectors, services
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
-from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm
+from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm, EvaluationStatus
+from quality.scoring import answer_label
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from wfo.forms import form_errors_from
@@ -31,12 +32,13 @@ def home(request: HttpRequest) -> HttpResponse:
     leads = roles.leads_quality(user)
     context = {
         "leads": leads,
+        "decides": leads or roles.is_supervisor(user),
         "evaluates": leads or roles.is_quality_evaluator(user),
         "is_agent": roles.is_agent(user),
         "to_do": list(selectors.evaluations_to_do(user)[:100]),
         "given": list(selectors.evaluations_given(user)[:20]),
         "received": list(selectors.evaluations_received(user)[:20]),
-        "disputed": list(selectors.evaluations_disputed()[:50]) if leads else [],
+        "disputed": selectors.disputes_to_decide(user) if leads or roles.is_supervisor(user) else [],
         "supervises": roles.is_supervisor(user),
         "teams": list(selectors.evaluations_of_supervised_agents(user)[:20]) if roles.is_supervisor(user) else [],
         "first_pass": selectors.first_pass(since=timezone.now() - timedelta(days=30), until=timezone.now())
@@ -88,13 +90,19 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
         value = posted.get(question.pk) if posted else (answer.value if answer else None)
         scale = range(question.scale_min, question.scale_max + 1) if question.kind == "scale" else []
         rows.append({"question": question, "answer": answer, "value": value, "scale": [str(v) for v in scale],
+                     "answer_label": answer_label(question, answer.value if answer else None),
                      "errors": errors.get(f"question_{question.pk}", [])})
     user = request.user
+    can_resolve = services.may_decide(user, evaluation)
     context = {
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
         "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
-        "is_agent": evaluation.agent_id == user.pk,
-        "can_resolve": services.may_decide(user, evaluation),
+        "disputed_questions": sum(1 for answer in saved.values() if answer.dispute_comment),
+        # A calibration judges the evaluators: even an agent who may open it (as a quality
+        # lead) has nothing to acknowledge or dispute.
+        "is_agent": evaluation.agent_id == user.pk and not evaluation.is_calibration,
+        "can_resolve": can_resolve,
+        "deciding": can_resolve and evaluation.status == EvaluationStatus.DISPUTED,
     }
     return render(request, "quality/evaluation.html", context, status=400 if errors else 200)
 
@@ -116,7 +124,7 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
     if action == "dispute":
         services.evaluation_dispute(evaluation_id=pk, actor=user, comment=request.POST.get("comment", ""),
                                     question_comments=disputes)
-        return "Dispute sent to the quality leads.", page
+        return "Dispute sent: a quality lead or your supervisor decides, and you will see the outcome here.", page
     if action == "uphold":
         services.evaluation_uphold(evaluation_id=pk, actor=user, reason=request.POST.get("reason", ""))
         return "The evaluation stands.", page

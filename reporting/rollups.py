@@ -7,7 +7,9 @@ and an event that arrives late, or a change that alters an old day, only has to 
 its day as touched:
 
 - an event's day is touched when the event appears (any `at`, however old);
-- a completed item's day is touched when an evaluation of it is submitted (QA average)
+- a completed item's day is touched when an evaluation of it is submitted (QA average of
+  its standing evaluations: quality's one definition, `Evaluation.objects.standing()`,
+  whose SQL the rollup statement embeds)
   and when a failed evaluation sends it back as rework (first-pass yield);
 - presence sums are recomputed from an agent's new change to today, and for everyone
   from the last run's day to today (an agent still available keeps adding time).
@@ -23,6 +25,7 @@ itself, or run beside a rebuild); a day's delete and insert are one transaction.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -32,7 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation.models import AgentProfile, EventKind, ItemStatus, PresenceChange, Queue, WorkItem, WorkItemEvent
-from quality.models import STANDING_EVALUATION_STATUSES, Evaluation
+from quality.models import Evaluation
 from reporting.handle_time import BIN_COUNT, BIN_EDGES
 from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour, RollupState
 
@@ -100,9 +103,8 @@ WITH done AS (
      GROUP BY item_id
 ), qa AS (
     SELECT item_id, count(*) AS n, sum(score) AS total
-      FROM {EVALUATIONS}
-     WHERE item_id IN (SELECT item_id FROM done) AND status = ANY(%(standing)s)
-       AND score IS NOT NULL AND calibration_id IS NULL
+      FROM ({{standing_scores}}) standing
+     WHERE item_id IN (SELECT item_id FROM done)
      GROUP BY item_id
 )
 SELECT done.*, handle.handle_s, coalesce(qa.n, 0) AS qa_n, coalesce(qa.total, 0) AS qa_total,
@@ -168,18 +170,36 @@ _FIGURES = ("completed, met, handled, handle_seconds, handle_max_seconds, handle
             "originals, reworked, rework_completed, qa_count, qa_sum")
 
 
+def _standing_scores() -> tuple[str, dict]:
+    """The scores of the standing evaluations as SQL with named parameters: the query of
+    quality's one definition (`Evaluation.objects.standing()`), so the QA figures of
+    history and scorecards count exactly what the quality pages count."""
+    scores = Evaluation.objects.standing().filter(score__isnull=False).values("item_id", "score").order_by()
+    sql, values = scores.query.get_compiler(connection=connection).as_sql()
+    params: dict = {}
+
+    def named(placeholder: re.Match) -> str:
+        if placeholder.group() == "%%":
+            return "%%"
+        name = f"standing_{len(params)}"
+        params[name] = values[len(params)]
+        return f"%({name})s"
+
+    return re.sub(r"%%|%s", named, sql), params
+
+
 def _days_recompute(first: date, after: date) -> None:
     """Recompute every queue, agent and hour row of the days [first, after)."""
+    standing_sql, standing_params = _standing_scores()
     params = {
         "tz": settings.TIME_ZONE, "start": day_start(first), "end": day_start(after),
-        "rework_source": _rework_source(), "standing": list(STANDING_EVALUATION_STATUSES),
-        "edges": BIN_EDGES, "bin_count": BIN_COUNT,
+        "rework_source": _rework_source(), "edges": BIN_EDGES, "bin_count": BIN_COUNT, **standing_params,
     }
     queue_day, agent_day, queue_hour = QueueDay._meta.db_table, AgentDay._meta.db_table, QueueHour._meta.db_table
     completions_by_queue = _COMPLETIONS.format(keys="day, queue_id", where="")
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS rollup_facts, rollup_flows")
-        cursor.execute(_FACTS, params)
+        cursor.execute(_FACTS.replace("{standing_scores}", standing_sql), params)
         cursor.execute(_FLOWS, params)
         for table in (queue_day, agent_day, queue_hour):
             cursor.execute(f"DELETE FROM {table} WHERE day >= %s AND day < %s", [first, after])

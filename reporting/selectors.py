@@ -143,13 +143,14 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
 
 def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -> list[WorkItem]:
     """Every item of a customer across queues, oldest first, each with its timeline
-    (`events`), its SLA clock reading (`sla`) and its submitted evaluations
-    (`evaluations_done`) — a fixed number of queries however many items."""
+    (`events`), its SLA clock reading (`sla`) and its standing evaluations
+    (`evaluations_done`: the QA results that count, as reports count them) — a fixed number
+    of queries however many items."""
     from django.db.models import Prefetch
 
     from allocation.models import WorkItemEvent
     from allocation.selectors import with_clock_readings
-    from quality.models import DONE_EVALUATION_STATUSES, Evaluation
+    from quality.models import Evaluation
 
     items = list(
         WorkItem.objects.filter(customer_ref=customer_ref.strip())
@@ -157,7 +158,7 @@ def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -
         .prefetch_related(
             Prefetch("events", queryset=WorkItemEvent.objects.select_related("actor").order_by("at", "id")),
             Prefetch("evaluations", to_attr="evaluations_done", queryset=(
-                Evaluation.objects.filter(status__in=DONE_EVALUATION_STATUSES)
+                Evaluation.objects.standing()
                 .select_related("version__form", "evaluator").order_by("submitted_at")
             )),
         )

@@ -2,11 +2,13 @@
 never changed (forms.py); an evaluator never evaluates its own work (also a database
 constraint); sampling draws an item at most once per rule and period (a unique
 constraint), so the nightly job may run twice at once or again after a crash (sampling.py);
-disputes, re-scores and rework (evaluations.py); calibration (calibration.py)."""
+disputes, who decides them, re-scores and rework (evaluations.py); calibration (calibration.py)."""
 
 from quality.services.calibration import calibration_start
 from quality.services.evaluations import (
+    DISPUTE_NOTIFICATION_KIND,
     REWORK_SOURCE,
+    dispute_deciders,
     evaluation_acknowledge,
     evaluation_dispute,
     evaluation_rescore,
@@ -26,9 +28,9 @@ from quality.services.forms import (
 from quality.services.sampling import SAMPLER, SampleResult, period_bounds, samples_draw
 
 __all__ = [
-    "REWORK_SOURCE", "SAMPLER", "SampleResult",
-    "calibration_start", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore", "evaluation_rework",
-    "evaluation_save", "evaluation_uphold", "form_create", "form_current_version", "form_question_add",
-    "form_question_remove", "form_version_for_editing", "form_version_in_use", "may_decide", "period_bounds",
-    "samples_draw",
+    "DISPUTE_NOTIFICATION_KIND", "REWORK_SOURCE", "SAMPLER", "SampleResult",
+    "calibration_start", "dispute_deciders", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore",
+    "evaluation_rework", "evaluation_save", "evaluation_uphold", "form_create", "form_current_version",
+    "form_question_add", "form_question_remove", "form_version_for_editing", "form_version_in_use", "may_decide",
+    "period_bounds", "samples_draw",
 ]

@@ -1,12 +1,18 @@
 """Evaluations: the evaluator's answers and score, the agent's acknowledgement or dispute,
-a quality lead's decision (uphold, re-score as a new evaluation), rework of failed work."""
+the decision of a quality lead or the agent's supervisor (uphold, re-score as a new
+evaluation), rework of failed work."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from allocation.actors import Actor, SystemActor
+from quality import selectors
 from quality.models import (
     OPEN_EVALUATION_STATUSES,
     Answer,
@@ -19,6 +25,7 @@ from quality.models import (
 from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from wfo.services import NotificationDraft, notifications_create
 
 
 def _scored(version: FormVersion) -> list[ScoredQuestion]:
@@ -77,15 +84,17 @@ def evaluation_save(
     return evaluation
 
 
-# The agent's answer, the quality lead's decision -----------------------------------------------
+# The agent's answer, the decider's decision ----------------------------------------------------
 
 REWORK_SOURCE = "quality-rework"
 REWORKER = SystemActor("quality-rework")
+DISPUTE_NOTIFICATION_KIND = "quality_dispute"
 
 
 def _evaluation_lock(evaluation_id: int) -> Evaluation:
     evaluation = (
-        Evaluation.objects.select_for_update(of=("self",)).select_related("version__form", "item__queue")
+        Evaluation.objects.select_for_update(of=("self",))
+        .select_related("version__form", "item__queue", "agent__agent_profile")
         .filter(pk=evaluation_id).first()
     )
     if evaluation is None:
@@ -96,6 +105,9 @@ def _evaluation_lock(evaluation_id: int) -> Evaluation:
 def _require_agent(evaluation: Evaluation, actor: Actor) -> None:
     if isinstance(actor, SystemActor) or actor.pk != evaluation.agent_id:
         raise PermissionDenied("Only the agent whose work was evaluated can do this.")
+    if evaluation.is_calibration:
+        raise DomainError(f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the "
+                          "evaluators: it is not the agent's to acknowledge or dispute.")
 
 
 def _require_status(evaluation: Evaluation, allowed: tuple[str, ...], action: str) -> None:
@@ -119,7 +131,8 @@ def evaluation_acknowledge(*, evaluation_id: int, actor: Actor) -> Evaluation:
 def evaluation_dispute(
     *, evaluation_id: int, actor: Actor, comment: str = "", question_comments: dict[int, str] | None = None
 ) -> Evaluation:
-    """The agent objects, overall and/or per question, with comments for the quality lead who decides."""
+    """The agent objects, overall and/or per question, with comments for whoever decides
+    (`may_decide`); they are told once the dispute is saved."""
     evaluation = _evaluation_lock(evaluation_id)
     _require_agent(evaluation, actor)
     _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "disputed")
@@ -136,20 +149,56 @@ def evaluation_dispute(
     Answer.objects.bulk_update([answers[qid] for qid in question_comments], ["dispute_comment"])
     evaluation.status, evaluation.dispute_comment = EvaluationStatus.DISPUTED, comment.strip()
     evaluation.save(update_fields=["status", "dispute_comment"])
+    # Robust: the dispute is saved whatever happens to the notifications.
+    transaction.on_commit(partial(_deciders_notify, evaluation_id=evaluation.pk), robust=True)
     return evaluation
 
 
+def _agent_team_id(evaluation: Evaluation) -> int | None:
+    try:
+        return evaluation.agent.agent_profile.team_id
+    except ObjectDoesNotExist:
+        return None
+
+
 def may_decide(actor: Actor, evaluation: Evaluation) -> bool:
-    """Who decides a dispute, re-scores or sends rework: a quality lead (or an admin), never
-    on its own work nor on an evaluation it scored."""
-    return (not isinstance(actor, SystemActor) and roles.leads_quality(actor)
-            and actor.pk not in (evaluation.agent_id, evaluation.evaluator_id))
+    """Who decides a dispute, re-scores or sends rework: a quality lead (or an admin), or a
+    supervisor of the evaluated agent's team — never whoever scored the evaluation, and
+    never the agent on its own work."""
+    if isinstance(actor, SystemActor) or actor.pk in (evaluation.agent_id, evaluation.evaluator_id):
+        return False
+    return roles.leads_quality(actor) or roles.is_supervisor_of(actor, team_id=_agent_team_id(evaluation))
 
 
 def _require_decider(actor: Actor, evaluation: Evaluation) -> None:
     if not may_decide(actor, evaluation):
-        raise PermissionDenied("Only a quality lead who did not score it decides on an evaluation, "
-                               "and nobody on their own work.")
+        raise PermissionDenied("Only a quality lead or a supervisor of the agent's team decides on an evaluation, "
+                               "never whoever scored it, and nobody on their own work.")
+
+
+def dispute_deciders(evaluation: Evaluation) -> list:
+    """Who is told of a dispute: every quality lead and supervisor of the agent's team who
+    may decide it; the admins only when nobody else may, so that no dispute waits unheard."""
+    deciders = [user for user in selectors.quality_leads_and_supervisors(team_id=_agent_team_id(evaluation))
+                if may_decide(user, evaluation)]
+    return deciders or [user for user in selectors.admins() if may_decide(user, evaluation)]
+
+
+def _deciders_notify(*, evaluation_id: int) -> None:
+    evaluation = (Evaluation.objects.select_related("agent__agent_profile", "item", "version__form")
+                  .filter(pk=evaluation_id, status=EvaluationStatus.DISPUTED).first())
+    if evaluation is None:  # decided already
+        return
+    agent = evaluation.agent.get_full_name() or evaluation.agent.get_username()
+    score = "no score" if evaluation.score is None else f"score {evaluation.score}"
+    body = (f"{agent} disputes the evaluation of #{evaluation.item_id} {evaluation.item.title} "
+            f"({evaluation.version}, {score}).")
+    if evaluation.dispute_comment:
+        body += f" “{evaluation.dispute_comment}”"
+    title = f"Dispute to decide: evaluation #{evaluation.pk}"
+    url = reverse("quality:evaluation", args=[evaluation.pk])
+    notifications_create(drafts=[NotificationDraft(user.pk, DISPUTE_NOTIFICATION_KIND, title, body, url)
+                                 for user in dispute_deciders(evaluation)])
 
 
 @transaction.atomic
@@ -192,6 +241,8 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
 
     evaluation = _evaluation_lock(evaluation_id)
     _require_decider(actor, evaluation)
+    if evaluation.is_calibration:
+        raise DomainError("A calibration evaluation compares the evaluators: it sends no work back as rework.")
     if evaluation.passed is not False:
         raise DomainError("Only a failed evaluation creates rework.")
     if evaluation.rework_item_id:

@@ -119,9 +119,10 @@ def _draw_rule(rule: SamplingRule, version: FormVersion, *, day: date, seed: int
 
 
 def _agents_whose_last_evaluation_failed(agent_ids, *, before: datetime) -> set[int]:
-    """One query: each agent's latest scored evaluation before the period (DISTINCT ON)."""
+    """One query: each agent's latest standing evaluation with a score before the period
+    (DISTINCT ON): a calibration or a failure re-scored to a pass is no reason to sample more."""
     latest = (
-        Evaluation.objects.filter(agent_id__in=agent_ids, submitted_at__lt=before, score__isnull=False)
+        Evaluation.objects.standing().filter(agent_id__in=agent_ids, submitted_at__lt=before, score__isnull=False)
         .order_by("agent_id", "-submitted_at", "-id").distinct("agent_id").values_list("agent_id", "passed")
     )
     return {agent_id for agent_id, passed in latest if passed is False}

@@ -70,14 +70,13 @@ def test_a_quality_lead_decides_and_strangers_are_refused(client, to_score, agen
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     client.force_login(factories.AgentFactory().user)
     assert client.get(url(evaluation)).status_code == 403
-    # The agent's supervisor sees it, but decides nothing: no decision form, and a post is refused.
-    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
-    team.supervisors.add(supervisor)
-    client.force_login(supervisor)
-    page = client.get(url(evaluation)).content.decode()
-    assert 'value="rescore"' not in page and 'value="uphold"' not in page
+    # Another team's supervisor neither sees nor decides it.
+    other_supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    factories.TeamFactory().supervisors.add(other_supervisor)
+    client.force_login(other_supervisor)
+    assert client.get(url(evaluation)).status_code == 403
     refused = client.post(url(evaluation), {"action": "uphold", "reason": "fine"})
-    assert refused.status_code == 302
+    assert refused.status_code == 403
     assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.DISPUTED
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     client.force_login(lead)
@@ -87,6 +86,41 @@ def test_a_quality_lead_decides_and_strangers_are_refused(client, to_score, agen
     new = Evaluation.objects.get(replaces=evaluation)
     assert response.url == url(new) and new.status == EvaluationStatus.SUBMITTED
     assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.RESCORED
+
+
+@pytest.mark.parametrize("role", [roles.QUALITY_LEAD, roles.SUPERVISOR])
+def test_the_decider_sees_both_sides_beside_each_question(client, to_score, agent, team, role):
+    """A quality lead, or the agent's supervisor, decides: its inbox lists the dispute, and
+    the page shows, per question, the answer, the evaluator's comment and the agent's
+    objection, with the agent's overall comment above."""
+    evaluation, (right, evidence, tone) = to_score
+    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                             answers={right.pk: "no", evidence.pk: "na", tone.pk: "2"},
+                             comments={right.pk: "Code 13.1 does not fit a recurring charge"}, submit=True)
+    client.force_login(agent.user)
+    mine = client.get(url(evaluation)).content.decode()
+    assert "Code 13.1 does not fit a recurring charge" in mine  # the evaluator's comment, to the agent
+    client.post(url(evaluation), {"action": "dispute", "comment": "The network letter says otherwise",
+                                  f"d_{right.pk}": "10.4 is the code for fraud, see the letter"})
+    decider = factories.UserFactory(roles=[role])
+    team.supervisors.add(decider)  # supervising the team is what counts, and only with the role
+    client.force_login(decider)
+    home = client.get(reverse("quality:home")).content.decode()
+    disputes = home[home.index("Disputed: your decision"):]
+    assert f'href="{url(evaluation)}"' in disputes[:disputes.index("</section>")]
+    page = client.get(url(evaluation)).content.decode()
+    assert 'value="uphold"' in page and 'value="rescore"' in page
+    assert "The network letter says otherwise" in page
+    question = page[page.index("Right reason code?"):page.index("Evidence attached?")]
+    assert "<dt>Answer</dt><dd><strong>No</strong>" in question
+    assert "Evaluator's comment</dt><dd>Code 13.1 does not fit a recurring charge" in question
+    assert "Agent's objection</dt><dd class=\"reason\">“10.4 is the code for fraud, see the letter”" in question
+    assert "<strong>N/A</strong>" in page and "<strong>2 (1–5)</strong>" in page
+    done = client.post(url(evaluation), {"action": "uphold", "reason": "Procedure 4.2"})
+    assert done.status_code == 302
+    upheld = Evaluation.objects.get(pk=evaluation.pk)
+    assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == decider
+    assert "Upheld by" in client.get(url(evaluation)).content.decode()
 
 
 def test_calibration_page(client, queue, agent):
@@ -134,7 +168,7 @@ def test_the_quality_home_shows_each_role_its_part(client, to_score, agent, team
     sections = {
         evaluation.evaluator: ["To evaluate", "Recently evaluated by me"],
         agent.user: ["Evaluations of my work"],
-        supervisor: ["Your teams' recent evaluations"],
+        supervisor: ["Disputed: your decision", "Your teams' recent evaluations"],
         lead: ["Disputed: your decision", "To evaluate"],
     }
     every = {heading for headings in sections.values() for heading in headings}
@@ -143,4 +177,4 @@ def test_the_quality_home_shows_each_role_its_part(client, to_score, agent, team
         page = client.get(reverse("quality:home")).content.decode()
         for heading in every:
             assert (f">{heading}</h2>" in page) == (heading in headings), (user.username, heading)
-    assert "No disputes are waiting for a decision." in page  # the lead's, last
+    assert "No disputes are waiting for your decision." in page  # the lead's, last

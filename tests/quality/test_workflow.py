@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import WorkItem
@@ -14,6 +15,7 @@ from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from wfo.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -74,23 +76,76 @@ def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
     assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == lead
 
 
-# Decisions are the quality lead's (wfo/roles.py): not a supervisor's any more, never the
-# scorer's own, never on one's own work.
-def test_only_a_quality_lead_who_did_not_score_it_decides(scored, agent, team):
+# Who decides (services.may_decide, the one rule): a quality lead or a supervisor of the
+# agent's team — never whoever scored the evaluation, never the agent on its own work.
+def test_a_quality_lead_or_the_agents_supervisor_decides_never_the_scorer_nor_the_agent(scored, agent, team):
     evaluation, _ = scored
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
-    scorer_lead = evaluation.evaluator
-    scorer_lead.groups.add(Group.objects.get(name=roles.QUALITY_LEAD))
-    scorer_lead = type(scorer_lead).objects.get(pk=scorer_lead.pk)  # roles are read once per user object
-    for refused in (supervisor, scorer_lead, agent.user, evaluation.evaluator):
-        with pytest.raises(PermissionDenied, match="quality lead who did not score it"):
+    other_supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    factories.TeamFactory().supervisors.add(other_supervisor)
+    scorer = evaluation.evaluator
+    scorer.groups.add(Group.objects.get(name=roles.QUALITY_LEAD), Group.objects.get(name=roles.SUPERVISOR))
+    team.supervisors.add(scorer)
+    scorer = type(scorer).objects.get(pk=scorer.pk)  # roles are read once per user object
+    agent.user.groups.add(Group.objects.get(name=roles.QUALITY_LEAD), Group.objects.get(name=roles.SUPERVISOR))
+    team.supervisors.add(agent.user)
+    own_work = type(agent.user).objects.get(pk=agent.pk)
+    for refused in (other_supervisor, scorer, own_work, factories.AgentFactory(team=team).user):
+        with pytest.raises(PermissionDenied, match="never whoever scored it, and nobody on their own work"):
             services.evaluation_uphold(evaluation_id=evaluation.pk, actor=refused, reason="Procedure 4.2")
         assert not services.may_decide(refused, evaluation)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
-    assert services.may_decide(lead, evaluation)
-    assert services.evaluation_uphold(evaluation_id=evaluation.pk, actor=lead, reason="4.2").resolved_by == lead
+    admin = factories.UserFactory(roles=[roles.ADMIN])
+    assert services.may_decide(lead, evaluation) and services.may_decide(admin, evaluation)
+    assert services.may_decide(supervisor, evaluation)
+    upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason="Procedure 4.2")
+    assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == supervisor
+
+
+def test_the_agents_supervisor_rescores(scored, agent, team):
+    evaluation, (right, evidence, tone) = scored
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user,
+                                question_comments={right.pk: "10.4 was right"})
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    new = services.evaluation_rescore(evaluation_id=evaluation.pk, actor=supervisor, reason="Letter proves it",
+                                      answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "3"})
+    assert (new.evaluator, new.replaces_id, new.score) == (supervisor, evaluation.pk, Decimal("87.50"))
+    assert Evaluation.objects.get(pk=evaluation.pk).resolved_by == supervisor
+
+
+def test_a_dispute_tells_whoever_decides_once_it_is_saved(scored, agent, team, django_capture_on_commit_callbacks):
+    evaluation, (right, _, _) = scored
+    supervisor = factories.UserFactory(username="sup-a", roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    lead = factories.UserFactory(username="qa-lead", roles=[roles.QUALITY_LEAD])
+    factories.UserFactory(username="away-lead", roles=[roles.QUALITY_LEAD], is_active=False)
+    other_supervisor = factories.UserFactory(username="sup-b", roles=[roles.SUPERVISOR])
+    factories.TeamFactory().supervisors.add(other_supervisor)
+    factories.UserFactory(username="admin", roles=[roles.ADMIN])
+    evaluation.evaluator.groups.add(Group.objects.get(name=roles.QUALITY_LEAD))  # scored it: not told
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="See the letter",
+                                    question_comments={right.pk: "10.4 was right"})
+        assert not Notification.objects.exists()  # nothing before the dispute is saved
+    for callback in callbacks:
+        callback()
+    told = Notification.objects.filter(kind=services.DISPUTE_NOTIFICATION_KIND)
+    assert sorted(told.values_list("user__username", flat=True)) == ["qa-lead", "sup-a"]
+    note = told.get(user=lead)
+    assert note.title == f"Dispute to decide: evaluation #{evaluation.pk}"
+    assert note.url == reverse("quality:evaluation", args=[evaluation.pk])
+    assert "“See the letter”" in note.body and "score 37.50" in note.body
+
+
+def test_the_admins_hear_of_a_dispute_nobody_else_may_decide(scored, agent, django_capture_on_commit_callbacks):
+    evaluation, _ = scored
+    admin = factories.UserFactory(roles=[roles.ADMIN])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
+    assert list(Notification.objects.values_list("user", flat=True)) == [admin.pk]
 
 
 def test_a_failed_evaluation_creates_one_linked_rework_item(scored):

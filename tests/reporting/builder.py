@@ -82,7 +82,8 @@ def evaluation_write(item: WorkItem, *, version, score: str, at: datetime, statu
                      calibration=None, replaces=None) -> Evaluation:
     return Evaluation.objects.create(
         item=item, agent=item.completed_by, evaluator=factories.UserFactory(), version=version,
-        source=EvaluationSource.MANUAL, status=status, score=Decimal(score), passed=Decimal(score) >= 80,
+        source=EvaluationSource.CALIBRATION if calibration else EvaluationSource.MANUAL, status=status,
+        score=Decimal(score), passed=Decimal(score) >= 80,
         submitted_at=at, calibration=calibration, replaces=replaces,
     )
 

@@ -17,10 +17,12 @@ Decisions the table records (README's role table): supervisors see and act on â€
 reprioritize, cancel, reassign â€” the queues their teams serve, and see the reports; admins
 everywhere; agents only on what they hold; an agent sees a customer's journey but opens
 only its own items; a quality evaluator reaches only its evaluations (no items, journeys or
-reports); a quality lead the forms, calibration and dispute decisions; a source system
+reports); a quality lead the forms, calibration and dispute decisions (a supervisor those
+of its teams' agents; the world's evaluation is a draft, so none is waiting); a source system
 creates under, reads and cancels only its own sources (another source's item: 404), and
 reaches nothing else. Evaluations are visible to their evaluator, to quality leads, to the
-agent and its team's supervisors once submitted.
+agent and its team's supervisors once submitted (a calibration's to its evaluators and
+quality leads only).
 """
 
 import pytest
