@@ -4,8 +4,6 @@ evaluation), rework of failed work."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.urls import reverse
@@ -149,8 +147,8 @@ def evaluation_dispute(
     Answer.objects.bulk_update([answers[qid] for qid in question_comments], ["dispute_comment"])
     evaluation.status, evaluation.dispute_comment = EvaluationStatus.DISPUTED, comment.strip()
     evaluation.save(update_fields=["status", "dispute_comment"])
-    # Robust: the dispute is saved whatever happens to the notifications.
-    transaction.on_commit(partial(_deciders_notify, evaluation_id=evaluation.pk), robust=True)
+    # In the dispute's transaction: the deciders hear of it exactly when it stands.
+    _deciders_notify(evaluation_id=evaluation.pk)
     return evaluation
 
 

@@ -116,7 +116,7 @@ def test_the_agents_supervisor_rescores(scored, agent, team):
     assert Evaluation.objects.get(pk=evaluation.pk).resolved_by == supervisor
 
 
-def test_a_dispute_tells_whoever_decides_once_it_is_saved(scored, agent, team, django_capture_on_commit_callbacks):
+def test_a_dispute_tells_whoever_decides_in_its_transaction(scored, agent, team):
     evaluation, (right, _, _) = scored
     supervisor = factories.UserFactory(username="sup-a", roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
@@ -126,12 +126,11 @@ def test_a_dispute_tells_whoever_decides_once_it_is_saved(scored, agent, team, d
     factories.TeamFactory().supervisors.add(other_supervisor)
     factories.UserFactory(username="admin", roles=[roles.ADMIN])
     evaluation.evaluator.groups.add(Group.objects.get(name=roles.QUALITY_LEAD))  # scored it: not told
-    with django_capture_on_commit_callbacks() as callbacks:
-        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="See the letter",
-                                    question_comments={right.pk: "10.4 was right"})
-        assert not Notification.objects.exists()  # nothing before the dispute is saved
-    for callback in callbacks:
-        callback()
+    with pytest.raises(InvalidInput):  # a dispute refused tells nobody
+        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment=" ")
+    assert not Notification.objects.exists()
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="See the letter",
+                                question_comments={right.pk: "10.4 was right"})
     told = Notification.objects.filter(kind=services.DISPUTE_NOTIFICATION_KIND)
     assert sorted(told.values_list("user__username", flat=True)) == ["qa-lead", "sup-a"]
     note = told.get(user=lead)
@@ -140,11 +139,10 @@ def test_a_dispute_tells_whoever_decides_once_it_is_saved(scored, agent, team, d
     assert "“See the letter”" in note.body and "score 37.50" in note.body
 
 
-def test_the_admins_hear_of_a_dispute_nobody_else_may_decide(scored, agent, django_capture_on_commit_callbacks):
+def test_the_admins_hear_of_a_dispute_nobody_else_may_decide(scored, agent):
     evaluation, _ = scored
     admin = factories.UserFactory(roles=[roles.ADMIN])
-    with django_capture_on_commit_callbacks(execute=True):
-        services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     assert list(Notification.objects.values_list("user", flat=True)) == [admin.pk]
 
 
