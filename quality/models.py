@@ -214,7 +214,8 @@ class Evaluation(models.Model):
     reason = models.TextField(blank=True, help_text="Why it was re-scored.")
     dispute_comment = models.TextField(blank=True, help_text="The agent's overall objection.")
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+", help_text="Who upheld or re-scored it (a quality lead or the agent's supervisor).")
+                                    related_name="+",
+                                    help_text="Who upheld or re-scored it (a quality lead or the agent's supervisor).")
     rework_item = models.OneToOneField("allocation.WorkItem", null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="rework_of_evaluation")
     calibration = models.ForeignKey("CalibrationSession", null=True, blank=True, on_delete=models.CASCADE,
