@@ -251,7 +251,7 @@ def test_timeline_names_who_got_the_item_and_who_held_it_before(supervisor_clien
     [
         (assigned_item, {"start", "release", "transfer"}),
         (started_item, {"pend", "complete", "release", "transfer"}),
-        (pended_item, {"transfer"}),
+        (pended_item, {"resume", "transfer"}),
     ],
 )
 def test_holder_is_offered_exactly_the_allowed_actions(agent_client, agent, queue, build, expected):
@@ -280,6 +280,7 @@ def _service_accepts(action: str, item: WorkItem, actor, other_queue) -> bool:
         ),
         "cancel": lambda: services.item_cancel(item_id=item.pk, actor=actor, reason="r"),
         "reject": lambda: services.item_reject(item_id=item.pk, actor=actor, reason="r"),
+        "resume": lambda: services.item_resume(item_id=item.pk, actor=actor),
         "priority": lambda: services.item_change_priority(
             item_id=item.pk, actor=actor, priority=5 if item.priority != 5 else 1
         ),
