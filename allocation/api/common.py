@@ -42,7 +42,8 @@ class EventOutputSerializer(serializers.ModelSerializer):
 class SlaOutputSerializer(serializers.Serializer):
     """What the item's SLA clock reads now, in working time on its calendar."""
 
-    state = serializers.CharField(help_text="on_track, warning, breached, paused, met or missed")
+    state = serializers.CharField(
+        help_text="on_track, warning, breached, paused, met, missed, or cancelled (closed with no SLA outcome)")
     due_at = serializers.DateTimeField(help_text="The governing deadline's.")
     governed_by = serializers.ChoiceField(
         choices=["policy", "external_deadline"],

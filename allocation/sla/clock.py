@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from allocation.models import SlaClock, WorkItem
+from allocation.models import ItemStatus, SlaClock, WorkItem
 from allocation.sla.policies import ClockPolicy
 from allocation.sla.working_time import WorkingCalendar, add_working, is_working, working_between
 
@@ -31,11 +31,19 @@ class SlaState:
     PAUSED = "paused"
     MET = "met"
     MISSED = "missed"
+    CANCELLED = "cancelled"  # closed without an SLA outcome
 
     LABELS = {
         ON_TRACK: "On track", WARNING: "Warning", BREACHED: "Breached", PAUSED: "Paused",
-        MET: "Met", MISSED: "Missed",
+        MET: "Met", MISSED: "Missed", CANCELLED: "No SLA outcome (cancelled)",
     }
+
+
+def _stopped_state(item: WorkItem, clock: SlaClock, due_at: datetime) -> str:
+    """A closed item's outcome: met iff completed by its due at; a cancelled one has none."""
+    if item.status == ItemStatus.CANCELLED:
+        return SlaState.CANCELLED
+    return SlaState.MET if clock.stopped_at <= due_at else SlaState.MISSED
 
 
 # Which deadline governs an item's clock.
@@ -181,7 +189,7 @@ def clock_reading(*, item: WorkItem, clock: SlaClock, calendar: WorkingCalendar 
             percent=warnings[0],
         )
     if clock.stopped_at is not None:
-        state = SlaState.MET if clock.stopped_at <= item.due_at else SlaState.MISSED
+        state = _stopped_state(item, clock, item.due_at)
     elif open_pause:
         state = SlaState.PAUSED
     elif now >= item.due_at:
@@ -211,7 +219,7 @@ def _external_reading(*, item: WorkItem, clock: SlaClock, policy_due: datetime, 
     warnings = [t for t in clock.thresholds if t < 100]
     warn_at = item.received_at + target * warnings[0] / 100 if warnings else None
     if clock.stopped_at is not None:
-        state = SlaState.MET if clock.stopped_at <= deadline else SlaState.MISSED
+        state = _stopped_state(item, clock, deadline)
     elif now >= deadline:
         state = SlaState.BREACHED
     elif warn_at is not None and now >= warn_at:

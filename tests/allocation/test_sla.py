@@ -178,6 +178,22 @@ def test_closing_stops_the_clock_and_tells_whether_it_met(agent, queue):
     assert reading.state == SlaState.MET and reading.elapsed < timedelta(minutes=1)
 
 
+@pytest.mark.parametrize("cancelled_after_due", [False, True])
+def test_a_cancelled_item_has_no_sla_outcome(client, queue, cancelled_after_due):
+    """Cancelling is not meeting (nor missing): the reading, the page and the API say the
+    item closed without an SLA outcome, whether it was cancelled before or after due."""
+    received = timezone.now() - (25 if cancelled_after_due else 1) * HOUR
+    supervisor = supervisor_for(queue)
+    item = services.item_cancel(item_id=queued_item(queue, received_at=received).pk, actor=supervisor, reason="dup")
+    reading = clock_reading(item=item, clock=clock_of(item), calendar=None, now=timezone.now())
+    assert reading.state == SlaState.CANCELLED and reading.label == "No SLA outcome (cancelled)"
+
+    client.force_login(supervisor)
+    page = client.get(reverse("work:item", args=[item.pk])).content.decode()
+    assert "No SLA outcome (cancelled)" in page and "sla-cancelled" in page
+    assert client.get(f"/api/v1/items/{item.pk}/").json()["sla"]["state"] == "cancelled"
+
+
 @time_machine.travel(FRIDAY_EVENING, tick=True)
 def test_reading_of_a_running_clock(queue):
     calendar = weekday_calendar()
