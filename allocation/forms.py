@@ -8,7 +8,17 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Priority, Queue, WorkItem
+from allocation import selectors
+from allocation.models import (
+    OPEN_STATUSES,
+    AgentProfile,
+    ItemStatus,
+    Presence,
+    PresenceReason,
+    Priority,
+    Queue,
+    WorkItem,
+)
 
 OTHER = "Other"
 
@@ -156,6 +166,25 @@ class CancelForm(forms.Form):
 
 class PresenceForm(forms.Form):
     presence = forms.ChoiceField(label="Presence", choices=Presence.choices, widget=forms.RadioSelect)
+    reason = forms.ModelChoiceField(
+        label="Why?", queryset=PresenceReason.objects.none(), required=False, empty_label="No reason given",
+    )
+
+    def __init__(self, *args, current: str, **kwargs):
+        """`current`: the agent's presence now. The reason list offers that presence's reasons."""
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].queryset = selectors.presence_reasons_offered(current)
+        self.fields["reason"].label_from_instance = lambda reason: reason.label
+        self.offers_reasons = current != Presence.AVAILABLE and self.fields["reason"].queryset.exists()
+
+    def clean(self):
+        cleaned = super().clean()
+        # The list shows the reasons of the presence the agent is leaving: a switch to
+        # another presence starts without one (it picks a new one from the new list).
+        reason = cleaned.get("reason")
+        if reason is not None and reason.presence != cleaned.get("presence"):
+            cleaned["reason"] = None
+        return cleaned
 
 
 class ReassignFilterForm(forms.Form):

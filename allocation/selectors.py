@@ -20,6 +20,7 @@ from allocation.models import (
     AllocationMode,
     CoolOff,
     Presence,
+    PresenceReason,
     Queue,
     QueueSkill,
     WorkItem,
@@ -28,6 +29,12 @@ from allocation.models import (
 from allocation.sla import PolicyBook, clock_reading
 from wfo import roles
 from wfo.exceptions import NotFound, PermissionDenied
+
+
+def presence_reasons_offered(presence: str | None = None) -> QuerySet[PresenceReason]:
+    """The reasons agents may give now (for one presence, or all), in the admins' order."""
+    reasons = PresenceReason.objects.filter(active=True)
+    return reasons.filter(presence=presence) if presence else reasons
 
 
 def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:

@@ -55,16 +55,23 @@ def _inbox_context(agent: AgentProfile) -> dict:
     now = timezone.now()
     items = selectors.with_clock_readings(list(selectors.agent_inbox(agent.pk)), now=now)
     active = sum(1 for item in items if item.status in ACTIVE_STATUSES)  # what counts against capacity
+    refusal = services.agent_next_work_refusal(agent, held=active)
     return {
         "agent": agent, "items": items, "active_count": active, "now": now,
         "refresh_seconds": settings.WFO_INBOX_REFRESH_SECONDS,
+        "next_work_refusal": refusal.message if refusal else "",
     }
+
+
+def _presence_form(agent: AgentProfile, data=None) -> forms.PresenceForm:
+    initial = {"presence": agent.presence, "reason": agent.presence_reason_id}
+    return forms.PresenceForm(data, current=agent.presence, initial=initial)
 
 
 @require_GET
 @agent_required
 def inbox(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    context = _inbox_context(agent) | {"presence_form": forms.PresenceForm(initial={"presence": agent.presence})}
+    context = _inbox_context(agent) | {"presence_form": _presence_form(agent)}
     return render(request, "allocation/inbox.html", context)
 
 
@@ -78,21 +85,26 @@ def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 @require_POST
 @agent_required
 def presence_set(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    form = forms.PresenceForm(request.POST)
+    form = _presence_form(agent, request.POST)
     if form.is_valid():
         try:
             agent = services.agent_set_presence(
-                agent_id=agent.pk, presence=form.cleaned_data["presence"], actor=request.user
+                agent_id=agent.pk, presence=form.cleaned_data["presence"], actor=request.user,
+                reason_id=form.cleaned_data["reason"].pk if form.cleaned_data["reason"] else None,
             )
         except DomainError as error:
-            form.add_error("presence", error.message)
+            form.add_error(None, error.message)
     if request.htmx:
-        context = {"agent": agent, "presence_form": form, "just_saved": form.is_valid() and not form.errors}
-        return render(request, "allocation/_presence.html", context, status=200 if not form.errors else 400)
+        # The switch in place, and "Get next work" beside it (out of band): its refusal
+        # follows the presence.
+        context = _inbox_context(agent) | {
+            "presence_form": form if form.errors else _presence_form(agent), "just_saved": not form.errors,
+        }
+        return render(request, "allocation/_presence.html", context, status=400 if form.errors else 200)
     if form.errors:
-        messages.error(request, " ".join(form.errors["presence"]))
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
     else:
-        messages.success(request, f"You are now {agent.get_presence_display().lower()}.")
+        messages.success(request, f"You are now {agent.presence_words}.")
     return redirect("work:inbox")
 
 

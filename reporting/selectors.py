@@ -7,10 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, Func, IntegerField, Min, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, Func, IntegerField, Min, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
-from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Queue, WorkItem
+from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, PresenceChange, Queue, WorkItem
+from reporting.rollups import day_start
 from wfo import roles
 
 # Time left to SLA, in the order the wallboard shows it.
@@ -182,12 +183,19 @@ def team_average(members: list) -> dict[str, float | None]:
 def agents_visible_to(user):
     """Whose scorecards a user may open: admins all, supervisors their teams' agents, an
     agent itself."""
-    agents = AgentProfile.objects.select_related("user", "team").order_by("user__username")
+    agents = AgentProfile.objects.select_related("user", "team", "presence_reason").order_by("user__username")
     if roles.is_admin(user):
         return agents
     if roles.is_supervisor(user):
         return agents.filter(Q(team__supervisors=user) | Q(pk=user.pk)).distinct()
     return agents.filter(pk=user.pk)
+
+
+def presence_changes_on(agent_id: int, day: date) -> QuerySet[PresenceChange]:
+    """An agent's presence changes on a local day, with the reasons given, oldest first."""
+    return (PresenceChange.objects.filter(agent_id=agent_id, at__gte=day_start(day),
+                                          at__lt=day_start(day + timedelta(days=1)))
+            .select_related("reason", "actor").order_by("at", "id"))
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
         members = list(AgentProfile.objects.filter(team_id=agent.team_id).values_list("pk", flat=True))
         team = selectors.team_average(list(agent_totals(agent_ids=members, since=since, until=until).values()))
     context = {"agent": agent, "card": report.total, "weeks": report.periods, "team": team, "since": since,
-               "until": until}
+               "until": until, "presence_today": selectors.presence_changes_on(agent.pk, until)}
     return render(request, "reporting/scorecard.html", context)
 
 

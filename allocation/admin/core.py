@@ -27,6 +27,7 @@ from allocation.models import (
     ItemStatus,
     Presence,
     PresenceChange,
+    PresenceReason,
     Queue,
     QueueSkill,
     Skill,
@@ -189,8 +190,8 @@ class AgentProfileAdmin(admin.ModelAdmin):
     """Team, capacity and skills are configuration. Presence is state with a history, so
     it changes only through the service (the actions below), never through the form."""
 
-    list_display = ["user", "team", "presence", "presence_since", "capacity", "last_assigned_at"]
-    list_select_related = ["user", "team"]
+    list_display = ["user", "team", "presence", "presence_reason", "presence_since", "capacity", "last_assigned_at"]
+    list_select_related = ["user", "team", "presence_reason"]
     list_filter = ["team", "presence"]
     search_fields = ["user__username"]
     autocomplete_fields = ["user"]
@@ -198,15 +199,26 @@ class AgentProfileAdmin(admin.ModelAdmin):
     actions = [_presence_action(presence) for presence in Presence]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["presence", "presence_since", "last_assigned_at"]
+        readonly = ["presence", "presence_reason", "presence_since", "last_assigned_at"]
         # The user is the profile's primary key: changing it would copy the profile.
         return ["user", *readonly] if obj is not None else readonly
 
 
+@admin.register(PresenceReason)
+class PresenceReasonAdmin(admin.ModelAdmin):
+    """The reasons agents may give for being away or offline. A reason given once stays on
+    its changes: retire it (untick active) rather than delete it."""
+
+    list_display = ["label", "presence", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["presence", "active"]
+    search_fields = ["label"]
+
+
 @admin.register(PresenceChange)
 class PresenceChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["agent", "presence", "at", "actor_label"]
-    list_select_related = ["agent__user", "actor"]
+    list_display = ["agent", "presence", "reason", "at", "actor_label"]
+    list_select_related = ["agent__user", "actor", "reason"]
     list_filter = ["presence"]
     search_fields = ["agent__user__username__exact"]
     search_help_text = "Exact username."

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from allocation import selectors, services
 from allocation.api.common import ItemOutputSerializer, item_response
-from allocation.models import AgentProfile, Presence
+from allocation.models import AgentProfile, Presence, PresenceReason
 from wfo.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from wfo.permissions import IsAgent
 
@@ -33,28 +33,49 @@ class AgentNextApi(APIView):
         return item_response(item)
 
 
+class PresenceReasonOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    presence = serializers.ChoiceField(choices=Presence.choices)
+    label = serializers.CharField()
+
+
 class AgentPresenceApi(APIView):
     permission_classes = [IsAgent]
 
     class AgentPresenceInputSerializer(InputSerializer):
         presence = serializers.ChoiceField(choices=Presence.choices)
+        reason = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
+            help_text="Why you are away or offline: the id of one of `reasons_offered` for that presence.",
+        )
 
     OutputSerializer = inline_serializer(
         name="AgentPresence",
         fields={
             "presence": serializers.ChoiceField(choices=Presence.choices),
+            "reason": PresenceReasonOutputSerializer(
+                allow_null=True, help_text="Why away or offline, if the agent said."),
             "since": serializers.DateTimeField(),
             "capacity": serializers.IntegerField(),
             "holding": serializers.IntegerField(),
+            "get_next_refusal": serializers.CharField(
+                allow_null=True, help_text="Why get-next would refuse now (away, offline, at capacity), or null.",
+            ),
+            "reasons_offered": PresenceReasonOutputSerializer(many=True),
         },
     )
 
     def _render(self, profile: AgentProfile) -> Response:
+        holding = selectors.agent_active_item_count(profile.pk)
+        refusal = services.agent_next_work_refusal(profile, held=holding)
         return Response({
             "presence": profile.presence,
+            "reason": _reason(profile.presence_reason),
             "since": serializers.DateTimeField().to_representation(profile.presence_since),
             "capacity": profile.capacity,
-            "holding": selectors.agent_active_item_count(profile.pk),
+            "holding": holding,
+            "get_next_refusal": refusal.message if refusal else None,
+            "reasons_offered": [_reason(reason) for reason in selectors.presence_reasons_offered()],
         })
 
     @extend_schema(responses={200: OutputSerializer, **error_responses(403)})
@@ -66,5 +87,11 @@ class AgentPresenceApi(APIView):
     )
     def put(self, request):
         data = valid_body(self.AgentPresenceInputSerializer, request)
-        profile = services.agent_set_presence(agent_id=request.user.pk, presence=data["presence"], actor=request.user)
+        profile = services.agent_set_presence(
+            agent_id=request.user.pk, presence=data["presence"], reason_id=data.get("reason"), actor=request.user
+        )
         return self._render(profile)
+
+
+def _reason(reason: PresenceReason | None) -> dict | None:
+    return None if reason is None else {"id": reason.pk, "presence": reason.presence, "label": reason.label}

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from allocation import services
+from allocation import selectors, services
 from allocation.demo.catalog import QUEUES, SOURCE
 from allocation.demo.content import PRIORITIES, item_content
 from allocation.demo.people import People
@@ -58,10 +58,16 @@ def backlog_seed(*, rng, now, count, queues, specs, customers, people: People, f
     for start in range(0, len(drafts), 1000):
         services.items_intake(actor=people.integration, drafts=drafts[start:start + 1000])
 
+    reasons = {presence: list(selectors.presence_reasons_offered(presence)) for presence in (Presence.AWAY,
+                                                                                         Presence.OFFLINE)}
     for index, agent in enumerate(people.agents):
         presence = _planned_presence(index)
+        # Most who stepped away said why (lunch, a meeting…); supervisors see it.
+        offered = reasons.get(presence) or [None]
+        reason = offered[index % len(offered)] if index % 3 else None
         if presence != agent.presence:
-            services.agent_set_presence(agent_id=agent.pk, presence=presence, actor=agent.user)
+            services.agent_set_presence(agent_id=agent.pk, presence=presence, actor=agent.user,
+                                        reason_id=reason.pk if reason else None)
     working = [agent for index, agent in enumerate(people.agents) if _planned_presence(index) == Presence.AVAILABLE]
     rng.shuffle(working)
     pulls_left = round(count * PULLED_SHARE)

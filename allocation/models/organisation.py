@@ -133,6 +133,31 @@ class Presence(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+class PresenceReason(models.Model):
+    """Why an agent is away or offline (lunch, training, a meeting…). Admins keep the list;
+    an agent may give one when stepping away, and supervisors see it beside the presence."""
+
+    presence = models.CharField(
+        max_length=10, choices=[(Presence.AWAY, Presence.AWAY.label), (Presence.OFFLINE, Presence.OFFLINE.label)],
+        help_text="The presence this reason explains.",
+    )
+    label = models.CharField(max_length=60)
+    active = models.BooleanField(
+        default=True, help_text="Offered to agents. A retired reason stays on the changes that gave it.",
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the agent's list.")
+
+    class Meta:
+        ordering = ["presence", "position", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["presence", "label"], name="presencereason_unique"),
+            models.CheckConstraint(condition=Q(presence__in=["away", "offline"]), name="presencereason_presence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_presence_display()}: {self.label}"
+
+
 class AgentProfile(models.Model):
     """A user who works items. Shares its primary key with the user, so an item's
     `assignee_id` is also the id of the assignee's profile."""
@@ -149,6 +174,10 @@ class AgentProfile(models.Model):
     )
     presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
     presence_since = models.DateTimeField(default=timezone.now)
+    presence_reason = models.ForeignKey(
+        PresenceReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Why the agent is away or offline, if it said.",
+    )
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last request in the portal; idle agents are set offline."
@@ -165,6 +194,17 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return self.user.get_username()
+
+    @property
+    def presence_label(self) -> str:
+        """"Away (Lunch)": the presence and, if the agent gave one, why."""
+        reason = f" ({self.presence_reason.label})" if self.presence_reason_id else ""
+        return self.get_presence_display() + reason
+
+    @property
+    def presence_words(self) -> str:
+        """The label inside a sentence: "you are now away (Lunch)"."""
+        return self.presence_label[0].lower() + self.presence_label[1:]
 
 
 class AgentSkill(models.Model):
@@ -190,6 +230,7 @@ class PresenceChange(models.Model):
 
     agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="presence_history")
     presence = models.CharField(max_length=10, choices=Presence.choices)
+    reason = models.ForeignKey(PresenceReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

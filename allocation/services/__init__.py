@@ -14,11 +14,12 @@ from allocation.services.lifecycle import (
     item_start,
     item_transfer,
 )
-from allocation.services.next_work import item_get_next
+from allocation.services.next_work import agent_next_work_refusal, item_get_next
 
 __all__ = [
     "IntakeResult",
     "ItemDraft",
+    "agent_next_work_refusal",
     "agent_set_presence",
     "batch_size_check",
     "item_cancel",

@@ -7,33 +7,54 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from allocation import selectors
 from allocation.actors import Actor, actor_fields
 from allocation.exceptions import NotAnAgent
 from allocation.lock_objects import agents_lock
-from allocation.models import AgentProfile, Presence, PresenceChange
+from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
 from wfo.exceptions import InvalidInput
 
 
 @transaction.atomic
-def agent_set_presence(*, agent_id: int, presence: str, actor: Actor) -> AgentProfile:
-    """Set an agent's presence; the history row feeds availability reports. Setting the
-    presence it already has changes nothing (safe to repeat)."""
+def agent_set_presence(
+    *, agent_id: int, presence: str, actor: Actor, reason_id: int | None = None
+) -> AgentProfile:
+    """Set an agent's presence, with an optional reason for being away or offline (one of
+    the active reasons for that presence). The history row feeds availability reports and
+    supervisors' pages. Setting the presence and reason it already has changes nothing
+    (safe to repeat); a new reason for the same presence is a change."""
     if presence not in Presence.values:
         raise InvalidInput(
             f"Unknown presence {presence!r}.",
             fields={"presence": [f"Choose one of: {', '.join(Presence.values)}."]},
         )
+    reason = _presence_reason(presence, reason_id)
     profile = agents_lock([agent_id]).first()
     if profile is None:
         raise NotAnAgent("This user has no agent profile.")
-    if profile.presence == presence:
+    if profile.presence == presence and profile.presence_reason_id == (reason.pk if reason else None):
         return profile
     now = timezone.now()
-    profile.presence = presence
-    profile.presence_since = now
-    profile.save(update_fields=["presence", "presence_since"])
-    PresenceChange.objects.create(agent=profile, presence=presence, at=now, **actor_fields(actor))
+    if profile.presence != presence:
+        profile.presence_since = now  # a new reason for the same presence keeps its start
+    profile.presence, profile.presence_reason = presence, reason
+    profile.save(update_fields=["presence", "presence_reason", "presence_since"])
+    PresenceChange.objects.create(agent=profile, presence=presence, reason=reason, at=now, **actor_fields(actor))
     return profile
+
+
+def _presence_reason(presence: str, reason_id: int | None) -> PresenceReason | None:
+    if reason_id is None:
+        return None
+    if presence == Presence.AVAILABLE:
+        raise InvalidInput("Available takes no reason.", fields={"reason": ["Available takes no reason."]})
+    in_range = 0 < reason_id < 2**63  # a bigint key: beyond it no row, and no overflow either
+    reason = PresenceReason.objects.filter(pk=reason_id, presence=presence, active=True).first() if in_range else None
+    if reason is None:
+        offered = ", ".join(selectors.presence_reasons_offered(presence).values_list("label", flat=True)) or "none"
+        message = f"No such reason for {Presence(presence).label.lower()}. Choose one of: {offered}."
+        raise InvalidInput(message, fields={"reason": [message]})
+    return reason
 
 
 def agent_seen(*, agent_id: int, at: datetime) -> None:

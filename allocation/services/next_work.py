@@ -41,6 +41,7 @@ from allocation.models import (
 from allocation.services import sla_clock
 from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
 from wfo import metrics
+from wfo.exceptions import DomainError
 
 RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
 RULE_NEXT_BEST = "next_best_item"
@@ -196,6 +197,23 @@ while True:
 _ASSIGN_NEXT = _ASSIGN_NEXT_BY_LIMITS[FIRST_HEADS_PER_QUEUE, FIRST_WINDOW]
 
 
+def next_work_refusal(*, presence: str, held: int, capacity: int, reason: str = "") -> DomainError | None:
+    """Why an agent may not get work now, or None: the one rule behind get-next's refusal
+    and the inbox's disabled button (`reason` is the agent's, for being away or offline)."""
+    if presence != Presence.AVAILABLE:
+        state = Presence(presence).label.lower() + (f" ({reason})" if reason else "")
+        return AgentNotAvailable(f"You are {state}: set yourself available to get work.")
+    if held >= capacity:
+        return AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
+    return None
+
+
+def agent_next_work_refusal(agent: AgentProfile, *, held: int) -> DomainError | None:
+    """`next_work_refusal` for an agent's profile and the number of items it holds."""
+    reason = agent.presence_reason.label if agent.presence_reason_id else ""
+    return next_work_refusal(presence=agent.presence, held=held, capacity=agent.capacity, reason=reason)
+
+
 def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | None:
     """Assign the agent's next best item and return it, or None when nothing is waiting.
 
@@ -212,12 +230,9 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
         presence, held, capacity, heads, most_from_one_queue, *rest = row
         item_row, (_, _, rule, _), queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH:ITEM_WIDTH + 4], rest[ITEM_WIDTH + 4:]
-        if presence != Presence.AVAILABLE:
-            raise AgentNotAvailable(
-                f"You are {Presence(presence).label.lower()}: set yourself available to get work."
-            )
-        if held >= capacity:
-            raise AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
+        refusal = next_work_refusal(presence=presence, held=held, capacity=capacity)
+        if refusal is not None:
+            raise refusal
         if item_row[0] is not None:
             item = item_from_row([*item_row, *queue_row])
             if rule == RULE_PENDED_FOLLOW_UP:

@@ -62,10 +62,16 @@
   document.addEventListener("keydown", function (event) {
     if (event.key !== "n" || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     var form = document.getElementById("get-next-form");
-    if (form) {
-      event.preventDefault();
-      form.requestSubmit();
+    if (!form) return;
+    event.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    if (button && button.disabled) {
+      // Get-next would refuse: point at why instead of posting.
+      var why = document.getElementById("get-next-why");
+      if (why) { why.setAttribute("tabindex", "-1"); why.focus(); }
+      return;
     }
+    form.requestSubmit();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -144,7 +144,8 @@ EXPECTED = {
 # written only by the portal itself (append-only history, alerts, evaluations, versions)
 # refuse them too. A quality lead (staff) reaches the quality configuration only.
 ADMIN_MODELS = {
-    "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.Queue",
+    "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.PresenceReason",
+    "allocation.Queue",
     "allocation.Skill", "allocation.SlaAlert", "allocation.SlaPolicy", "allocation.SourceBinding", "allocation.Team",
     "allocation.WorkItem",
     "auth.Group", "auth.User", "authtoken.TokenProxy", "axes.AccessAttempt", "axes.AccessFailureLog",

@@ -1,0 +1,198 @@
+"""Presence as agents and supervisors meet it: "Get next work" says why it would refuse
+before the click, and presence changes carry an optional reason (admins keep the list)
+that supervisors see."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from allocation import services
+from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
+from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
+from tests import factories
+from tests.helpers import queued_item, started_item, supervisor_for
+from wfo.exceptions import InvalidInput
+
+pytestmark = pytest.mark.django_db
+
+GET_NEXT = re.compile(r'<form id="get-next-form".*?</form>', re.DOTALL)
+
+
+def _reason(presence: str, label: str) -> PresenceReason:
+    return PresenceReason.objects.get(presence=presence, label=label)  # a default reason (data migration)
+
+
+def _get_next_form(html: str) -> str:
+    found = GET_NEXT.search(html)
+    assert found, "no Get next work form"
+    return found.group(0)
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent.user)
+    return client
+
+
+# "Get next work" refuses before the click -----------------------------------------------
+
+AT_CAPACITY = "You already hold 3 of 3 items: finish, pend or release one first."
+
+
+@pytest.mark.parametrize(("presence", "reason", "held", "refusal", "shown"), [
+    (Presence.AVAILABLE, None, 0, None, None),
+    (Presence.AVAILABLE, None, 2, None, None),
+    (Presence.AVAILABLE, None, 3, AgentAtCapacity, AT_CAPACITY),
+    (Presence.AWAY, None, 0, AgentNotAvailable, "You are away: set yourself available to get work."),
+    (Presence.AWAY, "Lunch", 0, AgentNotAvailable, "You are away (Lunch): set yourself available to get work."),
+    (Presence.OFFLINE, "End of shift", 1, AgentNotAvailable,
+     "You are offline (End of shift): set yourself available to get work."),
+])
+def test_the_button_is_disabled_exactly_when_get_next_refuses_and_says_why(
+    agent_client, agent, queue, presence, reason, held, refusal, shown
+):
+    for _ in range(held):
+        started_item(agent, queue)
+    queued_item(queue)
+    reason_id = _reason(presence, reason).pk if reason else None
+    services.agent_set_presence(agent_id=agent.pk, presence=presence, actor=agent.user, reason_id=reason_id)
+
+    button = _get_next_form(agent_client.get(reverse("work:inbox")).content.decode())
+    if refusal is None:
+        assert " disabled" not in button and "get-next-why" not in button
+        assert services.item_get_next(agent_id=agent.pk) is not None
+        return
+    assert " disabled" in button
+    assert re.search(r'id="get-next-why"[^>]*>(.*?)</p>', button).group(1) == shown
+    with pytest.raises(refusal):
+        services.item_get_next(agent_id=agent.pk)
+
+
+def test_changing_presence_in_place_updates_the_button_beside_it(agent_client, agent):
+    htmx = {"HX-Request": "true"}
+    away = agent_client.post(reverse("work:presence"), {"presence": "away"}, headers=htmx).content.decode()
+    assert 'hx-swap-oob="true"' in _get_next_form(away) and " disabled" in _get_next_form(away)
+    back = agent_client.post(reverse("work:presence"), {"presence": "available"}, headers=htmx).content.decode()
+    assert 'hx-swap-oob="true"' in _get_next_form(back) and " disabled" not in _get_next_form(back)
+
+
+def test_the_inbox_refresh_updates_the_button_as_capacity_frees(agent_client, agent, queue):
+    item = started_item(agent, queue)
+    agent.capacity = 1
+    agent.save(update_fields=["capacity"])
+    htmx = {"HX-Request": "true"}
+    assert " disabled" in _get_next_form(agent_client.get(reverse("work:inbox-list"), headers=htmx).content.decode())
+    services.item_complete(item_id=item.pk, actor=agent.user)
+    assert " disabled" not in _get_next_form(
+        agent_client.get(reverse("work:inbox-list"), headers=htmx).content.decode())
+
+
+# Reasons ------------------------------------------------------------------------------------
+
+def test_a_reason_is_kept_on_the_change_and_the_agent(agent):
+    lunch, meeting = _reason("away", "Lunch"), _reason("away", "Meeting")
+    services.agent_set_presence(agent_id=agent.pk, presence="away", actor=agent.user, reason_id=lunch.pk)
+    agent.refresh_from_db()
+    since = agent.presence_since
+    assert (agent.presence, agent.presence_reason, agent.presence_label) == ("away", lunch, "Away (Lunch)")
+    assert PresenceChange.objects.get(agent=agent).reason == lunch
+
+    services.agent_set_presence(agent_id=agent.pk, presence="away", actor=agent.user, reason_id=lunch.pk)
+    assert PresenceChange.objects.filter(agent=agent).count() == 1  # the same again changes nothing
+
+    services.agent_set_presence(agent_id=agent.pk, presence="away", actor=agent.user, reason_id=meeting.pk)
+    agent.refresh_from_db()
+    assert agent.presence_reason == meeting and agent.presence_since == since  # still away since then
+    assert list(PresenceChange.objects.filter(agent=agent).order_by("id").values_list("reason__label", flat=True)) \
+        == ["Lunch", "Meeting"]
+
+    services.agent_set_presence(agent_id=agent.pk, presence="available", actor=agent.user)
+    agent.refresh_from_db()
+    assert agent.presence_reason is None and agent.presence_label == "Available"
+
+
+@pytest.mark.parametrize(("presence", "reason"), [
+    ("available", ("away", "Lunch")),  # available takes none
+    ("offline", ("away", "Lunch")),  # another presence's
+    ("away", "retired"),
+    ("away", 2**70),
+    ("away", -1),
+])
+def test_a_reason_that_does_not_fit_is_refused_and_nothing_changes(agent, presence, reason):
+    if reason == "retired":
+        reason_id = PresenceReason.objects.create(presence="away", label="Old", active=False).pk
+    elif isinstance(reason, tuple):
+        reason_id = _reason(*reason).pk
+    else:
+        reason_id = reason
+    before = agent.presence
+    with pytest.raises(InvalidInput) as refused:
+        services.agent_set_presence(agent_id=agent.pk, presence=presence, actor=agent.user, reason_id=reason_id)
+    assert "reason" in refused.value.fields
+    agent.refresh_from_db()
+    assert agent.presence == before and not PresenceChange.objects.filter(agent=agent).exists()
+
+
+def test_the_page_offers_the_reasons_of_the_agents_presence(agent_client, agent):
+    agent_client.post(reverse("work:presence"), {"presence": "away"})
+    page = agent_client.get(reverse("work:inbox")).content.decode()
+    offered = set(re.findall(r'<option value="\d+">([^<]+)</option>', page))
+    assert offered == set(PresenceReason.objects.filter(presence="away", active=True).values_list("label", flat=True))
+
+    lunch = _reason("away", "Lunch")
+    response = agent_client.post(reverse("work:presence"), {"presence": "away", "reason": lunch.pk}, follow=True)
+    assert "You are now away (Lunch)." in response.content.decode()
+    # Switching presence with the old list's reason still posted starts without one.
+    agent_client.post(reverse("work:presence"), {"presence": "offline", "reason": lunch.pk})
+    agent.refresh_from_db()
+    assert (agent.presence, agent.presence_reason) == ("offline", None)
+
+
+def test_the_api_takes_a_reason_and_refuses_a_bad_one_by_field(agent):
+    client = APIClient()
+    client.force_authenticate(agent.user)
+    url = "/api/v1/agent/presence/"
+    offered = client.get(url).json()["reasons_offered"]
+    assert {(r["presence"], r["label"]) for r in offered} == set(
+        PresenceReason.objects.filter(active=True).values_list("presence", "label"))
+    training = next(r for r in offered if r["label"] == "Training")
+
+    body = client.put(url, {"presence": "away", "reason": training["id"]}, format="json").json()
+    assert body["reason"] == training
+    assert body["get_next_refusal"] == "You are away (Training): set yourself available to get work."
+
+    for bad in ({"presence": "available", "reason": training["id"]}, {"presence": "away", "reason": "lunch"},
+                {"presence": "away", "reason": 10**30}, {"presence": "away", "reason": 0}):
+        response = client.put(url, bad, format="json")
+        assert response.status_code == 400 and "reason" in response.json()["errors"], bad
+    assert PresenceChange.objects.filter(agent=agent).count() == 1
+
+    body = client.put(url, {"presence": "available"}, format="json").json()
+    assert body["reason"] is None and body["get_next_refusal"] is None
+
+
+# Supervisors see it ---------------------------------------------------------------------------
+
+def test_supervisors_see_each_agents_presence_and_why(client, agent, queue, team):
+    other = factories.AgentFactory(team=team)
+    services.agent_set_presence(agent_id=agent.pk, presence="away", actor=agent.user,
+                                reason_id=_reason("away", "Training").pk)
+    services.agent_set_presence(agent_id=other.pk, presence="offline", actor=other.user)
+    client.force_login(supervisor_for(queue))
+
+    listing = client.get(reverse("reports:scorecards")).content.decode()
+    assert "Away (Training)" in listing and "Offline" in listing
+
+    card = client.get(reverse("reports:scorecard", args=[agent.pk])).content.decode()
+    today = card.split('id="presence-h"')[1]
+    assert "Away (Training)" in today and "<td data-label=\"Why\">Training</td>" in today
+
+
+def test_admins_keep_the_reasons(admin_client):
+    response = admin_client.post(reverse("admin:allocation_presencereason_add"),
+                                 {"presence": "away", "label": "Volunteering", "active": "on", "position": 9})
+    assert response.status_code == 302
+    assert PresenceReason.objects.filter(label="Volunteering", presence="away", active=True).exists()
+    assert AgentProfile._meta.get_field("presence_reason").remote_field.on_delete.__name__ == "PROTECT"
