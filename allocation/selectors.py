@@ -3,7 +3,7 @@ bounded number of queries."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +15,7 @@ from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
     HELD_STATUSES,
+    OPEN_STATUSES,
     AgentProfile,
     AgentSkill,
     AllocationMode,
@@ -190,6 +191,41 @@ def user_names_in_events(events: list[WorkItemEvent]) -> dict[int, str]:
     }
     users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name") if ids else []
     return {user.pk: user.get_full_name() or user.get_username() for user in users}
+
+
+# Open items by time left to their due time, in the order the wallboard shows them: each
+# band is (key, label, its upper bound of time left — None: no bound). "breached" is the
+# first band: open and past due.
+AGING_BANDS = [
+    ("breached", "Breached", timedelta(0)),
+    ("lt_1h", "< 1 h", timedelta(hours=1)),
+    ("1_4h", "1–4 h", timedelta(hours=4)),
+    ("4_24h", "4–24 h", timedelta(hours=24)),
+    ("1_3d", "1–3 days", timedelta(days=3)),
+    ("gt_3d", "> 3 days", None),
+]
+AT_RISK = "at_risk"
+# What the wallboard counts and the item list filters by, in words for the list's filter.
+SLA_STANDINGS = [
+    (AT_RISK, "At risk (past a warning, not yet due)"),
+    ("breached", "Breached (open and past due)"),
+    *((key, f"Due in {label}") for key, label, _ in AGING_BANDS[1:]),
+]
+
+
+def sla_standing_q(standing: str, *, now: datetime) -> Q:
+    """Open items in one SLA standing at `now`: at risk (past a warning threshold of their
+    clock, not yet due), or in one band of time left (AGING_BANDS; "breached" is past due).
+    The one definition the wallboard counts and the item list filters by, so a number on
+    the board and the list it links to agree."""
+    is_open = Q(status__in=OPEN_STATUSES)
+    if standing == AT_RISK:
+        return is_open & Q(due_at__gt=now, sla_clock__next_threshold__gt=F("sla_clock__thresholds__0"))
+    keys = [key for key, _, _ in AGING_BANDS]
+    index = keys.index(standing)
+    upper = AGING_BANDS[index][2]
+    band = is_open if upper is None else is_open & Q(due_at__lte=now + upper)
+    return band if index == 0 else band & Q(due_at__gt=now + AGING_BANDS[index - 1][2])
 
 
 def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:
