@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
+from allocation.labels import outcome_label
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, Priority, Queue, WorkItem
 
 OTHER = "Other"
@@ -107,7 +108,7 @@ class CompleteForm(forms.Form):
         super().__init__(*args, **kwargs)
         if queue.outcomes:
             self.fields["outcome"] = forms.ChoiceField(
-                label="Outcome", choices=[("", "Choose an outcome…"), *((o, o) for o in queue.outcomes)],
+                label="Outcome", choices=[("", "Choose an outcome…"), *((o, outcome_label(o)) for o in queue.outcomes)],
             )
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from allocation import transitions
+from allocation import labels, transitions
 from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -182,15 +182,31 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
 AGENT_KEYS_IN_EVENTS = ("from_agent", "to_agent", "released_by_agent", "held_by", "rejected_by_agent")
 
 
-def user_names_in_events(events: list[WorkItemEvent]) -> dict[int, str]:
-    """Display names of the agents an item's events refer to by id (who it was transferred
-    to or from, who released it), in one query."""
+def user_names_in_events(events: list[WorkItemEvent]) -> dict[int | str, str]:
+    """Display names of the people an item's events refer to — by id (who it was
+    transferred to or from, who released it) and by username (the candidates considered) —
+    in one query, keyed by what the events hold."""
     ids = {
         value for event in events for key, value in event.data.items()
         if key in AGENT_KEYS_IN_EVENTS and isinstance(value, int)
     }
-    users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name") if ids else []
-    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+    usernames = {
+        candidate.get("agent") for event in events for candidate in event.data.get("candidates") or []
+        if isinstance(candidate, dict)
+    } - {None}
+    if not ids and not usernames:
+        return {}
+    users = get_user_model().objects.filter(Q(pk__in=ids) | Q(username__in=usernames))
+    names = {}
+    for user in users.only("username", "first_name", "last_name"):
+        names[user.pk] = names[user.get_username()] = labels.display_name(user)
+    return names
+
+
+def queue_names_in_events(events: list[WorkItemEvent]) -> dict[str, str]:
+    """Names of the queues an item's events refer to by code (transfers), in one query."""
+    codes = {event.data.get(key) for event in events for key in ("from_queue", "to_queue")} - {None}
+    return dict(Queue.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
 
 
 # Open items by time left to their due time, in the order the wallboard shows them: each
