@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.utils import timezone
 
 from allocation.forms import DateTimeLocalInput
 from allocation.models import ItemStatus, Queue, WorkItem
+from allocation.selectors import SLA_STANDINGS, sla_standing_q
 
 
 class ItemFilter(django_filters.FilterSet):
@@ -45,6 +47,11 @@ class ItemPageFilter(ItemFilter):
     due_before = django_filters.IsoDateTimeFilter(
         field_name="due_at", lookup_expr="lte", label="Due before", widget=DateTimeLocalInput()
     )
+    # The wallboard's numbers link here: the same definitions it counts by.
+    sla = django_filters.ChoiceFilter(choices=SLA_STANDINGS, method="filter_sla", label="SLA", empty_label="Any")
 
     class Meta(ItemFilter.Meta):
         fields = ["queue", "status", "assignee", "customer_ref", "external_id", "source"]
+
+    def filter_sla(self, queryset, name, value):
+        return queryset.filter(sla_standing_q(value, now=timezone.now()))

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from allocation import selectors
+from allocation.labels import outcome_label
 from allocation.models import (
     OPEN_STATUSES,
     AgentProfile,
@@ -117,7 +118,7 @@ class CompleteForm(forms.Form):
         super().__init__(*args, **kwargs)
         if queue.outcomes:
             self.fields["outcome"] = forms.ChoiceField(
-                label="Outcome", choices=[("", "Choose an outcome…"), *((o, o) for o in queue.outcomes)],
+                label="Outcome", choices=[("", "Choose an outcome…"), *((o, outcome_label(o)) for o in queue.outcomes)],
             )
 
 

@@ -3,18 +3,19 @@ bounded number of queries."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from allocation import transitions
+from allocation import labels, transitions
 from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
     HELD_STATUSES,
+    OPEN_STATUSES,
     AgentProfile,
     AgentSkill,
     AllocationMode,
@@ -188,15 +189,66 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
 AGENT_KEYS_IN_EVENTS = ("from_agent", "to_agent", "released_by_agent", "held_by", "rejected_by_agent")
 
 
-def user_names_in_events(events: list[WorkItemEvent]) -> dict[int, str]:
-    """Display names of the agents an item's events refer to by id (who it was transferred
-    to or from, who released it), in one query."""
+def user_names_in_events(events: list[WorkItemEvent]) -> dict[int | str, str]:
+    """Display names of the people an item's events refer to — by id (who it was
+    transferred to or from, who released it) and by username (the candidates considered) —
+    in one query, keyed by what the events hold."""
     ids = {
         value for event in events for key, value in event.data.items()
         if key in AGENT_KEYS_IN_EVENTS and isinstance(value, int)
     }
-    users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name") if ids else []
-    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+    usernames = {
+        candidate.get("agent") for event in events for candidate in event.data.get("candidates") or []
+        if isinstance(candidate, dict)
+    } - {None}
+    if not ids and not usernames:
+        return {}
+    users = get_user_model().objects.filter(Q(pk__in=ids) | Q(username__in=usernames))
+    names = {}
+    for user in users.only("username", "first_name", "last_name"):
+        names[user.pk] = names[user.get_username()] = labels.display_name(user)
+    return names
+
+
+def queue_names_in_events(events: list[WorkItemEvent]) -> dict[str, str]:
+    """Names of the queues an item's events refer to by code (transfers), in one query."""
+    codes = {event.data.get(key) for event in events for key in ("from_queue", "to_queue")} - {None}
+    return dict(Queue.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+
+
+# Open items by time left to their due time, in the order the wallboard shows them: each
+# band is (key, label, its upper bound of time left — None: no bound). "breached" is the
+# first band: open and past due.
+AGING_BANDS = [
+    ("breached", "Breached", timedelta(0)),
+    ("lt_1h", "< 1 h", timedelta(hours=1)),
+    ("1_4h", "1–4 h", timedelta(hours=4)),
+    ("4_24h", "4–24 h", timedelta(hours=24)),
+    ("1_3d", "1–3 days", timedelta(days=3)),
+    ("gt_3d", "> 3 days", None),
+]
+AT_RISK = "at_risk"
+# What the wallboard counts and the item list filters by, in words for the list's filter.
+SLA_STANDINGS = [
+    (AT_RISK, "At risk (past a warning, not yet due)"),
+    ("breached", "Breached (open and past due)"),
+    *((key, f"Due in {label}") for key, label, _ in AGING_BANDS[1:]),
+]
+
+
+def sla_standing_q(standing: str, *, now: datetime) -> Q:
+    """Open items in one SLA standing at `now`: at risk (past a warning threshold of their
+    clock, not yet due), or in one band of time left (AGING_BANDS; "breached" is past due).
+    The one definition the wallboard counts and the item list filters by, so a number on
+    the board and the list it links to agree."""
+    is_open = Q(status__in=OPEN_STATUSES)
+    if standing == AT_RISK:
+        return is_open & Q(due_at__gt=now, sla_clock__next_threshold__gt=F("sla_clock__thresholds__0"))
+    keys = [key for key, _, _ in AGING_BANDS]
+    index = keys.index(standing)
+    upper = AGING_BANDS[index][2]
+    band = is_open if upper is None else is_open & Q(due_at__lte=now + upper)
+    return band if index == 0 else band & Q(due_at__gt=now + AGING_BANDS[index - 1][2])
 
 
 def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:

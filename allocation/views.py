@@ -16,10 +16,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
-from allocation import forms, selectors, services, transitions
+from allocation import forms, labels, selectors, services, transitions
 from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
@@ -43,10 +42,6 @@ def agent_required(view: Callable) -> Callable:
         return view(request, *args, agent=agent, **kwargs)
 
     return wrapper
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "D j M, H:i")
 
 
 # The inbox -----------------------------------------------------------------------------
@@ -78,8 +73,12 @@ def inbox(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 @require_GET
 @agent_required
 def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    """The list alone, for htmx to refresh in place."""
-    return render(request, "allocation/_inbox_list.html", _inbox_context(agent))
+    """The list alone, for htmx to refresh in place. "Get next work" comes along (out of
+    band) only when its refusal changed from the one the page shows (`?button=`): swapped
+    on every refresh, it would drop the keyboard's focus and race a click."""
+    context = _inbox_context(agent)
+    context["button_changed"] = request.GET.get("button", "") != context["next_work_refusal"]
+    return render(request, "allocation/_inbox_list.html", context)
 
 
 @require_POST
@@ -168,6 +167,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "item": item,
         "events": events,
         "user_names": selectors.user_names_in_events(events),
+        "queue_names": selectors.queue_names_in_events(events),
         "allowed": allowed,
         "action_forms": action_forms,
         "now": now,
@@ -232,14 +232,15 @@ def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[Wor
 def _done_message(item: WorkItem, action: str) -> str:
     said = f"#{item.pk} {PAST_TENSE[action]}"
     if action == transitions.PEND:
-        return f"{said} until {_local(item.pended_until)}; it comes back to you first then."
+        return f"{said} until {labels.moment_words(item.pended_until)}; it comes back to you first then."
     if action == transitions.COMPLETE:
-        return f"{said} ({item.outcome}). Press n for your next item."
+        return f"{said} ({labels.outcome_label(item.outcome)}). Press n for your next item."
     if action == transitions.TRANSFER:
-        target = item.assignee.get_username() if item.assignee_id else item.queue.name
+        target = labels.display_name(item.assignee) if item.assignee_id else item.queue.name
         return f"{said} to {target}."
     if action == transitions.REPRIORITIZE:
-        return f"#{item.pk} is now {item.get_priority_display().lower()} priority; due {_local(item.due_at)}."
+        due = labels.moment_words(item.due_at)
+        return f"#{item.pk} is now {item.get_priority_display().lower()} priority; due {due}."
     return f"{said}."
 
 

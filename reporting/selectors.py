@@ -7,22 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, Func, IntegerField, Min, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, PresenceChange, Queue, WorkItem
+from allocation.selectors import AGING_BANDS, AT_RISK, sla_standing_q
 from reporting.rollups import day_start
 from wfo import roles
-
-# Time left to SLA, in the order the wallboard shows it.
-AGING_BUCKETS = [
-    ("breached", "Breached", None),
-    ("lt_1h", "< 1 h", timedelta(hours=1)),
-    ("1_4h", "1–4 h", timedelta(hours=4)),
-    ("4_24h", "4–24 h", timedelta(hours=24)),
-    ("1_3d", "1–3 days", timedelta(days=3)),
-    ("gt_3d", "> 3 days", None),
-]
 
 
 @dataclass
@@ -30,6 +21,7 @@ class QueueRow:
     queue: Queue
     by_status: dict[str, int] = field(default_factory=dict)
     oldest_queued: datetime | None = None
+    oldest_queued_id: int | None = None  # that item, to open it
     at_risk: int = 0  # open, past a warning threshold, not yet due
     breached: int = 0  # open and past due
     arrivals_today: int = 0
@@ -58,49 +50,44 @@ class Wallboard:
             total.arrivals_today += row.arrivals_today
             total.completed_today += row.completed_today
             if row.oldest_queued and (total.oldest_queued is None or row.oldest_queued < total.oldest_queued):
-                total.oldest_queued = row.oldest_queued
+                total.oldest_queued, total.oldest_queued_id = row.oldest_queued, row.oldest_queued_id
         return total
 
 
-def _aging_bucket(now: datetime) -> Case:
-    whens = [When(due_at__lte=now, then=Value(0))]
-    for index, (_, _, upper) in enumerate(AGING_BUCKETS[1:-1], start=1):
-        whens.append(When(due_at__lte=now + upper, then=Value(index)))
-    return Case(*whens, default=Value(len(AGING_BUCKETS) - 1), output_field=IntegerField())
-
-
 def wallboard(*, now: datetime | None = None) -> Wallboard:
-    """Per active queue: open items by status, the oldest waiting item, items at risk and
+    """Per queue (active, or holding open items): open items by status, the oldest waiting item, items at risk and
     breached, today's arrivals and completions; agents by presence; open items by time
-    left to SLA. Six grouped queries."""
+    left to SLA. Five grouped queries."""
     now = now or timezone.now()
-    rows = {q.pk: QueueRow(queue=q) for q in Queue.objects.filter(is_active=True).order_by("name")}
+    # A queue switched off while it still holds open items stays on the board: its work is
+    # still open, and the totals count every open item.
+    holds_open = WorkItem.objects.filter(queue_id=OuterRef("pk"), status__in=OPEN_STATUSES)
+    queues = Queue.objects.filter(Q(is_active=True) | Exists(holds_open)).order_by("name")
+    rows = {q.pk: QueueRow(queue=q) for q in queues}
     open_items = WorkItem.objects.filter(status__in=OPEN_STATUSES, queue_id__in=rows)
     for queue_id, status, n in open_items.values_list("queue_id", "status").annotate(n=Count("*")).order_by():
         rows[queue_id].by_status[status] = n
+    # The oldest waiting item of each queue (the first by received time, then id).
     oldest = (
-        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue_id__in=rows).values("queue_id")
-        .annotate(oldest=Min("received_at")).values_list("queue_id", "oldest")
+        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue_id__in=rows)
+        .order_by("queue_id", "received_at", "id").distinct("queue_id").values_list("queue_id", "received_at", "pk")
     )
-    for queue_id, received in oldest:
-        rows[queue_id].oldest_queued = received
-    risk = (
-        open_items.values("queue_id").annotate(
-            breached=Count("pk", filter=Q(due_at__lte=now)),
-            at_risk=Count("pk", filter=Q(due_at__gt=now, sla_clock__next_threshold__gt=F("sla_clock__thresholds__0"))),
-        ).values_list("queue_id", "breached", "at_risk").order_by()
-    )
-    for queue_id, breached, at_risk in risk:
-        rows[queue_id].breached, rows[queue_id].at_risk = breached, at_risk
+    for queue_id, received, item_id in oldest:
+        rows[queue_id].oldest_queued, rows[queue_id].oldest_queued_id = received, item_id
+    # At risk, breached and the aging bands count the one definition the item list filters by.
+    standings = [AT_RISK, *(key for key, _, _ in AGING_BANDS)]
+    counts = {f"n{index}": Count("pk", filter=sla_standing_q(key, now=now)) for index, key in enumerate(standings)}
+    per_queue = open_items.values("queue_id").annotate(**counts).values_list("queue_id", *counts).order_by()
+    aging_counts = defaultdict(int)
+    for queue_id, at_risk, *bands in per_queue:
+        rows[queue_id].at_risk, rows[queue_id].breached = at_risk, bands[0]
+        for (key, _, _), n in zip(AGING_BANDS, bands, strict=True):
+            aging_counts[key] += n
     for queue_id, (arrivals, completed) in today_flows(now=now, queue_ids=list(rows)).items():
         rows[queue_id].arrivals_today, rows[queue_id].completed_today = arrivals, completed
     presence = {value: 0 for value in Presence.values}
     presence.update(dict(AgentProfile.objects.values_list("presence").annotate(n=Count("*")).order_by()))
-    buckets = defaultdict(int)
-    for bucket, n in open_items.annotate(bucket=_aging_bucket(now)).values_list("bucket").annotate(n=Count("*")) \
-            .order_by():
-        buckets[bucket] = n
-    aging = [(key, label, buckets[index]) for index, (key, label, _) in enumerate(AGING_BUCKETS)]
+    aging = [(key, label, aging_counts[key]) for key, label, _ in AGING_BANDS]
     return Wallboard(at=now, queues=list(rows.values()), presence=presence, aging=aging)
 
 

@@ -4,6 +4,7 @@ the items behind it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from allocation import transitions
-from allocation.models import AgentProfile
+from allocation.models import OPEN_STATUSES, AgentProfile
 from reporting import exports, history_tables, selectors
 from reporting.forms import CapacityForm, HistoryForm
 from reporting.history import Scope, agent_totals
@@ -31,10 +32,13 @@ def _context(request: HttpRequest) -> dict:
     board = selectors.wallboard()
     peak = max([n for _, _, n in board.aging] + [1])
     # The board counts every queue; its numbers link to the items only where this user may
-    # see and move them (a supervisor: the queues its teams serve).
+    # see and move them (a supervisor: the queues its teams serve). The totals link only for
+    # a user who sees every queue: for anyone else the list would count fewer.
     reach = transitions.queues_in_reach(request.user)
-    linked = {row.queue.pk for row in board.queues} if reach is None else set(reach.values_list("pk", flat=True))
+    on_board = {row.queue.pk for row in board.queues}
+    linked = on_board if reach is None else set(reach.values_list("pk", flat=True))
     return {"board": board, "totals": board.totals, "peak": peak, "linked": linked,
+            "totals_linked": on_board <= linked, "open_query": urlencode([("status", s) for s in OPEN_STATUSES]),
             "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
 
 

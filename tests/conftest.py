@@ -47,3 +47,14 @@ def role_groups(db):
     from wfo.roles import role_groups_sync
 
     role_groups_sync(apps)
+
+
+@pytest.fixture
+def presence_reasons(db):
+    """The presence reasons a data migration made (Break, Lunch, …), for the same reason
+    as role_groups: a transactional test before this one flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("allocation.migrations.0013_presence_reasons").add_default_reasons(apps, None)

@@ -322,6 +322,29 @@ def test_the_demo_history_is_rolled_up_for_reports():
     assert figures["completed"] == WorkItem.objects.filter(status=ItemStatus.COMPLETED).count() > 0
 
 
+@pytest.mark.django_db
+def test_the_demo_scorecards_show_productivity_apart_from_utilization(client):
+    """Demo agents are logged in but away on breaks and at lunch, and work at their own
+    pace against the queues' standard times, so standard minutes earned per minute
+    available (productivity) and handle time per minute logged in (utilization) differ: on
+    each team's average, and from agent to agent."""
+    from django.urls import reverse
+
+    _seed(quiet=True)
+    client.force_login(get_user_model().objects.get(username=demo.catalog.ADMIN_USER[0]))
+    ratios = []
+    for team in Team.objects.order_by("name"):
+        agents = list(AgentProfile.objects.filter(team=team).order_by("pk"))
+        page = client.get(reverse("reports:scorecard", args=[agents[0].pk]))
+        average = page.context["team"]
+        assert average["productivity"] >= 1.1 * average["utilization"], team.name
+        for agent in agents:
+            card = client.get(reverse("reports:scorecard", args=[agent.pk])).context["card"]
+            if card.completed >= 5:
+                ratios.append(card.productivity / card.utilization)
+    assert len(ratios) >= 10 and max(ratios) >= 1.3 * min(ratios)
+
+
 # The demo once left nothing queued when seeded from about 03:50 to 05:10 UTC, and on some
 # days at every hour: its agents pulled about as many items as the backlog held, and which
 # items they could take depends on the hour (start by is counted in working time). Seeded

@@ -135,7 +135,7 @@ class ItemHistory:
         started_at = assigned_at + timedelta(seconds=rng.randint(20, 360))
         events.append(self._event(started_at, plan.user_id, EventKind.STARTED, ItemStatus.ASSIGNED,
                                   ItemStatus.IN_PROGRESS))
-        handle = spec.handle_minutes * MINUTE * rng.lognormvariate(0, 0.4)
+        handle = spec.handle_minutes * MINUTE * plan.pace * rng.lognormvariate(0, 0.3)
         completed_at = started_at + handle
         if rng.random() < 0.08:
             pended_at = started_at + handle * 0.4

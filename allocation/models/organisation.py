@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from allocation.labels import display_name
+
 PROFICIENCY_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
 CODE_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$", "Use lower-case letters, digits, '-' and '_' only."
@@ -17,7 +19,8 @@ CODE_VALIDATOR = RegexValidator(
 
 
 def actor_label(record) -> str:
-    """Who acted on an audit record: the user's name, or the system job's."""
+    """Who acted on an audit record, for the API and admin: the account's username, or the
+    system job's name (pages say it in words: labels.actor_name)."""
     return record.actor.get_username() if record.actor_id else f"system: {record.system_actor}"
 
 
@@ -193,7 +196,8 @@ class AgentProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.user.get_username()
+        # Messages and explanations name the agent to people: by display name.
+        return display_name(self.user)
 
     @property
     def presence_label(self) -> str:

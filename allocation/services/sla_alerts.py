@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from allocation import labels
 from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem
 from allocation.services import sla_clock
 from allocation.sla import clock as clock_math
@@ -183,7 +184,7 @@ def alert_recipients(item: WorkItem, supervisors: _SupervisorsByQueue | None = N
 
 
 def alert_text(item: WorkItem, threshold: int) -> tuple[str, str]:
-    due = timezone.localtime(item.due_at).strftime("%a %d %b %H:%M")
+    due = labels.moment_words(item.due_at)
     if threshold >= BREACH:
         return (f"SLA breached: #{item.pk} {item.title}"[:200],
                 f"Work item #{item.pk} in {item.queue.name} was due {due} and is not done.")

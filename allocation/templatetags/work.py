@@ -3,13 +3,12 @@ SLA clocks. The clock's rules are the SLA engine's (allocation/sla/); these only
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django import template
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
-from django.utils.formats import date_format
 
+from allocation import labels
 from allocation.models import Priority, WorkItemEvent
 from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS
 
@@ -42,7 +41,7 @@ def _scalar(value) -> str:
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    return str(value)
+    return labels.iso_words(value)
 
 
 @register.filter
@@ -71,11 +70,33 @@ def payload_rows(payload) -> list[tuple[str, str]]:
 
 
 def _when(value) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return date_format(timezone.localtime(moment), "D j M, H:i")
+    return labels.iso_words(value) if value else "—"
+
+
+@register.filter
+def display_name(user) -> str:
+    return labels.display_name(user)
+
+
+@register.filter
+def actor_name(record) -> str:
+    return labels.actor_name(record)
+
+
+@register.filter
+def outcome_label(outcome: str) -> str:
+    return labels.outcome_label(outcome)
+
+
+@register.filter
+def order_words(order: str) -> str:
+    return labels.order_words(order)
+
+
+@register.filter
+def person(username: str, user_names: dict) -> str:
+    """A person an event names by username (the candidates considered), by display name."""
+    return user_names.get(username, username)
 
 
 # The rules of get-next's assigned events (the agent asked for work), and push's.
@@ -87,10 +108,12 @@ HOLDER_BEFORE_KEYS = ("from_agent", "released_by_agent", "rejected_by_agent", "h
 
 
 @register.simple_tag
-def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
+def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | None = None) -> str:
     """What the event's data says, in words (the reason is shown beside it). Agents are
-    named from `user_names` (selectors.user_names_in_events: one query for all events)."""
+    named from `user_names` (selectors.user_names_in_events: one query for all events), queues
+    from `queue_names` (selectors.queue_names_in_events)."""
     data = event.data or {}
+    queue_names = queue_names or {}
 
     def agent(key: str) -> str:
         return user_names.get(data.get(key), f"agent #{data.get(key)}")
@@ -116,9 +139,15 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
         parts.append(f"to {agent('to_agent')}." if data.get("to_agent") else "back to the queue.")
     if event.kind == "released" and holder_key:
         parts.append(f"Released by {agent(holder_key)}")
+        if data.get("not_offered_again_until"):
+            parts.append(f"(not offered to them again until {_when(data['not_offered_again_until'])})")
     if event.kind == "rejected":
         whom = agent(holder_key) if holder_key else "this agent"
-        parts.append(f"Back to the queue; not offered to {whom} again for a while.")
+        until = data.get("not_offered_again_until")
+        parts.append(f"Back to the queue; not offered to {whom} again "
+                     + (f"until {_when(until)}." if until else "for a while."))
+    if event.kind == "resumed" and data.get("follow_up_was"):
+        parts.append(f"Taken up before its follow-up time ({_when(data['follow_up_was'])})")
     if event.kind == "cancelled" and holder_key:
         parts.append(f"Cancelled while held by {agent(holder_key)}")
     if event.kind == "pended" and data.get("until"):
@@ -126,10 +155,11 @@ def event_summary(event: WorkItemEvent, user_names: dict[int, str]) -> str:
         if data.get("governed_by") == EXTERNAL_DEADLINE:
             parts.append(f"(the SLA clock pauses; the source's deadline, {_when(data.get('due_at'))}, governs)")
     if event.kind == "completed" and data.get("outcome"):
-        parts.append(f"Outcome: {data['outcome']}")
+        parts.append(f"Outcome: {labels.outcome_label(data['outcome'])}")
     if event.kind == "transferred":
         if data.get("to_queue"):
-            parts.append(f"From queue {data.get('from_queue')} to queue {data['to_queue']}")
+            names = [queue_names.get(data.get(key), data.get(key)) for key in ("from_queue", "to_queue")]
+            parts.append(f"From {names[0]} to {names[1]}")
         if data.get("to_agent"):
             parts.append(f"To {agent('to_agent')}")
     if event.kind == "priority_changed" and data.get("to_priority"):

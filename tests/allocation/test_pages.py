@@ -373,7 +373,7 @@ def test_complete_with_an_outcome_from_the_queue(agent_client, agent, team):
     queue = factories.QueueFactory(teams=[team], outcomes=["approved", "declined"])
     item = started_item(agent, queue)
     html = agent_client.get(item_url(item)).content.decode()
-    assert '<option value="approved">approved</option>' in html
+    assert '<option value="approved">Approved</option>' in html  # the code is sent, its label shown
     response = agent_client.post(item_url(item, "complete"), {"complete-outcome": "approved", "complete-note": "ok"})
     assert response.url == reverse("work:inbox")
     item = reload(item)
@@ -417,7 +417,7 @@ def test_transfer_offers_queues_and_only_eligible_agents(agent_client, agent, qu
     item = reload(item)
     assert item.assignee_id == eligible.pk and item.status == ItemStatus.ASSIGNED
     page = agent_client.get(response.url)
-    assert f"#{item.pk} transferred to {eligible.user.username}." in messages_of(page)
+    assert f"#{item.pk} transferred to {eligible.user.get_full_name()}." in messages_of(page)  # by display name
 
 
 def test_transfer_to_another_queue(agent_client, agent, queue, team):

@@ -15,7 +15,7 @@ from tests import factories
 from tests.helpers import queued_item, started_item, supervisor_for
 from wfo.exceptions import InvalidInput
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presence_reasons")]
 
 GET_NEXT = re.compile(r'<form id="get-next-form".*?</form>', re.DOTALL)
 
@@ -78,15 +78,21 @@ def test_changing_presence_in_place_updates_the_button_beside_it(agent_client, a
     assert 'hx-swap-oob="true"' in _get_next_form(back) and " disabled" not in _get_next_form(back)
 
 
-def test_the_inbox_refresh_updates_the_button_as_capacity_frees(agent_client, agent, queue):
+def test_the_inbox_refresh_updates_the_button_when_its_refusal_changes(agent_client, agent, queue):
     item = started_item(agent, queue)
     agent.capacity = 1
     agent.save(update_fields=["capacity"])
     htmx = {"HX-Request": "true"}
-    assert " disabled" in _get_next_form(agent_client.get(reverse("work:inbox-list"), headers=htmx).content.decode())
+    page = agent_client.get(reverse("work:inbox")).content.decode()
+    shown = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    # Nothing changed: the refresh leaves the button alone (a swap would drop its focus).
+    assert "get-next-form" not in agent_client.get(shown, headers=htmx).content.decode()
     services.item_complete(item_id=item.pk, actor=agent.user)
-    assert " disabled" not in _get_next_form(
-        agent_client.get(reverse("work:inbox-list"), headers=htmx).content.decode())
+    refreshed = agent_client.get(shown, headers=htmx).content.decode()
+    assert 'hx-swap-oob="true"' in _get_next_form(refreshed) and " disabled" not in _get_next_form(refreshed)
+    # The list swapped in carries the state it showed: the next refresh leaves the button alone.
+    shown = re.search(r'hx-get="([^"]+)"', refreshed).group(1).replace("&amp;", "&")
+    assert "get-next-form" not in agent_client.get(shown, headers=htmx).content.decode()
 
 
 # Reasons ------------------------------------------------------------------------------------

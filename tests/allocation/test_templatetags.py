@@ -79,7 +79,7 @@ def test_release_reject_and_cancel_name_the_holder_before():
     assert summary("released", from_agent=7) == "Released by Amelia Hart"
     assert summary("released", released_by_agent=8) == "Released by Ben Ortiz"  # an older event
     assert summary("rejected", from_agent=8, not_offered_again_until="2030-01-15T12:00:00+00:00") == (
-        "Back to the queue; not offered to Ben Ortiz again for a while."
+        "Back to the queue; not offered to Ben Ortiz again until Tue 15 Jan 2030, 12:00."
     )
     assert summary("rejected", rejected_by_agent=7) == (  # an older event
         "Back to the queue; not offered to Amelia Hart again for a while."

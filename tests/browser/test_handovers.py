@@ -19,7 +19,8 @@ from tests.helpers import queued_item
 from wfo import roles
 from wfo.models import Notification
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
+              pytest.mark.usefixtures("role_groups", "presence_reasons")]
 
 
 @pytest.fixture

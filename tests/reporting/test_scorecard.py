@@ -43,6 +43,7 @@ def test_scorecard_figures_against_the_team(client, team, agent):
     assert (card.completed, card.met, card.sla_attainment) == (2, 1, 0.5)
     assert card.handle_minutes_avg == pytest.approx(30)  # (20 + 40) / 2
     assert card.productivity == pytest.approx(30 / 180)  # 2 × 15 standard minutes in 3 h available
+    assert card.utilization == pytest.approx(60 / 180)  # 20 + 40 minutes handled in 3 h logged in
     assert (card.qa_average, card.qa_count) == (80.0, 1)
     assert team_average["completed"] == 1.5
     assert team_average["sla_attainment"] == pytest.approx((0.5 + 1.0) / 2)
@@ -50,7 +51,7 @@ def test_scorecard_figures_against_the_team(client, team, agent):
     assert team_average["qa_average"] == 80.0  # the teammate has none: left out
     assert sum(week.completed for week in page.context["weeks"]) == 2
     html = page.content.decode()
-    assert "50 %" in html and "17 %" in html  # SLA met and productivity, as shown
+    assert "50 %" in html and "17 %" in html and "33 %" in html  # SLA met, productivity, utilization
 
 
 def test_who_opens_which_scorecard(client, team, agent):

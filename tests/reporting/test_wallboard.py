@@ -1,8 +1,11 @@
 """The wallboard against a hand-counted fixture; who may see it; its query count; the API."""
 
-from datetime import timedelta
+import html as html_text
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -69,6 +72,60 @@ def test_counts_match_the_floor(floor):
     assert aging["breached"] == 1 and aging["lt_1h"] == 1  # the late one; the risky one (due in 30 min)
     assert sum(aging.values()) == 7  # every open item in one bucket
     assert board.totals.open == 7 and board.totals.breached == 1
+
+
+BOARD_LINK = re.compile(r'<a (?:class="[^"]*" )?href="([^"]+)">([^<]*)')
+
+
+def _board_links(html: str) -> list[tuple[str, str]]:
+    """(address, text) of every link on the board, the downloads left out."""
+    board = html[html.index('<div id="board"'):html.index('class="muted small refreshed"')]
+    return [(html_text.unescape(href), text.strip()) for href, text in BOARD_LINK.findall(board)]
+
+
+@pytest.fixture
+def at_a_fixed_moment():
+    # The board and the lists its numbers open are read at the same moment.
+    with time_machine.travel(datetime(2031, 3, 12, 10, 30, tzinfo=UTC), tick=False):
+        yield
+
+
+def test_every_number_on_the_wallboard_lists_the_items_it_counts(at_a_fixed_moment, client, floor, team):
+    """Follow every link on the board: a number opens the item list showing exactly the
+    items it counts; the oldest waiting opens that item. Besides the floor: an item in each
+    band of time left, and a queue switched off that still holds open work."""
+    a, b, *_ = floor
+    now = timezone.now()
+    queued_item(a, received_at=now - 22 * HOUR)  # 2 h left
+    queued_item(a, received_at=now - 14 * HOUR)  # 10 h left
+    longer = factories.QueueFactory(teams=[team], name="Longer", code="longer", sla_target=48 * HOUR)
+    queued_item(longer)  # 2 days left
+    off = factories.QueueFactory(teams=[team], name="Old queue", code="old", sla_target=100 * HOUR)
+    queued_item(off, received_at=now - HOUR)  # 99 h left
+    off.is_active = False
+    off.save(update_fields=["is_active"])
+    lead = supervisor_for(a, b, longer, off)
+    client.force_login(lead)
+    links = _board_links(client.get(reverse("reports:wallboard")).content.decode())
+    board = wallboard()
+    items_url, followed = reverse("work:items"), 0
+    for href, text in links:
+        if href.startswith(items_url + "?"):
+            shown = int(re.match(r"\d+", text).group())
+            page = client.get(href)
+            assert page.status_code == 200, href
+            assert page.context["page"].paginator.count == shown, f"{href} lists a different number than {text}"
+            followed += 1
+    # Tiles: open, waiting, at risk, breached; six bands; per queue four statuses, at risk, breached.
+    assert followed == 4 + 6 + 6 * len(board.queues)
+    assert {row.queue.code for row in board.queues} == {"a", "b", "longer", "old"}
+    # The oldest waiting, of all and then of each queue, opens that item.
+    opened = [client.get(href).context["item"].pk for href, _ in links if re.fullmatch(r"/work/items/\d+/", href)]
+    waiting = WorkItem.objects.filter(status="queued").order_by("received_at", "id")
+    assert opened == [waiting.first().pk, *(waiting.filter(queue=row.queue).first().pk for row in board.queues)]
+    counted = {key: n for key, _, n in board.aging}
+    assert all(counted.values()), counted  # every band has items, so no link is trivially 0 = 0
+    assert board.totals.at_risk and board.totals.breached
 
 
 def test_supervisors_see_it_agents_get_403_and_queries_are_few(client, floor, agent):
