@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from allocation import selectors
 from allocation.forms import DateTimeLocalInput
 from allocation.models import ItemStatus, Queue, WorkItem
 
@@ -13,7 +14,10 @@ class ItemFilter(django_filters.FilterSet):
     queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
     assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
-    customer_ref = django_filters.CharFilter()
+    customer_ref = django_filters.CharFilter(
+        method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
+        help_text="Customer reference, in any case.",
+    )
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
@@ -22,6 +26,9 @@ class ItemFilter(django_filters.FilterSet):
     class Meta:
         model = WorkItem
         fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
+
+    def filter_customer(self, queryset, name, value):
+        return queryset.filter(selectors.customer_is(value))
 
 
 def _queue_choices():
@@ -36,7 +43,10 @@ class ItemPageFilter(ItemFilter):
     )
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices, widget=forms.CheckboxSelectMultiple)
     assignee = django_filters.CharFilter(field_name="assignee__username", label="Held by (username)")
-    customer_ref = django_filters.CharFilter(label="Customer reference")
+    customer_ref = django_filters.CharFilter(
+        method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
+        label="Customer reference",
+    )
     external_id = django_filters.CharFilter(label="External id")
     source = django_filters.CharFilter(label="Source system")
     due_after = django_filters.IsoDateTimeFilter(

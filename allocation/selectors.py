@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from allocation import transitions
@@ -24,6 +24,7 @@ from allocation.models import (
     QueueSkill,
     WorkItem,
     WorkItemEvent,
+    customer_key,
 )
 from allocation.sla import PolicyBook, clock_reading
 from wfo import roles
@@ -152,8 +153,14 @@ def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
     raise ItemNotFound(f"Work item #{item_id} does not exist.")
 
 
+def customer_is(customer_ref: str) -> Q:
+    """The items of one customer, however its reference is typed (case, surrounding
+    spaces): an exact match on the indexed key, never a scan of the references as sent."""
+    return Q(customer_key=customer_key(Value(customer_ref)))
+
+
 def customer_items(*, user: AbstractBaseUser, customer_ref: str) -> QuerySet[WorkItem]:
-    return items_visible_to(user).filter(customer_ref=customer_ref).order_by("received_at", "id")
+    return items_visible_to(user).filter(customer_is(customer_ref)).order_by("received_at", "id")
 
 
 def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkItem]:
@@ -163,7 +170,7 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     (it holds or completed one of the customer's items): the other items' queue, status
     and due time, but it can open only its own (`user_may_open`)."""
     journey = (
-        WorkItem.objects.filter(customer_ref=customer_ref)
+        WorkItem.objects.filter(customer_is(customer_ref))
         .select_related("queue", "sla_clock")
         .order_by("received_at", "id")
     )

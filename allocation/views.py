@@ -305,7 +305,8 @@ def customer_page(request: HttpRequest, customer_ref: str) -> HttpResponse:
         selectors.customer_journey(user=request.user, customer_ref=customer_ref), now=now
     )
     rows = [(item, selectors.user_may_open(request.user, item)) for item in items]
-    context = {"customer_ref": customer_ref, "rows": rows, "now": now}
+    # The reference as its source sent it, however it was typed to get here.
+    context = {"customer_ref": items[0].customer_ref, "rows": rows, "now": now}
     return render(request, "allocation/customer.html", context)
 
 
