@@ -13,7 +13,11 @@ from allocation.models import ItemStatus, Queue, WorkItem
 class ItemFilter(django_filters.FilterSet):
     queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
-    assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
+    assignee = django_filters.CharFilter(
+        method="filter_held_by", max_length=150,
+        help_text="Who holds the items: part of a username or of a first, last or full name, in any case. "
+                  "Items of every agent that matches.",
+    )
     customer_ref = django_filters.CharFilter(
         method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
         help_text="Customer reference, in any case.",
@@ -26,6 +30,9 @@ class ItemFilter(django_filters.FilterSet):
     class Meta:
         model = WorkItem
         fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
+
+    def filter_held_by(self, queryset, name, value):
+        return queryset.filter(selectors.held_by(value))
 
     def filter_customer(self, queryset, name, value):
         return queryset.filter(selectors.customer_is(value))
@@ -42,7 +49,7 @@ class ItemPageFilter(ItemFilter):
         field_name="queue__code", choices=_queue_choices, empty_label="Any queue", label="Queue"
     )
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices, widget=forms.CheckboxSelectMultiple)
-    assignee = django_filters.CharFilter(field_name="assignee__username", label="Held by (username)")
+    assignee = django_filters.CharFilter(method="filter_held_by", max_length=150, label="Held by (name or username)")
     customer_ref = django_filters.CharFilter(
         method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
         label="Customer reference",

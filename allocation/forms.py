@@ -168,7 +168,7 @@ class ReassignFilterForm(forms.Form):
         label="Status", choices=[(s, label) for s, label in ItemStatus.choices if s in OPEN_STATUSES],
         required=False, widget=forms.CheckboxSelectMultiple,
     )
-    assignee = forms.CharField(label="Held by (username)", required=False, max_length=150)
+    assignee = forms.CharField(label="Held by (name or username)", required=False, max_length=150)
     received_before = forms.DateTimeField(
         label="Received before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
     )

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat
 
 from allocation import transitions
 from allocation.exceptions import ItemNotFound
@@ -213,6 +213,25 @@ def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
         raise PermissionDenied(f"Work item #{item_id} is not yours: only its holder, and supervisors of the teams "
                                "serving its queue, can open it.")
     raise ItemNotFound(f"Work item #{item_id} does not exist.")
+
+
+def held_by(name: str) -> Q:
+    """The items held by any agent `name` names: part of a username, a first, last or full
+    name, in any case ("walk" finds Ines Walker), so a supervisor need not know usernames.
+    Several agents may match; the items of all of them are meant (see `holders_of`)."""
+    wanted = " ".join(name.split())
+    agents = (
+        get_user_model().objects.filter(agent_profile__isnull=False)
+        .annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+        .filter(Q(username__icontains=wanted) | Q(full_name__icontains=wanted))
+    )
+    return Q(assignee__in=agents.values("pk"))
+
+
+def holders_of(items: QuerySet[WorkItem]) -> list:
+    """Who holds `items` (already filtered, e.g. by `held_by`), by name, in one query."""
+    users = get_user_model().objects.filter(pk__in=items.order_by().values("assignee_id"))
+    return sorted(users, key=lambda user: (user.get_full_name() or user.get_username()).casefold())
 
 
 def customer_is(customer_ref: str) -> Q:

@@ -322,9 +322,18 @@ def item_list(request: HttpRequest) -> HttpResponse:
     page.object_list = selectors.with_clock_readings(list(page.object_list), now=timezone.now())
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}
+    context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now(),
+               "held_by": _held_by(filterset.form, items)}
     return render(request, "allocation/item_list.html", context,
                   status=400 if filterset.is_bound and not filterset.is_valid() else 200)
+
+
+def _held_by(form, items) -> dict | None:
+    """What a "Held by" name matched: whose items are listed, so a supervisor sees when it
+    named more than one person."""
+    if not form.is_bound or not form.is_valid() or not form.cleaned_data.get("assignee"):
+        return None
+    return {"name": form.cleaned_data["assignee"], "holders": selectors.holders_of(items)}
 
 
 # Supervisor bulk reassign -------------------------------------------------------------------
@@ -351,7 +360,7 @@ def reassign(request: HttpRequest) -> HttpResponse:
         if wanted["status"]:
             items = items.filter(status__in=wanted["status"])
         if wanted["assignee"]:
-            items = items.filter(assignee__username=wanted["assignee"])
+            items = items.filter(selectors.held_by(wanted["assignee"]))
         if wanted["received_before"]:
             items = items.filter(received_at__lt=wanted["received_before"])
         if wanted["due_before"]:
@@ -372,7 +381,8 @@ def reassign(request: HttpRequest) -> HttpResponse:
                               ineligible=ineligible,
                               initial={"items": item_ids if request.GET.get("select") == "all" else []})
     context = {"filters": filters, "items": shown, "form": form, "limit": REASSIGN_LIST_LIMIT,
-               "total": items.count() if len(shown) == REASSIGN_LIST_LIMIT else len(shown)}
+               "total": items.count() if len(shown) == REASSIGN_LIST_LIMIT else len(shown),
+               "held_by": _held_by(filters, items)}
     if request.method != "POST":
         return render(request, "allocation/reassign.html", context,
                       status=400 if filters.is_bound and not filters.is_valid() else 200)

@@ -234,3 +234,4 @@ def test_a_hostile_filter_is_a_400(client, desk, query):
     supervisor, _ = desk
     client.force_login(supervisor)
     assert client.get(reverse("work:reassign"), query).status_code == 400
+    assert client.get(reverse("work:items"), query).status_code == 400
