@@ -4,6 +4,8 @@ teams a supervisor leads, the page and the API."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -235,3 +237,25 @@ def test_a_hostile_filter_is_a_400(client, desk, query):
     client.force_login(supervisor)
     assert client.get(reverse("work:reassign"), query).status_code == 400
     assert client.get(reverse("work:items"), query).status_code == 400
+
+
+def test_the_page_queries_do_not_grow_with_the_candidates(client, desk, team, queue):
+    """Every candidate is listed with its reasons, read for all of them at once."""
+    supervisor, _ = desk
+    skill = factories.SkillFactory()
+    factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=2)
+    queued_item(queue)
+    client.force_login(supervisor)
+
+    def queries() -> int:
+        client.get(reverse("work:reassign"))  # the session's "last seen" write happens here
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("work:reassign"), {"assignee": "a"}).status_code == 200
+        return len(captured)
+
+    factories.AgentFactory(team=team)
+    few = queries()
+    for presence in (Presence.AVAILABLE, Presence.AWAY, Presence.OFFLINE):
+        factories.AgentSkillFactory(agent=factories.AgentFactory(team=team, presence=presence), skill=skill)
+    factories.AgentFactory(team=factories.TeamFactory())
+    assert queries() == few
