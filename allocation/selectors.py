@@ -30,7 +30,7 @@ from allocation.models import (
 )
 from allocation.sla import PolicyBook, clock_reading
 from wfo import roles
-from wfo.exceptions import NotFound, PermissionDenied
+from wfo.exceptions import InvalidInput, NotFound, PermissionDenied
 
 
 def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:
@@ -236,7 +236,11 @@ def holders_of(items: QuerySet[WorkItem]) -> list:
 
 def customer_is(customer_ref: str) -> Q:
     """The items of one customer, however its reference is typed (case, surrounding
-    spaces): an exact match on the indexed key, never a scan of the references as sent."""
+    spaces): an exact match on the indexed key, never a scan of the references as sent.
+    A reference PostgreSQL could not even compare (a NUL character) is refused."""
+    if "\x00" in customer_ref:
+        raise InvalidInput("A customer reference cannot contain a NUL character.",
+                           fields={"customer_ref": ["Contains a NUL character."]})
     return Q(customer_key=customer_key(Value(customer_ref)))
 
 

@@ -103,3 +103,11 @@ def test_a_reference_that_cannot_be_one_is_a_400(case, typed):
     api = APIClient()
     api.force_authenticate(supervisor)
     assert api.get(reverse("item-list"), {"customer_ref": typed}).status_code == 400
+
+
+def test_a_reference_with_a_nul_is_a_400_on_every_lookup(client, case):
+    _, supervisor = case
+    client.force_login(supervisor)
+    assert client.get("/work/customers/CUST%00/").status_code == 400
+    assert client.get(reverse("reports:customer-journey"), {"ref": "CUST\x00"}).status_code == 400
+    assert client.get(reverse("work:items"), {"customer_ref": "CUST\x00"}).status_code == 400
