@@ -111,3 +111,25 @@ def test_a_reference_with_a_nul_is_a_400_on_every_lookup(client, case):
     assert client.get("/work/customers/CUST%00/").status_code == 400
     assert client.get(reverse("reports:customer-journey"), {"ref": "CUST\x00"}).status_code == 400
     assert client.get(reverse("work:items"), {"customer_ref": "CUST\x00"}).status_code == 400
+
+
+def test_the_migration_gives_the_items_already_there_their_key(queue):
+    """Items written before the key existed are found by it once the migration ran (the
+    test's transaction is rolled back afterwards, schema included)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("allocation", "0012_event_kind_resumed")], [("allocation", "0013_customer_key")]
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no ALTER TABLE while foreign key checks wait
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WorkItem._meta.db_table} (queue_id, source, external_id, customer_ref, title, payload, "
+            "priority, status, received_at, due_at, start_by, outcome, created_at, updated_at) "
+            "VALUES (%s, 'old', 'OLD-1', ' CUST-463347', 'Old case', '{}', 3, 'queued', now(), now(), now(), '', "
+            "now(), now()) RETURNING id", [queue.pk])
+        old_id = cursor.fetchone()[0]
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    assert list(WorkItem.objects.filter(selectors.customer_is("cust-463347")).values_list("pk", flat=True)) == [old_id]
