@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.utils import timezone
 
+from allocation import selectors
 from allocation.forms import DateTimeLocalInput
 from allocation.models import ItemStatus, Queue, WorkItem
 from allocation.selectors import SLA_STANDINGS, sla_standing_q
@@ -14,8 +15,15 @@ from allocation.selectors import SLA_STANDINGS, sla_standing_q
 class ItemFilter(django_filters.FilterSet):
     queue = django_filters.CharFilter(field_name="queue__code", help_text="Queue code.")
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices)
-    assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username.")
-    customer_ref = django_filters.CharFilter()
+    assignee = django_filters.CharFilter(
+        method="filter_held_by", max_length=150,
+        help_text="Who holds the items: part of a username or of a first, last or full name, in any case. "
+                  "Items of every agent that matches.",
+    )
+    customer_ref = django_filters.CharFilter(
+        method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
+        help_text="Customer reference, in any case.",
+    )
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
@@ -24,6 +32,12 @@ class ItemFilter(django_filters.FilterSet):
     class Meta:
         model = WorkItem
         fields = ["queue", "status", "assignee", "customer_ref", "source", "external_id"]
+
+    def filter_held_by(self, queryset, name, value):
+        return queryset.filter(selectors.held_by(value))
+
+    def filter_customer(self, queryset, name, value):
+        return queryset.filter(selectors.customer_is(value))
 
 
 def _queue_choices():
@@ -37,8 +51,11 @@ class ItemPageFilter(ItemFilter):
         field_name="queue__code", choices=_queue_choices, empty_label="Any queue", label="Queue"
     )
     status = django_filters.MultipleChoiceFilter(choices=ItemStatus.choices, widget=forms.CheckboxSelectMultiple)
-    assignee = django_filters.CharFilter(field_name="assignee__username", label="Held by (username)")
-    customer_ref = django_filters.CharFilter(label="Customer reference")
+    assignee = django_filters.CharFilter(method="filter_held_by", max_length=150, label="Held by (name or username)")
+    customer_ref = django_filters.CharFilter(
+        method="filter_customer", max_length=WorkItem._meta.get_field("customer_ref").max_length,
+        label="Customer reference",
+    )
     external_id = django_filters.CharFilter(label="External id")
     source = django_filters.CharFilter(label="Source system")
     due_after = django_filters.IsoDateTimeFilter(

@@ -198,7 +198,7 @@ class ReassignFilterForm(forms.Form):
         label="Status", choices=[(s, label) for s, label in ItemStatus.choices if s in OPEN_STATUSES],
         required=False, widget=forms.CheckboxSelectMultiple,
     )
-    assignee = forms.CharField(label="Held by (username)", required=False, max_length=150)
+    assignee = forms.CharField(label="Held by (name or username)", required=False, max_length=150)
     received_before = forms.DateTimeField(
         label="Received before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
     )
@@ -211,6 +211,10 @@ class ReassignFilterForm(forms.Form):
         self.fields["queue"].queryset = queues
 
 
+def _agent_name(agent: AgentProfile) -> str:
+    return agent.user.get_full_name() or agent.user.get_username()
+
+
 class ReassignForm(forms.Form):
     """The selected items and where they go."""
 
@@ -218,15 +222,23 @@ class ReassignForm(forms.Form):
     target = forms.ChoiceField(label="Move to")
     reason = forms.CharField(label="Reassign reason", max_length=500, required=False)
 
-    def __init__(self, *args, item_ids: list[int], queues: list[Queue], agents: list[AgentProfile], **kwargs):
+    def __init__(
+        self, *args, item_ids: list[int], queues: list[Queue], eligible: list[AgentProfile],
+        ineligible: list[tuple[AgentProfile, list[str]]], **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["items"].choices = [(pk, pk) for pk in item_ids]
-        self.fields["target"].choices = [
-            ("", "Choose a queue or an agent…"),
-            ("Queues", [(f"queue:{q.pk}", q.name) for q in queues]),
-            ("Agents", [(f"agent:{a.pk}", f"{a.user.get_full_name() or a.user.get_username()} ({a.team}, "
-                                          f"{a.get_presence_display().lower()})") for a in agents]),
-        ]
+        choices = [("", "Choose a queue or an agent…"), ("Queues", [(f"queue:{q.pk}", q.name) for q in queues])]
+        if eligible:
+            choices.append(("Agents who may take these items now", [
+                (f"agent:{a.pk}", f"{_agent_name(a)} ({a.team})") for a in eligible
+            ]))
+        if ineligible:
+            # Still a choice: the preview says, item by item, what would be refused.
+            choices.append(("Agents who may not take them now", [
+                (f"agent:{a.pk}", f"{_agent_name(a)} ({a.team}) — {'; '.join(why)}") for a, why in ineligible
+            ]))
+        self.fields["target"].choices = choices
 
     def clean(self):
         return target_ids(super().clean())

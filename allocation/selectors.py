@@ -3,12 +3,14 @@ bounded number of queries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
 
 from allocation import labels, transitions
 from allocation.exceptions import ItemNotFound
@@ -26,10 +28,11 @@ from allocation.models import (
     QueueSkill,
     WorkItem,
     WorkItemEvent,
+    customer_key,
 )
 from allocation.sla import PolicyBook, clock_reading
 from wfo import roles
-from wfo.exceptions import NotFound, PermissionDenied
+from wfo.exceptions import InvalidInput, NotFound, PermissionDenied
 
 
 def presence_reasons_offered(presence: str | None = None) -> QuerySet[PresenceReason]:
@@ -75,22 +78,82 @@ def agent_active_item_count(agent_id: int) -> int:
     return WorkItem.objects.filter(assignee_id=agent_id, status__in=ACTIVE_STATUSES).count()
 
 
+class Unfit(NamedTuple):
+    """One reason an agent may not receive a queue's items now: `label` for a list of
+    agents ("offline", "at capacity 5/5"), `sentence` naming the agent, for a refusal."""
+
+    kind: str
+    label: str
+    sentence: str
+
+
+UNFIT_TEAM, UNFIT_SKILL, UNFIT_PRESENCE, UNFIT_CAPACITY = "team", "skill", "presence", "capacity"
+
+
+def agents_unfit_for(agents: Sequence[AgentProfile], queues: Sequence[Queue]) -> dict[tuple[int, int], list[Unfit]]:
+    """The eligibility rule for receiving work, for each (agent id, queue id): why the
+    agent may not receive the queue's items now (its team serves the queue, it holds every
+    required skill at its minimum, it is available, it holds fewer active items than its
+    capacity); an empty list when it may. A fixed number of queries however many agents and
+    queues, so a page can list every candidate with its reasons.
+    tests/allocation/test_selectors.py keeps it equal to agents_eligible_for_queue."""
+    agent_ids, queue_ids = [agent.pk for agent in agents], [queue.pk for queue in queues]
+    if not agent_ids or not queue_ids:
+        return {(agent.pk, queue.pk): [] for agent in agents for queue in queues}
+    serving = set(Queue.teams.through.objects.filter(queue_id__in=queue_ids).values_list("queue_id", "team_id"))
+    required = list(QueueSkill.objects.filter(queue_id__in=queue_ids).select_related("skill").order_by("pk"))
+    levels = {
+        (agent_id, skill_id): proficiency for agent_id, skill_id, proficiency in AgentSkill.objects.filter(
+            agent_id__in=agent_ids, skill_id__in={requirement.skill_id for requirement in required}
+        ).values_list("agent_id", "skill_id", "proficiency")
+    } if required else {}
+    held = dict(
+        WorkItem.objects.filter(assignee_id__in=agent_ids, status__in=ACTIVE_STATUSES).order_by()
+        .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
+    )
+    unfit = {}
+    for agent in agents:
+        for queue in queues:
+            reasons = []
+            if (queue.pk, agent.team_id) not in serving:
+                reasons.append(Unfit(UNFIT_TEAM, f"not in a team serving {queue.name}",
+                                     f"{agent} is not in a team serving {queue.name}."))
+            reasons.extend(
+                Unfit(UNFIT_SKILL, f"lacks {need.skill.name} at level {need.min_proficiency}",
+                      f"{agent} lacks {need.skill.name} at level {need.min_proficiency}.")
+                for need in required
+                if need.queue_id == queue.pk and levels.get((agent.pk, need.skill_id), 0) < need.min_proficiency
+            )
+            if agent.presence != Presence.AVAILABLE:
+                presence = agent.get_presence_display().lower()
+                reasons.append(Unfit(UNFIT_PRESENCE, presence, f"{agent} is {presence}."))
+            count = held.get(agent.pk, 0)
+            if count >= agent.capacity:
+                reasons.append(Unfit(UNFIT_CAPACITY, f"at capacity {count}/{agent.capacity}",
+                                     f"{agent} already holds {count} of {agent.capacity} items."))
+            unfit[(agent.pk, queue.pk)] = reasons
+    return unfit
+
+
 def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[str]:
     """Why `agent` may not receive an item of `queue` now; empty when it may."""
-    reasons = []
-    if agent.team_id is None or not queue.teams.filter(pk=agent.team_id).exists():
-        reasons.append(f"{agent} is not in a team serving {queue.name}.")
-    missing = queues_with_unmet_skills(agent.pk).filter(queue=queue).select_related("skill")
-    reasons.extend(
-        f"{agent} lacks {requirement.skill.name} at level {requirement.min_proficiency}."
-        for requirement in missing
-    )
-    if agent.presence != Presence.AVAILABLE:
-        reasons.append(f"{agent} is {agent.get_presence_display().lower()}.")
-    held = agent_active_item_count(agent.pk)
-    if held >= agent.capacity:
-        reasons.append(f"{agent} already holds {held} of {agent.capacity} items.")
-    return reasons
+    return [reason.sentence for reason in agents_unfit_for([agent], [queue])[(agent.pk, queue.pk)]]
+
+
+def agents_by_eligibility(
+    agents: Sequence[AgentProfile], queues: Sequence[Queue]
+) -> tuple[list[AgentProfile], list[tuple[AgentProfile, list[str]]]]:
+    """`agents` split by whether they may receive the items of every one of `queues` now:
+    those who may, and the others each with why not (labels, each said once)."""
+    unfit = agents_unfit_for(agents, queues)
+    eligible, others = [], []
+    for agent in agents:
+        labels = list(dict.fromkeys(reason.label for queue in queues for reason in unfit[(agent.pk, queue.pk)]))
+        if labels:
+            others.append((agent, labels))
+        else:
+            eligible.append(agent)
+    return eligible, others
 
 
 def agents_skilled_for_queue(queue: Queue | None = None) -> QuerySet[AgentProfile]:
@@ -160,8 +223,37 @@ def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
     raise ItemNotFound(f"Work item #{item_id} does not exist.")
 
 
+def held_by(name: str) -> Q:
+    """The items held by any agent `name` names: part of a username, a first, last or full
+    name, in any case ("walk" finds Ines Walker), so a supervisor need not know usernames.
+    Several agents may match; the items of all of them are meant (see `holders_of`)."""
+    wanted = " ".join(name.split())
+    agents = (
+        get_user_model().objects.filter(agent_profile__isnull=False)
+        .annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+        .filter(Q(username__icontains=wanted) | Q(full_name__icontains=wanted))
+    )
+    return Q(assignee__in=agents.values("pk"))
+
+
+def holders_of(items: QuerySet[WorkItem]) -> list:
+    """Who holds `items` (already filtered, e.g. by `held_by`), by name, in one query."""
+    users = get_user_model().objects.filter(pk__in=items.order_by().values("assignee_id"))
+    return sorted(users, key=lambda user: (user.get_full_name() or user.get_username()).casefold())
+
+
+def customer_is(customer_ref: str) -> Q:
+    """The items of one customer, however its reference is typed (case, surrounding
+    spaces): an exact match on the indexed key, never a scan of the references as sent.
+    A reference PostgreSQL could not even compare (a NUL character) is refused."""
+    if "\x00" in customer_ref:
+        raise InvalidInput("A customer reference cannot contain a NUL character.",
+                           fields={"customer_ref": ["Contains a NUL character."]})
+    return Q(customer_key=customer_key(Value(customer_ref)))
+
+
 def customer_items(*, user: AbstractBaseUser, customer_ref: str) -> QuerySet[WorkItem]:
-    return items_visible_to(user).filter(customer_ref=customer_ref).order_by("received_at", "id")
+    return items_visible_to(user).filter(customer_is(customer_ref)).order_by("received_at", "id")
 
 
 def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkItem]:
@@ -171,7 +263,7 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     (it holds or completed one of the customer's items): the other items' queue, status
     and due time, but it can open only its own (`user_may_open`)."""
     journey = (
-        WorkItem.objects.filter(customer_ref=customer_ref)
+        WorkItem.objects.filter(customer_is(customer_ref))
         .select_related("queue", "sla_clock")
         .order_by("received_at", "id")
     )

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -318,7 +319,8 @@ def customer_page(request: HttpRequest, customer_ref: str) -> HttpResponse:
         selectors.customer_journey(user=request.user, customer_ref=customer_ref), now=now
     )
     rows = [(item, selectors.user_may_open(request.user, item)) for item in items]
-    context = {"customer_ref": customer_ref, "rows": rows, "now": now}
+    # The reference as its source sent it, however it was typed to get here.
+    context = {"customer_ref": items[0].customer_ref, "rows": rows, "now": now}
     return render(request, "allocation/customer.html", context)
 
 
@@ -333,9 +335,18 @@ def item_list(request: HttpRequest) -> HttpResponse:
     page.object_list = selectors.with_clock_readings(list(page.object_list), now=timezone.now())
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now()}
+    context = {"filter": filterset, "page": page, "query": query.urlencode(), "now": timezone.now(),
+               "held_by": _held_by(filterset.form, items)}
     return render(request, "allocation/item_list.html", context,
                   status=400 if filterset.is_bound and not filterset.is_valid() else 200)
+
+
+def _held_by(form, items) -> dict | None:
+    """What a "Held by" name matched: whose items are listed, so a supervisor sees when it
+    named more than one person."""
+    if not form.is_bound or not form.is_valid() or not form.cleaned_data.get("assignee"):
+        return None
+    return {"name": form.cleaned_data["assignee"], "holders": selectors.holders_of(items)}
 
 
 # Supervisor bulk reassign -------------------------------------------------------------------
@@ -346,7 +357,9 @@ REASSIGN_LIST_LIMIT = 200
 @login_required
 def reassign(request: HttpRequest) -> HttpResponse:
     """Filter items, select, choose a target, preview what would move and what is refused
-    (and why), then apply. GET filters; POST step=preview shows the preview; step=apply moves."""
+    (and why), then apply. GET filters; POST step=preview shows the preview; step=apply moves,
+    then redirects to the same filters, so the page shows the items as they now are and a
+    reload moves nothing again."""
     if not roles.oversees_work(request.user):
         raise PermissionDenied("Only supervisors and admins can reassign work.")
     scope = WorkItem.objects.filter(bulk.items_reassignable_by(request.user)).distinct()
@@ -360,25 +373,32 @@ def reassign(request: HttpRequest) -> HttpResponse:
         if wanted["status"]:
             items = items.filter(status__in=wanted["status"])
         if wanted["assignee"]:
-            items = items.filter(assignee__username=wanted["assignee"])
+            items = items.filter(selectors.held_by(wanted["assignee"]))
         if wanted["received_before"]:
             items = items.filter(received_at__lt=wanted["received_before"])
         if wanted["due_before"]:
             items = items.filter(due_at__lt=wanted["due_before"])
     shown = list(items.order_by("start_by", "id")[:REASSIGN_LIST_LIMIT])
-    agents = list(
-        AgentProfile.objects.filter(team__queues__in=queues).distinct().select_related("user", "team")
-        .order_by("user__username")
-    )
     item_ids = [item.pk for item in shown]
     if request.method == "POST":
         item_ids = [int(pk) for pk in request.POST.getlist("items") if pk.isdigit()]
-    form = forms.ReassignForm(request.POST or None, item_ids=item_ids, queues=list(queues), agents=agents,
+    # The agents who may take the items in question (those ticked, else those listed) come
+    # first, by the rule get-next and transfer follow; the others say why not.
+    item_queues = list(Queue.objects.filter(pk__in=scope.filter(pk__in=item_ids).values("queue_id")).order_by("name"))
+    candidates = list(
+        AgentProfile.objects.filter(team__queues__in=queues).distinct().select_related("user", "team")
+        .order_by("user__username")
+    )
+    eligible, ineligible = selectors.agents_by_eligibility(candidates, item_queues)
+    form = forms.ReassignForm(request.POST or None, item_ids=item_ids, queues=list(queues), eligible=eligible,
+                              ineligible=ineligible,
                               initial={"items": item_ids if request.GET.get("select") == "all" else []})
     context = {"filters": filters, "items": shown, "form": form, "limit": REASSIGN_LIST_LIMIT,
-               "total": items.count() if len(shown) == REASSIGN_LIST_LIMIT else len(shown)}
+               "total": items.count() if len(shown) == REASSIGN_LIST_LIMIT else len(shown),
+               "held_by": _held_by(filters, items)}
     if request.method != "POST":
-        return render(request, "allocation/reassign.html", context)
+        return render(request, "allocation/reassign.html", context,
+                      status=400 if filters.is_bound and not filters.is_valid() else 200)
     if not form.is_valid():
         return render(request, "allocation/reassign.html", context, status=400)
     target = {"to_agent_id": form.cleaned_data["to_agent_id"], "to_queue_id": form.cleaned_data["to_queue_id"]}
@@ -386,11 +406,34 @@ def reassign(request: HttpRequest) -> HttpResponse:
         if request.POST.get("step") == "apply":
             result = bulk.items_reassign(actor=request.user, item_ids=form.cleaned_data["items"],
                                          reason=form.cleaned_data["reason"], **target)
-            context |= {"result": result, "applied": True}
-        else:
-            context |= {"result": bulk.items_reassign_preview(actor=request.user, item_ids=form.cleaned_data["items"],
-                                                              **target)}
+            _say_what_moved(request, result)
+            return redirect(_reassign_url_keeping_filters(request))
+        context |= {"result": bulk.items_reassign_preview(actor=request.user, item_ids=form.cleaned_data["items"],
+                                                          **target)}
     except InvalidInput as error:
         form_errors_from(form, error)
         return render(request, "allocation/reassign.html", context, status=400)
     return render(request, "allocation/reassign.html", context)
+
+
+def _say_what_moved(request: HttpRequest, result: bulk.BulkResult) -> None:
+    """What an apply did, for the page it redirects to: what moved where, and what did not
+    and why (items refused for the same reasons together)."""
+    moved = result.moving
+    if moved:
+        ids = ", ".join(f"#{verdict.item_id}" for verdict in moved)
+        messages.success(request, f"Moved {len(moved)} item{'s' if len(moved) != 1 else ''} to {result.target}: {ids}.")
+    if result.refused:
+        by_reason: dict[str, list[str]] = {}
+        for verdict in result.refused:
+            by_reason.setdefault(" ".join(verdict.reasons), []).append(f"#{verdict.item_id}")
+        why = " ".join(f"{', '.join(ids)}: {reason}" for reason, ids in by_reason.items())
+        lead = "" if moved else f"Nothing moved to {result.target}. "
+        messages.warning(request, f"{lead}Not moved ({len(result.refused)}): {why}")
+
+
+def _reassign_url_keeping_filters(request: HttpRequest) -> str:
+    """The page with the filters it was posted from, nothing selected."""
+    query = request.GET.copy()
+    query.pop("select", None)
+    return f"{reverse('work:reassign')}?{query.urlencode()}" if query else reverse("work:reassign")

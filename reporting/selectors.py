@@ -137,11 +137,11 @@ def customer_journey_report(*, customer_ref: str, now: datetime | None = None) -
     from django.db.models import Prefetch
 
     from allocation.models import WorkItemEvent
-    from allocation.selectors import with_clock_readings
+    from allocation.selectors import customer_is, with_clock_readings
     from quality.models import Evaluation
 
     items = list(
-        WorkItem.objects.filter(customer_ref=customer_ref.strip())
+        WorkItem.objects.filter(customer_is(customer_ref))
         .select_related("queue", "assignee", "completed_by", "sla_clock")
         .prefetch_related(
             Prefetch("events", queryset=WorkItemEvent.objects.select_related("actor").order_by("at", "id")),

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 
-from allocation import services
+from allocation import selectors, services
 from allocation.models import (
     AgentProfile,
     AgentSkill,
@@ -308,9 +308,10 @@ class WorkItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_select_related = ["queue", "assignee"]
     list_filter = ["queue", "status", AssigneeFilter, "priority"]
-    # `=field` would be iexact, i.e. UPPER(column): no index could serve it.
-    search_fields = ["external_id__exact", "customer_ref__exact", "source__exact"]
-    search_help_text = "Exact external id, customer reference or source."
+    # `=field` would be iexact, i.e. UPPER(column): no index could serve it. A customer
+    # reference is matched through its indexed key (get_search_results), in any case.
+    search_fields = ["external_id__exact", "source__exact"]
+    search_help_text = "Exact external id or source, or a customer reference in any case."
     ordering = ["-id"]
     sortable_by = ["id", "due_at"]
     paginator = EstimatedCountPaginator
@@ -333,6 +334,12 @@ class WorkItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
 
 
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            found |= queryset.filter(selectors.customer_is(search_term))
+        return found, may_have_duplicates
+
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm(CANCEL_PERMISSION)
 
@@ -342,7 +349,7 @@ class WorkItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="customer's items")
     def customer_items(self, item: WorkItem):
         url = reverse("admin:allocation_workitem_changelist")
-        query = urlencode({"customer_ref": item.customer_ref})
+        query = urlencode({"customer_key": item.customer_key})
         return format_html('<a href="{}?{}">Every item of {}</a>', url, query, item.customer_ref)
 
     @admin.display(description="payload")

@@ -17,6 +17,7 @@ from allocation.models.items import (
     Priority,
     WorkItem,
     WorkItemEvent,
+    customer_key,
 )
 from allocation.models.organisation import (
     CODE_VALIDATOR,
@@ -81,4 +82,5 @@ __all__ = [
     "WorkItemEvent",
     "WorkingWindow",
     "actor_label",
+    "customer_key",
 ]

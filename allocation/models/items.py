@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from allocation.models.organisation import Queue, actor_label
@@ -26,6 +27,14 @@ OPEN_STATUSES = (ItemStatus.QUEUED, *HELD_STATUSES)
 CLOSED_STATUSES = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
 
 
+def customer_key(reference):
+    """A customer reference as it is looked up: trimmed and lower-cased, so `cust-463347`
+    finds what a source sent as `CUST-463347`. An expression the database evaluates, both for
+    the key stored on every item (WorkItem.customer_key) and for a reference searched for,
+    so the two are worked out by the same code and never disagree."""
+    return Lower(Trim(reference))
+
+
 class Priority(models.IntegerChoices):
     LOWEST = 1, "Lowest"
     LOW = 2, "Low"
@@ -40,7 +49,12 @@ class WorkItem(models.Model):
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items", db_index=False)
     source = models.CharField(max_length=50, help_text="The system the item came from.")
     external_id = models.CharField(max_length=128, help_text="The item's id in its source system.")
-    customer_ref = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=64)  # as the source sent it, and shown so
+    # Computed by the database on every write, whoever writes (intake, rework, seeding), so
+    # no path can leave an item unfindable; lookups go through it (selectors.customer_is).
+    customer_key = models.GeneratedField(
+        expression=customer_key(F("customer_ref")), output_field=models.CharField(max_length=64), db_persist=True,
+    )
     title = models.CharField(max_length=200)
     payload = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
@@ -113,8 +127,9 @@ class WorkItem(models.Model):
             models.Index(fields=["due_at"], name="workitem_due_at"),
             # Search by external id alone (admin, support) without the source.
             models.Index(fields=["external_id"], name="workitem_external_id"),
-            # The customer journey; exact match only, so no pattern-ops twin.
-            models.Index(fields=["customer_ref"], name="workitem_customer_ref"),
+            # The customer journey, whatever case a reference is typed in: exact match on the
+            # normalised key only, so no pattern-ops twin.
+            models.Index(fields=["customer_key"], name="workitem_customer_key"),
         ]
 
     def __str__(self) -> str:

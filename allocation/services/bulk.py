@@ -31,6 +31,7 @@ class Verdict:
 @dataclass
 class BulkResult:
     verdicts: list[Verdict] = field(default_factory=list)
+    target: str = ""  # where the items go, as a person reads it
 
     @property
     def moving(self) -> list[Verdict]:
@@ -65,6 +66,13 @@ def _target(to_agent_id: int | None, to_queue_id: int | None) -> tuple[AgentProf
     return None, queue
 
 
+def _target_label(agent: AgentProfile | None, queue: Queue | None) -> str:
+    if agent is not None:  # the name, and the username that tells two of one name apart
+        name, username = agent.user.get_full_name(), agent.user.get_username()
+        return f"{name} ({username})" if name else username
+    return f"the {queue.name} queue"
+
+
 def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, queue: Queue | None) -> BulkResult:
     if not item_ids:
         raise InvalidInput("Select at least one item.", fields={"items": ["Select at least one item."]})
@@ -72,12 +80,14 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
         raise InvalidInput(f"Move at most {MAX_ITEMS} items at once.", fields={"items": [f"At most {MAX_ITEMS}."]})
     if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
         raise PermissionDenied("Only supervisors and admins can reassign work.")
-    items = WorkItem.objects.select_related("queue").filter(pk__in=item_ids).order_by("start_by", "id")
+    items = list(WorkItem.objects.select_related("queue").filter(pk__in=item_ids).order_by("start_by", "id"))
     in_scope = WorkItem.objects.filter(items_reassignable_by(actor), pk__in=item_ids)
     allowed_ids = set(in_scope.values_list("pk", flat=True))
-    result = BulkResult()
+    result = BulkResult(target=_target_label(agent, queue))
     taken = selectors.agent_active_item_count(agent.pk) if agent else 0
-    eligibility: dict[int, list[str]] = {}
+    # Capacity is counted across the selection below, not per item.
+    unfit = selectors.agents_unfit_for([agent], list({item.queue_id: item.queue for item in items}.values())) if (
+        agent is not None) else {}
     found = set()
     for item in items:
         found.add(item.pk)
@@ -89,12 +99,10 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
         if agent is not None:
             if item.assignee_id == agent.pk:
                 reasons.append(f"{agent} already holds it.")
-            if item.queue_id not in eligibility:
-                eligibility[item.queue_id] = [
-                    r for r in selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
-                    if "already holds" not in r  # capacity is counted across the selection below
-                ]
-            reasons.extend(eligibility[item.queue_id])
+            reasons.extend(
+                reason.sentence for reason in unfit[(agent.pk, item.queue_id)]
+                if reason.kind != selectors.UNFIT_CAPACITY
+            )
             if not reasons and taken >= agent.capacity:
                 reasons.append(f"{agent} would hold more than its capacity of {agent.capacity}.")
         elif item.status == ItemStatus.QUEUED and item.queue_id == queue.pk:
@@ -122,7 +130,7 @@ def items_reassign(
     transfer service (which checks again under its locks); returns what moved and what not."""
     agent, queue = _target(to_agent_id, to_queue_id)
     planned = _verdicts(actor=actor, item_ids=item_ids, agent=agent, queue=queue)
-    done = BulkResult()
+    done = BulkResult(target=planned.target)
     for verdict in planned.verdicts:
         if not verdict.moves:
             done.verdicts.append(verdict)

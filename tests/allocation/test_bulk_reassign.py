@@ -1,7 +1,11 @@
 """Supervisor bulk reassign: preview equals apply, refusals with reasons, scope by the
 teams a supervisor leads, the page and the API."""
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -9,7 +13,7 @@ from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, WorkItem
 from allocation.services import bulk
 from tests import factories
-from tests.helpers import queued_item, started_item
+from tests.helpers import assigned_item, queued_item, started_item
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -105,8 +109,9 @@ def test_the_page_previews_then_applies(client, desk, team, queue, agent):
     preview = client.post(reverse("work:reassign"), data).content.decode()
     assert "Preview: 2 would move, 0 refused" in preview and "Apply: move 2 items" in preview
     assert WorkItem.objects.filter(assignee_id=agent.pk).count() == 2  # nothing moved yet
-    done = client.post(reverse("work:reassign"), data | {"step": "apply"}).content.decode()
-    assert "Done: 2 moved, 0 refused" in done
+    done = client.post(reverse("work:reassign"), data | {"step": "apply"}, follow=True)
+    assert done.redirect_chain == [(reverse("work:reassign"), 302)]
+    assert f"Moved 2 items to target: #{held[0].pk}, #{held[1].pk}." in done.content.decode()
     assert WorkItem.objects.filter(assignee_id=target.pk).count() == 2
     bad = client.post(reverse("work:reassign"), {"items": [held[0].pk], "step": "preview"})
     assert bad.status_code == 400 and "This field is required." in bad.content.decode()
@@ -133,3 +138,124 @@ def test_the_api_previews_and_applies(desk, queue, team):
     assert bad.status_code == 400 and "items" in bad.json()["errors"]
     both = api.post(reverse("items-reassign"), {"items": [1], "queue": queue.code, "agent": "target"}, format="json")
     assert both.status_code == 400
+
+
+def _options(html: str) -> dict[str, list[str]]:
+    """The target list's groups, in order, each with its options' labels."""
+    select = re.search(r'<select name="target".*?</select>', html, re.S).group(0)
+    return {label: re.findall(r"<option [^>]*>([^<]*)</option>", body)
+            for label, body in re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select, re.S)}
+
+
+def test_after_apply_the_page_shows_the_items_as_they_now_are(client, desk, team, queue, agent):
+    supervisor, _ = desk
+    target = factories.AgentFactory(team=team, capacity=2, user__username="target", user__first_name="Ines",
+                                    user__last_name="Walker")
+    agent.capacity = 5
+    agent.save()
+    held = [started_item(agent, queue) for _ in range(3)]
+    client.force_login(supervisor)
+    filtered = f"{reverse('work:reassign')}?assignee={agent.user.username}"
+    ticked = client.get(f"{filtered}&select=all").content.decode()
+    assert all(f'aria-label="Select #{item.pk}" checked' in ticked for item in held)
+
+    data = {"items": [item.pk for item in held], "target": f"agent:{target.pk}", "reason": "Absence", "step": "apply"}
+    done = client.post(f"{filtered}&select=all", data, follow=True)
+    html = done.content.decode()
+    assert done.redirect_chain == [(filtered, 302)]  # the same filters, nothing selected: a reload moves nothing
+    assert f"Moved 2 items to Ines Walker (target): #{held[0].pk}, #{held[1].pk}." in html
+    assert f"Not moved (1): #{held[2].pk}: Ines Walker would hold more than its capacity of 2." in html
+    # Listed by the old holder: only what it still holds, not ticked.
+    assert f'id="pick-{held[0].pk}"' not in html and f'id="pick-{held[1].pk}"' not in html
+    assert f'aria-label="Select #{held[2].pk}">' in html and " checked" not in html
+    everything = client.get(reverse("work:reassign")).content.decode()
+    row = re.search(rf'id="pick-{held[0].pk}".*?</tr>', everything, re.S).group(0)
+    assert '<td data-label="Held by">Ines Walker</td>' in row
+
+
+def test_the_target_list_offers_the_eligible_agents_first_and_says_why_the_others_are_not(client, desk, team):
+    supervisor, _ = desk
+    chargebacks = factories.QueueFactory(name="Chargebacks", teams=[team])
+    claims_team = factories.TeamFactory(name="Claims team")
+    claims_team.supervisors.add(supervisor)
+    claims = factories.QueueFactory(name="Claims", teams=[claims_team])
+    full = factories.AgentFactory(team=team, capacity=1, user__first_name="Fay", user__last_name="Full")
+    assigned_item(full, chargebacks)
+    ready = factories.AgentFactory(team=team, user__first_name="Ines", user__last_name="Walker")
+    factories.AgentFactory(team=team, presence=Presence.OFFLINE, user__first_name="Otto", user__last_name="Off")
+    factories.AgentFactory(team=claims_team, user__first_name="Cleo", user__last_name="Claims")
+    waiting, claim = queued_item(chargebacks), queued_item(claims)
+    client.force_login(supervisor)
+
+    groups = _options(client.get(reverse("work:reassign"), {"queue": chargebacks.pk}).content.decode())
+    assert list(groups) == ["Queues", "Agents who may take these items now", "Agents who may not take them now"]
+    assert groups["Agents who may take these items now"] == [f"Ines Walker ({team})"]
+    assert sorted(groups["Agents who may not take them now"]) == [
+        "Cleo Claims (Claims team) — not in a team serving Chargebacks",
+        f"Fay Full ({team}) — at capacity 1/1",
+        f"Otto Off ({team}) — offline",
+    ]
+
+    # Eligible for what is selected: a Claims item makes the Claims agent the one who may.
+    data = {"items": [claim.pk], "target": f"agent:{ready.pk}", "step": "preview"}
+    groups = _options(client.post(reverse("work:reassign"), data).content.decode())
+    assert groups["Agents who may take these items now"] == ["Cleo Claims (Claims team)"]
+    assert f"Ines Walker ({team}) — not in a team serving Claims" in groups["Agents who may not take them now"]
+    assert WorkItem.objects.get(pk=waiting.pk).status == ItemStatus.QUEUED
+
+
+@pytest.mark.parametrize("hostile", [
+    {"target": "agent:abc"},
+    {"target": "agent:99999999999999999999"},
+    {"items": ["1\x00"]},
+    {"step": "apply\x00", "target": "queue:\x00"},
+])
+def test_hostile_posts_are_a_400_and_change_nothing(client, desk, queue, hostile):
+    supervisor, _ = desk
+    item = queued_item(queue)
+    client.force_login(supervisor)
+    data = {"items": [item.pk], "target": f"queue:{queue.pk}", "reason": "x", "step": "apply"} | hostile
+    response = client.post(reverse("work:reassign"), data)
+    assert response.status_code == 400
+    assert WorkItem.objects.get(pk=item.pk).events.count() == 1
+
+
+def test_an_item_id_no_item_has_is_refused_by_name(client, desk, queue):
+    supervisor, _ = desk
+    queued_item(queue)
+    client.force_login(supervisor)
+    data = {"items": ["99999999999999999999"], "target": f"queue:{queue.pk}", "step": "apply"}
+    done = client.post(reverse("work:reassign"), data, follow=True)
+    assert done.status_code == 200
+    assert f"Nothing moved to the {queue.name} queue. Not moved (1): #99999999999999999999: No such item." in (
+        done.content.decode())
+
+
+@pytest.mark.parametrize("query", [{"assignee": "walk\x00"}, {"assignee": "w" * 151}, {"queue": "abc"}])
+def test_a_hostile_filter_is_a_400(client, desk, query):
+    supervisor, _ = desk
+    client.force_login(supervisor)
+    assert client.get(reverse("work:reassign"), query).status_code == 400
+    assert client.get(reverse("work:items"), query).status_code == 400
+
+
+def test_the_page_queries_do_not_grow_with_the_candidates(client, desk, team, queue):
+    """Every candidate is listed with its reasons, read for all of them at once."""
+    supervisor, _ = desk
+    skill = factories.SkillFactory()
+    factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=2)
+    queued_item(queue)
+    client.force_login(supervisor)
+
+    def queries() -> int:
+        client.get(reverse("work:reassign"))  # the session's "last seen" write happens here
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("work:reassign"), {"assignee": "a"}).status_code == 200
+        return len(captured)
+
+    factories.AgentFactory(team=team)
+    few = queries()
+    for presence in (Presence.AVAILABLE, Presence.AWAY, Presence.OFFLINE):
+        factories.AgentSkillFactory(agent=factories.AgentFactory(team=team, presence=presence), skill=skill)
+    factories.AgentFactory(team=factories.TeamFactory())
+    assert queries() == few

@@ -36,7 +36,12 @@ def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
 
     listed = set(selectors.agents_eligible_for_queue(queue).values_list("pk", flat=True))
     assert listed == {fits.pk, was_full.pk}
-    for profile in factories.AgentFactory._meta.model.objects.all():
+    everyone = list(factories.AgentFactory._meta.model.objects.all())
+    for profile in everyone:
         assert (profile.pk in listed) == (not selectors.agent_ineligibility_reasons(agent=profile, queue=queue))
+    unfit = selectors.agents_unfit_for(everyone, [queue, easy])  # all at once, as a page lists them
+    assert {agent_id for (agent_id, queue_id), why in unfit.items() if queue_id == queue.pk and not why} == listed
+    eligible, _ = selectors.agents_by_eligibility(everyone, [queue])
+    assert {agent.pk for agent in eligible} == listed
     assert fits.pk not in set(selectors.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
         "pk", flat=True))
