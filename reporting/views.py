@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from allocation import transitions
-from allocation.models import OPEN_STATUSES, AgentProfile
+from allocation.models import OPEN_STATUSES, AgentProfile, Presence
 from reporting import exports, history_tables, selectors
 from reporting.forms import CapacityForm, HistoryForm
 from reporting.history import Scope, agent_totals
@@ -37,9 +37,12 @@ def _context(request: HttpRequest) -> dict:
     reach = transitions.queues_in_reach(request.user)
     on_board = {row.queue.pk for row in board.queues}
     linked = on_board if reach is None else set(reach.values_list("pk", flat=True))
+    # The agents by presence open the scorecards list of those agents (with their reasons),
+    # for a user who sees every agent there: for anyone else it would count fewer.
+    agents_linked = selectors.agents_visible_to(request.user).count() == sum(board.presence.values())
     return {"board": board, "totals": board.totals, "peak": peak, "linked": linked,
             "totals_linked": on_board <= linked, "open_query": urlencode([("status", s) for s in OPEN_STATUSES]),
-            "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
+            "agents_linked": agents_linked, "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
 
 
 @require_GET
@@ -89,10 +92,16 @@ def scorecards(request: HttpRequest) -> HttpResponse:
     """The agents whose scorecards the user may open (an agent goes straight to its own)."""
     if not (roles.is_agent(request.user) or roles.oversees_work(request.user)):
         raise PermissionDenied("Scorecards are for agents (their own), supervisors and admins.")
-    agents = list(selectors.agents_visible_to(request.user))
-    if len(agents) == 1 and agents[0].pk == request.user.pk:
+    agents = selectors.agents_visible_to(request.user)
+    presence = request.GET.get("presence", "")
+    if presence and presence not in Presence.values:
+        return render(request, "reporting/scorecards.html", {"agents": [], "presence_error": (
+            f"Unknown presence {presence[:30]!r}: choose {', '.join(Presence.values)}.")}, status=400)
+    agents = list(agents.filter(presence=presence) if presence else agents)
+    if not presence and len(agents) == 1 and agents[0].pk == request.user.pk:
         return redirect("reports:scorecard", agent_id=request.user.pk)
-    return render(request, "reporting/scorecards.html", {"agents": agents})
+    return render(request, "reporting/scorecards.html", {
+        "agents": agents, "presence": Presence(presence).label if presence else ""})
 
 
 @require_GET

@@ -13,6 +13,7 @@ from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
 from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
 from tests import factories
 from tests.helpers import queued_item, started_item, supervisor_for
+from wfo import roles
 from wfo.exceptions import InvalidInput
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presence_reasons")]
@@ -202,3 +203,29 @@ def test_admins_keep_the_reasons(admin_client):
     assert response.status_code == 302
     assert PresenceReason.objects.filter(label="Volunteering", presence="away", active=True).exists()
     assert AgentProfile._meta.get_field("presence_reason").remote_field.on_delete.__name__ == "PROTECT"
+
+
+def test_the_wallboards_agents_by_presence_open_those_agents_with_their_reasons(client, team, agent):
+    """The board's agent counts link to the scorecards list of those agents (presence now,
+    and why) for a user who sees every agent there; a supervisor of one team of two gets
+    the numbers without links, as the list would count fewer."""
+    other_team = factories.TeamFactory()
+    away = factories.AgentFactory(team=team)
+    factories.AgentFactory(team=other_team)  # offline by default
+    services.agent_set_presence(agent_id=agent.pk, presence="available", actor=agent.user)
+    services.agent_set_presence(agent_id=away.pk, presence="away", actor=away.user,
+                                reason_id=_reason("away", "Meeting").pk)
+    client.force_login(factories.UserFactory(is_superuser=True, is_staff=True))
+    board = client.get(reverse("reports:wallboard")).content.decode()
+    links = re.findall(r'href="(/reports/scorecards/\?presence=(\w+))">(\d+)<', board)
+    assert {presence for _, presence, _ in links} == {"available", "away", "offline"}
+    for href, presence, shown in links:
+        listing = client.get(href)
+        assert len(listing.context["agents"]) == int(shown) == AgentProfile.objects.filter(presence=presence).count()
+    assert "Away (Meeting)" in client.get("/reports/scorecards/?presence=away").content.decode()
+    assert client.get("/reports/scorecards/?presence=lunch").status_code == 400
+
+    lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(lead)
+    client.force_login(lead)
+    assert "/reports/scorecards/?presence=" not in client.get(reverse("reports:wallboard")).content.decode()
