@@ -66,6 +66,13 @@ class ItemPageFilter(ItemFilter):
     )
     # The wallboard's numbers link here: the same definitions it counts by.
     sla = django_filters.ChoiceFilter(choices=SLA_STANDINGS, method="filter_sla", label="SLA", empty_label="Any")
+    # Today's arrivals (created) and completions (closed), as the wallboard counts them.
+    arrived_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label="Arrived after", widget=DateTimeLocalInput()
+    )
+    closed_after = django_filters.IsoDateTimeFilter(
+        field_name="closed_at", lookup_expr="gte", label="Closed after", widget=DateTimeLocalInput()
+    )
 
     class Meta(ItemFilter.Meta):
         fields = ["queue", "status", "assignee", "customer_ref", "external_id", "source"]

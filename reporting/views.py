@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from allocation import transitions
-from allocation.models import OPEN_STATUSES, AgentProfile, Presence
+from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence
 from reporting import exports, history_tables, selectors
 from reporting.forms import CapacityForm, HistoryForm
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
+from reporting.rollups import day_start, local_day
 from wfo import roles
 from wfo.exceptions import NotFound, PermissionDenied
 
@@ -40,8 +41,12 @@ def _context(request: HttpRequest) -> dict:
     # The agents by presence open the scorecards list of those agents (with their reasons),
     # for a user who sees every agent there: for anyone else it would count fewer.
     agents_linked = selectors.agents_visible_to(request.user).count() == sum(board.presence.values())
+    # Today's arrivals and completions: items created, and completed, since the portal's day began.
+    today = day_start(local_day(board.at)).isoformat()
     return {"board": board, "totals": board.totals, "peak": peak, "linked": linked,
             "totals_linked": on_board <= linked, "open_query": urlencode([("status", s) for s in OPEN_STATUSES]),
+            "arrived_today_query": urlencode({"arrived_after": today}),
+            "done_today_query": urlencode({"status": ItemStatus.COMPLETED, "closed_after": today}),
             "agents_linked": agents_linked, "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
 
 

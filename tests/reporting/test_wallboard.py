@@ -116,8 +116,9 @@ def test_every_number_on_the_wallboard_lists_the_items_it_counts(at_a_fixed_mome
             assert page.status_code == 200, href
             assert page.context["page"].paginator.count == shown, f"{href} lists a different number than {text}"
             followed += 1
-    # Tiles: open, waiting, at risk, breached; six bands; per queue four statuses, at risk, breached.
-    assert followed == 4 + 6 + 6 * len(board.queues)
+    # Tiles: open, waiting, at risk, breached, arrived and completed today; six bands; per
+    # queue four statuses, at risk, breached and completed today.
+    assert followed == 6 + 6 + 7 * len(board.queues)
     assert {row.queue.code for row in board.queues} == {"a", "b", "longer", "old"}
     # The oldest waiting, of all and then of each queue, opens that item.
     opened = [client.get(href).context["item"].pk for href, _ in links if re.fullmatch(r"/work/items/\d+/", href)]
@@ -126,6 +127,7 @@ def test_every_number_on_the_wallboard_lists_the_items_it_counts(at_a_fixed_mome
     counted = {key: n for key, _, n in board.aging}
     assert all(counted.values()), counted  # every band has items, so no link is trivially 0 = 0
     assert board.totals.at_risk and board.totals.breached
+    assert board.totals.arrivals_today and board.totals.completed_today
 
 
 def test_supervisors_see_it_agents_get_403_and_queries_are_few(client, floor, agent):
