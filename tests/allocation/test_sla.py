@@ -1,6 +1,7 @@
 """The SLA engine through the services: policies at intake, pause and resume, retarget,
 stopped clocks, and the alert scan (routing, exactly once, deferral, crash, e-mail)."""
 
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -191,6 +192,7 @@ def test_a_cancelled_item_has_no_sla_outcome(client, queue, cancelled_after_due)
     client.force_login(supervisor)
     page = client.get(reverse("work:item", args=[item.pk])).content.decode()
     assert "No SLA outcome (cancelled)" in page and "sla-cancelled" in page
+    assert "No outcome: cancelled after" in page and not re.search(r"\(\d+%\)", page)
     assert client.get(f"/api/v1/items/{item.pk}/").json()["sla"]["state"] == "cancelled"
 
 
