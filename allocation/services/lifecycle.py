@@ -50,6 +50,10 @@ def _is_system(actor: Actor) -> bool:
 def _require_holder(item: WorkItem, actor: Actor) -> None:
     if transitions.is_holder(item, actor):
         return
+    if item.completed_by_id is not None and item.completed_by_id == getattr(actor, "pk", None):
+        # Its own completer again (a repeat whose first answer was lost): the item is closed,
+        # a conflict with its state (409), not somebody else's work (403).
+        raise IllegalTransition(f"Work item #{item.pk} is completed: you completed it already.")
     raise NotItemHolder(f"You do not hold work item #{item.pk}; only its holder can do this.")
 
 

@@ -174,6 +174,24 @@ def test_released_work_does_not_come_straight_back(agent, queue, team, settings)
         assert services.item_get_next(agent_id=agent.pk).pk == item.pk
 
 
+@pytest.mark.parametrize("again", ["complete", "start", "release"])
+def test_its_completer_repeating_an_action_on_a_completed_item_gets_a_conflict(agent, queue, again):
+    """A client that lost the answer to its complete and sends it again (or any holder's
+    action) hears the item is completed (409), not that it is somebody else's (403)."""
+    from allocation.exceptions import IllegalTransition, NotItemHolder
+
+    item = started_item(agent, queue)
+    services.item_complete(item_id=item.pk, actor=agent.user)
+    calls = {
+        "complete": lambda: services.item_complete(item_id=item.pk, actor=agent.user),
+        "start": lambda: services.item_start(item_id=item.pk, actor=agent.user),
+        "release": lambda: services.item_release(item_id=item.pk, actor=agent.user, reason="r"),
+    }
+    with pytest.raises(IllegalTransition) as refused:
+        calls[again]()
+    assert not isinstance(refused.value, NotItemHolder) and refused.value.code != "not_item_holder"
+
+
 def test_release_needs_a_reason(agent, queue):
     item = assigned_item(agent, queue)
     with pytest.raises(InvalidInput):
