@@ -4,11 +4,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests import factories
-from tests.browser.conftest import chromium_path
+
+# The browser fixtures and the no-chromium skip, for tests/browser and tests/journeys alike.
+pytest_plugins = ["tests.browser_support"]
 
 
 def pytest_report_header(config):
     """Say plainly, at the top of every run, whether the browser and broker fault tests run."""
+    from tests.browser_support import chromium_path  # loaded as a plugin first (see pytest_plugins)
+
     path = chromium_path()
     browser = (f"browser tests: chromium at {path}" if path
                else "browser tests: SKIPPED, no chromium found (apt-get install chromium; .ci/run does)")

@@ -54,9 +54,16 @@
     });
   }
 
+  // Controls a letter key does nothing in: `n` still means "get next" while one has focus
+  // (an agent who has just chosen "Available" presses n straight away).
+  var KEYLESS_INPUTS = ["radio", "checkbox", "button", "submit", "reset", "range", "color", "file", "image"];
+
   function typing(target) {
     if (!target || !target.closest) return false;
-    return target.isContentEditable || !!target.closest("input, textarea, select, [contenteditable]");
+    if (target.isContentEditable) return true;
+    var field = target.closest("input, textarea, select");
+    if (!field) return false;
+    return !(field.tagName === "INPUT" && KEYLESS_INPUTS.indexOf(field.type) !== -1);
   }
 
   document.addEventListener("keydown", function (event) {

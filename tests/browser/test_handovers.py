@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from allocation.models import CoolOff, ItemStatus, WorkItem
 from allocation.services.rebalancing import reservations_expire
 from tests import factories
+from tests.browser_support import presence_switch_ready
 from tests.helpers import queued_item
 from wfo import roles
 from wfo.models import Notification
@@ -120,10 +121,3 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     phone.get_by_label("Away").check()
     expect(phone.get_by_role("button", name="Get next work")).to_be_disabled()
     screenshot(phone, "inbox-away-390")
-
-
-def presence_switch_ready(page, words: str) -> None:
-    """Wait until the presence switch htmx swapped in says it saved `words` and htmx has
-    taken the new form up (a change made before that would go unnoticed)."""
-    expect(page.get_by_role("status").filter(has_text=f"Saved: you are {words}.")).to_be_visible()
-    page.wait_for_function("() => !!document.querySelector('#presence form')['htmx-internal-data']")

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from allocation import services
 from allocation.models import ItemStatus, Presence, WorkItem
 from tests import factories
+from tests.browser_support import log_in
 from tests.helpers import queued_item, started_item, supervisor_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
@@ -30,13 +31,6 @@ def desk(team):
         team=team, capacity=3, user__username="amelia", user__first_name="Amelia", user__last_name="Hart"
     )
     return queue, agent
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_an_agents_day(open_page, desk, screenshot):

@@ -1,6 +1,9 @@
-"""Browser tests: Playwright for Python driving Debian's chromium (never `playwright
-install`). They run wherever a chromium is found — `.ci/run` installs it — and are
-skipped, with the reason printed in the summary, where none is."""
+"""Browser support for tests/browser and tests/journeys, loaded as a pytest plugin from
+tests/conftest.py: Playwright for Python driving Debian's chromium (never `playwright
+install`). Browser tests run wherever a chromium is found — `.ci/run` installs it — and
+are skipped, with the reason printed in the summary, where none is. A browser test is one
+marked `browser` or using the `browser` fixture (open_page does); the API-only journeys
+run either way."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 from django.test import Client
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
 
 def chromium_path() -> str | None:
@@ -22,12 +25,16 @@ def chromium_path() -> str | None:
     return None
 
 
+def needs_a_browser(item) -> bool:
+    return item.get_closest_marker("browser") is not None or "browser" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config, items):
     if chromium_path():
         return
     skip = pytest.mark.skip(reason="no chromium found: browser tests skipped (apt-get install chromium)")
     for item in items:
-        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
+        if needs_a_browser(item):
             item.add_marker(skip)
 
 
@@ -77,3 +84,20 @@ def screenshot():
         return path
 
     return save
+
+
+def log_in(page, username: str, password: str = "pw") -> None:
+    """Log in through the login form, as a person does (factories' users have password "pw")."""
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def presence_switch_ready(page, words: str) -> None:
+    """Wait until the presence switch htmx swapped in says it saved `words` and htmx has
+    taken the new form up (a change made before that would go unnoticed)."""
+    from playwright.sync_api import expect  # Playwright loads only where a browser test runs
+
+    expect(page.get_by_role("status").filter(has_text=f"Saved: you are {words}.")).to_be_visible()
+    page.wait_for_function("() => !!document.querySelector('#presence form')['htmx-internal-data']")
