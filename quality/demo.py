@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from quality import selectors, services
-from quality.models import EvaluationForm, FormSection, Question, SamplingRule
+from quality.models import Evaluation, EvaluationForm, FormSection, Question, SamplingRule
 from wfo import roles
 
 FORM_NAME = "Dispute and chargeback handling"
@@ -56,4 +56,10 @@ def quality_demo_ensure(*, queues: dict, days: int = 7) -> None:
             rule.evaluators.set(evaluators)
     today = timezone.localdate()
     for back in range(days, 0, -1):
+        services.samples_draw(day=today - timedelta(days=back), seed=2026)
+    # A small demo's week may draw nothing by chance (10 % of a few items each): draw the
+    # days before too, up to four weeks, until the evaluator has something to do.
+    back = days
+    while back < 4 * 7 and not Evaluation.objects.filter(sampling_rule__form=form).exists():
+        back += 1
         services.samples_draw(day=today - timedelta(days=back), seed=2026)

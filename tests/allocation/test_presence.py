@@ -229,3 +229,20 @@ def test_the_wallboards_agents_by_presence_open_those_agents_with_their_reasons(
     team.supervisors.add(lead)
     client.force_login(lead)
     assert "/reports/scorecards/?presence=" not in client.get(reverse("reports:wallboard")).content.decode()
+
+
+@pytest.mark.parametrize("data", [
+    {"presence": "away", "reason": "99999999999999999999999"},
+    {"presence": "away", "reason": "-1"},
+    {"presence": "away", "reason": "lunch"},
+    {"presence": "asleep"},
+    {"presence": "away", "reason": "1\x00"},
+])
+@pytest.mark.parametrize("start", [Presence.AVAILABLE, Presence.AWAY])  # away: the reasons' list is offered
+def test_a_hostile_presence_post_is_refused_with_a_message_and_changes_nothing(agent_client, agent, data, start):
+    services.agent_set_presence(agent_id=agent.pk, presence=start, actor=agent.user)
+    changes = PresenceChange.objects.filter(agent=agent).count()
+    response = agent_client.post(reverse("work:presence"), data, headers={"HX-Request": "true"})
+    assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.presence == start and PresenceChange.objects.filter(agent=agent).count() == changes

@@ -199,3 +199,11 @@ def test_customer_journey_report(client, team, agent):
         client.get(url, {"ref": "CUST-9"})
     assert len(many) == len(few)
     assert "No work items for NOPE" in client.get(url, {"ref": "NOPE"}).content.decode()
+
+
+@pytest.mark.parametrize("query", ["arrived_after=yesterday", "closed_after=99999-01-01T00:00", "arrived_after=%00"])
+def test_the_todays_filters_refuse_what_is_not_a_moment(client, floor, query):
+    a, b, *_ = floor
+    client.force_login(supervisor_for(a, b))
+    response = client.get(f"{reverse('work:items')}?{query}")
+    assert response.status_code == 400
