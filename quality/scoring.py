@@ -101,5 +101,6 @@ def evaluation_score(questions: Iterable[ScoredQuestion], answers: Mapping[int, 
         total_weight += Decimal(question.weight)
     if total_weight == 0:
         return Score(value=None, failed_critical=tuple(failed))
-    value = Decimal(0) if failed else (weighted / total_weight).quantize(CENT, rounding=ROUND_HALF_UP)
+    # Quantized either way, so a failed critical reads "0.00" wherever the score is shown.
+    value = (Decimal(0) if failed else weighted / total_weight).quantize(CENT, rounding=ROUND_HALF_UP)
     return Score(value=value, failed_critical=tuple(failed), applicable_weight=total_weight)

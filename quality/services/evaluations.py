@@ -241,6 +241,9 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
     _require_decider(actor, evaluation)
     if evaluation.is_calibration:
         raise DomainError("A calibration evaluation compares the evaluators: it sends no work back as rework.")
+    if evaluation.status == EvaluationStatus.RESCORED:
+        # Its score no longer stands: the re-score that replaced it decides (it may pass).
+        raise DomainError(f"Evaluation #{evaluation.pk} was re-scored: its re-score decides on rework.")
     if evaluation.passed is not False:
         raise DomainError("Only a failed evaluation creates rework.")
     if evaluation.rework_item_id:

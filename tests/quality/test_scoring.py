@@ -62,6 +62,7 @@ def test_a_critical_scale_fails_at_its_lowest_value():
     form = [scale(1, 1, 5, critical=True), yes_no(2)]
     result = evaluation_score(form, {1: "1", 2: "yes"})
     assert result.value == 0 and result.failed_critical == (1,)
+    assert str(result.value) == "0.00"  # as stored and shown, also in the message on submitting
     assert evaluation_score(form, {1: "2", 2: "yes"}).value == D("62.50")
 
 

@@ -158,6 +158,22 @@ def test_a_failed_evaluation_creates_one_linked_rework_item(scored):
     assert rework.payload["rework_of_item"] == evaluation.item_id
 
 
+def test_a_re_scored_evaluation_sends_no_rework_its_re_score_decides(scored, agent, client):
+    evaluation, (right, evidence, tone) = scored
+    services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="See the notes")
+    lead, other_lead = (factories.UserFactory(roles=[roles.QUALITY_LEAD]) for _ in range(2))
+    new = services.evaluation_rescore(evaluation_id=evaluation.pk, actor=lead, reason="Agent was right",
+                                      answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "3"})
+    assert new.passed is True
+    # The replaced evaluation failed, but it no longer stands: the item passed.
+    with pytest.raises(DomainError, match="re-scored"):
+        services.evaluation_rework(evaluation_id=evaluation.pk, actor=other_lead)
+    client.force_login(other_lead)
+    page = client.get(reverse("quality:evaluation", args=[evaluation.pk])).content.decode()
+    assert "Re-scored" in page and "Send back as rework" not in page
+    assert not WorkItem.objects.filter(source=services.REWORK_SOURCE).exists()
+
+
 def test_calibration_is_blind_until_you_submit(queue, agent):
     form, _version, (right, evidence, tone) = form_with_questions()
     item = completed_item(queue, agent.user, timezone.now())
