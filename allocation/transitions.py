@@ -39,6 +39,16 @@ HOLDER_MAY: dict[str, tuple[str, ...]] = {
     TRANSFER: HELD_STATUSES,
 }
 
+# The status each of those actions leaves the item in (a transfer's depends on its target).
+HOLDER_LEADS_TO: dict[str, str] = {
+    START: ItemStatus.IN_PROGRESS,
+    PEND: ItemStatus.PENDED,
+    RESUME: ItemStatus.IN_PROGRESS,
+    COMPLETE: ItemStatus.COMPLETED,
+    RELEASE: ItemStatus.QUEUED,
+    REJECT: ItemStatus.QUEUED,
+}
+
 # Actions open to anyone holding a permission, and the statuses they accept then.
 PERMITTED: dict[str, tuple[str, tuple[str, ...]]] = {
     TRANSFER: (REASSIGN_PERMISSION, OPEN_STATUSES),

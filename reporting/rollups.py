@@ -34,7 +34,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation.models import AgentProfile, EventKind, ItemStatus, PresenceChange, Queue, WorkItem, WorkItemEvent
+from allocation.models import (
+    AgentProfile,
+    EventKind,
+    ItemStatus,
+    Presence,
+    PresenceChange,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+)
 from quality.models import Evaluation
 from reporting.handle_time import BIN_COUNT, BIN_EDGES
 from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour, RollupState
@@ -260,8 +269,8 @@ WITH agents AS (
 )
 -- Each span meets only the local days it covers (not every day of the range).
 SELECT day, spans.agent_id,
-       round(coalesce(sum(seconds) FILTER (WHERE presence = 'available'), 0))::int,
-       round(coalesce(sum(seconds) FILTER (WHERE presence <> 'offline'), 0))::int
+       round(coalesce(sum(seconds) FILTER (WHERE presence = '{Presence.AVAILABLE}'), 0))::int,
+       round(coalesce(sum(seconds) FILTER (WHERE presence <> '{Presence.OFFLINE}'), 0))::int
   FROM spans
  CROSS JOIN LATERAL generate_series((since AT TIME ZONE %(tz)s)::date::timestamp,
                                     ((until - interval '1 microsecond') AT TIME ZONE %(tz)s)::date::timestamp,
@@ -270,7 +279,7 @@ SELECT day, spans.agent_id,
                             (covered.d + interval '1 day') AT TIME ZONE %(tz)s AS ends) bounds
  CROSS JOIN LATERAL (SELECT extract(epoch FROM least(bounds.ends, spans.until) - greatest(bounds.starts, spans.since))
                      AS seconds) s
- WHERE presence <> 'offline' AND spans.until > spans.since
+ WHERE presence <> '{Presence.OFFLINE}' AND spans.until > spans.since
  GROUP BY day, spans.agent_id
 """
 

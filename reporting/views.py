@@ -62,7 +62,7 @@ def wallboard(request: HttpRequest) -> HttpResponse:
             name="backlog", fmt=export,
             headers=["Queue", "Waiting", "Assigned", "In progress", "Pended", "Oldest waiting received at",
                      "At risk", "Breached", "Arrivals today", "Completed today"],
-            rows=[[r.queue.name, *(r.by_status.get(s, 0) for s in ("queued", "assigned", "in_progress", "pended")),
+            rows=[[r.queue.name, *(r.by_status.get(s, 0) for s in OPEN_STATUSES),
                    r.oldest_queued.isoformat() if r.oldest_queued else "", r.at_risk, r.breached, r.arrivals_today,
                    r.completed_today] for r in board.queues],
         )

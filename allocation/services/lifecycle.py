@@ -102,17 +102,17 @@ def _save(item: WorkItem, *fields: str) -> None:
 # change) stamps updated_at at or after its event's time.
 _START_HELD_ITEM = compact_sql(f"""
 WITH locked AS (
-    SELECT w.id, w.updated_at
+    SELECT w.id, w.status, w.updated_at
       FROM {ITEM_TABLE} AS w
-     WHERE w.id = %(item)s AND w.status = '{ItemStatus.ASSIGNED}' AND w.assignee_id = %(holder)s
+     WHERE w.id = %(item)s AND w.status = ANY(%(from_statuses)s) AND w.assignee_id = %(holder)s
        FOR UPDATE OF w
 ),
 stamp AS (
-    SELECT id, GREATEST(clock_timestamp(), updated_at) AS at FROM locked
+    SELECT id, status AS was, GREATEST(clock_timestamp(), updated_at) AS at FROM locked
 ),
 started AS (
     UPDATE {ITEM_TABLE} AS w
-       SET status = '{ItemStatus.IN_PROGRESS}', started_at = COALESCE(w.started_at, stamp.at), updated_at = stamp.at
+       SET status = %(to_status)s, started_at = COALESCE(w.started_at, stamp.at), updated_at = stamp.at
       FROM stamp
      WHERE w.id = %(item)s AND w.id = stamp.id
  RETURNING {returning_item("w")}
@@ -120,13 +120,16 @@ started AS (
 logged AS (
     INSERT INTO {WorkItemEvent._meta.db_table}
            (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
-    SELECT id, updated_at, %(holder)s, '', '{EventKind.STARTED}', '{ItemStatus.ASSIGNED}',
-           '{ItemStatus.IN_PROGRESS}', '', '{{}}'::jsonb
-      FROM started
+    SELECT started.id, started.updated_at, %(holder)s, '', %(kind)s, stamp.was, started.status, '', '{{}}'::jsonb
+      FROM started JOIN stamp ON stamp.id = started.id
 )
 SELECT {returning_item("started")}, {QUEUE_COLUMNS}
   FROM started JOIN {Queue._meta.db_table} AS q ON q.id = started.queue_id
 """)
+# Who may start what, from which state, and what it leads to: the lifecycle's table
+# (allocation/transitions.py), read by the fast path and the checked path alike.
+_START_PARAMS = {"from_statuses": [str(status) for status in transitions.HOLDER_MAY[transitions.START]],
+                 "to_status": str(transitions.HOLDER_LEADS_TO[transitions.START]), "kind": str(EventKind.STARTED)}
 
 
 def item_start(*, item_id: int, actor: Actor) -> WorkItem:
@@ -136,7 +139,7 @@ def item_start(*, item_id: int, actor: Actor) -> WorkItem:
     below, which says what is wrong."""
     if not _is_system(actor):
         with connection.cursor() as cursor:
-            cursor.execute(_START_HELD_ITEM, {"item": item_id, "holder": actor.pk})
+            cursor.execute(_START_HELD_ITEM, {"item": item_id, "holder": actor.pk, **_START_PARAMS})
             row = cursor.fetchone()
         if row is not None:
             item = item_from_row(row)
@@ -151,10 +154,10 @@ def _item_start_checked(*, item_id: int, actor: Actor) -> WorkItem:
     _require_holder(item, actor)
     _require_status(item, transitions.HOLDER_MAY[transitions.START], "started")
     now = timezone.now()
-    item.status = ItemStatus.IN_PROGRESS
+    was, item.status = item.status, transitions.HOLDER_LEADS_TO[transitions.START]
     item.started_at = item.started_at or now
     _save(item, "status", "started_at")
-    event_record(item=item, actor=actor, kind=EventKind.STARTED, from_status=ItemStatus.ASSIGNED, at=now)
+    event_record(item=item, actor=actor, kind=EventKind.STARTED, from_status=was, at=now)
     return item
 
 

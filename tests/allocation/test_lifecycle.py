@@ -15,7 +15,7 @@ from allocation.models import CoolOff, EventKind, ItemStatus, Presence, WorkItem
 from tests import factories
 from tests.helpers import assigned_item, pended_item, queued_item, started_item
 from wfo import roles
-from wfo.exceptions import InvalidInput, PermissionDenied
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 
@@ -405,3 +405,54 @@ def test_resume_now_on_the_item_page(agent, queue, client):
 
     assert response.status_code == 302 and response.url == f"/work/items/{pended.pk}/"
     assert WorkItem.objects.get(pk=pended.pk).status == ItemStatus.IN_PROGRESS
+
+
+class _Undo(Exception):
+    pass
+
+
+def _start_outcome(start, item_id: int, actor) -> tuple:
+    """What a start path does to an item, undone afterwards: the status and the event it
+    writes, or the error it raises."""
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            item = start(item_id=item_id, actor=actor)
+            event = item.events.order_by("-id").first()
+            outcome = ("started", item.status, event.kind, event.from_status, event.to_status,
+                       item.started_at == event.at)
+            raise _Undo
+    except _Undo:
+        return outcome
+    except DomainError as refused:  # the kind of refusal is the outcome compared
+        return ("refused", type(refused).__name__)
+
+
+@pytest.mark.parametrize("state", ["queued", "assigned", "in_progress", "pended", "completed", "cancelled"])
+@pytest.mark.parametrize("who", ["holder", "colleague"])
+def test_the_fast_start_and_the_checked_start_follow_one_rule(agent, queue, team, state, who):
+    """item_start's one-statement path and its checked path read who may start what, from
+    which state, and what it leads to, from the lifecycle's table: from every state, for the
+    holder and anyone else, they do the same (and only the assigned item starts)."""
+    from allocation.services import lifecycle
+
+    builders = {
+        "queued": lambda: queued_item(queue),
+        "assigned": lambda: assigned_item(agent, queue),
+        "in_progress": lambda: started_item(agent, queue),
+        "pended": lambda: pended_item(agent, queue),
+        "completed": lambda: services.item_complete(item_id=started_item(agent, queue).pk, actor=agent.user),
+        "cancelled": lambda: services.item_cancel(item_id=queued_item(queue).pk,
+                                                  actor=factories.UserFactory(is_superuser=True), reason="r"),
+    }
+    item = builders[state]()
+    actor = agent.user if who == "holder" else factories.AgentFactory(team=team).user
+    fast = _start_outcome(lifecycle.item_start, item.pk, actor)
+    checked = _start_outcome(lifecycle._item_start_checked, item.pk, actor)
+    assert fast == checked
+    if state == "assigned" and who == "holder":
+        assert fast == ("started", ItemStatus.IN_PROGRESS, EventKind.STARTED, ItemStatus.ASSIGNED,
+                        ItemStatus.IN_PROGRESS, True)
+    else:
+        assert fast[0] == "refused"
