@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import admin as auth_admin
@@ -45,7 +46,6 @@ User = get_user_model()
 
 # Item actions run one service call (one transaction) per item; past this, use filters
 # to narrow the selection rather than hold the page open for minutes.
-MAX_ITEMS_PER_ACTION = 500
 
 
 def _count_per_row(rows: QuerySet, field: str) -> Coalesce:
@@ -390,11 +390,12 @@ class WorkItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ) -> TemplateResponse | None:
         """First request: a page listing the items and asking for the action's input.
         Confirmed: one service call per item; refusals are reported item by item."""
-        item_ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_ITEMS_PER_ACTION + 1])
-        if len(item_ids) > MAX_ITEMS_PER_ACTION:
+        limit = settings.WFO_MAX_BULK_ITEMS
+        item_ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+        if len(item_ids) > limit:
             self.message_user(
                 request,
-                f"Select at most {MAX_ITEMS_PER_ACTION} items at a time; use the filters to narrow the list.",
+                f"Select at most {limit} items at a time; use the filters to narrow the list.",
                 messages.ERROR,
             )
             return None

@@ -4,6 +4,7 @@ body, calls one service and renders the item; the services own the rules and the
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -131,7 +132,8 @@ class ItemsReassignApi(APIView):
     their teams serve; admins any."""
 
     class ItemsReassignInputSerializer(TargetInputSerializer):
-        items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+        items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+                                      max_length=settings.WFO_MAX_BULK_ITEMS)
         preview = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(

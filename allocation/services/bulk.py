@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Q
 
 from allocation import selectors, transitions
@@ -16,8 +17,6 @@ from allocation.actors import Actor, SystemActor
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services.lifecycle import item_transfer
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
-
-MAX_ITEMS = 500
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,9 @@ def _target_label(agent: AgentProfile | None, queue: Queue | None) -> str:
 def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, queue: Queue | None) -> BulkResult:
     if not item_ids:
         raise InvalidInput("Select at least one item.", fields={"items": ["Select at least one item."]})
-    if len(item_ids) > MAX_ITEMS:
-        raise InvalidInput(f"Move at most {MAX_ITEMS} items at once.", fields={"items": [f"At most {MAX_ITEMS}."]})
+    limit = settings.WFO_MAX_BULK_ITEMS
+    if len(item_ids) > limit:
+        raise InvalidInput(f"Move at most {limit} items at once.", fields={"items": [f"At most {limit}."]})
     if not isinstance(actor, SystemActor) and not actor.has_perm(transitions.REASSIGN_PERMISSION):
         raise PermissionDenied("Only supervisors and admins can reassign work.")
     items = list(WorkItem.objects.select_related("queue").filter(pk__in=item_ids).order_by("start_by", "id"))

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from allocation import selectors
 from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -107,10 +108,6 @@ def _absent_holders(now: datetime, batch_size: int, receivers: Receivers) -> Mov
     ), batch_size)
 
 
-def _active_count(agent_id: int) -> int:
-    return WorkItem.objects.filter(assignee_id=agent_id, status__in=ACTIVE_STATUSES).count()
-
-
 def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
     """Agents holding more than their (lowered) capacity give up their newest items."""
     count = MoveCount()
@@ -127,7 +124,7 @@ def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
             if item.assignee_id != agent.pk or item.status not in ACTIVE_STATUSES:
                 return False
             capacity = AgentProfile.objects.values_list("capacity", flat=True).get(pk=agent.pk)
-            return _active_count(agent.pk) > capacity
+            return selectors.agent_active_item_count(agent.pk) > capacity
 
         for item_id in list(newest):
             count.add(move_one(

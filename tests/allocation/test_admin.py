@@ -321,8 +321,8 @@ def test_transfer_reports_items_already_waiting_in_that_queue(staff, world):
     ]
 
 
-def test_actions_refuse_oversized_selections(staff, world, monkeypatch):
-    monkeypatch.setattr(allocation_admin, "MAX_ITEMS_PER_ACTION", 1)
+def test_actions_refuse_oversized_selections(staff, world, settings):
+    settings.WFO_MAX_BULK_ITEMS = 1
 
     response = staff.client.post(reverse(CHANGELIST), {
         "action": "cancel_items", "_selected_action": [world.queued.pk, world.held.pk], "index": 0,

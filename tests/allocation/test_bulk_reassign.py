@@ -259,3 +259,19 @@ def test_the_page_queries_do_not_grow_with_the_candidates(client, desk, team, qu
         factories.AgentSkillFactory(agent=factories.AgentFactory(team=team, presence=presence), skill=skill)
     factories.AgentFactory(team=factories.TeamFactory())
     assert queries() == few
+
+
+def test_one_setting_limits_a_bulk_move(desk, queue, agent, settings):
+    """WFO_MAX_BULK_ITEMS is the one limit of a bulk move: over it, nothing moves and the
+    items field says the limit."""
+    from wfo.exceptions import InvalidInput
+
+    supervisor, _ = desk
+    settings.WFO_MAX_BULK_ITEMS = 2
+    items = [queued_item(queue).pk for _ in range(3)]
+    with pytest.raises(InvalidInput) as refused:
+        bulk.items_reassign(actor=supervisor, item_ids=items, to_agent_id=agent.pk, reason="r")
+    assert refused.value.fields == {"items": ["At most 2."]}
+    assert not WorkItem.objects.filter(pk__in=items, assignee_id=agent.pk).exists()
+    bulk.items_reassign(actor=supervisor, item_ids=items[:2], to_agent_id=agent.pk, reason="r")
+    assert WorkItem.objects.filter(pk__in=items, assignee_id=agent.pk).count() == 2

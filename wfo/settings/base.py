@@ -179,6 +179,8 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # Allocation defaults (per-queue values override them where a queue has its own).
 WFO_MAX_BATCH_ITEMS = env.int("WFO_MAX_BATCH_ITEMS", default=1000)
+# Most items one bulk move takes (bulk reassign page and API, admin actions on items).
+WFO_MAX_BULK_ITEMS = env.int("WFO_MAX_BULK_ITEMS", default=500)
 WFO_MAX_PAYLOAD_BYTES = env.int("WFO_MAX_PAYLOAD_BYTES", default=64 * 1024)
 WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
 # Intake refuses a receipt time further in the past than this (the future is refused beyond
