@@ -101,3 +101,35 @@ def presence_switch_ready(page, words: str) -> None:
 
     expect(page.get_by_role("status").filter(has_text=f"Saved: you are {words}.")).to_be_visible()
     page.wait_for_function("() => !!document.querySelector('#presence form')['htmx-internal-data']")
+
+
+def pend_on_page(page, follow_up=None, *, reason: str = "Waiting for the customer",
+                 details: str = "Asked for the delivery receipt") -> None:
+    """Pend the item open on `page` until `follow_up` (an aware moment, typed as the
+    browser's time zone reads it; None: the form's default, tomorrow 09:00), through the
+    item page's form; lands back on My work."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.get_by_text("Pend until a follow-up time").click()
+    if follow_up is not None:
+        page.get_by_label("Follow up at").fill(follow_up.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Pend reason").select_option(reason)
+    page.get_by_label("Pend details").fill(details)
+    page.get_by_role("button", name="Pend item").click()
+    expect(page).to_have_url(re.compile(r"/work/$"))
+
+
+def release_on_page(page, *, reason: str = "Needs a skill or authority I don't have",
+                    details: str = "French-speaking cardholder") -> None:
+    """Release the item open on `page` through the item page's form; lands back on My work."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.get_by_text("Release to the queue").click()
+    page.get_by_label("Release reason").select_option(reason)
+    page.get_by_label("Release details").fill(details)
+    page.get_by_role("button", name="Release item").click()
+    expect(page).to_have_url(re.compile(r"/work/$"))

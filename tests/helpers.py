@@ -40,6 +40,25 @@ def pended_item(agent, queue, *, minutes=30, **item_fields) -> WorkItem:
     return services.item_pend(item_id=item.pk, actor=agent.user, until=until, reason="Waiting for the customer")
 
 
+ITEM_STATES = ("queued", "assigned", "in_progress", "pended", "completed", "cancelled")
+
+
+def item_in_state(state: str, *, agent, queue, canceller) -> WorkItem:
+    """An item of `queue` in `state` (one of ITEM_STATES), held or completed by `agent`
+    where the state has a holder, cancelled by `canceller` — through the services."""
+    builders = {
+        "queued": lambda: queued_item(queue),
+        "assigned": lambda: assigned_item(agent, queue),
+        "in_progress": lambda: started_item(agent, queue),
+        "pended": lambda: pended_item(agent, queue),
+        "completed": lambda: services.item_complete(item_id=started_item(agent, queue).pk, actor=agent.user),
+        "cancelled": lambda: services.item_cancel(item_id=queued_item(queue).pk, actor=canceller, reason="r"),
+    }
+    item = builders[state]()
+    assert item.status == state
+    return item
+
+
 def at_the_same_time(action, *, times: int = 2) -> list:
     """Run `action()` in `times` threads released together, each on its own database
     connection; return their results. An exception in any thread fails the test (a

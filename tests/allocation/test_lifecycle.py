@@ -13,7 +13,7 @@ from allocation.actors import SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
 from allocation.models import CoolOff, EventKind, ItemStatus, Presence, WorkItem
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item
+from tests.helpers import ITEM_STATES, assigned_item, item_in_state, pended_item, queued_item, started_item
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
@@ -429,7 +429,7 @@ def _start_outcome(start, item_id: int, actor) -> tuple:
         return ("refused", type(refused).__name__)
 
 
-@pytest.mark.parametrize("state", ["queued", "assigned", "in_progress", "pended", "completed", "cancelled"])
+@pytest.mark.parametrize("state", ITEM_STATES)
 @pytest.mark.parametrize("who", ["holder", "colleague"])
 def test_the_fast_start_and_the_checked_start_follow_one_rule(agent, queue, team, state, who):
     """item_start's one-statement path and its checked path read who may start what, from
@@ -437,16 +437,7 @@ def test_the_fast_start_and_the_checked_start_follow_one_rule(agent, queue, team
     holder and anyone else, they do the same (and only the assigned item starts)."""
     from allocation.services import lifecycle
 
-    builders = {
-        "queued": lambda: queued_item(queue),
-        "assigned": lambda: assigned_item(agent, queue),
-        "in_progress": lambda: started_item(agent, queue),
-        "pended": lambda: pended_item(agent, queue),
-        "completed": lambda: services.item_complete(item_id=started_item(agent, queue).pk, actor=agent.user),
-        "cancelled": lambda: services.item_cancel(item_id=queued_item(queue).pk,
-                                                  actor=factories.UserFactory(is_superuser=True), reason="r"),
-    }
-    item = builders[state]()
+    item = item_in_state(state, agent=agent, queue=queue, canceller=factories.UserFactory(is_superuser=True))
     actor = agent.user if who == "holder" else factories.AgentFactory(team=team).user
     fast = _start_outcome(lifecycle.item_start, item.pk, actor)
     checked = _start_outcome(lifecycle._item_start_checked, item.pk, actor)

@@ -12,7 +12,15 @@ from django.utils import timezone
 from allocation import services, transitions
 from allocation.models import EventKind, ItemStatus, Presence, PresenceChange, WorkItem
 from tests import factories
-from tests.helpers import assigned_item, pended_item, queued_item, started_item, supervisor_for
+from tests.helpers import (
+    ITEM_STATES,
+    assigned_item,
+    item_in_state,
+    pended_item,
+    queued_item,
+    started_item,
+    supervisor_for,
+)
 from wfo import roles
 from wfo.exceptions import DomainError
 
@@ -299,21 +307,12 @@ class _RolledBack(Exception):
     pass
 
 
-@pytest.mark.parametrize("state", ["queued", "assigned", "in_progress", "pended", "completed", "cancelled"])
+@pytest.mark.parametrize("state", ITEM_STATES)
 def test_pages_offer_what_the_services_accept(client, agent, queue, team, supervisor, state):
     """For every state, the holder and a supervisor are offered exactly the actions the
     services would accept — the pages re-implement no rule."""
     other_queue = factories.QueueFactory(teams=[team])
-    builders = {
-        "queued": lambda: queued_item(queue),
-        "assigned": lambda: assigned_item(agent, queue),
-        "in_progress": lambda: started_item(agent, queue),
-        "pended": lambda: pended_item(agent, queue),
-        "completed": lambda: services.item_complete(item_id=started_item(agent, queue).pk, actor=agent.user),
-        "cancelled": lambda: services.item_cancel(item_id=queued_item(queue).pk, actor=supervisor, reason="r"),
-    }
-    item = builders[state]()
-    assert item.status == state
+    item = item_in_state(state, agent=agent, queue=queue, canceller=supervisor)
     viewers = [supervisor] + ([agent.user] if item.assignee_id == agent.pk or item.completed_by_id == agent.pk else [])
     for viewer in viewers:
         client.force_login(viewer)

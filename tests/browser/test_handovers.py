@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from allocation.models import CoolOff, ItemStatus, WorkItem
 from allocation.services.rebalancing import reservations_expire
 from tests import factories
-from tests.browser_support import presence_switch_ready
+from tests.browser_support import pend_on_page, presence_switch_ready, release_on_page
 from tests.helpers import queued_item
 from wfo import roles
 from wfo.models import Notification
@@ -62,11 +62,7 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     expect(get_next).to_be_enabled()
     get_next.click()
     expect(page.get_by_role("heading", name=re.compile("Visa chargeback"))).to_be_visible()
-    page.get_by_text("Release to the queue").click()
-    page.get_by_label("Release reason").select_option("Needs a skill or authority I don't have")
-    page.get_by_label("Release details").fill("French-speaking cardholder")
-    page.get_by_role("button", name="Release item").click()
-    expect(page).to_have_url(re.compile(r"/work/$"))
+    release_on_page(page)
 
     # `n` does not bring the released item straight back: the next one comes.
     page.keyboard.press("n")
@@ -101,9 +97,7 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     # Pend the second item, then resume it now: the customer replied.
     page.get_by_role("link", name=re.compile("Mastercard chargeback")).click()
     page.get_by_role("button", name="Start working on it").click()
-    page.get_by_text("Pend until a follow-up time").click()
-    page.get_by_label("Pend reason").select_option("Waiting for the customer")
-    page.get_by_role("button", name="Pend item").click()
+    pend_on_page(page)
     page.get_by_role("link", name=re.compile("Mastercard chargeback")).click()
     page.get_by_role("button", name="Resume now").click()
     expect(page.locator(".tags .badge").first).to_have_text("In progress")

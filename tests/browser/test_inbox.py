@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from allocation import services
 from allocation.models import ItemStatus, Presence, WorkItem
 from tests import factories
-from tests.browser_support import log_in
+from tests.browser_support import log_in, pend_on_page
 from tests.helpers import queued_item, started_item, supervisor_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
@@ -56,13 +56,8 @@ def test_an_agents_day(open_page, desk, screenshot):
     screenshot(page, "item-in-progress-1280")
 
     # Pend until an hour from now, as the agent reads the clock in New York.
-    page.get_by_text("Pend until a follow-up time").click()
     follow_up = (timezone.now() + timedelta(hours=1)).astimezone(ZoneInfo(ZONE)).replace(second=0, microsecond=0)
-    page.get_by_label("Follow up at").fill(follow_up.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Pend reason").select_option("Waiting for the customer")
-    page.get_by_label("Pend details").fill("Asked for the delivery receipt")
-    page.get_by_role("button", name="Pend item").click()
-    expect(page).to_have_url(re.compile(r"/work/$"))
+    pend_on_page(page, follow_up)
     expect(page.get_by_text("it comes back to you first")).to_be_visible()
     first.refresh_from_db()
     assert first.status == ItemStatus.PENDED and first.pended_until == follow_up

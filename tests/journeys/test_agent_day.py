@@ -42,7 +42,7 @@ from quality.models import Evaluation, EvaluationStatus, SamplingRule
 from reporting.rollups import day_start
 from reporting.tasks import rollups_update
 from tests import factories
-from tests.browser_support import log_in, presence_switch_ready
+from tests.browser_support import log_in, pend_on_page, presence_switch_ready, release_on_page
 from tests.helpers import queued_item
 from tests.reporting.builder import Life, item_write, presence_write
 from wfo import roles
@@ -153,13 +153,8 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
     screenshot(page, f"agent-day-3-started-{width}")
 
     # 4. Pends it until an hour from now, as the agent reads the clock in New York.
-    page.get_by_text("Pend until a follow-up time").click()
     follow_up = (timezone.now() + timedelta(hours=1)).astimezone(ZoneInfo(ZONE)).replace(second=0, microsecond=0)
-    page.get_by_label("Follow up at").fill(follow_up.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Pend reason").select_option("Waiting for the customer")
-    page.get_by_label("Pend details").fill("Asked for the delivery receipt")
-    page.get_by_role("button", name="Pend item").click()
-    expect(page).to_have_url(re.compile(r"/work/$"))
+    pend_on_page(page, follow_up)
     with timezone.override(ZONE):
         said = f"#{first.pk} pended until {moment_words(follow_up)}; it comes back to you first then."
     expect(page.get_by_text(said)).to_be_visible()
@@ -187,11 +182,7 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
     go_to(page, "My work")
     press_n(page)
     expect(page.get_by_role("heading", name=re.compile("Amex dispute"))).to_be_visible()
-    page.get_by_text("Release to the queue").click()
-    page.get_by_label("Release reason").select_option("Needs a skill or authority I don't have")
-    page.get_by_label("Release details").fill("French-speaking cardholder")
-    page.get_by_role("button", name="Release item").click()
-    expect(page).to_have_url(re.compile(r"/work/$"))
+    release_on_page(page)
     expect(page.get_by_text(f"#{urgent.pk} released.")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("Amex dispute"))).to_have_count(0)
     press_n(page)
