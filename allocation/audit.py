@@ -5,14 +5,12 @@ order (at, id) — the order every page and report reads them in — into the st
 and notes any event the lifecycle forbids. `items_audit` streams every item with its events,
 compares each with its replay and yields the mismatches.
 
-Compared, because the services record it in the events (DESIGN.md, "Work item lifecycle"):
+Compared, because the services record it in the events (DESIGN.md, "Work item lifecycle";
+what each kind records, and the one reader of it, are allocation/events.py):
 - status: the last event's `to_status`;
-- queue_id: the created event's `data.queue_id`, then each transfer's `data.to_queue_id`;
-- assignee_id while held: `data.to_agent` of the event that gave the item to an agent
-  (get-next, push, transfer, rebalancing, follow-up); no assignee once queued or closed.
-  get-next's `assigned` events written before they named the agent are read as the actor's:
-  every page and API call has the agent ask for itself (one a job made for an agent leaves
-  the holder unknown);
+- queue_id: the created event's queue, then each transfer's receiving queue;
+- assignee_id while held: the agent the event that gave the item to an agent names (get-next,
+  push, transfer, rebalancing, follow-up); no assignee once queued or closed;
 - assigned_at: when the last event that assigned the item happened; started_at: the first
   `started` event (a restart keeps the first start); closed_at: the completed or cancelled
   event;
@@ -21,22 +19,23 @@ Compared, because the services record it in the events (DESIGN.md, "Work item li
   `data.outcome` (empty until completed);
 - priority: the last priority an event recorded (`priority_changed`'s `data.to_priority`,
   get-next's `data.priority`);
+- due_at and start_by: the deadlines the last event that can move them states (created,
+  assigned, pended, resumed, transferred, priority_changed and the jobs' moves): every
+  change of an item's deadlines — intake, a pause's end, a retarget, the source's deadline
+  governing — is in an event;
 - source and external_id: the created event's data; received_at: never after that event.
 
 Checked on the events themselves: the first event is `created` from "" to queued; each
 event starts where the previous one ended (`from_status`); its kind allows that move;
 events were written in time order (a later id is never dated earlier); and what an event
 says about the state before it (`from_queue_id`, `from_agent` — or the older holder keys,
-see allocation/services/events.py —, `from_priority`, the queue get-next took it from, …)
+`from_priority`, the queue get-next took it from, …)
 agrees with the replay so far.
 
 Not compared, because no event determines it:
-- due_at and start_by belong to the SLA clock: resuming a pended item moves them by the
-  working time paused without an event (get-next's follow-up settles the clock after its
-  event), so the dates an event mentions are not the item's current ones;
-- the priority before any event recorded one (the created event does not), and the holder
-  after an older get-next made by a system job (its event names no agent): left unknown,
-  never guessed — a later event that states them makes them known again;
+- the priority before any event recorded one (the created event does not), and any value
+  an event that could change it does not state: left unknown, never guessed — a later
+  event that states it makes it known again;
 - customer_ref, title, payload, created_at and updated_at: no event records them.
 """
 
@@ -56,7 +55,7 @@ import psycopg
 from django.db import connection, transaction
 from psycopg.pq import Format
 
-from allocation import transitions
+from allocation import events, transitions
 from allocation.models import (
     ACTIVE_STATUSES,
     CLOSED_STATUSES,
@@ -108,6 +107,8 @@ class ItemRow(NamedTuple):
     completed_by_id: int | None
     outcome: str
     priority: int
+    due_at: datetime
+    start_by: datetime
     source: str
     external_id: str
     received_at: datetime
@@ -173,9 +174,11 @@ LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.FOLLOW_UP_DUE: _moves([(ItemStatus.PENDED, _ASSIGNED), (ItemStatus.PENDED, _QUEUED)]),
 }
 
-# Data keys in which an event names the holder it took the item from: `from_agent`, and the
-# keys of events written before every kind used it (allocation/services/events.py).
-_HOLDER_BEFORE_KEYS = ("from_agent", "released_by_agent", "rejected_by_agent", "held_by")
+# The kinds whose event can move an item's deadlines: each states them (allocation/events.py).
+DEADLINE_KINDS = frozenset({
+    EventKind.CREATED, EventKind.ASSIGNED, EventKind.PENDED, EventKind.RESUMED, EventKind.TRANSFERRED,
+    EventKind.PRIORITY_CHANGED, EventKind.REBALANCED, EventKind.RESERVATION_EXPIRED, EventKind.FOLLOW_UP_DUE,
+})
 
 
 @dataclass
@@ -193,6 +196,8 @@ class ItemReplay:
     completed_by_id: Any = None
     outcome: Any = ""
     priority: Any = UNKNOWN
+    due_at: Any = UNKNOWN
+    start_by: Any = UNKNOWN
     source: Any = UNKNOWN
     external_id: Any = UNKNOWN
     created_at: datetime | None = None
@@ -213,39 +218,38 @@ class ItemReplay:
 
     def apply(self, event: EventRow, previous: EventRow | None, queue_codes: Mapping[int, str]) -> None:
         self._check_sequence(event, previous)
-        data = event.data if isinstance(event.data, dict) else {}
+        said = events.EventData(event.kind, event.data)
         holder_before = self.assignee_id
-        for key in _HOLDER_BEFORE_KEYS:
-            if key in data:
-                self._agrees(event, "assignee_id", key, data[key])
-                holder_before = self.assignee_id
-        self._queue_and_priority(event, data, queue_codes)
+        if said.holder_before is not events.NOT_SAID:
+            self._agrees(event, "assignee_id", events.FROM_AGENT, said.holder_before)
+            holder_before = self.assignee_id
+        self._queue_and_priority(event, said, queue_codes)
 
         self.status = event.to_status
         if event.kind == EventKind.CREATED:
             self.created_at = event.at
-            self.source, self.external_id = data.get("source", UNKNOWN), data.get("external_id", UNKNOWN)
+            self.source, self.external_id = _known(said.source), _known(said.external_id)
+        if event.kind in DEADLINE_KINDS:
+            self.due_at, self.start_by = _known(said.due_at), _known(said.start_by)
         if event.to_status not in HELD_STATUSES:
             self.assignee_id = None
-        elif "to_agent" in data:
-            self.assignee_id = data["to_agent"]
-        elif event.kind == EventKind.ASSIGNED and event.from_status == ItemStatus.QUEUED:
-            # An older get-next, which named no agent: the agent calls it for itself; a job
-            # acting for one is not named.
-            self.assignee_id = event.actor_id if event.actor_id is not None else UNKNOWN
+        elif said.holder_after is not events.NOT_SAID:
+            self.assignee_id = said.holder_after
+        elif event.kind in events.ASSIGNING_KINDS and event.to_status != event.from_status:
+            self.assignee_id = UNKNOWN  # given to an agent it does not name
         if event.to_status == ItemStatus.ASSIGNED and event.kind != EventKind.PRIORITY_CHANGED:
             self.assigned_at = event.at
         if event.kind == EventKind.STARTED and self.started_at is None:
             self.started_at = event.at
         if event.kind == EventKind.PENDED:
-            self.pended_until = _parse_time(data.get("until"))
+            self.pended_until = _known(said.until)
         elif event.to_status != ItemStatus.PENDED:
             self.pended_until = None
         if event.to_status in CLOSED_STATUSES:
             self.closed_at = event.at
         if event.to_status == ItemStatus.COMPLETED:
             self.completed_by_id = holder_before
-            self.outcome = data.get("outcome", UNKNOWN)
+            self.outcome = _known(said.outcome)
 
     def _check_sequence(self, event: EventRow, previous: EventRow | None) -> None:
         if previous is None:
@@ -266,36 +270,34 @@ class ItemReplay:
                           f"a {event.kind} event cannot move an item from {event.from_status or 'nothing'} "
                           f"to {event.to_status}")
 
-    def _queue_and_priority(self, event: EventRow, data: dict, queue_codes: Mapping[int, str]) -> None:
+    def _queue_and_priority(self, event: EventRow, said: events.EventData, queue_codes: Mapping[int, str]) -> None:
         if event.kind == EventKind.CREATED:
-            self.queue_id = data.get("queue_id", UNKNOWN)
+            self.queue_id = _known(said.queue_id)
         elif event.kind == EventKind.TRANSFERRED:
-            if "from_queue_id" in data:
-                self._agrees(event, "queue_id", "from_queue_id", data["from_queue_id"])
-            if "to_queue_id" in data:
-                self.queue_id = data["to_queue_id"]
-        elif event.kind == EventKind.ASSIGNED and "queue_id" in data:
-            self._agrees(event, "queue_id", "queue_id", data["queue_id"])
-        elif "to_queue" in data and self.queue_id in queue_codes:
+            if said.from_queue_id is not events.NOT_SAID:
+                self._agrees(event, "queue_id", events.FROM_QUEUE_ID, said.from_queue_id)
+            if said.to_queue_id is not events.NOT_SAID:
+                self.queue_id = said.to_queue_id
+        elif event.kind == EventKind.ASSIGNED and said.queue_id is not events.NOT_SAID:
+            self._agrees(event, "queue_id", events.QUEUE_ID, said.queue_id)
+        elif said.to_queue_code and self.queue_id in queue_codes:
             # The jobs send an item back to the queue it is in, named by code.
             expected = queue_codes[self.queue_id]
-            if data["to_queue"] != expected:
-                self._problem(event, "data.to_queue", expected, data["to_queue"],
+            if said.to_queue_code != expected:
+                self._problem(event, f"data.{events.TO_QUEUE}", expected, said.to_queue_code,
                               "the job sent the item back to a queue it was not in")
 
         if event.kind == EventKind.PRIORITY_CHANGED:
-            if "from_priority" in data:
-                self._agrees(event, "priority", "from_priority", data["from_priority"])
-            self.priority = data.get("to_priority", UNKNOWN)
-        elif event.kind == EventKind.ASSIGNED and "priority" in data:
-            self._agrees(event, "priority", "priority", data["priority"])
+            if said.priority_before is not events.NOT_SAID:
+                self._agrees(event, "priority", events.FROM_PRIORITY, said.priority_before)
+            self.priority = _known(said.priority)
+        elif event.kind == EventKind.ASSIGNED and said.priority is not events.NOT_SAID:
+            self._agrees(event, "priority", events.PRIORITY, said.priority)
 
 
-def _parse_time(value: Any) -> datetime | Any:
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return UNKNOWN
+def _known(value: Any) -> Any:
+    """What an event says, or UNKNOWN where it says nothing."""
+    return UNKNOWN if value is events.NOT_SAID else value
 
 
 def item_replay(
@@ -340,6 +342,8 @@ _WHY = {
     "completed_by_id": "someone else held it when it was completed",
     "outcome": "its completed event recorded another outcome",
     "priority": "the last priority its events recorded is another",
+    "due_at": "its events last set another due time",
+    "start_by": "its events last set another start-by time",
     "source": "its created event names another source",
     "external_id": "its created event names another external id",
 }
@@ -388,12 +392,13 @@ def items_audit(
             chunk = [ItemRow._make(row) for row in _fetch(cursor, page)]
             if not chunk:
                 return
-            events = WorkItemEvent.objects.order_by("item_id", "at", "id")
+            chunk_events = WorkItemEvent.objects.order_by("item_id", "at", "id")
             if queue_id is None:  # consecutive ids: one range of the index
-                events = events.filter(item_id__gte=chunk[0].id, item_id__lte=chunk[-1].id)
+                chunk_events = chunk_events.filter(item_id__gte=chunk[0].id, item_id__lte=chunk[-1].id)
             else:
-                events = events.filter(item_id__in=[item.id for item in chunk])
-            rows = [EventRow(*row[:-1], _json(row[-1])) for row in _fetch(cursor, events.values_list(*EVENT_COLUMNS))]
+                chunk_events = chunk_events.filter(item_id__in=[item.id for item in chunk])
+            rows = [EventRow(*row[:-1], _json(row[-1]))
+                    for row in _fetch(cursor, chunk_events.values_list(*EVENT_COLUMNS))]
         by_item = {item_id: list(group) for item_id, group in groupby(rows, key=itemgetter(0))}
         for item in chunk:
             item_events = by_item.get(item.id, ())

@@ -79,7 +79,7 @@ def outcome_label(outcome: str) -> str:
 
 def order_words(order: str) -> str:
     """The order get-next picked in, as its assigned events record it, in words."""
-    from allocation.services.next_work import ORDER_DESCRIPTION  # services load labels: not at import
+    from allocation.events import ORDER_DESCRIPTION  # the models load labels: not at import
 
     return {
         ORDER_DESCRIPTION: "by start-by time (earliest first), then priority (highest first), then oldest first",

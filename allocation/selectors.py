@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat
 
-from allocation import labels, transitions
+from allocation import events, labels, transitions
 from allocation.exceptions import ItemNotFound
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -22,6 +22,7 @@ from allocation.models import (
     AgentSkill,
     AllocationMode,
     CoolOff,
+    ItemStatus,
     Presence,
     PresenceReason,
     Queue,
@@ -276,23 +277,13 @@ def customer_journey(*, user: AbstractBaseUser, customer_ref: str) -> list[WorkI
     return items
 
 
-# `from_agent` and `to_agent`, and the keys older events named the holder by
-# (allocation/services/events.py).
-AGENT_KEYS_IN_EVENTS = ("from_agent", "to_agent", "released_by_agent", "held_by", "rejected_by_agent")
-
-
-def user_names_in_events(events: list[WorkItemEvent]) -> dict[int | str, str]:
+def user_names_in_events(item_events: list[WorkItemEvent]) -> dict[int | str, str]:
     """Display names of the people an item's events refer to — by id (who it was
     transferred to or from, who released it) and by username (the candidates considered) —
     in one query, keyed by what the events hold."""
-    ids = {
-        value for event in events for key, value in event.data.items()
-        if key in AGENT_KEYS_IN_EVENTS and isinstance(value, int)
-    }
-    usernames = {
-        candidate.get("agent") for event in events for candidate in event.data.get("candidates") or []
-        if isinstance(candidate, dict)
-    } - {None}
+    said = events.read_all(item_events)
+    ids = set().union(*(data.agent_ids for data in said))
+    usernames = set().union(*(data.usernames for data in said))
     if not ids and not usernames:
         return {}
     users = get_user_model().objects.filter(Q(pk__in=ids) | Q(username__in=usernames))
@@ -302,9 +293,9 @@ def user_names_in_events(events: list[WorkItemEvent]) -> dict[int | str, str]:
     return names
 
 
-def queue_names_in_events(events: list[WorkItemEvent]) -> dict[str, str]:
+def queue_names_in_events(item_events: list[WorkItemEvent]) -> dict[str, str]:
     """Names of the queues an item's events refer to by code (transfers), in one query."""
-    codes = {event.data.get(key) for event in events for key in ("from_queue", "to_queue")} - {None}
+    codes = set().union(*(events.read(event).queue_codes for event in item_events))
     return dict(Queue.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
 
 
@@ -374,18 +365,13 @@ def item_cool_offs(item: WorkItem, *, now: datetime) -> list[CoolOff]:
     return list(CoolOff.objects.filter(item=item, until__gt=now).select_related("agent__user").order_by("until"))
 
 
-ASSIGNING_KINDS = ("assigned", "rebalanced", "transferred", "follow_up_due")
-
-
-def assignment_explanation(item: WorkItem, events: list[WorkItemEvent]) -> WorkItemEvent | None:
+def assignment_explanation(item: WorkItem, item_events: list[WorkItemEvent]) -> WorkItemEvent | None:
     """The event that gave the item to its current holder: why this agent (its rule, and
     for push and rebalancing the candidates considered). None when nobody holds it."""
     if item.assignee_id is None:
         return None
-    for event in reversed(events):
-        if event.kind not in ASSIGNING_KINDS or event.to_status != "assigned":
-            continue
-        # Older get-next events name no target (the actor is it).
-        if event.data.get("to_agent", item.assignee_id) == item.assignee_id:
+    for event in reversed(item_events):
+        if (event.kind in events.ASSIGNING_KINDS and event.to_status == ItemStatus.ASSIGNED
+                and events.read(event).holder_after == item.assignee_id):
             return event
     return None

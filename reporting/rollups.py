@@ -34,13 +34,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from allocation import events
 from allocation.models import (
     AgentProfile,
     EventKind,
     ItemStatus,
     Presence,
     PresenceChange,
-    Queue,
     WorkItem,
     WorkItemEvent,
 )
@@ -56,7 +56,6 @@ MAX_DAYS_PER_STATEMENT = 31  # a rebuild recomputes a month per transaction
 
 EVENTS = WorkItemEvent._meta.db_table
 ITEMS = WorkItem._meta.db_table
-QUEUES = Queue._meta.db_table
 EVALUATIONS = Evaluation._meta.db_table
 PRESENCE = PresenceChange._meta.db_table
 AGENTS = AgentProfile._meta.db_table
@@ -135,16 +134,14 @@ WITH ev AS (
            0 AS transfers_out, 1 AS cancelled
       FROM ev WHERE kind = '{EventKind.CANCELLED}'
     UNION ALL
-    -- Created events carry the receiving queue; older ones fall back to the item's.
-    SELECT at, coalesce((data->>'queue_id')::bigint, item_queue), 1, (source = %(rework_source)s)::int, 0, 0, 0
+    -- A created event names the queue it arrived in; a transfer, both queues by id
+    -- (allocation/events.py).
+    SELECT at, (data->>'{events.QUEUE_ID}')::bigint, 1, (source = %(rework_source)s)::int, 0, 0, 0
       FROM ev WHERE kind = '{EventKind.CREATED}'
     UNION ALL
     SELECT at, side.queue_id, 0, 0, side.incoming, 1 - side.incoming, 0
-      FROM (SELECT at,
-                   coalesce((data->>'from_queue_id')::bigint,
-                            (SELECT id FROM {QUEUES} WHERE code = data->>'from_queue')) AS from_id,
-                   coalesce((data->>'to_queue_id')::bigint,
-                            (SELECT id FROM {QUEUES} WHERE code = data->>'to_queue')) AS to_id
+      FROM (SELECT at, (data->>'{events.FROM_QUEUE_ID}')::bigint AS from_id,
+                   (data->>'{events.TO_QUEUE_ID}')::bigint AS to_id
               FROM ev WHERE kind = '{EventKind.TRANSFERRED}') t
       CROSS JOIN LATERAL (VALUES (t.from_id, 0), (t.to_id, 1)) AS side(queue_id, incoming)
      WHERE t.to_id IS NOT NULL AND t.to_id IS DISTINCT FROM t.from_id

@@ -187,7 +187,7 @@ def test_every_item_agrees_with_the_replay_of_its_events():
 
 
 # The holder keys the services write on each kind of event the demo has (every change of
-# holder names it, allocation/services/events.py): the history written in bulk must too.
+# holder names it, allocation/events.py): the history written in bulk must too.
 HOLDER_KEYS = {
     (EventKind.ASSIGNED, ItemStatus.QUEUED): {"from_agent", "to_agent"},
     (EventKind.ASSIGNED, ItemStatus.PENDED): {"from_agent", "to_agent"},

@@ -2,11 +2,9 @@
 with its created → assigned → started → … events, worked by agents during their shifts.
 
 The services cannot write this: they stamp `timezone.now()`. So `ItemHistory` builds the
-events the services would have written at the time and bulk-inserts them: the same kinds,
-statuses and data keys — intake's created data, `item_get_next`'s assignment data, the
-holder before and after every change of holder (`from_agent`, `to_agent`, as
-allocation/services/events.py says), the pend's follow-up time, the outcome — so the item
-rows agree with their replay (allocation/audit.py).
+events the services would have written at the time, through the same constructors
+(allocation/events.py), and bulk-inserts them, so the item rows agree with their replay
+(allocation/audit.py).
 """
 
 from __future__ import annotations
@@ -15,14 +13,14 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import F
 
-from allocation import sla
+from allocation import events, sla
 from allocation.demo.catalog import HISTORY_DAYS, QUEUES, SOURCE, QueueSpec
 from allocation.demo.content import PRIORITIES, item_content
 from allocation.demo.shifts import DAY, AgentPlan
-from allocation.models import EventKind, ItemStatus, Queue, WorkItem, WorkItemEvent
-from allocation.services.next_work import ORDER_DESCRIPTION, RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
+from allocation.models import ItemStatus, Queue, WorkItem, WorkItemEvent
 
 RELEASE_REASONS = ["Needs a second opinion from a senior", "Shift ending", "Known customer: conflict of interest"]
 CANCEL_REASONS = ["Cardholder withdrew the dispute", "Duplicate of another case", "Merchant refunded before review",
@@ -44,7 +42,7 @@ class ItemHistory:
         self.customers = customers
         self.eligible_count = {plan.user_id: len(plan.eligible_queue_ids) for plan in plans}
         self.items: list[WorkItem] = []
-        self.events: list[list[WorkItemEvent]] = []
+        self.timelines: list[list[WorkItemEvent]] = []
         self.next_number = 1
         self.policies = sla.PolicyBook()
 
@@ -64,15 +62,14 @@ class ItemHistory:
             if timeline is not None:
                 drafted.append((received_at, code, timeline))
         drafted.sort(key=lambda draft: draft[0])
-        for received_at, code, (item, events) in drafted:
+        for received_at, code, (item, timeline) in drafted:
             spec = self.specs[code]
             item.external_id = f"{spec.id_prefix}-{self.next_number:07d}"
             self.next_number += 1
             item.customer_ref = self.rng.choices(*self.customers)[0]
             item.title, item.payload = item_content(code, self.rng, item.customer_ref, received_at)
-            events[0].data = {"source": SOURCE, "external_id": item.external_id, "queue_id": item.queue_id}
             self.items.append(item)
-            self.events.append(events)
+            self.timelines.append([events.created(item, at=received_at, actor=self._actor(None)), *timeline])
 
     def _agent_for(self, queue: Queue, at: datetime, exclude: int | None = None):
         """The agent who would have pulled the item: one on shift at `at` if any, else
@@ -104,17 +101,17 @@ class ItemHistory:
         )
         item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
                         due_at=deadlines.due_at, start_by=deadlines.start_by)
-        events = [self._event(received_at, None, EventKind.CREATED, "", ItemStatus.QUEUED)]
+        timeline = []  # after its created event, written once the item has its external id
 
         if rng.random() < 0.025:
             cancelled_at = received_at + timedelta(minutes=rng.randint(5, 600))
             if cancelled_at >= self.now:
                 return None
             item.status, item.closed_at = ItemStatus.CANCELLED, cancelled_at
-            events.append(self._event(cancelled_at, None, EventKind.CANCELLED, ItemStatus.QUEUED,
-                                      ItemStatus.CANCELLED, reason=rng.choice(CANCEL_REASONS),
-                                      data={"from_agent": None}))
-            return item, events
+            timeline.append(events.cancelled(item, at=cancelled_at, actor=self._actor(None),
+                                             from_status=ItemStatus.QUEUED, from_agent=None,
+                                             reason=rng.choice(CANCEL_REASONS)))
+            return item, timeline
 
         wait = timedelta(hours=rng.expovariate(1 / max(0.3, spec.sla_hours * 0.18)))
         plan, assigned_at = self._agent_for(queue, received_at + wait)
@@ -122,19 +119,20 @@ class ItemHistory:
             return None
         if rng.random() < 0.03:
             released_at = assigned_at + timedelta(minutes=rng.randint(1, 8))
-            events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
-            events.append(self._event(released_at, plan.user_id, EventKind.RELEASED, ItemStatus.ASSIGNED,
-                                      ItemStatus.QUEUED, reason=rng.choice(RELEASE_REASONS),
-                                      data={"from_agent": plan.user_id, "not_offered_again_until": (
-                                          released_at + settings.WFO_RELEASE_COOLDOWN).isoformat()}))
+            timeline.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
+            timeline.append(events.released(
+                item, at=released_at, actor=self._actor(plan.user_id), from_status=ItemStatus.ASSIGNED,
+                from_agent=plan.user_id, not_offered_again_until=released_at + settings.WFO_RELEASE_COOLDOWN,
+                reason=rng.choice(RELEASE_REASONS),
+            ))
             plan, assigned_at = self._agent_for(queue, released_at + timedelta(minutes=rng.randint(2, 90)),
                                                 exclude=plan.user_id)
             if plan is None:
                 return None
-        events.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
+        timeline.append(self._assigned(item, plan, assigned_at, ItemStatus.QUEUED))
         started_at = assigned_at + timedelta(seconds=rng.randint(20, 360))
-        events.append(self._event(started_at, plan.user_id, EventKind.STARTED, ItemStatus.ASSIGNED,
-                                  ItemStatus.IN_PROGRESS))
+        timeline.append(events.started(item, at=started_at, actor=self._actor(plan.user_id),
+                                       from_status=ItemStatus.ASSIGNED))
         handle = spec.handle_minutes * MINUTE * plan.pace * rng.lognormvariate(0, 0.3)
         completed_at = started_at + handle
         if rng.random() < 0.08:
@@ -142,48 +140,45 @@ class ItemHistory:
             until = pended_at + timedelta(hours=rng.uniform(3, 40))
             follow_up_at = plan.next_on_shift(until)
             if follow_up_at is not None:
-                events.append(self._event(pended_at, plan.user_id, EventKind.PENDED, ItemStatus.IN_PROGRESS,
-                                          ItemStatus.PENDED, reason=rng.choice(spec.pend_reasons),
-                                          data={"until": until.isoformat()}))
-                events.append(self._assigned(item, plan, follow_up_at, ItemStatus.PENDED, pended_until=until))
+                timeline.append(events.pended(item, at=pended_at, actor=self._actor(plan.user_id), until=until,
+                                              reason=rng.choice(spec.pend_reasons)))
+                timeline.append(self._assigned(item, plan, follow_up_at, ItemStatus.PENDED, pended_until=until))
                 restarted_at = follow_up_at + timedelta(seconds=rng.randint(20, 240))
-                events.append(self._event(restarted_at, plan.user_id, EventKind.STARTED, ItemStatus.ASSIGNED,
-                                          ItemStatus.IN_PROGRESS))
+                timeline.append(events.started(item, at=restarted_at, actor=self._actor(plan.user_id),
+                                               from_status=ItemStatus.ASSIGNED))
                 assigned_at, completed_at = follow_up_at, restarted_at + handle * 0.7
         if completed_at >= self.now:
             return None
         outcome = rng.choice(spec.outcomes)
-        events.append(self._event(completed_at, plan.user_id, EventKind.COMPLETED, ItemStatus.IN_PROGRESS,
-                                  ItemStatus.COMPLETED, data={"outcome": outcome, "from_agent": plan.user_id}))
+        timeline.append(events.completed(item, at=completed_at, actor=self._actor(plan.user_id), outcome=outcome,
+                                         from_agent=plan.user_id))
         item.status, item.outcome, item.completed_by_id = ItemStatus.COMPLETED, outcome, plan.user_id
         item.assigned_at, item.started_at, item.closed_at = assigned_at, started_at, completed_at
         plan.last_assigned_at = max(plan.last_assigned_at or assigned_at, assigned_at)
-        return item, events
+        return item, timeline
 
     def _assigned(self, item: WorkItem, plan: AgentPlan, at: datetime, from_status: str,
                   pended_until: datetime | None = None) -> WorkItemEvent:
         """The event `item_get_next` writes when `plan`'s agent asks for work: the next best
         queued item (nobody held it), or its own pended item back on its follow-up (it held
         it all along)."""
-        data = {"queue_id": item.queue.pk, "start_by": item.start_by.isoformat(), "priority": item.priority,
-                "to_agent": plan.user_id}
-        if from_status == ItemStatus.PENDED:
-            data.update(rule=RULE_PENDED_FOLLOW_UP, from_agent=plan.user_id, pended_until=pended_until.isoformat())
-        else:
-            data.update(rule=RULE_NEXT_BEST, from_agent=None, order=ORDER_DESCRIPTION,
-                        eligible_queues=self.eligible_count[plan.user_id])
-        return self._event(at, plan.user_id, EventKind.ASSIGNED, from_status, ItemStatus.ASSIGNED, data=data)
+        from_agent = plan.user_id if from_status == ItemStatus.PENDED else None
+        rule = events.RULE_PENDED_FOLLOW_UP if from_status == ItemStatus.PENDED else events.RULE_NEXT_BEST
+        return events.assigned(item, at=at, actor=self._actor(plan.user_id), from_status=from_status, rule=rule,
+                               from_agent=from_agent, to_agent=plan.user_id, pended_until=pended_until,
+                               eligible_queues=self.eligible_count[plan.user_id])
 
-    def _event(self, at, actor_id, kind, from_status, to_status, *, reason="", data=None) -> WorkItemEvent:
-        return WorkItemEvent(at=at, actor_id=actor_id or self.integration_id, system_actor="", kind=kind,
-                             from_status=from_status, to_status=to_status, reason=reason, data=data or {})
+    def _actor(self, user_id: int | None):
+        """Who wrote an event: the agent, or the card platform's integration (intake, cancels)."""
+        return get_user_model()(pk=user_id or self.integration_id)
 
     def write(self) -> None:
         WorkItem.objects.bulk_create(self.items, batch_size=1000)
-        for item, events in zip(self.items, self.events, strict=True):
-            for event in events:
+        for item, timeline in zip(self.items, self.timelines, strict=True):
+            for event in timeline:
                 event.item_id = item.pk
-        WorkItemEvent.objects.bulk_create([event for events in self.events for event in events], batch_size=2000)
+        WorkItemEvent.objects.bulk_create([event for timeline in self.timelines for event in timeline],
+                                          batch_size=2000)
         # bulk_create stamps created_at/updated_at with now; history was created on receipt.
         WorkItem.objects.filter(pk__in=[item.pk for item in self.items]).update(
             created_at=F("received_at"), updated_at=F("closed_at")

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import sla, transitions
-from allocation.actors import Actor, SystemActor, actor_fields
+from allocation import events, sla, transitions
+from allocation.actors import Actor, SystemActor
 from allocation.exceptions import IntakeRejected
-from allocation.models import EventKind, ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
+from allocation.models import ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import NewClock, clocks_start
 from allocation.sla.clock import Deadlines
 from allocation.sla.working_time import LATEST, NoWorkingTime, OutOfRange
@@ -194,14 +194,6 @@ def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> s
         return {row[0] for row in cursor.fetchall()}
 
 
-def _created_data(item: WorkItem, draft: ItemDraft, deadlines: Deadlines) -> dict:
-    data = {"source": item.source, "external_id": item.external_id, "queue_id": item.queue_id}
-    if draft.external_deadline is not None:  # two deadlines: say which one governs
-        data |= {"external_deadline": draft.external_deadline.isoformat(), "due_at": deadlines.due_at.isoformat(),
-                 "governed_by": deadlines.governed_by}
-    return data
-
-
 def _require_sources_allowed(actor: Actor, drafts: Sequence[ItemDraft]) -> None:
     """A source system takes items in only under the sources its token is bound to, so one
     integration can never create, replay or claim another's (source, external_id)."""
@@ -241,10 +233,9 @@ def items_intake(*, actor: Actor, drafts: Sequence[ItemDraft]) -> list[IntakeRes
         if (item := by_key[(draft.source, draft.external_id)]).pk in created_ids
     ]
     WorkItemEvent.objects.bulk_create(
-        WorkItemEvent(
-            item=item, at=now, kind=EventKind.CREATED, from_status="", to_status=ItemStatus.QUEUED,
-            data=_created_data(item, draft, due), **actor_fields(actor),
-        )
+        # Two deadlines: the event says which one governs.
+        events.created(item, at=now, actor=actor, external_deadline=draft.external_deadline,
+                       governed_by=due.governed_by)
         for item, draft, due in new
     )
     clocks_start(

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import selectors, sla, transitions
+from allocation import events, selectors, sla, transitions
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
     AgentAtCapacity,
@@ -36,7 +36,6 @@ from allocation.models import (
 )
 from allocation.services import sla_clock
 from allocation.services.assignment_notices import assignment_notify
-from allocation.services.events import event_record
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
 from allocation.sla.working_time import NoWorkingTime, OutOfRange
 from wfo import roles
@@ -157,7 +156,7 @@ def _item_start_checked(*, item_id: int, actor: Actor) -> WorkItem:
     was, item.status = item.status, transitions.HOLDER_LEADS_TO[transitions.START]
     item.started_at = item.started_at or now
     _save(item, "status", "started_at")
-    event_record(item=item, actor=actor, kind=EventKind.STARTED, from_status=was, at=now)
+    events.started(item, at=now, actor=actor, from_status=was).save()
     return item
 
 
@@ -181,17 +180,14 @@ def item_pend(*, item_id: int, actor: Actor, until: datetime, reason: str) -> Wo
     now = timezone.now()  # after the lock: never dated before an event written while we waited
     item.status = ItemStatus.PENDED
     item.pended_until = until
-    data = {"until": until.isoformat()}
+    governed_by = None
     if sla_clock.clock_pause(item=item, at=now):
         # The policy's clock paused: the source's deadline, still running, governs meanwhile.
-        data |= {"due_at": item.due_at.isoformat(), "governed_by": sla.EXTERNAL_DEADLINE}
+        governed_by = sla.EXTERNAL_DEADLINE
         _save(item, "status", "pended_until", "due_at", "start_by")
     else:
         _save(item, "status", "pended_until")
-    event_record(
-        item=item, actor=actor, kind=EventKind.PENDED, from_status=ItemStatus.IN_PROGRESS, at=now,
-        reason=reason, data=data,
-    )
+    events.pended(item, at=now, actor=actor, until=until, reason=reason, governed_by=governed_by).save()
     return item
 
 
@@ -215,8 +211,7 @@ def item_resume(*, item_id: int, actor: Actor) -> WorkItem:
     item.pended_until = None
     sla_clock.clock_resume(item=item, at=now)
     _save(item, "status", "pended_until", "due_at", "start_by")
-    event_record(item=item, actor=actor, kind=EventKind.RESUMED, from_status=ItemStatus.PENDED, at=now,
-                 data={"follow_up_was": follow_up.isoformat() if follow_up else None})
+    events.resumed(item, at=now, actor=actor, follow_up_was=follow_up).save()
     return item
 
 
@@ -240,10 +235,8 @@ def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = 
     item.closed_at = now
     _save(item, "status", "outcome", "completed_by", "assignee", "closed_at")
     sla_clock.clock_stop(item=item, at=now)
-    event_record(
-        item=item, actor=actor, kind=EventKind.COMPLETED, from_status=ItemStatus.IN_PROGRESS, at=now,
-        reason=note.strip(), data={"outcome": item.outcome, "from_agent": item.completed_by_id},
-    )
+    events.completed(item, at=now, actor=actor, outcome=item.outcome, from_agent=completed_by.pk,
+                     note=note.strip()).save()
     return item
 
 
@@ -265,10 +258,8 @@ def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     _save(item, "status", "assignee")
     CoolOff.objects.create(item=item, agent_id=released_from, kind=CoolOffKind.RELEASED, since=now, until=until,
                            reason=reason)
-    event_record(
-        item=item, actor=actor, kind=EventKind.RELEASED, from_status=from_status, at=now, reason=reason,
-        data={"from_agent": released_from, "not_offered_again_until": until.isoformat()},
-    )
+    events.released(item, at=now, actor=actor, from_status=from_status, from_agent=released_from,
+                    not_offered_again_until=until, reason=reason).save()
     return item
 
 
@@ -290,10 +281,8 @@ def item_cancel(*, item_id: int, actor: Actor, reason: str = "") -> WorkItem:
     item.closed_at = now
     _save(item, "status", "assignee", "pended_until", "closed_at")
     sla_clock.clock_stop(item=item, at=now)
-    event_record(
-        item=item, actor=actor, kind=EventKind.CANCELLED, from_status=from_status, at=now,
-        reason=reason.strip(), data={"from_agent": holder},
-    )
+    events.cancelled(item, at=now, actor=actor, from_status=from_status, from_agent=holder,
+                     reason=reason.strip()).save()
     return item
 
 
@@ -327,10 +316,8 @@ def item_transfer(
         transitions.TRANSFER, as_holder=transitions.is_holder(item, actor), permitted=may_reassign
     )
     _require_status(item, allowed, "transferred")
-    from_status = item.status
+    from_status, from_queue, from_agent = item.status, item.queue, item.assignee_id
     now = timezone.now()
-    # Queue ids as well as codes: reports follow an item's queue through its transfers.
-    data = {"from_queue": item.queue.code, "from_queue_id": item.queue_id, "from_agent": item.assignee_id}
 
     if target_agent is not None:
         if target_agent.pk == item.assignee_id:
@@ -344,9 +331,6 @@ def item_transfer(
         item.assigned_by = None if isinstance(actor, SystemActor) else actor
         target_agent.last_assigned_at = now
         target_agent.save(update_fields=["last_assigned_at"])
-        data["to_agent"] = target_agent.pk
-        if item.assigned_by is not None:
-            data["directed"] = True
     else:
         target_queue = Queue.objects.filter(pk=to_queue_id, is_active=True).first()
         if target_queue is None:
@@ -359,15 +343,13 @@ def item_transfer(
         item.status = ItemStatus.QUEUED
         item.assignee = None
         item.assigned_by = None
-        data["to_queue"], data["to_queue_id"] = target_queue.code, target_queue.pk
     if from_status == ItemStatus.PENDED:
         sla_clock.clock_resume(item=item, at=now)
     item.pended_until = None
     _save(item, "status", "assignee", "assigned_at", "assigned_by", "queue", "due_at", "start_by", "pended_until")
-    event_record(
-        item=item, actor=actor, kind=EventKind.TRANSFERRED, from_status=from_status, at=now,
-        reason=reason.strip(), data=data,
-    )
+    events.transferred(item, at=now, actor=actor, from_status=from_status, from_queue=from_queue,
+                       from_agent=from_agent, to_agent=item.assignee_id, directed=item.assigned_by is not None,
+                       reason=reason.strip()).save()
     if item.assigned_by is not None:
         assignment_notify(item=item, by=actor, reason=reason.strip())
     return item
@@ -391,7 +373,7 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
     if item.priority == priority:
         raise IllegalTransition(f"Work item #{item.pk} already has priority {item.get_priority_display()}.")
     now = timezone.now()
-    before = {"priority": item.priority, "due_at": item.due_at.isoformat()}
+    from_priority, from_due_at = item.priority, item.due_at
     item.priority = priority
     policy = sla.PolicyBook().policy_for(item.queue, priority)
     try:
@@ -400,14 +382,9 @@ def item_change_priority(*, item_id: int, actor: Actor, priority: int, reason: s
         message = f"The SLA policy of this priority gives no due time ({error}); an admin must correct it."
         raise InvalidInput(f"Work item #{item.pk} cannot take this priority.", fields={"priority": [message]}) from None
     _save(item, "priority", "due_at", "start_by")
-    data = {"from_priority": before["priority"], "to_priority": priority, "from_due_at": before["due_at"],
-            "to_due_at": item.due_at.isoformat()}
-    if governed_by is not None:  # the item has an external deadline: say which of the two governs now
-        data["governed_by"] = governed_by
-    event_record(
-        item=item, actor=actor, kind=EventKind.PRIORITY_CHANGED, from_status=item.status, at=now,
-        reason=reason.strip(), data=data,
-    )
+    # For an item with an external deadline, `governed_by` says which of the two governs now.
+    events.priority_changed(item, at=now, actor=actor, from_priority=from_priority, from_due_at=from_due_at,
+                            governed_by=governed_by, reason=reason.strip()).save()
     return item
 
 
@@ -431,8 +408,6 @@ def item_reject(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     _save(item, "status", "assignee")
     CoolOff.objects.create(item=item, agent_id=holder, kind=CoolOffKind.REJECTED, since=now, until=until,
                            reason=reason)
-    event_record(
-        item=item, actor=actor, kind=EventKind.REJECTED, from_status=ItemStatus.ASSIGNED, at=now, reason=reason,
-        data={"from_agent": holder, "not_offered_again_until": until.isoformat()},
-    )
+    events.rejected(item, at=now, actor=actor, from_agent=holder, not_offered_again_until=until,
+                    reason=reason).save()
     return item

@@ -29,7 +29,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from allocation import selectors
-from allocation.actors import SystemActor, actor_fields
+from allocation.actors import SystemActor
 from allocation.lock_objects import agents_lock
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -42,7 +42,10 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.services import sla_clock
-from allocation.services.events import event_record
+
+# A job's move is written by one of the vocabulary's constructors (allocation/events.py):
+# events.rebalanced, reservation_expired, follow_up_due, or assigned (push).
+MoveEvent = Callable[..., WorkItemEvent]
 
 CANDIDATES_SHOWN = 5
 
@@ -126,8 +129,8 @@ def follow_up_destination(holder: AgentProfile | None, *, waited: timedelta) -> 
 # The one move ------------------------------------------------------------------------------
 
 def move_one(
-    item_id: int, *, actor: SystemActor, kind: str, rule: str, reason: str, still_applies: Callable[[WorkItem], bool],
-    now: datetime, to_agent: bool, to_holder: bool = False,
+    item_id: int, *, actor: SystemActor, event: MoveEvent, rule: str, reason: str,
+    still_applies: Callable[[WorkItem], bool], now: datetime, to_agent: bool, to_holder: bool = False,
 ) -> str | None:
     """Move one item if the rule still applies once it is locked: to its holder (a due
     follow-up), to the best eligible agent, or back to its queue (a queued item nobody can
@@ -169,23 +172,20 @@ def move_one(
         if target is None and from_status == ItemStatus.QUEUED:
             return None
         if from_status == ItemStatus.PENDED:
+            # Its pause ends with the move, in this transaction; the clock is locked last.
             sla_clock.clock_resume(item=locked, at=at)
         locked.pended_until = None
-        data = {"rule": rule, "from_agent": holder_id}
         locked.assigned_by = None  # a job's move is nobody's decision
         if target is not None:
             locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, at
             target.last_assigned_at = at
             target.save(update_fields=["last_assigned_at"])
-            data["to_agent"] = target.pk
         else:
             locked.status, locked.assignee = ItemStatus.QUEUED, None
-            data["to_queue"] = locked.queue.code
-        if considered:
-            data["candidates"] = considered
         locked.save(update_fields=["status", "assignee", "assigned_at", "assigned_by", "pended_until", "due_at",
                                    "start_by", "updated_at"])
-        event_record(item=locked, actor=actor, kind=kind, from_status=from_status, at=at, reason=reason, data=data)
+        event(locked, at=at, actor=actor, from_status=from_status, rule=rule, from_agent=holder_id,
+              to_agent=target.pk if target is not None else None, candidates=considered, reason=reason).save()
     return "agent" if target is not None else "queue"
 
 
@@ -244,8 +244,8 @@ class Receivers:
 
 
 def move_held_batch(
-    item_ids: list[int], *, rule_applies: Q, actor: SystemActor, kind: str, rule: str, reason: str, now: datetime,
-    to_agent: bool, receivers: Receivers,
+    item_ids: list[int], *, rule_applies: Q, actor: SystemActor, event: MoveEvent, rule: str, reason: str,
+    now: datetime, to_agent: bool, receivers: Receivers,
 ) -> MoveCount:
     """Move a batch of assigned or in-progress items in one transaction: the receiving
     agents are locked (by id), then the items that still match the rule (SKIP LOCKED:
@@ -271,7 +271,7 @@ def move_held_batch(
         )
         count.skipped += len(item_ids) - len(locked)
         at = moved_at(now)
-        to_queue, by_agent, events = [], {}, []
+        to_queue, by_agent, moved = [], {}, []
         for item in locked:
             winner, considered = plan.get(item.pk, (None, []))
             agent = locked_agents.get(winner.pk) if winner is not None else None
@@ -280,27 +280,21 @@ def move_held_batch(
                 considered = [*considered, {"agent": winner.user.get_username(), "chosen": False,
                                             "why": "no longer available or has no room"}]
                 agent = None
-            data = {"rule": rule, "from_agent": item.assignee_id}
             if agent is not None:
                 held_now[agent.pk] = held_now.get(agent.pk, 0) + 1
                 by_agent.setdefault(agent.pk, []).append(item.pk)
-                data["to_agent"] = agent.pk
-                to_status = ItemStatus.ASSIGNED
             else:
                 to_queue.append(item.pk)
-                data["to_queue"] = item.queue.code
-                to_status = ItemStatus.QUEUED
-            if considered:
-                data["candidates"] = considered
-            events.append(WorkItemEvent(item=item, at=at, kind=kind, from_status=item.status, to_status=to_status,
-                                        reason=reason, data=data, **actor_fields(actor)))
+            moved.append(event(item, at=at, actor=actor, from_status=item.status, rule=rule,
+                               from_agent=item.assignee_id, to_agent=agent.pk if agent is not None else None,
+                               candidates=considered, reason=reason))
         if to_queue:
             WorkItem.objects.filter(pk__in=to_queue).update(status=ItemStatus.QUEUED, assignee=None, assigned_by=None,
                                                             updated_at=at)
         if by_agent:
             _assign_all({item_id: agent_id for agent_id, ids in by_agent.items() for item_id in ids}, at)
             AgentProfile.objects.filter(pk__in=list(by_agent)).update(last_assigned_at=at)
-        WorkItemEvent.objects.bulk_create(events)
+        WorkItemEvent.objects.bulk_create(moved)
     count.to_queue += len(to_queue)
     count.to_agent += sum(len(ids) for ids in by_agent.values())
     return count

@@ -1,9 +1,12 @@
 """Get next work: hand an agent its next best item, exactly once (DESIGN.md, "Allocation").
 
-The rules, all in the one statement below:
+The rules:
 - the agent must exist, be available and hold fewer active items (assigned or in
   progress) than its capacity; its row is locked, so its own concurrent requests queue up;
-- first its own pended items whose follow-up time has come;
+- first its own pended items whose follow-up time has come: the statement below finds one,
+  and `_follow_up_take` gives it back in a transaction of its own with its SLA pause
+  ended in it (the working time paused is added up in Python, with the calendar), locks
+  taken in the stated order — agent, item, clock (allocation/lock_objects.py);
 - else, across the queues it is eligible for (active, pull mode, served by its team, every
   required skill held at or above the minimum), the earliest start-by, then highest
   priority, earliest receipt, lowest id.
@@ -13,17 +16,19 @@ The backlog is never scanned: each eligible queue's head is read from the partia
 through a LATERAL join, the heads are merged, and the first one no concurrent
 transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
 writing the event and stamping the agent are one statement — one round trip, one
-snapshot, atomic on its own — because this is the hottest path of the product. The event
-names the agent and the holder before, as every change of holder does (services/events.py).
+snapshot, atomic on its own — because this is the hottest path of the product. Its event
+says what `events.assigned` would, in the vocabulary's keys (allocation/events.py).
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from allocation import events, selectors
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
+from allocation.lock_objects import agents_lock
 from allocation.models import (
     AgentProfile,
     AgentSkill,
@@ -34,7 +39,6 @@ from allocation.models import (
     Presence,
     Queue,
     QueueSkill,
-    SlaClock,
     WorkItem,
     WorkItemEvent,
 )
@@ -42,10 +46,6 @@ from allocation.services import sla_clock
 from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
 from wfo import metrics
 from wfo.exceptions import DomainError
-
-RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"
-RULE_NEXT_BEST = "next_best_item"
-ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 
 # How many heads are read per queue, and how many of the merged heads are tried in order.
 # Uncontended, the first candidate is the global best (it heads its queue); a candidate is
@@ -71,8 +71,8 @@ ready AS (
     SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 ),
 follow_up AS (
-    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.pended_until,
-           %(follow_up)s::text AS rule, w.updated_at AS was
+    -- Found here, given back by _follow_up_take: its SLA pause ends as it moves.
+    SELECT w.id
       FROM {ITEM_TABLE} AS w
       JOIN ready ON w.assignee_id = ready.user_id
      WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
@@ -114,8 +114,7 @@ candidates AS (
     SELECT id FROM heads ORDER BY start_by, priority DESC, received_at, id LIMIT __WINDOW__
 ),
 next_best AS (
-    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, NULL::timestamptz AS pended_until,
-           %(next_best)s::text AS rule, w.updated_at AS was
+    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.updated_at AS was
       FROM {ITEM_TABLE} AS w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
        -- Not one the agent handed back a moment ago (a release, a push rejection).
@@ -125,51 +124,39 @@ next_best AS (
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
 ),
-picked AS (
-    SELECT * FROM follow_up
-     UNION ALL
-    SELECT * FROM next_best
-),
 t AS (
     -- When: read once the item is locked (never before its last write), as every move is.
-    SELECT GREATEST(clock_timestamp(), was) AS at FROM picked
+    SELECT GREATEST(clock_timestamp(), was) AS at FROM next_best
 ),
 moved AS (
     UPDATE {ITEM_TABLE} AS w
        SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = t.at,
-           pended_until = NULL, updated_at = t.at, assigned_by_id = NULL
-      FROM picked, t
+           updated_at = t.at, assigned_by_id = NULL
+      FROM next_best AS picked, t
      WHERE w.id = picked.id
     -- Every column (rows.ITEM_COLUMNS, in the table's order), then what the event says.
- RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent, picked.rule AS picked_rule,
-           picked.pended_until AS picked_pended_until
+ RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent
 ),
 logged AS (
+    -- events.assigned's data, for the rule RULE_NEXT_BEST.
     INSERT INTO {WorkItemEvent._meta.db_table}
            (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
     SELECT id, updated_at, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
            '{ItemStatus.ASSIGNED}', '',
-           jsonb_build_object('rule', picked_rule, 'queue_id', queue_id, 'start_by', start_by,
-                              'priority', priority, 'from_agent', from_agent, 'to_agent', assignee_id)
-           || CASE WHEN picked_rule = %(next_best)s
-                   THEN jsonb_build_object('order', %(order)s::text, 'eligible_queues', (SELECT count(*) FROM eligible))
-                   ELSE jsonb_build_object('pended_until', picked_pended_until) END
+           jsonb_build_object('{events.RULE}', '{events.RULE_NEXT_BEST}', '{events.QUEUE_ID}', queue_id,
+                              '{events.PRIORITY}', priority, '{events.FROM_AGENT}', from_agent,
+                              '{events.TO_AGENT}', assignee_id, '{events.DUE_AT}', due_at,
+                              '{events.START_BY}', start_by, '{events.ORDER}', '{events.ORDER_DESCRIPTION}',
+                              '{events.ELIGIBLE_QUEUES}', (SELECT count(*) FROM eligible))
       FROM moved
 ),
 stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
      WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
-),
-resumed AS (
-    -- A pended item back on its follow-up ends its SLA pause now. The working time paused
-    -- is added up in Python (sla_clock.clock_settle) right after; next_alert_at = the move
-    -- makes the alert scan do it should that be interrupted.
-    UPDATE {SlaClock._meta.db_table} AS c SET resumed_at = m.updated_at, next_alert_at = m.updated_at
-      FROM moved AS m
-     WHERE c.item_id = m.id AND m.picked_rule = %(follow_up)s AND c.paused_since IS NOT NULL
 )
 SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM heads),
-       (SELECT count(*) FROM heads GROUP BY q ORDER BY 1 DESC LIMIT 1), m.*, {QUEUE_COLUMNS}
+       (SELECT count(*) FROM heads GROUP BY q ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
+       {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved AS m ON true
   LEFT JOIN {Queue._meta.db_table} AS q ON q.id = m.queue_id
@@ -219,8 +206,8 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
 
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
     work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
-    params = {"agent": agent_id, "now": timezone.now(), "follow_up": RULE_PENDED_FOLLOW_UP,
-              "next_best": RULE_NEXT_BEST, "order": ORDER_DESCRIPTION, **_actor_columns(actor, agent_id)}
+    now = timezone.now()
+    params = {"agent": agent_id, "now": now, **_actor_columns(actor, agent_id)}
     heads_per_queue, window = FIRST_HEADS_PER_QUEUE, FIRST_WINDOW
     while True:
         with connection.cursor() as cursor:
@@ -228,17 +215,19 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-        presence, held, capacity, heads, most_from_one_queue, *rest = row
-        item_row, (_, _, rule, _), queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH:ITEM_WIDTH + 4], rest[ITEM_WIDTH + 4:]
+        presence, held, capacity, heads, most_from_one_queue, follow_up_id, *rest = row
+        item_row, queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH + 2:]
         refusal = next_work_refusal(presence=presence, held=held, capacity=capacity)
         if refusal is not None:
             raise refusal
+        if follow_up_id is not None:
+            item = _follow_up_take(agent_id=agent_id, item_id=follow_up_id, actor=actor, now=now)
+            if item is not None:
+                metrics.ALLOCATIONS.labels("assigned").inc()
+                return item
+            continue  # moved or taken meanwhile (a job, the agent's other tab): look again
         if item_row[0] is not None:
             item = item_from_row([*item_row, *queue_row])
-            if rule == RULE_PENDED_FOLLOW_UP:
-                # Its SLA pause ended: due at moves later by the working time it was paused.
-                sla_clock.clock_settle(item_id=item.pk)
-                item.refresh_from_db(fields=["due_at", "start_by", "updated_at"])
             if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
                 item.assignee = actor
             metrics.ALLOCATIONS.labels("assigned").inc()
@@ -251,6 +240,37 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             metrics.ALLOCATIONS.labels("none").inc()
             return None
         heads_per_queue, window = window, window * 8
+
+
+@transaction.atomic
+def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) -> WorkItem | None:
+    """Give the agent back its own pended item whose follow-up came, if it still may take it
+    and nothing moved the item since the statement found it (else None). Locks in the stated
+    order — the agent, the item, then its SLA clock (sla_clock.clock_resume) —, and the
+    pause ends in the same transaction as the move."""
+    agent = agents_lock([agent_id]).select_related("user").first()
+    refusal = agent_next_work_refusal(agent, held=selectors.agent_active_item_count(agent_id))
+    if refusal is not None:
+        raise refusal
+    item = (
+        WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+        .filter(pk=item_id, status=ItemStatus.PENDED, assignee_id=agent_id, pended_until__lte=now).first()
+    )
+    if item is None:
+        return None
+    at = max(timezone.now(), item.updated_at)  # as every move: never before the item's last write
+    pended_until = item.pended_until
+    sla_clock.clock_resume(item=item, at=at)
+    item.status, item.assigned_at, item.pended_until, item.assigned_by = ItemStatus.ASSIGNED, at, None, None
+    item.save(update_fields=["status", "assigned_at", "pended_until", "assigned_by", "due_at", "start_by",
+                             "updated_at"])
+    agent.last_assigned_at = at
+    agent.save(update_fields=["last_assigned_at"])
+    who = agent.user if actor is None else actor
+    events.assigned(item, at=at, actor=who, from_status=ItemStatus.PENDED, rule=events.RULE_PENDED_FOLLOW_UP,
+                    from_agent=agent_id, to_agent=agent_id, pended_until=pended_until).save()
+    item.assignee = agent.user
+    return item
 
 
 def _actor_columns(actor: Actor | None, agent_id: int) -> dict:

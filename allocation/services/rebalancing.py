@@ -15,14 +15,13 @@ from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from allocation import selectors
+from allocation import events, selectors
 from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
     AgentSkill,
     AllocationMode,
-    EventKind,
     ItemStatus,
     Presence,
     Queue,
@@ -38,13 +37,6 @@ PUSH_ALLOCATION = SystemActor("push-allocation")
 IDLE_TIMEOUT = SystemActor("idle-timeout")
 
 BATCH = 200
-# Why an item moved (the event's `data.rule`).
-RULE_RESERVATION = "reservation_expired"
-RULE_ABSENT = "holder_absent"
-RULE_OVER_CAPACITY = "holder_over_capacity"
-RULE_FOLLOW_UP = "follow_up_due"
-RULE_NOT_ELIGIBLE = "holder_no_longer_eligible"
-RULE_PUSH = "push"
 
 
 @dataclass
@@ -72,8 +64,9 @@ def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH)
     applies = _reservation_expired(now)
     receivers = Receivers(now)
     return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
-        ids, rule_applies=applies, actor=RESERVATION_EXPIRY, kind=EventKind.RESERVATION_EXPIRED, rule=RULE_RESERVATION,
-        reason="Not started within the queue's reservation timeout.", now=now, to_agent=False, receivers=receivers,
+        ids, rule_applies=applies, actor=RESERVATION_EXPIRY, event=events.reservation_expired,
+        rule=events.RULE_RESERVATION, reason="Not started within the queue's reservation timeout.", now=now,
+        to_agent=False, receivers=receivers,
     ), batch_size)
 
 
@@ -87,10 +80,10 @@ def rebalance(*, now: datetime | None = None, batch_size: int = BATCH) -> Rebala
     result = RebalanceResult()
     result.set_offline = agents_idle_set_offline(now=now)
     receivers = Receivers(now)
-    result.by_rule[RULE_ABSENT] = _absent_holders(now, batch_size, receivers)
-    result.by_rule[RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
-    result.by_rule[RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
-    result.by_rule[RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, Receivers(now))
+    result.by_rule[events.RULE_ABSENT] = _absent_holders(now, batch_size, receivers)
+    result.by_rule[events.RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
+    result.by_rule[events.RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
+    result.by_rule[events.RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, Receivers(now))
     return result
 
 
@@ -102,7 +95,7 @@ def _absent_holders(now: datetime, batch_size: int, receivers: Receivers) -> Mov
         assignee__agent_profile__presence_since__lt=now - grace,
     )
     return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
-        ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_ABSENT, now=now,
+        ids, rule_applies=applies, actor=REBALANCER, event=events.rebalanced, rule=events.RULE_ABSENT, now=now,
         reason=f"Its holder has been away or offline for more than {_minutes(grace)}.", to_agent=True,
         receivers=receivers,
     ), batch_size)
@@ -128,7 +121,7 @@ def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
 
         for item_id in list(newest):
             count.add(move_one(
-                item_id, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_OVER_CAPACITY, still_applies=over,
+                item_id, actor=REBALANCER, event=events.rebalanced, rule=events.RULE_OVER_CAPACITY, still_applies=over,
                 now=now, reason=f"{agent} holds more than its capacity of {agent.capacity}.", to_agent=True,
             ))
     return count
@@ -145,8 +138,8 @@ def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
     items = WorkItem.objects.filter(status=ItemStatus.PENDED, pended_until__lte=now).order_by("pended_until", "id")
     for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
         count.add(move_one(
-            item_id, actor=REBALANCER, kind=EventKind.FOLLOW_UP_DUE, rule=RULE_FOLLOW_UP, still_applies=due, now=now,
-            reason="The follow-up time came.", to_agent=False, to_holder=True,
+            item_id, actor=REBALANCER, event=events.follow_up_due, rule=events.RULE_FOLLOW_UP, still_applies=due,
+            now=now, reason="The follow-up time came.", to_agent=False, to_holder=True,
         ))
     return count
 
@@ -164,7 +157,7 @@ def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: Recei
     unmet = QueueSkill.objects.filter(queue_id=OuterRef("queue_id")).filter(~Exists(meets))
     applies = Q(status__in=ACTIVE_STATUSES) & (~Exists(serves) | Exists(unmet))
     return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
-        ids, rule_applies=applies, actor=REBALANCER, kind=EventKind.REBALANCED, rule=RULE_NOT_ELIGIBLE, now=now,
+        ids, rule_applies=applies, actor=REBALANCER, event=events.rebalanced, rule=events.RULE_NOT_ELIGIBLE, now=now,
         reason="Its holder no longer has the team or skills the queue requires.", to_agent=True, receivers=receivers,
     ), batch_size)
 
@@ -198,7 +191,7 @@ def push_assign(*, now: datetime | None = None, batch_size: int = BATCH) -> Move
         status=ItemStatus.QUEUED, queue__allocation_mode=AllocationMode.PUSH, queue__is_active=True
     ).order_by("start_by", "-priority", "received_at", "id")
     for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
-        count.add(move_one(item_id, actor=PUSH_ALLOCATION, kind=EventKind.ASSIGNED, rule=RULE_PUSH,
+        count.add(move_one(item_id, actor=PUSH_ALLOCATION, event=events.assigned, rule=events.RULE_PUSH,
                         still_applies=waiting, now=now, reason="", to_agent=True))
     return count
 

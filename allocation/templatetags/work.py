@@ -3,27 +3,28 @@ SLA clocks. The clock's rules are the SLA engine's (allocation/sla/); these only
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import pluralize
 
-from allocation import labels
-from allocation.models import Priority, WorkItemEvent
-from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS
+from allocation import events, labels
+from allocation.models import EventKind, Priority, WorkItemEvent
+from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS, POLICY
 
 register = template.Library()
 
 ACRONYMS = {"id", "arn", "mcc", "iban", "bic", "url", "vat", "sku", "crm", "kyc", "aml"}
+# The rules of the vocabulary (allocation/events.py), in words.
 RULES = {
-    "next_best_item": "next best item",
-    "pended_follow_up_due": "its follow-up time came",
-    "push": "push allocation (least recently assigned eligible agent)",
-    "reservation_expired": "the reservation expired",
-    "holder_absent": "its holder was absent",
-    "holder_over_capacity": "its holder was over capacity",
-    "follow_up_due": "its follow-up time came",
-    "holder_no_longer_eligible": "its holder was no longer eligible",
+    events.RULE_NEXT_BEST: "next best item",
+    events.RULE_PENDED_FOLLOW_UP: "its follow-up time came",
+    events.RULE_PUSH: "push allocation (least recently assigned eligible agent)",
+    events.RULE_RESERVATION: "the reservation expired",
+    events.RULE_ABSENT: "its holder was absent",
+    events.RULE_OVER_CAPACITY: "its holder was over capacity",
+    events.RULE_FOLLOW_UP: "its follow-up time came",
+    events.RULE_NOT_ELIGIBLE: "its holder was no longer eligible",
 }
 
 
@@ -70,6 +71,8 @@ def payload_rows(payload) -> list[tuple[str, str]]:
 
 
 def _when(value) -> str:
+    if isinstance(value, datetime):
+        return labels.moment_words(value)
     return labels.iso_words(value) if value else "—"
 
 
@@ -99,81 +102,70 @@ def person(username: str, user_names: dict) -> str:
     return user_names.get(username, username)
 
 
-# The rules of get-next's assigned events (the agent asked for work), and push's.
-GET_NEXT_RULES = {"next_best_item", "pended_follow_up_due"}
-PUSH_RULE = "push"
-# Where events name the holder they took the item from: `from_agent`, and the keys of events
-# written before every kind used it (allocation/services/events.py).
-HOLDER_BEFORE_KEYS = ("from_agent", "released_by_agent", "rejected_by_agent", "held_by")
-
-
 @register.simple_tag
 def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | None = None) -> str:
-    """What the event's data says, in words (the reason is shown beside it). Agents are
-    named from `user_names` (selectors.user_names_in_events: one query for all events), queues
-    from `queue_names` (selectors.queue_names_in_events)."""
-    data = event.data or {}
+    """What the event's data says, in words (the reason is shown beside it), read through
+    the vocabulary's reader (allocation/events.py). Agents are named from `user_names`
+    (selectors.user_names_in_events: one query for all events), queues from `queue_names`
+    (selectors.queue_names_in_events)."""
+    said = events.read(event)
     queue_names = queue_names or {}
 
-    def agent(key: str) -> str:
-        return user_names.get(data.get(key), f"agent #{data.get(key)}")
+    def agent(agent_id: int) -> str:
+        return user_names.get(agent_id, f"agent #{agent_id}")
 
-    # The key naming the holder before, if the event names one (null: nobody held it).
-    holder_key = next((key for key in HOLDER_BEFORE_KEYS if data.get(key) is not None), None)
-
+    holder_before, holder_after, rule = said.holder_before, said.holder_after, said.rule
     parts = []
-    if event.kind == "assigned" and data.get("rule"):
-        rule = data["rule"]
-        if rule == PUSH_RULE and data.get("to_agent"):
-            parts.append(f"Assigned to {agent('to_agent')} by {RULES[PUSH_RULE]}")
+    if event.kind == EventKind.ASSIGNED and rule:
+        if rule == events.RULE_PUSH:
+            parts.append(f"Assigned to {agent(holder_after)} by {RULES[rule]}")
         else:
-            if data.get("to_agent"):  # events written before get-next named the agent do not
-                how = " by get next work" if rule in GET_NEXT_RULES else ""
-                parts.append(f"Assigned to {agent('to_agent')}{how}.")
+            how = " by get next work" if rule in events.GET_NEXT_RULES else ""
+            parts.append(f"Assigned to {agent(holder_after)}{how}.")
             parts.append(f"Picked as {RULES.get(rule, rule)}")
-            if data.get("eligible_queues") is not None:
-                count = data["eligible_queues"]
+            if said.eligible_queues:
+                count = said.eligible_queues
                 parts.append(f"from {count} eligible queue{pluralize(count)}")
-    if event.kind in ("rebalanced", "reservation_expired", "follow_up_due") and data.get("rule"):
-        parts.append(f"Because {RULES.get(data['rule'], data['rule'])}:")
-        parts.append(f"to {agent('to_agent')}." if data.get("to_agent") else "back to the queue.")
-    if event.kind == "released" and holder_key:
-        parts.append(f"Released by {agent(holder_key)}")
-        if data.get("not_offered_again_until"):
-            parts.append(f"(not offered to them again until {_when(data['not_offered_again_until'])})")
-    if event.kind == "rejected":
-        whom = agent(holder_key) if holder_key else "this agent"
-        until = data.get("not_offered_again_until")
+    if event.kind in events.JOB_MOVE_KINDS and rule:
+        parts.append(f"Because {RULES.get(rule, rule)}:")
+        parts.append(f"to {agent(holder_after)}." if holder_after else "back to the queue.")
+    if event.kind == EventKind.RELEASED and holder_before:
+        parts.append(f"Released by {agent(holder_before)}")
+        if said.not_offered_again_until:
+            parts.append(f"(not offered to them again until {_when(said.not_offered_again_until)})")
+    if event.kind == EventKind.REJECTED:
+        whom = agent(holder_before) if holder_before else "this agent"
+        until = said.not_offered_again_until
         parts.append(f"Back to the queue; not offered to {whom} again "
                      + (f"until {_when(until)}." if until else "for a while."))
-    if event.kind == "resumed" and data.get("follow_up_was"):
-        parts.append(f"Taken up before its follow-up time ({_when(data['follow_up_was'])})")
-    if event.kind == "cancelled" and holder_key:
-        parts.append(f"Cancelled while held by {agent(holder_key)}")
-    if event.kind == "pended" and data.get("until"):
-        parts.append(f"Until {_when(data['until'])}")
-        if data.get("governed_by") == EXTERNAL_DEADLINE:
-            parts.append(f"(the SLA clock pauses; the source's deadline, {_when(data.get('due_at'))}, governs)")
-    if event.kind == "completed" and data.get("outcome"):
-        parts.append(f"Outcome: {labels.outcome_label(data['outcome'])}")
-    if event.kind == "transferred":
-        if data.get("to_queue"):
-            names = [queue_names.get(data.get(key), data.get(key)) for key in ("from_queue", "to_queue")]
+    if event.kind == EventKind.RESUMED and said.follow_up_was:
+        parts.append(f"Taken up before its follow-up time ({_when(said.follow_up_was)})")
+    if event.kind == EventKind.CANCELLED and holder_before:
+        parts.append(f"Cancelled while held by {agent(holder_before)}")
+    if event.kind == EventKind.PENDED and said.until:
+        parts.append(f"Until {_when(said.until)}")
+        if said.governed_by == EXTERNAL_DEADLINE:
+            parts.append(f"(the SLA clock pauses; the source's deadline, {_when(said.due_at)}, governs)")
+    if event.kind == EventKind.COMPLETED and said.outcome:
+        parts.append(f"Outcome: {labels.outcome_label(said.outcome)}")
+    if event.kind == EventKind.TRANSFERRED:
+        if said.to_queue_code:
+            names = [queue_names.get(code, code) for code in (said.from_queue_code, said.to_queue_code)]
             parts.append(f"From {names[0]} to {names[1]}")
-        if data.get("to_agent"):
-            parts.append(f"To {agent('to_agent')}")
-    if event.kind == "priority_changed" and data.get("to_priority"):
+        if holder_after:
+            parts.append(f"To {agent(holder_after)}")
+    if event.kind == EventKind.PRIORITY_CHANGED and said.priority:
         names = dict(Priority.choices)
-        parts.append(f"From {names.get(data.get('from_priority'), '?')} to {names.get(data['to_priority'], '?')};")
-        parts.append(f"due {_when(data.get('from_due_at'))} → {_when(data.get('to_due_at'))}")
-        if data.get("governed_by"):
-            parts.append(f"(set by {GOVERNING_LABELS[data['governed_by']]})")
-    if event.kind == "created" and data.get("source"):
-        parts.append(f"From {data['source']} ({data.get('external_id', '')})")
-        if data.get("external_deadline"):
-            parts.append(f"with its own deadline {_when(data['external_deadline'])};")
-            governing = GOVERNING_LABELS[data.get("governed_by", "policy")]
-            parts.append(f"due {_when(data.get('due_at'))}, set by {governing}")
+        parts.append(f"From {names.get(said.priority_before, '?')} to {names.get(said.priority, '?')};")
+        parts.append(f"due {_when(said.due_at_before)} → {_when(said.due_at)}")
+        if said.governed_by:
+            parts.append(f"(set by {GOVERNING_LABELS[said.governed_by]})")
+    if event.kind == EventKind.CREATED and said.source:
+        parts.append(f"From {said.source} ({said.external_id or ''})")
+        if said.external_deadline:
+            parts.append(f"with its own deadline {_when(said.external_deadline)};")
+            governing = GOVERNING_LABELS[said.governed_by or POLICY]
+            parts.append(f"due {_when(said.due_at)}, set by {governing}")
     return " ".join(parts)
 
 

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from allocation import services
 from allocation.audit import items_audit
+from allocation.events import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem
 from allocation.services import next_work
-from allocation.services.next_work import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
 from tests import factories
 from tests.helpers import queued_item
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation import services
+from allocation import events, services
 from allocation.models import (
     AgentProfile,
     AllocationMode,
@@ -69,7 +69,7 @@ def test_items_of_an_absent_agent_go_to_an_eligible_agent_with_the_reasons(agent
     go(agent, Presence.OFFLINE, ago=20 * MINUTE)
 
     result = rebalancing.rebalance()
-    assert result.by_rule[rebalancing.RULE_ABSENT].to_agent == 1
+    assert result.by_rule[events.RULE_ABSENT].to_agent == 1
     moved = reload(item)
     assert moved.assignee_id == helper.pk and moved.status == ItemStatus.ASSIGNED
     event = moved.events.get(kind=EventKind.REBALANCED)
@@ -108,7 +108,7 @@ def test_lowered_capacity_gives_up_the_newest_items(agent, queue):
         WorkItem.objects.filter(pk=item.pk).update(assigned_at=timezone.now() - timedelta(minutes=10 - n))
     AgentProfile.objects.filter(pk=agent.pk).update(capacity=1)
     result = rebalancing.rebalance()
-    assert result.by_rule[rebalancing.RULE_OVER_CAPACITY].moved == 2
+    assert result.by_rule[events.RULE_OVER_CAPACITY].moved == 2
     assert reload(oldest).assignee_id == agent.pk
     assert reload(middle).status == reload(newest).status == ItemStatus.QUEUED
 

@@ -10,9 +10,9 @@ import time_machine
 from django.urls import reverse
 
 from allocation import services
+from allocation.events import ORDER_DESCRIPTION
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
 from allocation.services import rebalancing
-from allocation.services.next_work import ORDER_DESCRIPTION
 from allocation.templatetags.work import RULES
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
