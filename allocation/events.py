@@ -102,9 +102,11 @@ def _row(item: WorkItem, *, kind: str, at: datetime, actor: Actor, from_status: 
 
 
 def created(item: WorkItem, *, at: datetime, actor: Actor, external_deadline: datetime | None = None,
-            governed_by: str | None = None) -> WorkItemEvent:
-    """Taken in (intake). With a source's own deadline, says it and which deadline governs."""
-    data = {SOURCE: item.source, EXTERNAL_ID: item.external_id, QUEUE_ID: item.queue_id, **_deadlines(item)}
+            governed_by: str | None = None, queue: Queue | None = None) -> WorkItemEvent:
+    """Taken in (intake) into `item.queue` — or `queue`, for a history written after the
+    item moved on. With a source's own deadline, says it and which deadline governs."""
+    queue_id = queue.pk if queue is not None else item.queue_id
+    data = {SOURCE: item.source, EXTERNAL_ID: item.external_id, QUEUE_ID: queue_id, **_deadlines(item)}
     if external_deadline is not None:
         data |= {EXTERNAL_DEADLINE: _iso(external_deadline), GOVERNED_BY: governed_by}
     return _row(item, kind=EventKind.CREATED, at=at, actor=actor, from_status="", to_status=ItemStatus.QUEUED,

@@ -1,7 +1,8 @@
 """The row locks of the ORM paths, in one place.
 
-Lock order, always: agent profile(s) first (by id), then work items (by id). Every path
-that changes what an agent holds or the state of an item takes these locks. The two hot
+Lock order, always: agent profile(s) first (by id), then work items (by id), then their SLA
+clocks (services/sla_clock.py, within the same transaction). Every path that changes what
+an agent holds or the state of an item takes these locks. The two hot
 paths take the same locks in SQL, in the same order: get-next (services/next_work.py:
 the agent row FOR UPDATE, then one item FOR UPDATE SKIP LOCKED) and the start fast path
 (services/lifecycle.py: the item row through its guarded UPDATE).

@@ -303,9 +303,9 @@ SELECT s.g, e.at,
 # the first still ahead (of the pause, for pended items, whose clock waits paused).
 CLOCKS = """
 INSERT INTO allocation_slaclock (item_id, calendar_id, target, thresholds, pause_when_pended, paused_working,
-                                 paused_since, resumed_at, next_threshold, next_alert_at, stopped_at)
+                                 paused_since, next_threshold, next_alert_at, stopped_at)
 SELECT s.g, NULL, s.due - s.received, '{50,75,90,100}', true, interval '0',
-       CASE WHEN s.state = 'pended' THEN s.t_pend END, NULL, nt.pct,
+       CASE WHEN s.state = 'pended' THEN s.t_pend END, nt.pct,
        CASE WHEN s.state <> 'pended' THEN s.received + (s.due - s.received) * (nt.pct / 100.0) END, NULL
   FROM rpt_timeline s
  CROSS JOIN LATERAL (

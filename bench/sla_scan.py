@@ -168,8 +168,8 @@ SELECT q.id, '{SOURCE}', 'o' || g, 'cust-' || (g * 7919 %% 250000), 'SLA bench i
 # of "now", so every next alert is in the future (the crossing ones are set afterwards).
 SEED_OPEN_CLOCKS = """
 INSERT INTO allocation_slaclock (item_id, calendar_id, target, thresholds, pause_when_pended, paused_working,
-                                 paused_since, resumed_at, next_threshold, next_alert_at, stopped_at)
-SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL, NULL,
+                                 paused_since, next_threshold, next_alert_at, stopped_at)
+SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL,
        t.pct, w.received_at + q.target * t.pct / 100, NULL
   FROM allocation_workitem w
   JOIN bench_sla_queue q ON q.id = w.queue_id
@@ -208,8 +208,8 @@ SELECT q.id, '{SOURCE}', 'h' || g, 'cust-' || (g * 7919 %% 250000), 'SLA bench d
 # Their clocks are stopped: no next alert, so they are not in slaclock_next_alert.
 SEED_HISTORY_CLOCKS = """
 INSERT INTO allocation_slaclock (item_id, calendar_id, target, thresholds, pause_when_pended, paused_working,
-                                 paused_since, resumed_at, next_threshold, next_alert_at, stopped_at)
-SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL, NULL, NULL, NULL, w.closed_at
+                                 paused_since, next_threshold, next_alert_at, stopped_at)
+SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL, NULL, NULL, w.closed_at
   FROM allocation_workitem w
   JOIN bench_sla_queue q ON q.id = w.queue_id
  WHERE w.id BETWEEN %(first)s AND %(last)s

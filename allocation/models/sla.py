@@ -164,10 +164,6 @@ class SlaClock(models.Model):
     pause_when_pended = models.BooleanField()
     paused_working = models.DurationField(default=timedelta(0))
     paused_since = models.DateTimeField(null=True, blank=True)
-    # Set by get-next's SQL when a pended item's follow-up brings it back (the pause ended
-    # there); the paused working time is added up by Python right after, or by the alert
-    # scan, which the same statement makes look at the clock at once (next_alert_at = now).
-    resumed_at = models.DateTimeField(null=True, blank=True)
     next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     next_alert_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True, help_text="When the item closed; the clock stops.")

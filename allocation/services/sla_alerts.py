@@ -61,16 +61,14 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
     result = ScanResult()
     book = PolicyBook()
     supervisors = _SupervisorsByQueue()
-    busy: set[int] = set()  # clocks whose item was locked: left for the next pass
     while True:
         with transaction.atomic():
             clocks = list(
                 SlaClock.objects.select_for_update(skip_locked=True)
-                .filter(next_alert_at__lte=now).exclude(item_id__in=busy)
-                .order_by("next_alert_at")[:batch_size]
+                .filter(next_alert_at__lte=now).order_by("next_alert_at")[:batch_size]
             )
             result.clocks_read += len(clocks)
-            busy |= _raise_for(clocks, now=now, book=book, result=result, supervisors=supervisors)
+            _raise_for(clocks, now=now, book=book, result=result, supervisors=supervisors)
         if len(clocks) < batch_size:
             break
     result.emails_sent = sla_alert_emails_send(now=now)
@@ -79,20 +77,17 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
 
 def _raise_for(
     clocks: list[SlaClock], *, now: datetime, book: PolicyBook, result: ScanResult, supervisors: _SupervisorsByQueue
-) -> set[int]:
-    """Advance each clock past every threshold it crossed, raising those alerts in one
-    insert; returns the clocks left alone because their item was busy."""
+) -> None:
+    """Advance each clock past every threshold it crossed (each moves past `now`), raising
+    those alerts in one insert. The scan reads items without locking them: a clock's
+    thresholds follow the deadlines the item's last move left on it."""
     items = WorkItem.objects.select_related("queue").in_bulk([clock.item_id for clock in clocks])
     book.load_calendars(clock.calendar_id for clock in clocks)
     crossed: list[tuple[WorkItem, int, datetime]] = []
-    busy, advanced = set(), []
+    advanced = []
     for clock in clocks:
         item = items[clock.item_id]
         try:
-            # A pause that get-next ended but was interrupted before adding it up; the item may be busy.
-            if clock.resumed_at is not None and not _settle(clock, item, book):
-                busy.add(clock.item_id)
-                continue
             _advance(clock, item, book.calendar(clock.calendar_id), now=now, result=result, crossed=crossed)
         except (OutOfRange, NoWorkingTime) as error:
             # A calendar changed under a running clock (its windows removed, say): this clock
@@ -104,7 +99,6 @@ def _raise_for(
         advanced.append(clock)
     SlaClock.objects.bulk_update(advanced, ["next_threshold", "next_alert_at"])
     result.alerts_raised.extend(_alerts_insert(crossed, now=now, supervisors=supervisors))
-    return busy
 
 
 def _advance(clock: SlaClock, item: WorkItem, calendar, *, now: datetime, result: ScanResult,
@@ -148,19 +142,6 @@ def _alerts_insert(crossed: list[tuple[WorkItem, int, datetime]], *, now: dateti
         )
     notifications_create(drafts=drafts, at=now)
     return [alert_id for alert_id, _, _ in raised]
-
-
-def _settle(clock: SlaClock, item: WorkItem, book: PolicyBook) -> bool:
-    """Add up an ended pause. The scan holds the clock and the services lock item then clock,
-    so the item is taken only if free (SKIP LOCKED): waiting for it could deadlock."""
-    locked = WorkItem.objects.select_for_update(skip_locked=True).select_related("queue").filter(pk=item.pk).first()
-    if locked is None:
-        return False
-    if sla_clock.clock_resume(item=locked, at=clock.resumed_at, book=book):
-        locked.save(update_fields=["due_at", "start_by", "updated_at"])
-    clock.refresh_from_db()
-    item.due_at, item.start_by = locked.due_at, locked.start_by
-    return True
 
 
 class _SupervisorsByQueue:

@@ -1,5 +1,7 @@
-"""Writes to items' SLA clocks. The lifecycle services call these inside their own
-transaction, with the item row already locked (lock order: agents, items, then clocks).
+"""Writes to items' SLA clocks. The lifecycle services and the moves call these inside
+their own transaction, with the item row already locked (lock order: agents, items, then
+clocks — allocation/lock_objects.py), so a pause ends in the transaction that moves the
+item: nothing is left for later to add up.
 
 Starting a clock copies the policy (and the source's external deadline, if any) onto it;
 pausing and resuming keep the working time an item spends pended off its target (when the
@@ -15,9 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-
-from allocation.lock_objects import item_lock
 from allocation.models import SlaAlert, SlaClock, WorkItem
 from allocation.sla import clock as sla_clock
 from allocation.sla.policies import ClockPolicy, PolicyBook
@@ -78,10 +77,6 @@ def clock_pause(*, item: WorkItem, at: datetime) -> bool:
     if clock is None or not clock.pause_when_pended:
         return False
     book = PolicyBook()  # calendars are read only if needed
-    if clock.resumed_at is not None:  # an earlier pause ended but was not added up yet
-        clock.paused_working += working_between(book.calendar(clock.calendar_id), clock.paused_since,
-                                                clock.resumed_at)
-        clock.paused_since = clock.resumed_at = None
     if clock.paused_since is not None:
         return False
     clock.paused_since = at
@@ -95,7 +90,7 @@ def clock_pause(*, item: WorkItem, at: datetime) -> bool:
         if clock.next_threshold is not None:
             clock.next_alert_at = sla_clock.threshold_time(clock=clock, item=item, calendar=calendar,
                                                            percent=clock.next_threshold)
-    clock.save(update_fields=["paused_working", "paused_since", "resumed_at", "next_alert_at"])
+    clock.save(update_fields=["paused_since", "next_alert_at"])
     return moved
 
 
@@ -107,22 +102,12 @@ def clock_resume(*, item: WorkItem, at: datetime, book: PolicyBook | None = None
     if clock is None or clock.paused_since is None:
         return False
     calendar = (book or PolicyBook()).calendar(clock.calendar_id)
-    clock.paused_working += working_between(calendar, clock.paused_since, clock.resumed_at or at)
-    clock.paused_since = clock.resumed_at = None
+    clock.paused_working += working_between(calendar, clock.paused_since, at)
+    clock.paused_since = None
     _move_deadlines(item, clock, calendar)
     schedule_next(clock, item, calendar, after=_last_alerted(item))
-    clock.save(update_fields=["paused_working", "paused_since", "resumed_at", "next_threshold", "next_alert_at"])
+    clock.save(update_fields=["paused_working", "paused_since", "next_threshold", "next_alert_at"])
     return True
-
-
-def clock_settle(*, item_id: int, book: PolicyBook | None = None) -> None:
-    """Finish a resume that get-next's SQL began (it marked the clock `resumed_at`): a
-    transaction of its own, right after get-next; the alert scan does the same for any it
-    finds, so an interrupted settle is never lost."""
-    with transaction.atomic():
-        item = item_lock(item_id)
-        if clock_resume(item=item, at=item.updated_at, book=book):
-            item.save(update_fields=["due_at", "start_by", "updated_at"])
 
 
 def clock_stop(*, item: WorkItem, at: datetime) -> None:
@@ -131,12 +116,10 @@ def clock_stop(*, item: WorkItem, at: datetime) -> None:
     if clock is None:
         return
     if clock.paused_since is not None:
-        clock.paused_working += working_between(
-            PolicyBook().calendar(clock.calendar_id), clock.paused_since, clock.resumed_at or at
-        )
-        clock.paused_since = clock.resumed_at = None
+        clock.paused_working += working_between(PolicyBook().calendar(clock.calendar_id), clock.paused_since, at)
+        clock.paused_since = None
     clock.stopped_at, clock.next_alert_at = at, None
-    clock.save(update_fields=["paused_working", "paused_since", "resumed_at", "stopped_at", "next_alert_at"])
+    clock.save(update_fields=["paused_working", "paused_since", "stopped_at", "next_alert_at"])
 
 
 def clock_retarget(*, item: WorkItem, policy: ClockPolicy, at: datetime) -> str | None:

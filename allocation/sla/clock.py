@@ -95,14 +95,13 @@ def _governing(*, policy_due: datetime, external_deadline: datetime | None, paus
 
 
 def _paused(clock: SlaClock) -> bool:
-    """An open pause: one that get-next ended (resumed_at) counts as ended."""
-    return clock.paused_since is not None and clock.resumed_at is None
+    return clock.paused_since is not None
 
 
 def policy_due_at(*, clock: SlaClock, item: WorkItem, calendar: WorkingCalendar | None) -> datetime:
     """The policy's due at: receipt + target + the working time paused so far."""
     return threshold_at(target=clock.target, calendar=calendar, received_at=item.received_at,
-                        paused_working=settled_pause(clock, calendar), percent=100)
+                        paused_working=clock.paused_working, percent=100)
 
 
 def clock_deadlines(
@@ -133,13 +132,6 @@ def threshold_time(
                         paused_working=clock.paused_working, percent=percent)
 
 
-def settled_pause(clock: SlaClock, calendar: WorkingCalendar | None) -> timedelta:
-    """Paused working time including a pause that ended (resumed_at) but is not yet added up."""
-    if clock.paused_since is not None and clock.resumed_at is not None:
-        return clock.paused_working + working_between(calendar, clock.paused_since, clock.resumed_at)
-    return clock.paused_working
-
-
 @dataclass(frozen=True)
 class ClockReading:
     state: str
@@ -167,7 +159,7 @@ class ClockReading:
 
 
 def clock_reading(*, item: WorkItem, clock: SlaClock, calendar: WorkingCalendar | None, now: datetime) -> ClockReading:
-    paused_working = settled_pause(clock, calendar)
+    paused_working = clock.paused_working
     open_pause = _paused(clock)
     if clock.external_deadline is not None:
         policy_due = policy_due_at(clock=clock, item=item, calendar=calendar)

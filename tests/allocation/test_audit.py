@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections, transaction
@@ -659,6 +660,59 @@ def test_a_release_by_someone_who_did_not_hold_the_item_is_reported(agent, colle
     retouch(events_of(item, EventKind.RELEASED), from_agent=colleague.pk)
     mismatches, _ = audit()
     assert [(m.field, m.expected, m.actual) for m in mismatches] == [("data.from_agent", agent.pk, colleague.pk)]
+
+
+def test_deadlines_changed_without_an_event_are_reported(agent, queue):
+    item = pended_item(agent, queue)
+    WorkItem.objects.filter(pk=item.pk).update(due_at=F("due_at") + timedelta(hours=1),
+                                               start_by=F("start_by") + timedelta(hours=1))
+    mismatches, _ = audit()
+    assert sorted(m.field for m in mismatches) == ["due_at", "start_by"]
+
+
+def test_an_event_stating_other_deadlines_than_it_left_is_reported(agent, queue):
+    item = started_item(agent, queue)
+    services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5)
+    event = events_of(item, EventKind.PRIORITY_CHANGED).get()
+    retouch(events_of(item, EventKind.PRIORITY_CHANGED), start_by=event.data["from_due_at"])
+    mismatches, _ = audit()
+    assert [m.field for m in mismatches] == ["start_by"]
+
+
+def test_every_change_of_an_items_deadlines_is_replayed_from_its_events(agent, colleague, queue, other_queue):
+    """Intake, the source's deadline governing while the policy's clock pauses, a pause's
+    end (a resume, get-next's follow-up, rebalancing's, a transfer) and a retarget: each
+    moves due at or start by, and each is in an event the audit replays."""
+    other_queue.teams.add(agent.team)
+    other_queue.standard_handle_time = queue.standard_handle_time + timedelta(minutes=45)
+    other_queue.save()
+    start = timezone.now()
+    resumed = pended_item(agent, queue)
+    by_get_next = pended_item(agent, queue)
+    by_rebalancing = pended_item(colleague, queue)
+    transferred = pended_item(agent, queue)
+    retargeted = started_item(colleague, queue)
+    own_deadline = started_item(colleague, queue, external_deadline=start + timedelta(hours=5))
+    services.item_pend(item_id=own_deadline.pk, actor=colleague.user, until=start + timedelta(minutes=30),
+                       reason="Waiting for the merchant")
+    created = {item.pk: reload(item).due_at for item in (resumed, by_get_next, by_rebalancing, transferred)}
+
+    with time_machine.travel(start + timedelta(hours=2), tick=True):
+        services.item_resume(item_id=resumed.pk, actor=agent.user)
+        services.item_get_next(agent_id=agent.pk)
+        services.agent_set_presence(agent_id=colleague.pk, presence=Presence.AVAILABLE, actor=colleague.user)
+        rebalancing.rebalance()
+        services.item_transfer(item_id=transferred.pk, actor=SUPERVISOR_JOB, to_queue_id=other_queue.pk,
+                               reason="Needs the other desk")
+        services.item_change_priority(item_id=retargeted.pk, actor=SUPERVISOR_JOB, priority=5)
+
+    for item in (resumed, by_get_next, by_rebalancing, transferred):
+        assert reload(item).status != ItemStatus.PENDED and reload(item).due_at > created[item.pk], item
+    assert reload(own_deadline).due_at == start + timedelta(hours=5)  # the source's deadline governs
+    for item in (resumed, by_get_next, by_rebalancing, transferred, retargeted, own_deadline):
+        replay, row = replayed(item), reload(item)
+        assert (replay.due_at, replay.start_by) == (row.due_at, row.start_by), item
+    assert_every_item_passes()
 
 
 def test_a_priority_change_from_a_priority_the_item_did_not_have_is_reported(agent, queue):

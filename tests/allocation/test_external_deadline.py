@@ -104,7 +104,8 @@ def test_without_an_external_deadline_nothing_changes(clock, office, source_api)
 
     assert body["external_deadline"] is None and body["due_at"] == "2031-03-10T17:00:00Z"
     created = WorkItem.objects.get(pk=body["id"]).events.get(kind=EventKind.CREATED)
-    assert created.data == {"source": "cards", "external_id": "CB-1", "queue_id": office.pk}
+    assert created.data == {"source": "cards", "external_id": "CB-1", "queue_id": office.pk,
+                            "due_at": "2031-03-10T17:00:00+00:00", "start_by": created.item.start_by.isoformat()}
 
 
 @pytest.mark.parametrize(("when", "message"), [

@@ -251,7 +251,8 @@ def test_holder_transfers_to_another_queue_keeping_the_due_time(agent, queue, te
     event = _last_event(moved)
     assert event.kind == EventKind.TRANSFERRED
     assert event.data == {"from_queue": queue.code, "from_queue_id": queue.pk, "from_agent": agent.pk,
-                          "to_queue": target.code, "to_queue_id": target.pk}
+                          "to_queue": target.code, "to_queue_id": target.pk,
+                          "due_at": moved.due_at.isoformat(), "start_by": moved.start_by.isoformat()}
 
 
 def test_holder_transfers_to_an_eligible_agent(agent, queue, team):

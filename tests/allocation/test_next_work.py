@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation import services
+from allocation import events, services
 from allocation.audit import items_audit
 from allocation.events import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
@@ -41,6 +41,25 @@ def test_assigns_the_item_and_records_why(agent, queue):
     assert (event.data["from_agent"], event.data["to_agent"]) == (None, agent.pk)
     agent.refresh_from_db()
     assert agent.last_assigned_at == got.assigned_at
+
+
+def test_the_statement_writes_what_the_vocabularys_constructor_writes(agent, queue):
+    """get-next's SQL builds its event's data itself (one statement); it must say exactly
+    what events.assigned says for the same move, key for key and value for value."""
+    item = queued_item(queue, priority=4)
+
+    got = services.item_get_next(agent_id=agent.pk)
+
+    assert got.pk == item.pk
+    written = got.events.get(kind=EventKind.ASSIGNED)
+    built = events.assigned(got, at=written.at, actor=agent.user, from_status=ItemStatus.QUEUED,
+                            rule=RULE_NEXT_BEST, from_agent=None, to_agent=agent.pk, eligible_queues=1)
+    assert set(written.data) == set(built.data)
+    said, meant = events.read(written), events.read(built)
+    for reading in ("rule", "queue_id", "priority", "holder_before", "holder_after", "due_at", "start_by", "order",
+                    "eligible_queues"):
+        assert getattr(said, reading) == getattr(meant, reading), reading
+    assert (written.kind, written.from_status, written.to_status) == (built.kind, built.from_status, built.to_status)
 
 
 def test_returns_none_when_nothing_waits(agent, queue):

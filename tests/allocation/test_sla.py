@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation import services
+from allocation import events, services
 from allocation.models import (
     BusinessCalendar,
     EventKind,
@@ -21,6 +21,7 @@ from allocation.models import (
     SlaPolicy,
     WorkingWindow,
     WorkItem,
+    WorkItemEvent,
 )
 from allocation.services import sla_alerts
 from allocation.services.sla_alerts import sla_alerts_raise
@@ -116,7 +117,7 @@ def test_a_policy_that_does_not_pause_keeps_the_clock_running(agent, queue):
     assert clock_of(item).paused_since is None and clock_of(item).next_alert_at is not None
 
 
-def test_a_follow_up_back_through_get_next_ends_the_pause(agent, queue):
+def test_a_follow_up_back_through_get_next_ends_the_pause_in_the_same_transaction(agent, queue):
     item = pended_item(agent, queue)
     due_before = reload(item).due_at
     _pause_started(item, 3 * HOUR)
@@ -124,22 +125,37 @@ def test_a_follow_up_back_through_get_next_ends_the_pause(agent, queue):
     got = services.item_get_next(agent_id=agent.pk)
     assert got.pk == item.pk and got.status == ItemStatus.ASSIGNED
     clock = clock_of(item)
-    assert clock.paused_since is None and clock.resumed_at is None
+    assert clock.paused_since is None and clock.next_alert_at is not None
     assert abs(clock.paused_working - 3 * HOUR) < timedelta(seconds=5)
     assert abs(got.due_at - (due_before + 3 * HOUR)) < timedelta(seconds=5)
+    assert (got.due_at, got.start_by) == (reload(item).due_at, reload(item).start_by)
+    # The event that gave it back states the deadlines the pause's end left.
+    event = WorkItemEvent.objects.filter(item_id=item.pk, kind=EventKind.ASSIGNED).latest("id")
+    assert events.read(event).due_at == got.due_at and events.read(event).start_by == got.start_by
 
 
-def test_an_interrupted_settle_is_finished_by_the_alert_scan(agent, queue):
+def test_a_follow_up_move_that_fails_half_way_leaves_the_item_and_its_pause_as_they_were(agent, queue, monkeypatch):
+    """The pause ends in the move's transaction: if writing the move fails, neither the item
+    nor its clock changed, and nothing is left for a later job to repair."""
     item = pended_item(agent, queue)
-    due_before = reload(item).due_at
-    now = timezone.now()
-    # What get-next's statement leaves when the process dies before settling.
-    SlaClock.objects.filter(item_id=item.pk).update(paused_since=now - 2 * HOUR, resumed_at=now, next_alert_at=now)
-    sla_alerts_raise(now=now)
-    clock = clock_of(item)
-    assert clock.resumed_at is None and clock.paused_since is None and clock.paused_working == 2 * HOUR
-    assert reload(item).due_at == due_before + 2 * HOUR
-    assert clock.next_alert_at > now
+    _pause_started(item, 2 * HOUR)
+    WorkItem.objects.filter(pk=item.pk).update(pended_until=timezone.now() - timedelta(minutes=1))
+    before_item, before_clock = reload(item), clock_of(item)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the event could not be written")
+
+    monkeypatch.setattr(events, "assigned", broken)
+    with pytest.raises(RuntimeError):
+        services.item_get_next(agent_id=agent.pk)
+    after_item, after_clock = reload(item), clock_of(item)
+    assert (after_item.status, after_item.pended_until, after_item.due_at) == (
+        ItemStatus.PENDED, before_item.pended_until, before_item.due_at)
+    assert (after_clock.paused_since, after_clock.paused_working) == (before_clock.paused_since, timedelta(0))
+
+    monkeypatch.undo()
+    assert services.item_get_next(agent_id=agent.pk).pk == item.pk
+    assert clock_of(item).paused_since is None and clock_of(item).paused_working >= 2 * HOUR
 
 
 def test_priority_change_retargets_keeping_elapsed_and_paused_time(queue):

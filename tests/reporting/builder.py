@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from allocation.models import EventKind, ItemStatus, Presence, PresenceChange, WorkItem, WorkItemEvent
+from allocation import events as item_events
+from allocation.actors import SystemActor
+from allocation.models import ItemStatus, Presence, PresenceChange, WorkItem, WorkItemEvent
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 
@@ -46,33 +48,29 @@ def item_write(life: Life, *, events: bool = True) -> tuple[WorkItem, list[WorkI
         closed_at=life.completed or life.cancelled, started_at=life.spans[0][0] if life.spans else None,
         outcome="done" if life.completed else "",
     )
-    rows = [WorkItemEvent(item=item, at=life.received, kind=EventKind.CREATED, system_actor="tests",
-                          to_status=ItemStatus.QUEUED, data={"queue_id": life.queue.pk})]
+    integration = SystemActor("tests")
+    agent, user = (life.agent.pk, life.agent.user) if life.agent else (None, None)
+    rows = [item_events.created(item, at=life.received, actor=integration, queue=life.queue)]
     if life.transferred:
-        rows.append(WorkItemEvent(
-            item=item, at=life.transferred, kind=EventKind.TRANSFERRED, system_actor="tests",
-            from_status=ItemStatus.QUEUED, to_status=ItemStatus.QUEUED,
-            data={"from_queue_id": life.queue.pk, "to_queue_id": life.transfer_to.pk},
-        ))
+        rows.append(item_events.transferred(item, at=life.transferred, actor=integration,
+                                            from_status=ItemStatus.QUEUED, from_queue=life.queue, from_agent=None))
     if life.spans:
-        user = life.agent.user
-        rows.append(WorkItemEvent(item=item, at=life.spans[0][0] - timedelta(minutes=1), kind=EventKind.ASSIGNED,
-                                  actor=user, from_status=ItemStatus.QUEUED, to_status=ItemStatus.ASSIGNED))
+        rows.append(item_events.assigned(item, at=life.spans[0][0] - timedelta(minutes=1), actor=user,
+                                         from_status=ItemStatus.QUEUED, rule=item_events.RULE_NEXT_BEST,
+                                         from_agent=None, to_agent=agent, eligible_queues=1))
         for number, (start, end) in enumerate(life.spans):
-            rows.append(WorkItemEvent(item=item, at=start, kind=EventKind.STARTED, actor=user,
-                                      from_status=ItemStatus.ASSIGNED, to_status=ItemStatus.IN_PROGRESS))
+            rows.append(item_events.started(item, at=start, actor=user, from_status=ItemStatus.ASSIGNED))
             if number < len(life.spans) - 1:
-                rows.append(WorkItemEvent(item=item, at=end, kind=EventKind.PENDED, actor=user,
-                                          from_status=ItemStatus.IN_PROGRESS, to_status=ItemStatus.PENDED))
-                rows.append(WorkItemEvent(item=item, at=life.spans[number + 1][0] - timedelta(seconds=30),
-                                          kind=EventKind.FOLLOW_UP_DUE, system_actor="tests",
-                                          from_status=ItemStatus.PENDED, to_status=ItemStatus.ASSIGNED))
+                follow_up = life.spans[number + 1][0] - timedelta(seconds=30)
+                rows.append(item_events.pended(item, at=end, actor=user, until=follow_up, reason="Waiting"))
+                rows.append(item_events.follow_up_due(item, at=follow_up, actor=integration,
+                                                      from_status=ItemStatus.PENDED, rule=item_events.RULE_FOLLOW_UP,
+                                                      from_agent=agent, to_agent=agent))
     if life.completed:
-        rows.append(WorkItemEvent(item=item, at=life.completed, kind=EventKind.COMPLETED, actor=life.agent.user,
-                                  from_status=ItemStatus.IN_PROGRESS, to_status=ItemStatus.COMPLETED))
+        rows.append(item_events.completed(item, at=life.completed, actor=user, outcome="done", from_agent=agent))
     if life.cancelled:
-        rows.append(WorkItemEvent(item=item, at=life.cancelled, kind=EventKind.CANCELLED, system_actor="tests",
-                                  from_status=ItemStatus.QUEUED, to_status=ItemStatus.CANCELLED))
+        rows.append(item_events.cancelled(item, at=life.cancelled, actor=integration, from_status=ItemStatus.QUEUED,
+                                          from_agent=None))
     if events:
         WorkItemEvent.objects.bulk_create(rows)
     return item, rows
