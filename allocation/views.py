@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from allocation import forms, labels, selectors, services, transitions
+from allocation import events, forms, labels, selectors, services, transitions
 from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
@@ -163,17 +163,19 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
     action_forms = {action: _action_form(action, item) for action in allowed}
     if sent is not None:
         action_forms[sent.prefix] = sent
-    events = list(item.events.all())
+    timeline = list(item.events.all())
+    why_holder = selectors.assignment_explanation(item, timeline) if roles.oversees_work(request.user) else None
     context = {
         "item": item,
-        "events": events,
-        "user_names": selectors.user_names_in_events(events),
-        "queue_names": selectors.queue_names_in_events(events),
+        "events": timeline,
+        "user_names": selectors.user_names_in_events(timeline),
+        "queue_names": selectors.queue_names_in_events(timeline),
         "allowed": allowed,
         "action_forms": action_forms,
         "now": now,
         "is_agent": roles.is_agent(request.user),
-        "why_holder": selectors.assignment_explanation(item, events) if roles.oversees_work(request.user) else None,
+        "why_holder": why_holder,
+        "why_holder_said": events.read(why_holder) if why_holder else None,
         "cool_offs": selectors.item_cool_offs(item, now=now) if roles.oversees_work(request.user) else [],
     }
     return render(request, "allocation/item.html", context, status=status)

@@ -98,6 +98,7 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
     the items table's history is never scanned."""
     from django.db import connection
 
+    from allocation import events
     from allocation.models import EventKind, WorkItemEvent
     from reporting import rollups
     from reporting.models import QueueHour, RollupState
@@ -113,7 +114,7 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT CASE WHEN e.kind = %(created)s THEN coalesce((e.data->>'queue_id')::bigint, i.queue_id)
+            SELECT CASE WHEN e.kind = %(created)s THEN (e.data->>'{events.QUEUE_ID}')::bigint
                         ELSE i.queue_id END AS queue_id,
                    count(*) FILTER (WHERE e.kind = %(created)s), count(*) FILTER (WHERE e.kind = %(completed)s)
               FROM {WorkItemEvent._meta.db_table} e JOIN {WorkItem._meta.db_table} i ON i.id = e.item_id
