@@ -25,7 +25,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import events, selectors
+from allocation import eligibility, events
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.lock_objects import agents_lock
@@ -249,7 +249,7 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) ->
     order — the agent, the item, then its SLA clock (sla_clock.clock_resume) —, and the
     pause ends in the same transaction as the move."""
     agent = agents_lock([agent_id]).select_related("user").first()
-    refusal = agent_next_work_refusal(agent, held=selectors.agent_active_item_count(agent_id))
+    refusal = agent_next_work_refusal(agent, held=eligibility.active_item_count(agent_id))
     if refusal is not None:
         raise refusal
     item = (

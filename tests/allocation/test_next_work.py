@@ -214,7 +214,7 @@ def test_another_agents_due_pended_item_is_not_served(team, queue):
 def test_sql_eligibility_agrees_with_the_selector():
     """get-next encodes eligibility in SQL; transfers and reports use the selector. Both
     must give the same answer for every agent and queue."""
-    from allocation import selectors
+    from allocation import eligibility
 
     teams = [factories.TeamFactory() for _ in range(2)]
     skills = [factories.SkillFactory() for _ in range(3)]
@@ -236,14 +236,14 @@ def test_sql_eligibility_agrees_with_the_selector():
         for queue in queues:  # a fresh item in every queue; the agent keeps what it takes
             factories.WorkItemFactory(queue=queue)
         expected = set(
-            selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
+            eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
         )
         drawn = set()
         while (item := services.item_get_next(agent_id=agent.pk)) is not None:
             drawn.add(item.queue_id)
         assert drawn == expected, agent
     assert any(
-        selectors.queues_eligible_for(agent_id=a.pk, team_id=a.team_id).exists() for a in agents
+        eligibility.queues_eligible_for(agent_id=a.pk, team_id=a.team_id).exists() for a in agents
     ), "the grid should make some agent eligible somewhere"
 
 

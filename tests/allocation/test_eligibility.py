@@ -1,8 +1,9 @@
-"""Selectors that encode a rule twice (as a queryset and per agent) stay equal."""
+"""Who may receive work (allocation/eligibility.py): its forms — querysets, reasons in
+words, get-next's SQL — give the same answers."""
 
 import pytest
 
-from allocation import selectors, services
+from allocation import eligibility, services
 from allocation.models import Presence
 from tests import factories
 from tests.helpers import assigned_item
@@ -34,14 +35,14 @@ def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
     was_full = agent(capacity=1)
     services.item_release(item_id=assigned_item(was_full, easy).pk, actor=was_full.user, reason="r")
 
-    listed = set(selectors.agents_eligible_for_queue(queue).values_list("pk", flat=True))
+    listed = set(eligibility.agents_eligible_for_queue(queue).values_list("pk", flat=True))
     assert listed == {fits.pk, was_full.pk}
     everyone = list(factories.AgentFactory._meta.model.objects.all())
     for profile in everyone:
-        assert (profile.pk in listed) == (not selectors.agent_ineligibility_reasons(agent=profile, queue=queue))
-    unfit = selectors.agents_unfit_for(everyone, [queue, easy])  # all at once, as a page lists them
+        assert (profile.pk in listed) == (not eligibility.agent_ineligibility_reasons(agent=profile, queue=queue))
+    unfit = eligibility.agents_unfit_for(everyone, [queue, easy])  # all at once, as a page lists them
     assert {agent_id for (agent_id, queue_id), why in unfit.items() if queue_id == queue.pk and not why} == listed
-    eligible, _ = selectors.agents_by_eligibility(everyone, [queue])
+    eligible, _ = eligibility.agents_by_eligibility(everyone, [queue])
     assert {agent.pk for agent in eligible} == listed
-    assert fits.pk not in set(selectors.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
+    assert fits.pk not in set(eligibility.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
         "pk", flat=True))
