@@ -1,12 +1,33 @@
 """Who may receive work (allocation/eligibility.py): its forms — querysets, reasons in
 words, get-next's SQL — give the same answers."""
 
+import random
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
+from django.db import connection
+from django.db.models import Exists
+from django.utils import timezone
 
 from allocation import eligibility, services
-from allocation.models import Presence
+from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
+from allocation.models import (
+    ACTIVE_STATUSES,
+    AgentProfile,
+    AllocationMode,
+    CoolOff,
+    CoolOffKind,
+    ItemStatus,
+    Presence,
+    Queue,
+    WorkItem,
+)
+from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS, ELIGIBLE_CTES, READY_CTES
+from allocation.services.rows import compact_sql
 from tests import factories
 from tests.helpers import assigned_item
+from wfo.exceptions import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +67,155 @@ def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
     assert {agent.pk for agent in eligible} == listed
     assert fits.pk not in set(eligibility.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
         "pk", flat=True))
+
+
+# get-next's SQL and the module, on randomized organisations ------------------------------------
+
+NOW = datetime(2031, 3, 12, 10, 30, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+ORGANISATIONS = range(30)  # seeds
+
+
+def _random_organisation(rng: random.Random) -> list[AgentProfile]:
+    """Teams; queues (active or not, pull or push) served by some of them and requiring
+    some skills at some minimum; agents of a team (or none) holding some skills at some
+    level, of any presence and capacity, holding some items (assigned, in progress,
+    pended); a few items waiting in every queue, some held back from some agents by a
+    cool-off that ends before, at or after NOW. The held and cooled-off rows are written
+    as the services leave them: building them through the services would need the very
+    rule under test to pick who gets what."""
+    teams = [factories.TeamFactory() for _ in range(rng.randint(1, 3))]
+    skills = [factories.SkillFactory() for _ in range(rng.randint(0, 3))]
+    queues = []
+    for _ in range(rng.randint(2, 5)):
+        queue = factories.QueueFactory(
+            teams=rng.sample(teams, rng.randint(0, len(teams))), is_active=rng.random() < 0.85,
+            allocation_mode=rng.choice([AllocationMode.PULL] * 3 + [AllocationMode.PUSH]),
+        )
+        for skill in rng.sample(skills, rng.randint(0, min(2, len(skills)))):
+            factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=rng.randint(1, 4))
+        queues.append(queue)
+    agents = []
+    for _ in range(rng.randint(2, 5)):
+        agent = factories.AgentFactory(
+            team=rng.choice(teams) if rng.random() < 0.9 else None, capacity=rng.randint(0, 4),
+            presence=rng.choice([Presence.AVAILABLE] * 4 + [Presence.AWAY, Presence.OFFLINE]),
+        )
+        for skill in skills:
+            if rng.random() < 0.8:
+                factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=rng.randint(1, 5))
+        for _ in range(rng.randint(0, 2)):
+            status = rng.choice([ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED])
+            factories.WorkItemFactory(
+                queue=rng.choice(queues), status=status, assignee=agent.user, assigned_at=NOW - MINUTE,
+                pended_until=NOW + timedelta(hours=1) if status == ItemStatus.PENDED else None,
+            )
+        agents.append(agent)
+    for queue in queues:
+        for _ in range(rng.randint(1, 5)):
+            item = factories.WorkItemFactory(
+                queue=queue, priority=rng.randint(1, 5), received_at=NOW - rng.randint(0, 600) * MINUTE
+            )
+            for agent in agents:
+                if rng.random() < 0.3:
+                    CoolOff.objects.create(
+                        item=item, agent=agent, kind=rng.choice(CoolOffKind.values), since=NOW - timedelta(hours=1),
+                        until=NOW + rng.choice([-1, 0, 1]) * MINUTE, reason="Not for me",
+                    )
+    return agents
+
+
+def _sql(agent: AgentProfile, *ctes: str, select: str) -> set:
+    """What get-next's own CTEs (as the statement uses them) say about the agent."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {select}", {"agent": agent.pk})
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | None:
+    """What get-next should do for the agent now, by the module: refuse (the error it
+    raises), or hand it the next best of the waiting items it may receive, or nothing."""
+    not_ready = eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
+    if not_ready:
+        return AgentNotAvailable if not_ready[0].kind == eligibility.UNFIT_PRESENCE else AgentAtCapacity
+    queues = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id)
+    waiting = list(
+        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue__in=queues)
+        .order_by("start_by", "-priority", "received_at", "id")
+    )
+    cooling = eligibility.cool_offs_in_force([item.pk for item in waiting], now=timezone.now())
+    return next((item for item in waiting if agent.pk not in cooling.get(item.pk, {})), None)
+
+
+def test_the_ctes_probed_are_get_nexts_own():
+    """The test below runs get-next's `agent`, `ready`, `unmet` and `eligible` on their
+    own: the very text every variant of the statement sends."""
+    for sql in _ASSIGN_NEXT_BY_LIMITS.values():
+        assert sql.startswith(f"WITH {compact_sql(READY_CTES)}, ")
+        assert f", {compact_sql(ELIGIBLE_CTES)}, heads AS (" in sql
+
+
+@pytest.mark.parametrize("seed", ORGANISATIONS)
+def test_get_next_and_the_module_agree(seed):
+    """For every agent: get-next's `ready` and `eligible` CTEs give what the module says
+    (available with room; the active pull queues it qualifies for, while ready). Then,
+    call after call until the agents fill up, get-next refuses whom the module says may
+    take no work, and hands the others the next best item the module says they may receive
+    — never one they are cooling off from, and nothing only when there is no such item."""
+    rng = random.Random(seed)
+    with time_machine.travel(NOW, tick=False):
+        agents = _random_organisation(rng)
+        for agent in rng.choices(agents, k=3 * len(agents)):
+            ready = not eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
+            assert _sql(agent, READY_CTES, select="SELECT user_id FROM ready") == ({agent.pk} if ready else set())
+            qualified = set(
+                eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
+            )
+            eligible = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="SELECT queue_id FROM eligible")
+            assert eligible == (qualified if ready else set()), agent
+
+            expected = _next_by_the_module(agent)
+            if isinstance(expected, type):
+                with pytest.raises(expected):
+                    services.item_get_next(agent_id=agent.pk)
+                continue
+            got = services.item_get_next(agent_id=agent.pk)
+            assert (got and got.pk) == (expected and expected.pk), agent
+
+
+@pytest.mark.parametrize("seed", ORGANISATIONS[:10])
+def test_the_modules_querysets_and_reasons_agree(seed):
+    """The rule's other forms, on the same organisations: the agents a queue offers
+    (agents_eligible_for_queue) are those with no reason not to (agents_unfit_for); those
+    qualified by team and skills (agents_skilled_for_queue, alone and as a subquery) are
+    those with no team or skill reason, and have the queue among queues_eligible_for's;
+    the rebalancer's filter finds exactly the active items of holders with such a reason;
+    the active-item counts agree."""
+    with time_machine.travel(NOW, tick=False):
+        agents = _random_organisation(random.Random(seed))
+    queues = list(Queue.objects.all())
+    unfit = eligibility.agents_unfit_for(agents, queues)
+    qualification = {eligibility.UNFIT_TEAM, eligibility.UNFIT_SKILL}
+
+    def qualified(agent_id: int, queue_id: int) -> bool:
+        return not {reason.kind for reason in unfit[(agent_id, queue_id)]} & qualification
+
+    for queue in queues:
+        offered = set(eligibility.agents_eligible_for_queue(queue).values_list("pk", flat=True))
+        assert offered == {agent.pk for agent in agents if not unfit[(agent.pk, queue.pk)]}
+        skilled = set(eligibility.agents_skilled_for_queue(queue).values_list("pk", flat=True))
+        assert skilled == {agent.pk for agent in agents if qualified(agent.pk, queue.pk)}
+    for agent in agents:
+        skilled_for = Queue.objects.filter(Exists(eligibility.agents_skilled_for_queue().filter(pk=agent.pk)))
+        assert set(skilled_for.values_list("pk", flat=True)) == {q.pk for q in queues if qualified(agent.pk, q.pk)}
+        eligible = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
+        assert set(eligible.values_list("pk", flat=True)) == {
+            q.pk for q in queues if q.is_active and qualified(agent.pk, q.pk)
+        }
+    active = WorkItem.objects.filter(status__in=ACTIVE_STATUSES)
+    assert set(active.filter(eligibility.holder_unqualified()).values_list("pk", flat=True)) == {
+        item.pk for item in active if not qualified(item.assignee_id, item.queue_id)
+    }
+    counts = eligibility.active_item_counts(agent.pk for agent in agents)
+    assert counts == {agent.pk: n for agent in agents if (n := eligibility.active_item_count(agent.pk))}
+    assert any(counts.values()) or not active.exists()
