@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Exists
 from django.utils import timezone
 
-from allocation import eligibility, services
+from allocation import eligibility, events, services
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -18,11 +18,14 @@ from allocation.models import (
     AllocationMode,
     CoolOff,
     CoolOffKind,
+    EventKind,
     ItemStatus,
     Presence,
     Queue,
     WorkItem,
+    WorkItemEvent,
 )
+from allocation.services import moves, rebalancing
 from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS, ELIGIBLE_CTES, READY_CTES
 from allocation.services.rows import compact_sql
 from tests import factories
@@ -72,7 +75,7 @@ def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
 # get-next's SQL and the module, on randomized organisations ------------------------------------
 
 NOW = datetime(2031, 3, 12, 10, 30, tzinfo=UTC)
-MINUTE = timedelta(minutes=1)
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 ORGANISATIONS = range(30)  # seeds
 
 
@@ -219,3 +222,84 @@ def test_the_modules_querysets_and_reasons_agree(seed):
     counts = eligibility.active_item_counts(agent.pk for agent in agents)
     assert counts == {agent.pk: n for agent in agents if (n := eligibility.active_item_count(agent.pk))}
     assert any(counts.values()) or not active.exists()
+
+
+# Explaining a move to an agent -----------------------------------------------------------------
+
+def test_a_move_of_one_item_and_a_batch_choose_and_explain_alike(team, settings):
+    """The push job and the capacity rule move one item at a time (moves.candidates), the
+    absent-holder and lost-eligibility rules in batches (moves.Receivers): for the same
+    item they choose the same agent and record the same candidates — the winner, those it
+    beat, then the serving team's others with every reason, one who handed the item back
+    among them — and the batch writes them into its event."""
+    settings.WFO_REBALANCE_GRACE = 15 * MINUTE
+    with time_machine.travel(NOW, tick=False):
+        spanish = factories.SkillFactory(name="Spanish")
+        queue = factories.QueueFactory(teams=[team])
+        factories.QueueSkillFactory(queue=queue, skill=spanish, min_proficiency=2)
+
+        def agent(username, *, level=3, **fields):
+            made = factories.AgentFactory(team=team, user__username=username, **fields)
+            if level:
+                factories.AgentSkillFactory(agent=made, skill=spanish, proficiency=level)
+            return made
+
+        quitter, holder = agent("quitter"), agent("holder")
+        item = assigned_item(quitter, queue)
+        services.item_release(item_id=item.pk, actor=quitter.user, reason="Needs a fraud specialist")
+        assert services.item_get_next(agent_id=holder.pk).pk == item.pk
+        first, second = agent("first"), agent("second")
+        away, full, unskilled = agent("away", presence=Presence.AWAY), agent("full", capacity=0), agent("low", level=1)
+        for n, who in enumerate((quitter, first, second)):  # the one who handed it back would be first in line
+            AgentProfile.objects.filter(pk=who.pk).update(last_assigned_at=NOW - (3 - n) * timedelta(hours=1))
+        item = WorkItem.objects.select_related("queue", "assignee").get(pk=item.pk)
+
+        one = moves.candidates(item, now=NOW, exclude={holder.pk})
+        batch = moves.Receivers(NOW).pick(item, eligibility.cool_offs_in_force([item.pk], now=NOW)[item.pk])
+        assert one[0].pk == batch[0].pk == first.pk
+        assert one[1] == batch[1] == [
+            {"agent": "first", "chosen": True, "why": "eligible, least recently assigned"},
+            {"agent": "second", "chosen": False, "why": f"eligible, but assigned more recently than {first}"},
+            {"agent": "quitter", "chosen": False, "why": f"{quitter} released this item (Needs a fraud specialist)."},
+            {"agent": "away", "chosen": False, "why": f"{away} is away."},
+            {"agent": "full", "chosen": False, "why": f"{full} already holds 0 of 0 items."},
+            {"agent": "low", "chosen": False, "why": f"{unskilled} lacks Spanish at level 2."},
+        ]
+
+        services.agent_set_presence(agent_id=holder.pk, presence=Presence.OFFLINE, actor=holder.user)
+        AgentProfile.objects.filter(pk=holder.pk).update(presence_since=NOW - timedelta(hours=1))
+        rebalancing.rebalance()
+        event = item.events.get(kind=EventKind.REBALANCED)
+        assert event.data["to_agent"] == first.pk and event.data["candidates"] == one[1]
+
+
+@pytest.mark.parametrize("rule", [events.RULE_OVER_CAPACITY, events.RULE_ABSENT])
+def test_a_receiver_lost_before_the_move_is_explained(rule, team, settings, monkeypatch):
+    """The receiver is chosen before the locks are taken; if it went away meanwhile, the
+    item goes to its queue and the event says so: nobody chosen, and why the chosen one
+    could not take it — one item at a time (over capacity) and in a batch (absent holder)."""
+    settings.WFO_REBALANCE_GRACE = 15 * MINUTE
+    with time_machine.travel(NOW, tick=False):
+        queue = factories.QueueFactory(teams=[team])
+        holder = factories.AgentFactory(team=team, capacity=2, user__username="holder")
+        items = [assigned_item(holder, queue), assigned_item(holder, queue)]
+        helper = factories.AgentFactory(team=team, user__username="helper")
+        if rule == events.RULE_OVER_CAPACITY:
+            AgentProfile.objects.filter(pk=holder.pk).update(capacity=1)
+        else:
+            AgentProfile.objects.filter(pk=holder.pk).update(presence=Presence.OFFLINE, presence_since=NOW - HOUR)
+        lock = moves.agents_lock
+
+        def helper_leaves_first(agent_ids):
+            AgentProfile.objects.filter(pk=helper.pk).update(presence=Presence.AWAY)
+            return lock(agent_ids)
+
+        monkeypatch.setattr(moves, "agents_lock", helper_leaves_first)
+        rebalancing.rebalance()
+    moved = WorkItemEvent.objects.filter(item__in=items, kind=EventKind.REBALANCED)
+    assert moved and all(event.data["rule"] == rule and event.data["to_queue"] == queue.code for event in moved)
+    for event in moved:
+        assert event.data["candidates"] == [
+            {"agent": "helper", "chosen": False, "why": "eligible, least recently assigned"},
+            {"agent": "helper", "chosen": False, "why": f"{helper} is away."},
+        ]
