@@ -272,11 +272,12 @@ def receiver_chosen(
     `eligible` are the agents who may receive the item's queue's items, least recently
     assigned first; of them, those in `exclude` (the holder) are not considered and those
     cooling off from the item (`cool_offs`, by agent id) may not receive it. The receiver
-    is the first of the others with `room` (what a batch has already given them counts);
-    listed are it and the first ones it beat, then the serving teams' agents who may not
-    receive the item (`not_eligible` — as agents_not_eligible_for_queue reads them — and
-    those cooling off), by id, each with every reason; CANDIDATES_SHOWN of each at most.
-    `eligible` holds at least the first CANDIDATES_SHOWN considered, and every one cooling off."""
+    is the first of the others with `room` (what a batch has already given them counts).
+    Listed are the first CANDIDATES_SHOWN considered (and the receiver, if later), each
+    with why it lost, then the first CANDIDATES_SHOWN by id of the serving teams' agents
+    who may not receive the item — `not_eligible`, as agents_not_eligible_for_queue reads
+    them, and those cooling off — each with every reason. `eligible` holds at least the
+    first CANDIDATES_SHOWN considered, and every one cooling off."""
     considered, winner = [], None
     for agent in eligible:
         if agent.pk in exclude or agent.pk in cool_offs:
