@@ -1,32 +1,26 @@
 """Reads for pages, the API and services. Each returns what its caller shows in a
-bounded number of queries."""
+bounded number of queries. Who may receive work, and why not, is allocation/eligibility.py."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Concat
 
 from allocation import events, labels, transitions
+from allocation.eligibility import cooling_off
 from allocation.exceptions import ItemNotFound
 from allocation.models import (
-    ACTIVE_STATUSES,
     HELD_STATUSES,
     OPEN_STATUSES,
     AgentProfile,
-    AgentSkill,
-    AllocationMode,
     CoolOff,
     ItemStatus,
-    Presence,
     PresenceReason,
     Queue,
-    QueueSkill,
     WorkItem,
     WorkItemEvent,
     customer_key,
@@ -49,145 +43,6 @@ def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:
         return user.agent_profile
     except AgentProfile.DoesNotExist:
         return None
-
-
-def queues_with_unmet_skills(agent_id: int) -> QuerySet[QueueSkill]:
-    """Skill requirements (one row each, by queue) that `agent_id` does not meet."""
-    meets = AgentSkill.objects.filter(
-        agent_id=agent_id, skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
-    )
-    return QueueSkill.objects.filter(~Exists(meets))
-
-
-def queues_eligible_for(*, agent_id: int, team_id: int | None, pull_only: bool = True) -> QuerySet[Queue]:
-    """Active queues the agent may receive items of by team and skills (presence and
-    capacity are the caller's concern: they change by the minute).
-
-    get-next encodes the same rule in SQL (services/next_work.py) to stay one statement;
-    tests/allocation/test_next_work.py::test_sql_eligibility_agrees_with_the_selector keeps
-    the two equal."""
-    if team_id is None:
-        return Queue.objects.none()
-    unmet = queues_with_unmet_skills(agent_id).filter(queue_id=OuterRef("pk"))
-    queues = Queue.objects.filter(is_active=True, teams__id=team_id).exclude(Exists(unmet))
-    if pull_only:
-        queues = queues.filter(allocation_mode=AllocationMode.PULL)
-    return queues
-
-
-def agent_active_item_count(agent_id: int) -> int:
-    return WorkItem.objects.filter(assignee_id=agent_id, status__in=ACTIVE_STATUSES).count()
-
-
-class Unfit(NamedTuple):
-    """One reason an agent may not receive a queue's items now: `label` for a list of
-    agents ("offline", "at capacity 5/5"), `sentence` naming the agent, for a refusal."""
-
-    kind: str
-    label: str
-    sentence: str
-
-
-UNFIT_TEAM, UNFIT_SKILL, UNFIT_PRESENCE, UNFIT_CAPACITY = "team", "skill", "presence", "capacity"
-
-
-def agents_unfit_for(agents: Sequence[AgentProfile], queues: Sequence[Queue]) -> dict[tuple[int, int], list[Unfit]]:
-    """The eligibility rule for receiving work, for each (agent id, queue id): why the
-    agent may not receive the queue's items now (its team serves the queue, it holds every
-    required skill at its minimum, it is available, it holds fewer active items than its
-    capacity); an empty list when it may. A fixed number of queries however many agents and
-    queues, so a page can list every candidate with its reasons.
-    tests/allocation/test_selectors.py keeps it equal to agents_eligible_for_queue."""
-    agent_ids, queue_ids = [agent.pk for agent in agents], [queue.pk for queue in queues]
-    if not agent_ids or not queue_ids:
-        return {(agent.pk, queue.pk): [] for agent in agents for queue in queues}
-    serving = set(Queue.teams.through.objects.filter(queue_id__in=queue_ids).values_list("queue_id", "team_id"))
-    required = list(QueueSkill.objects.filter(queue_id__in=queue_ids).select_related("skill").order_by("pk"))
-    levels = {
-        (agent_id, skill_id): proficiency for agent_id, skill_id, proficiency in AgentSkill.objects.filter(
-            agent_id__in=agent_ids, skill_id__in={requirement.skill_id for requirement in required}
-        ).values_list("agent_id", "skill_id", "proficiency")
-    } if required else {}
-    held = dict(
-        WorkItem.objects.filter(assignee_id__in=agent_ids, status__in=ACTIVE_STATUSES).order_by()
-        .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
-    )
-    unfit = {}
-    for agent in agents:
-        for queue in queues:
-            reasons = []
-            if (queue.pk, agent.team_id) not in serving:
-                reasons.append(Unfit(UNFIT_TEAM, f"not in a team serving {queue.name}",
-                                     f"{agent} is not in a team serving {queue.name}."))
-            reasons.extend(
-                Unfit(UNFIT_SKILL, f"lacks {need.skill.name} at level {need.min_proficiency}",
-                      f"{agent} lacks {need.skill.name} at level {need.min_proficiency}.")
-                for need in required
-                if need.queue_id == queue.pk and levels.get((agent.pk, need.skill_id), 0) < need.min_proficiency
-            )
-            if agent.presence != Presence.AVAILABLE:
-                presence = agent.get_presence_display().lower()
-                reasons.append(Unfit(UNFIT_PRESENCE, presence, f"{agent} is {presence}."))
-            count = held.get(agent.pk, 0)
-            if count >= agent.capacity:
-                reasons.append(Unfit(UNFIT_CAPACITY, f"at capacity {count}/{agent.capacity}",
-                                     f"{agent} already holds {count} of {agent.capacity} items."))
-            unfit[(agent.pk, queue.pk)] = reasons
-    return unfit
-
-
-def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[str]:
-    """Why `agent` may not receive an item of `queue` now; empty when it may."""
-    return [reason.sentence for reason in agents_unfit_for([agent], [queue])[(agent.pk, queue.pk)]]
-
-
-def agents_by_eligibility(
-    agents: Sequence[AgentProfile], queues: Sequence[Queue]
-) -> tuple[list[AgentProfile], list[tuple[AgentProfile, list[str]]]]:
-    """`agents` split by whether they may receive the items of every one of `queues` now:
-    those who may, and the others each with why not (labels, each said once)."""
-    unfit = agents_unfit_for(agents, queues)
-    eligible, others = [], []
-    for agent in agents:
-        labels = list(dict.fromkeys(reason.label for queue in queues for reason in unfit[(agent.pk, queue.pk)]))
-        if labels:
-            others.append((agent, labels))
-        else:
-            eligible.append(agent)
-    return eligible, others
-
-
-def agents_skilled_for_queue(queue: Queue | None = None) -> QuerySet[AgentProfile]:
-    """Agents whose team serves `queue` and who hold every required skill at its minimum —
-    whatever their presence and load (capacity planning counts them). Without a queue, a
-    subquery about the queue of an outer query (its OuterRef("pk")): one query counts
-    them for every queue."""
-    meets = AgentSkill.objects.filter(
-        agent_id=OuterRef(OuterRef("pk")), skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
-    )
-    unmet = QueueSkill.objects.filter(queue=queue if queue is not None else OuterRef(OuterRef("pk")))
-    unmet = unmet.filter(~Exists(meets))
-    return AgentProfile.objects.filter(team__queues=queue if queue is not None else OuterRef("pk")).exclude(
-        Exists(unmet)
-    )
-
-
-def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:
-    """Agents who may receive an item of `queue` right now (team, skills, presence and
-    capacity), least recently assigned first: the transfer targets a page offers.
-    tests/allocation/test_selectors.py keeps it equal to agent_ineligibility_reasons."""
-    held = (
-        WorkItem.objects.filter(assignee_id=OuterRef("pk"), status__in=ACTIVE_STATUSES)
-        .values("assignee_id").annotate(n=Count("*")).values("n")
-    )
-    agents = (
-        agents_skilled_for_queue(queue).filter(presence=Presence.AVAILABLE)
-        .annotate(held=Coalesce(Subquery(held), 0))
-        .filter(held__lt=F("capacity"))
-        .select_related("user", "team")
-        .order_by(F("last_assigned_at").asc(nulls_first=True), "pk")
-    )
-    return agents.exclude(pk=exclude_agent_id) if exclude_agent_id is not None else agents
 
 
 def items_visible_to(user: AbstractBaseUser) -> QuerySet[WorkItem]:
@@ -362,7 +217,9 @@ def with_clock_readings(items: list[WorkItem], *, now: datetime) -> list[WorkIte
 
 def item_cool_offs(item: WorkItem, *, now: datetime) -> list[CoolOff]:
     """The agents the item is held back from now (they released or rejected it), and why."""
-    return list(CoolOff.objects.filter(item=item, until__gt=now).select_related("agent__user").order_by("until"))
+    return list(
+        CoolOff.objects.filter(cooling_off(now), item=item).select_related("agent__user").order_by("until")
+    )
 
 
 def assignment_explanation(item: WorkItem, item_events: list[WorkItemEvent]) -> WorkItemEvent | None:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from allocation import events, forms, labels, selectors, services, transitions
+from allocation import eligibility, events, forms, labels, selectors, services, transitions
 from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
@@ -142,7 +142,7 @@ def _action_form(action: str, item: WorkItem, data=None):
     if action == transitions.RELEASE:
         return forms.ReleaseForm(data, prefix=action)
     if action == transitions.TRANSFER:
-        agents = selectors.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
+        agents = eligibility.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
         return forms.TransferForm(
             data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents), prefix=action
         )
@@ -391,7 +391,7 @@ def reassign(request: HttpRequest) -> HttpResponse:
         AgentProfile.objects.filter(team__queues__in=queues).distinct().select_related("user", "team")
         .order_by("user__username")
     )
-    eligible, ineligible = selectors.agents_by_eligibility(candidates, item_queues)
+    eligible, ineligible = eligibility.agents_by_eligibility(candidates, item_queues)
     form = forms.ReassignForm(request.POST or None, item_ids=item_ids, queues=list(queues), eligible=eligible,
                               ineligible=ineligible,
                               initial={"items": item_ids if request.GET.get("select") == "all" else []})

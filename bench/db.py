@@ -263,7 +263,7 @@ def reset_items(t: Target, n: int, chunk: int = 250_000) -> dict:
 
 def agents(t: Target) -> list[tuple[int, str, int]]:
     """(user id, token key, eligible queue count) per agent, computed with the same rules
-    as selectors.queues_eligible_for (team serves the queue, every skill met)."""
+    as allocation.eligibility.queues_eligible_for (team serves the queue, every skill met)."""
     with connect(t.url) as c:
         return c.execute("""
             SELECT p.user_id, k.key,

@@ -219,7 +219,7 @@ def capacity_plan(
     The forecast is, per weekday, the average arrivals on that weekday over the last
     `history_weeks` weeks; the handle time is the average over the same weeks, else the
     queue's standard time."""
-    from allocation.selectors import agents_skilled_for_queue
+    from allocation.eligibility import agents_skilled_for_queue
     from reporting.models import QueueDay
 
     today = today or timezone.localdate()

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db.models import F
 from rest_framework.authtoken.models import Token
 
-from allocation import demo, selectors
+from allocation import demo, eligibility
 from allocation import events as item_events
 from allocation.audit import items_audit
 from allocation.demo.backlog import BACKLOG_SHARE, PULLED_SHARE
@@ -135,15 +135,15 @@ def test_agents_have_a_team_skills_and_eligible_queues():
         assert agent.team is not None
         assert 2 <= len(agent.skill_levels.all()) <= 5
         assert 2 <= agent.capacity <= 5
-        assert selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).exists(), agent
+        assert eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).exists(), agent
     for queue in Queue.objects.all():
         assert queue.outcomes and queue.skill_requirements.exists()
-        assert any(queue in selectors.queues_eligible_for(agent_id=a.pk, team_id=a.team_id) for a in agents), queue
+        assert any(queue in eligibility.queues_eligible_for(agent_id=a.pk, team_id=a.team_id) for a in agents), queue
     assert Group.objects.get(name=roles.AGENT).user_set.count() == len(demo.AGENT_NAMES)
 
 
 def _eligible_queues(agent: AgentProfile) -> list[int]:
-    return list(selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True))
+    return list(eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True))
 
 
 @pytest.mark.django_db

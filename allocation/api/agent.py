@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocation import selectors, services
+from allocation import eligibility, selectors, services
 from allocation.api.common import ItemOutputSerializer, item_response
 from allocation.models import AgentProfile, Presence, PresenceReason
 from wfo.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
@@ -66,7 +66,7 @@ class AgentPresenceApi(APIView):
     )
 
     def _render(self, profile: AgentProfile) -> Response:
-        holding = selectors.agent_active_item_count(profile.pk)
+        holding = eligibility.active_item_count(profile.pk)
         refusal = services.agent_next_work_refusal(profile, held=holding)
         return Response({
             "presence": profile.presence,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from allocation import selectors
+from allocation import eligibility
 from allocation.demo.catalog import HISTORY_DAYS
 from allocation.models import AgentProfile, Presence, PresenceChange
 
@@ -59,7 +59,7 @@ def agent_plans(rng: random.Random, agents: list[AgentProfile], now: datetime) -
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     plans = []
     for index, agent in enumerate(agents):
-        eligible = set(selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id)
+        eligible = set(eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id)
                        .values_list("pk", flat=True))
         plan = AgentPlan(user_id=agent.pk, eligible_queue_ids=eligible, pace=round(rng.uniform(0.6, 1.1), 2))
         start_hour = 7 if index % 2 == 0 else 11

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 
-from allocation import selectors, transitions
+from allocation import eligibility, transitions
 from allocation.actors import Actor, SystemActor
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services.lifecycle import item_transfer
@@ -84,9 +84,9 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
     in_scope = WorkItem.objects.filter(items_reassignable_by(actor), pk__in=item_ids)
     allowed_ids = set(in_scope.values_list("pk", flat=True))
     result = BulkResult(target=_target_label(agent, queue))
-    taken = selectors.agent_active_item_count(agent.pk) if agent else 0
+    taken = eligibility.active_item_count(agent.pk) if agent else 0
     # Capacity is counted across the selection below, not per item.
-    unfit = selectors.agents_unfit_for([agent], list({item.queue_id: item.queue for item in items}.values())) if (
+    unfit = eligibility.agents_unfit_for([agent], list({item.queue_id: item.queue for item in items}.values())) if (
         agent is not None) else {}
     found = set()
     for item in items:
@@ -101,9 +101,9 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
                 reasons.append(f"{agent} already holds it.")
             reasons.extend(
                 reason.sentence for reason in unfit[(agent.pk, item.queue_id)]
-                if reason.kind != selectors.UNFIT_CAPACITY
+                if reason.kind != eligibility.UNFIT_CAPACITY
             )
-            if not reasons and taken >= agent.capacity:
+            if not reasons and not eligibility.has_room(held=taken, capacity=agent.capacity):
                 reasons.append(f"{agent} would hold more than its capacity of {agent.capacity}.")
         elif item.status == ItemStatus.QUEUED and item.queue_id == queue.pk:
             reasons.append(f"It is already waiting in {queue.name}.")

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import events, selectors, sla, transitions
+from allocation import eligibility, events, sla, transitions
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
     AgentAtCapacity,
@@ -201,8 +201,8 @@ def item_resume(*, item_id: int, actor: Actor) -> WorkItem:
     _require_holder(item, actor)
     _require_status(item, transitions.HOLDER_MAY[transitions.RESUME], "resumed")
     if holder is not None:
-        held = selectors.agent_active_item_count(holder.pk)
-        if held >= holder.capacity:
+        held = eligibility.active_item_count(holder.pk)
+        if not eligibility.has_room(held=held, capacity=holder.capacity):
             raise AgentAtCapacity(f"You already hold {held} of {holder.capacity} items: finish, pend or release "
                                   "one first, then resume this one.")
     now = timezone.now()
@@ -322,7 +322,7 @@ def item_transfer(
     if target_agent is not None:
         if target_agent.pk == item.assignee_id:
             raise IllegalTransition(f"{target_agent} already holds work item #{item.pk}.")
-        reasons = selectors.agent_ineligibility_reasons(agent=target_agent, queue=item.queue)
+        reasons = eligibility.agent_ineligibility_reasons(agent=target_agent, queue=item.queue)
         if reasons:
             raise AgentNotEligible(" ".join(reasons), fields={"agent": reasons})
         item.status = ItemStatus.ASSIGNED

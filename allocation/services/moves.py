@@ -19,16 +19,16 @@ order by time stays its order of writing (as item_pend does, lifecycle.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from allocation import selectors
+from allocation import eligibility
 from allocation.actors import SystemActor
 from allocation.lock_objects import agents_lock
 from allocation.models import (
@@ -46,8 +46,6 @@ from allocation.services import sla_clock
 # A job's move is written by one of the vocabulary's constructors (allocation/events.py):
 # events.rebalanced, reservation_expired, follow_up_due, or assigned (push).
 MoveEvent = Callable[..., WorkItemEvent]
-
-CANDIDATES_SHOWN = 5
 
 
 @dataclass
@@ -79,31 +77,16 @@ def moved_at(now: datetime) -> datetime:
 
 def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[AgentProfile | None, list[dict]]:
     """The agent an item should go to (eligible now, least recently assigned first) and the
-    explanation: the first few eligible agents and the serving team's others, each with why
-    it did not win."""
-    eligible = selectors.agents_eligible_for_queue(item.queue).exclude(pk__in=exclude)
-    cooled_off = CoolOff.objects.filter(item=item, until__gt=now).values("agent_id")
-    eligible = eligible.exclude(pk__in=cooled_off)
-    ranked = list(eligible[:CANDIDATES_SHOWN])
-    winner = ranked[0] if ranked else None
-    considered = []
-    for rank, agent in enumerate(ranked):
-        why = "eligible, least recently assigned" if rank == 0 else (
-            f"eligible, but assigned more recently than {winner}"
-        )
-        considered.append({"agent": agent.user.get_username(), "chosen": rank == 0, "why": why})
-    others = (
-        AgentProfile.objects.filter(team__queues=item.queue).exclude(pk__in={a.pk for a in ranked} | exclude)
-        .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
+    candidates its event records (eligibility.receiver_chosen)."""
+    cool_offs = eligibility.cool_offs_in_force([item.pk], now=now).get(item.pk, {})
+    eligible = eligibility.agents_eligible_for_queue(item.queue)
+    ranked = list(eligible.exclude(pk__in=exclude | set(cool_offs))[:eligibility.CANDIDATES_SHOWN])
+    if cool_offs:  # explained among those who may not receive it
+        ranked += eligible.filter(pk__in=list(cool_offs))
+    return eligibility.receiver_chosen(
+        ranked, room=lambda agent: agent.capacity - agent.held,
+        not_eligible=eligibility.agents_not_eligible_for_queue(item.queue), cool_offs=cool_offs, exclude=exclude,
     )
-    for agent in others:
-        reasons = selectors.agent_ineligibility_reasons(agent=agent, queue=item.queue)
-        handed_back = CoolOff.objects.filter(item=item, agent=agent, until__gt=now).first()
-        if handed_back is not None:
-            reasons.append(f"{agent} {handed_back.kind} this item ({handed_back.reason}).")
-        considered.append({"agent": agent.user.get_username(), "chosen": False,
-                           "why": " ".join(reasons) or "not among the first eligible"})
-    return winner, considered
 
 
 # A due follow-up ---------------------------------------------------------------------------
@@ -119,7 +102,7 @@ def follow_up_destination(holder: AgentProfile | None, *, waited: timedelta) -> 
     or one that waited that long, goes to its queue."""
     if holder is None or holder.presence != Presence.AVAILABLE:
         return QUEUE, "Its agent is not available."
-    if selectors.agent_active_item_count(holder.pk) < holder.capacity:
+    if eligibility.has_room(held=eligibility.active_item_count(holder.pk), capacity=holder.capacity):
         return HOLDER, ""
     if waited < settings.WFO_FOLLOW_UP_WAIT:
         return WAIT, ""
@@ -163,10 +146,9 @@ def move_one(
             target = target if destination == HOLDER else None
             reason = f"{reason} {why}".strip()
         if target is not None and not to_holder:
-            refused = selectors.agent_ineligibility_reasons(agent=target, queue=locked.queue)
+            refused = eligibility.agents_unfit_for([target], [locked.queue])[(target.pk, locked.queue_id)]
             if refused:  # changed since it was chosen: the queue takes the item instead
-                considered = [{**c, "chosen": False} for c in considered]
-                considered.append({"agent": target.user.get_username(), "chosen": False, "why": " ".join(refused)})
+                considered = eligibility.receiver_refused(considered, target, refused)
                 target = None
         from_status = locked.status
         if target is None and from_status == ItemStatus.QUEUED:
@@ -199,48 +181,31 @@ class Receivers:
     def __init__(self, now: datetime) -> None:
         self.now = now
         self._ranked: dict[int, list[AgentProfile]] = {}
-        self._not_eligible: dict[int, list[dict]] = {}
+        self._not_eligible: dict[int, list[tuple[AgentProfile, list[eligibility.Unfit]]]] = {}
         self.spare: dict[int, int] = {}
 
     def _load(self, queue: Queue) -> list[AgentProfile]:
         if queue.pk not in self._ranked:
-            ranked = list(selectors.agents_eligible_for_queue(queue))
+            ranked = list(eligibility.agents_eligible_for_queue(queue))
             for agent in ranked:
                 self.spare.setdefault(agent.pk, agent.capacity - agent.held)
             self._ranked[queue.pk] = ranked
-            # The serving teams' other agents, and why none of them could take the queue's items.
-            others = (
-                AgentProfile.objects.filter(team__queues=queue).exclude(pk__in=[a.pk for a in ranked])
-                .select_related("user").order_by("pk")[:CANDIDATES_SHOWN]
-            )
-            self._not_eligible[queue.pk] = [
-                {"agent": agent.user.get_username(), "chosen": False,
-                 "why": " ".join(selectors.agent_ineligibility_reasons(agent=agent, queue=queue))}
-                for agent in others
-            ]
+            self._not_eligible[queue.pk] = eligibility.agents_not_eligible_for_queue(queue)
         return self._ranked[queue.pk]
 
-    def pick(self, item: WorkItem, rejected: set[int]) -> tuple[AgentProfile | None, list[dict]]:
+    def pick(self, item: WorkItem, cool_offs: Mapping[int, CoolOff]) -> tuple[AgentProfile | None, list[dict]]:
+        """The receiver of `item` (not its holder, nor an agent cooling off from it) and the
+        candidates its event records; the receiver goes to the back of the line."""
         ranked = self._load(item.queue)
-        considered, winner = [], None
-        for agent in ranked:
-            if agent.pk == item.assignee_id or agent.pk in rejected:
-                continue
-            if winner is None and self.spare[agent.pk] > 0:
-                winner = agent
-                considered.append({"agent": agent.user.get_username(), "chosen": True,
-                                   "why": "eligible, least recently assigned"})
-            elif len(considered) < CANDIDATES_SHOWN:
-                why = "no room left" if self.spare[agent.pk] <= 0 else "assigned more recently"
-                considered.append({"agent": agent.user.get_username(), "chosen": False, "why": why})
-            if winner is not None and len(considered) >= CANDIDATES_SHOWN:
-                break
+        winner, considered = eligibility.receiver_chosen(
+            ranked, room=lambda agent: self.spare[agent.pk], not_eligible=self._not_eligible[item.queue_id],
+            cool_offs=cool_offs, exclude={item.assignee_id},
+        )
         if winner is not None:
             self.spare[winner.pk] -= 1
             ranked.remove(winner)
             ranked.append(winner)  # it was just assigned: the back of the line
-        not_eligible = [c for c in self._not_eligible[item.queue_id] if c["why"]]
-        return winner, considered + [c for c in not_eligible if c["agent"] != getattr(item.assignee, "username", "")]
+        return winner, considered
 
 
 def move_held_batch(
@@ -252,19 +217,14 @@ def move_held_batch(
     an overlapping run has the others); capacities are checked again under the locks."""
     count = MoveCount()
     planned = list(WorkItem.objects.filter(pk__in=item_ids).select_related("queue", "assignee"))
-    rejected: dict[int, set[int]] = {}  # items handed back by agents, still cooling off
-    for cool_off in CoolOff.objects.filter(item_id__in=item_ids, until__gt=now):
-        rejected.setdefault(cool_off.item_id, set()).add(cool_off.agent_id)
+    cool_offs = eligibility.cool_offs_in_force(item_ids, now=now) if to_agent else {}
     plan = {
-        item.pk: receivers.pick(item, rejected.get(item.pk, set())) if to_agent else (None, []) for item in planned
+        item.pk: receivers.pick(item, cool_offs.get(item.pk, {})) if to_agent else (None, []) for item in planned
     }
     targets = sorted({winner.pk for winner, _ in plan.values() if winner is not None})
     with transaction.atomic():
         locked_agents = {agent.pk: agent for agent in agents_lock(targets)}
-        held_now = dict(
-            WorkItem.objects.filter(assignee_id__in=targets, status__in=ACTIVE_STATUSES)
-            .values("assignee_id").annotate(n=Count("*")).values_list("assignee_id", "n")
-        )
+        held_now = eligibility.active_item_counts(targets)
         locked = list(
             WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
             .filter(rule_applies, pk__in=item_ids, status__in=ACTIVE_STATUSES).order_by("pk")
@@ -275,10 +235,9 @@ def move_held_batch(
         for item in locked:
             winner, considered = plan.get(item.pk, (None, []))
             agent = locked_agents.get(winner.pk) if winner is not None else None
-            if agent is not None and (agent.presence != Presence.AVAILABLE
-                                      or held_now.get(agent.pk, 0) >= agent.capacity):
-                considered = [*considered, {"agent": winner.user.get_username(), "chosen": False,
-                                            "why": "no longer available or has no room"}]
+            refused = eligibility.agent_not_ready(agent, held=held_now.get(agent.pk, 0)) if agent is not None else []
+            if refused:
+                considered = eligibility.receiver_refused(considered, agent, refused)
                 agent = None
             if agent is not None:
                 held_now[agent.pk] = held_now.get(agent.pk, 0) + 1

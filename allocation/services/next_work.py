@@ -9,7 +9,10 @@ The rules:
   taken in the stated order — agent, item, clock (allocation/lock_objects.py);
 - else, across the queues it is eligible for (active, pull mode, served by its team, every
   required skill held at or above the minimum), the earliest start-by, then highest
-  priority, earliest receipt, lowest id.
+  priority, earliest receipt, lowest id — of the items it is not cooling off from.
+Who may receive what is stated once, in allocation/eligibility.py; the statement says it
+again in SQL (READY_CTES, ELIGIBLE_CTES and the cool-off test in `next_best`) to stay one
+round trip, and tests/allocation/test_eligibility.py holds the two to the same answers.
 
 The backlog is never scanned: each eligible queue's head is read from the partial index
 `workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued)
@@ -25,7 +28,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocation import events, selectors
+from allocation import eligibility, events
 from allocation.actors import Actor, SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.lock_objects import agents_lock
@@ -57,8 +60,11 @@ FIRST_HEADS_PER_QUEUE = 2
 FIRST_WINDOW = 8
 WIDEST_WINDOW = 4096
 
-_ASSIGN_NEXT_TEMPLATE = f"""
-WITH agent AS (
+# The rule (eligibility.py states it) in the statement's terms: `agent` and whether it is
+# `ready` (available, with room); the queues it is `eligible` for, by team and skills, while
+# ready. Named so tests/allocation/test_eligibility.py can run them alone, as they are sent.
+READY_CTES = f"""
+agent AS (
     SELECT a.user_id, a.team_id, a.capacity, a.presence,
            (SELECT count(*) FROM {ITEM_TABLE} AS h
              WHERE h.assignee_id = a.user_id
@@ -69,17 +75,8 @@ WITH agent AS (
 ),
 ready AS (
     SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
-),
-follow_up AS (
-    -- Found here, given back by _follow_up_take: its SLA pause ends as it moves.
-    SELECT w.id
-      FROM {ITEM_TABLE} AS w
-      JOIN ready ON w.assignee_id = ready.user_id
-     WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
-     ORDER BY w.pended_until, w.id
-     LIMIT 1
-       FOR UPDATE OF w SKIP LOCKED
-),
+)"""
+ELIGIBLE_CTES = f"""
 unmet AS (
     -- Requirements the agent does not meet (skill missing or below the minimum), by queue.
     SELECT DISTINCT required.queue_id
@@ -96,7 +93,21 @@ eligible AS (
       JOIN ready ON served.team_id = ready.team_id
      WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
        AND q.id NOT IN (SELECT queue_id FROM unmet)
+)"""
+
+_ASSIGN_NEXT_TEMPLATE = f"""
+WITH {READY_CTES},
+follow_up AS (
+    -- Found here, given back by _follow_up_take: its SLA pause ends as it moves.
+    SELECT w.id
+      FROM {ITEM_TABLE} AS w
+      JOIN ready ON w.assignee_id = ready.user_id
+     WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
+     ORDER BY w.pended_until, w.id
+     LIMIT 1
+       FOR UPDATE OF w SKIP LOCKED
 ),
+{ELIGIBLE_CTES},
 heads AS (
     -- Each eligible queue's first items, from the partial index; `q` says whose they are,
     -- so the caller can tell a queue read to its end from one with more behind.
@@ -190,7 +201,7 @@ def next_work_refusal(*, presence: str, held: int, capacity: int, reason: str = 
     if presence != Presence.AVAILABLE:
         state = Presence(presence).label.lower() + (f" ({reason})" if reason else "")
         return AgentNotAvailable(f"You are {state}: set yourself available to get work.")
-    if held >= capacity:
+    if not eligibility.has_room(held=held, capacity=capacity):
         return AgentAtCapacity(f"You already hold {held} of {capacity} items: finish, pend or release one first.")
     return None
 
@@ -249,7 +260,7 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) ->
     order — the agent, the item, then its SLA clock (sla_clock.clock_resume) —, and the
     pause ends in the same transaction as the move."""
     agent = agents_lock([agent_id]).select_related("user").first()
-    refusal = agent_next_work_refusal(agent, held=selectors.agent_active_item_count(agent_id))
+    refusal = agent_next_work_refusal(agent, held=eligibility.active_item_count(agent_id))
     if refusal is not None:
         raise refusal
     item = (

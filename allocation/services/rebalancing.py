@@ -12,20 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from allocation import events, selectors
+from allocation import eligibility, events
 from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
-    AgentSkill,
     AllocationMode,
     ItemStatus,
     Presence,
-    Queue,
-    QueueSkill,
     WorkItem,
 )
 from allocation.services.agents import agent_set_presence
@@ -104,8 +101,10 @@ def _absent_holders(now: datetime, batch_size: int, receivers: Receivers) -> Mov
 def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
     """Agents holding more than their (lowered) capacity give up their newest items."""
     count = MoveCount()
-    holding = Count("user__held_items", filter=Q(user__held_items__status__in=ACTIVE_STATUSES))
-    agents = AgentProfile.objects.annotate(active=holding).filter(active__gt=F("capacity")).order_by("pk")
+    agents = (
+        AgentProfile.objects.annotate(active=eligibility.active_items_held()).filter(active__gt=F("capacity"))
+        .order_by("pk")
+    )
     for agent in agents[:batch_size]:
         excess = agent.active - agent.capacity
         newest = (
@@ -117,7 +116,7 @@ def _over_capacity(now: datetime, batch_size: int) -> MoveCount:
             if item.assignee_id != agent.pk or item.status not in ACTIVE_STATUSES:
                 return False
             capacity = AgentProfile.objects.values_list("capacity", flat=True).get(pk=agent.pk)
-            return selectors.agent_active_item_count(agent.pk) > capacity
+            return eligibility.active_item_count(agent.pk) > capacity
 
         for item_id in list(newest):
             count.add(move_one(
@@ -147,15 +146,7 @@ def _follow_ups_due(now: datetime, batch_size: int) -> MoveCount:
 def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: Receivers) -> MoveCount:
     """Held items of agents whose team no longer serves the queue or who lost a required
     skill (or level) move on."""
-    serves = Queue.teams.through.objects.filter(
-        queue_id=OuterRef("queue_id"), team_id=OuterRef("assignee__agent_profile__team_id")
-    )
-    meets = AgentSkill.objects.filter(
-        agent_id=OuterRef(OuterRef("assignee_id")), skill_id=OuterRef("skill_id"),
-        proficiency__gte=OuterRef("min_proficiency"),
-    )
-    unmet = QueueSkill.objects.filter(queue_id=OuterRef("queue_id")).filter(~Exists(meets))
-    applies = Q(status__in=ACTIVE_STATUSES) & (~Exists(serves) | Exists(unmet))
+    applies = Q(status__in=ACTIVE_STATUSES) & eligibility.holder_unqualified()
     return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
         ids, rule_applies=applies, actor=REBALANCER, event=events.rebalanced, rule=events.RULE_NOT_ELIGIBLE, now=now,
         reason="Its holder no longer has the team or skills the queue requires.", to_agent=True, receivers=receivers,

@@ -211,42 +211,6 @@ def test_another_agents_due_pended_item_is_not_served(team, queue):
     assert services.item_get_next(agent_id=second.pk) is None
 
 
-def test_sql_eligibility_agrees_with_the_selector():
-    """get-next encodes eligibility in SQL; transfers and reports use the selector. Both
-    must give the same answer for every agent and queue."""
-    from allocation import selectors
-
-    teams = [factories.TeamFactory() for _ in range(2)]
-    skills = [factories.SkillFactory() for _ in range(3)]
-    queues = []
-    for n in range(8):
-        queue = factories.QueueFactory(teams=[teams[n % 2]] if n % 4 else teams, is_active=n != 7)
-        for s, skill in enumerate(skills):
-            if (n >> s) & 1:
-                factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=1 + (n + s) % 5)
-        queues.append(queue)
-    agents = []
-    for a in range(6):
-        agent = factories.AgentFactory(team=teams[a % 2], capacity=100)
-        for s, skill in enumerate(skills):
-            if (a + s) % 3:
-                factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=1 + (a * 2 + s) % 5)
-        agents.append(agent)
-    for agent in agents:
-        for queue in queues:  # a fresh item in every queue; the agent keeps what it takes
-            factories.WorkItemFactory(queue=queue)
-        expected = set(
-            selectors.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
-        )
-        drawn = set()
-        while (item := services.item_get_next(agent_id=agent.pk)) is not None:
-            drawn.add(item.queue_id)
-        assert drawn == expected, agent
-    assert any(
-        selectors.queues_eligible_for(agent_id=a.pk, team_id=a.team_id).exists() for a in agents
-    ), "the grid should make some agent eligible somewhere"
-
-
 def test_hot_statements_fit_psycopgs_statement_cache():
     """psycopg re-scans a statement's text on every call above this length."""
     from allocation.services.lifecycle import _START_HELD_ITEM

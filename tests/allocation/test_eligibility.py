@@ -1,0 +1,305 @@
+"""Who may receive work (allocation/eligibility.py): its forms — querysets, reasons in
+words, get-next's SQL — give the same answers."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models import Exists
+from django.utils import timezone
+
+from allocation import eligibility, events, services
+from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
+from allocation.models import (
+    ACTIVE_STATUSES,
+    AgentProfile,
+    AllocationMode,
+    CoolOff,
+    CoolOffKind,
+    EventKind,
+    ItemStatus,
+    Presence,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+)
+from allocation.services import moves, rebalancing
+from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS, ELIGIBLE_CTES, READY_CTES
+from allocation.services.rows import compact_sql
+from tests import factories
+from tests.helpers import assigned_item
+from wfo.exceptions import DomainError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
+    visa, spanish = factories.SkillFactory(), factories.SkillFactory()
+    queue = factories.QueueFactory(teams=[team])
+    factories.QueueSkillFactory(queue=queue, skill=visa, min_proficiency=3)
+    factories.QueueSkillFactory(queue=queue, skill=spanish, min_proficiency=2)
+
+    def agent(*, skills=((visa, 3), (spanish, 2)), **fields):
+        made = factories.AgentFactory(**{"team": team, **fields})
+        for skill, level in skills:
+            factories.AgentSkillFactory(agent=made, skill=skill, proficiency=level)
+        return made
+
+    fits = agent()
+    agent(skills=((visa, 2), (spanish, 5)))  # below the minimum
+    agent(skills=((visa, 5),))  # missing a skill
+    agent(team=factories.TeamFactory())  # team does not serve the queue
+    agent(team=None)
+    agent(presence=Presence.AWAY)
+    full = agent(capacity=1)
+    easy = factories.QueueFactory(teams=[team])
+    assigned_item(full, easy)
+    was_full = agent(capacity=1)
+    services.item_release(item_id=assigned_item(was_full, easy).pk, actor=was_full.user, reason="r")
+
+    listed = set(eligibility.agents_eligible_for_queue(queue).values_list("pk", flat=True))
+    assert listed == {fits.pk, was_full.pk}
+    everyone = list(factories.AgentFactory._meta.model.objects.all())
+    for profile in everyone:
+        assert (profile.pk in listed) == (not eligibility.agent_ineligibility_reasons(agent=profile, queue=queue))
+    unfit = eligibility.agents_unfit_for(everyone, [queue, easy])  # all at once, as a page lists them
+    assert {agent_id for (agent_id, queue_id), why in unfit.items() if queue_id == queue.pk and not why} == listed
+    eligible, _ = eligibility.agents_by_eligibility(everyone, [queue])
+    assert {agent.pk for agent in eligible} == listed
+    assert fits.pk not in set(eligibility.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
+        "pk", flat=True))
+
+
+# get-next's SQL and the module, on randomized organisations ------------------------------------
+
+NOW = datetime(2031, 3, 12, 10, 30, tzinfo=UTC)
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+ORGANISATIONS = range(30)  # seeds
+
+
+def _random_organisation(rng: random.Random) -> list[AgentProfile]:
+    """Teams; queues (active or not, pull or push) served by some of them and requiring
+    some skills at some minimum; agents of a team (or none) holding some skills at some
+    level, of any presence and capacity, holding some items (assigned, in progress,
+    pended); a few items waiting in every queue, some held back from some agents by a
+    cool-off that ends before, at or after NOW. The held and cooled-off rows are written
+    as the services leave them: building them through the services would need the very
+    rule under test to pick who gets what."""
+    teams = [factories.TeamFactory() for _ in range(rng.randint(1, 3))]
+    skills = [factories.SkillFactory() for _ in range(rng.randint(0, 3))]
+    queues = []
+    for _ in range(rng.randint(2, 5)):
+        queue = factories.QueueFactory(
+            teams=rng.sample(teams, rng.randint(0, len(teams))), is_active=rng.random() < 0.85,
+            allocation_mode=rng.choice([AllocationMode.PULL] * 3 + [AllocationMode.PUSH]),
+        )
+        for skill in rng.sample(skills, rng.randint(0, min(2, len(skills)))):
+            factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=rng.randint(1, 4))
+        queues.append(queue)
+    agents = []
+    for _ in range(rng.randint(2, 5)):
+        agent = factories.AgentFactory(
+            team=rng.choice(teams) if rng.random() < 0.9 else None, capacity=rng.randint(0, 4),
+            presence=rng.choice([Presence.AVAILABLE] * 4 + [Presence.AWAY, Presence.OFFLINE]),
+        )
+        for skill in skills:
+            if rng.random() < 0.8:
+                factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=rng.randint(1, 5))
+        for _ in range(rng.randint(0, 2)):
+            status = rng.choice([ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED])
+            factories.WorkItemFactory(
+                queue=rng.choice(queues), status=status, assignee=agent.user, assigned_at=NOW - MINUTE,
+                pended_until=NOW + timedelta(hours=1) if status == ItemStatus.PENDED else None,
+            )
+        agents.append(agent)
+    for queue in queues:
+        for _ in range(rng.randint(1, 5)):
+            item = factories.WorkItemFactory(
+                queue=queue, priority=rng.randint(1, 5), received_at=NOW - rng.randint(0, 600) * MINUTE
+            )
+            for agent in agents:
+                if rng.random() < 0.3:
+                    CoolOff.objects.create(
+                        item=item, agent=agent, kind=rng.choice(CoolOffKind.values), since=NOW - timedelta(hours=1),
+                        until=NOW + rng.choice([-1, 0, 1]) * MINUTE, reason="Not for me",
+                    )
+    return agents
+
+
+def _sql(agent: AgentProfile, *ctes: str, select: str) -> set:
+    """What get-next's own CTEs (as the statement uses them) say about the agent."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {select}", {"agent": agent.pk})
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | None:
+    """What get-next should do for the agent now, by the module: refuse (the error it
+    raises), or hand it the next best of the waiting items it may receive, or nothing."""
+    not_ready = eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
+    if not_ready:
+        return AgentNotAvailable if not_ready[0].kind == eligibility.UNFIT_PRESENCE else AgentAtCapacity
+    queues = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id)
+    waiting = list(
+        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue__in=queues)
+        .order_by("start_by", "-priority", "received_at", "id")
+    )
+    cooling = eligibility.cool_offs_in_force([item.pk for item in waiting], now=timezone.now())
+    return next((item for item in waiting if agent.pk not in cooling.get(item.pk, {})), None)
+
+
+def test_the_ctes_probed_are_get_nexts_own():
+    """The test below runs get-next's `agent`, `ready`, `unmet` and `eligible` on their
+    own: the very text every variant of the statement sends."""
+    for sql in _ASSIGN_NEXT_BY_LIMITS.values():
+        assert sql.startswith(f"WITH {compact_sql(READY_CTES)}, ")
+        assert f", {compact_sql(ELIGIBLE_CTES)}, heads AS (" in sql
+
+
+@pytest.mark.parametrize("seed", ORGANISATIONS)
+def test_get_next_and_the_module_agree(seed):
+    """For every agent: get-next's `ready` and `eligible` CTEs give what the module says
+    (available with room; the active pull queues it qualifies for, while ready). Then,
+    call after call until the agents fill up, get-next refuses whom the module says may
+    take no work, and hands the others the next best item the module says they may receive
+    — never one they are cooling off from, and nothing only when there is no such item."""
+    rng = random.Random(seed)
+    with time_machine.travel(NOW, tick=False):
+        agents = _random_organisation(rng)
+        for agent in rng.choices(agents, k=3 * len(agents)):
+            ready = not eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
+            assert _sql(agent, READY_CTES, select="SELECT user_id FROM ready") == ({agent.pk} if ready else set())
+            qualified = set(
+                eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
+            )
+            eligible = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="SELECT queue_id FROM eligible")
+            assert eligible == (qualified if ready else set()), agent
+
+            expected = _next_by_the_module(agent)
+            if isinstance(expected, type):
+                with pytest.raises(expected):
+                    services.item_get_next(agent_id=agent.pk)
+                continue
+            got = services.item_get_next(agent_id=agent.pk)
+            assert (got and got.pk) == (expected and expected.pk), agent
+
+
+@pytest.mark.parametrize("seed", ORGANISATIONS[:10])
+def test_the_modules_querysets_and_reasons_agree(seed):
+    """The rule's other forms, on the same organisations: the agents a queue offers
+    (agents_eligible_for_queue) are those with no reason not to (agents_unfit_for); those
+    qualified by team and skills (agents_skilled_for_queue, alone and as a subquery) are
+    those with no team or skill reason, and have the queue among queues_eligible_for's;
+    the rebalancer's filter finds exactly the active items of holders with such a reason;
+    the active-item counts agree."""
+    with time_machine.travel(NOW, tick=False):
+        agents = _random_organisation(random.Random(seed))
+    queues = list(Queue.objects.all())
+    unfit = eligibility.agents_unfit_for(agents, queues)
+    qualification = {eligibility.UNFIT_TEAM, eligibility.UNFIT_SKILL}
+
+    def qualified(agent_id: int, queue_id: int) -> bool:
+        return not {reason.kind for reason in unfit[(agent_id, queue_id)]} & qualification
+
+    for queue in queues:
+        offered = set(eligibility.agents_eligible_for_queue(queue).values_list("pk", flat=True))
+        assert offered == {agent.pk for agent in agents if not unfit[(agent.pk, queue.pk)]}
+        skilled = set(eligibility.agents_skilled_for_queue(queue).values_list("pk", flat=True))
+        assert skilled == {agent.pk for agent in agents if qualified(agent.pk, queue.pk)}
+    for agent in agents:
+        skilled_for = Queue.objects.filter(Exists(eligibility.agents_skilled_for_queue().filter(pk=agent.pk)))
+        assert set(skilled_for.values_list("pk", flat=True)) == {q.pk for q in queues if qualified(agent.pk, q.pk)}
+        eligible = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
+        assert set(eligible.values_list("pk", flat=True)) == {
+            q.pk for q in queues if q.is_active and qualified(agent.pk, q.pk)
+        }
+    active = WorkItem.objects.filter(status__in=ACTIVE_STATUSES)
+    assert set(active.filter(eligibility.holder_unqualified()).values_list("pk", flat=True)) == {
+        item.pk for item in active if not qualified(item.assignee_id, item.queue_id)
+    }
+    counts = eligibility.active_item_counts(agent.pk for agent in agents)
+    assert counts == {agent.pk: n for agent in agents if (n := eligibility.active_item_count(agent.pk))}
+    assert any(counts.values()) or not active.exists()
+
+
+# Explaining a move to an agent -----------------------------------------------------------------
+
+def test_a_move_of_one_item_and_a_batch_choose_and_explain_alike(team, settings):
+    """The push job and the capacity rule move one item at a time (moves.candidates), the
+    absent-holder and lost-eligibility rules in batches (moves.Receivers): for the same
+    item they choose the same agent and record the same candidates — the winner, those it
+    beat, then the serving team's others with every reason, one who handed the item back
+    among them — and the batch writes them into its event."""
+    settings.WFO_REBALANCE_GRACE = 15 * MINUTE
+    with time_machine.travel(NOW, tick=False):
+        spanish = factories.SkillFactory(name="Spanish")
+        queue = factories.QueueFactory(teams=[team])
+        factories.QueueSkillFactory(queue=queue, skill=spanish, min_proficiency=2)
+
+        def agent(username, *, level=3, **fields):
+            made = factories.AgentFactory(team=team, user__username=username, **fields)
+            if level:
+                factories.AgentSkillFactory(agent=made, skill=spanish, proficiency=level)
+            return made
+
+        quitter, holder = agent("quitter"), agent("holder")
+        item = assigned_item(quitter, queue)
+        services.item_release(item_id=item.pk, actor=quitter.user, reason="Needs a fraud specialist")
+        assert services.item_get_next(agent_id=holder.pk).pk == item.pk
+        first, second = agent("first"), agent("second")
+        away, full, unskilled = agent("away", presence=Presence.AWAY), agent("full", capacity=0), agent("low", level=1)
+        for n, who in enumerate((quitter, first, second)):  # the one who handed it back would be first in line
+            AgentProfile.objects.filter(pk=who.pk).update(last_assigned_at=NOW - (3 - n) * timedelta(hours=1))
+        item = WorkItem.objects.select_related("queue", "assignee").get(pk=item.pk)
+
+        one = moves.candidates(item, now=NOW, exclude={holder.pk})
+        batch = moves.Receivers(NOW).pick(item, eligibility.cool_offs_in_force([item.pk], now=NOW)[item.pk])
+        assert one[0].pk == batch[0].pk == first.pk
+        assert one[1] == batch[1] == [
+            {"agent": "first", "chosen": True, "why": "eligible, least recently assigned"},
+            {"agent": "second", "chosen": False, "why": f"eligible, but assigned more recently than {first}"},
+            {"agent": "quitter", "chosen": False, "why": f"{quitter} released this item (Needs a fraud specialist)."},
+            {"agent": "away", "chosen": False, "why": f"{away} is away."},
+            {"agent": "full", "chosen": False, "why": f"{full} already holds 0 of 0 items."},
+            {"agent": "low", "chosen": False, "why": f"{unskilled} lacks Spanish at level 2."},
+        ]
+
+        services.agent_set_presence(agent_id=holder.pk, presence=Presence.OFFLINE, actor=holder.user)
+        AgentProfile.objects.filter(pk=holder.pk).update(presence_since=NOW - timedelta(hours=1))
+        rebalancing.rebalance()
+        event = item.events.get(kind=EventKind.REBALANCED)
+        assert event.data["to_agent"] == first.pk and event.data["candidates"] == one[1]
+
+
+@pytest.mark.parametrize("rule", [events.RULE_OVER_CAPACITY, events.RULE_ABSENT])
+def test_a_receiver_lost_before_the_move_is_explained(rule, team, settings, monkeypatch):
+    """The receiver is chosen before the locks are taken; if it went away meanwhile, the
+    item goes to its queue and the event says so: nobody chosen, and why the chosen one
+    could not take it — one item at a time (over capacity) and in a batch (absent holder)."""
+    settings.WFO_REBALANCE_GRACE = 15 * MINUTE
+    with time_machine.travel(NOW, tick=False):
+        queue = factories.QueueFactory(teams=[team])
+        holder = factories.AgentFactory(team=team, capacity=2, user__username="holder")
+        items = [assigned_item(holder, queue), assigned_item(holder, queue)]
+        helper = factories.AgentFactory(team=team, user__username="helper")
+        if rule == events.RULE_OVER_CAPACITY:
+            AgentProfile.objects.filter(pk=holder.pk).update(capacity=1)
+        else:
+            AgentProfile.objects.filter(pk=holder.pk).update(presence=Presence.OFFLINE, presence_since=NOW - HOUR)
+        lock = moves.agents_lock
+
+        def helper_leaves_first(agent_ids):
+            AgentProfile.objects.filter(pk=helper.pk).update(presence=Presence.AWAY)
+            return lock(agent_ids)
+
+        monkeypatch.setattr(moves, "agents_lock", helper_leaves_first)
+        rebalancing.rebalance()
+    moved = WorkItemEvent.objects.filter(item__in=items, kind=EventKind.REBALANCED)
+    assert moved and all(event.data["rule"] == rule and event.data["to_queue"] == queue.code for event in moved)
+    for event in moved:
+        assert event.data["candidates"] == [
+            {"agent": "helper", "chosen": False, "why": "eligible, least recently assigned"},
+            {"agent": "helper", "chosen": False, "why": f"{helper} is away."},
+        ]
