@@ -178,8 +178,7 @@ class Receivers:
     least recently assigned first, with their spare capacity — read once per queue and
     used round-robin, so a batch spreads work like get-next would."""
 
-    def __init__(self, now: datetime) -> None:
-        self.now = now
+    def __init__(self) -> None:
         self._ranked: dict[int, list[AgentProfile]] = {}
         self._not_eligible: dict[int, list[tuple[AgentProfile, list[eligibility.Unfit]]]] = {}
         self.spare: dict[int, int] = {}

@@ -59,7 +59,7 @@ def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH)
     """Assigned items nobody started within their queue's reservation timeout go back to it."""
     now = now or timezone.now()
     applies = _reservation_expired(now)
-    receivers = Receivers(now)
+    receivers = Receivers()
     return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
         ids, rule_applies=applies, actor=RESERVATION_EXPIRY, event=events.reservation_expired,
         rule=events.RULE_RESERVATION, reason="Not started within the queue's reservation timeout.", now=now,
@@ -76,11 +76,11 @@ def rebalance(*, now: datetime | None = None, batch_size: int = BATCH) -> Rebala
     now = now or timezone.now()
     result = RebalanceResult()
     result.set_offline = agents_idle_set_offline(now=now)
-    receivers = Receivers(now)
+    receivers = Receivers()
     result.by_rule[events.RULE_ABSENT] = _absent_holders(now, batch_size, receivers)
     result.by_rule[events.RULE_OVER_CAPACITY] = _over_capacity(now, batch_size)
     result.by_rule[events.RULE_FOLLOW_UP] = _follow_ups_due(now, batch_size)
-    result.by_rule[events.RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, Receivers(now))
+    result.by_rule[events.RULE_NOT_ELIGIBLE] = _holders_no_longer_eligible(now, batch_size, Receivers())
     return result
 
 

@@ -255,7 +255,7 @@ def test_a_move_of_one_item_and_a_batch_choose_and_explain_alike(team, settings)
         item = WorkItem.objects.select_related("queue", "assignee").get(pk=item.pk)
 
         one = moves.candidates(item, now=NOW, exclude={holder.pk})
-        batch = moves.Receivers(NOW).pick(item, eligibility.cool_offs_in_force([item.pk], now=NOW)[item.pk])
+        batch = moves.Receivers().pick(item, eligibility.cool_offs_in_force([item.pk], now=NOW)[item.pk])
         assert one[0].pk == batch[0].pk == first.pk
         assert one[1] == batch[1] == [
             {"agent": "first", "chosen": True, "why": "eligible, least recently assigned"},
