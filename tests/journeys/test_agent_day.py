@@ -35,6 +35,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from allocation.audit import items_audit
 from allocation.labels import moment_words
 from allocation.models import CoolOff, ItemStatus, Presence, WorkItem
 from quality import services as quality
@@ -166,6 +167,7 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
     urgent = queued_item(queue, title="Amex dispute — Nordic Air", customer_ref="CUST-3",
                          received_at=timezone.now() - timedelta(hours=6))
     WorkItem.objects.filter(pk=first.pk).update(pended_until=timezone.now() - timedelta(minutes=1))
+    due_while_pended = first.due_at
     page.reload()
     expect(page.get_by_text("follow-up due: Get next brings it back")).to_be_visible()
     press_n(page)
@@ -175,6 +177,10 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
     urgent.refresh_from_db()
     assert (first.status, first.assignee_id, first.pended_until) == (ItemStatus.ASSIGNED, agent.pk, None)
     assert urgent.status == ItemStatus.QUEUED
+    # Its SLA clock paused while it waited; the pause ended with the move: due later by the
+    # time paused, as the event that gave the item back says (the audit replays it).
+    assert first.sla_clock.paused_since is None and first.due_at > due_while_pended
+    assert [str(mismatch) for mismatch in items_audit()] == []
     screenshot(page, f"agent-day-5-follow-up-back-{width}")
 
     # 6. The urgent item comes next; the agent releases it with a reason, and the next `n`

@@ -41,8 +41,14 @@ def item_write(life: Life, *, events: bool = True) -> tuple[WorkItem, list[WorkI
         status = ItemStatus.CANCELLED
     else:
         status = ItemStatus.QUEUED
+    # Assigned when its last span began: a minute before the first, half a minute before a
+    # span after a pend (the follow-up gave it back); as the events below say.
+    assigned_at = None
+    if life.spans:
+        assigned_at = life.spans[-1][0] - (timedelta(minutes=1) if len(life.spans) == 1 else timedelta(seconds=30))
     item = factories.WorkItemFactory(
         queue=final_queue, source=life.source, status=status, received_at=life.received, due_at=life.due,
+        assigned_at=assigned_at,
         start_by=life.due - final_queue.standard_handle_time,
         completed_by=life.agent.user if life.completed else None,
         closed_at=life.completed or life.cancelled, started_at=life.spans[0][0] if life.spans else None,
