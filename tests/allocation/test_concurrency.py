@@ -3,14 +3,19 @@ get-next/start/complete until the backlog is gone."""
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from allocation import services
+from allocation.audit import items_audit
 from allocation.exceptions import AgentAtCapacity
-from allocation.models import CoolOff, EventKind, ItemStatus, WorkItem, WorkItemEvent
+from allocation.models import CoolOff, EventKind, ItemStatus, SlaClock, WorkItem, WorkItemEvent
+from allocation.services import rebalancing
 from tests import factories
+from tests.helpers import at_the_same_time, pended_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +159,45 @@ def test_concurrent_agents_leave_nothing_eligible_queued(queues):
         left = WorkItem.objects.filter(status=ItemStatus.QUEUED).count()
         assert left == 0, f"round {round_number}: {left} items left waiting while agents had room"
         WorkItem.objects.filter(status=ItemStatus.ASSIGNED).update(status=ItemStatus.COMPLETED, assignee=None)
+
+
+def _each_once(actions):
+    """An action for at_the_same_time whose threads run one of `actions` each."""
+    turn, lock = iter(actions), threading.Lock()
+
+    def run():
+        with lock:
+            action = next(turn)
+        return action()
+
+    return run
+
+
+def test_a_due_follow_up_goes_back_once_with_its_pause_counted_once():
+    """Two tabs of the agent press get-next while the rebalancer passes, just as the
+    follow-up time of its pended item comes: the item goes back to it once (one event),
+    and its SLA pause ends once, in that move — never counted twice, never left open."""
+    team = factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[team])
+    agent = factories.AgentFactory(team=team, capacity=3)
+    racers = [lambda: services.item_get_next(agent_id=agent.pk), lambda: services.item_get_next(agent_id=agent.pk),
+              lambda: rebalancing.rebalance()]
+    for _ in range(5):
+        item = pended_item(agent, queue)
+        paused_since = timezone.now() - timedelta(hours=1)
+        SlaClock.objects.filter(item_id=item.pk).update(paused_since=paused_since)
+        WorkItem.objects.filter(pk=item.pk).update(pended_until=timezone.now() - timedelta(minutes=1))
+        at_the_same_time(_each_once(racers), times=len(racers))
+
+        item.refresh_from_db()
+        clock = SlaClock.objects.get(item_id=item.pk)
+        back = WorkItemEvent.objects.filter(item_id=item.pk, from_status=ItemStatus.PENDED)
+        assert back.count() == 1 and back.get().kind in (EventKind.ASSIGNED, EventKind.FOLLOW_UP_DUE)
+        assert (item.status, item.assignee_id) == (ItemStatus.ASSIGNED, agent.pk)
+        assert clock.paused_since is None
+        moved_at = back.get().at
+        assert timedelta(hours=1) <= clock.paused_working <= moved_at - paused_since
+        services.item_start(item_id=item.pk, actor=agent.user)
+        services.item_complete(item_id=item.pk, actor=agent.user, outcome="done")
+        assert not WorkItem.objects.filter(assignee_id=agent.pk).exists()  # nothing else was waiting to take
+    assert [str(mismatch) for mismatch in items_audit()] == []
