@@ -31,14 +31,8 @@ page_urlpatterns = [
     path("items/", views.item_list, name="items"),
     path("reassign/", views.reassign, name="reassign"),
     path("items/<int:item_id>/", views.item_page, name="item"),
-    path("items/<int:item_id>/start/", views.item_start, name="item-start"),
-    path("items/<int:item_id>/pend/", views.item_pend, name="item-pend"),
-    path("items/<int:item_id>/resume/", views.item_resume, name="item-resume"),
-    path("items/<int:item_id>/complete/", views.item_complete, name="item-complete"),
-    path("items/<int:item_id>/release/", views.item_release, name="item-release"),
-    path("items/<int:item_id>/transfer/", views.item_transfer, name="item-transfer"),
-    path("items/<int:item_id>/priority/", views.item_change_priority, name="item-priority"),
-    path("items/<int:item_id>/reject/", views.item_reject, name="item-reject"),
-    path("items/<int:item_id>/cancel/", views.item_cancel, name="item-cancel"),
+    # One URL per action of the item page (views.ITEM_ACTIONS), named item-<action>.
+    *(path(f"items/<int:item_id>/{action}/", views.item_act, {"action": action}, name=f"item-{action}")
+      for action in views.ITEM_ACTIONS),
     path("customers/<str:customer_ref>/", views.customer_page, name="customer"),
 ]

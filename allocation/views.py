@@ -8,11 +8,13 @@ fragments (the inbox list, the presence switch) in place.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from allocation import eligibility, events, forms, labels, selectors, services, transitions
+from allocation.actors import Actor
 from allocation.filters import ItemPageFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
@@ -125,34 +128,58 @@ def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 
 # The item page -------------------------------------------------------------------------
 
-PAST_TENSE = {
-    transitions.START: "started", transitions.RESUME: "resumed", transitions.PEND: "pended",
-    transitions.COMPLETE: "completed",
-    transitions.RELEASE: "released", transitions.TRANSFER: "transferred", transitions.CANCEL: "cancelled",
-    transitions.REPRIORITIZE: "given another priority", transitions.REJECT: "rejected",
+@dataclass(frozen=True)
+class ItemAction:
+    """How the item page takes one action of the lifecycle (transitions.ACTIONS): the words
+    for it done, the form it takes input with (None: one click) and the service doing it."""
+
+    past_tense: str
+    perform: Callable[[WorkItem, Actor, dict], WorkItem]
+    form: Callable[[WorkItem, dict | None], Form | None] = lambda item, data: None
+
+
+def _transfer_form(item: WorkItem, data) -> forms.TransferForm:
+    agents = eligibility.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
+    return forms.TransferForm(data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents),
+                              prefix=transitions.TRANSFER)
+
+
+ITEM_ACTIONS: dict[str, ItemAction] = {
+    transitions.START: ItemAction(
+        "started", lambda item, actor, data: services.item_start(item_id=item.pk, actor=actor)),
+    transitions.RESUME: ItemAction(
+        "resumed", lambda item, actor, data: services.item_resume(item_id=item.pk, actor=actor)),
+    transitions.PEND: ItemAction(
+        "pended", lambda item, actor, data: services.item_pend(
+            item_id=item.pk, actor=actor, until=data["until"], reason=data["reason_text"]),
+        lambda item, data: forms.PendForm(data, prefix=transitions.PEND)),
+    transitions.COMPLETE: ItemAction(
+        "completed", lambda item, actor, data: services.item_complete(
+            item_id=item.pk, actor=actor, outcome=data["outcome"], note=data["note"]),
+        lambda item, data: forms.CompleteForm(data, queue=item.queue, prefix=transitions.COMPLETE)),
+    transitions.RELEASE: ItemAction(
+        "released", lambda item, actor, data: services.item_release(
+            item_id=item.pk, actor=actor, reason=data["reason_text"]),
+        lambda item, data: forms.ReleaseForm(data, prefix=transitions.RELEASE)),
+    transitions.REJECT: ItemAction(
+        "rejected", lambda item, actor, data: services.item_reject(
+            item_id=item.pk, actor=actor, reason=data["reason"]),
+        lambda item, data: forms.RejectForm(data, prefix=transitions.REJECT)),
+    transitions.TRANSFER: ItemAction(
+        "transferred", lambda item, actor, data: services.item_transfer(
+            item_id=item.pk, actor=actor, to_queue_id=data["to_queue_id"], to_agent_id=data["to_agent_id"],
+            reason=data["reason"]),
+        _transfer_form),
+    transitions.REPRIORITIZE: ItemAction(
+        "given another priority", lambda item, actor, data: services.item_change_priority(
+            item_id=item.pk, actor=actor, priority=data["priority"], reason=data["reason"]),
+        lambda item, data: forms.PriorityForm(data, prefix=transitions.REPRIORITIZE,
+                                              initial={"priority": item.priority})),
+    transitions.CANCEL: ItemAction(
+        "cancelled", lambda item, actor, data: services.item_cancel(
+            item_id=item.pk, actor=actor, reason=data["reason"]),
+        lambda item, data: forms.CancelForm(data, prefix=transitions.CANCEL)),
 }
-
-
-def _action_form(action: str, item: WorkItem, data=None):
-    """The form an action takes input with (None for one-click actions)."""
-    if action == transitions.PEND:
-        return forms.PendForm(data, prefix=action)
-    if action == transitions.COMPLETE:
-        return forms.CompleteForm(data, queue=item.queue, prefix=action)
-    if action == transitions.RELEASE:
-        return forms.ReleaseForm(data, prefix=action)
-    if action == transitions.TRANSFER:
-        agents = eligibility.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
-        return forms.TransferForm(
-            data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents), prefix=action
-        )
-    if action == transitions.REJECT:
-        return forms.RejectForm(data, prefix=action)
-    if action == transitions.REPRIORITIZE:
-        return forms.PriorityForm(data, prefix=action, initial={"priority": item.priority})
-    if action == transitions.CANCEL:
-        return forms.CancelForm(data, prefix=action)
-    return None
 
 
 def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: int = 200) -> HttpResponse:
@@ -160,7 +187,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
     now = timezone.now()
     selectors.with_clock_readings([item], now=now)
     allowed = transitions.actions_allowed(item, request.user)
-    action_forms = {action: _action_form(action, item) for action in allowed}
+    action_forms = {action: ITEM_ACTIONS[action].form(item, None) for action in allowed}
     if sent is not None:
         action_forms[sent.prefix] = sent
     timeline = list(item.events.all())
@@ -198,9 +225,13 @@ def _refused(request: HttpRequest, item_id: int, message: str) -> HttpResponse:
     return redirect("work:item", item_id=item_id)
 
 
-def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[WorkItem, dict], WorkItem]):
-    """Run one action posted from the item page. A page loaded before someone else changed
-    the item gets a clear refusal, never a 500; input errors come back on the form (400)."""
+@require_POST
+@login_required
+def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
+    """Run one action posted from the item page (ITEM_ACTIONS; each has its URL). A page
+    loaded before someone else changed the item gets a clear refusal, never a 500; input
+    errors come back on the form (400)."""
+    spec = ITEM_ACTIONS[action]
     try:
         item = selectors.item_for_page(user=request.user, item_id=item_id)
     except DomainError as error:
@@ -209,14 +240,14 @@ def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[Wor
         status = item.get_status_display().lower()
         return _refused(
             request, item_id,
-            f"Work item #{item.pk} is {status} now, so it cannot be {PAST_TENSE[action]} by you: "
+            f"Work item #{item.pk} is {status} now, so it cannot be {spec.past_tense} by you: "
             "it changed after your page was loaded.",
         )
-    form = _action_form(action, item, request.POST)
+    form = spec.form(item, request.POST)
     if form is not None and not form.is_valid():
         return _item_response(request, item, sent=form, status=400)
     try:
-        done = perform(item, form.cleaned_data if form is not None else {})
+        done = spec.perform(item, request.user, form.cleaned_data if form is not None else {})
     except InvalidInput as error:
         if form is None or not error.fields:
             return _refused(request, item_id, error.message)
@@ -233,7 +264,7 @@ def _act(request: HttpRequest, item_id: int, action: str, perform: Callable[[Wor
 
 
 def _done_message(item: WorkItem, action: str) -> str:
-    said = f"#{item.pk} {PAST_TENSE[action]}"
+    said = f"#{item.pk} {ITEM_ACTIONS[action].past_tense}"
     if action == transitions.PEND:
         return f"{said} until {labels.moment_words(item.pended_until)}; it comes back to you first then."
     if action == transitions.COMPLETE:
@@ -245,70 +276,6 @@ def _done_message(item: WorkItem, action: str) -> str:
         due = labels.moment_words(item.due_at)
         return f"#{item.pk} is now {item.get_priority_display().lower()} priority; due {due}."
     return f"{said}."
-
-
-@require_POST
-@login_required
-def item_start(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.START,
-                lambda item, data: services.item_start(item_id=item.pk, actor=request.user))
-
-
-@require_POST
-@login_required
-def item_resume(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.RESUME,
-                lambda item, data: services.item_resume(item_id=item.pk, actor=request.user))
-
-
-@require_POST
-@login_required
-def item_pend(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.PEND, lambda item, data: services.item_pend(
-        item_id=item.pk, actor=request.user, until=data["until"], reason=data["reason_text"]))
-
-
-@require_POST
-@login_required
-def item_complete(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.COMPLETE, lambda item, data: services.item_complete(
-        item_id=item.pk, actor=request.user, outcome=data["outcome"], note=data["note"]))
-
-
-@require_POST
-@login_required
-def item_release(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.RELEASE, lambda item, data: services.item_release(
-        item_id=item.pk, actor=request.user, reason=data["reason_text"]))
-
-
-@require_POST
-@login_required
-def item_transfer(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.TRANSFER, lambda item, data: services.item_transfer(
-        item_id=item.pk, actor=request.user, to_queue_id=data["to_queue_id"], to_agent_id=data["to_agent_id"],
-        reason=data["reason"]))
-
-
-@require_POST
-@login_required
-def item_reject(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.REJECT, lambda item, data: services.item_reject(
-        item_id=item.pk, actor=request.user, reason=data["reason"]))
-
-
-@require_POST
-@login_required
-def item_change_priority(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.REPRIORITIZE, lambda item, data: services.item_change_priority(
-        item_id=item.pk, actor=request.user, priority=data["priority"], reason=data["reason"]))
-
-
-@require_POST
-@login_required
-def item_cancel(request: HttpRequest, item_id: int) -> HttpResponse:
-    return _act(request, item_id, transitions.CANCEL, lambda item, data: services.item_cancel(
-        item_id=item.pk, actor=request.user, reason=data["reason"]))
 
 
 # The customer view and the supervisors' list --------------------------------------------

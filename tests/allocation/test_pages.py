@@ -600,3 +600,13 @@ def test_times_show_in_the_browsers_zone(agent_client, agent, queue):
     assert "Tue 15 Jan 2030, 21:00" in agent_client.get(item_url(item)).content.decode()
     agent_client.cookies["wfo_tz"] = "Not/AZone"
     assert "Tue 15 Jan 2030, 12:00" in agent_client.get(item_url(item)).content.decode()
+
+
+def test_the_item_page_takes_every_action_of_the_lifecycle_and_each_has_its_url():
+    from django.urls import reverse
+
+    from allocation import transitions, views
+
+    assert set(views.ITEM_ACTIONS) == set(transitions.ACTIONS)
+    for action in transitions.ACTIONS:
+        assert reverse(f"work:item-{action}", args=[7]) == f"/work/items/7/{action}/"
