@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from allocation import selectors
 from allocation.forms import DateTimeLocalInput
-from allocation.models import ItemStatus, Queue, WorkItem
+from allocation.models import OPEN_STATUSES, ItemStatus, Queue, WorkItem
 from allocation.selectors import SLA_STANDINGS, sla_standing_q
 
 
@@ -79,3 +79,32 @@ class ItemPageFilter(ItemFilter):
 
     def filter_sla(self, queryset, name, value):
         return queryset.filter(sla_standing_q(value, now=timezone.now()))
+
+
+class ReassignFilter(django_filters.FilterSet):
+    """Which open items a supervisor looks at for a bulk move: the queues in its reach
+    (`queues`), who holds them, and how old or urgent they are."""
+
+    queue = django_filters.ModelChoiceFilter(queryset=Queue.objects.none(), empty_label="Any queue", label="Queue")
+    status = django_filters.MultipleChoiceFilter(
+        choices=[(status, label) for status, label in ItemStatus.choices if status in OPEN_STATUSES],
+        widget=forms.CheckboxSelectMultiple, label="Status",
+    )
+    assignee = django_filters.CharFilter(method="filter_held_by", max_length=150, label="Held by (name or username)")
+    received_before = django_filters.IsoDateTimeFilter(
+        field_name="received_at", lookup_expr="lt", label="Received before", widget=DateTimeLocalInput()
+    )
+    due_before = django_filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="lt", label="Due before", widget=DateTimeLocalInput()
+    )
+
+    class Meta:
+        model = WorkItem
+        fields = ["queue", "status", "assignee"]
+
+    def __init__(self, *args, queues, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["queue"].queryset = queues
+
+    def filter_held_by(self, queryset, name, value):
+        return queryset.filter(selectors.held_by(value))

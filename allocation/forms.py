@@ -11,9 +11,7 @@ from django.utils import timezone
 from allocation import selectors
 from allocation.labels import outcome_label
 from allocation.models import (
-    OPEN_STATUSES,
     AgentProfile,
-    ItemStatus,
     Presence,
     PresenceReason,
     Priority,
@@ -186,29 +184,6 @@ class PresenceForm(forms.Form):
         if reason is not None and reason.presence != cleaned.get("presence"):
             cleaned["reason"] = None
         return cleaned
-
-
-class ReassignFilterForm(forms.Form):
-    """Which items to look at for a bulk move."""
-
-    queue = forms.ModelChoiceField(
-        label="Queue", queryset=Queue.objects.none(), required=False, empty_label="Any queue"
-    )
-    status = forms.MultipleChoiceField(
-        label="Status", choices=[(s, label) for s, label in ItemStatus.choices if s in OPEN_STATUSES],
-        required=False, widget=forms.CheckboxSelectMultiple,
-    )
-    assignee = forms.CharField(label="Held by (name or username)", required=False, max_length=150)
-    received_before = forms.DateTimeField(
-        label="Received before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
-    )
-    due_before = forms.DateTimeField(
-        label="Due before", required=False, input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput()
-    )
-
-    def __init__(self, *args, queues, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["queue"].queryset = queues
 
 
 def _agent_name(agent: AgentProfile) -> str:

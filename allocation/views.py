@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from allocation import eligibility, events, forms, labels, selectors, services, transitions
 from allocation.actors import Actor
-from allocation.filters import ItemPageFilter
+from allocation.filters import ItemPageFilter, ReassignFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
 from wfo import roles
@@ -333,20 +333,10 @@ def reassign(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only supervisors and admins can reassign work.")
     scope = WorkItem.objects.filter(bulk.items_reassignable_by(request.user)).distinct()
     queues = Queue.objects.filter(pk__in=scope.values("queue_id")).order_by("name")
-    filters = forms.ReassignFilterForm(request.GET or None, queues=queues)
-    items = scope.filter(status__in=OPEN_STATUSES).select_related("queue", "assignee")
-    if filters.is_bound and filters.is_valid():
-        wanted = filters.cleaned_data
-        if wanted["queue"]:
-            items = items.filter(queue=wanted["queue"])
-        if wanted["status"]:
-            items = items.filter(status__in=wanted["status"])
-        if wanted["assignee"]:
-            items = items.filter(selectors.held_by(wanted["assignee"]))
-        if wanted["received_before"]:
-            items = items.filter(received_at__lt=wanted["received_before"])
-        if wanted["due_before"]:
-            items = items.filter(due_at__lt=wanted["due_before"])
+    filterset = ReassignFilter(request.GET or None, queues=queues,
+                               queryset=scope.filter(status__in=OPEN_STATUSES).select_related("queue", "assignee"))
+    filters = filterset.form
+    items = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     shown = list(items.order_by("start_by", "id")[:REASSIGN_LIST_LIMIT])
     item_ids = [item.pk for item in shown]
     if request.method == "POST":
