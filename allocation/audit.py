@@ -154,7 +154,7 @@ def _statuses_allowing(action: str) -> tuple[str, ...]:
 _QUEUED, _ASSIGNED = ItemStatus.QUEUED, ItemStatus.ASSIGNED
 # The (from_status, to_status) each kind of event may record: the lifecycle table
 # (allocation/transitions.py) for agents' and supervisors' actions, the periodic jobs'
-# rules (allocation/services/rebalancing.py) for the rest.
+# rules (allocation/services/reservations.py, rebalancing.py, push.py) for the rest.
 LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.CREATED: _moves([("", _QUEUED)]),
     EventKind.ASSIGNED: _moves([(_QUEUED, _ASSIGNED), (ItemStatus.PENDED, _ASSIGNED)]),

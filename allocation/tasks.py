@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from allocation.services import rebalancing
+from allocation.services import push, rebalancing, reservations
 from allocation.services.sla_alerts import sla_alerts_raise as sla_alerts_raise_service
 
 
@@ -18,7 +18,7 @@ def sla_alerts_raise() -> dict:
 @shared_task(name="allocation.reservations_expire", ignore_result=True, soft_time_limit=50, time_limit=60)
 def reservations_expire() -> dict:
     """Assigned items not started within their queue's reservation timeout go back to it."""
-    moved = rebalancing.reservations_expire()
+    moved = reservations.reservations_expire()
     return {"moved": moved.moved, "skipped": moved.skipped}
 
 
@@ -33,5 +33,5 @@ def rebalance() -> dict:
 @shared_task(name="allocation.push_assign", ignore_result=True, soft_time_limit=50, time_limit=60)
 def push_assign() -> dict:
     """Queued items of push-mode queues go to eligible available agents."""
-    moved = rebalancing.push_assign()
+    moved = push.push_assign()
     return {"assigned": moved.to_agent}

@@ -1,5 +1,5 @@
 """Moving held and waiting items between agents and queues for the periodic jobs
-(rebalancing.py) — the one place that locks, re-checks, moves and explains.
+(reservations.py, rebalancing.py, push.py) — the one place that locks, re-checks, moves and explains.
 
 Every move is a short transaction: lock the agents involved (by id), then the item(s)
 with SKIP LOCKED, check that the rule still applies to what is now in the row, move, and
@@ -46,6 +46,10 @@ from allocation.services import sla_clock
 # A job's move is written by one of the vocabulary's constructors (allocation/events.py):
 # events.rebalanced, reservation_expired, follow_up_due, or assigned (push).
 MoveEvent = Callable[..., WorkItemEvent]
+
+
+# How many items a job moves in one transaction (a batch), or one by one in a pass.
+BATCH = 200
 
 
 @dataclass

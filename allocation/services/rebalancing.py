@@ -1,6 +1,8 @@
-"""Work never gets stuck with an absent agent (DESIGN.md, "Reservations", "Rebalancing",
-"Push mode"): the rules of the periodic jobs in allocation/tasks.py. How an item moves —
-locks, re-checks, events, explanations — is allocation/services/moves.py.
+"""Work never gets stuck with an absent agent (DESIGN.md, "Rebalancing"): the rules of the
+rebalancing job (allocation/tasks.py) — absent or over-capacity holders, due follow-ups,
+holders no longer qualified, idle agents set offline. The other periodic jobs have a module
+each (reservations.py, push.py); how an item moves — locks, re-checks, events,
+explanations — is allocation/services/moves.py.
 
 Each pass takes `now` once, when it starts: what its rules match is decided against it.
 Its moves are dated when they happen, under the item's lock (moves.moved_at).
@@ -20,20 +22,16 @@ from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
-    AllocationMode,
     ItemStatus,
     Presence,
     WorkItem,
 )
 from allocation.services.agents import agent_set_presence
-from allocation.services.moves import MoveCount, Receivers, move_held_batch, move_one, sweep
+from allocation.services.moves import BATCH, MoveCount, Receivers, move_held_batch, move_one, sweep
 
-RESERVATION_EXPIRY = SystemActor("reservation-expiry")
 REBALANCER = SystemActor("rebalancer")
-PUSH_ALLOCATION = SystemActor("push-allocation")
 IDLE_TIMEOUT = SystemActor("idle-timeout")
 
-BATCH = 200
 
 
 @dataclass
@@ -44,27 +42,6 @@ class RebalanceResult:
     @property
     def moved(self) -> int:
         return sum(count.moved for count in self.by_rule.values())
-
-
-# Reservation expiry -------------------------------------------------------------------------
-
-def _reservation_expired(now: datetime) -> Q:
-    """Offered and not started in time. A person's assignment (assigned_by) is a decision,
-    not an offer: it stays (it still moves if its agent goes away, as any held work)."""
-    return Q(status=ItemStatus.ASSIGNED, assigned_by__isnull=True,
-             assigned_at__lt=now - F("queue__reservation_timeout"))
-
-
-def reservations_expire(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:
-    """Assigned items nobody started within their queue's reservation timeout go back to it."""
-    now = now or timezone.now()
-    applies = _reservation_expired(now)
-    receivers = Receivers()
-    return sweep(WorkItem.objects.filter(applies), lambda ids: move_held_batch(
-        ids, rule_applies=applies, actor=RESERVATION_EXPIRY, event=events.reservation_expired,
-        rule=events.RULE_RESERVATION, reason="Not started within the queue's reservation timeout.", now=now,
-        to_agent=False, receivers=receivers,
-    ), batch_size)
 
 
 # Rebalancing --------------------------------------------------------------------------------
@@ -165,26 +142,6 @@ def agents_idle_set_offline(*, now: datetime | None = None) -> int:
         agent_set_presence(agent_id=agent_id, presence=Presence.OFFLINE, actor=IDLE_TIMEOUT)
         changed += 1
     return changed
-
-
-# Push allocation ----------------------------------------------------------------------------
-
-def push_assign(*, now: datetime | None = None, batch_size: int = BATCH) -> MoveCount:
-    """Queued items of push-mode queues go to eligible available agents with spare capacity,
-    least recently assigned first (in start-by order); an item nobody can take waits."""
-    now = now or timezone.now()
-
-    def waiting(item: WorkItem) -> bool:
-        return item.status == ItemStatus.QUEUED and item.queue.allocation_mode == AllocationMode.PUSH
-
-    count = MoveCount()
-    items = WorkItem.objects.filter(
-        status=ItemStatus.QUEUED, queue__allocation_mode=AllocationMode.PUSH, queue__is_active=True
-    ).order_by("start_by", "-priority", "received_at", "id")
-    for item_id in list(items.values_list("pk", flat=True)[:batch_size]):
-        count.add(move_one(item_id, actor=PUSH_ALLOCATION, event=events.assigned, rule=events.RULE_PUSH,
-                        still_applies=waiting, now=now, reason="", to_agent=True))
-    return count
 
 
 def _minutes(span) -> str:

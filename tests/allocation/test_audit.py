@@ -36,7 +36,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services import bulk, rebalancing
+from allocation.services import bulk, push, rebalancing, reservations
 from quality import services as quality_services
 from quality.models import Evaluation, EvaluationSource
 from tests import factories
@@ -200,7 +200,7 @@ def test_reservations_that_expire(agent, queue):
     queue.save()
     item = assigned_item(agent, queue)
     time.sleep(0.01)
-    assert rebalancing.reservations_expire().to_queue == 1
+    assert reservations.reservations_expire().to_queue == 1
 
     assert_every_item_passes()
     assert kinds(item)[-1] == EventKind.RESERVATION_EXPIRED and replayed(item).assignee_id is None
@@ -263,10 +263,10 @@ def test_push_allocation_and_a_rejection(agent, colleague, queue):
     queue.allocation_mode = AllocationMode.PUSH
     queue.save()
     item = queued_item(queue)
-    assert rebalancing.push_assign().to_agent == 1
+    assert push.push_assign().to_agent == 1
     first = reload(item).assignee
     services.item_reject(item_id=item.pk, actor=first, reason="Not my market")
-    assert rebalancing.push_assign().to_agent == 1
+    assert push.push_assign().to_agent == 1
 
     assert_every_item_passes()
     assert replayed(item).assignee_id == ({agent.pk, colleague.pk} - {first.pk}).pop()
@@ -347,11 +347,11 @@ def test_every_event_that_can_change_the_holder_names_it_the_same_way(agent, col
     queue.reservation_timeout = timedelta(milliseconds=1)
     queue.save()
     time.sleep(0.01)
-    assert rebalancing.reservations_expire().to_queue > 0  # every item assigned and not started
+    assert reservations.reservations_expire().to_queue > 0  # every item assigned and not started
     services.item_get_next(agent_id=agent.pk)
     pushed = factories.QueueFactory(teams=[team], allocation_mode=AllocationMode.PUSH)
     rejected = queued_item(pushed)
-    rebalancing.push_assign()
+    push.push_assign()
     services.item_reject(item_id=rejected.pk, actor=reload(rejected).assignee, reason="Not my market")
     services.agent_set_presence(agent_id=agent.pk, presence=Presence.OFFLINE, actor=agent.user)
     with override_settings(WFO_REBALANCE_GRACE=timedelta(0)):
@@ -394,7 +394,7 @@ def test_a_reservation_expiry_is_dated_after_an_event_written_during_its_pass(ag
     now = pass_starts()
     services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
 
-    assert rebalancing.reservations_expire(now=now).to_queue == 1
+    assert reservations.reservations_expire(now=now).to_queue == 1
 
     moved = assert_moved_after_the_other_event(item, other=EventKind.PRIORITY_CHANGED,
                                                move=EventKind.RESERVATION_EXPIRED)
@@ -461,7 +461,7 @@ def test_a_push_is_dated_after_an_event_written_during_its_pass(agent, queue):
     now = pass_starts()
     services.item_change_priority(item_id=item.pk, actor=SUPERVISOR_JOB, priority=5, reason="Escalated")
 
-    assert rebalancing.push_assign(now=now).to_agent == 1
+    assert push.push_assign(now=now).to_agent == 1
 
     moved = assert_moved_after_the_other_event(item, other=EventKind.PRIORITY_CHANGED, move=EventKind.ASSIGNED)
     assert reload(item).assigned_at == moved.at == AgentProfile.objects.get(pk=agent.pk).last_assigned_at
@@ -475,7 +475,7 @@ def test_a_pass_run_as_of_a_later_time_dates_its_moves_then(agent, queue):
     item = queued_item(queue)
     later = timezone.now() + timedelta(hours=2)
 
-    assert rebalancing.push_assign(now=later).to_agent == 1
+    assert push.push_assign(now=later).to_agent == 1
 
     assert events_of(item, EventKind.ASSIGNED).get().at == reload(item).assigned_at == later
 
@@ -728,7 +728,7 @@ def test_a_job_sending_an_item_back_to_a_queue_it_was_not_in_is_reported(agent, 
     queue.save()
     item = assigned_item(agent, queue)
     time.sleep(0.01)
-    rebalancing.reservations_expire()
+    reservations.reservations_expire()
     retouch(events_of(item, EventKind.RESERVATION_EXPIRED), to_queue="somewhere-else")
     mismatches, _ = audit()
     assert [(m.field, m.expected, m.actual) for m in mismatches] == [("data.to_queue", queue.code, "somewhere-else")]

@@ -14,7 +14,8 @@ from allocation import services
 from allocation.exceptions import AgentNotEligible
 from allocation.models import Presence, WorkItem
 from allocation.services import bulk
-from allocation.services.rebalancing import rebalance, reservations_expire
+from allocation.services.rebalancing import rebalance
+from allocation.services.reservations import reservations_expire
 from tests import factories
 from tests.helpers import queued_item, supervisor_for
 from wfo.models import Notification

@@ -18,7 +18,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services import rebalancing
+from allocation.services import push, rebalancing, reservations
 from tests import factories
 from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item, supervisor_for
 
@@ -47,13 +47,13 @@ def test_unstarted_reservations_expire_back_to_the_queue(agent, queue):
     WorkItem.objects.filter(pk__in=[stale.pk, working.pk]).update(
         assigned_at=timezone.now() - queue.reservation_timeout - MINUTE
     )
-    moved = rebalancing.reservations_expire()
+    moved = reservations.reservations_expire()
     assert moved.to_queue == 1
     assert reload(stale).status == ItemStatus.QUEUED and reload(stale).assignee_id is None
     assert reload(fresh).status == ItemStatus.ASSIGNED and reload(working).status == ItemStatus.IN_PROGRESS
     event = reload(stale).events.get(kind=EventKind.RESERVATION_EXPIRED)
     assert event.system_actor == "reservation-expiry" and event.data["from_agent"] == agent.pk
-    assert rebalancing.reservations_expire().moved == 0  # idempotent
+    assert reservations.reservations_expire().moved == 0  # idempotent
 
 
 # Rebalancing ---------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_push_assigns_least_recently_assigned_first_and_a_rejection_sticks(team)
     AgentProfile.objects.filter(pk=second.pk).update(last_assigned_at=timezone.now() - timedelta(hours=1))
     AgentProfile.objects.filter(pk=first.pk).update(last_assigned_at=timezone.now() - MINUTE)
     items = [queued_item(queue) for _ in range(3)]
-    pushed = rebalancing.push_assign()
+    pushed = push.push_assign()
     assert pushed.to_agent == 2
     got = {reload(item).assignee_id for item in items[:2]}
     assert got == {first.pk, second.pk} and reload(items[0]).assignee_id == second.pk
@@ -233,7 +233,7 @@ def test_push_assigns_least_recently_assigned_first_and_a_rejection_sticks(team)
     rejected = services.item_reject(item_id=items[0].pk, actor=second.user, reason="Conflict of interest")
     assert rejected.status == ItemStatus.QUEUED
     assert CoolOff.objects.get(item=items[0], agent=second).reason == "Conflict of interest"
-    rebalancing.push_assign()
+    push.push_assign()
     # second has room again but rejected items[0]: it gets items[2]; items[0] waits for someone else.
     assert reload(items[0]).status == ItemStatus.QUEUED
     assert reload(items[2]).assignee_id == second.pk

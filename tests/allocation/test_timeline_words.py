@@ -12,7 +12,7 @@ from django.urls import reverse
 from allocation import services
 from allocation.events import ORDER_DESCRIPTION
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
-from allocation.services import rebalancing
+from allocation.services import push, rebalancing, reservations
 from allocation.templatetags.work import RULES
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
@@ -76,7 +76,7 @@ def lives(team):
         # A reservation that expired.
         expired = assigned_item(amelia, disputes, **ref)
         step(6)
-        rebalancing.reservations_expire()
+        reservations.reservations_expire()
         services.item_cancel(item_id=expired.pk, actor=lead, reason="Sent twice")
         step()
         # A follow-up that came due, and work moved off an absent holder.
@@ -93,7 +93,7 @@ def lives(team):
         disputes.allocation_mode = AllocationMode.PUSH
         disputes.save()
         pushed = queued_item(disputes, **ref)
-        rebalancing.push_assign()
+        push.push_assign()
         step()
         holder = WorkItem.objects.get(pk=pushed.pk).assignee
         services.item_reject(item_id=pushed.pk, actor=holder, reason="Not my market")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from allocation.models import CoolOff, ItemStatus, WorkItem
-from allocation.services.rebalancing import reservations_expire
+from allocation.services.reservations import reservations_expire
 from tests import factories
 from tests.browser_support import pend_on_page, presence_switch_ready, release_on_page
 from tests.helpers import queued_item

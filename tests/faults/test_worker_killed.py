@@ -20,7 +20,7 @@ from allocation import services
 from allocation.actors import SystemActor
 from allocation.audit import items_audit
 from allocation.models import EventKind, ItemStatus, SlaAlert, SlaClock, WorkItem, WorkItemEvent
-from allocation.services.rebalancing import BATCH
+from allocation.services.moves import BATCH
 from allocation.services.sla_alerts import EMAIL_BATCH
 from allocation.tasks import reservations_expire, sla_alerts_raise
 from tests import factories
