@@ -1,6 +1,6 @@
 """Request-wide behaviour: the user's time zone, domain errors as pages, a database that is
-not answering as a 503, and the limits and headers every response carries (body size,
-Content-Security-Policy)."""
+not answering as a 503, and the body size limit every request is held to (the
+Content-Security-Policy header is django-csp's, configured in settings)."""
 
 from __future__ import annotations
 
@@ -139,20 +139,3 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
-
-
-class ContentSecurityPolicyMiddleware:
-    """Every page of the portal may run only its own scripts (vendored, no inline code) and
-    be framed by nobody. The admin site and the Swagger docs are third-party pages with
-    inline scripts, so they keep Django's other protections without this header."""
-
-    EXEMPT_PREFIXES = ("/admin/", "/api/docs/")
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if not request.path.startswith(self.EXEMPT_PREFIXES):
-            response.headers.setdefault("Content-Security-Policy", settings.WFO_CONTENT_SECURITY_POLICY)
-        return response

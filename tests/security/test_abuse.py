@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -103,3 +104,13 @@ def test_check_deploy_with_the_production_settings_reports_nothing():
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_the_admin_and_the_api_docs_carry_no_content_security_policy(client, agent):
+    """Third-party pages with inline scripts: the policy would break them (settings'
+    CONTENT_SECURITY_POLICY excludes them); every page of the portal carries it."""
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    assert "Content-Security-Policy" not in client.get("/admin/")
+    assert "Content-Security-Policy" not in client.get("/api/docs/")
+    assert "frame-ancestors 'none'" in client.get(reverse("reports:wallboard"))["Content-Security-Policy"]

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from wfo.embedded import (
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    "csp",
     "wfo",
     "allocation",
     "quality",
@@ -49,7 +51,7 @@ MIDDLEWARE = [
     "wfo.middleware.ApiHostMiddleware",
     "wfo.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "wfo.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -260,11 +262,17 @@ WFO_MAX_JSON_ELEMENTS = env.int("WFO_MAX_JSON_ELEMENTS", default=2_000_000)
 # nosniff, Referrer-Policy, Cross-Origin-Opener-Policy and X-Frame-Options: DENY).
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
-WFO_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
+# Every page of the portal may run only its own scripts (vendored, no inline code) and be
+# framed by nobody (django-csp). The admin site and the Swagger docs are third-party pages
+# with inline scripts: they keep Django's other protections without this header.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": [SELF], "script-src": [SELF], "style-src": [SELF, UNSAFE_INLINE], "img-src": [SELF, "data:"],
+        "connect-src": [SELF], "font-src": [SELF], "object-src": [NONE], "base-uri": [SELF],
+        "form-action": [SELF], "frame-ancestors": [NONE],
+    },
+}
 
 # Prometheus metrics at /metrics/ (wfo/metrics.py). With a bearer token set, scrapes must
 # send it. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR so the workers'
