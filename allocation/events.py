@@ -64,14 +64,15 @@ OUTCOME = "outcome"
 # Rules (`data.rule`) --------------------------------------------------------------------------
 
 RULE_NEXT_BEST = "next_best_item"  # get-next: the best waiting item
-RULE_PENDED_FOLLOW_UP = "pended_follow_up_due"  # get-next: the agent's own pended item, due
 RULE_PUSH = "push"
 RULE_RESERVATION = "reservation_expired"
 RULE_ABSENT = "holder_absent"
 RULE_OVER_CAPACITY = "holder_over_capacity"
-RULE_FOLLOW_UP = "follow_up_due"
+# A pended item's follow-up came: back to its holder — by get-next (an assigned event) or
+# by the rebalancing job (a follow_up_due event, or to the queue when the holder cannot).
+RULE_FOLLOW_UP = "pended_follow_up_due"
 RULE_NOT_ELIGIBLE = "holder_no_longer_eligible"
-GET_NEXT_RULES = frozenset({RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP})
+GET_NEXT_RULES = frozenset({RULE_NEXT_BEST, RULE_FOLLOW_UP})
 # The order get-next picks in, as its events record it (labels.order_words says it in words).
 ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 

@@ -289,7 +289,7 @@ SELECT s.g, e.at,
                                                'to_queue', s.q_code, 'to_queue_id', s.q_id)
                 WHEN 3 THEN jsonb_build_object('rule', 'next_best', 'queue_id', s.q_id, 'priority', s.priority)
                 WHEN 5 THEN jsonb_build_object('until', s.pend_until)
-                WHEN 6 THEN jsonb_build_object('rule', 'follow_up_due', 'to_agent', s.agent_id)
+                WHEN 6 THEN jsonb_build_object('rule', 'pended_follow_up_due', 'to_agent', s.agent_id)
                 WHEN 8 THEN jsonb_build_object('outcome', s.outcome)
                 ELSE '{}'::jsonb END
   FROM rpt_timeline s

@@ -1,5 +1,7 @@
 """Reads for reports. The wallboard reads live open work (a handful of grouped queries,
-whatever the size of the queues); history reports come from rollups (to come)."""
+whatever the size of the queues); the scorecard, team figures and capacity planning read
+the rollups (reporting/rollups.py writes them; reporting/history.py turns them into the
+history reports)."""
 
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ class ItemHistory:
         queued item (nobody held it), or its own pended item back on its follow-up (it held
         it all along)."""
         from_agent = plan.user_id if from_status == ItemStatus.PENDED else None
-        rule = events.RULE_PENDED_FOLLOW_UP if from_status == ItemStatus.PENDED else events.RULE_NEXT_BEST
+        rule = events.RULE_FOLLOW_UP if from_status == ItemStatus.PENDED else events.RULE_NEXT_BEST
         return events.assigned(item, at=at, actor=self._actor(plan.user_id), from_status=from_status, rule=rule,
                                from_agent=from_agent, to_agent=plan.user_id, pended_until=pended_until,
                                eligible_queues=self.eligible_count[plan.user_id])

@@ -278,7 +278,7 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) ->
     agent.last_assigned_at = at
     agent.save(update_fields=["last_assigned_at"])
     who = agent.user if actor is None else actor
-    events.assigned(item, at=at, actor=who, from_status=ItemStatus.PENDED, rule=events.RULE_PENDED_FOLLOW_UP,
+    events.assigned(item, at=at, actor=who, from_status=ItemStatus.PENDED, rule=events.RULE_FOLLOW_UP,
                     from_agent=agent_id, to_agent=agent_id, pended_until=pended_until).save()
     item.assignee = agent.user
     return item

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from allocation.models import SlaAlert, SlaClock, WorkItem
-from allocation.sla import clock as sla_clock
+from allocation.sla import clock as clock_math
 from allocation.sla.policies import ClockPolicy, PolicyBook
 from allocation.sla.working_time import WorkingCalendar, working_between
 
@@ -33,7 +33,7 @@ def schedule_next(clock: SlaClock, item: WorkItem, calendar: WorkingCalendar | N
     clock.next_threshold = upcoming[0] if upcoming else None
     clock.next_alert_at = None
     if upcoming and clock.stopped_at is None:
-        clock.next_alert_at = sla_clock.threshold_time(clock=clock, item=item, calendar=calendar, percent=upcoming[0])
+        clock.next_alert_at = clock_math.threshold_time(clock=clock, item=item, calendar=calendar, percent=upcoming[0])
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ def _clock(item: WorkItem) -> SlaClock | None:
     return SlaClock.objects.select_for_update().filter(item=item).first()
 
 
-def _move_deadlines(item: WorkItem, clock: SlaClock, calendar: WorkingCalendar | None) -> sla_clock.Deadlines:
+def _move_deadlines(item: WorkItem, clock: SlaClock, calendar: WorkingCalendar | None) -> clock_math.Deadlines:
     """Set the item's due at and start by to the governing deadline's."""
-    deadlines = sla_clock.clock_deadlines(clock=clock, item=item, calendar=calendar,
+    deadlines = clock_math.clock_deadlines(clock=clock, item=item, calendar=calendar,
                                           handle_time=item.queue.standard_handle_time)
     item.due_at, item.start_by = deadlines.due_at, deadlines.start_by
     return deadlines
@@ -88,7 +88,7 @@ def clock_pause(*, item: WorkItem, at: datetime) -> bool:
         due_before = item.due_at
         moved = _move_deadlines(item, clock, calendar).due_at != due_before
         if clock.next_threshold is not None:
-            clock.next_alert_at = sla_clock.threshold_time(clock=clock, item=item, calendar=calendar,
+            clock.next_alert_at = clock_math.threshold_time(clock=clock, item=item, calendar=calendar,
                                                            percent=clock.next_threshold)
     clock.save(update_fields=["paused_since", "next_alert_at"])
     return moved

@@ -18,7 +18,6 @@ ACRONYMS = {"id", "arn", "mcc", "iban", "bic", "url", "vat", "sku", "crm", "kyc"
 # The rules of the vocabulary (allocation/events.py), in words.
 RULES = {
     events.RULE_NEXT_BEST: "next best item",
-    events.RULE_PENDED_FOLLOW_UP: "its follow-up time came",
     events.RULE_PUSH: "push allocation (least recently assigned eligible agent)",
     events.RULE_RESERVATION: "the reservation expired",
     events.RULE_ABSENT: "its holder was absent",

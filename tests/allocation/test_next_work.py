@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from allocation import events, services
 from allocation.audit import items_audit
-from allocation.events import RULE_NEXT_BEST, RULE_PENDED_FOLLOW_UP
+from allocation.events import RULE_FOLLOW_UP, RULE_NEXT_BEST
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem
 from allocation.services import next_work
@@ -196,7 +196,7 @@ def test_own_pended_item_comes_back_first_when_follow_up_is_due(agent, queue, se
     assert back.status == ItemStatus.ASSIGNED
     assert back.pended_until is None
     event = back.events.order_by("-id").first()
-    assert event.data["rule"] == RULE_PENDED_FOLLOW_UP
+    assert event.data["rule"] == RULE_FOLLOW_UP
     assert event.from_status == ItemStatus.PENDED
     assert event.data["from_agent"] == event.data["to_agent"] == agent.pk  # back to its holder
 
