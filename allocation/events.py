@@ -38,8 +38,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from allocation.actors import Actor, actor_fields
 from allocation.models import EventKind, ItemStatus, Queue, WorkItem, WorkItemEvent
+from core.actors import Actor, actor_fields
 
 # Data keys -------------------------------------------------------------------------------
 

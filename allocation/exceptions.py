@@ -1,6 +1,6 @@
 """Errors raised by allocation services. Each says in plain words what was refused."""
 
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
 
 class ItemNotFound(NotFound):

@@ -26,8 +26,8 @@ from allocation.models import (
     customer_key,
 )
 from allocation.sla import PolicyBook, clock_reading
-from wfo import roles
-from wfo.exceptions import InvalidInput, NotFound, PermissionDenied
+from core import roles
+from core.exceptions import InvalidInput, NotFound, PermissionDenied
 
 
 def presence_reasons_offered(presence: str | None = None) -> QuerySet[PresenceReason]:

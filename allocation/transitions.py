@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from allocation.actors import Actor, SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     HELD_STATUSES,
@@ -19,7 +18,8 @@ from allocation.models import (
     Queue,
     WorkItem,
 )
-from wfo import roles
+from core import roles
+from core.actors import Actor, SystemActor
 
 CANCEL_PERMISSION = "allocation.cancel_workitem"
 REASSIGN_PERMISSION = "allocation.reassign_workitem"

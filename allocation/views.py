@@ -1,6 +1,6 @@
 """Pages: the agent's task inbox, the item page, the customer view, the supervisors' item
 list. Thin, like the API: each view reads through selectors, writes through one service,
-and shows the service's own message when a rule refuses (wfo/middleware.py renders errors
+and shows the service's own message when a rule refuses (core/middleware.py renders errors
 raised while reading: 403, 404). Every form works without JavaScript; htmx only swaps
 fragments (the inbox list, the presence switch) in place.
 """
@@ -22,14 +22,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from allocation import eligibility, events, forms, labels, selectors, services, transitions
-from allocation.actors import Actor
 from allocation.filters import ItemPageFilter, ReassignFilter
 from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
-from wfo.forms import form_errors_from
-from wfo.pagination import EstimatedCountPaginator
+from core import roles
+from core.actors import Actor
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
+from core.forms import form_errors_from
+from core.pagination import EstimatedCountPaginator
 
 ITEMS_PER_PAGE = 50
 

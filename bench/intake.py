@@ -92,8 +92,8 @@ def _measure(options: dict) -> dict:
     from django.utils import timezone
 
     from allocation import services
-    from allocation.actors import SystemActor
     from allocation.models import BusinessCalendar, Queue, SlaPolicy, WorkingWindow
+    from core.actors import SystemActor
 
     calendar = BusinessCalendar.objects.create(name="Bench office", time_zone="Europe/London")
     WorkingWindow.objects.bulk_create(WorkingWindow(calendar=calendar, weekday=day, start=clock_time(9),

@@ -1,5 +1,5 @@
 """REST API of the quality domain: forms and evaluations to read; submit, acknowledge and
-dispute to act. One thin view per operation, the services' errors mapped by wfo.api."""
+dispute to act. One thin view per operation, the services' errors mapped by core.api."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from quality import selectors, services
-from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
-from wfo.api import (
+from core.api import (
     BoundedCharField,
     EmptyInputSerializer,
     InputSerializer,
@@ -20,7 +18,9 @@ from wfo.api import (
     valid_body,
     valid_query,
 )
-from wfo.permissions import TakesPartInQuality
+from core.permissions import TakesPartInQuality
+from quality import selectors, services
+from quality.models import Answer, Evaluation, EvaluationForm, EvaluationStatus, Question
 
 
 class QuestionOutputSerializer(serializers.ModelSerializer):

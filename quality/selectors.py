@@ -7,6 +7,8 @@ from itertools import islice
 
 from django.db.models import Q, QuerySet
 
+from core import roles
+from core.exceptions import NotFound, PermissionDenied
 from quality.models import (
     DONE_EVALUATION_STATUSES,
     OPEN_EVALUATION_STATUSES,
@@ -18,8 +20,6 @@ from quality.models import (
     Question,
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
-from wfo import roles
-from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _evaluations() -> QuerySet[Evaluation]:

@@ -14,13 +14,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core import roles
+from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.forms import form_errors_from
 from quality import selectors, services
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
 from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm, EvaluationStatus
 from quality.scoring import answer_label
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
-from wfo.forms import form_errors_from
 
 
 @require_GET

@@ -10,11 +10,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_responses
+from core.permissions import OverseesWork
 from reporting import selectors
 from reporting.forms import HistoryForm
 from reporting.history import Period, Scope, history, sla_by_queue
-from wfo.api import error_responses
-from wfo.permissions import OverseesWork
 
 
 class BacklogReportApi(APIView):

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, PresenceChange, Queue, WorkItem
 from allocation.selectors import AGING_BANDS, AT_RISK, sla_standing_q
+from core import roles
 from reporting.rollups import day_start
-from wfo import roles
 
 
 @dataclass

@@ -15,13 +15,13 @@ from django.views.decorators.http import require_GET
 
 from allocation import transitions
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence
+from core import roles
+from core.exceptions import NotFound, PermissionDenied
 from reporting import exports, history_tables, selectors
 from reporting.forms import CapacityForm, HistoryForm
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
 from reporting.rollups import day_start, local_day
-from wfo import roles
-from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _require_supervisor(user) -> None:

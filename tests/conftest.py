@@ -48,7 +48,7 @@ def role_groups(db):
     each test, groups included, so tests that run after one ask for them again here."""
     from django.apps import apps
 
-    from wfo.roles import role_groups_sync
+    from core.roles import role_groups_sync
 
     role_groups_sync(apps)
 

@@ -21,7 +21,7 @@ from allocation.models import (
     Team,
     WorkItem,
 )
-from wfo import roles
+from core import roles
 
 
 class UserFactory(factory.django.DjangoModelFactory):

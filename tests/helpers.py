@@ -5,8 +5,8 @@ from datetime import time, timedelta
 from django.utils import timezone
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.models import WorkItem
+from core.actors import SystemActor
 
 _sequence = iter(range(1, 10**9))
 
@@ -106,8 +106,8 @@ def office_hours_queue(team):
 def supervisor_for(*queues):
     """A supervisor of every team that serves `queues` (so its permitted actions reach
     their items: allocation.transitions.items_in_reach)."""
+    from core import roles
     from tests import factories
-    from wfo import roles
 
     lead = factories.UserFactory(roles=[roles.SUPERVISOR])
     for queue in queues:

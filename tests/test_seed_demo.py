@@ -16,10 +16,9 @@ from django.core.management import call_command
 from django.db.models import F
 from rest_framework.authtoken.models import Token
 
-from allocation import demo, eligibility
+from allocation import eligibility
 from allocation import events as item_events
 from allocation.audit import items_audit
-from allocation.demo.backlog import BACKLOG_SHARE, PULLED_SHARE
 from allocation.models import (
     HELD_STATUSES,
     AgentProfile,
@@ -34,9 +33,12 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
+from core import roles
+from demo import catalog
+from demo import seed as demo
+from demo.backlog import BACKLOG_SHARE, PULLED_SHARE
+from demo.management.commands import run_portal
 from quality.models import Evaluation
-from wfo import roles
-from wfo.management.commands import run_portal
 
 ITEMS = 300
 # The demo is written relative to the moment it is seeded: every test here seeds at this
@@ -335,7 +337,7 @@ def test_the_demo_scorecards_show_productivity_apart_from_utilization(client):
     from django.urls import reverse
 
     _seed(quiet=True)
-    client.force_login(get_user_model().objects.get(username=demo.catalog.ADMIN_USER[0]))
+    client.force_login(get_user_model().objects.get(username=catalog.ADMIN_USER[0]))
     ratios = []
     for team in Team.objects.order_by("name"):
         agents = list(AgentProfile.objects.filter(team=team).order_by("pk"))

@@ -4,9 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from allocation import urls as allocation_urls
+from core import views
 from quality import urls as quality_urls
 from reporting import urls as reporting_urls
-from wfo import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,7 +28,7 @@ urlpatterns = [
 ]
 
 # Unmatched paths, requests Django refuses (a foreign Host header) and unhandled errors: JSON
-# under /api/, pages elsewhere; a database that is not answering is a 503 (wfo/errors.py).
-handler400 = "wfo.errors.bad_request"
-handler404 = "wfo.errors.not_found"
-handler500 = "wfo.errors.server_error"
+# under /api/, pages elsewhere; a database that is not answering is a 503 (core/errors.py).
+handler400 = "core.errors.bad_request"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

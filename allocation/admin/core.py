@@ -39,8 +39,8 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.transitions import CANCEL_PERMISSION, REASSIGN_PERMISSION
-from wfo.exceptions import DomainError
-from wfo.pagination import EstimatedCountPaginator
+from core.exceptions import DomainError
+from core.pagination import EstimatedCountPaginator
 
 User = get_user_model()
 

@@ -20,8 +20,8 @@ from allocation.models import BusinessCalendar, Holiday, SlaAlert, SlaPolicy, Wo
 from allocation.services.calendars import calendar_holidays_load, supported_countries
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
-from wfo.exceptions import InvalidInput
-from wfo.forms import form_errors_from
+from core.exceptions import InvalidInput
+from core.forms import form_errors_from
 
 PREVIEW_WINDOWS = 10
 

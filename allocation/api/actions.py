@@ -19,8 +19,8 @@ from allocation.api.common import (
 )
 from allocation.models import Priority, Queue
 from allocation.services import bulk
-from wfo.api import BoundedCharField, EmptyInputSerializer, InputSerializer, error_responses, valid_body
-from wfo.permissions import IsAgent
+from core.api import BoundedCharField, EmptyInputSerializer, InputSerializer, error_responses, valid_body
+from core.permissions import IsAgent
 
 
 class ItemCancelApi(APIView):

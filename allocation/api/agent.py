@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from allocation import eligibility, selectors, services
 from allocation.api.common import ItemOutputSerializer, item_response
 from allocation.models import AgentProfile, Presence, PresenceReason
-from wfo.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
-from wfo.permissions import IsAgent
+from core.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
+from core.permissions import IsAgent
 
 
 class AgentNextApi(APIView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from allocation.models import WorkItem, WorkItemEvent
-from wfo.api import error_responses
+from core.api import error_responses
 
 # Output -------------------------------------------------------------------------------
 

@@ -18,9 +18,9 @@ from allocation.api.common import ItemDetailOutputSerializer, ItemOutputSerializ
 from allocation.exceptions import IntakeRejected, ItemNotFound
 from allocation.filters import ItemFilter
 from allocation.models import Priority, Queue, WorkItem
-from wfo.api import BoundedCharField, InputSerializer, StrictPageSizeMixin, error_responses
-from wfo.parsers import BoundedJSONParser
-from wfo.permissions import WorksWithItems
+from core.api import BoundedCharField, InputSerializer, StrictPageSizeMixin, error_responses
+from core.parsers import BoundedJSONParser
+from core.permissions import WorksWithItems
 
 
 class ItemCursorPagination(StrictPageSizeMixin, CursorPagination):
@@ -125,7 +125,7 @@ class ItemListCreateApi(ListAPIView):
     # JSON only: an item's payload is an object and a batch a list, which form data cannot
     # carry (DRF would read a form's `payload` as absent and take the item in without it).
     parser_classes = [BoundedJSONParser]
-    # Intake takes one item or a list, and answers in the form it was sent (wfo/schema.py).
+    # Intake takes one item or a list, and answers in the form it was sent (core/schema.py).
     one_or_many = ("POST", settings.WFO_MAX_BATCH_ITEMS)
     serializer_class = ItemOutputSerializer
     pagination_class = ItemCursorPagination

@@ -3,7 +3,7 @@ already sent items under, so its token keeps working once intake checks the bind
 
 from django.db import migrations
 
-SOURCE_SYSTEM = "Source system"  # wfo.roles.SOURCE_SYSTEM, as it is named at this migration
+SOURCE_SYSTEM = "Source system"  # core.roles.SOURCE_SYSTEM, as it is named at this migration
 
 
 def bind_integrations(apps, schema_editor):

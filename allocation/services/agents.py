@@ -8,11 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from allocation import selectors
-from allocation.actors import Actor, actor_fields
 from allocation.exceptions import NotAnAgent
 from allocation.lock_objects import agents_lock
 from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
-from wfo.exceptions import InvalidInput
+from core.actors import Actor, actor_fields
+from core.exceptions import InvalidInput
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from allocation.models import WorkItem
-from wfo.services import NotificationDraft, notifications_create
+from core.services import NotificationDraft, notifications_create
 
 NOTIFICATION_KIND = "assignment"
 

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db.models import Q
 
 from allocation import eligibility, transitions
-from allocation.actors import Actor, SystemActor
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services.lifecycle import item_transfer
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
+from core.actors import Actor, SystemActor
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import holidays as holiday_data
 from django.db import transaction
 
 from allocation.models import BusinessCalendar, Holiday
-from wfo.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 
 MAX_YEARS = 10
 

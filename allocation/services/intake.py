@@ -22,13 +22,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation import events, sla, transitions
-from allocation.actors import Actor, SystemActor
 from allocation.exceptions import IntakeRejected
 from allocation.models import ItemStatus, Priority, Queue, WorkItem, WorkItemEvent
 from allocation.services.sla_clock import NewClock, clocks_start
 from allocation.sla.clock import Deadlines
 from allocation.sla.working_time import LATEST, NoWorkingTime, OutOfRange
-from wfo.exceptions import PermissionDenied
+from core.actors import Actor, SystemActor
+from core.exceptions import PermissionDenied
 
 INTAKE_PERMISSION = "allocation.add_workitem"
 # Source clocks drift; a receipt time slightly ahead of ours is accepted as "now".

@@ -14,7 +14,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation import eligibility, events, sla, transitions
-from allocation.actors import Actor, SystemActor
 from allocation.exceptions import (
     AgentAtCapacity,
     AgentNotEligible,
@@ -38,8 +37,9 @@ from allocation.services import sla_clock
 from allocation.services.assignment_notices import assignment_notify
 from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
 from allocation.sla.working_time import NoWorkingTime, OutOfRange
-from wfo import roles
-from wfo.exceptions import InvalidInput, PermissionDenied
+from core import roles
+from core.actors import Actor, SystemActor
+from core.exceptions import InvalidInput, PermissionDenied
 
 
 def _is_system(actor: Actor) -> bool:

@@ -29,7 +29,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from allocation import eligibility
-from allocation.actors import SystemActor
 from allocation.lock_objects import agents_lock
 from allocation.models import (
     ACTIVE_STATUSES,
@@ -42,6 +41,7 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.services import sla_clock
+from core.actors import SystemActor
 
 # A job's move is written by one of the vocabulary's constructors (allocation/events.py):
 # events.rebalanced, reservation_expired, follow_up_due, or assigned (push).

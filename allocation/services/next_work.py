@@ -29,7 +29,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation import eligibility, events
-from allocation.actors import Actor, SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.lock_objects import agents_lock
 from allocation.models import (
@@ -47,8 +46,9 @@ from allocation.models import (
 )
 from allocation.services import sla_clock
 from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
-from wfo import metrics
-from wfo.exceptions import DomainError
+from core import metrics
+from core.actors import Actor, SystemActor
+from core.exceptions import DomainError
 
 # How many heads are read per queue, and how many of the merged heads are tried in order.
 # Uncontended, the first candidate is the global best (it heads its queue); a candidate is

@@ -11,9 +11,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from allocation import events
-from allocation.actors import SystemActor
 from allocation.models import AllocationMode, ItemStatus, WorkItem
 from allocation.services.moves import BATCH, MoveCount, move_one
+from core.actors import SystemActor
 
 PUSH_ALLOCATION = SystemActor("push-allocation")
 

@@ -18,7 +18,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from allocation import eligibility, events
-from allocation.actors import SystemActor
 from allocation.models import (
     ACTIVE_STATUSES,
     AgentProfile,
@@ -28,6 +27,7 @@ from allocation.models import (
 )
 from allocation.services.agents import agent_set_presence
 from allocation.services.moves import BATCH, MoveCount, Receivers, move_held_batch, move_one, sweep
+from core.actors import SystemActor
 
 REBALANCER = SystemActor("rebalancer")
 IDLE_TIMEOUT = SystemActor("idle-timeout")

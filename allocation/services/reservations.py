@@ -14,9 +14,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from allocation import events
-from allocation.actors import SystemActor
 from allocation.models import ItemStatus, WorkItem
 from allocation.services.moves import BATCH, MoveCount, Receivers, move_held_batch, sweep
+from core.actors import SystemActor
 
 RESERVATION_EXPIRY = SystemActor("reservation-expiry")
 

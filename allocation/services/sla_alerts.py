@@ -31,7 +31,7 @@ from allocation.services import sla_clock
 from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import NoWorkingTime, OutOfRange, is_working, next_working_instant
-from wfo.services import NotificationDraft, notifications_create
+from core.services import NotificationDraft, notifications_create
 
 logger = logging.getLogger(__name__)
 

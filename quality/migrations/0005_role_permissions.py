@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def role_groups_sync(apps, schema_editor):
-    from wfo.roles import role_groups_sync as sync
+    from core.roles import role_groups_sync as sync
 
     sync(apps)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from allocation.actors import Actor, SystemActor
 from allocation.models import ItemStatus, WorkItem
+from core import roles
+from core.actors import Actor, SystemActor
+from core.exceptions import InvalidInput, PermissionDenied
 from quality.models import (
     Evaluation,
     EvaluationForm,
@@ -13,8 +15,6 @@ from quality.models import (
 )
 from quality.selectors import evaluator_user_ids
 from quality.services.forms import form_current_version
-from wfo import roles
-from wfo.exceptions import InvalidInput, PermissionDenied
 
 
 @transaction.atomic

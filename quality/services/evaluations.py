@@ -9,7 +9,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation.actors import Actor, SystemActor
+from core import roles
+from core.actors import Actor, SystemActor
+from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.services import NotificationDraft, notifications_create
 from quality import selectors
 from quality.models import (
     OPEN_EVALUATION_STATUSES,
@@ -21,9 +24,6 @@ from quality.models import (
     Question,
 )
 from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
-from wfo.services import NotificationDraft, notifications_create
 
 
 def _scored(version: FormVersion) -> list[ScoredQuestion]:

@@ -7,15 +7,15 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from allocation.actors import Actor, SystemActor
+from core import roles
+from core.actors import Actor, SystemActor
+from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from quality.models import (
     EvaluationForm,
     FormSection,
     FormVersion,
     Question,
 )
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 
 
 def form_version_in_use(version: FormVersion) -> bool:

@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.utils import timezone
 
-from allocation.actors import SystemActor
 from allocation.models import ItemStatus, WorkItem
+from core.actors import SystemActor
+from core.exceptions import DomainError
 from quality.models import (
     OPEN_EVALUATION_STATUSES,
     Evaluation,
@@ -23,7 +24,6 @@ from quality.models import (
     SamplingRule,
 )
 from quality.services.forms import form_current_version
-from wfo.exceptions import DomainError
 
 SAMPLER = SystemActor("quality-sampling")
 

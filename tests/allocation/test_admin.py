@@ -14,7 +14,6 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.admin import core as allocation_admin
 from allocation.models import (
     AgentProfile,
@@ -24,10 +23,11 @@ from allocation.models import (
     PresenceChange,
     WorkItem,
 )
+from core import roles
+from core.actors import SystemActor
+from core.models import WorkerHeartbeat
+from core.services import worker_heartbeat_record
 from tests import factories
-from wfo import roles
-from wfo.models import WorkerHeartbeat
-from wfo.services import worker_heartbeat_record
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
+from core import roles
 from tests import factories
 from tests.helpers import assigned_item, office_hours_queue, queued_item, started_item, supervisor_for
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -573,7 +573,7 @@ def test_every_operation_documents_its_error_answers(client):
                 assert "404" in operation["responses"], (method, path)
     error = paths["/api/v1/items/{item_id}/start/"]["post"]["responses"]["409"]["content"]["application/json"]
     assert error["schema"]["$ref"] == "#/components/schemas/ErrorOutput"
-    # Every view's schema (wfo/schema.py): an empty optional query value is allowed, as it is read.
+    # Every view's schema (core/schema.py): an empty optional query value is allowed, as it is read.
     listing = {p["name"]: p for p in paths["/api/v1/items/"]["get"]["parameters"]}
     assert listing["due_before"].get("allowEmptyValue") is True
     assert "allowEmptyValue" not in listing["status"]  # repeatable

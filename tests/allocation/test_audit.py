@@ -20,8 +20,7 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from allocation import demo, events, services
-from allocation.actors import SystemActor
+from allocation import events, services
 from allocation.audit import EVENT_COLUMNS, UNKNOWN, AuditTally, EventRow, item_replay, items_audit
 from allocation.lock_objects import item_lock
 from allocation.management.commands import audit_items
@@ -37,12 +36,14 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.services import bulk, push, rebalancing, reservations
+from core import roles
+from core.actors import SystemActor
+from demo import seed as demo
 from quality import services as quality_services
 from quality.models import Evaluation, EvaluationSource
 from tests import factories
 from tests.helpers import assigned_item, pended_item, queued_item, started_item
 from tests.quality.test_services import form_with_questions
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 from allocation import services
 from allocation.models import EventKind, ItemStatus, Presence, WorkItem
 from allocation.services import bulk
+from core import roles
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -264,7 +264,7 @@ def test_the_page_queries_do_not_grow_with_the_candidates(client, desk, team, qu
 def test_one_setting_limits_a_bulk_move(desk, queue, agent, settings):
     """WFO_MAX_BULK_ITEMS is the one limit of a bulk move: over it, nothing moves and the
     items field says the limit."""
-    from wfo.exceptions import InvalidInput
+    from core.exceptions import InvalidInput
 
     supervisor, _ = desk
     settings.WFO_MAX_BULK_ITEMS = 2

@@ -16,10 +16,10 @@ from allocation.models import Presence, WorkItem
 from allocation.services import bulk
 from allocation.services.rebalancing import rebalance
 from allocation.services.reservations import reservations_expire
+from core.models import Notification
+from core.services import notification_emails_send
 from tests import factories
 from tests.helpers import queued_item, supervisor_for
-from wfo.models import Notification
-from wfo.services import notification_emails_send
 
 pytestmark = pytest.mark.django_db
 

@@ -28,9 +28,9 @@ from allocation.models import (
 from allocation.services import moves, rebalancing
 from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS, ELIGIBLE_CTES, READY_CTES
 from allocation.services.rows import compact_sql
+from core.exceptions import DomainError
 from tests import factories
 from tests.helpers import assigned_item
-from wfo.exceptions import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -12,13 +12,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.exceptions import IntakeRejected
 from allocation.models import EventKind, ItemStatus, SlaPolicy, WorkItem, WorkItemEvent
 from allocation.services import intake
+from core.actors import SystemActor
+from core.exceptions import PermissionDenied
 from tests import factories
 from tests.helpers import at_the_same_time, office_hours_queue
-from wfo.exceptions import PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

@@ -9,13 +9,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.exceptions import AgentAtCapacity, AgentNotEligible, IllegalTransition, ItemNotFound, NotItemHolder
 from allocation.models import CoolOff, EventKind, ItemStatus, Presence, WorkItem
+from core import roles
+from core.actors import SystemActor
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
 from tests import factories
 from tests.helpers import ITEM_STATES, assigned_item, item_in_state, pended_item, queued_item, started_item
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from allocation import services, transitions
 from allocation.models import EventKind, ItemStatus, Presence, PresenceChange, WorkItem
+from core import roles
+from core.exceptions import DomainError
 from tests import factories
 from tests.helpers import (
     ITEM_STATES,
@@ -21,8 +23,6 @@ from tests.helpers import (
     started_item,
     supervisor_for,
 )
-from wfo import roles
-from wfo.exceptions import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 from allocation import services
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
 from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
+from core import roles
+from core.exceptions import InvalidInput
 from tests import factories
 from tests.helpers import queued_item, started_item, supervisor_for
-from wfo import roles
-from wfo.exceptions import InvalidInput
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presence_reasons")]
 

@@ -27,10 +27,10 @@ from allocation.services import sla_alerts
 from allocation.services.sla_alerts import sla_alerts_raise
 from allocation.sla import PolicyBook
 from allocation.sla.clock import SlaState, clock_reading
+from core import roles
+from core.models import Notification
 from tests import factories
 from tests.helpers import assigned_item, at_the_same_time, pended_item, queued_item, started_item, supervisor_for
-from wfo import roles
-from wfo.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from allocation.models import BusinessCalendar, Holiday, SlaPolicy, WorkingWindow
+from core import roles
 from tests import factories
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,6 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.models import (
     AgentProfile,
     AllocationMode,
@@ -42,6 +41,9 @@ from allocation.models import (
     WorkItem,
 )
 from allocation.services import intake
+from core import roles
+from core.actors import SystemActor
+from core.roles import role_groups_sync
 from quality import services as quality_services
 from quality.models import Answer, Evaluation, EvaluationSource, Question
 from tests import factories
@@ -50,8 +52,6 @@ from tests.helpers import queued_item, started_item
 from tests.quality.test_services import form_with_questions
 from tests.security.matrix_client import url_names
 from tests.security.world import world_build
-from wfo import roles
-from wfo.roles import role_groups_sync
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 COUNTED_APPS = ("allocation", "quality", "reporting", "wfo", "auth", "authtoken")

@@ -1,4 +1,4 @@
-"""Every JSON body the API reads holds at its edges (wfo/parsers.py): nesting depth, number of
+"""Every JSON body the API reads holds at its edges (core/parsers.py): nesting depth, number of
 values, numbers PostgreSQL can store, one value per key, UTF-8. A hostile body is a 400 in
 the API's error format naming what is wrong, sent through the real API as the role that uses
 the operation, and nothing is written. The schema documents what any operation can answer
@@ -15,9 +15,9 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from allocation.models import ItemStatus, WorkItem, WorkItemEvent
+from core.parsers import BoundedJSONParser
 from tests import factories
 from tests.helpers import started_item, supervisor_for
-from wfo.parsers import BoundedJSONParser
 
 pytestmark = pytest.mark.django_db
 

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from core import roles
 from quality.models import Evaluation, EvaluationSource
 from tests import factories
 from tests.helpers import pended_item, queued_item, started_item
 from tests.quality.test_services import completed_item, form_with_questions
-from wfo import roles
 
 EXAMPLES_PER_OPERATION = 25
 

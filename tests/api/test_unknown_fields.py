@@ -1,6 +1,6 @@
 """Every input serializer of the API refuses a field it does not declare, and the schema says
 so (`additionalProperties: false`). Walked, not listed: a new input serializer that does not
-build on wfo.api.InputSerializer fails here.
+build on core.api.InputSerializer fails here.
 
 Output serializers are told apart by name: they end in `OutputSerializer`."""
 
@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from rest_framework import serializers
 
-from wfo.api import InputSerializer
+from core.api import InputSerializer
 
-PROJECT = ("allocation", "quality", "reporting", "wfo")
+PROJECT = ("allocation", "quality", "reporting", "core")
 UNKNOWN = "surely_not_a_field"
 
 
@@ -39,7 +39,7 @@ def test_the_walk_finds_the_input_serializers():
 
 @pytest.mark.parametrize("serializer_class", INPUT_SERIALIZERS, ids=lambda cls: cls.__qualname__)
 def test_every_input_serializer_refuses_an_unknown_field(serializer_class):
-    assert issubclass(serializer_class, InputSerializer), "build it on wfo.api.InputSerializer"
+    assert issubclass(serializer_class, InputSerializer), "build it on core.api.InputSerializer"
     serializer = serializer_class(data={UNKNOWN: "x"})
     assert not serializer.is_valid()
     assert serializer.errors[UNKNOWN] == [f"Unknown field: {UNKNOWN}."]

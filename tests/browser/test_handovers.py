@@ -14,11 +14,11 @@ from playwright.sync_api import expect
 
 from allocation.models import CoolOff, ItemStatus, WorkItem
 from allocation.services.reservations import reservations_expire
+from core import roles
+from core.models import Notification
 from tests import factories
 from tests.browser_support import pend_on_page, presence_switch_ready, release_on_page
 from tests.helpers import queued_item
-from wfo import roles
-from wfo.models import Notification
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
               pytest.mark.usefixtures("role_groups", "presence_reasons")]

@@ -4,9 +4,9 @@ table beside it; the range form; narrow screens scroll the tables, never the pag
 import pytest
 from playwright.sync_api import expect
 
+from core import roles
 from tests import factories
 from tests.reporting.test_history_page import worked_days
-from wfo import roles
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 

@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from core import roles
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
-from wfo import roles
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 

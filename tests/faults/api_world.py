@@ -12,7 +12,7 @@ def seed(agents: int, items: int) -> dict:
     from rest_framework.authtoken.models import Token
 
     from allocation import services
-    from allocation.actors import SystemActor
+    from core.actors import SystemActor
     from tests import factories
 
     team = factories.TeamFactory()

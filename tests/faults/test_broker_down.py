@@ -17,6 +17,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.authtoken.models import Token
 
 from allocation.models import ItemStatus, SlaAlert, WorkItem
+from core import roles
 from tests import factories
 from tests.processes import (
     RedisServer,
@@ -27,7 +28,6 @@ from tests.processes import (
     test_database_url,
     wait_until,
 )
-from wfo import roles
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

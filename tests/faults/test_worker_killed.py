@@ -17,16 +17,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from allocation import services
-from allocation.actors import SystemActor
 from allocation.audit import items_audit
 from allocation.models import EventKind, ItemStatus, SlaAlert, SlaClock, WorkItem, WorkItemEvent
 from allocation.services.moves import BATCH
 from allocation.services.sla_alerts import EMAIL_BATCH
 from allocation.tasks import reservations_expire, sla_alerts_raise
+from core import roles
+from core.actors import SystemActor
+from core.models import Notification
 from tests import factories
 from tests.processes import celery_worker, django_env, test_database_url, wait_until
-from wfo import roles
-from wfo.models import Notification
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -25,10 +25,10 @@ from playwright.sync_api import expect
 
 from allocation.models import AgentProfile, BusinessCalendar, Queue, Skill, WorkItem
 from allocation.sla.policies import working_calendar
+from core import roles
 from tests import factories
 from tests.browser_support import presence_switch_ready
 from tests.helpers import queued_item, token_client
-from wfo import roles
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
               pytest.mark.usefixtures("role_groups", "presence_reasons")]

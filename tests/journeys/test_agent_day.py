@@ -38,6 +38,7 @@ from playwright.sync_api import expect
 from allocation.audit import items_audit
 from allocation.labels import moment_words
 from allocation.models import CoolOff, ItemStatus, Presence, WorkItem
+from core import roles
 from quality import services as quality
 from quality.models import Evaluation, EvaluationStatus, SamplingRule
 from reporting.rollups import day_start
@@ -46,7 +47,6 @@ from tests import factories
 from tests.browser_support import log_in, pend_on_page, presence_switch_ready, release_on_page
 from tests.helpers import queued_item
 from tests.reporting.builder import Life, item_write, presence_write
-from wfo import roles
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 

@@ -27,6 +27,7 @@ from playwright.sync_api import expect
 
 from allocation import services as allocation_services
 from allocation.models import ItemStatus, WorkItem
+from core import roles
 from quality import services
 from quality import tasks as quality_tasks
 from quality.models import (
@@ -41,7 +42,6 @@ from quality.models import (
 from reporting import tasks as reporting_tasks
 from tests import factories
 from tests.helpers import started_item
-from wfo import roles
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
               pytest.mark.usefixtures("role_groups", "presence_reasons")]

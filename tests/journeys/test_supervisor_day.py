@@ -26,11 +26,11 @@ from playwright.sync_api import expect
 from allocation import services
 from allocation import tasks as allocation_tasks
 from allocation.models import BusinessCalendar, ItemStatus, Priority, SlaPolicy, WorkingWindow, WorkItem
+from core import roles
+from core.models import Notification
 from reporting import tasks as reporting_tasks
 from tests import factories
 from tests.helpers import queued_item, started_item
-from wfo import roles
-from wfo.models import Notification
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
               pytest.mark.usefixtures("role_groups", "presence_reasons")]

@@ -5,10 +5,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core import roles
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -7,12 +7,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from quality import services
 from quality.models import Evaluation, EvaluationForm, EvaluationSource, Question
 from quality.selectors import form_results_by_version
 from tests import factories
 from tests.quality.test_services import completed_item
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

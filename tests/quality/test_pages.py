@@ -4,11 +4,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from quality import services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

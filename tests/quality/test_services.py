@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import ItemStatus
+from core import roles
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
 from quality import services
 from quality.models import (
     Evaluation,
@@ -22,8 +24,6 @@ from quality.models import (
 )
 from tests import factories
 from tests.helpers import at_the_same_time
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

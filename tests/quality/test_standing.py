@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from allocation.models import WorkItem
+from core import roles
 from quality import services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus, SamplingRule
 from quality.selectors import form_results_by_version
@@ -22,7 +23,6 @@ from reporting.selectors import customer_journey_report
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
 from tests.reporting.builder import Life, item_write
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 3, 10)  # the work was completed that day; the reports are read two days later

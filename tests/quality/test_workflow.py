@@ -9,13 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import WorkItem
+from core import roles
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
+from core.models import Notification
 from quality import selectors, services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
-from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
-from wfo.models import Notification
 
 pytestmark = pytest.mark.django_db
 

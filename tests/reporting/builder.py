@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from allocation import events as item_events
-from allocation.actors import SystemActor
 from allocation.models import ItemStatus, Presence, PresenceChange, WorkItem, WorkItemEvent
+from core.actors import SystemActor
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 

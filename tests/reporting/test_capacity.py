@@ -8,11 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from reporting import rollups
 from reporting.selectors import capacity_plan
 from tests import factories
 from tests.reporting.builder import Life, item_write
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from core import roles
 from reporting import history_tables, rollups
 from reporting.history import Scope, history
 from reporting.models import QueueDay
 from tests import factories
 from tests.reporting.builder import AVAILABLE, OFFLINE, Life, item_write, presence_write
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)

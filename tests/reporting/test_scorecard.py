@@ -8,11 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from reporting import rollups
 from tests import factories
 from tests.quality.test_services import form_with_questions
 from tests.reporting.builder import AVAILABLE, OFFLINE, Life, evaluation_write, item_write, presence_write
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)

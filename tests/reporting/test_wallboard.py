@@ -14,11 +14,11 @@ from rest_framework.test import APIClient
 
 from allocation import services
 from allocation.models import Presence, WorkItem
+from core import roles
 from reporting import rollups
 from reporting.selectors import wallboard
 from tests import factories
 from tests.helpers import assigned_item, pended_item, queued_item, started_item, supervisor_for
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)

@@ -2,7 +2,7 @@
 × every role, with the status each must get, generated from the URL conf so that a new URL
 without an entry here fails.
 
-Roles (tests/security/world.py, wfo/roles.py): anonymous; an agent of team A who holds the
+Roles (tests/security/world.py, core/roles.py): anonymous; an agent of team A who holds the
 item; an agent of team B; team A's supervisor; team B's supervisor; a quality evaluator,
 assigned the (draft) evaluation; a quality lead (staff, for sampling rules in the admin);
 an admin; a source system bound to the items' sources; another source system bound to a

@@ -9,9 +9,9 @@ import pytest
 from django.apps import apps
 
 from allocation.models import EventKind, ItemStatus, SourceBinding, WorkItem, WorkItemEvent
+from core import roles
 from tests import factories
 from tests.helpers import token_client
-from wfo import roles
 
 pytestmark = pytest.mark.django_db
 

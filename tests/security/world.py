@@ -14,11 +14,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from allocation.models import ItemStatus
+from core import roles
 from quality.models import CalibrationSession, Evaluation, EvaluationSource
 from tests import factories
 from tests.helpers import started_item
 from tests.quality.test_services import form_with_questions
-from wfo import roles
 
 ROLES = ("anonymous", "agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "quality_lead", "admin",
          "source", "other_source")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from core.models import WorkerHeartbeat
+from core.tasks import worker_heartbeat
 from tests.processes import celery_worker, django_env, test_database_url
-from wfo.models import WorkerHeartbeat
-from wfo.tasks import worker_heartbeat
 
 pytestmark = [pytest.mark.celery_e2e, pytest.mark.django_db(transaction=True)]
 
@@ -56,9 +56,9 @@ def test_worker_runs_the_sla_alert_job_and_delivers_the_alert(celery_worker_proc
 
     from allocation.models import SlaAlert
     from allocation.tasks import sla_alerts_raise
+    from core.models import Notification
     from tests import factories
     from tests.helpers import assigned_item
-    from wfo.models import Notification
 
     process, log = celery_worker_process
     team = factories.TeamFactory()

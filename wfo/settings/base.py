@@ -40,16 +40,17 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
-    "wfo",
+    "core",
     "allocation",
     "quality",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [
-    "wfo.metrics.RequestMetricsMiddleware",
-    "wfo.middleware.ApiHostMiddleware",
-    "wfo.middleware.RequestSizeLimitMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
+    "core.middleware.ApiHostMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,10 +60,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "wfo.middleware.BrowserTimezoneMiddleware",
-    "wfo.middleware.DomainErrorPageMiddleware",
-    "wfo.middleware.DatabaseUnavailableMiddleware",
-    "wfo.middleware.AgentLastSeenMiddleware",
+    "core.middleware.BrowserTimezoneMiddleware",
+    "core.middleware.DomainErrorPageMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "allocation.middleware.AgentLastSeenMiddleware",
     # Last: it answers a locked-out login attempt (django-axes).
     "axes.middleware.AxesMiddleware",
 ]
@@ -80,7 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "wfo.context_processors.roles",
+                "core.context_processors.roles",
             ],
         },
     },
@@ -129,16 +130,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "wfo.api.StandardPagination",
-    "DEFAULT_FILTER_BACKENDS": ["wfo.api.StrictFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "wfo.schema.ApiAutoSchema",
-    # DRF's defaults, with JSON bounded (wfo/parsers.py); forms and multipart are flat.
+    "DEFAULT_PAGINATION_CLASS": "core.api.StandardPagination",
+    "DEFAULT_FILTER_BACKENDS": ["core.api.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
+    # DRF's defaults, with JSON bounded (core/parsers.py); forms and multipart are flat.
     "DEFAULT_PARSER_CLASSES": [
-        "wfo.parsers.BoundedJSONParser",
+        "core.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "wfo.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
 
@@ -253,7 +254,7 @@ AXES_VERBOSE = False
 WFO_MAX_REQUEST_BYTES = env.int("WFO_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WFO_MAX_REQUEST_BYTES
 # A JSON body nested deeper, or holding more values, is refused with a 400 before it is parsed
-# (wfo/parsers.py). The largest intake the byte limit lets through, WFO_MAX_BATCH_ITEMS items
+# (core/parsers.py). The largest intake the byte limit lets through, WFO_MAX_BATCH_ITEMS items
 # whose payloads of short fields fill it, holds 880,000 values; a parse of 2,000,000 builds at
 # most about 200 MB. Raise both limits together.
 WFO_MAX_JSON_DEPTH = env.int("WFO_MAX_JSON_DEPTH", default=32)
@@ -274,7 +275,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Prometheus metrics at /metrics/ (wfo/metrics.py). With a bearer token set, scrapes must
+# Prometheus metrics at /metrics/ (core/metrics.py). With a bearer token set, scrapes must
 # send it. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR so the workers'
 # counters add up.
 WFO_METRICS_TOKEN = env("WFO_METRICS_TOKEN", default="")

@@ -1,0 +1,118 @@
+"""Request-wide behaviour: the user's time zone, domain errors as pages, a database that is
+not answering as a 503, and the body size limit every request is held to (the
+Content-Security-Policy header is django-csp's, configured in settings)."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from core.errors import DATABASE_UNAVAILABLE, bad_request, database_unavailable, is_api
+from core.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
+
+TIMEZONE_COOKIE = "wfo_tz"
+
+
+class BrowserTimezoneMiddleware:
+    """Show and read times in the browser's zone (static/js/portal.js sets the cookie from
+    Intl); without it, or with a zone this server does not know, TIME_ZONE applies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = unquote(request.COOKIES.get(TIMEZONE_COOKIE, ""))
+        try:
+            zone = zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        return self.get_response(request)
+
+
+class DomainErrorPageMiddleware:
+    """A page that hits a broken rule (not yours: 403, gone: 404, changed meanwhile: 409)
+    shows the service's message with that status, never a 500. The API maps the same
+    errors itself (core.api.exception_handler) before this is reached."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        context = {"message": exception.message, "status": exception.status_code}
+        return render(request, "error.html", context, status=exception.status_code)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view the database could not serve (restarting, unreachable) answers 503 with
+    Retry-After (core.errors.database_unavailable), logged as one line, not as a traceback
+    per request for the length of an outage."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        first_line = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
+        logger.warning("database unavailable for %s %s: %s: %s", request.method, request.path,
+                       type(exception).__name__, first_line)
+        return database_unavailable(request)
+
+
+class ApiHostMiddleware:
+    """An API request naming a host not in ALLOWED_HOSTS gets the API's JSON 400 here, before
+    anything else asks for the host: left to Django, DEBUG's technical page (an HTML page, and
+    one that shows the settings) would answer it outside production, and handler400 in it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api(request):
+            try:
+                request.get_host()
+            except DisallowedHost as error:
+                return bad_request(request, error)
+        return self.get_response(request)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body over settings.WFO_MAX_REQUEST_BYTES with 413 before anything reads it
+    (a declared Content-Length; Django's DATA_UPLOAD_MAX_MEMORY_SIZE catches the rest)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Content-Length is not a number.", "code": "bad_request"}, status=400)
+        limit = settings.WFO_MAX_REQUEST_BYTES
+        if length > limit:
+            return JsonResponse(
+                {"detail": f"The request body is {length:,} bytes; the limit is {limit:,}.", "code": "too_large"},
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,91 @@
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.models import Notification, WorkerHeartbeat
+
+
+def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
+    """Upsert the worker's heartbeat; concurrent beats of one worker add up, never clash."""
+    heartbeat, created = WorkerHeartbeat.objects.get_or_create(
+        hostname=hostname, defaults={"last_seen": timezone.now(), "beats": 1}
+    )
+    if not created:
+        WorkerHeartbeat.objects.filter(pk=heartbeat.pk).update(last_seen=timezone.now(), beats=F("beats") + 1)
+        heartbeat.refresh_from_db()
+    return heartbeat
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    user_id: int
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
+    email: bool = False  # also by e-mail (notification_emails_send)
+
+
+def notifications_create(*, drafts: Iterable[NotificationDraft], at: datetime | None = None) -> list[Notification]:
+    """Create notifications in one insert (the caller decides who hears what; see
+    allocation's SLA alerts)."""
+    at = at or timezone.now()
+    return Notification.objects.bulk_create(
+        Notification(user_id=d.user_id, kind=d.kind, title=d.title, body=d.body, url=d.url, created_at=at,
+                     email=d.email)
+        for d in drafts
+    )
+
+
+EMAIL_BATCH = 100
+
+
+def notification_emails_send(*, limit: int = 1000) -> int:
+    """E-mail the notifications that ask for it, each once: a batch is locked (SKIP LOCKED:
+    an overlapping run takes others), mailed over one connection and stamped in the same
+    transaction. A run killed between mailing and stamping mails that batch again, with the
+    same Message-ID, which mail systems treat as one message. Returns how many were dealt with."""
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            batch = list(
+                Notification.objects.select_for_update(skip_locked=True, of=("self",)).select_related("user")
+                .filter(email=True, emailed_at__isnull=True).order_by("pk")[:EMAIL_BATCH]
+            )
+            if not batch:
+                break
+            _mail(batch)
+            Notification.objects.filter(pk__in=[n.pk for n in batch]).update(emailed_at=timezone.now())
+        done += len(batch)
+        if len(batch) < EMAIL_BATCH:
+            break
+    return done
+
+
+def _mail(notifications: list[Notification]) -> None:
+    portal = settings.WFO_PORTAL_URL.rstrip("/")
+    host = urlsplit(settings.WFO_PORTAL_URL).hostname or "wfo-portal"
+    messages = [
+        EmailMessage(n.title, f"{n.body}\n\n{portal}{n.url}\n" if n.url else f"{n.body}\n",
+                     settings.DEFAULT_FROM_EMAIL, [n.user.email],
+                     headers={"Message-ID": f"<notification-{n.pk}@{host}>"})
+        for n in notifications if n.user.email
+    ]
+    if messages:
+        get_connection().send_messages(messages)
+
+
+def notifications_mark_read(*, user, notification_ids: list[int] | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when no ids are given); other
+    users' notifications are never touched. Returns how many changed."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())
