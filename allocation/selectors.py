@@ -17,6 +17,7 @@ from allocation.models import (
     HELD_STATUSES,
     OPEN_STATUSES,
     AgentProfile,
+    AgentSkill,
     CoolOff,
     ItemStatus,
     PresenceReason,
@@ -34,6 +35,17 @@ def presence_reasons_offered(presence: str | None = None) -> QuerySet[PresenceRe
     """The reasons agents may give now (for one presence, or all), in the admins' order."""
     reasons = PresenceReason.objects.filter(active=True)
     return reasons.filter(presence=presence) if presence else reasons
+
+
+def agent_configuration(agent_id: int) -> dict:
+    """What an admin configures on an agent — its team, capacity and skills (name →
+    proficiency) — as the change log records it; empty for an agent not saved yet."""
+    agent = AgentProfile.objects.select_related("team").filter(pk=agent_id).first()
+    if agent is None:
+        return {}
+    skills = AgentSkill.objects.filter(agent_id=agent_id).values_list("skill__name", "proficiency")
+    return {"team": agent.team.name if agent.team_id else None, "capacity": agent.capacity,
+            "skills": dict(sorted(skills))}
 
 
 def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:

@@ -19,7 +19,7 @@ Actor: TypeAlias = AbstractBaseUser | SystemActor
 
 
 def actor_fields(actor: Actor) -> dict:
-    """The event columns that record `actor`."""
+    """The columns that record `actor` (an item's events, the change log)."""
     if isinstance(actor, SystemActor):
         return {"actor": None, "system_actor": actor.name}
     return {"actor": actor, "system_actor": ""}

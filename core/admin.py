@@ -7,7 +7,7 @@ from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from core.models import WorkerHeartbeat
+from core.models import ChangeRecord, WorkerHeartbeat
 
 admin.site.site_header = "WFO Portal administration"
 admin.site.site_title = "WFO Portal administration"
@@ -35,6 +35,30 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
     def is_alive(self, heartbeat: WorkerHeartbeat) -> bool:
         allowed_silence = timedelta(seconds=MISSED_BEATS_BEFORE_DEAD * settings.WFO_WORKER_HEARTBEAT_SECONDS)
         return timezone.now() - heartbeat.last_seen <= allowed_silence
+
+
+@admin.register(ChangeRecord)
+class ChangeRecordAdmin(admin.ModelAdmin):
+    """The change log, read-only: written by the services that make the changes."""
+
+    list_display = ["at", "action", "subject", "who", "before", "after", "reason"]
+    list_filter = ["action", "subject_type"]
+    search_fields = ["subject", "subject_id", "actor__username", "reason"]
+    date_hierarchy = "at"
+    list_select_related = ["actor"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="by")
+    def who(self, record: ChangeRecord) -> str:
+        return record.actor.get_username() if record.actor_id else f"{record.system_actor} (automatic)"
 
 
 class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):

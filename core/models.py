@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -46,3 +47,38 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.title}"
+
+
+class ChangeRecord(models.Model):
+    """Who changed what, when, before and after, for the changes that are not an item's
+    transitions (those are its events): quality acknowledgements, disputes and decisions,
+    and admins' changes to an agent's team, capacity and skills. Append-only, written by
+    core.services.change_record inside the change's own transaction."""
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    system_actor = models.CharField(max_length=50, blank=True, help_text="The job that acted when no user did.")
+    action = models.CharField(max_length=60, help_text="What was done, e.g. evaluation.disputed.")
+    subject_type = models.CharField(max_length=60, help_text="The model changed, as app_label.model.")
+    subject_id = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200, help_text="What was changed, as it was named then.")
+    before = models.JSONField(default=dict, blank=True, help_text="The changed values before.")
+    after = models.JSONField(default=dict, blank=True, help_text="The changed values after.")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "at"], name="change_subject_at"),
+            BrinIndex(fields=["at"], name="change_at_brin"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(actor__isnull=False) | ~models.Q(system_actor=""), name="change_has_actor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject} at {self.at:%Y-%m-%d %H:%M}"

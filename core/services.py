@@ -5,11 +5,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.models import Notification, WorkerHeartbeat
+from core.actors import Actor, actor_fields
+from core.models import ChangeRecord, Notification, WorkerHeartbeat
 
 
 def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
@@ -89,3 +90,22 @@ def notifications_mark_read(*, user, notification_ids: list[int] | None = None) 
     if notification_ids is not None:
         unread = unread.filter(pk__in=notification_ids)
     return unread.update(read_at=timezone.now())
+
+
+def change_record(
+    *, actor: Actor, action: str, subject: models.Model, before: dict, after: dict, reason: str = "",
+    at: datetime | None = None,
+) -> ChangeRecord | None:
+    """Note a change that is not an item's transition in the change log: only the values
+    that changed, before and after (JSON values: ids, names, numbers, ISO times). Nothing
+    changed, nothing noted (an admin saving a form unchanged). Call it inside the change's
+    transaction, so a rolled-back change leaves no record."""
+    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    if not changed:
+        return None
+    return ChangeRecord.objects.create(
+        at=at or timezone.now(), action=action, subject_type=subject._meta.label_lower, subject_id=str(subject.pk),
+        subject=str(subject)[:200], before={key: before.get(key) for key in changed if key in before},
+        after={key: after.get(key) for key in changed if key in after}, reason=reason,
+        **actor_fields(actor),
+    )

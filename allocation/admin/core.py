@@ -198,6 +198,16 @@ class AgentProfileAdmin(admin.ModelAdmin):
     inlines = [AgentSkillInline]
     actions = [_presence_action(presence) for presence in Presence]
 
+    def save_model(self, request, obj, form, change):
+        # What the agent had before this save, for the change log (save_related notes it).
+        request._agent_configuration_before = selectors.agent_configuration(obj.pk) if change else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # the skills
+        services.agent_configuration_record(agent_id=form.instance.pk, actor=request.user,
+                                            before=request._agent_configuration_before)
+
     def get_readonly_fields(self, request, obj=None):
         readonly = ["presence", "presence_reason", "presence_since", "last_assigned_at"]
         # The user is the profile's primary key: changing it would copy the profile.

@@ -1,7 +1,7 @@
 """Every write of the allocation domain. Views, the API, admin actions and Celery tasks
 call these functions; nothing else changes an item's status or assignee."""
 
-from allocation.services.agents import agent_set_presence
+from allocation.services.agents import agent_configuration_record, agent_set_presence
 from allocation.services.intake import IntakeResult, ItemDraft, batch_size_check, item_intake, items_intake
 from allocation.services.lifecycle import (
     item_cancel,
@@ -19,6 +19,7 @@ from allocation.services.next_work import agent_next_work_refusal, item_get_next
 __all__ = [
     "IntakeResult",
     "ItemDraft",
+    "agent_configuration_record",
     "agent_next_work_refusal",
     "agent_set_presence",
     "batch_size_check",

@@ -13,6 +13,7 @@ from allocation.lock_objects import agents_lock
 from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
 from core.actors import Actor, actor_fields
 from core.exceptions import InvalidInput
+from core.services import change_record
 
 
 @transaction.atomic
@@ -61,3 +62,12 @@ def agent_seen(*, agent_id: int, at: datetime) -> None:
     """Note that the agent used the portal at `at` (rebalancing sets idle agents offline).
     A plain UPDATE without a lock: the latest request wins, and nothing else depends on it."""
     AgentProfile.objects.filter(pk=agent_id).update(last_seen_at=at)
+
+
+def agent_configuration_record(*, agent_id: int, actor: Actor, before: dict) -> None:
+    """An admin changed an agent's team, capacity or skills (Django admin saves the form):
+    note what changed, from `before` (selectors.agent_configuration, read before the save)
+    to what the agent has now, in the change log."""
+    agent = AgentProfile.objects.select_related("user").get(pk=agent_id)
+    change_record(actor=actor, action="agent.configured", subject=agent, before=before,
+                  after=selectors.agent_configuration(agent_id))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from allocation import services
+from allocation import selectors, services
 from allocation.admin import core as allocation_admin
 from allocation.models import (
     AgentProfile,
@@ -25,7 +25,7 @@ from allocation.models import (
 )
 from core import roles
 from core.actors import SystemActor
-from core.models import WorkerHeartbeat
+from core.models import ChangeRecord, WorkerHeartbeat
 from core.services import worker_heartbeat_record
 from tests import factories
 
@@ -153,6 +153,37 @@ def test_agent_profile_is_created_with_skills(staff, world):
     profile = AgentProfile.objects.get(pk=user.pk)
     assert (profile.team, profile.capacity, profile.presence) == (world.team, 4, Presence.OFFLINE)
     assert profile.skill_levels.get().proficiency == 4
+
+
+def test_an_admins_change_to_an_agents_team_capacity_and_skills_is_in_the_change_log(staff, world):
+    agent = world.agent
+    other_team = factories.TeamFactory(name="Night shift")
+    before = selectors.agent_configuration(agent.pk)
+    skill_row = agent.skill_levels.get()
+    response = staff.client.post(_url("allocation_agentprofile_change", agent.pk), {
+        "team": other_team.pk, "capacity": agent.capacity + 2,
+        "skill_levels-TOTAL_FORMS": 1, "skill_levels-INITIAL_FORMS": 1,
+        "skill_levels-0-id": skill_row.pk, "skill_levels-0-agent": agent.pk,
+        "skill_levels-0-skill": skill_row.skill_id, "skill_levels-0-proficiency": 5,
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    record = ChangeRecord.objects.get(action="agent.configured")
+    assert (record.actor_id, record.subject_type, record.subject_id) == (staff.user.pk, "allocation.agentprofile",
+                                                                         str(agent.pk))
+    assert record.before == {"team": before["team"], "capacity": agent.capacity, "skills": before["skills"]}
+    assert record.after == {"team": "Night shift", "capacity": agent.capacity + 2,
+                            "skills": {skill_row.skill.name: 5}}
+    # Saved again unchanged: nothing more to note.
+    staff.client.post(_url("allocation_agentprofile_change", agent.pk), {
+        "team": other_team.pk, "capacity": agent.capacity + 2,
+        "skill_levels-TOTAL_FORMS": 1, "skill_levels-INITIAL_FORMS": 1,
+        "skill_levels-0-id": skill_row.pk, "skill_levels-0-agent": agent.pk,
+        "skill_levels-0-skill": skill_row.skill_id, "skill_levels-0-proficiency": 5,
+    })
+    assert ChangeRecord.objects.count() == 1
+    listed = staff.client.get(_url("wfo_changerecord_changelist"))
+    assert listed.status_code == 200 and "agent.configured" in listed.content.decode()
 
 
 def test_agent_presence_is_not_editable_in_the_form(staff, world):

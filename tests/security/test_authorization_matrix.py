@@ -152,12 +152,12 @@ ADMIN_MODELS = {
     "axes.AccessLog", "django_celery_beat.ClockedSchedule", "django_celery_beat.CrontabSchedule",
     "django_celery_beat.IntervalSchedule", "django_celery_beat.PeriodicTask", "django_celery_beat.SolarSchedule",
     "quality.Evaluation", "quality.EvaluationForm", "quality.FormSection", "quality.FormVersion",
-    "quality.SamplingRule", "wfo.WorkerHeartbeat",
+    "quality.SamplingRule", "wfo.ChangeRecord", "wfo.WorkerHeartbeat",
 }
 ADMIN_ADD_REFUSED = {
     "allocation.PresenceChange", "allocation.SlaAlert", "allocation.WorkItem", "auth.Group", "quality.Evaluation",
     "axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog",
-    "quality.FormSection", "quality.FormVersion", "wfo.WorkerHeartbeat",
+    "quality.FormSection", "quality.FormVersion", "wfo.ChangeRecord", "wfo.WorkerHeartbeat",
 }
 
 
