@@ -73,7 +73,7 @@ RULE_OVER_CAPACITY = "holder_over_capacity"
 RULE_FOLLOW_UP = "pended_follow_up_due"
 RULE_NOT_ELIGIBLE = "holder_no_longer_eligible"
 GET_NEXT_RULES = frozenset({RULE_NEXT_BEST, RULE_FOLLOW_UP})
-# The order get-next picks in, as its events record it (labels.order_words says it in words).
+# The order get-next picks in, as its events record it (the timeline says it in words).
 ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 
 # The kinds whose event can give an item to an agent.

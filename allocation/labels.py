@@ -75,12 +75,3 @@ def outcome_label(outcome: str) -> str:
     """An item's outcome as people read it. Queues list outcomes as codes
     ('resolved-for-cardholder'); a queue without a list takes free text, shown as typed."""
     return words(outcome) if CODE.fullmatch(outcome or "") else outcome
-
-
-def order_words(order: str) -> str:
-    """The order get-next picked in, as its assigned events record it, in words."""
-    from allocation.events import ORDER_DESCRIPTION  # the models load labels: not at import
-
-    return {
-        ORDER_DESCRIPTION: "by start-by time (earliest first), then priority (highest first), then oldest first",
-    }.get(order, order)

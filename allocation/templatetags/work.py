@@ -15,6 +15,9 @@ from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS, POLICY
 register = template.Library()
 
 ACRONYMS = {"id", "arn", "mcc", "iban", "bic", "url", "vat", "sku", "crm", "kyc", "aml"}
+ORDER_WORDS = {
+    events.ORDER_DESCRIPTION: "by start-by time (earliest first), then priority (highest first), then oldest first",
+}
 # The rules of the vocabulary (allocation/events.py), in words.
 RULES = {
     events.RULE_NEXT_BEST: "next best item",
@@ -92,7 +95,8 @@ def outcome_label(outcome: str) -> str:
 
 @register.filter
 def order_words(order: str) -> str:
-    return labels.order_words(order)
+    """The order get-next picked in, as its assigned events record it, in words."""
+    return ORDER_WORDS.get(order, order)
 
 
 @register.filter
