@@ -7,6 +7,12 @@ from itertools import islice
 
 from django.db.models import Q, QuerySet
 
+from quality.exceptions import (
+    CalibrationNotFound,
+    CalibrationStillBlind,
+    EvaluationHidden,
+    EvaluationNotFound,
+)
 from quality.models import (
     DONE_EVALUATION_STATUSES,
     OPEN_EVALUATION_STATUSES,
@@ -19,7 +25,6 @@ from quality.models import (
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
 from wfo import roles
-from wfo.exceptions import NotFound, PermissionDenied
 
 
 def _evaluations() -> QuerySet[Evaluation]:
@@ -112,11 +117,11 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
         return evaluation
     hidden = Evaluation.objects.filter(pk=evaluation_id).values_list("source", flat=True).first()
     if hidden == EvaluationSource.CALIBRATION:
-        raise PermissionDenied(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
+        raise EvaluationHidden(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
                                "evaluators and quality leads see it.")
     if hidden is not None:
-        raise PermissionDenied("This evaluation is not yours to see.")
-    raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+        raise EvaluationHidden("This evaluation is not yours to see.")
+    raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:
@@ -146,12 +151,12 @@ def calibration_result(*, user, session_id: int) -> CalibrationResult:
     once it has submitted its own evaluation; quality leads and admins always."""
     session = CalibrationSession.objects.select_related("item", "version__form").filter(pk=session_id).first()
     if session is None:
-        raise NotFound(f"Calibration session #{session_id} does not exist.")
+        raise CalibrationNotFound(f"Calibration session #{session_id} does not exist.")
     evaluations = list(_evaluations().filter(calibration=session).prefetch_related("answers"))
     mine = [e for e in evaluations if e.evaluator_id == user.pk]
     submitted_mine = bool(mine) and all(e.status in DONE_EVALUATION_STATUSES for e in mine)
     if not roles.leads_quality(user) and not submitted_mine:
-        raise PermissionDenied("You see the others' answers once you have submitted your own.")
+        raise CalibrationStillBlind("You see the others' answers once you have submitted your own.")
     done = [e for e in evaluations if e.status in DONE_EVALUATION_STATUSES]
     answers = {e.evaluator_id: {a.question_id: a.value for a in e.answers.all()} for e in done}
     return CalibrationResult(

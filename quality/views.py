@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from quality import selectors, services
+from quality.exceptions import FormNotFound, NotAQualityLead, QuestionNotFound
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
 from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm, EvaluationStatus
 from quality.scoring import answer_label
 from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 from wfo.forms import form_errors_from
 
 
@@ -142,7 +143,7 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
 def calibration_new(request: HttpRequest) -> HttpResponse:
     """A quality lead picks a completed item, a form and the evaluators; each scores blind."""
     if not roles.leads_quality(request.user):
-        raise PermissionDenied("Only quality leads can run calibration sessions.")
+        raise NotAQualityLead("Only quality leads can run calibration sessions.")
     form = CalibrationForm(request.POST or None, initial={"item": request.GET.get("item")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -171,7 +172,7 @@ def calibration_page(request: HttpRequest, session_id: int) -> HttpResponse:
 
 def _require_forms_page(user) -> None:
     if not roles.leads_quality(user):
-        raise PermissionDenied("Only quality leads can build evaluation forms.")
+        raise NotAQualityLead("Only quality leads can build evaluation forms.")
 
 
 @login_required
@@ -194,14 +195,14 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
     _require_forms_page(request.user)
     form = EvaluationForm.objects.filter(pk=form_id).first()
     if form is None:
-        raise NotFound(f"Evaluation form #{form_id} does not exist.")
+        raise FormNotFound(f"Evaluation form #{form_id} does not exist.")
     question_form = QuestionForm(request.POST if request.POST.get("action") == "add" else None)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
                 raw = request.POST.get("question", "")
                 if not raw.isdigit():
-                    raise NotFound("That question is not on this form.")
+                    raise QuestionNotFound("That question is not on this form.")
                 version = services.form_question_remove(form=form, actor=request.user, question_id=int(raw))
                 messages.success(request, f"Question removed in version {version.number}.")
                 return redirect("quality:form", form_id=form.pk)

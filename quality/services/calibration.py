@@ -6,6 +6,7 @@ from django.db import transaction
 
 from allocation.actors import Actor, SystemActor
 from allocation.models import ItemStatus, WorkItem
+from quality.exceptions import NotAQualityLead
 from quality.models import (
     Evaluation,
     EvaluationForm,
@@ -14,7 +15,7 @@ from quality.models import (
 from quality.selectors import evaluator_user_ids
 from quality.services.forms import form_current_version
 from wfo import roles
-from wfo.exceptions import InvalidInput, PermissionDenied
+from wfo.exceptions import InvalidInput
 
 
 @transaction.atomic
@@ -23,7 +24,7 @@ def calibration_start(*, item_id: int, form: EvaluationForm, evaluator_ids: list
     from quality.models import CalibrationSession
 
     if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
-        raise PermissionDenied("Only quality leads can run calibration sessions.")
+        raise NotAQualityLead("Only quality leads can run calibration sessions.")
     item = WorkItem.objects.filter(pk=item_id, status=ItemStatus.COMPLETED).first()
     if item is None:
         raise InvalidInput("Pick a completed item.", fields={"item": ["Not a completed item."]})

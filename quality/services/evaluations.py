@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from allocation.actors import Actor, SystemActor
 from quality import selectors
+from quality.exceptions import EvaluationNotFound, IllegalEvaluationTransition, NotEvaluationParty
 from quality.models import (
     OPEN_EVALUATION_STATUSES,
     Answer,
@@ -22,7 +23,7 @@ from quality.models import (
 )
 from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
 from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from wfo.exceptions import InvalidInput
 from wfo.services import NotificationDraft, notifications_create
 
 
@@ -45,11 +46,11 @@ def evaluation_save(
         pk=evaluation_id
     ).first()
     if evaluation is None:
-        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+        raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
     if isinstance(actor, SystemActor) or evaluation.evaluator_id != actor.pk:
-        raise PermissionDenied("Only the evaluator it is assigned to can score this evaluation.")
+        raise NotEvaluationParty("Only the evaluator it is assigned to can score this evaluation.")
     if evaluation.status not in OPEN_EVALUATION_STATUSES:
-        raise DomainError(f"Evaluation #{evaluation.pk} was already submitted.")
+        raise IllegalEvaluationTransition(f"Evaluation #{evaluation.pk} was already submitted.")
     questions = _scored(evaluation.version)
     known = {q.id for q in questions}
     errors: dict[str, list[str]] = {}
@@ -96,21 +97,23 @@ def _evaluation_lock(evaluation_id: int) -> Evaluation:
         .filter(pk=evaluation_id).first()
     )
     if evaluation is None:
-        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+        raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
     return evaluation
 
 
 def _require_agent(evaluation: Evaluation, actor: Actor) -> None:
     if isinstance(actor, SystemActor) or actor.pk != evaluation.agent_id:
-        raise PermissionDenied("Only the agent whose work was evaluated can do this.")
+        raise NotEvaluationParty("Only the agent whose work was evaluated can do this.")
     if evaluation.is_calibration:
-        raise DomainError(f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the "
-                          "evaluators: it is not the agent's to acknowledge or dispute.")
+        raise IllegalEvaluationTransition(
+            f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the evaluators: it is "
+            "not the agent's to acknowledge or dispute."
+        )
 
 
 def _require_status(evaluation: Evaluation, allowed: tuple[str, ...], action: str) -> None:
     if evaluation.status not in allowed:
-        raise DomainError(
+        raise IllegalEvaluationTransition(
             f"Evaluation #{evaluation.pk} is {evaluation.get_status_display().lower()}, so it cannot be {action}."
         )
 
@@ -170,7 +173,7 @@ def may_decide(actor: Actor, evaluation: Evaluation) -> bool:
 
 def _require_decider(actor: Actor, evaluation: Evaluation) -> None:
     if not may_decide(actor, evaluation):
-        raise PermissionDenied("Only a quality lead or a supervisor of the agent's team decides on an evaluation, "
+        raise NotEvaluationParty("Only a quality lead or a supervisor of the agent's team decides on an evaluation, "
                                "never whoever scored it, and nobody on their own work.")
 
 
@@ -240,12 +243,14 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
     evaluation = _evaluation_lock(evaluation_id)
     _require_decider(actor, evaluation)
     if evaluation.is_calibration:
-        raise DomainError("A calibration evaluation compares the evaluators: it sends no work back as rework.")
+        raise IllegalEvaluationTransition(
+            "A calibration evaluation compares the evaluators: it sends no work back as rework."
+        )
     if evaluation.status == EvaluationStatus.RESCORED:
         # Its score no longer stands: the re-score that replaced it decides (it may pass).
-        raise DomainError(f"Evaluation #{evaluation.pk} was re-scored: its re-score decides on rework.")
+        raise IllegalEvaluationTransition(f"Evaluation #{evaluation.pk} was re-scored: its re-score decides on rework.")
     if evaluation.passed is not False:
-        raise DomainError("Only a failed evaluation creates rework.")
+        raise IllegalEvaluationTransition("Only a failed evaluation creates rework.")
     if evaluation.rework_item_id:
         return evaluation
     item = evaluation.item

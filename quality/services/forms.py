@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from allocation.actors import Actor, SystemActor
+from quality.exceptions import FormNotReady, NotAQualityLead, QuestionNotFound
 from quality.models import (
     EvaluationForm,
     FormSection,
@@ -15,7 +16,7 @@ from quality.models import (
     Question,
 )
 from wfo import roles
-from wfo.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from wfo.exceptions import InvalidInput
 
 
 def form_version_in_use(version: FormVersion) -> bool:
@@ -48,7 +49,7 @@ def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = 
 def form_current_version(form: EvaluationForm) -> FormVersion:
     version = form.versions.order_by("-number").first()
     if version is None or not Question.objects.filter(section__version=version).exists():
-        raise DomainError(f"Form {form} has no questions yet: add some before evaluating with it.")
+        raise FormNotReady(f"Form {form} has no questions yet: add some before evaluating with it.")
     return version
 
 
@@ -56,7 +57,7 @@ def form_current_version(form: EvaluationForm) -> FormVersion:
 
 def _require_builder(actor: Actor) -> None:
     if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
-        raise PermissionDenied("Only quality leads can change evaluation forms.")
+        raise NotAQualityLead("Only quality leads can change evaluation forms.")
 
 
 @transaction.atomic
@@ -112,7 +113,7 @@ def form_question_remove(*, form: EvaluationForm, actor: Actor, question_id: int
         pk=question_id, section__version__form=form
     ).first()
     if question is None:
-        raise NotFound("That question is not on this form.")
+        raise QuestionNotFound("That question is not on this form.")
     version = form_version_for_editing(form=form, actor=actor)
     copy = Question.objects.filter(
         section__version=version, section__title=question.section.title, text=question.text

@@ -42,7 +42,11 @@ def test_score_then_acknowledge_through_the_api(queue, agent):
     assert agent_api.get(reverse("quality-evaluation", args=[evaluation.pk])).json()["passed"] is True
     assert agent_api.post(reverse("quality-acknowledge", args=[evaluation.pk])).json()["status"] == "acknowledged"
     again = agent_api.post(reverse("quality-dispute", args=[evaluation.pk]), {"comment": "no"}, format="json")
-    assert again.status_code == 409
+    assert (again.status_code, again.json()["code"]) == (409, "illegal_transition")
+    not_theirs = agent_api.post(submit, {"answers": {str(right.pk): "no"}, "draft": True}, format="json")
+    assert (not_theirs.status_code, not_theirs.json()["code"]) == (403, "not_evaluation_party")
+    missing = agent_api.post(reverse("quality-acknowledge", args=[evaluation.pk + 1000]))
+    assert (missing.status_code, missing.json()["code"]) == (404, "evaluation_not_found")
 
 
 def test_dispute_and_visibility(queue, agent, team):

@@ -64,6 +64,7 @@ def test_the_agent_never_sees_a_calibration_evaluation(client, office, agent):
     assert [e["id"] for e in api.get(reverse("quality-evaluations")).json()["results"]] == [ordinary.pk]
     detail = api.get(reverse("quality-evaluation", args=[calibration.pk]))
     assert detail.status_code == 403 and "part of a calibration session" in detail.json()["detail"]
+    assert detail.json()["code"] == "evaluation_hidden"
 
 
 def test_the_agent_neither_acknowledges_nor_disputes_a_calibration_evaluation(client, office, agent):
