@@ -7,6 +7,7 @@ from itertools import islice
 
 from django.db.models import Q, QuerySet
 
+from quality import transitions
 from quality.exceptions import (
     CalibrationNotFound,
     CalibrationStillBlind,
@@ -15,12 +16,10 @@ from quality.exceptions import (
 )
 from quality.models import (
     DONE_EVALUATION_STATUSES,
-    OPEN_EVALUATION_STATUSES,
     Answer,
     CalibrationSession,
     Evaluation,
     EvaluationSource,
-    EvaluationStatus,
     Question,
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
@@ -28,12 +27,14 @@ from wfo import roles
 
 
 def _evaluations() -> QuerySet[Evaluation]:
-    # The agent's profile: its team says which supervisors decide a dispute (services.may_decide).
+    # The agent's profile: its team says which supervisors decide a dispute (transitions.may_decide).
     return Evaluation.objects.select_related("item__queue", "agent__agent_profile", "evaluator", "version__form")
 
 
 def evaluations_to_do(user) -> QuerySet[Evaluation]:
-    return _evaluations().filter(evaluator=user, status__in=OPEN_EVALUATION_STATUSES).order_by("created_at", "id")
+    """The evaluations the user is assigned to score and has not submitted yet."""
+    return (_evaluations().filter(evaluator=user, status__in=transitions.statuses_allowing(transitions.SUBMIT))
+            .order_by("created_at", "id"))
 
 
 def evaluations_given(user) -> QuerySet[Evaluation]:
@@ -84,12 +85,11 @@ def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
 
 def disputes_to_decide(user, *, limit: int = 50) -> list[Evaluation]:
     """The disputed evaluations waiting for this user's decision, oldest first: those it sees
-    and may decide (services.may_decide, the one rule: quality leads, the agent's team's
+    and may decide (quality/transitions.py, the one table: quality leads, the agent's team's
     supervisors, never the scorer)."""
-    from quality.services import may_decide
-
-    disputed = evaluations_visible_to(user).filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
-    return list(islice((e for e in disputed if may_decide(user, e)), limit))
+    disputed = (evaluations_visible_to(user).filter(status__in=transitions.statuses_allowing(transitions.UPHOLD))
+                .order_by("submitted_at", "id"))
+    return list(islice((e for e in disputed if transitions.is_party(e, user, transitions.DECIDER)), limit))
 
 
 def _active_users():
@@ -100,7 +100,7 @@ def _active_users():
 
 def quality_leads_and_supervisors(*, team_id: int | None):
     """Active quality leads, and the supervisors of a team: who may decide a dispute of that
-    team's agent (the services ask may_decide of each)."""
+    team's agent (the services ask transitions.may_decide of each)."""
     supervisors = Q(groups__name=roles.SUPERVISOR, supervised_teams=team_id) if team_id is not None else Q()
     return _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
 

@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from quality import selectors, services
+from quality import selectors, services, transitions
 from quality.exceptions import FormNotFound, NotAQualityLead, QuestionNotFound
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
-from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm, EvaluationStatus
+from quality.models import EvaluationForm
 from quality.scoring import answer_label
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
@@ -93,17 +93,11 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
         rows.append({"question": question, "answer": answer, "value": value, "scale": [str(v) for v in scale],
                      "answer_label": answer_label(question, answer.value if answer else None),
                      "errors": errors.get(f"question_{question.pk}", [])})
-    user = request.user
-    can_resolve = services.may_decide(user, evaluation)
     context = {
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
-        "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
         "disputed_questions": sum(1 for answer in saved.values() if answer.dispute_comment),
-        # A calibration judges the evaluators: even an agent who may open it (as a quality
-        # lead) has nothing to acknowledge or dispute.
-        "is_agent": evaluation.agent_id == user.pk and not evaluation.is_calibration,
-        "can_resolve": can_resolve,
-        "deciding": can_resolve and evaluation.status == EvaluationStatus.DISPUTED,
+        # What the page offers is what the services would accept (quality/transitions.py).
+        "allowed": transitions.actions_allowed(evaluation, request.user),
     }
     return render(request, "quality/evaluation.html", context, status=400 if errors else 200)
 

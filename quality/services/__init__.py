@@ -15,7 +15,6 @@ from quality.services.evaluations import (
     evaluation_rework,
     evaluation_save,
     evaluation_uphold,
-    may_decide,
 )
 from quality.services.forms import (
     form_create,
@@ -31,6 +30,6 @@ __all__ = [
     "DISPUTE_NOTIFICATION_KIND", "REWORK_SOURCE", "SAMPLER", "SampleResult",
     "calibration_start", "dispute_deciders", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore",
     "evaluation_rework", "evaluation_save", "evaluation_uphold", "form_create", "form_current_version",
-    "form_question_add", "form_question_remove", "form_version_for_editing", "form_version_in_use", "may_decide",
+    "form_question_add", "form_question_remove", "form_version_for_editing", "form_version_in_use",
     "period_bounds", "samples_draw",
 ]

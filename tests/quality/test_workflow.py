@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import WorkItem
-from quality import selectors, services
+from quality import selectors, services, transitions
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.quality.test_services import completed_item, form_with_questions
@@ -76,7 +76,7 @@ def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
     assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == lead
 
 
-# Who decides (services.may_decide, the one rule): a quality lead or a supervisor of the
+# Who decides (transitions.may_decide, the one rule): a quality lead or a supervisor of the
 # agent's team — never whoever scored the evaluation, never the agent on its own work.
 def test_a_quality_lead_or_the_agents_supervisor_decides_never_the_scorer_nor_the_agent(scored, agent, team):
     evaluation, _ = scored
@@ -95,11 +95,11 @@ def test_a_quality_lead_or_the_agents_supervisor_decides_never_the_scorer_nor_th
     for refused in (other_supervisor, scorer, own_work, factories.AgentFactory(team=team).user):
         with pytest.raises(PermissionDenied, match="never whoever scored it, and nobody on their own work"):
             services.evaluation_uphold(evaluation_id=evaluation.pk, actor=refused, reason="Procedure 4.2")
-        assert not services.may_decide(refused, evaluation)
+        assert not transitions.may_decide(refused, evaluation)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     admin = factories.UserFactory(roles=[roles.ADMIN])
-    assert services.may_decide(lead, evaluation) and services.may_decide(admin, evaluation)
-    assert services.may_decide(supervisor, evaluation)
+    assert transitions.may_decide(lead, evaluation) and transitions.may_decide(admin, evaluation)
+    assert transitions.may_decide(supervisor, evaluation)
     upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason="Procedure 4.2")
     assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == supervisor
 
