@@ -147,10 +147,9 @@ class EvaluationSubmitApi(APIView):
     )
     def post(self, request, evaluation_id: int):
         data = valid_body(self.EvaluationSubmitInputSerializer, request)
-        evaluation = services.evaluation_save(
-            evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
-            comments=_by_question(data["comments"]), submit=not data["draft"],
-        )
+        write = services.evaluation_save if data["draft"] else services.evaluation_submit
+        evaluation = write(evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
+                           comments=_by_question(data["comments"]))
         return Response(EvaluationDetailOutputSerializer(evaluation).data)
 
 

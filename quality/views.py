@@ -106,11 +106,11 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
     """Run the posted action; returns (what to say, where to go)."""
     user, pk = request.user, evaluation.pk
     page = f"/quality/evaluations/{pk}/"
-    if action in ("save", "submit"):
-        done = services.evaluation_save(evaluation_id=pk, actor=user, answers=answers, comments=comments,
-                                        submit=action == "submit")
-        if action == "save":
-            return "Draft saved.", page
+    if action == "save":
+        services.evaluation_save(evaluation_id=pk, actor=user, answers=answers, comments=comments)
+        return "Draft saved.", page
+    if action == "submit":
+        done = services.evaluation_submit(evaluation_id=pk, actor=user, answers=answers, comments=comments)
         verdict = {True: ", passed", False: ", failed"}.get(done.passed, "")
         return f"Evaluation submitted: {done.score if done.score is not None else 'no score'}{verdict}.", "/quality/"
     if action == "acknowledge":

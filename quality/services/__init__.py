@@ -14,6 +14,7 @@ from quality.services.evaluations import (
     evaluation_rescore,
     evaluation_rework,
     evaluation_save,
+    evaluation_submit,
     evaluation_uphold,
 )
 from quality.services.forms import (
@@ -29,7 +30,7 @@ from quality.services.sampling import SAMPLER, SampleResult, period_bounds, samp
 __all__ = [
     "DISPUTE_NOTIFICATION_KIND", "REWORK_SOURCE", "SAMPLER", "SampleResult",
     "calibration_start", "dispute_deciders", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore",
-    "evaluation_rework", "evaluation_save", "evaluation_uphold", "form_create", "form_current_version",
-    "form_question_add", "form_question_remove", "form_version_for_editing", "form_version_in_use",
-    "period_bounds", "samples_draw",
+    "evaluation_rework", "evaluation_save", "evaluation_submit", "evaluation_uphold", "form_create",
+    "form_current_version", "form_question_add", "form_question_remove", "form_version_for_editing",
+    "form_version_in_use", "period_bounds", "samples_draw",
 ]

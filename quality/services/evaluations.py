@@ -19,7 +19,7 @@ from quality.models import (
     FormVersion,
     Question,
 )
-from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
+from quality.scoring import InvalidAnswer, Score, ScoredQuestion, evaluation_score
 from wfo.exceptions import InvalidInput
 from wfo.services import NotificationDraft, notifications_create
 
@@ -32,15 +32,9 @@ def _scored(version: FormVersion) -> list[ScoredQuestion]:
     ]
 
 
-@transaction.atomic
-def evaluation_save(
-    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
-    submit: bool = False,
-) -> Evaluation:
-    """Save the evaluator's answers (a draft), or submit them: the score is computed from
-    the evaluation's own form version and fixed. Every bad answer is reported by question."""
-    evaluation = _evaluation_lock(evaluation_id)
-    _require_allowed(evaluation, actor, transitions.SUBMIT if submit else transitions.SAVE)
+def _answers_checked(evaluation: Evaluation, answers: dict[int, str | None], *, complete: bool) -> Score:
+    """The score of `answers` on the evaluation's own form version; every bad answer (and,
+    when they must be `complete`, every unanswered question) reported by question."""
     questions = _scored(evaluation.version)
     known = {q.id for q in questions}
     errors: dict[str, list[str]] = {}
@@ -51,22 +45,53 @@ def evaluation_save(
         score = evaluation_score(questions, answers)
     except InvalidAnswer as bad:
         errors[f"question_{bad.question_id}"] = [bad.message]
-    if submit and not errors:
+    if complete and not errors:
         unanswered = [q.id for q in questions if not answers.get(q.id)]
         errors.update({f"question_{qid}": ["Answer this question (or N/A where allowed)."] for qid in unanswered})
     if errors:
         raise InvalidInput("Some answers need attention; nothing was saved.", fields=errors)
+    return score
+
+
+def _answers_write(evaluation: Evaluation, answers: dict[int, str | None], comments: dict[int, str] | None) -> None:
     comments = comments or {}
     Answer.objects.filter(evaluation=evaluation).delete()
     Answer.objects.bulk_create(
         Answer(evaluation=evaluation, question_id=qid, value=value, comment=comments.get(qid, ""))
         for qid, value in answers.items() if value
     )
-    if submit:
-        evaluation.score = score.value
-        evaluation.passed = score.passed(evaluation.version.form.pass_mark)
-        evaluation.submitted_at = timezone.now()
-    evaluation.status = transitions.LEADS_TO[transitions.SUBMIT if submit else transitions.SAVE]
+
+
+@transaction.atomic
+def evaluation_save(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+) -> Evaluation:
+    """Save the evaluator's answers as a draft: each answer checked, none required yet, no
+    score. Every bad answer is reported by question."""
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_allowed(evaluation, actor, transitions.SAVE)
+    _answers_checked(evaluation, answers, complete=False)
+    _answers_write(evaluation, answers, comments)
+    evaluation.status = transitions.LEADS_TO[transitions.SAVE]
+    evaluation.save(update_fields=["status"])
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_submit(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+) -> Evaluation:
+    """Submit the evaluator's answers, every question answered (or N/A where allowed): the
+    score is computed from the evaluation's own form version and fixed, and the agent sees it.
+    Every bad or missing answer is reported by question."""
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_allowed(evaluation, actor, transitions.SUBMIT)
+    score = _answers_checked(evaluation, answers, complete=True)
+    _answers_write(evaluation, answers, comments)
+    evaluation.score = score.value
+    evaluation.passed = score.passed(evaluation.version.form.pass_mark)
+    evaluation.status = transitions.LEADS_TO[transitions.SUBMIT]
+    evaluation.submitted_at = timezone.now()
     evaluation.save(update_fields=["score", "passed", "status", "submitted_at"])
     return evaluation
 
@@ -222,7 +247,7 @@ def evaluation_rescore(
         item=old.item, agent_id=old.agent_id, evaluator=actor, version=old.version, source=EvaluationSource.RESCORE,
         replaces=old, reason=reason.strip(),
     )
-    return evaluation_save(evaluation_id=new.pk, actor=actor, answers=answers, submit=True)
+    return evaluation_submit(evaluation_id=new.pk, actor=actor, answers=answers)
 
 
 @transaction.atomic

@@ -279,8 +279,8 @@ def test_rework_from_a_failed_evaluation(agent, team, queue):
     evaluator = factories.UserFactory(username="evaluator")
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.MANUAL)
-    quality_services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                     answers={right.pk: "no", evidence.pk: "no", tone.pk: "1"}, submit=True)
+    quality_services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                       answers={right.pk: "no", evidence.pk: "no", tone.pk: "1"})
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     rework = quality_services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead).rework_item
     assert Evaluation.objects.get(pk=evaluation.pk).score < Decimal("80")

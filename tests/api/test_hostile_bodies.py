@@ -133,8 +133,7 @@ def _world_extend(world) -> hostile.Refs:
         scored = Evaluation.objects.create(item=item, agent=agent_user, evaluator=second_evaluator,
                                            version=evaluation.version, source=EvaluationSource.MANUAL)
         answers = {q.id: "yes" if q.kind == "yes_no" else "4" for q in questions_of(evaluation.version)}
-        return quality_services.evaluation_save(evaluation_id=scored.pk, actor=second_evaluator, answers=answers,
-                                                submit=True)
+        return quality_services.evaluation_submit(evaluation_id=scored.pk, actor=second_evaluator, answers=answers)
 
     own_submitted = submitted(evaluation.item, agent.user)
     other_submitted = submitted(other_done, other_agent.user)

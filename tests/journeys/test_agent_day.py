@@ -86,8 +86,8 @@ def evaluation_scored(item: WorkItem) -> Evaluation:
     drawn = quality.samples_draw(day=timezone.localdate(item.closed_at), seed=17)
     assert drawn.created == 1
     evaluation = Evaluation.objects.get(item=item)
-    return quality.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, submit=True,
-                                   answers={right.pk: "yes", tone.pk: "4"}, comments={tone.pk: "Clear and polite"})
+    return quality.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                     answers={right.pk: "yes", tone.pk: "4"}, comments={tone.pk: "Clear and polite"})
 
 
 def go_to(page, link: str) -> None:

@@ -232,7 +232,7 @@ def test_a_qa_cycle(open_page, screenshot, floor):
         calibration = list(Evaluation.objects.filter(source=EvaluationSource.CALIBRATION))
         assert {e.evaluator for e in calibration} == {eva, finn} and {e.agent for e in calibration} == {amelia.user}
         eva_part = next(e for e in calibration if e.evaluator == eva)
-        services.evaluation_save(evaluation_id=eva_part.pk, actor=eva, submit=True, answers={
+        services.evaluation_submit(evaluation_id=eva_part.pk, actor=eva, answers={
             questions["code"].pk: "yes", questions["amount"].pk: "no", questions["letter"].pk: "3"})
         work.goto("/quality/")
         listed = work.get_by_role("region", name="Evaluations of my work").get_by_role("link", name=re.compile("^#"))

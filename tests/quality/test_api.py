@@ -34,6 +34,8 @@ def test_score_then_acknowledge_through_the_api(queue, agent):
     assert bad.status_code == 400 and f"question_{tone.pk}" in bad.json()["errors"]
     keys = api.post(submit, {"answers": {"tone": "4"}}, format="json")
     assert keys.status_code == 400
+    draft = api.post(submit, {"answers": {str(right.pk): "yes"}, "draft": True}, format="json")
+    assert draft.status_code == 200 and (draft.json()["status"], draft.json()["score"]) == ("draft", None)
     done = api.post(submit, {"answers": {str(right.pk): "yes", str(evidence.pk): "na", str(tone.pk): "4"}},
                     format="json")
     assert done.status_code == 200 and done.json()["score"] == "91.67" and len(done.json()["answers"]) == 3

@@ -45,8 +45,7 @@ def test_build_a_form_then_change_it_once_in_use(client, lead, queue, agent):
                                        source=EvaluationSource.MANUAL)
     right = Question.objects.get(section__version=v1, text="Right code?")
     tone = Question.objects.get(section__version=v1, text="Tone")
-    services.evaluation_save(evaluation_id=scored.pk, actor=lead, answers={right.pk: "yes", tone.pk: "3"},
-                             submit=True)
+    services.evaluation_submit(evaluation_id=scored.pk, actor=lead, answers={right.pk: "yes", tone.pk: "3"})
     page = client.get(reverse("quality:form", args=[form.pk])).content.decode()
     assert "a change makes version 2" in page and "v1" in page
     client.post(reverse("quality:form", args=[form.pk]), {"action": "remove", "question": tone.pk})

@@ -28,12 +28,12 @@ def office(queue, agent, team):
     session = services.calibration_start(item_id=calibrated.pk, form=form, evaluator_ids=[ann.pk, bob.pk],
                                          actor=lead)
     failed = session.evaluations.get(evaluator=ann)
-    services.evaluation_save(evaluation_id=failed.pk, actor=ann,
-                             answers={right.pk: "no", evidence.pk: "no", tone.pk: "2"}, submit=True)
+    services.evaluation_submit(evaluation_id=failed.pk, actor=ann,
+                               answers={right.pk: "no", evidence.pk: "no", tone.pk: "2"})
     ordinary = Evaluation.objects.create(item=completed_item(queue, agent.user, timezone.now()), agent=agent.user,
                                          evaluator=bob, version=version, source=EvaluationSource.SAMPLING)
-    services.evaluation_save(evaluation_id=ordinary.pk, actor=bob,
-                             answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "4"}, submit=True)
+    services.evaluation_submit(evaluation_id=ordinary.pk, actor=bob,
+                               answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "4"})
     supervisor = factories.UserFactory(username="sup", roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
     failed.refresh_from_db()

@@ -80,15 +80,14 @@ def test_evaluator_drafts_then_submits_and_the_score_is_fixed(queue, agent):
     draft = services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"})
     assert draft.status == EvaluationStatus.DRAFT and draft.score is None
     with pytest.raises(InvalidInput) as missing:
-        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"},
-                                 submit=True)
+        services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"})
     assert set(missing.value.fields) == {f"question_{evidence.pk}", f"question_{tone.pk}"}
     with pytest.raises(InvalidInput) as bad:
-        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                 answers={right.pk: "yes", evidence.pk: "na", tone.pk: "9"}, submit=True)
+        services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                   answers={right.pk: "yes", evidence.pk: "na", tone.pk: "9"})
     assert bad.value.fields == {f"question_{tone.pk}": ["Answer from 1 to 5."]}
-    done = services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                    answers={right.pk: "yes", evidence.pk: "na", tone.pk: "4"}, submit=True)
+    done = services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                      answers={right.pk: "yes", evidence.pk: "na", tone.pk: "4"})
     # (2×100 + 1×75) / 3 = 91.67 ≥ 80
     assert (done.score, done.passed, done.status) == (Decimal("91.67"), True, EvaluationStatus.SUBMITTED)
     with pytest.raises(DomainError, match="already submitted"):

@@ -58,7 +58,7 @@ def history_of_evaluations(clock, queue, agent, team):
         return {question.pk: value for question, value in zip(questions, values, strict=True)}
 
     def score(evaluation_id: int, evaluator, *values: str) -> None:
-        services.evaluation_save(evaluation_id=evaluation_id, actor=evaluator, answers=answers(*values), submit=True)
+        services.evaluation_submit(evaluation_id=evaluation_id, actor=evaluator, answers=answers(*values))
 
     ann, bob = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob"))
     lead = factories.UserFactory(username="qa-lead", roles=[roles.QUALITY_LEAD])

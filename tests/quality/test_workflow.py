@@ -28,8 +28,8 @@ def scored(queue, agent):
     evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
                                            source=EvaluationSource.MANUAL)
     right, evidence, tone = questions
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                               answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"})
     evaluation.refresh_from_db()
     return evaluation, questions
 
@@ -184,14 +184,14 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
     session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk, c.pk],
                                          actor=lead)
     mine = {e.evaluator_id: e for e in session.evaluations.all()}
-    services.evaluation_save(evaluation_id=mine[a.pk].pk, actor=a,
-                             answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"}, submit=True)
+    services.evaluation_submit(evaluation_id=mine[a.pk].pk, actor=a,
+                               answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"})
     with pytest.raises(PermissionDenied, match="once you have submitted"):
         selectors.calibration_result(user=b, session_id=session.pk)
-    services.evaluation_save(evaluation_id=mine[b.pk].pk, actor=b,
-                             answers={right.pk: "yes", evidence.pk: "no", tone.pk: "3"}, submit=True)
-    services.evaluation_save(evaluation_id=mine[c.pk].pk, actor=c,
-                             answers={right.pk: "yes", evidence.pk: "na", tone.pk: "1"}, submit=True)
+    services.evaluation_submit(evaluation_id=mine[b.pk].pk, actor=b,
+                               answers={right.pk: "yes", evidence.pk: "no", tone.pk: "3"})
+    services.evaluation_submit(evaluation_id=mine[c.pk].pk, actor=c,
+                               answers={right.pk: "yes", evidence.pk: "na", tone.pk: "1"})
     result = selectors.calibration_result(user=b, session_id=session.pk)
     # scores: ann (200+100+100)/4 = 100; bob (200+0+50)/4 = 62.5; cy (200+0)/3 = 66.67
     assert result.submitted == 3 and result.spread.minimum == 62.5 and result.spread.maximum == 100
