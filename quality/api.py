@@ -41,7 +41,7 @@ class FormOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "pass_mark", "version", "questions"]
 
     def _version(self, form):
-        return form.versions.order_by("-number").first()
+        return selectors.form_latest_version(form)
 
     def get_version(self, form) -> int | None:
         version = self._version(form)

@@ -19,7 +19,9 @@ from quality.models import (
     Answer,
     CalibrationSession,
     Evaluation,
+    EvaluationForm,
     EvaluationSource,
+    FormVersion,
     Question,
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
@@ -122,6 +124,13 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
     if hidden is not None:
         raise EvaluationHidden("This evaluation is not yours to see.")
     raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
+
+
+def form_latest_version(form: EvaluationForm) -> FormVersion | None:
+    """The form's newest version: the one new evaluations are scored on and the builder edits
+    (a version in use gets a newer one first: services.form_version_for_editing). None for a
+    form without versions."""
+    return form.versions.order_by("-number").first()
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:

@@ -211,7 +211,7 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
                 return redirect("quality:form", form_id=form.pk)
         except InvalidInput as error:
             form_errors_from(question_form, error)
-    version = form.versions.order_by("-number").first()
+    version = selectors.form_latest_version(form)
     questions = selectors.questions_of_version(version) if version else []
     context = {
         "form": form, "version": version, "questions": questions, "question_form": question_form,

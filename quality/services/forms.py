@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from allocation.actors import Actor, SystemActor
+from quality import selectors
 from quality.exceptions import FormNotReady, NotAQualityLead, QuestionNotFound
 from quality.models import (
     EvaluationForm,
@@ -28,7 +29,7 @@ def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = 
     """The version to edit: the latest one while no evaluation uses it, else a new version
     copied from it (sections and questions), so evaluations keep what they were scored on."""
     EvaluationForm.objects.select_for_update().get(pk=form.pk)  # one editor makes a version at a time
-    latest = form.versions.order_by("-number").first()
+    latest = selectors.form_latest_version(form)
     if latest is not None and not form_version_in_use(latest):
         return latest
     number = (latest.number + 1) if latest else 1
@@ -47,7 +48,7 @@ def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = 
 
 
 def form_current_version(form: EvaluationForm) -> FormVersion:
-    version = form.versions.order_by("-number").first()
+    version = selectors.form_latest_version(form)
     if version is None or not Question.objects.filter(section__version=version).exists():
         raise FormNotReady(f"Form {form} has no questions yet: add some before evaluating with it.")
     return version
