@@ -2,12 +2,10 @@
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -20,11 +18,11 @@ def client_for(user) -> APIClient:
 
 
 def test_score_then_acknowledge_through_the_api(queue, agent):
-    _, version, (right, evidence, tone) = form_with_questions()
+    _, version, (right, evidence, tone) = factories.form_with_questions()
     evaluator = factories.UserFactory(username="eva", roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.SAMPLING)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.SAMPLING)
     api = client_for(evaluator)
     forms = api.get(reverse("quality-forms")).json()["results"]
     assert forms[0]["version"] == 1 and {q["id"] for q in forms[0]["questions"]} == {right.pk, evidence.pk, tone.pk}
@@ -52,11 +50,10 @@ def test_score_then_acknowledge_through_the_api(queue, agent):
 
 
 def test_dispute_and_visibility(queue, agent, team):
-    _, version, (right, evidence, tone) = form_with_questions()
+    _, version, (right, evidence, tone) = factories.form_with_questions()
     evaluator = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version)
     agent_api = client_for(agent.user)
     assert agent_api.get(reverse("quality-evaluations")).json()["results"] == []  # not submitted yet
     assert agent_api.get(reverse("quality-evaluation", args=[evaluation.pk])).status_code == 403
@@ -88,10 +85,10 @@ def test_source_systems_have_no_part_in_quality(queue, agent):
 
 
 def test_unknown_fields_and_parameters_are_refused_by_name(queue, agent):
-    _, version, (right, evidence, tone) = form_with_questions()
+    _, version, (right, evidence, tone) = factories.form_with_questions()
     evaluator = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR])
-    evaluation = Evaluation.objects.create(item=completed_item(queue, agent.user, timezone.now()), agent=agent.user,
-                                           evaluator=evaluator, version=version, source=EvaluationSource.MANUAL)
+    evaluation = factories.EvaluationFactory(item__queue=queue, item__completed_by=agent.user, evaluator=evaluator,
+                                             version=version)
     answers = {str(right.pk): "yes", str(evidence.pk): "yes", str(tone.pk): "4"}
     submit = client_for(evaluator).post(reverse("quality-submit", args=[evaluation.pk]),
                                         {"answers": answers, "comment": "Well done"}, format="json")

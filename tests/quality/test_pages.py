@@ -2,12 +2,10 @@
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from quality import services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 from wfo import roles
 
 pytestmark = pytest.mark.django_db
@@ -15,11 +13,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def to_score(queue, agent):
-    _, version, questions = form_with_questions()
+    _, version, questions = factories.form_with_questions()
     evaluator = factories.UserFactory(username="eva", roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.SAMPLING)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.SAMPLING)
     return evaluation, questions
 
 
@@ -124,8 +122,8 @@ def test_the_decider_sees_both_sides_beside_each_question(client, to_score, agen
 
 
 def test_calibration_page(client, queue, agent):
-    form, _, (right, evidence, tone) = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _, (right, evidence, tone) = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     a, b = (factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2))
     session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk], actor=lead)
@@ -139,8 +137,8 @@ def test_calibration_page(client, queue, agent):
 
 
 def test_a_quality_lead_starts_a_calibration_from_a_page(client, queue, agent):
-    form, _, _ = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _, _ = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     peers = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])

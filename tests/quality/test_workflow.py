@@ -12,7 +12,6 @@ from allocation.models import WorkItem
 from quality import selectors, services, transitions
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 from wfo import roles
 from wfo.exceptions import DomainError, InvalidInput, PermissionDenied
 from wfo.models import Notification
@@ -22,11 +21,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def scored(queue, agent):
-    _form, version, questions = form_with_questions()
+    _form, version, questions = factories.form_with_questions()
     evaluator = factories.UserFactory(username="evaluator", roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version)
     right, evidence, tone = questions
     services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
                                answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"})
@@ -175,8 +173,8 @@ def test_a_re_scored_evaluation_sends_no_rework_its_re_score_decides(scored, age
 
 
 def test_calibration_is_blind_until_you_submit(queue, agent):
-    form, _version, (right, evidence, tone) = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _version, (right, evidence, tone) = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     a, b, c = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob", "cy"))
     with pytest.raises(InvalidInput, match="at least two"):
@@ -205,8 +203,8 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
 
 
 def test_calibration_is_run_by_quality_leads_with_quality_evaluators(queue, agent):
-    form, _version, _questions = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _version, _questions = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     evaluators = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     with pytest.raises(PermissionDenied, match="Only quality leads"):
@@ -224,7 +222,7 @@ def test_first_pass_yield_and_rework_rate_count_rework(scored, queue, agent):
 
     evaluation, _ = scored
     for _ in range(3):
-        completed_item(queue, agent.user, timezone.now())  # 4 completed originals in all
+        factories.CompletedItemFactory(queue=queue, completed_by=agent.user)  # 4 completed originals in all
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead)
     window = {"since": timezone.now() - timedelta(hours=1), "until": timezone.now() + timedelta(hours=1)}
