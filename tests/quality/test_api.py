@@ -1,12 +1,16 @@
 """Quality API: read forms and evaluations, submit, acknowledge, dispute; bad input is a 400."""
 
+import json
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from quality.models import Answer, Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
+from tests.helpers import evaluation_in_state
 from wfo import roles
+from wfo.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +121,27 @@ def test_unknown_status_filter_is_a_400(queue, agent):
     response = supervisor.get(reverse("quality-evaluations"), {"status": "lost"})
     assert response.status_code == 400 and "status" in response.json()["errors"]
     assert supervisor.get(reverse("quality-evaluations"), {"status": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [[], [{"answers": {}}], "acknowledge", 1, None])
+def test_a_body_that_is_not_a_json_object_is_a_400_and_changes_nothing(queue, agent, body):
+    """Every quality operation reads its body through wfo.api.valid_body, as allocation's do."""
+    _, version, questions = factories.form_with_questions()
+    evaluator = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR])
+    factories.UserFactory(roles=[roles.QUALITY_LEAD])  # would be told of a dispute
+    to_score = factories.EvaluationFactory(item__queue=queue, item__completed_by=agent.user, evaluator=evaluator,
+                                           version=version)
+    scored = evaluation_in_state("submitted", evaluation=factories.EvaluationFactory(
+        item__queue=queue, item__completed_by=agent.user, evaluator=evaluator, version=version,
+    ), answers={q.pk: "yes" if q.kind == "yes_no" else "4" for q in questions}, decider=None)
+    posts = [(evaluator, "quality-submit", to_score), (agent.user, "quality-acknowledge", scored),
+             (agent.user, "quality-dispute", scored)]
+    before = (list(Evaluation.objects.order_by("pk").values()), list(Answer.objects.order_by("pk").values()))
+    for user, name, evaluation in posts:
+        response = client_for(user).post(reverse(name, args=[evaluation.pk]), json.dumps(body),
+                                         content_type="application/json")
+        assert response.status_code == 400, (name, response.content)
+        assert response.json() == {"detail": "The request is not valid.", "code": "invalid",
+                                   "errors": {"non_field_errors": ["Send a JSON object."]}}, name
+    assert (list(Evaluation.objects.order_by("pk").values()), list(Answer.objects.order_by("pk").values())) == before
+    assert not Notification.objects.exists()
