@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from quality import transitions
 from quality.exceptions import (
@@ -131,6 +131,28 @@ def form_latest_version(form: EvaluationForm) -> FormVersion | None:
     (a version in use gets a newer one first: services.form_version_for_editing). None for a
     form without versions."""
     return form.versions.order_by("-number").first()
+
+
+def forms_with_current_questions() -> QuerySet[EvaluationForm]:
+    """Active forms by name, each with its latest version and that version's sections and
+    questions prefetched (read them with current_version and current_questions): the forms
+    API in a fixed number of queries however many forms and questions it lists."""
+    newer = FormVersion.objects.filter(form=OuterRef("form"), number__gt=OuterRef("number"))
+    latest = FormVersion.objects.filter(~Exists(newer)).prefetch_related("sections__questions")
+    return (EvaluationForm.objects.filter(is_active=True).order_by("name")
+            .prefetch_related(Prefetch("versions", queryset=latest, to_attr="current_versions")))
+
+
+def current_version(form: EvaluationForm) -> FormVersion | None:
+    """The latest version of a form from forms_with_current_questions."""
+    return form.current_versions[0] if form.current_versions else None
+
+
+def current_questions(version: FormVersion) -> list[Question]:
+    """The questions of a version from forms_with_current_questions, in their own order
+    (Question.Meta.ordering: section, position, id), each with its section."""
+    questions = [question for section in version.sections.all() for question in section.questions.all()]
+    return sorted(questions, key=lambda question: (question.section.position, question.position, question.pk))
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:

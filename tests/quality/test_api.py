@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from quality import selectors
 from quality.models import Answer, Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
 from tests.helpers import evaluation_in_state
@@ -145,3 +146,22 @@ def test_a_body_that_is_not_a_json_object_is_a_400_and_changes_nothing(queue, ag
                                    "errors": {"non_field_errors": ["Send a JSON object."]}}, name
     assert (list(Evaluation.objects.order_by("pk").values()), list(Answer.objects.order_by("pk").values())) == before
     assert not Notification.objects.exists()
+
+
+def test_the_forms_api_gives_each_forms_latest_version_and_its_questions_in_order(agent):
+    form = factories.EvaluationFormFactory(name="Chargebacks")
+    factories.QuestionFactory(section__version__form=form, text="Asked in version 1 only")
+    latest = factories.FormVersionFactory(form=form)
+    letter = factories.FormSectionFactory(version=latest, title="Letter", position=1)
+    accuracy = factories.FormSectionFactory(version=latest, title="Accuracy", position=0)
+    factories.QuestionFactory(section=letter, text="Tone", position=0)
+    factories.QuestionFactory(section=accuracy, text="Right code?", position=1)
+    factories.QuestionFactory(section=accuracy, text="Right amount?", position=0)
+    empty = factories.EvaluationFormFactory(name="Refunds")  # no version yet
+    factories.FormVersionFactory(form__name="Retired", form__is_active=False)
+    assert (selectors.form_latest_version(form), selectors.form_latest_version(empty)) == (latest, None)
+    forms = client_for(agent.user).get(reverse("quality-forms")).json()["results"]
+    assert [(f["name"], f["version"], [(q["section"], q["text"]) for q in f["questions"]]) for f in forms] == [
+        ("Chargebacks", 2, [("Accuracy", "Right amount?"), ("Accuracy", "Right code?"), ("Letter", "Tone")]),
+        ("Refunds", None, []),
+    ]
