@@ -106,7 +106,7 @@ DISPUTE_NOTIFICATION_KIND = "quality_dispute"
 def _evaluation_lock(evaluation_id: int) -> Evaluation:
     evaluation = (
         Evaluation.objects.select_for_update(of=("self",))
-        .select_related("version__form", "item__queue", "agent__agent_profile")
+        .select_related("version__form", "item__queue", "agent__agent_profile", "evaluator")
         .filter(pk=evaluation_id).first()
     )
     if evaluation is None:
