@@ -64,6 +64,32 @@ def test_dispute_then_a_quality_lead_rescores_keeping_history(scored, agent):
     assert list(selectors.evaluations_received(agent.user)) == [new, evaluation]
 
 
+def test_a_dispute_objects_only_to_the_evaluations_own_answers(agent):
+    submitted = factories.EvaluationFactory(item__completed_by=agent.user, status=EvaluationStatus.SUBMITTED,
+                                            score=Decimal("0"), passed=False, submitted_at=timezone.now())
+    answered = factories.AnswerFactory(evaluation=submitted, value="no")
+    elsewhere = factories.QuestionFactory()  # of another form
+    with pytest.raises(InvalidInput, match="Dispute only answered questions") as refused:
+        services.evaluation_dispute(evaluation_id=submitted.pk, actor=agent.user, comment="Unfair",
+                                    question_comments={answered.question_id: "It was right", elsewhere.pk: "And this"})
+    assert refused.value.fields == {f"question_{elsewhere.pk}": ["Not answered in this evaluation."]}
+    assert Evaluation.objects.get(pk=submitted.pk).status == EvaluationStatus.SUBMITTED
+    answered.refresh_from_db()
+    assert answered.dispute_comment == ""
+
+
+def test_answers_are_to_the_evaluations_own_version(scored, queue, agent):
+    evaluation, (right, _, _) = scored
+    to_score = factories.EvaluationFactory(item__queue=queue, item__completed_by=agent.user,
+                                           evaluator=evaluation.evaluator, version=evaluation.version)
+    elsewhere = factories.QuestionFactory()  # of another form
+    with pytest.raises(InvalidInput) as refused:
+        services.evaluation_save(evaluation_id=to_score.pk, actor=evaluation.evaluator,
+                                 answers={right.pk: "yes", elsewhere.pk: "yes"})
+    assert refused.value.fields == {f"question_{elsewhere.pk}": ["Not a question of this form version."]}
+    assert not to_score.answers.exists()
+
+
 def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
     evaluation, _ = scored
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
