@@ -2,7 +2,9 @@
 never changed (forms.py); an evaluator never evaluates its own work (also a database
 constraint); sampling draws an item at most once per rule and period (a unique
 constraint), so the nightly job may run twice at once or again after a crash (sampling.py);
-disputes, who decides them, re-scores and rework (evaluations.py); calibration (calibration.py)."""
+scoring, disputes, decisions, re-scores and rework (evaluations.py), each step taken only by
+whom and from where the workflow's table says (quality/transitions.py); calibration
+(calibration.py)."""
 
 from quality.services.calibration import calibration_start
 from quality.services.evaluations import (
