@@ -33,6 +33,8 @@ class QuestionOutputSerializer(serializers.ModelSerializer):
 
 
 class FormOutputSerializer(serializers.ModelSerializer):
+    """A form from selectors.forms_with_current_questions (its latest version prefetched)."""
+
     version = serializers.SerializerMethodField()
     questions = serializers.SerializerMethodField()
 
@@ -40,20 +42,15 @@ class FormOutputSerializer(serializers.ModelSerializer):
         model = EvaluationForm
         fields = ["id", "name", "description", "pass_mark", "version", "questions"]
 
-    def _version(self, form):
-        return form.versions.order_by("-number").first()
-
     def get_version(self, form) -> int | None:
-        version = self._version(form)
+        version = selectors.current_version(form)
         return version.number if version else None
 
     def get_questions(self, form) -> list[dict]:
-        version = self._version(form)
+        version = selectors.current_version(form)
         if version is None:
             return []
-        return QuestionOutputSerializer(
-            Question.objects.filter(section__version=version).select_related("section"), many=True
-        ).data
+        return QuestionOutputSerializer(selectors.current_questions(version), many=True).data
 
 
 class AnswerOutputSerializer(serializers.ModelSerializer):
@@ -87,7 +84,9 @@ class FormListApi(ListAPIView):
     permission_classes = [TakesPartInQuality]
     serializer_class = FormOutputSerializer
     pagination_class = StandardPagination
-    queryset = EvaluationForm.objects.filter(is_active=True).order_by("name")
+
+    def get_queryset(self):
+        return selectors.forms_with_current_questions()
 
     @extend_schema(responses={200: FormOutputSerializer(many=True), **error_responses(400, 403, 404)})
     def get(self, request, *args, **kwargs):
@@ -147,10 +146,9 @@ class EvaluationSubmitApi(APIView):
     )
     def post(self, request, evaluation_id: int):
         data = valid_body(self.EvaluationSubmitInputSerializer, request)
-        evaluation = services.evaluation_save(
-            evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
-            comments=_by_question(data["comments"]), submit=not data["draft"],
-        )
+        write = services.evaluation_save if data["draft"] else services.evaluation_submit
+        evaluation = write(evaluation_id=evaluation_id, actor=request.user, answers=_by_question(data["answers"]),
+                           comments=_by_question(data["comments"]))
         return Response(EvaluationDetailOutputSerializer(evaluation).data)
 
 

@@ -2,7 +2,7 @@
 evaluations scored on them, and the sampling rules that choose what gets evaluated.
 
 A form version that any evaluation uses is never changed: editing makes a new version
-(quality/services.py, `form_version_for_editing`), and every evaluation keeps the version
+(quality/services/forms.py, `form_version_for_editing`), and every evaluation keeps the version
 it was scored on.
 """
 

@@ -5,30 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from core import roles
-from core.exceptions import NotFound, PermissionDenied
+from quality import transitions
+from quality.exceptions import (
+    CalibrationNotFound,
+    CalibrationStillBlind,
+    EvaluationHidden,
+    EvaluationNotFound,
+)
 from quality.models import (
     DONE_EVALUATION_STATUSES,
-    OPEN_EVALUATION_STATUSES,
     Answer,
     CalibrationSession,
     Evaluation,
+    EvaluationForm,
     EvaluationSource,
-    EvaluationStatus,
+    FormVersion,
     Question,
 )
 from quality.statistics import Agreement, Spread, question_agreement, score_spread, session_kappa
 
 
 def _evaluations() -> QuerySet[Evaluation]:
-    # The agent's profile: its team says which supervisors decide a dispute (services.may_decide).
+    # The agent's profile: its team says which supervisors decide a dispute (transitions.may_decide).
     return Evaluation.objects.select_related("item__queue", "agent__agent_profile", "evaluator", "version__form")
 
 
 def evaluations_to_do(user) -> QuerySet[Evaluation]:
-    return _evaluations().filter(evaluator=user, status__in=OPEN_EVALUATION_STATUSES).order_by("created_at", "id")
+    """The evaluations the user is assigned to score and has not submitted yet."""
+    return (_evaluations().filter(evaluator=user, status__in=transitions.statuses_allowing(transitions.SUBMIT))
+            .order_by("created_at", "id"))
 
 
 def evaluations_given(user) -> QuerySet[Evaluation]:
@@ -79,12 +87,11 @@ def evaluations_of_supervised_agents(user) -> QuerySet[Evaluation]:
 
 def disputes_to_decide(user, *, limit: int = 50) -> list[Evaluation]:
     """The disputed evaluations waiting for this user's decision, oldest first: those it sees
-    and may decide (services.may_decide, the one rule: quality leads, the agent's team's
+    and may decide (quality/transitions.py, the one table: quality leads, the agent's team's
     supervisors, never the scorer)."""
-    from quality.services import may_decide
-
-    disputed = evaluations_visible_to(user).filter(status=EvaluationStatus.DISPUTED).order_by("submitted_at", "id")
-    return list(islice((e for e in disputed if may_decide(user, e)), limit))
+    disputed = (evaluations_visible_to(user).filter(status__in=transitions.statuses_allowing(transitions.UPHOLD))
+                .order_by("submitted_at", "id"))
+    return list(islice((e for e in disputed if transitions.is_party(e, user, transitions.DECIDER)), limit))
 
 
 def _active_users():
@@ -95,7 +102,7 @@ def _active_users():
 
 def quality_leads_and_supervisors(*, team_id: int | None):
     """Active quality leads, and the supervisors of a team: who may decide a dispute of that
-    team's agent (the services ask may_decide of each)."""
+    team's agent (the services ask transitions.may_decide of each)."""
     supervisors = Q(groups__name=roles.SUPERVISOR, supervised_teams=team_id) if team_id is not None else Q()
     return _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
 
@@ -112,11 +119,40 @@ def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
         return evaluation
     hidden = Evaluation.objects.filter(pk=evaluation_id).values_list("source", flat=True).first()
     if hidden == EvaluationSource.CALIBRATION:
-        raise PermissionDenied(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
+        raise EvaluationHidden(f"Evaluation #{evaluation_id} is part of a calibration session: only its "
                                "evaluators and quality leads see it.")
     if hidden is not None:
-        raise PermissionDenied("This evaluation is not yours to see.")
-    raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+        raise EvaluationHidden("This evaluation is not yours to see.")
+    raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
+
+
+def form_latest_version(form: EvaluationForm) -> FormVersion | None:
+    """The form's newest version: the one new evaluations are scored on and the builder edits
+    (a version in use gets a newer one first: services.form_version_for_editing). None for a
+    form without versions."""
+    return form.versions.order_by("-number").first()
+
+
+def forms_with_current_questions() -> QuerySet[EvaluationForm]:
+    """Active forms by name, each with its latest version and that version's sections and
+    questions prefetched (read them with current_version and current_questions): the forms
+    API in a fixed number of queries however many forms and questions it lists."""
+    newer = FormVersion.objects.filter(form=OuterRef("form"), number__gt=OuterRef("number"))
+    latest = FormVersion.objects.filter(~Exists(newer)).prefetch_related("sections__questions")
+    return (EvaluationForm.objects.filter(is_active=True).order_by("name")
+            .prefetch_related(Prefetch("versions", queryset=latest, to_attr="current_versions")))
+
+
+def current_version(form: EvaluationForm) -> FormVersion | None:
+    """The latest version of a form from forms_with_current_questions."""
+    return form.current_versions[0] if form.current_versions else None
+
+
+def current_questions(version: FormVersion) -> list[Question]:
+    """The questions of a version from forms_with_current_questions, in their own order
+    (Question.Meta.ordering: section, position, id), each with its section."""
+    questions = [question for section in version.sections.all() for question in section.questions.all()]
+    return sorted(questions, key=lambda question: (question.section.position, question.position, question.pk))
 
 
 def questions_of(evaluation: Evaluation) -> list[Question]:
@@ -146,12 +182,12 @@ def calibration_result(*, user, session_id: int) -> CalibrationResult:
     once it has submitted its own evaluation; quality leads and admins always."""
     session = CalibrationSession.objects.select_related("item", "version__form").filter(pk=session_id).first()
     if session is None:
-        raise NotFound(f"Calibration session #{session_id} does not exist.")
+        raise CalibrationNotFound(f"Calibration session #{session_id} does not exist.")
     evaluations = list(_evaluations().filter(calibration=session).prefetch_related("answers"))
     mine = [e for e in evaluations if e.evaluator_id == user.pk]
     submitted_mine = bool(mine) and all(e.status in DONE_EVALUATION_STATUSES for e in mine)
     if not roles.leads_quality(user) and not submitted_mine:
-        raise PermissionDenied("You see the others' answers once you have submitted your own.")
+        raise CalibrationStillBlind("You see the others' answers once you have submitted your own.")
     done = [e for e in evaluations if e.status in DONE_EVALUATION_STATUSES]
     answers = {e.evaluator_id: {a.question_id: a.value for a in e.answers.all()} for e in done}
     return CalibrationResult(

@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core import roles
-from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.exceptions import DomainError, InvalidInput, PermissionDenied
 from core.forms import form_errors_from
-from quality import selectors, services
+from quality import selectors, services, transitions
+from quality.exceptions import FormNotFound, NotAQualityLead, QuestionNotFound
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
-from quality.models import OPEN_EVALUATION_STATUSES, EvaluationForm, EvaluationStatus
+from quality.models import EvaluationForm
 from quality.scoring import answer_label
 
 
@@ -92,17 +93,11 @@ def evaluation_page(request: HttpRequest, evaluation_id: int) -> HttpResponse:
         rows.append({"question": question, "answer": answer, "value": value, "scale": [str(v) for v in scale],
                      "answer_label": answer_label(question, answer.value if answer else None),
                      "errors": errors.get(f"question_{question.pk}", [])})
-    user = request.user
-    can_resolve = services.may_decide(user, evaluation)
     context = {
         "evaluation": evaluation, "rows": rows, "errors": errors, "events": selectors.item_timeline(evaluation),
-        "can_score": evaluation.evaluator_id == user.pk and evaluation.status in OPEN_EVALUATION_STATUSES,
         "disputed_questions": sum(1 for answer in saved.values() if answer.dispute_comment),
-        # A calibration judges the evaluators: even an agent who may open it (as a quality
-        # lead) has nothing to acknowledge or dispute.
-        "is_agent": evaluation.agent_id == user.pk and not evaluation.is_calibration,
-        "can_resolve": can_resolve,
-        "deciding": can_resolve and evaluation.status == EvaluationStatus.DISPUTED,
+        # What the page offers is what the services would accept (quality/transitions.py).
+        "allowed": transitions.actions_allowed(evaluation, request.user),
     }
     return render(request, "quality/evaluation.html", context, status=400 if errors else 200)
 
@@ -111,11 +106,11 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
     """Run the posted action; returns (what to say, where to go)."""
     user, pk = request.user, evaluation.pk
     page = f"/quality/evaluations/{pk}/"
-    if action in ("save", "submit"):
-        done = services.evaluation_save(evaluation_id=pk, actor=user, answers=answers, comments=comments,
-                                        submit=action == "submit")
-        if action == "save":
-            return "Draft saved.", page
+    if action == "save":
+        services.evaluation_save(evaluation_id=pk, actor=user, answers=answers, comments=comments)
+        return "Draft saved.", page
+    if action == "submit":
+        done = services.evaluation_submit(evaluation_id=pk, actor=user, answers=answers, comments=comments)
         verdict = {True: ", passed", False: ", failed"}.get(done.passed, "")
         return f"Evaluation submitted: {done.score if done.score is not None else 'no score'}{verdict}.", "/quality/"
     if action == "acknowledge":
@@ -142,7 +137,7 @@ def _act(request, evaluation, action, answers, comments, disputes) -> tuple[str,
 def calibration_new(request: HttpRequest) -> HttpResponse:
     """A quality lead picks a completed item, a form and the evaluators; each scores blind."""
     if not roles.leads_quality(request.user):
-        raise PermissionDenied("Only quality leads can run calibration sessions.")
+        raise NotAQualityLead("Only quality leads can run calibration sessions.")
     form = CalibrationForm(request.POST or None, initial={"item": request.GET.get("item")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -171,7 +166,7 @@ def calibration_page(request: HttpRequest, session_id: int) -> HttpResponse:
 
 def _require_forms_page(user) -> None:
     if not roles.leads_quality(user):
-        raise PermissionDenied("Only quality leads can build evaluation forms.")
+        raise NotAQualityLead("Only quality leads can build evaluation forms.")
 
 
 @login_required
@@ -194,14 +189,14 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
     _require_forms_page(request.user)
     form = EvaluationForm.objects.filter(pk=form_id).first()
     if form is None:
-        raise NotFound(f"Evaluation form #{form_id} does not exist.")
+        raise FormNotFound(f"Evaluation form #{form_id} does not exist.")
     question_form = QuestionForm(request.POST if request.POST.get("action") == "add" else None)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
                 raw = request.POST.get("question", "")
                 if not raw.isdigit():
-                    raise NotFound("That question is not on this form.")
+                    raise QuestionNotFound("That question is not on this form.")
                 version = services.form_question_remove(form=form, actor=request.user, question_id=int(raw))
                 messages.success(request, f"Question removed in version {version.number}.")
                 return redirect("quality:form", form_id=form.pk)
@@ -216,7 +211,7 @@ def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
                 return redirect("quality:form", form_id=form.pk)
         except InvalidInput as error:
             form_errors_from(question_form, error)
-    version = form.versions.order_by("-number").first()
+    version = selectors.form_latest_version(form)
     questions = selectors.questions_of_version(version) if version else []
     context = {
         "form": form, "version": version, "questions": questions, "question_form": question_form,

@@ -1,11 +1,13 @@
-"""factory_boy factories. Multi-step state (an item in progress, pended …) is built by
-calling the real services, see tests.helpers."""
+"""factory_boy factories. Multi-step state (an item in progress, pended …, an evaluation
+scored or disputed) is built by calling the real services, see tests.helpers."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Max
 from django.utils import timezone
 
 from allocation import sla
@@ -22,6 +24,18 @@ from allocation.models import (
     WorkItem,
 )
 from core import roles
+from quality.models import (
+    Answer,
+    CalibrationSession,
+    Evaluation,
+    EvaluationForm,
+    EvaluationSource,
+    FormSection,
+    FormVersion,
+    Question,
+    QuestionKind,
+    SamplingRule,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -136,3 +150,128 @@ class WorkItemFactory(factory.django.DjangoModelFactory):
         ).due_at
     )
     start_by = factory.LazyAttribute(lambda o: o.due_at - o.queue.standard_handle_time)
+
+
+class CompletedItemFactory(WorkItemFactory):
+    """An item completed by `completed_by` at `closed_at` (as it stands, without events: use
+    tests.helpers for one that lived through the services)."""
+
+    status = ItemStatus.COMPLETED
+    completed_by = factory.SubFactory(UserFactory, roles=[roles.AGENT])
+    closed_at = factory.LazyFunction(timezone.now)
+    outcome = "done"
+
+
+# Quality ---------------------------------------------------------------------------------
+
+class EvaluationFormFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EvaluationForm
+
+    name = factory.Sequence(lambda n: f"Form {n}")
+    pass_mark = Decimal("80")
+
+
+class FormVersionFactory(factory.django.DjangoModelFactory):
+    """The next version of its form (1 for a new form)."""
+
+    class Meta:
+        model = FormVersion
+
+    form = factory.SubFactory(EvaluationFormFactory)
+    number = factory.LazyAttribute(lambda o: (o.form.versions.aggregate(last=Max("number"))["last"] or 0) + 1)
+
+
+class FormSectionFactory(factory.django.DjangoModelFactory):
+    """The last section of its version."""
+
+    class Meta:
+        model = FormSection
+
+    version = factory.SubFactory(FormVersionFactory)
+    title = factory.Sequence(lambda n: f"Section {n}")
+    position = factory.LazyAttribute(lambda o: o.version.sections.count())
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    """A yes/no question of weight 1, the last of its section; `scale=True` for a 1–5 scale."""
+
+    class Meta:
+        model = Question
+
+    class Params:
+        scale = factory.Trait(kind=QuestionKind.SCALE, scale_min=1, scale_max=5)
+
+    section = factory.SubFactory(FormSectionFactory)
+    text = factory.Sequence(lambda n: f"Question {n}?")
+    kind = QuestionKind.YES_NO
+    weight = Decimal("1")
+    position = factory.LazyAttribute(lambda o: o.section.questions.count())
+
+
+def form_with_questions(name: str = "Chargeback handling"):
+    """A form (pass mark 80) whose version 1 has one section, "Accuracy", of three questions:
+    "Right reason code?" (yes/no, weight 2), "Evidence attached?" (yes/no, weight 1, N/A
+    allowed) and "Letter tone" (scale 1–5, weight 1). Returns (form, version, questions)."""
+    section = FormSectionFactory(version__form__name=name, title="Accuracy")
+    questions = (
+        QuestionFactory(section=section, text="Right reason code?", weight=Decimal("2")),
+        QuestionFactory(section=section, text="Evidence attached?", allow_na=True),
+        QuestionFactory(section=section, text="Letter tone", scale=True),
+    )
+    return section.version.form, section.version, questions
+
+
+class SamplingRuleFactory(factory.django.DjangoModelFactory):
+    """10 % of each agent's completed items a day; `evaluators=[...]` who score them."""
+
+    class Meta:
+        model = SamplingRule
+        skip_postgeneration_save = True
+
+    queue = factory.SubFactory(QueueFactory)
+    form = factory.SubFactory(EvaluationFormFactory)
+    share_percent = factory.LazyAttribute(lambda o: None if o.count is not None else 10)
+    count = None
+
+    @factory.post_generation
+    def evaluators(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.evaluators.set(extracted)
+
+
+class EvaluationFactory(factory.django.DjangoModelFactory):
+    """An evaluation assigned to a quality evaluator, of the work of the item's completer.
+    Scored, disputed … ones are made through the services; reports' tests write final
+    states directly (status, score, passed, submitted_at)."""
+
+    class Meta:
+        model = Evaluation
+
+    item = factory.SubFactory(CompletedItemFactory)
+    agent = factory.LazyAttribute(lambda o: o.item.completed_by)
+    evaluator = factory.SubFactory(UserFactory, roles=[roles.QUALITY_EVALUATOR])
+    version = factory.SubFactory(FormVersionFactory)
+    source = EvaluationSource.MANUAL
+
+
+class CalibrationSessionFactory(factory.django.DjangoModelFactory):
+    """A session with no evaluations yet (services.calibration_start makes a real one)."""
+
+    class Meta:
+        model = CalibrationSession
+
+    item = factory.SubFactory(CompletedItemFactory)
+    version = factory.SubFactory(FormVersionFactory)
+    created_by = factory.SubFactory(UserFactory, roles=[roles.QUALITY_LEAD])
+
+
+class AnswerFactory(factory.django.DjangoModelFactory):
+    """An answer to a question of the evaluation's own version: "yes" unless given."""
+
+    class Meta:
+        model = Answer
+
+    evaluation = factory.SubFactory(EvaluationFactory)
+    question = factory.SubFactory(QuestionFactory, section__version=factory.SelfAttribute("...evaluation.version"))
+    value = "yes"

@@ -1,4 +1,4 @@
-"""Build multi-step item state through the real services."""
+"""Build multi-step item and evaluation state through the real services."""
 
 from datetime import time, timedelta
 
@@ -124,3 +124,35 @@ def token_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+EVALUATION_STATES = ("assigned", "draft", "submitted", "acknowledged", "disputed", "upheld", "rescored")
+
+
+def evaluation_in_state(state: str, *, evaluation, answers: dict, decider):
+    """`evaluation` (assigned) taken to `state` (one of EVALUATION_STATES) through the
+    services: its evaluator drafts or submits `answers`, its agent acknowledges or disputes
+    it, `decider` upholds it or re-scores it with the same answers."""
+    from quality import services as quality
+    from quality.models import Evaluation
+
+    pk, evaluator, agent = evaluation.pk, evaluation.evaluator, evaluation.agent
+    steps = {
+        "draft": lambda: quality.evaluation_save(evaluation_id=pk, actor=evaluator, answers=answers),
+        "submitted": lambda: quality.evaluation_submit(evaluation_id=pk, actor=evaluator, answers=answers),
+        "acknowledged": lambda: quality.evaluation_acknowledge(evaluation_id=pk, actor=agent),
+        "disputed": lambda: quality.evaluation_dispute(evaluation_id=pk, actor=agent, comment="Unfair"),
+        "upheld": lambda: quality.evaluation_uphold(evaluation_id=pk, actor=decider, reason="Procedure 4.2"),
+        "rescored": lambda: quality.evaluation_rescore(evaluation_id=pk, actor=decider, answers=answers,
+                                                       reason="Second look"),
+    }
+    path = {
+        "assigned": [], "draft": ["draft"], "submitted": ["submitted"], "acknowledged": ["submitted", "acknowledged"],
+        "disputed": ["submitted", "disputed"], "upheld": ["submitted", "disputed", "upheld"],
+        "rescored": ["submitted", "disputed", "rescored"],
+    }[state]
+    for step in path:
+        steps[step]()
+    evaluation = Evaluation.objects.get(pk=pk)
+    assert evaluation.status == state
+    return evaluation

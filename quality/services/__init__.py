@@ -2,7 +2,9 @@
 never changed (forms.py); an evaluator never evaluates its own work (also a database
 constraint); sampling draws an item at most once per rule and period (a unique
 constraint), so the nightly job may run twice at once or again after a crash (sampling.py);
-disputes, who decides them, re-scores and rework (evaluations.py); calibration (calibration.py)."""
+scoring, disputes, decisions, re-scores and rework (evaluations.py), each step taken only by
+whom and from where the workflow's table says (quality/transitions.py); calibration
+(calibration.py)."""
 
 from quality.services.calibration import calibration_start
 from quality.services.evaluations import (
@@ -14,8 +16,8 @@ from quality.services.evaluations import (
     evaluation_rescore,
     evaluation_rework,
     evaluation_save,
+    evaluation_submit,
     evaluation_uphold,
-    may_decide,
 )
 from quality.services.forms import (
     form_create,
@@ -30,7 +32,7 @@ from quality.services.sampling import SAMPLER, SampleResult, period_bounds, samp
 __all__ = [
     "DISPUTE_NOTIFICATION_KIND", "REWORK_SOURCE", "SAMPLER", "SampleResult",
     "calibration_start", "dispute_deciders", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore",
-    "evaluation_rework", "evaluation_save", "evaluation_uphold", "form_create", "form_current_version",
-    "form_question_add", "form_question_remove", "form_version_for_editing", "form_version_in_use", "may_decide",
-    "period_bounds", "samples_draw",
+    "evaluation_rework", "evaluation_save", "evaluation_submit", "evaluation_uphold", "form_create",
+    "form_current_version", "form_question_add", "form_question_remove", "form_version_for_editing",
+    "form_version_in_use", "period_bounds", "samples_draw",
 ]

@@ -7,7 +7,8 @@ from django.db import transaction
 from allocation.models import ItemStatus, WorkItem
 from core import roles
 from core.actors import Actor, SystemActor
-from core.exceptions import InvalidInput, PermissionDenied
+from core.exceptions import InvalidInput
+from quality.exceptions import NotAQualityLead
 from quality.models import (
     Evaluation,
     EvaluationForm,
@@ -23,7 +24,7 @@ def calibration_start(*, item_id: int, form: EvaluationForm, evaluator_ids: list
     from quality.models import CalibrationSession
 
     if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
-        raise PermissionDenied("Only quality leads can run calibration sessions.")
+        raise NotAQualityLead("Only quality leads can run calibration sessions.")
     item = WorkItem.objects.filter(pk=item_id, status=ItemStatus.COMPLETED).first()
     if item is None:
         raise InvalidInput("Pick a completed item.", fields={"item": ["Not a completed item."]})

@@ -4,18 +4,16 @@ evaluation), rework of failed work."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core import roles
 from core.actors import Actor, SystemActor
-from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.exceptions import InvalidInput
 from core.services import NotificationDraft, notifications_create
-from quality import selectors
+from quality import selectors, transitions
+from quality.exceptions import EvaluationNotFound, IllegalEvaluationTransition, NotEvaluationParty
 from quality.models import (
-    OPEN_EVALUATION_STATUSES,
     Answer,
     Evaluation,
     EvaluationSource,
@@ -23,7 +21,7 @@ from quality.models import (
     FormVersion,
     Question,
 )
-from quality.scoring import InvalidAnswer, ScoredQuestion, evaluation_score
+from quality.scoring import InvalidAnswer, Score, ScoredQuestion, evaluation_score
 
 
 def _scored(version: FormVersion) -> list[ScoredQuestion]:
@@ -34,22 +32,9 @@ def _scored(version: FormVersion) -> list[ScoredQuestion]:
     ]
 
 
-@transaction.atomic
-def evaluation_save(
-    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
-    submit: bool = False,
-) -> Evaluation:
-    """Save the evaluator's answers (a draft), or submit them: the score is computed from
-    the evaluation's own form version and fixed. Every bad answer is reported by question."""
-    evaluation = Evaluation.objects.select_for_update().select_related("version__form").filter(
-        pk=evaluation_id
-    ).first()
-    if evaluation is None:
-        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
-    if isinstance(actor, SystemActor) or evaluation.evaluator_id != actor.pk:
-        raise PermissionDenied("Only the evaluator it is assigned to can score this evaluation.")
-    if evaluation.status not in OPEN_EVALUATION_STATUSES:
-        raise DomainError(f"Evaluation #{evaluation.pk} was already submitted.")
+def _answers_checked(evaluation: Evaluation, answers: dict[int, str | None], *, complete: bool) -> Score:
+    """The score of `answers` on the evaluation's own form version; every bad answer (and,
+    when they must be `complete`, every unanswered question) reported by question."""
     questions = _scored(evaluation.version)
     known = {q.id for q in questions}
     errors: dict[str, list[str]] = {}
@@ -60,24 +45,53 @@ def evaluation_save(
         score = evaluation_score(questions, answers)
     except InvalidAnswer as bad:
         errors[f"question_{bad.question_id}"] = [bad.message]
-    if submit and not errors:
+    if complete and not errors:
         unanswered = [q.id for q in questions if not answers.get(q.id)]
         errors.update({f"question_{qid}": ["Answer this question (or N/A where allowed)."] for qid in unanswered})
     if errors:
         raise InvalidInput("Some answers need attention; nothing was saved.", fields=errors)
+    return score
+
+
+def _answers_write(evaluation: Evaluation, answers: dict[int, str | None], comments: dict[int, str] | None) -> None:
     comments = comments or {}
     Answer.objects.filter(evaluation=evaluation).delete()
     Answer.objects.bulk_create(
         Answer(evaluation=evaluation, question_id=qid, value=value, comment=comments.get(qid, ""))
         for qid, value in answers.items() if value
     )
-    if submit:
-        evaluation.score = score.value
-        evaluation.passed = score.passed(evaluation.version.form.pass_mark)
-        evaluation.status = EvaluationStatus.SUBMITTED
-        evaluation.submitted_at = timezone.now()
-    else:
-        evaluation.status = EvaluationStatus.DRAFT
+
+
+@transaction.atomic
+def evaluation_save(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+) -> Evaluation:
+    """Save the evaluator's answers as a draft: each answer checked, none required yet, no
+    score. Every bad answer is reported by question."""
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_allowed(evaluation, actor, transitions.SAVE)
+    _answers_checked(evaluation, answers, complete=False)
+    _answers_write(evaluation, answers, comments)
+    evaluation.status = transitions.LEADS_TO[transitions.SAVE]
+    evaluation.save(update_fields=["status"])
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_submit(
+    *, evaluation_id: int, actor: Actor, answers: dict[int, str | None], comments: dict[int, str] | None = None,
+) -> Evaluation:
+    """Submit the evaluator's answers, every question answered (or N/A where allowed): the
+    score is computed from the evaluation's own form version and fixed, and the agent sees it.
+    Every bad or missing answer is reported by question."""
+    evaluation = _evaluation_lock(evaluation_id)
+    _require_allowed(evaluation, actor, transitions.SUBMIT)
+    score = _answers_checked(evaluation, answers, complete=True)
+    _answers_write(evaluation, answers, comments)
+    evaluation.score = score.value
+    evaluation.passed = score.passed(evaluation.version.form.pass_mark)
+    evaluation.status = transitions.LEADS_TO[transitions.SUBMIT]
+    evaluation.submitted_at = timezone.now()
     evaluation.save(update_fields=["score", "passed", "status", "submitted_at"])
     return evaluation
 
@@ -92,35 +106,63 @@ DISPUTE_NOTIFICATION_KIND = "quality_dispute"
 def _evaluation_lock(evaluation_id: int) -> Evaluation:
     evaluation = (
         Evaluation.objects.select_for_update(of=("self",))
-        .select_related("version__form", "item__queue", "agent__agent_profile")
+        .select_related("version__form", "item__queue", "agent__agent_profile", "evaluator")
         .filter(pk=evaluation_id).first()
     )
     if evaluation is None:
-        raise NotFound(f"Evaluation #{evaluation_id} does not exist.")
+        raise EvaluationNotFound(f"Evaluation #{evaluation_id} does not exist.")
     return evaluation
 
 
-def _require_agent(evaluation: Evaluation, actor: Actor) -> None:
-    if isinstance(actor, SystemActor) or actor.pk != evaluation.agent_id:
-        raise PermissionDenied("Only the agent whose work was evaluated can do this.")
-    if evaluation.is_calibration:
-        raise DomainError(f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the "
-                          "evaluators: it is not the agent's to acknowledge or dispute.")
+# What each party is told when the action is another's (transitions.TAKEN_BY).
+_NOT_YOURS = {
+    transitions.EVALUATOR: "Only the evaluator it is assigned to can score this evaluation.",
+    transitions.AGENT: "Only the agent whose work was evaluated can do this.",
+    transitions.DECIDER: "Only a quality lead or a supervisor of the agent's team decides on an evaluation, "
+                         "never whoever scored it, and nobody on their own work.",
+}
+_PAST_TENSE = {transitions.ACKNOWLEDGE: "acknowledged", transitions.DISPUTE: "disputed",
+               transitions.UPHOLD: "upheld", transitions.RESCORE: "re-scored"}
 
 
-def _require_status(evaluation: Evaluation, allowed: tuple[str, ...], action: str) -> None:
-    if evaluation.status not in allowed:
-        raise DomainError(
-            f"Evaluation #{evaluation.pk} is {evaluation.get_status_display().lower()}, so it cannot be {action}."
-        )
+def _status_refusal(evaluation: Evaluation, action: str) -> str:
+    if action in (transitions.SAVE, transitions.SUBMIT):
+        return f"Evaluation #{evaluation.pk} was already submitted."
+    if action == transitions.REWORK:
+        if evaluation.status == EvaluationStatus.RESCORED:
+            # Its score no longer stands: the re-score that replaced it decides (it may pass).
+            return f"Evaluation #{evaluation.pk} was re-scored: its re-score decides on rework."
+        return "Only a failed evaluation creates rework."
+    status = evaluation.get_status_display().lower()
+    return f"Evaluation #{evaluation.pk} is {status}, so it cannot be {_PAST_TENSE[action]}."
+
+
+def _calibration_refusal(evaluation: Evaluation, action: str) -> str:
+    if action == transitions.REWORK:
+        return "A calibration evaluation compares the evaluators: it sends no work back as rework."
+    return (f"Evaluation #{evaluation.pk} is part of a calibration session, which compares the evaluators: it is "
+            "not the agent's to acknowledge or dispute.")
+
+
+def _require_allowed(evaluation: Evaluation, actor: Actor, action: str) -> None:
+    """The transition table (quality/transitions.py), with the refusal that says which part failed:
+    the party first, then the kind of evaluation, its status, and the rest of applies_to."""
+    party = transitions.TAKEN_BY[action]
+    if not transitions.is_party(evaluation, actor, party):
+        raise NotEvaluationParty(_NOT_YOURS[party])
+    if action in transitions.NOT_FOR_CALIBRATION and evaluation.is_calibration:
+        raise IllegalEvaluationTransition(_calibration_refusal(evaluation, action))
+    if evaluation.status not in transitions.statuses_allowing(action):
+        raise IllegalEvaluationTransition(_status_refusal(evaluation, action))
+    if not transitions.applies_to(action, evaluation):
+        raise IllegalEvaluationTransition("Only a failed evaluation creates rework.")
 
 
 @transaction.atomic
 def evaluation_acknowledge(*, evaluation_id: int, actor: Actor) -> Evaluation:
     evaluation = _evaluation_lock(evaluation_id)
-    _require_agent(evaluation, actor)
-    _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "acknowledged")
-    evaluation.status = EvaluationStatus.ACKNOWLEDGED
+    _require_allowed(evaluation, actor, transitions.ACKNOWLEDGE)
+    evaluation.status = transitions.LEADS_TO[transitions.ACKNOWLEDGE]
     evaluation.save(update_fields=["status"])
     return evaluation
 
@@ -130,10 +172,9 @@ def evaluation_dispute(
     *, evaluation_id: int, actor: Actor, comment: str = "", question_comments: dict[int, str] | None = None
 ) -> Evaluation:
     """The agent objects, overall and/or per question, with comments for whoever decides
-    (`may_decide`); they are told once the dispute is saved."""
+    (transitions.may_decide); they are told once the dispute is saved."""
     evaluation = _evaluation_lock(evaluation_id)
-    _require_agent(evaluation, actor)
-    _require_status(evaluation, (EvaluationStatus.SUBMITTED,), "disputed")
+    _require_allowed(evaluation, actor, transitions.DISPUTE)
     question_comments = {qid: text.strip() for qid, text in (question_comments or {}).items() if text.strip()}
     if not comment.strip() and not question_comments:
         raise InvalidInput("Say what you dispute.", fields={"comment": ["Comment on the evaluation or a question."]})
@@ -145,41 +186,20 @@ def evaluation_dispute(
     for qid, text in question_comments.items():
         answers[qid].dispute_comment = text
     Answer.objects.bulk_update([answers[qid] for qid in question_comments], ["dispute_comment"])
-    evaluation.status, evaluation.dispute_comment = EvaluationStatus.DISPUTED, comment.strip()
+    evaluation.status, evaluation.dispute_comment = transitions.LEADS_TO[transitions.DISPUTE], comment.strip()
     evaluation.save(update_fields=["status", "dispute_comment"])
     # In the dispute's transaction: the deciders hear of it exactly when it stands.
     _deciders_notify(evaluation_id=evaluation.pk)
     return evaluation
 
 
-def _agent_team_id(evaluation: Evaluation) -> int | None:
-    try:
-        return evaluation.agent.agent_profile.team_id
-    except ObjectDoesNotExist:
-        return None
-
-
-def may_decide(actor: Actor, evaluation: Evaluation) -> bool:
-    """Who decides a dispute, re-scores or sends rework: a quality lead (or an admin), or a
-    supervisor of the evaluated agent's team — never whoever scored the evaluation, and
-    never the agent on its own work."""
-    if isinstance(actor, SystemActor) or actor.pk in (evaluation.agent_id, evaluation.evaluator_id):
-        return False
-    return roles.leads_quality(actor) or roles.is_supervisor_of(actor, team_id=_agent_team_id(evaluation))
-
-
-def _require_decider(actor: Actor, evaluation: Evaluation) -> None:
-    if not may_decide(actor, evaluation):
-        raise PermissionDenied("Only a quality lead or a supervisor of the agent's team decides on an evaluation, "
-                               "never whoever scored it, and nobody on their own work.")
-
-
 def dispute_deciders(evaluation: Evaluation) -> list:
     """Who is told of a dispute: every quality lead and supervisor of the agent's team who
     may decide it; the admins only when nobody else may, so that no dispute waits unheard."""
-    deciders = [user for user in selectors.quality_leads_and_supervisors(team_id=_agent_team_id(evaluation))
-                if may_decide(user, evaluation)]
-    return deciders or [user for user in selectors.admins() if may_decide(user, evaluation)]
+    team_id = transitions.agent_team_id(evaluation)
+    deciders = [user for user in selectors.quality_leads_and_supervisors(team_id=team_id)
+                if transitions.may_decide(user, evaluation)]
+    return deciders or [user for user in selectors.admins() if transitions.may_decide(user, evaluation)]
 
 
 def _deciders_notify(*, evaluation_id: int) -> None:
@@ -202,11 +222,11 @@ def _deciders_notify(*, evaluation_id: int) -> None:
 @transaction.atomic
 def evaluation_uphold(*, evaluation_id: int, actor: Actor, reason: str) -> Evaluation:
     evaluation = _evaluation_lock(evaluation_id)
-    _require_decider(actor, evaluation)
-    _require_status(evaluation, (EvaluationStatus.DISPUTED,), "upheld")
+    _require_allowed(evaluation, actor, transitions.UPHOLD)
     if not reason.strip():
         raise InvalidInput("Say why the evaluation stands.", fields={"reason": ["Give a reason."]})
-    evaluation.status, evaluation.reason, evaluation.resolved_by = EvaluationStatus.UPHELD, reason.strip(), actor
+    evaluation.status = transitions.LEADS_TO[transitions.UPHOLD]
+    evaluation.reason, evaluation.resolved_by = reason.strip(), actor
     evaluation.save(update_fields=["status", "reason", "resolved_by"])
     return evaluation
 
@@ -218,17 +238,16 @@ def evaluation_rescore(
     """Re-score a disputed evaluation: a new evaluation on the same version replaces it
     (with the reason); the disputed one is kept as history."""
     old = _evaluation_lock(evaluation_id)
-    _require_decider(actor, old)
-    _require_status(old, (EvaluationStatus.DISPUTED,), "re-scored")
+    _require_allowed(old, actor, transitions.RESCORE)
     if not reason.strip():
         raise InvalidInput("Say why it is re-scored.", fields={"reason": ["Give a reason."]})
-    old.status, old.resolved_by = EvaluationStatus.RESCORED, actor
+    old.status, old.resolved_by = transitions.LEADS_TO[transitions.RESCORE], actor
     old.save(update_fields=["status", "resolved_by"])
     new = Evaluation.objects.create(
         item=old.item, agent_id=old.agent_id, evaluator=actor, version=old.version, source=EvaluationSource.RESCORE,
         replaces=old, reason=reason.strip(),
     )
-    return evaluation_save(evaluation_id=new.pk, actor=actor, answers=answers, submit=True)
+    return evaluation_submit(evaluation_id=new.pk, actor=actor, answers=answers)
 
 
 @transaction.atomic
@@ -238,14 +257,7 @@ def evaluation_rework(*, evaluation_id: int, actor: Actor) -> Evaluation:
     from allocation import services as allocation_services
 
     evaluation = _evaluation_lock(evaluation_id)
-    _require_decider(actor, evaluation)
-    if evaluation.is_calibration:
-        raise DomainError("A calibration evaluation compares the evaluators: it sends no work back as rework.")
-    if evaluation.status == EvaluationStatus.RESCORED:
-        # Its score no longer stands: the re-score that replaced it decides (it may pass).
-        raise DomainError(f"Evaluation #{evaluation.pk} was re-scored: its re-score decides on rework.")
-    if evaluation.passed is not False:
-        raise DomainError("Only a failed evaluation creates rework.")
+    _require_allowed(evaluation, actor, transitions.REWORK)
     if evaluation.rework_item_id:
         return evaluation
     item = evaluation.item

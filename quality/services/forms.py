@@ -9,7 +9,9 @@ from django.db import transaction
 
 from core import roles
 from core.actors import Actor, SystemActor
-from core.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from core.exceptions import InvalidInput
+from quality import selectors
+from quality.exceptions import FormNotReady, NotAQualityLead, QuestionNotFound
 from quality.models import (
     EvaluationForm,
     FormSection,
@@ -27,7 +29,7 @@ def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = 
     """The version to edit: the latest one while no evaluation uses it, else a new version
     copied from it (sections and questions), so evaluations keep what they were scored on."""
     EvaluationForm.objects.select_for_update().get(pk=form.pk)  # one editor makes a version at a time
-    latest = form.versions.order_by("-number").first()
+    latest = selectors.form_latest_version(form)
     if latest is not None and not form_version_in_use(latest):
         return latest
     number = (latest.number + 1) if latest else 1
@@ -46,9 +48,9 @@ def form_version_for_editing(*, form: EvaluationForm, actor: Actor, note: str = 
 
 
 def form_current_version(form: EvaluationForm) -> FormVersion:
-    version = form.versions.order_by("-number").first()
+    version = selectors.form_latest_version(form)
     if version is None or not Question.objects.filter(section__version=version).exists():
-        raise DomainError(f"Form {form} has no questions yet: add some before evaluating with it.")
+        raise FormNotReady(f"Form {form} has no questions yet: add some before evaluating with it.")
     return version
 
 
@@ -56,7 +58,7 @@ def form_current_version(form: EvaluationForm) -> FormVersion:
 
 def _require_builder(actor: Actor) -> None:
     if isinstance(actor, SystemActor) or not roles.leads_quality(actor):
-        raise PermissionDenied("Only quality leads can change evaluation forms.")
+        raise NotAQualityLead("Only quality leads can change evaluation forms.")
 
 
 @transaction.atomic
@@ -112,7 +114,7 @@ def form_question_remove(*, form: EvaluationForm, actor: Actor, question_id: int
         pk=question_id, section__version__form=form
     ).first()
     if question is None:
-        raise NotFound("That question is not on this form.")
+        raise QuestionNotFound("That question is not on this form.")
     version = form_version_for_editing(form=form, actor=actor)
     copy = Question.objects.filter(
         section__version=version, section__title=question.section.title, text=question.text

@@ -43,7 +43,6 @@ from quality import services as quality_services
 from quality.models import Evaluation, EvaluationSource
 from tests import factories
 from tests.helpers import assigned_item, pended_item, queued_item, started_item
-from tests.quality.test_services import form_with_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -276,12 +275,12 @@ def test_push_allocation_and_a_rejection(agent, colleague, queue):
 def test_rework_from_a_failed_evaluation(agent, team, queue):
     item = started_item(agent, queue)
     services.item_complete(item_id=item.pk, actor=agent.user)
-    _form, version, (right, evidence, tone) = form_with_questions()
+    _form, version, (right, evidence, tone) = factories.form_with_questions()
     evaluator = factories.UserFactory(username="evaluator")
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
-    quality_services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                     answers={right.pk: "no", evidence.pk: "no", tone.pk: "1"}, submit=True)
+    evaluation = factories.EvaluationFactory(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.MANUAL)
+    quality_services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                       answers={right.pk: "no", evidence.pk: "no", tone.pk: "1"})
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     rework = quality_services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead).rework_item
     assert Evaluation.objects.get(pk=evaluation.pk).score < Decimal("80")

@@ -49,7 +49,6 @@ from quality.models import Answer, Evaluation, EvaluationSource, Question
 from tests import factories
 from tests.api import hostile
 from tests.helpers import queued_item, started_item
-from tests.quality.test_services import form_with_questions
 from tests.security.matrix_client import url_names
 from tests.security.world import world_build
 
@@ -125,16 +124,15 @@ def _world_extend(world) -> hostile.Refs:
 
     evaluation = Evaluation.objects.get(pk=world.kwargs["evaluation_id"])
     second_evaluator = factories.UserFactory(username="qa-analyst-2", roles=[roles.QUALITY_EVALUATOR])
-    _, other_version, _ = form_with_questions(name="Refund handling")
-    other_evaluation = Evaluation.objects.create(item=evaluation.item, agent=agent.user, evaluator=second_evaluator,
-                                                 version=other_version, source=EvaluationSource.MANUAL)
+    _, other_version, _ = factories.form_with_questions(name="Refund handling")
+    other_evaluation = factories.EvaluationFactory(item=evaluation.item, agent=agent.user, evaluator=second_evaluator,
+                                                   version=other_version, source=EvaluationSource.MANUAL)
 
     def submitted(item, agent_user) -> Evaluation:
-        scored = Evaluation.objects.create(item=item, agent=agent_user, evaluator=second_evaluator,
-                                           version=evaluation.version, source=EvaluationSource.MANUAL)
+        scored = factories.EvaluationFactory(item=item, agent=agent_user, evaluator=second_evaluator,
+                                             version=evaluation.version, source=EvaluationSource.MANUAL)
         answers = {q.id: "yes" if q.kind == "yes_no" else "4" for q in questions_of(evaluation.version)}
-        return quality_services.evaluation_save(evaluation_id=scored.pk, actor=second_evaluator, answers=answers,
-                                                submit=True)
+        return quality_services.evaluation_submit(evaluation_id=scored.pk, actor=second_evaluator, answers=answers)
 
     own_submitted = submitted(evaluation.item, agent.user)
     other_submitted = submitted(other_done, other_agent.user)

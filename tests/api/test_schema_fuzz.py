@@ -23,10 +23,9 @@ from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from core import roles
-from quality.models import Evaluation, EvaluationSource
+from quality.models import EvaluationSource
 from tests import factories
 from tests.helpers import pended_item, queued_item, started_item
-from tests.quality.test_services import completed_item, form_with_questions
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -54,11 +53,12 @@ def fuzz_world(request, transactional_db, role_groups):
 
     items = [started_item(agent, queues[0]), pended_item(agent, queues[1])]
     items += [queued_item(queues[n % 2], customer_ref=f"CUST-{n % 3}") for n in range(6)]
-    _, version, questions = form_with_questions()
-    done = completed_item(queues[0], agent.user, timezone.now() - timedelta(hours=1))
+    _, version, questions = factories.form_with_questions()
+    done = factories.CompletedItemFactory(queue=queues[0], completed_by=agent.user,
+                                          closed_at=timezone.now() - timedelta(hours=1))
     evaluations = [
-        Evaluation.objects.create(item=done, agent=agent.user, evaluator=evaluator, version=version,
-                                  source=EvaluationSource.MANUAL)
+        factories.EvaluationFactory(item=done, agent=agent.user, evaluator=evaluator, version=version,
+                                    source=EvaluationSource.MANUAL)
         for evaluator in (supervisor, colleague.user)
     ]
     user = {roles.SUPERVISOR: supervisor, roles.AGENT: agent.user, roles.SOURCE_SYSTEM: source}[request.param]

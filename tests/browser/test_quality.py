@@ -3,24 +3,22 @@
 import re
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from core import roles
-from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from quality.models import EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 
 
 def test_an_evaluator_scores_an_item(open_page, queue, agent, screenshot):
-    _, version, (right, evidence, _tone) = form_with_questions()
+    _, version, (right, evidence, _tone) = factories.form_with_questions()
     evaluator = factories.UserFactory(username="eva", first_name="Eva", last_name="Lund",
                                       roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.SAMPLING)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, agent=agent.user, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.SAMPLING)
     page = open_page(evaluator)
     page.goto("/quality/")
     page.get_by_role("link", name=f"#{evaluation.pk}").click()

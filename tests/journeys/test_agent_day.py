@@ -40,7 +40,7 @@ from allocation.labels import moment_words
 from allocation.models import CoolOff, ItemStatus, Presence, WorkItem
 from core import roles
 from quality import services as quality
-from quality.models import Evaluation, EvaluationStatus, SamplingRule
+from quality.models import Evaluation, EvaluationStatus
 from reporting.rollups import day_start
 from reporting.tasks import rollups_update
 from tests import factories
@@ -81,13 +81,12 @@ def evaluation_scored(item: WorkItem) -> Evaluation:
                                       kind="yes_no", weight=Decimal("2"))
     tone = quality.form_question_add(form=form, actor=lead, section_title="Letter", text="Letter tone",
                                      kind="scale", weight=Decimal("1"), scale_min=1, scale_max=5)
-    rule = SamplingRule.objects.create(queue=item.queue, form=form, count=1)
-    rule.evaluators.add(evaluator)
+    factories.SamplingRuleFactory(queue=item.queue, form=form, count=1, evaluators=[evaluator])
     drawn = quality.samples_draw(day=timezone.localdate(item.closed_at), seed=17)
     assert drawn.created == 1
     evaluation = Evaluation.objects.get(item=item)
-    return quality.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, submit=True,
-                                   answers={right.pk: "yes", tone.pk: "4"}, comments={tone.pk: "Clear and polite"})
+    return quality.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                     answers={right.pk: "yes", tone.pk: "4"}, comments={tone.pk: "Clear and polite"})
 
 
 def go_to(page, link: str) -> None:

@@ -32,12 +32,8 @@ from quality import services
 from quality import tasks as quality_tasks
 from quality.models import (
     Evaluation,
-    EvaluationForm,
     EvaluationSource,
     EvaluationStatus,
-    FormSection,
-    Question,
-    SamplingRule,
 )
 from reporting import tasks as reporting_tasks
 from tests import factories
@@ -67,18 +63,15 @@ def floor(team):
     finn = factories.UserFactory(roles=[roles.QUALITY_EVALUATOR], username="finn", first_name="Finn",
                                  last_name="Byrne")
     quinn = factories.UserFactory(roles=[roles.QUALITY_LEAD], username="quinn", first_name="Quinn", last_name="Lee")
-    form = EvaluationForm.objects.create(name="Chargeback handling", pass_mark=Decimal("80"))
+    form = factories.EvaluationFormFactory(name="Chargeback handling", pass_mark=Decimal("80"))
     version = services.form_version_for_editing(form=form, actor=quinn, note="First version")
-    section = FormSection.objects.create(version=version, title="Accuracy")
+    section = factories.FormSectionFactory(version=version, title="Accuracy")
     questions = {
-        "code": Question.objects.create(section=section, text="Right reason code?", weight=3, critical=True,
-                                        position=0),
-        "amount": Question.objects.create(section=section, text="Amount correct to the cent?", weight=2, position=1),
-        "letter": Question.objects.create(section=section, text="Clarity of the letter", kind="scale", scale_min=1,
-                                          scale_max=5, weight=1, position=2),
+        "code": factories.QuestionFactory(section=section, text="Right reason code?", weight=3, critical=True),
+        "amount": factories.QuestionFactory(section=section, text="Amount correct to the cent?", weight=2),
+        "letter": factories.QuestionFactory(section=section, text="Clarity of the letter", scale=True),
     }
-    rule = SamplingRule.objects.create(queue=chargebacks, form=form, count=1)
-    rule.evaluators.set([eva])
+    factories.SamplingRuleFactory(queue=chargebacks, form=form, count=1, evaluators=[eva])
     return chargebacks, amelia, dana, eva, finn, quinn, form, questions
 
 
@@ -232,7 +225,7 @@ def test_a_qa_cycle(open_page, screenshot, floor):
         calibration = list(Evaluation.objects.filter(source=EvaluationSource.CALIBRATION))
         assert {e.evaluator for e in calibration} == {eva, finn} and {e.agent for e in calibration} == {amelia.user}
         eva_part = next(e for e in calibration if e.evaluator == eva)
-        services.evaluation_save(evaluation_id=eva_part.pk, actor=eva, submit=True, answers={
+        services.evaluation_submit(evaluation_id=eva_part.pk, actor=eva, answers={
             questions["code"].pk: "yes", questions["amount"].pk: "no", questions["letter"].pk: "3"})
         work.goto("/quality/")
         listed = work.get_by_role("region", name="Evaluations of my work").get_by_role("link", name=re.compile("^#"))

@@ -5,14 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from core import roles
 from quality import services
-from quality.models import Evaluation, EvaluationForm, EvaluationSource, Question
+from quality.models import EvaluationForm, Question
 from quality.selectors import form_results_by_version
 from tests import factories
-from tests.quality.test_services import completed_item
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +38,11 @@ def test_build_a_form_then_change_it_once_in_use(client, lead, queue, agent):
     v1 = form.versions.get()
     assert Question.objects.filter(section__version=v1).count() == 2
 
-    item = completed_item(queue, agent.user, timezone.now())
-    scored = Evaluation.objects.create(item=item, agent=agent.user, evaluator=lead, version=v1,
-                                       source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    scored = factories.EvaluationFactory(item=item, evaluator=lead, version=v1)
     right = Question.objects.get(section__version=v1, text="Right code?")
     tone = Question.objects.get(section__version=v1, text="Tone")
-    services.evaluation_save(evaluation_id=scored.pk, actor=lead, answers={right.pk: "yes", tone.pk: "3"},
-                             submit=True)
+    services.evaluation_submit(evaluation_id=scored.pk, actor=lead, answers={right.pk: "yes", tone.pk: "3"})
     page = client.get(reverse("quality:form", args=[form.pk])).content.decode()
     assert "a change makes version 2" in page and "v1" in page
     client.post(reverse("quality:form", args=[form.pk]), {"action": "remove", "question": tone.pk})
@@ -70,7 +66,7 @@ def test_only_quality_leads_build_forms(client, agent):
 
 
 def test_admin_refuses_a_rule_with_both_share_and_count(client, lead, queue):
-    form = EvaluationForm.objects.create(name="F")
+    form = factories.EvaluationFormFactory(name="F")
     lead.is_staff = True
     lead.save()
     response = client.post(reverse("admin:quality_samplingrule_add"), {

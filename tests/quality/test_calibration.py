@@ -4,7 +4,6 @@ list it, and it sends no work back as rework."""
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core import roles
@@ -12,7 +11,6 @@ from core.exceptions import DomainError
 from quality import selectors, services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -21,19 +19,19 @@ pytestmark = pytest.mark.django_db
 def office(queue, agent, team):
     """The agent's item scored twice in a calibration session (one evaluator failed it, the
     other has not submitted), and another item of the agent evaluated the ordinary way."""
-    form, version, (right, evidence, tone) = form_with_questions()
+    form, version, (right, evidence, tone) = factories.form_with_questions()
     lead = factories.UserFactory(username="qa-lead", roles=[roles.QUALITY_LEAD])
     ann, bob = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob"))
-    calibrated = completed_item(queue, agent.user, timezone.now())
+    calibrated = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     session = services.calibration_start(item_id=calibrated.pk, form=form, evaluator_ids=[ann.pk, bob.pk],
                                          actor=lead)
     failed = session.evaluations.get(evaluator=ann)
-    services.evaluation_save(evaluation_id=failed.pk, actor=ann,
-                             answers={right.pk: "no", evidence.pk: "no", tone.pk: "2"}, submit=True)
-    ordinary = Evaluation.objects.create(item=completed_item(queue, agent.user, timezone.now()), agent=agent.user,
-                                         evaluator=bob, version=version, source=EvaluationSource.SAMPLING)
-    services.evaluation_save(evaluation_id=ordinary.pk, actor=bob,
-                             answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "4"}, submit=True)
+    services.evaluation_submit(evaluation_id=failed.pk, actor=ann,
+                               answers={right.pk: "no", evidence.pk: "no", tone.pk: "2"})
+    ordinary = factories.EvaluationFactory(item__queue=queue, item__completed_by=agent.user, evaluator=bob,
+                                           version=version, source=EvaluationSource.SAMPLING)
+    services.evaluation_submit(evaluation_id=ordinary.pk, actor=bob,
+                               answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "4"})
     supervisor = factories.UserFactory(username="sup", roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
     failed.refresh_from_db()
@@ -64,6 +62,7 @@ def test_the_agent_never_sees_a_calibration_evaluation(client, office, agent):
     assert [e["id"] for e in api.get(reverse("quality-evaluations")).json()["results"]] == [ordinary.pk]
     detail = api.get(reverse("quality-evaluation", args=[calibration.pk]))
     assert detail.status_code == 403 and "part of a calibration session" in detail.json()["detail"]
+    assert detail.json()["code"] == "evaluation_hidden"
 
 
 def test_the_agent_neither_acknowledges_nor_disputes_a_calibration_evaluation(client, office, agent):

@@ -2,24 +2,22 @@
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from core import roles
 from quality import services
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def to_score(queue, agent):
-    _, version, questions = form_with_questions()
+    _, version, questions = factories.form_with_questions()
     evaluator = factories.UserFactory(username="eva", roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.SAMPLING)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.SAMPLING)
     return evaluation, questions
 
 
@@ -52,8 +50,8 @@ def test_the_agent_sees_it_after_submission_and_disputes(client, to_score, agent
     evaluation, (right, evidence, tone) = to_score
     client.force_login(agent.user)
     assert client.get(url(evaluation)).status_code == 403  # not submitted yet
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
-                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                               answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"})
     page = client.get(url(evaluation)).content.decode()
     assert "Acknowledge" in page and "Dispute" in page
     empty = client.post(url(evaluation), {"action": "dispute"})
@@ -65,8 +63,8 @@ def test_the_agent_sees_it_after_submission_and_disputes(client, to_score, agent
 
 def test_a_quality_lead_decides_and_strangers_are_refused(client, to_score, agent, team):
     evaluation, (right, evidence, tone) = to_score
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
-                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                               answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"})
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
     client.force_login(factories.AgentFactory().user)
     assert client.get(url(evaluation)).status_code == 403
@@ -94,9 +92,9 @@ def test_the_decider_sees_both_sides_beside_each_question(client, to_score, agen
     the page shows, per question, the answer, the evaluator's comment and the agent's
     objection, with the agent's overall comment above."""
     evaluation, (right, evidence, tone) = to_score
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
-                             answers={right.pk: "no", evidence.pk: "na", tone.pk: "2"},
-                             comments={right.pk: "Code 13.1 does not fit a recurring charge"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                               answers={right.pk: "no", evidence.pk: "na", tone.pk: "2"},
+                               comments={right.pk: "Code 13.1 does not fit a recurring charge"})
     client.force_login(agent.user)
     mine = client.get(url(evaluation)).content.decode()
     assert "Code 13.1 does not fit a recurring charge" in mine  # the evaluator's comment, to the agent
@@ -124,23 +122,23 @@ def test_the_decider_sees_both_sides_beside_each_question(client, to_score, agen
 
 
 def test_calibration_page(client, queue, agent):
-    form, _, (right, evidence, tone) = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _, (right, evidence, tone) = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     a, b = (factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2))
     session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk], actor=lead)
     for evaluator, value in ((a, "yes"), (b, "no")):
         evaluation = session.evaluations.get(evaluator=evaluator)
-        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                 answers={right.pk: value, evidence.pk: "yes", tone.pk: "3"}, submit=True)
+        services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                   answers={right.pk: value, evidence.pk: "yes", tone.pk: "3"})
     client.force_login(lead)
     html = client.get(reverse("quality:calibration", args=[session.pk])).content.decode()
     assert "2 of 2 evaluators submitted" in html and "Fleiss" in html and "Right reason code?" in html
 
 
 def test_a_quality_lead_starts_a_calibration_from_a_page(client, queue, agent):
-    form, _, _ = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _, _ = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     peers = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
@@ -160,8 +158,8 @@ def test_a_quality_lead_starts_a_calibration_from_a_page(client, queue, agent):
 
 def test_the_quality_home_shows_each_role_its_part(client, to_score, agent, team):
     evaluation, (right, evidence, tone) = to_score
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
-                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluation.evaluator,
+                               answers={right.pk: "no", evidence.pk: "yes", tone.pk: "2"})
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     team.supervisors.add(supervisor)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])

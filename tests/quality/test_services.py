@@ -9,18 +9,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation.models import ItemStatus
 from core import roles
 from core.exceptions import DomainError, InvalidInput, PermissionDenied
 from quality import services
 from quality.models import (
     Evaluation,
-    EvaluationForm,
     EvaluationSource,
     EvaluationStatus,
-    FormSection,
     Question,
-    SamplingRule,
 )
 from tests import factories
 from tests.helpers import at_the_same_time
@@ -28,31 +24,14 @@ from tests.helpers import at_the_same_time
 pytestmark = pytest.mark.django_db
 
 
-def form_with_questions(name="Chargeback handling"):
-    form = EvaluationForm.objects.create(name=name, pass_mark=Decimal("80"))
-    version = services.form_version_for_editing(form=form, actor=factories.UserFactory())
-    section = FormSection.objects.create(version=version, title="Accuracy")
-    right = Question.objects.create(section=section, text="Right reason code?", weight=2)
-    evidence = Question.objects.create(section=section, text="Evidence attached?", weight=1, allow_na=True)
-    tone = Question.objects.create(section=section, text="Letter tone", kind="scale", scale_min=1, scale_max=5,
-                                   weight=1)
-    return form, version, (right, evidence, tone)
-
-
-def completed_item(queue, agent_user, closed_at):
-    return factories.WorkItemFactory(queue=queue, status=ItemStatus.COMPLETED, completed_by=agent_user,
-                                     closed_at=closed_at, outcome="done")
-
-
 # Versions -----------------------------------------------------------------------------------------
 
 def test_a_version_in_use_is_never_edited_in_place(queue, agent, client):
-    form, v1, (_right, _, _) = form_with_questions()
+    form, v1, (_right, _, _) = factories.form_with_questions()
     assert services.form_version_for_editing(form=form, actor=agent.user) == v1  # not used yet: edit in place
     evaluator = factories.UserFactory()
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=v1,
-                                           source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=v1)
     v2 = services.form_version_for_editing(form=form, actor=agent.user, note="clearer wording")
     assert (v2.number, v2.note) == (2, "clearer wording")
     copied = Question.objects.filter(section__version=v2)
@@ -72,23 +51,21 @@ def test_a_version_in_use_is_never_edited_in_place(queue, agent, client):
 # Scoring an evaluation ---------------------------------------------------------------------------
 
 def test_evaluator_drafts_then_submits_and_the_score_is_fixed(queue, agent):
-    _form, version, (right, evidence, tone) = form_with_questions()
+    _form, version, (right, evidence, tone) = factories.form_with_questions()
     evaluator = factories.UserFactory()
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version)
     draft = services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"})
     assert draft.status == EvaluationStatus.DRAFT and draft.score is None
     with pytest.raises(InvalidInput) as missing:
-        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"},
-                                 submit=True)
+        services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator, answers={right.pk: "yes"})
     assert set(missing.value.fields) == {f"question_{evidence.pk}", f"question_{tone.pk}"}
     with pytest.raises(InvalidInput) as bad:
-        services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                 answers={right.pk: "yes", evidence.pk: "na", tone.pk: "9"}, submit=True)
+        services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                   answers={right.pk: "yes", evidence.pk: "na", tone.pk: "9"})
     assert bad.value.fields == {f"question_{tone.pk}": ["Answer from 1 to 5."]}
-    done = services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                                    answers={right.pk: "yes", evidence.pk: "na", tone.pk: "4"}, submit=True)
+    done = services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                                      answers={right.pk: "yes", evidence.pk: "na", tone.pk: "4"})
     # (2×100 + 1×75) / 3 = 91.67 ≥ 80
     assert (done.score, done.passed, done.status) == (Decimal("91.67"), True, EvaluationStatus.SUBMITTED)
     with pytest.raises(DomainError, match="already submitted"):
@@ -96,10 +73,9 @@ def test_evaluator_drafts_then_submits_and_the_score_is_fixed(queue, agent):
 
 
 def test_only_the_assigned_evaluator_scores(queue, agent):
-    _, version, (right, _, _) = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=factories.UserFactory(),
-                                           version=version, source=EvaluationSource.MANUAL)
+    _, version, (right, _, _) = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, version=version)
     with pytest.raises(PermissionDenied):
         services.evaluation_save(evaluation_id=evaluation.pk, actor=agent.user, answers={right.pk: "yes"})
 
@@ -114,19 +90,18 @@ def at(day: date, hour=12):
 
 
 def test_sampling_rates_hold_over_many_periods(queue, team):
-    form, _, _ = form_with_questions()
+    form, _, _ = factories.form_with_questions()
     evaluators = [factories.UserFactory() for _ in range(3)]
-    rule = SamplingRule.objects.create(queue=queue, form=form, share_percent=25, new_agent_days=30,
-                                       new_agent_share_percent=60)
-    rule.evaluators.set(evaluators)
+    factories.SamplingRuleFactory(queue=queue, form=form, share_percent=25, new_agent_days=30,
+                                  new_agent_share_percent=60, evaluators=evaluators)
     veteran = factories.AgentFactory(team=team, user__date_joined=at(START - timedelta(days=400)))
     newcomer = factories.AgentFactory(team=team, user__date_joined=at(START - timedelta(days=5)))
     days = 60
     for n in range(days):
         day = START + timedelta(days=n)
         for _ in range(10):
-            completed_item(queue, veteran.user, at(day))
-            completed_item(queue, newcomer.user, at(day))
+            factories.CompletedItemFactory(queue=queue, completed_by=veteran.user, closed_at=at(day))
+            factories.CompletedItemFactory(queue=queue, completed_by=newcomer.user, closed_at=at(day))
     for n in range(days):
         services.samples_draw(day=START + timedelta(days=n), seed=7)
     drawn = Counter(Evaluation.objects.values_list("agent_id", flat=True))
@@ -140,19 +115,21 @@ def test_sampling_rates_hold_over_many_periods(queue, team):
 
 
 def test_never_own_work_and_extra_after_a_failed_evaluation(queue, team):
-    form, version, _ = form_with_questions()
+    form, version, _ = factories.form_with_questions()
     agent = factories.AgentFactory(team=team)
     colleague = factories.AgentFactory(team=team)
-    rule = SamplingRule.objects.create(queue=queue, form=form, count=1, extra_after_fail=2)
-    rule.evaluators.set([agent.user, colleague.user])  # the agent evaluates others, never itself
+    # The agent evaluates others, never itself.
+    factories.SamplingRuleFactory(queue=queue, form=form, count=1, extra_after_fail=2,
+                                  evaluators=[agent.user, colleague.user])
     day = START
-    earlier = completed_item(queue, agent.user, at(day - timedelta(days=3)))
-    Evaluation.objects.create(item=earlier, agent=agent.user, evaluator=colleague.user, version=version,
-                              source=EvaluationSource.MANUAL, status=EvaluationStatus.SUBMITTED,
-                              score=Decimal("40"), passed=False, submitted_at=at(day - timedelta(days=2)))
+    earlier = factories.CompletedItemFactory(queue=queue, completed_by=agent.user,
+                                             closed_at=at(day - timedelta(days=3)))
+    factories.EvaluationFactory(item=earlier, evaluator=colleague.user, version=version,
+                                status=EvaluationStatus.SUBMITTED, score=Decimal("40"), passed=False,
+                                submitted_at=at(day - timedelta(days=2)))
     for _ in range(6):
-        completed_item(queue, agent.user, at(day))
-        completed_item(queue, colleague.user, at(day))
+        factories.CompletedItemFactory(queue=queue, completed_by=agent.user, closed_at=at(day))
+        factories.CompletedItemFactory(queue=queue, completed_by=colleague.user, closed_at=at(day))
     services.samples_draw(day=day)
     sampled = Evaluation.objects.filter(source=EvaluationSource.SAMPLING)
     assert sampled.filter(agent=agent.user).count() == 3  # 1 + 2 after the failed evaluation
@@ -162,12 +139,11 @@ def test_never_own_work_and_extra_after_a_failed_evaluation(queue, team):
 
 
 def test_drawing_again_draws_nothing_more(queue, team):
-    form, _, _ = form_with_questions()
-    rule = SamplingRule.objects.create(queue=queue, form=form, share_percent=50)
-    rule.evaluators.set([factories.UserFactory()])
+    form, _, _ = factories.form_with_questions()
+    factories.SamplingRuleFactory(queue=queue, form=form, share_percent=50, evaluators=[factories.UserFactory()])
     agent = factories.AgentFactory(team=team)
     for _ in range(8):
-        completed_item(queue, agent.user, at(START))
+        factories.CompletedItemFactory(queue=queue, completed_by=agent.user, closed_at=at(START))
     first = services.samples_draw(day=START)
     again = services.samples_draw(day=START)
     assert first.created == 4 and again.created == 0 and again.already_drawn == 4
@@ -177,13 +153,13 @@ def test_drawing_again_draws_nothing_more(queue, team):
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_draws_sample_each_item_once(role_groups, team):
     queue = factories.QueueFactory(teams=[team])
-    form, _, _ = form_with_questions()
-    rule = SamplingRule.objects.create(queue=queue, form=form, share_percent=30)
-    rule.evaluators.set([factories.UserFactory() for _ in range(2)])
+    form, _, _ = factories.form_with_questions()
+    rule = factories.SamplingRuleFactory(queue=queue, form=form, share_percent=30,
+                                         evaluators=[factories.UserFactory() for _ in range(2)])
     agents = [factories.AgentFactory(team=team) for _ in range(5)]
     for agent in agents:
         for _ in range(20):
-            completed_item(queue, agent.user, at(START))
+            factories.CompletedItemFactory(queue=queue, completed_by=agent.user, closed_at=at(START))
     at_the_same_time(lambda: services.samples_draw(day=START))
     sampled = Evaluation.objects.filter(sampling_rule=rule)
     assert sampled.count() == 5 * 6  # 30 % of 20 for each agent, once

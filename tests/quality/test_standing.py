@@ -15,13 +15,12 @@ from rest_framework.test import APIClient
 from allocation.models import WorkItem
 from core import roles
 from quality import services
-from quality.models import Evaluation, EvaluationSource, EvaluationStatus, SamplingRule
+from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from quality.selectors import form_results_by_version
 from reporting import rollups
 from reporting.history import Scope, history
 from reporting.selectors import customer_journey_report
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 from tests.reporting.builder import Life, item_write
 
 pytestmark = pytest.mark.django_db
@@ -52,13 +51,13 @@ def history_of_evaluations(clock, queue, agent, team):
     Standing: 100, 93.75, 87.5 — average 93.75, all passed (pass mark 80). Counting every
     scored one instead gives 58.33 and half passed.
     """
-    form, version, questions = form_with_questions()
+    form, version, questions = factories.form_with_questions()
 
     def answers(*values: str) -> dict[int, str]:
         return {question.pk: value for question, value in zip(questions, values, strict=True)}
 
     def score(evaluation_id: int, evaluator, *values: str) -> None:
-        services.evaluation_save(evaluation_id=evaluation_id, actor=evaluator, answers=answers(*values), submit=True)
+        services.evaluation_submit(evaluation_id=evaluation_id, actor=evaluator, answers=answers(*values))
 
     ann, bob = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob"))
     lead = factories.UserFactory(username="qa-lead", roles=[roles.QUALITY_LEAD])
@@ -68,8 +67,8 @@ def history_of_evaluations(clock, queue, agent, team):
     ]
     WorkItem.objects.filter(pk__in=[item.pk for item in items]).update(customer_ref="CUST-QA")
     first, second, third, fourth = (
-        Evaluation.objects.create(item=item, agent=agent.user, evaluator=ann, version=version,
-                                  source=EvaluationSource.SAMPLING)
+        factories.EvaluationFactory(item=item, agent=agent.user, evaluator=ann, version=version,
+                                    source=EvaluationSource.SAMPLING)
         for item in items
     )
     score(first.pk, ann, "yes", "yes", "5")
@@ -137,28 +136,27 @@ def test_sampling_adds_no_extra_items_for_a_failure_that_does_not_stand(queue, t
     """The agent's last standing evaluation before the period passed; a later calibration
     score, or a failure re-scored to a pass after the period began, is no reason to sample
     more."""
-    form, version, _ = form_with_questions()
+    form, version, _ = factories.form_with_questions()
     agent, colleague = factories.AgentFactory(team=team), factories.AgentFactory(team=team)
-    rule = SamplingRule.objects.create(queue=queue, form=form, count=1, extra_after_fail=2)
-    rule.evaluators.set([colleague.user])
+    factories.SamplingRuleFactory(queue=queue, form=form, count=1, extra_after_fail=2, evaluators=[colleague.user])
 
     def evaluation(days_before: int, score: str, **fields) -> Evaluation:
-        item = completed_item(queue, agent.user, noon(START - timedelta(days=days_before + 1)))
+        item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user,
+                                              closed_at=noon(START - timedelta(days=days_before + 1)))
         fields.setdefault("status", EvaluationStatus.SUBMITTED)
-        fields.setdefault("source", EvaluationSource.MANUAL)
-        return Evaluation.objects.create(item=item, agent=agent.user, evaluator=colleague.user, version=version,
-                                         score=Decimal(score), passed=Decimal(score) >= 80,
-                                         submitted_at=noon(START - timedelta(days=days_before)), **fields)
+        return factories.EvaluationFactory(item=item, evaluator=colleague.user, version=version,
+                                           score=Decimal(score), passed=Decimal(score) >= 80,
+                                           submitted_at=noon(START - timedelta(days=days_before)), **fields)
 
     evaluation(3, "90")
     if overturned == "calibration":
         evaluation(2, "10", source=EvaluationSource.CALIBRATION)
     else:
         failed = evaluation(2, "40", status=EvaluationStatus.RESCORED)
-        Evaluation.objects.create(item=failed.item, agent=agent.user, evaluator=colleague.user, version=version,
-                                  source=EvaluationSource.RESCORE, replaces=failed, status=EvaluationStatus.SUBMITTED,
-                                  score=Decimal("95"), passed=True, submitted_at=noon(START) + MIN)
+        factories.EvaluationFactory(item=failed.item, evaluator=colleague.user, version=version,
+                                    source=EvaluationSource.RESCORE, replaces=failed, status=EvaluationStatus.SUBMITTED,
+                                    score=Decimal("95"), passed=True, submitted_at=noon(START) + MIN)
     for _ in range(4):
-        completed_item(queue, agent.user, noon(START))
+        factories.CompletedItemFactory(queue=queue, completed_by=agent.user, closed_at=noon(START))
     services.samples_draw(day=START)
     assert Evaluation.objects.filter(source=EvaluationSource.SAMPLING, agent=agent.user).count() == 1

@@ -12,24 +12,22 @@ from allocation.models import WorkItem
 from core import roles
 from core.exceptions import DomainError, InvalidInput, PermissionDenied
 from core.models import Notification
-from quality import selectors, services
+from quality import selectors, services, transitions
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
 from tests import factories
-from tests.quality.test_services import completed_item, form_with_questions
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def scored(queue, agent):
-    _form, version, questions = form_with_questions()
+    _form, version, questions = factories.form_with_questions()
     evaluator = factories.UserFactory(username="evaluator", roles=[roles.QUALITY_EVALUATOR])
-    item = completed_item(queue, agent.user, timezone.now())
-    evaluation = Evaluation.objects.create(item=item, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
+    evaluation = factories.EvaluationFactory(item=item, evaluator=evaluator, version=version)
     right, evidence, tone = questions
-    services.evaluation_save(evaluation_id=evaluation.pk, actor=evaluator,
-                             answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"}, submit=True)
+    services.evaluation_submit(evaluation_id=evaluation.pk, actor=evaluator,
+                               answers={right.pk: "no", evidence.pk: "yes", tone.pk: "3"})
     evaluation.refresh_from_db()
     return evaluation, questions
 
@@ -66,6 +64,32 @@ def test_dispute_then_a_quality_lead_rescores_keeping_history(scored, agent):
     assert list(selectors.evaluations_received(agent.user)) == [new, evaluation]
 
 
+def test_a_dispute_objects_only_to_the_evaluations_own_answers(agent):
+    submitted = factories.EvaluationFactory(item__completed_by=agent.user, status=EvaluationStatus.SUBMITTED,
+                                            score=Decimal("0"), passed=False, submitted_at=timezone.now())
+    answered = factories.AnswerFactory(evaluation=submitted, value="no")
+    elsewhere = factories.QuestionFactory()  # of another form
+    with pytest.raises(InvalidInput, match="Dispute only answered questions") as refused:
+        services.evaluation_dispute(evaluation_id=submitted.pk, actor=agent.user, comment="Unfair",
+                                    question_comments={answered.question_id: "It was right", elsewhere.pk: "And this"})
+    assert refused.value.fields == {f"question_{elsewhere.pk}": ["Not answered in this evaluation."]}
+    assert Evaluation.objects.get(pk=submitted.pk).status == EvaluationStatus.SUBMITTED
+    answered.refresh_from_db()
+    assert answered.dispute_comment == ""
+
+
+def test_answers_are_to_the_evaluations_own_version(scored, queue, agent):
+    evaluation, (right, _, _) = scored
+    to_score = factories.EvaluationFactory(item__queue=queue, item__completed_by=agent.user,
+                                           evaluator=evaluation.evaluator, version=evaluation.version)
+    elsewhere = factories.QuestionFactory()  # of another form
+    with pytest.raises(InvalidInput) as refused:
+        services.evaluation_save(evaluation_id=to_score.pk, actor=evaluation.evaluator,
+                                 answers={right.pk: "yes", elsewhere.pk: "yes"})
+    assert refused.value.fields == {f"question_{elsewhere.pk}": ["Not a question of this form version."]}
+    assert not to_score.answers.exists()
+
+
 def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
     evaluation, _ = scored
     services.evaluation_dispute(evaluation_id=evaluation.pk, actor=agent.user, comment="unfair")
@@ -76,7 +100,7 @@ def test_uphold_needs_a_reason_and_a_quality_lead(scored, agent):
     assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == lead
 
 
-# Who decides (services.may_decide, the one rule): a quality lead or a supervisor of the
+# Who decides (transitions.may_decide, the one rule): a quality lead or a supervisor of the
 # agent's team — never whoever scored the evaluation, never the agent on its own work.
 def test_a_quality_lead_or_the_agents_supervisor_decides_never_the_scorer_nor_the_agent(scored, agent, team):
     evaluation, _ = scored
@@ -95,11 +119,11 @@ def test_a_quality_lead_or_the_agents_supervisor_decides_never_the_scorer_nor_th
     for refused in (other_supervisor, scorer, own_work, factories.AgentFactory(team=team).user):
         with pytest.raises(PermissionDenied, match="never whoever scored it, and nobody on their own work"):
             services.evaluation_uphold(evaluation_id=evaluation.pk, actor=refused, reason="Procedure 4.2")
-        assert not services.may_decide(refused, evaluation)
+        assert not transitions.may_decide(refused, evaluation)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     admin = factories.UserFactory(roles=[roles.ADMIN])
-    assert services.may_decide(lead, evaluation) and services.may_decide(admin, evaluation)
-    assert services.may_decide(supervisor, evaluation)
+    assert transitions.may_decide(lead, evaluation) and transitions.may_decide(admin, evaluation)
+    assert transitions.may_decide(supervisor, evaluation)
     upheld = services.evaluation_uphold(evaluation_id=evaluation.pk, actor=supervisor, reason="Procedure 4.2")
     assert upheld.status == EvaluationStatus.UPHELD and upheld.resolved_by == supervisor
 
@@ -175,8 +199,8 @@ def test_a_re_scored_evaluation_sends_no_rework_its_re_score_decides(scored, age
 
 
 def test_calibration_is_blind_until_you_submit(queue, agent):
-    form, _version, (right, evidence, tone) = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _version, (right, evidence, tone) = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     a, b, c = (factories.UserFactory(username=name, roles=[roles.QUALITY_EVALUATOR]) for name in ("ann", "bob", "cy"))
     with pytest.raises(InvalidInput, match="at least two"):
@@ -184,14 +208,14 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
     session = services.calibration_start(item_id=item.pk, form=form, evaluator_ids=[a.pk, b.pk, c.pk],
                                          actor=lead)
     mine = {e.evaluator_id: e for e in session.evaluations.all()}
-    services.evaluation_save(evaluation_id=mine[a.pk].pk, actor=a,
-                             answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"}, submit=True)
+    services.evaluation_submit(evaluation_id=mine[a.pk].pk, actor=a,
+                               answers={right.pk: "yes", evidence.pk: "yes", tone.pk: "5"})
     with pytest.raises(PermissionDenied, match="once you have submitted"):
         selectors.calibration_result(user=b, session_id=session.pk)
-    services.evaluation_save(evaluation_id=mine[b.pk].pk, actor=b,
-                             answers={right.pk: "yes", evidence.pk: "no", tone.pk: "3"}, submit=True)
-    services.evaluation_save(evaluation_id=mine[c.pk].pk, actor=c,
-                             answers={right.pk: "yes", evidence.pk: "na", tone.pk: "1"}, submit=True)
+    services.evaluation_submit(evaluation_id=mine[b.pk].pk, actor=b,
+                               answers={right.pk: "yes", evidence.pk: "no", tone.pk: "3"})
+    services.evaluation_submit(evaluation_id=mine[c.pk].pk, actor=c,
+                               answers={right.pk: "yes", evidence.pk: "na", tone.pk: "1"})
     result = selectors.calibration_result(user=b, session_id=session.pk)
     # scores: ann (200+100+100)/4 = 100; bob (200+0+50)/4 = 62.5; cy (200+0)/3 = 66.67
     assert result.submitted == 3 and result.spread.minimum == 62.5 and result.spread.maximum == 100
@@ -205,8 +229,8 @@ def test_calibration_is_blind_until_you_submit(queue, agent):
 
 
 def test_calibration_is_run_by_quality_leads_with_quality_evaluators(queue, agent):
-    form, _version, _questions = form_with_questions()
-    item = completed_item(queue, agent.user, timezone.now())
+    form, _version, _questions = factories.form_with_questions()
+    item = factories.CompletedItemFactory(queue=queue, completed_by=agent.user)
     evaluators = [factories.UserFactory(roles=[roles.QUALITY_EVALUATOR]) for _ in range(2)]
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     with pytest.raises(PermissionDenied, match="Only quality leads"):
@@ -224,7 +248,7 @@ def test_first_pass_yield_and_rework_rate_count_rework(scored, queue, agent):
 
     evaluation, _ = scored
     for _ in range(3):
-        completed_item(queue, agent.user, timezone.now())  # 4 completed originals in all
+        factories.CompletedItemFactory(queue=queue, completed_by=agent.user)  # 4 completed originals in all
     lead = factories.UserFactory(roles=[roles.QUALITY_LEAD])
     services.evaluation_rework(evaluation_id=evaluation.pk, actor=lead)
     window = {"since": timezone.now() - timedelta(hours=1), "until": timezone.now() + timedelta(hours=1)}

@@ -84,7 +84,7 @@ def item_write(life: Life, *, events: bool = True) -> tuple[WorkItem, list[WorkI
 
 def evaluation_write(item: WorkItem, *, version, score: str, at: datetime, status=EvaluationStatus.SUBMITTED,
                      calibration=None, replaces=None) -> Evaluation:
-    return Evaluation.objects.create(
+    return factories.EvaluationFactory(
         item=item, agent=item.completed_by, evaluator=factories.UserFactory(), version=version,
         source=EvaluationSource.CALIBRATION if calibration else EvaluationSource.MANUAL, status=status,
         score=Decimal(score), passed=Decimal(score) >= 80,

@@ -9,13 +9,12 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from allocation.models import EventKind, ItemStatus, WorkItemEvent
-from quality.models import CalibrationSession, EvaluationStatus
+from quality.models import EvaluationStatus
 from quality.services import REWORK_SOURCE
 from reporting import rollups
 from reporting.history import Scope, history
 from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour, RollupState
 from tests import factories
-from tests.quality.test_services import form_with_questions
 from tests.reporting.builder import AVAILABLE, AWAY, OFFLINE, Life, evaluation_write, item_write, presence_write
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("utc_reports")]
@@ -65,7 +64,7 @@ def office(team):
     item_write(Life(a, at(D, 10), at(D, 18), cancelled=at(D, 11)))
     item_write(Life(a, at(D, 12), at(D, 20), transfer_to=b, transferred=at(D, 13)))
     item_write(Life(a, at(D, 15), at(D, 23)))
-    _, version, _ = form_with_questions()
+    _, version, _ = factories.form_with_questions()
     failed = evaluation_write(one, version=version, score="60", at=at(day_after(1), 8))
     rework, _ = item_write(Life(a, at(day_after(1), 9), at(day_after(1), 12), y,
                                 [(at(day_after(1), 9, 5), at(day_after(1), 9, 10))], completed=at(day_after(1), 9, 10),
@@ -74,7 +73,7 @@ def office(team):
     failed.save()
     old = evaluation_write(three, version=version, score="50", at=at(D, 18), status=EvaluationStatus.RESCORED)
     evaluation_write(three, version=version, score="90", at=at(D, 19), replaces=old)
-    session = CalibrationSession.objects.create(item=three, version=version, created_by=factories.UserFactory())
+    session = factories.CalibrationSessionFactory(item=three, version=version, created_by=factories.UserFactory())
     evaluation_write(three, version=version, score="10", at=at(D, 19), calibration=session)
     presence_write(x, (at(D, 8), AVAILABLE), (at(D, 12), AWAY), (at(D, 13), AVAILABLE), (at(D, 17), OFFLINE))
     presence_write(y, (at(day_after(-1), 22), AVAILABLE), (at(D, 2), OFFLINE))
@@ -192,7 +191,7 @@ def settled_runs(now: datetime) -> datetime:
 def test_an_evaluation_submitted_later_redoes_the_completion_day(office):
     settled_runs(at(day_after(2), 12))
     two = WorkItemEvent.objects.get(kind=EventKind.COMPLETED, at=at(D, 14, 25)).item
-    _, version, _ = form_with_questions("Later form")
+    _, version, _ = factories.form_with_questions("Later form")
     evaluation_write(two, version=version, score="100", at=at(day_after(2), 12, 11))
     assert rollups.rollups_update(now=at(day_after(2), 12, 12)).days == (D,)
     assert (queue_day(office["a"], D).qa_count, float(queue_day(office["a"], D).qa_sum)) == (3, 250.0)
@@ -202,7 +201,7 @@ def test_rework_made_later_redoes_the_original_completion_day(office):
     """A supervisor sends a failed item back days after its evaluation was submitted."""
     a = office["a"]
     three = WorkItemEvent.objects.get(kind=EventKind.COMPLETED, at=at(D, 8, 10)).item
-    _, version, _ = form_with_questions("Later form")
+    _, version, _ = factories.form_with_questions("Later form")
     failed = evaluation_write(three, version=version, score="40", at=at(day_after(2), 9))
     last = settled_runs(at(day_after(2), 12))
     assert queue_day(a, D).reworked == 1  # item 1 only

@@ -16,7 +16,6 @@ from allocation.models import WorkItemEvent
 from quality.services import REWORK_SOURCE
 from reporting import rollups
 from tests import factories
-from tests.quality.test_services import form_with_questions
 from tests.reporting.builder import AVAILABLE, AWAY, OFFLINE, Life, evaluation_write, item_write, presence_write
 from tests.reporting.test_rollups import snapshot
 
@@ -56,7 +55,7 @@ def minutes(n: int) -> datetime:
 def world(team):
     queues = [factories.QueueFactory(teams=[team], standard_handle_time=timedelta(minutes=m)) for m in (10, 20, 45)]
     agents = [factories.AgentFactory(team=team) for _ in range(3)]
-    _, version, _ = form_with_questions()
+    _, version, _ = factories.form_with_questions()
     return queues, agents, version
 
 

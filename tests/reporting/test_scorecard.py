@@ -11,7 +11,6 @@ from django.utils import timezone
 from core import roles
 from reporting import rollups
 from tests import factories
-from tests.quality.test_services import form_with_questions
 from tests.reporting.builder import AVAILABLE, OFFLINE, Life, evaluation_write, item_write, presence_write
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +33,7 @@ def test_scorecard_figures_against_the_team(client, team, agent):
                     completed=start + 11 * MIN))
     presence_write(agent, (start, AVAILABLE), (start + 180 * MIN, OFFLINE))
     presence_write(mate, (start, AVAILABLE), (start + 60 * MIN, OFFLINE))
-    _, version, _ = form_with_questions()
+    _, version, _ = factories.form_with_questions()
     evaluation_write(met, version=version, score="80", at=start + 120 * MIN)
     rollups.rollups_update()
     client.force_login(agent.user)

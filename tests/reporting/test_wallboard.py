@@ -170,8 +170,7 @@ def test_backlog_api(floor, agent):
 
 
 def test_customer_journey_report(client, team, agent):
-    from quality.models import Evaluation, EvaluationSource
-    from tests.quality.test_services import form_with_questions
+    from quality.models import EvaluationSource
 
     queue = factories.QueueFactory(teams=[team], name="Disputes")
     other = factories.QueueFactory(teams=[team], name="Refunds")
@@ -179,10 +178,10 @@ def test_customer_journey_report(client, team, agent):
     services.item_complete(item_id=first.pk, actor=agent.user)
     queued_item(other, customer_ref="CUST-9", title="Refund 1")
     queued_item(other, customer_ref="CUST-8", title="Someone else")
-    _, version, _ = form_with_questions()
-    Evaluation.objects.create(item=first, agent=agent.user, evaluator=factories.UserFactory(), version=version,
-                              source=EvaluationSource.MANUAL, status="submitted", score=88, passed=True,
-                              submitted_at=timezone.now())
+    _, version, _ = factories.form_with_questions()
+    factories.EvaluationFactory(item=first, agent=agent.user, evaluator=factories.UserFactory(), version=version,
+                                source=EvaluationSource.MANUAL, status="submitted", score=88, passed=True,
+                                submitted_at=timezone.now())
     url = reverse("reports:customer-journey")
     client.force_login(agent.user)
     assert client.get(url, {"ref": "CUST-9"}).status_code == 403

@@ -15,10 +15,9 @@ from rest_framework.authtoken.models import Token
 
 from allocation.models import ItemStatus
 from core import roles
-from quality.models import CalibrationSession, Evaluation, EvaluationSource
+from quality.models import EvaluationSource
 from tests import factories
 from tests.helpers import started_item
-from tests.quality.test_services import form_with_questions
 
 ROLES = ("anonymous", "agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "quality_lead", "admin",
          "source", "other_source")
@@ -52,10 +51,10 @@ def world_build() -> World:
         queue=queue, status=ItemStatus.COMPLETED, completed_by=agent.user, customer_ref="CUST-A1",
         closed_at=timezone.now() - timedelta(hours=1), outcome="done",
     )
-    form, version, _ = form_with_questions()
-    evaluation = Evaluation.objects.create(item=done, agent=agent.user, evaluator=evaluator, version=version,
-                                           source=EvaluationSource.MANUAL)
-    session = CalibrationSession.objects.create(item=done, version=version, created_by=quality_lead)
+    form, version, _ = factories.form_with_questions()
+    evaluation = factories.EvaluationFactory(item=done, agent=agent.user, evaluator=evaluator, version=version,
+                                             source=EvaluationSource.MANUAL)
+    session = factories.CalibrationSessionFactory(item=done, version=version, created_by=quality_lead)
     users = {"agent": agent.user, "other_agent": other_agent.user, "supervisor": supervisor,
              "other_supervisor": other_supervisor, "evaluator": evaluator, "quality_lead": quality_lead,
              "admin": admin, "source": source, "other_source": other_source, "anonymous": AnonymousUser()}
