@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.actors import Actor, SystemActor
 from core.exceptions import InvalidInput
-from core.services import NotificationDraft, notifications_create
+from core.services import NotificationDraft, change_record, notifications_create
 from quality import selectors, transitions
 from quality.exceptions import EvaluationNotFound, IllegalEvaluationTransition, NotEvaluationParty
 from quality.models import (
@@ -162,9 +162,18 @@ def _require_allowed(evaluation: Evaluation, actor: Actor, action: str) -> None:
 def evaluation_acknowledge(*, evaluation_id: int, actor: Actor) -> Evaluation:
     evaluation = _evaluation_lock(evaluation_id)
     _require_allowed(evaluation, actor, transitions.ACKNOWLEDGE)
-    evaluation.status = transitions.LEADS_TO[transitions.ACKNOWLEDGE]
+    was, evaluation.status = evaluation.status, transitions.LEADS_TO[transitions.ACKNOWLEDGE]
     evaluation.save(update_fields=["status"])
+    _decision_record(evaluation, actor, "evaluation.acknowledged", was=was)
     return evaluation
+
+
+def _decision_record(evaluation: Evaluation, actor: Actor, action: str, *, was: str, reason: str = "",
+                     **after) -> None:
+    """A party's step in the evaluation's workflow, in the change log (core): the status
+    it left and the one it reached, with what the step said."""
+    change_record(actor=actor, action=action, subject=evaluation, before={"status": was},
+                  after={"status": evaluation.status, **after}, reason=reason)
 
 
 @transaction.atomic
@@ -186,8 +195,11 @@ def evaluation_dispute(
     for qid, text in question_comments.items():
         answers[qid].dispute_comment = text
     Answer.objects.bulk_update([answers[qid] for qid in question_comments], ["dispute_comment"])
+    was = evaluation.status
     evaluation.status, evaluation.dispute_comment = transitions.LEADS_TO[transitions.DISPUTE], comment.strip()
     evaluation.save(update_fields=["status", "dispute_comment"])
+    _decision_record(evaluation, actor, "evaluation.disputed", was=was, reason=evaluation.dispute_comment,
+                     disputed_questions=sorted(question_comments))
     # In the dispute's transaction: the deciders hear of it exactly when it stands.
     _deciders_notify(evaluation_id=evaluation.pk)
     return evaluation
@@ -225,9 +237,10 @@ def evaluation_uphold(*, evaluation_id: int, actor: Actor, reason: str) -> Evalu
     _require_allowed(evaluation, actor, transitions.UPHOLD)
     if not reason.strip():
         raise InvalidInput("Say why the evaluation stands.", fields={"reason": ["Give a reason."]})
-    evaluation.status = transitions.LEADS_TO[transitions.UPHOLD]
+    was, evaluation.status = evaluation.status, transitions.LEADS_TO[transitions.UPHOLD]
     evaluation.reason, evaluation.resolved_by = reason.strip(), actor
     evaluation.save(update_fields=["status", "reason", "resolved_by"])
+    _decision_record(evaluation, actor, "evaluation.upheld", was=was, reason=evaluation.reason)
     return evaluation
 
 
@@ -241,12 +254,13 @@ def evaluation_rescore(
     _require_allowed(old, actor, transitions.RESCORE)
     if not reason.strip():
         raise InvalidInput("Say why it is re-scored.", fields={"reason": ["Give a reason."]})
-    old.status, old.resolved_by = transitions.LEADS_TO[transitions.RESCORE], actor
+    was, old.status, old.resolved_by = old.status, transitions.LEADS_TO[transitions.RESCORE], actor
     old.save(update_fields=["status", "resolved_by"])
     new = Evaluation.objects.create(
         item=old.item, agent_id=old.agent_id, evaluator=actor, version=old.version, source=EvaluationSource.RESCORE,
         replaces=old, reason=reason.strip(),
     )
+    _decision_record(old, actor, "evaluation.rescored", was=was, reason=new.reason, replaced_by=new.pk)
     return evaluation_submit(evaluation_id=new.pk, actor=actor, answers=answers)
 
 

@@ -257,7 +257,7 @@ def test_the_submit_api(office, draft):
     assert [submit(FEW), submit(MANY)] == [SUBMIT_API[draft]] * 2
 
 
-ACKNOWLEDGE_API = 6
+ACKNOWLEDGE_API = 7  # with its line in the change log
 
 
 def test_the_acknowledge_api(office):
@@ -268,9 +268,9 @@ def test_the_acknowledge_api(office):
     assert [acknowledge(FEW), acknowledge(MANY)] == [ACKNOWLEDGE_API] * 2
 
 
-# The dispute, its objections to every answer (one statement), and telling whoever decides
+# The dispute, its objections to every answer (one statement), its change log line, and telling whoever decides
 # (here the lead and the agent's supervisor: their roles are read per person).
-DISPUTE_API = 14
+DISPUTE_API = 15  # with its line in the change log
 
 
 def test_the_dispute_api(office):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from core import roles
 from core.exceptions import DomainError
+from core.models import ChangeRecord
 from quality import services, transitions
 from tests import factories
 from tests.helpers import EVALUATION_STATES, evaluation_in_state
@@ -127,3 +128,23 @@ def test_a_calibration_evaluation_is_nobodys_to_acknowledge_dispute_or_send_back
     others = {name: user for name, user in viewers.items() if name != "lead"}  # the lead scores one too
     _assert_page_offers_what_the_services_accept(client, evaluation, others, answers, {})
 
+
+
+@pytest.mark.parametrize(("state", "steps"), [
+    ("acknowledged", [("evaluation.acknowledged", "submitted", "acknowledged", "", "agent")]),
+    ("upheld", [("evaluation.disputed", "submitted", "disputed", "Unfair", "agent"),
+                ("evaluation.upheld", "disputed", "upheld", "Procedure 4.2", "lead")]),
+    ("rescored", [("evaluation.disputed", "submitted", "disputed", "Unfair", "agent"),
+                  ("evaluation.rescored", "disputed", "rescored", "Second look", "lead")]),
+])
+def test_every_acknowledgement_dispute_and_decision_is_in_the_change_log(office, state, steps):
+    answers = dict(zip((q.pk for q in office["questions"]), FAILING, strict=True))
+    assigned = factories.EvaluationFactory(item=office["item"], evaluator=office["viewers"]["evaluator"],
+                                           version=office["version"])
+    evaluation = evaluation_in_state(state, evaluation=assigned, answers=answers, decider=office["viewers"]["lead"])
+
+    records = ChangeRecord.objects.filter(subject_type="quality.evaluation", subject_id=str(assigned.pk))
+    noted = [(r.action, r.before["status"], r.after["status"], r.reason, r.actor_id) for r in records.order_by("id")]
+    assert noted == [(action, was, now, reason, office["viewers"][who].pk) for action, was, now, reason, who in steps]
+    if state == "rescored":
+        assert records.get(action="evaluation.rescored").after["replaced_by"] == evaluation.replaced_by.pk
