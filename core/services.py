@@ -1,4 +1,4 @@
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from core.actors import Actor, actor_fields
@@ -48,26 +48,32 @@ def notifications_create(*, drafts: Iterable[NotificationDraft], at: datetime | 
 EMAIL_BATCH = 100
 
 
-def notification_emails_send(*, limit: int = 1000) -> int:
-    """E-mail the notifications that ask for it, each once: a batch is locked (SKIP LOCKED:
-    an overlapping run takes others), mailed over one connection and stamped in the same
-    transaction. A run killed between mailing and stamping mails that batch again, with the
-    same Message-ID, which mail systems treat as one message. Returns how many were dealt with."""
+def outbox_send(unsent: QuerySet, send: Callable[[list], None], *, batch_size: int = EMAIL_BATCH,
+                limit: int = 1000) -> int:
+    """Send what an outbox table holds, each row once: a batch of `unsent` rows (ordered,
+    with an `emailed_at` column) is locked — SKIP LOCKED, so an overlapping run takes
+    others; `of=self`, so the joined rows are not locked too —, sent, and stamped in the
+    same transaction. A run killed between sending and stamping sends that batch again;
+    `send` gives each message the same Message-ID every time, which mail systems treat as
+    one message. Returns how many rows were dealt with."""
     done = 0
     while done < limit:
         with transaction.atomic():
-            batch = list(
-                Notification.objects.select_for_update(skip_locked=True, of=("self",)).select_related("user")
-                .filter(email=True, emailed_at__isnull=True).order_by("pk")[:EMAIL_BATCH]
-            )
+            batch = list(unsent.select_for_update(skip_locked=True, of=("self",))[:batch_size])
             if not batch:
                 break
-            _mail(batch)
-            Notification.objects.filter(pk__in=[n.pk for n in batch]).update(emailed_at=timezone.now())
+            send(batch)
+            unsent.model.objects.filter(pk__in=[row.pk for row in batch]).update(emailed_at=timezone.now())
         done += len(batch)
-        if len(batch) < EMAIL_BATCH:
+        if len(batch) < batch_size:
             break
     return done
+
+
+def notification_emails_send(*, limit: int = 1000) -> int:
+    """E-mail the notifications that ask for it, each once (outbox_send)."""
+    unsent = Notification.objects.select_related("user").filter(email=True, emailed_at__isnull=True).order_by("pk")
+    return outbox_send(unsent, _mail, limit=limit)
 
 
 def _mail(notifications: list[Notification]) -> None:

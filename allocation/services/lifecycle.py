@@ -251,16 +251,21 @@ def item_release(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
     from_status = item.status
     _require_status(item, transitions.HOLDER_MAY[transitions.RELEASE], "released")
     released_from = item.assignee_id
-    now = timezone.now()
-    until = now + settings.WFO_RELEASE_COOLDOWN
-    item.status = ItemStatus.QUEUED
-    item.assignee = None
-    _save(item, "status", "assignee")
-    CoolOff.objects.create(item=item, agent_id=released_from, kind=CoolOffKind.RELEASED, since=now, until=until,
-                           reason=reason)
+    now, until = _hand_back(item, kind=CoolOffKind.RELEASED, cooldown=settings.WFO_RELEASE_COOLDOWN, reason=reason)
     events.released(item, at=now, actor=actor, from_status=from_status, from_agent=released_from,
                     not_offered_again_until=until, reason=reason).save()
     return item
+
+
+def _hand_back(item: WorkItem, *, kind: str, cooldown, reason: str) -> tuple[datetime, datetime]:
+    """Its holder hands the (locked) item back to its queue: it is not offered to that agent
+    again for `cooldown` (a CoolOff with the agent's reason). Returns when, and until when."""
+    now = timezone.now()
+    until = now + cooldown
+    CoolOff.objects.create(item=item, agent_id=item.assignee_id, kind=kind, since=now, until=until, reason=reason)
+    item.status, item.assignee = ItemStatus.QUEUED, None
+    _save(item, "status", "assignee")
+    return now, until
 
 
 @transaction.atomic
@@ -400,14 +405,8 @@ def item_reject(*, item_id: int, actor: Actor, reason: str) -> WorkItem:
         raise IllegalTransition(
             f"Work item #{item.pk} was not pushed to you ({item.queue.name} is a pull queue): release it instead."
         )
-    now = timezone.now()
     holder = item.assignee_id
-    until = now + settings.WFO_PUSH_REJECT_COOLDOWN
-    item.status = ItemStatus.QUEUED
-    item.assignee = None
-    _save(item, "status", "assignee")
-    CoolOff.objects.create(item=item, agent_id=holder, kind=CoolOffKind.REJECTED, since=now, until=until,
-                           reason=reason)
+    now, until = _hand_back(item, kind=CoolOffKind.REJECTED, cooldown=settings.WFO_PUSH_REJECT_COOLDOWN, reason=reason)
     events.rejected(item, at=now, actor=actor, from_agent=holder, not_offered_again_until=until,
                     reason=reason).save()
     return item

@@ -31,7 +31,7 @@ from allocation.services import sla_clock
 from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import NoWorkingTime, OutOfRange, is_working, next_working_instant
-from core.services import NotificationDraft, notifications_create
+from core.services import NotificationDraft, notifications_create, outbox_send
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
             _raise_for(clocks, now=now, book=book, result=result, supervisors=supervisors)
         if len(clocks) < batch_size:
             break
-    result.emails_sent = sla_alert_emails_send(now=now)
+    result.emails_sent = sla_alert_emails_send()
     return result
 
 
@@ -173,27 +173,11 @@ def alert_text(item: WorkItem, threshold: int) -> tuple[str, str]:
             f"Work item #{item.pk} in {item.queue.name} has used {threshold}% of its SLA target; it is due {due}.")
 
 
-def sla_alert_emails_send(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Send the e-mails of alerts not mailed yet, each once: a batch of alert rows is locked
-    (SKIP LOCKED: an overlapping run takes others), mailed over one connection, and stamped
-    in the same transaction. Returns how many alerts were dealt with."""
-    done = 0
-    while done < limit:
-        with transaction.atomic():
-            batch = list(
-                # of=self: lock the alerts only. Locking the joined item and queue too would make an
-                # overlapping run skip every alert of a queue while this one mails any of them.
-                SlaAlert.objects.select_for_update(skip_locked=True, of=("self",)).select_related("item__queue")
-                .filter(emailed_at__isnull=True).order_by("pk")[:EMAIL_BATCH]
-            )
-            if not batch:
-                break
-            _send(batch)
-            SlaAlert.objects.filter(pk__in=[alert.pk for alert in batch]).update(emailed_at=timezone.now())
-        done += len(batch)
-        if len(batch) < EMAIL_BATCH:
-            break
-    return done
+def sla_alert_emails_send(*, limit: int = 1000) -> int:
+    """Send the e-mails of alerts not mailed yet, each once (core's outbox_send): a batch
+    over one connection. Returns how many alerts were dealt with."""
+    unsent = SlaAlert.objects.select_related("item__queue").filter(emailed_at__isnull=True).order_by("pk")
+    return outbox_send(unsent, _send, batch_size=EMAIL_BATCH, limit=limit)
 
 
 def alert_message_id(alert: SlaAlert) -> str:
