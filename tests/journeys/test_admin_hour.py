@@ -26,6 +26,7 @@ from playwright.sync_api import expect
 from allocation.models import AgentProfile, BusinessCalendar, Queue, Skill, WorkItem
 from allocation.sla.policies import working_calendar
 from core import roles
+from core.models import ChangeRecord
 from tests import factories
 from tests.browser_support import presence_switch_ready
 from tests.helpers import queued_item, token_client
@@ -148,6 +149,12 @@ def test_an_admins_hour(open_page, screenshot, operation):
         assert profile.team == team
         assert list(profile.skill_levels.values_list("skill", "proficiency")) == [(skill.pk, 4)]
         screenshot(page, "journey-admin-agents-1280")
+        # The change log says who configured Oliver, and how.
+        page.goto("/admin/wfo/changerecord/")
+        expect(page.locator("#result_list")).to_contain_text("agent.configured")
+        expect(page.locator("#result_list")).to_contain_text("Oliver Grant")
+        record = ChangeRecord.objects.get(action="agent.configured", subject_id=str(profile.pk))
+        assert record.after == {"team": team.name, "capacity": profile.capacity, "skills": {SKILL: 4}}
 
         # 5. At 15:00 in London the card platform sends a Visa chargeback.
         clock.move_to(ARRIVAL)
