@@ -104,12 +104,14 @@ def quality_leads_and_supervisors(*, team_id: int | None):
     """Active quality leads, and the supervisors of a team: who may decide a dispute of that
     team's agent (the services ask transitions.may_decide of each)."""
     supervisors = Q(groups__name=roles.SUPERVISOR, supervised_teams=team_id) if team_id is not None else Q()
-    return _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
+    deciders = _active_users().filter(Q(groups__name=roles.QUALITY_LEAD) | supervisors).distinct().order_by("pk")
+    return roles.with_roles(deciders)
 
 
 def admins():
     """Active admins: superusers and the Admin role's members."""
-    return _active_users().filter(Q(is_superuser=True) | Q(groups__name=roles.ADMIN)).distinct().order_by("pk")
+    admins = _active_users().filter(Q(is_superuser=True) | Q(groups__name=roles.ADMIN)).distinct().order_by("pk")
+    return roles.with_roles(admins)
 
 
 def evaluation_for_page(*, user, evaluation_id: int) -> Evaluation:
