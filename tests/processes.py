@@ -236,3 +236,16 @@ class PostgresServer:
         # started again) may outlive that: make sure none is left running.
         if (self.server.pgdata / "postmaster.pid").exists():
             self._ctl("-m", "immediate", "stop")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def production_settings_env(tmp_path) -> dict:
+    """The environment of a one-off process with the production settings (its static files
+    in `tmp_path`), on this suite's database."""
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "wfo.settings.production",
+            "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijkl",
+            "DJANGO_ALLOWED_HOSTS": "localhost", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+            "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wfo")}

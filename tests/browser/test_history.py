@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from core import roles
 from tests import factories
-from tests.reporting.test_history_page import worked_days
+from tests.reporting.builder import worked_days
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 

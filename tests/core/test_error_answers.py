@@ -17,8 +17,7 @@ from allocation import selectors, services
 from allocation.models import WorkItem, WorkItemEvent
 from core import roles
 from tests import factories
-from tests.processes import broker_of_this_process, free_port
-from tests.wfo.test_production import ROOT, production_env
+from tests.processes import ROOT, broker_of_this_process, free_port, production_settings_env
 
 pytestmark = pytest.mark.django_db
 
@@ -171,7 +170,7 @@ for path in ("/api/v1/items/", "/api/v1/agent/next/", "/work/"):
 def test_production_answers_a_foreign_host_under_api_with_the_json_400(tmp_path, ssl_redirect):
     """Production's ALLOWED_HOSTS holds only DJANGO_ALLOWED_HOSTS (no test server added). With
     the HTTPS redirect on, SecurityMiddleware asks for the host first; off, CommonMiddleware does."""
-    env = {**production_env(tmp_path), "DJANGO_SECURE_SSL_REDIRECT": ssl_redirect}
+    env = {**production_settings_env(tmp_path), "DJANGO_SECURE_SSL_REDIRECT": ssl_redirect}
     probe = subprocess.run([sys.executable, "-W", "ignore", "-c", PRODUCTION_PROBE], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr[-2000:]

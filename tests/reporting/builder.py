@@ -7,11 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.utils import timezone
+
 from allocation import events as item_events
 from allocation.models import ItemStatus, Presence, PresenceChange, WorkItem, WorkItemEvent
 from core.actors import SystemActor
 from quality.models import Evaluation, EvaluationSource, EvaluationStatus
+from reporting import rollups
+from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour
 from tests import factories
+
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass
@@ -99,3 +105,27 @@ def presence_write(agent, *changes: tuple[datetime, str]) -> None:
 
 
 AVAILABLE, AWAY, OFFLINE = Presence.AVAILABLE, Presence.AWAY, Presence.OFFLINE
+
+
+def snapshot() -> dict:
+    """Every rollup table's rows, comparable: an incremental run against a rebuild."""
+    tables = {}
+    for model in (QueueDay, AgentDay, QueueHour, PresenceDay):
+        fields = [f.attname for f in model._meta.concrete_fields if f.name != "id"]
+        tables[model.__name__] = sorted(tuple(str(v) for v in row) for row in model.objects.values_list(*fields))
+    return tables
+
+
+def worked_days(queue, agent, days: int, *, per_day: int = 2):
+    """`per_day` items a day for the last `days` days, each worked 10 minutes; the agent
+    available 2 h a day."""
+    today = timezone.localdate()
+    for back in range(days):
+        day = today - timedelta(days=back + 1)
+        start = rollups.day_start(day) + timedelta(hours=9)
+        for n in range(per_day):
+            begin = start + n * 15 * MINUTE
+            item_write(Life(queue, begin - MINUTE, begin + (60 if n else 5) * MINUTE, agent,
+                            [(begin, begin + 10 * MINUTE)], completed=begin + 10 * MINUTE))
+        presence_write(agent, (start, AVAILABLE), (start + 120 * MINUTE, OFFLINE))
+    rollups.rollups_update()

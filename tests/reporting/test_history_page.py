@@ -13,29 +13,14 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from core import roles
-from reporting import history_tables, rollups
+from reporting import history_tables
 from reporting.history import Scope, history
 from reporting.models import QueueDay
 from tests import factories
-from tests.reporting.builder import AVAILABLE, OFFLINE, Life, item_write, presence_write
+from tests.reporting.builder import worked_days
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)
-
-
-def worked_days(queue, agent, days: int, *, per_day: int = 2):
-    """`per_day` items a day for the last `days` days, each worked 10 minutes; the agent
-    available 2 h a day."""
-    today = timezone.localdate()
-    for back in range(days):
-        day = today - timedelta(days=back + 1)
-        start = rollups.day_start(day) + timedelta(hours=9)
-        for n in range(per_day):
-            begin = start + n * 15 * MIN
-            item_write(Life(queue, begin - MIN, begin + (60 if n else 5) * MIN, agent, [(begin, begin + 10 * MIN)],
-                            completed=begin + 10 * MIN))
-        presence_write(agent, (start, AVAILABLE), (start + 120 * MIN, OFFLINE))
-    rollups.rollups_update()
 
 
 @pytest.fixture

@@ -15,7 +15,16 @@ from reporting import rollups
 from reporting.history import Scope, history
 from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour, RollupState
 from tests import factories
-from tests.reporting.builder import AVAILABLE, AWAY, OFFLINE, Life, evaluation_write, item_write, presence_write
+from tests.reporting.builder import (
+    AVAILABLE,
+    AWAY,
+    OFFLINE,
+    Life,
+    evaluation_write,
+    item_write,
+    presence_write,
+    snapshot,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("utc_reports")]
 D = date(2026, 3, 10)  # a Tuesday
@@ -155,14 +164,6 @@ def test_days_are_the_reporting_zones(queue, agent):
     rollups.rollups_update(now=at(D, 12))
     assert QueueDay.objects.get(queue=queue).day == date(2026, 3, 9)
     assert QueueHour.objects.get(queue=queue).hour == 22
-
-
-def snapshot():
-    tables = {}
-    for model in (QueueDay, AgentDay, QueueHour, PresenceDay):
-        fields = [f.attname for f in model._meta.concrete_fields if f.name != "id"]
-        tables[model.__name__] = sorted(tuple(str(v) for v in row) for row in model.objects.values_list(*fields))
-    return tables
 
 
 def test_a_late_event_redoes_its_day(office):

@@ -16,8 +16,16 @@ from allocation.models import WorkItemEvent
 from quality.services import REWORK_SOURCE
 from reporting import rollups
 from tests import factories
-from tests.reporting.builder import AVAILABLE, AWAY, OFFLINE, Life, evaluation_write, item_write, presence_write
-from tests.reporting.test_rollups import snapshot
+from tests.reporting.builder import (
+    AVAILABLE,
+    AWAY,
+    OFFLINE,
+    Life,
+    evaluation_write,
+    item_write,
+    presence_write,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)  # a Saturday: four days around a weekend

@@ -1,24 +1,14 @@
 """Production mode: static files are collected and served by the web process (whitenoise),
 with hashed names; the health endpoint answers without a login."""
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def production_env(tmp_path) -> dict:
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "wfo.settings.production",
-            "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijkl",
-            "DJANGO_ALLOWED_HOSTS": "localhost", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-            "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-            "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wfo")}
+from tests.processes import ROOT, production_settings_env
 
 
 def test_collectstatic_then_the_web_process_serves_hashed_files(tmp_path):
-    env = production_env(tmp_path)
+    env = production_settings_env(tmp_path)
     collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=300)
     assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
