@@ -157,22 +157,28 @@ def move_one(
         from_status = locked.status
         if target is None and from_status == ItemStatus.QUEUED:
             return None
-        if from_status == ItemStatus.PENDED:
-            # Its pause ends with the move, in this transaction; the clock is locked last.
-            sla_clock.clock_resume(item=locked, at=at)
-        locked.pended_until = None
-        locked.assigned_by = None  # a job's move is nobody's decision
-        if target is not None:
-            locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, target.user, at
-            target.last_assigned_at = at
-            target.save(update_fields=["last_assigned_at"])
-        else:
-            locked.status, locked.assignee = ItemStatus.QUEUED, None
-        locked.save(update_fields=["status", "assignee", "assigned_at", "assigned_by", "pended_until", "due_at",
-                                   "start_by", "updated_at"])
+        item_move(locked, to=target, at=at)
         event(locked, at=at, actor=actor, from_status=from_status, rule=rule, from_agent=holder_id,
               to_agent=target.pk if target is not None else None, candidates=considered, reason=reason).save()
     return "agent" if target is not None else "queue"
+
+
+def item_move(locked: WorkItem, *, to: AgentProfile | None, at: datetime) -> None:
+    """Give a locked item to a locked agent (`to`), or back to its queue (None), at `at`: a
+    pended item's SLA pause ends here, in the move's transaction (the clock is locked last),
+    and a job's or get-next's move is nobody's decision (no assigned_by). The caller writes
+    the event."""
+    if locked.status == ItemStatus.PENDED:
+        sla_clock.clock_resume(item=locked, at=at)
+    locked.pended_until, locked.assigned_by = None, None
+    if to is not None:
+        locked.status, locked.assignee, locked.assigned_at = ItemStatus.ASSIGNED, to.user, at
+        to.last_assigned_at = at
+        to.save(update_fields=["last_assigned_at"])
+    else:
+        locked.status, locked.assignee = ItemStatus.QUEUED, None
+    locked.save(update_fields=["status", "assignee", "assigned_at", "assigned_by", "pended_until", "due_at",
+                               "start_by", "updated_at"])
 
 
 # Moving many held items at once ---------------------------------------------------------------

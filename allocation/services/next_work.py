@@ -25,6 +25,8 @@ says what `events.assigned` would, in the vocabulary's keys (allocation/events.p
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -44,7 +46,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services import sla_clock
+from allocation.services import moves
 from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
 from core import metrics
 from core.actors import Actor, SystemActor
@@ -254,10 +256,10 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
 
 
 @transaction.atomic
-def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) -> WorkItem | None:
+def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now: datetime) -> WorkItem | None:
     """Give the agent back its own pended item whose follow-up came, if it still may take it
     and nothing moved the item since the statement found it (else None). Locks in the stated
-    order — the agent, the item, then its SLA clock (sla_clock.clock_resume) —, and the
+    order — the agent, the item, then its SLA clock (moves.item_move) —, and the
     pause ends in the same transaction as the move."""
     agent = agents_lock([agent_id]).select_related("user").first()
     refusal = agent_next_work_refusal(agent, held=eligibility.active_item_count(agent_id))
@@ -271,16 +273,10 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now) ->
         return None
     at = max(timezone.now(), item.updated_at)  # as every move: never before the item's last write
     pended_until = item.pended_until
-    sla_clock.clock_resume(item=item, at=at)
-    item.status, item.assigned_at, item.pended_until, item.assigned_by = ItemStatus.ASSIGNED, at, None, None
-    item.save(update_fields=["status", "assigned_at", "pended_until", "assigned_by", "due_at", "start_by",
-                             "updated_at"])
-    agent.last_assigned_at = at
-    agent.save(update_fields=["last_assigned_at"])
+    moves.item_move(item, to=agent, at=at)
     who = agent.user if actor is None else actor
     events.assigned(item, at=at, actor=who, from_status=ItemStatus.PENDED, rule=events.RULE_FOLLOW_UP,
                     from_agent=agent_id, to_agent=agent_id, pended_until=pended_until).save()
-    item.assignee = agent.user
     return item
 
 
