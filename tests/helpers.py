@@ -129,30 +129,61 @@ def token_client(user):
 EVALUATION_STATES = ("assigned", "draft", "submitted", "acknowledged", "disputed", "upheld", "rescored")
 
 
+def evaluation_act(action: str, *, evaluation_id: int, actor, answers: dict):
+    """Take one step of the evaluation workflow (quality.transitions.ACTIONS) through its
+    service, with fixed words where the step asks for some."""
+    from quality import services as quality
+
+    pk = evaluation_id
+    return {
+        "save": lambda: quality.evaluation_save(evaluation_id=pk, actor=actor, answers=answers),
+        "submit": lambda: quality.evaluation_submit(evaluation_id=pk, actor=actor, answers=answers),
+        "acknowledge": lambda: quality.evaluation_acknowledge(evaluation_id=pk, actor=actor),
+        "dispute": lambda: quality.evaluation_dispute(evaluation_id=pk, actor=actor, comment="Unfair"),
+        "uphold": lambda: quality.evaluation_uphold(evaluation_id=pk, actor=actor, reason="Procedure 4.2"),
+        "rescore": lambda: quality.evaluation_rescore(evaluation_id=pk, actor=actor, answers=answers,
+                                                      reason="Second look"),
+        "rework": lambda: quality.evaluation_rework(evaluation_id=pk, actor=actor),
+    }[action]()
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def service_accepts(call) -> bool:
+    """Whether a service call is accepted now: tried in a transaction that is then rolled
+    back, so nothing it wrote stays; a domain error means refused."""
+    from django.db import transaction
+
+    from core.exceptions import DomainError
+
+    try:
+        with transaction.atomic():
+            call()
+            raise _RolledBack
+    except _RolledBack:
+        return True
+    except DomainError:
+        return False
+
+
 def evaluation_in_state(state: str, *, evaluation, answers: dict, decider):
     """`evaluation` (assigned) taken to `state` (one of EVALUATION_STATES) through the
     services: its evaluator drafts or submits `answers`, its agent acknowledges or disputes
     it, `decider` upholds it or re-scores it with the same answers."""
-    from quality import services as quality
     from quality.models import Evaluation
 
-    pk, evaluator, agent = evaluation.pk, evaluation.evaluator, evaluation.agent
-    steps = {
-        "draft": lambda: quality.evaluation_save(evaluation_id=pk, actor=evaluator, answers=answers),
-        "submitted": lambda: quality.evaluation_submit(evaluation_id=pk, actor=evaluator, answers=answers),
-        "acknowledged": lambda: quality.evaluation_acknowledge(evaluation_id=pk, actor=agent),
-        "disputed": lambda: quality.evaluation_dispute(evaluation_id=pk, actor=agent, comment="Unfair"),
-        "upheld": lambda: quality.evaluation_uphold(evaluation_id=pk, actor=decider, reason="Procedure 4.2"),
-        "rescored": lambda: quality.evaluation_rescore(evaluation_id=pk, actor=decider, answers=answers,
-                                                       reason="Second look"),
-    }
+    pk = evaluation.pk
+    by = {"save": evaluation.evaluator, "submit": evaluation.evaluator, "acknowledge": evaluation.agent,
+          "dispute": evaluation.agent, "uphold": decider, "rescore": decider}
     path = {
-        "assigned": [], "draft": ["draft"], "submitted": ["submitted"], "acknowledged": ["submitted", "acknowledged"],
-        "disputed": ["submitted", "disputed"], "upheld": ["submitted", "disputed", "upheld"],
-        "rescored": ["submitted", "disputed", "rescored"],
+        "assigned": [], "draft": ["save"], "submitted": ["submit"], "acknowledged": ["submit", "acknowledge"],
+        "disputed": ["submit", "dispute"], "upheld": ["submit", "dispute", "uphold"],
+        "rescored": ["submit", "dispute", "rescore"],
     }[state]
-    for step in path:
-        steps[step]()
+    for action in path:
+        evaluation_act(action, evaluation_id=pk, actor=by[action], answers=answers)
     evaluation = Evaluation.objects.get(pk=pk)
     assert evaluation.status == state
     return evaluation

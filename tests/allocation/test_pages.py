@@ -4,7 +4,7 @@ test client: every state and role, bad input, stale pages, and pinned query coun
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +12,6 @@ from django.utils import timezone
 from allocation import services, transitions
 from allocation.models import EventKind, ItemStatus, Presence, PresenceChange, WorkItem
 from core import roles
-from core.exceptions import DomainError
 from tests import factories
 from tests.helpers import (
     ITEM_STATES,
@@ -20,6 +19,7 @@ from tests.helpers import (
     item_in_state,
     pended_item,
     queued_item,
+    service_accepts,
     started_item,
     supervisor_for,
 )
@@ -293,18 +293,7 @@ def _service_accepts(action: str, item: WorkItem, actor, other_queue) -> bool:
             item_id=item.pk, actor=actor, priority=5 if item.priority != 5 else 1
         ),
     }
-    try:
-        with transaction.atomic():
-            calls[action]()
-            raise _RolledBack
-    except _RolledBack:
-        return True
-    except DomainError:
-        return False
-
-
-class _RolledBack(Exception):
-    pass
+    return service_accepts(calls[action])
 
 
 @pytest.mark.parametrize("state", ITEM_STATES)
