@@ -8,7 +8,7 @@ compares each with its replay and yields the mismatches.
 Compared, because the services record it in the events (DESIGN.md, "Work item lifecycle";
 what each kind records, and the one reader of it, are allocation/events.py):
 - status: the last event's `to_status`;
-- queue_id: the created event's queue, then each transfer's receiving queue;
+- queue_id: the created event's queue, then each transfer's (or overflow's) receiving queue;
 - assignee_id while held: the agent the event that gave the item to an agent names (get-next,
   push, transfer, rebalancing, follow-up); no assignee once queued or closed;
 - assigned_at: when the last event that assigned the item happened; started_at: the first
@@ -19,6 +19,8 @@ what each kind records, and the one reader of it, are allocation/events.py):
   `data.outcome` (empty until completed);
 - priority: the last priority an event recorded (`priority_changed`'s `data.to_priority`,
   get-next's `data.priority`);
+- routing_step: 1 on creation and on arriving in another queue (a transfer, an overflow),
+  then each step_entered event's `data.step`;
 - due_at and start_by: the deadlines the last event that can move them states (created,
   assigned, pended, resumed, transferred, priority_changed and the jobs' moves): every
   change of an item's deadlines — intake, a pause's end, a retarget, the source's deadline
@@ -59,6 +61,7 @@ from allocation import events, transitions
 from allocation.models import (
     ACTIVE_STATUSES,
     CLOSED_STATUSES,
+    FIRST_STEP,
     HELD_STATUSES,
     EventKind,
     ItemStatus,
@@ -109,6 +112,7 @@ class ItemRow(NamedTuple):
     priority: int
     due_at: datetime
     start_by: datetime
+    routing_step: int
     source: str
     external_id: str
     received_at: datetime
@@ -172,12 +176,14 @@ LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.RESERVATION_EXPIRED: _moves([(_ASSIGNED, _QUEUED)]),
     EventKind.REBALANCED: _moves((s, to) for s in ACTIVE_STATUSES for to in (_QUEUED, _ASSIGNED)),
     EventKind.FOLLOW_UP_DUE: _moves([(ItemStatus.PENDED, _ASSIGNED), (ItemStatus.PENDED, _QUEUED)]),
+    EventKind.STEP_ENTERED: _moves([(_QUEUED, _QUEUED)]),  # the routing job (services/routing.py)
 }
 
 # The kinds whose event can move an item's deadlines: each states them (allocation/events.py).
 DEADLINE_KINDS = frozenset({
     EventKind.CREATED, EventKind.ASSIGNED, EventKind.PENDED, EventKind.RESUMED, EventKind.TRANSFERRED,
     EventKind.PRIORITY_CHANGED, EventKind.REBALANCED, EventKind.RESERVATION_EXPIRED, EventKind.FOLLOW_UP_DUE,
+    EventKind.STEP_ENTERED,
 })
 
 
@@ -198,6 +204,7 @@ class ItemReplay:
     priority: Any = UNKNOWN
     due_at: Any = UNKNOWN
     start_by: Any = UNKNOWN
+    routing_step: Any = FIRST_STEP
     source: Any = UNKNOWN
     external_id: Any = UNKNOWN
     created_at: datetime | None = None
@@ -223,7 +230,7 @@ class ItemReplay:
         if said.holder_before is not events.NOT_SAID:
             self._agrees(event, "assignee_id", events.FROM_AGENT, said.holder_before)
             holder_before = self.assignee_id
-        self._queue_and_priority(event, said, queue_codes)
+        self._queue_step_and_priority(event, said, queue_codes)
 
         self.status = event.to_status
         if event.kind == EventKind.CREATED:
@@ -270,13 +277,18 @@ class ItemReplay:
                           f"a {event.kind} event cannot move an item from {event.from_status or 'nothing'} "
                           f"to {event.to_status}")
 
-    def _queue_and_priority(self, event: EventRow, said: events.EventData, queue_codes: Mapping[int, str]) -> None:
+    def _queue_step_and_priority(self, event: EventRow, said: events.EventData, queue_codes: Mapping[int, str]) -> None:
+        if event.kind == EventKind.STEP_ENTERED and said.from_step not in (events.NOT_SAID, self.routing_step):
+            self._problem(event, f"data.{events.FROM_STEP}", self.routing_step, said.from_step,
+                          "the step_entered event left a step the item was not at")
         if event.kind == EventKind.CREATED:
             self.queue_id = _known(said.queue_id)
-        elif event.kind == EventKind.TRANSFERRED:
+        elif event.kind in (EventKind.TRANSFERRED, EventKind.STEP_ENTERED):
             if said.from_queue_id is not events.NOT_SAID:
                 self._agrees(event, "queue_id", events.FROM_QUEUE_ID, said.from_queue_id)
             if said.to_queue_id is not events.NOT_SAID:
+                if said.to_queue_id != self.queue_id:
+                    self.routing_step = FIRST_STEP  # a queue's routing starts at its step 1
                 self.queue_id = said.to_queue_id
         elif event.kind == EventKind.ASSIGNED and said.queue_id is not events.NOT_SAID:
             self._agrees(event, "queue_id", events.QUEUE_ID, said.queue_id)
@@ -286,6 +298,10 @@ class ItemReplay:
             if said.to_queue_code != expected:
                 self._problem(event, f"data.{events.TO_QUEUE}", expected, said.to_queue_code,
                               "the job sent the item back to a queue it was not in")
+        if event.kind == EventKind.STEP_ENTERED:
+            self.routing_step = _known(said.step)
+        elif event.kind == EventKind.ASSIGNED and said.step is not events.NOT_SAID:
+            self._agrees(event, "routing_step", events.STEP, said.step)  # the step get-next found it at
 
         if event.kind == EventKind.PRIORITY_CHANGED:
             if said.priority_before is not events.NOT_SAID:
@@ -344,6 +360,7 @@ _WHY = {
     "priority": "the last priority its events recorded is another",
     "due_at": "its events last set another due time",
     "start_by": "its events last set another start-by time",
+    "routing_step": "its events left it at another routing step",
     "source": "its created event names another source",
     "external_id": "its created event names another external id",
 }

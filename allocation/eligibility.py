@@ -1,9 +1,10 @@
 """Who may receive an item, and why not (DESIGN.md, "Allocation semantics"): the rule,
 stated once.
 
-An agent may receive an item of queue Q now iff
-1. its team serves Q;
-2. it holds every skill Q requires at or above that skill's minimum proficiency;
+An agent may receive an item of queue Q that has reached routing step s now iff
+1–2. some step of Q up to s admits it: its team is one the step takes and it holds every
+   skill the step requires at or above that skill's minimum (step 1 is Q's own serving
+   teams and required skills; what later steps admit is allocation/routing.py's);
 3. it is available (its presence);
 4. it holds fewer active items — assigned or in progress; pended ones do not count —
    than its capacity;
@@ -12,15 +13,16 @@ An agent may receive an item of queue Q now iff
 get-next also asks that Q be active and in pull mode: push queues' items are handed out
 by the push job, and an inactive queue's by nobody.
 
-1–2 qualify an agent for a queue (`queues_eligible_for`, `agents_skilled_for_queue`,
-`holder_unqualified`), 3–4 say whether it may take work now (`agent_not_ready`,
-`has_room`, `active_item_count`), 5 is per item (`cool_offs_in_force`). `agents_unfit_for`
-gives every reason in words, and `receiver_chosen` picks the agent a job moves an item to
-and explains the choice to the item's events.
+Where an item stands is a `Reach`: its queue and the step it reached. 1–2 qualify an agent
+for a reach (`queues_eligible_for`, `agents_skilled_for_queue`, `holder_unqualified`), 3–4
+say whether it may take work now (`agent_not_ready`, `has_room`, `active_item_count`), 5
+is per item (`cool_offs_in_force`). `agents_unfit_for` gives every reason in words, and
+`receiver_chosen` picks the agent a job moves an item to and explains the choice to the
+item's events.
 
 get-next states the same rule in SQL (services/next_work.py), since the hot path is one
 statement; tests/allocation/test_eligibility.py holds the SQL and this module to the same
-answers on randomized organisations.
+answers on randomized organisations with routing steps.
 """
 
 from __future__ import annotations
@@ -29,18 +31,19 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from allocation import routing
 from allocation.models import (
     ACTIVE_STATUSES,
+    FIRST_STEP,
+    AdmissionTeam,
     AgentProfile,
-    AgentSkill,
     AllocationMode,
     CoolOff,
     Presence,
     Queue,
-    QueueSkill,
     WorkItem,
 )
 
@@ -48,48 +51,53 @@ from allocation.models import (
 CANDIDATES_SHOWN = 5
 
 
+class Reach(NamedTuple):
+    """Where an item stands, as far as who may receive it goes: its queue and the routing
+    step it has reached (a queue alone: its step 1, the queue's own rule)."""
+
+    queue: Queue
+    step: int = FIRST_STEP
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.queue.pk, self.step
+
+
+def reach_of(item: WorkItem) -> Reach:
+    return Reach(item.queue, item.routing_step)
+
+
 # Team and skills (1–2) --------------------------------------------------------------------
 
-def _requirements_unmet(*, agent: int | OuterRef, queue: int | OuterRef) -> QuerySet[QueueSkill]:
-    """The requirements of `queue` that `agent` does not meet (the skill missing, or below
-    its minimum). Either is an id or an OuterRef as seen from this queryset."""
-    holder = OuterRef(agent) if isinstance(agent, OuterRef) else agent
-    meets = AgentSkill.objects.filter(
-        agent_id=holder, skill_id=OuterRef("skill_id"), proficiency__gte=OuterRef("min_proficiency")
-    )
-    return QueueSkill.objects.filter(queue_id=queue).filter(~Exists(meets))
-
-
-def queues_eligible_for(*, agent_id: int, team_id: int | None, pull_only: bool = True) -> QuerySet[Queue]:
-    """Active queues the agent qualifies for (1–2), and only those in pull mode unless
-    `pull_only` is off: the queues get-next serves it from, while it may take work."""
+def queues_eligible_for(*, agent_id: int, team_id: int | None, pull_only: bool = True,
+                        reached: int = FIRST_STEP) -> QuerySet[Queue]:
+    """Active queues some step up to `reached` of which admits the agent (1–2) — by default
+    the queues' own rule —, and only those in pull mode unless `pull_only` is off."""
     if team_id is None:
         return Queue.objects.none()
-    queues = Queue.objects.filter(is_active=True, teams__id=team_id).exclude(
-        Exists(_requirements_unmet(agent=agent_id, queue=OuterRef("pk")))
+    queues = Queue.objects.filter(
+        routing.admitted(agent=agent_id, team=team_id, queue=OuterRef("pk"), reached=reached), is_active=True
     )
     if pull_only:
         queues = queues.filter(allocation_mode=AllocationMode.PULL)
     return queues
 
 
-def agents_skilled_for_queue(queue: Queue | None = None) -> QuerySet[AgentProfile]:
-    """Agents qualified for `queue` (1–2) whatever their presence and load (capacity
-    planning counts them). Without a queue, a subquery about the queue of an outer query
-    (its OuterRef("pk")): one query counts them for every queue."""
+def agents_skilled_for_queue(queue: Queue | None = None, *, reached: int = FIRST_STEP) -> QuerySet[AgentProfile]:
+    """Agents some step of `queue` up to `reached` admits (1–2), whatever their presence and
+    load (capacity planning counts them). Without a queue, a subquery about the queue of an
+    outer query (its OuterRef("pk")): one query counts them for every queue."""
     queue_ref = queue.pk if queue is not None else OuterRef(OuterRef("pk"))
-    return AgentProfile.objects.filter(team__queues=queue if queue is not None else OuterRef("pk")).exclude(
-        Exists(_requirements_unmet(agent=OuterRef("pk"), queue=queue_ref))
+    return AgentProfile.objects.filter(
+        routing.admitted(agent=OuterRef("pk"), team=OuterRef("team_id"), queue=queue_ref, reached=reached)
     )
 
 
 def holder_unqualified() -> Q:
-    """Work items (a filter) whose holder no longer qualifies for their queue: its team
-    does not serve it, or it lacks a required skill at its minimum."""
-    serves = Queue.teams.through.objects.filter(
-        queue_id=OuterRef("queue_id"), team_id=OuterRef("assignee__agent_profile__team_id")
-    )
-    return ~Exists(serves) | Exists(_requirements_unmet(agent=OuterRef("assignee_id"), queue=OuterRef("queue_id")))
+    """Work items (a filter) whose holder no step they reached admits any more: its team is
+    not taken, or it lacks a required skill at its minimum."""
+    return ~routing.admitted(agent=OuterRef("assignee_id"), team=OuterRef("assignee__agent_profile__team_id"),
+                             queue=OuterRef("queue_id"), reached=OuterRef("routing_step"))
 
 
 # Presence and capacity (3–4) ------------------------------------------------------------------
@@ -174,53 +182,56 @@ def cool_off_unfit(agent: AgentProfile, cool_off: CoolOff) -> Unfit:
                  f"{agent} {cool_off.kind} this item ({cool_off.reason}).")
 
 
-def agents_unfit_for(agents: Sequence[AgentProfile], queues: Sequence[Queue]) -> dict[tuple[int, int], list[Unfit]]:
-    """For each (agent id, queue id), why the agent may not receive the queue's items now
-    (1–4); an empty list when it may. A fixed number of queries however many agents and
-    queues, so a page can list every candidate with its reasons."""
-    agent_ids, queue_ids = [agent.pk for agent in agents], [queue.pk for queue in queues]
-    if not agent_ids or not queue_ids:
-        return {(agent.pk, queue.pk): [] for agent in agents for queue in queues}
-    serving = set(Queue.teams.through.objects.filter(queue_id__in=queue_ids).values_list("queue_id", "team_id"))
-    required = list(QueueSkill.objects.filter(queue_id__in=queue_ids).select_related("skill").order_by("pk"))
-    levels = {
-        (agent_id, skill_id): proficiency for agent_id, skill_id, proficiency in AgentSkill.objects.filter(
-            agent_id__in=agent_ids, skill_id__in={requirement.skill_id for requirement in required}
-        ).values_list("agent_id", "skill_id", "proficiency")
-    } if required else {}
+def agents_unfit_for(
+    agents: Sequence[AgentProfile], reaches: Sequence[Reach]
+) -> dict[tuple[int, int, int], list[Unfit]]:
+    """For each (agent id, queue id, step), why the agent may not receive the items that
+    reached that step of that queue now (1–4); an empty list when it may. A fixed number of
+    queries however many agents and reaches, so a page can list every candidate with its
+    reasons. Team and skill reasons are said against the widest step reached."""
+    reaches = [Reach(*reach) for reach in dict.fromkeys(reaches)]
+    agent_ids = [agent.pk for agent in agents]
+    if not agent_ids or not reaches:
+        return {(agent.pk, *reach.key): [] for agent in agents for reach in reaches}
+    rules = routing.admissions({reach.queue.pk: reach.queue for reach in reaches}.values())
+    levels = routing.skill_levels(agent_ids)
     held = active_item_counts(agent_ids)
     unfit = {}
     for agent in agents:
         not_ready = agent_not_ready(agent, held=held.get(agent.pk, 0))
-        for queue in queues:
+        skills = levels.get(agent.pk, {})
+        for reach in reaches:
+            steps = [step for step in rules[reach.queue.pk] if step.position <= reach.step]
             reasons = []
-            if (queue.pk, agent.team_id) not in serving:
-                reasons.append(Unfit(UNFIT_TEAM, f"not in a team serving {queue.name}",
-                                     f"{agent} is not in a team serving {queue.name}."))
-            reasons.extend(
-                Unfit(UNFIT_SKILL, f"lacks {need.skill.name} at level {need.min_proficiency}",
-                      f"{agent} lacks {need.skill.name} at level {need.min_proficiency}.")
-                for need in required
-                if need.queue_id == queue.pk and levels.get((agent.pk, need.skill_id), 0) < need.min_proficiency
-            )
-            unfit[(agent.pk, queue.pk)] = reasons + not_ready
+            if routing.first_admitting(steps, reached=reach.step, team_id=agent.team_id, levels=skills) is None:
+                widest = steps[-1]
+                at = f" at step {widest.position}" if widest.position > FIRST_STEP else ""
+                if agent.team_id not in widest.teams:
+                    reasons.append(Unfit(UNFIT_TEAM, f"not in a team serving {reach.queue.name}{at}",
+                                         f"{agent} is not in a team serving {reach.queue.name}{at}."))
+                reasons.extend(
+                    Unfit(UNFIT_SKILL, f"lacks {need.skill_name} at level {need.min_proficiency}",
+                          f"{agent} lacks {need.skill_name} at level {need.min_proficiency}.")
+                    for need in widest.unmet(skills)
+                )
+            unfit[(agent.pk, *reach.key)] = reasons + not_ready
     return unfit
 
 
-def agent_ineligibility_reasons(*, agent: AgentProfile, queue: Queue) -> list[str]:
-    """Why `agent` may not receive an item of `queue` now; empty when it may."""
-    return [reason.sentence for reason in agents_unfit_for([agent], [queue])[(agent.pk, queue.pk)]]
+def agent_ineligibility_reasons(*, agent: AgentProfile, reach: Reach) -> list[str]:
+    """Why `agent` may not receive an item standing at `reach` now; empty when it may."""
+    return [reason.sentence for reason in agents_unfit_for([agent], [reach])[(agent.pk, *reach.key)]]
 
 
 def agents_by_eligibility(
-    agents: Sequence[AgentProfile], queues: Sequence[Queue]
+    agents: Sequence[AgentProfile], reaches: Sequence[Reach]
 ) -> tuple[list[AgentProfile], list[tuple[AgentProfile, list[str]]]]:
-    """`agents` split by whether they may receive the items of every one of `queues` now:
+    """`agents` split by whether they may receive items at every one of `reaches` now:
     those who may, and the others each with why not (labels, each said once)."""
-    unfit = agents_unfit_for(agents, queues)
+    unfit = agents_unfit_for(agents, reaches)
     eligible, others = [], []
     for agent in agents:
-        labels = list(dict.fromkeys(reason.label for queue in queues for reason in unfit[(agent.pk, queue.pk)]))
+        labels = list(dict.fromkeys(reason.label for reach in reaches for reason in unfit[(agent.pk, *reach.key)]))
         if labels:
             others.append((agent, labels))
         else:
@@ -230,12 +241,14 @@ def agents_by_eligibility(
 
 # Who may receive a queue's items now -------------------------------------------------------------
 
-def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = None) -> QuerySet[AgentProfile]:
-    """Agents who may receive an item of `queue` now (1–4), least recently assigned first,
-    each with `held`, its active items: the transfer targets a page offers, and whom the
-    jobs move items to. The queryset form of `agents_unfit_for`."""
+def agents_eligible_for_queue(
+    queue: Queue, *, reached: int = FIRST_STEP, exclude_agent_id: int | None = None
+) -> QuerySet[AgentProfile]:
+    """Agents who may receive an item of `queue` that reached step `reached` now (1–4),
+    least recently assigned first, each with `held`, its active items: the transfer targets
+    a page offers, and whom the jobs move items to. The queryset form of `agents_unfit_for`."""
     agents = (
-        agents_skilled_for_queue(queue).filter(presence=Presence.AVAILABLE)
+        agents_skilled_for_queue(queue, reached=reached).filter(presence=Presence.AVAILABLE)
         .annotate(held=active_items_held())
         .filter(held__lt=F("capacity"))
         .select_related("user", "team")
@@ -245,18 +258,20 @@ def agents_eligible_for_queue(queue: Queue, *, exclude_agent_id: int | None = No
 
 
 def agents_not_eligible_for_queue(
-    queue: Queue, *, limit: int = CANDIDATES_SHOWN + 1
+    queue: Queue, *, reached: int = FIRST_STEP, limit: int = CANDIDATES_SHOWN + 1
 ) -> list[tuple[AgentProfile, list[Unfit]]]:
-    """The first `limit` agents (by id) of the teams serving `queue` who may not receive
-    its items now, each with why not. By default one more than an explanation shows: it
-    leaves out the item's holder."""
+    """The first `limit` agents (by id) of the teams the steps of `queue` up to `reached`
+    take who may not receive its items now, each with why not. By default one more than an
+    explanation shows: it leaves out the item's holder."""
+    teams = AdmissionTeam.objects.filter(queue_id=queue.pk, position__lte=reached).values("team_id")
     others = list(
-        AgentProfile.objects.filter(team__queues=queue)
-        .exclude(pk__in=agents_eligible_for_queue(queue).values("pk"))
+        AgentProfile.objects.filter(team_id__in=teams)
+        .exclude(pk__in=agents_eligible_for_queue(queue, reached=reached).values("pk"))
         .select_related("user").order_by("pk")[:limit]
     )
-    unfit = agents_unfit_for(others, [queue])
-    return [(agent, unfit[(agent.pk, queue.pk)]) for agent in others]
+    reach = Reach(queue, reached)
+    unfit = agents_unfit_for(others, [reach])
+    return [(agent, unfit[(agent.pk, *reach.key)]) for agent in others]
 
 
 # Explaining a move to an agent ------------------------------------------------------------------

@@ -17,12 +17,17 @@ What an event's data says:
 - its deadlines: `due_at` and `start_by`, the item's after the event, in every kind that
   can move them — created (the policy's or the source's deadline), assigned (a follow-up's
   pause ends), pended (the source's deadline may govern while the policy's clock pauses),
-  resumed, transferred (another queue's handle time, a pause's end), priority_changed (a
+  resumed, transferred (another queue's handle time, a pause's end), step_entered (an
+  overflow: the new queue's handle time), priority_changed (a
   retarget; its due time is `to_due_at`, beside `from_due_at`), follow_up_due, rebalanced
   and reservation_expired. So the audit replays them (allocation/audit.py);
 - its queue: `queue_id` on creation (and get-next's: the queue it was taken from);
   `from_queue`/`to_queue` (codes) and `from_queue_id`/`to_queue_id` on a transfer; the jobs
   name the queue they return an item to by code (`to_queue`);
+- its routing (allocation/routing.py): `step_entered` says `from_step`, `step`, the
+  `condition` that held (with its `minutes` or `backlog_over`) and what widened
+  (`added_teams`, `skill_changes`) — or, overflowing, the queues as a transfer does, and
+  its deadlines; get-next's `assigned` says the `step` reached and `admitted_at_step`;
 - why: `rule` for every move a rule made (RULE_*), `candidates` for a move to an agent a
   job chose (each {"agent": username, "chosen": bool, "why": text}).
 
@@ -38,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from allocation.models import EventKind, ItemStatus, Queue, WorkItem, WorkItemEvent
+from allocation.models import EventKind, ItemStatus, Queue, RoutingStep, WorkItem, WorkItemEvent
 from core.actors import Actor, actor_fields
 
 # Data keys -------------------------------------------------------------------------------
@@ -56,6 +61,12 @@ GOVERNED_BY = "governed_by"  # which deadline governs: allocation/sla/clock.py's
 PRIORITY = "priority"
 FROM_PRIORITY, TO_PRIORITY, FROM_DUE_AT, TO_DUE_AT = "from_priority", "to_priority", "from_due_at", "to_due_at"
 ORDER, ELIGIBLE_QUEUES, PENDED_UNTIL = "order", "eligible_queues", "pended_until"
+# Routing (allocation/routing.py): the step an item reached (`step`; on entering one, the
+# step it left, `from_step`), the step whose rule admitted the agent get-next gave it to
+# (`admitted_at_step`), and on entering a step its condition and what widened.
+STEP, FROM_STEP, ADMITTED_AT_STEP = "step", "from_step", "admitted_at_step"
+CONDITION, MINUTES, BACKLOG_OVER = "condition", "minutes", "backlog_over"
+ADDED_TEAMS, SKILL_CHANGES = "added_teams", "skill_changes"
 UNTIL = "until"  # a pend's follow-up time
 FOLLOW_UP_WAS = "follow_up_was"  # a resume before the follow-up time: what that time was
 NOT_OFFERED_AGAIN_UNTIL = "not_offered_again_until"
@@ -116,13 +127,16 @@ def created(item: WorkItem, *, at: datetime, actor: Actor, external_deadline: da
 
 def assigned(item: WorkItem, *, at: datetime, actor: Actor, from_status: str, rule: str, from_agent: int | None,
              to_agent: int, candidates: list[dict] | None = None, reason: str = "",
-             pended_until: datetime | None = None, eligible_queues: int | None = None) -> WorkItemEvent:
+             pended_until: datetime | None = None, eligible_queues: int | None = None,
+             admitted_at_step: int | None = None) -> WorkItemEvent:
     """Given to `to_agent` by a rule: get-next (its SQL writes the same keys), push, or a
-    pended item back to its holder on its follow-up."""
+    pended item back to its holder on its follow-up. Get-next's says the routing step the
+    item had reached and the one that admitted the agent."""
     data = {RULE: rule, QUEUE_ID: item.queue_id, PRIORITY: item.priority, FROM_AGENT: from_agent,
             TO_AGENT: to_agent, **_deadlines(item)}
     if rule == RULE_NEXT_BEST:
-        data |= {ORDER: ORDER_DESCRIPTION, ELIGIBLE_QUEUES: eligible_queues}
+        data |= {ORDER: ORDER_DESCRIPTION, ELIGIBLE_QUEUES: eligible_queues, STEP: item.routing_step,
+                 ADMITTED_AT_STEP: admitted_at_step}
     if pended_until is not None:
         data[PENDED_UNTIL] = _iso(pended_until)
     if candidates:
@@ -237,6 +251,28 @@ def priority_changed(item: WorkItem, *, at: datetime, actor: Actor, from_priorit
         data[GOVERNED_BY] = governed_by
     return _row(item, kind=EventKind.PRIORITY_CHANGED, at=at, actor=actor, from_status=item.status,
                 to_status=item.status, reason=reason, data=data)
+
+
+def step_entered(item: WorkItem, *, at: datetime, actor: Actor, from_step: int, step: RoutingStep,
+                 reason: str, from_queue: Queue | None = None) -> WorkItemEvent:
+    """Entered routing `step` of its queue from `from_step`, because the step's condition
+    held (its `reason` says it in words): widened — its added teams and skill changes, by
+    name — or, with `from_queue`, overflowed into `item.queue`, where it is at step 1 now
+    (its start by follows the new queue's handle time)."""
+    data = {FROM_STEP: from_step, STEP: item.routing_step, CONDITION: step.condition, **_deadlines(item)}
+    if step.minutes is not None:
+        data[MINUTES] = step.minutes
+    if step.backlog_over is not None:
+        data[BACKLOG_OVER] = step.backlog_over
+    if from_queue is not None:
+        data |= {FROM_QUEUE: from_queue.code, FROM_QUEUE_ID: from_queue.pk, TO_QUEUE: item.queue.code,
+                 TO_QUEUE_ID: item.queue_id}
+    else:
+        data |= {ADDED_TEAMS: sorted(team.name for team in step.added_teams.all()),
+                 SKILL_CHANGES: [{"skill": change.skill.name, "min_proficiency": change.min_proficiency}
+                                 for change in sorted(step.skill_changes.all(), key=lambda c: c.skill.name)]}
+    return _row(item, kind=EventKind.STEP_ENTERED, at=at, actor=actor, from_status=ItemStatus.QUEUED,
+                to_status=ItemStatus.QUEUED, reason=reason, data=data)
 
 
 # The reader --------------------------------------------------------------------------------
@@ -364,6 +400,20 @@ class EventData:
     @property
     def eligible_queues(self) -> int | Any:
         return self._said(ELIGIBLE_QUEUES)
+
+    @property
+    def step(self) -> int | Any:
+        """The routing step the item had reached (get-next), or entered (step_entered)."""
+        return self._said(STEP)
+
+    @property
+    def from_step(self) -> int | Any:
+        return self._said(FROM_STEP)
+
+    @property
+    def admitted_at_step(self) -> int | Any:
+        """The routing step whose rule admitted the agent get-next gave the item to."""
+        return self._said(ADMITTED_AT_STEP)
 
     @property
     def until(self) -> datetime | Any:

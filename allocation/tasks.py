@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from allocation.services import push, rebalancing, reservations
+from allocation.services import push, rebalancing, reservations, routing
 from allocation.services.sla_alerts import sla_alerts_raise as sla_alerts_raise_service
 
 
@@ -35,3 +35,10 @@ def push_assign() -> dict:
     """Queued items of push-mode queues go to eligible available agents."""
     moved = push.push_assign()
     return {"assigned": moved.to_agent}
+
+
+@shared_task(name="allocation.routing_advance", ignore_result=True, soft_time_limit=50, time_limit=60)
+def routing_advance() -> dict:
+    """Queued items enter the routing steps whose condition holds, each (item, step) once."""
+    result = routing.routing_advance()
+    return {"entered": result.moved, "skipped": result.skipped}

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from allocation import eligibility, events, forms, labels, selectors, services, transitions
 from allocation.filters import ItemPageFilter, ReassignFilter
-from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AgentProfile, Queue, WorkItem
+from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AdmissionTeam, AgentProfile, Queue, WorkItem
 from allocation.services import bulk
 from core import roles
 from core.actors import Actor
@@ -139,7 +139,8 @@ class ItemAction:
 
 
 def _transfer_form(item: WorkItem, data) -> forms.TransferForm:
-    agents = eligibility.agents_eligible_for_queue(item.queue, exclude_agent_id=item.assignee_id)
+    agents = eligibility.agents_eligible_for_queue(item.queue, reached=item.routing_step,
+                                                   exclude_agent_id=item.assignee_id)
     return forms.TransferForm(data, item=item, queues=list(selectors.transfer_queues()), agents=list(agents),
                               prefix=transitions.TRANSFER)
 
@@ -343,12 +344,14 @@ def reassign(request: HttpRequest) -> HttpResponse:
         item_ids = [int(pk) for pk in request.POST.getlist("items") if pk.isdigit()]
     # The agents who may take the items in question (those ticked, else those listed) come
     # first, by the rule get-next and transfer follow; the others say why not.
-    item_queues = list(Queue.objects.filter(pk__in=scope.filter(pk__in=item_ids).values("queue_id")).order_by("name"))
+    reaches = sorted({eligibility.reach_of(item) for item in scope.filter(pk__in=item_ids).select_related("queue")},
+                     key=lambda reach: (reach.queue.name, reach.step))
     candidates = list(
-        AgentProfile.objects.filter(team__queues__in=queues).distinct().select_related("user", "team")
+        AgentProfile.objects.filter(team_id__in=AdmissionTeam.objects.filter(queue__in=queues).values("team_id"))
+        .select_related("user", "team")
         .order_by("user__username")
     )
-    eligible, ineligible = eligibility.agents_by_eligibility(candidates, item_queues)
+    eligible, ineligible = eligibility.agents_by_eligibility(candidates, reaches)
     form = forms.ReassignForm(request.POST or None, item_ids=item_ids, queues=list(queues), eligible=eligible,
                               ineligible=ineligible,
                               initial={"items": item_ids if request.GET.get("select") == "all" else []})

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 
 from allocation import events, sla
-from allocation.models import ItemStatus, Queue, WorkItem, WorkItemEvent
+from allocation.models import FIRST_STEP, ItemStatus, Queue, WorkItem, WorkItemEvent
 from demo.catalog import HISTORY_DAYS, QUEUES, SOURCE, QueueSpec
 from demo.content import PRIORITIES, item_content
 from demo.shifts import DAY, AgentPlan
@@ -100,7 +100,7 @@ class ItemHistory:
             handle_time=queue.standard_handle_time,
         )
         item = WorkItem(queue=queue, source=SOURCE, priority=priority, received_at=received_at,
-                        due_at=deadlines.due_at, start_by=deadlines.start_by)
+                        step_entered_at=received_at, due_at=deadlines.due_at, start_by=deadlines.start_by)
         timeline = []  # after its created event, written once the item has its external id
 
         if rng.random() < 0.025:
@@ -166,7 +166,8 @@ class ItemHistory:
         rule = events.RULE_FOLLOW_UP if from_status == ItemStatus.PENDED else events.RULE_NEXT_BEST
         return events.assigned(item, at=at, actor=self._actor(plan.user_id), from_status=from_status, rule=rule,
                                from_agent=from_agent, to_agent=plan.user_id, pended_until=pended_until,
-                               eligible_queues=self.eligible_count[plan.user_id])
+                               eligible_queues=self.eligible_count[plan.user_id],
+                               admitted_at_step=FIRST_STEP)  # the history's queues route by their own rule
 
     def _actor(self, user_id: int | None):
         """Who wrote an event: the agent, or the card platform's integration (intake, cancels)."""

@@ -18,8 +18,12 @@ from allocation.models import (
     Presence,
     Queue,
     QueueSkill,
+    RoutingStep,
     Skill,
     SourceBinding,
+    StepAction,
+    StepCondition,
+    StepSkill,
     Team,
     WorkItem,
 )
@@ -106,6 +110,44 @@ class QueueSkillFactory(factory.django.DjangoModelFactory):
     min_proficiency = 3
 
 
+class RoutingStepFactory(factory.django.DjangoModelFactory):
+    """Step 2 of a new queue, entered after 30 minutes' wait, widening to nobody yet: give
+    `added_teams` (and StepSkillFactory rows), or `action=OVERFLOW` with `overflow_queue`.
+    Its queue's routing is turned on unless `routing_on=False`."""
+
+    class Meta:
+        model = RoutingStep
+        skip_postgeneration_save = True
+
+    queue = factory.SubFactory(QueueFactory)
+    position = 2
+    condition = StepCondition.WAITED
+    minutes = factory.LazyAttribute(lambda o: None if o.condition == StepCondition.BACKLOG else 30)
+    backlog_over = factory.LazyAttribute(lambda o: 10 if o.condition == StepCondition.BACKLOG else None)
+    action = factory.LazyAttribute(lambda o: StepAction.OVERFLOW if o.overflow_queue else StepAction.WIDEN)
+    overflow_queue = None
+
+    @factory.post_generation
+    def added_teams(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.added_teams.add(*extracted)
+
+    @factory.post_generation
+    def routing_on(self, create, extracted, **kwargs):
+        if create and extracted is not False and not self.queue.routing_enabled:
+            self.queue.routing_enabled = True
+            self.queue.save(update_fields=["routing_enabled"])
+
+
+class StepSkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StepSkill
+
+    step = factory.SubFactory(RoutingStepFactory)
+    skill = factory.SubFactory(SkillFactory)
+    min_proficiency = 2
+
+
 class AgentFactory(factory.django.DjangoModelFactory):
     """An available agent in the Agent role."""
 
@@ -150,6 +192,7 @@ class WorkItemFactory(factory.django.DjangoModelFactory):
         ).due_at
     )
     start_by = factory.LazyAttribute(lambda o: o.due_at - o.queue.standard_handle_time)
+    step_entered_at = factory.LazyAttribute(lambda o: o.received_at)  # at step 1 since receipt, as intake says
 
 
 class CompletedItemFactory(WorkItemFactory):

@@ -215,7 +215,8 @@ def test_the_history_writes_the_event_data_the_services_write():
     # Exactly the keys get-next writes (its SQL for the next best item, tests/allocation/
     # test_next_work.py holds it to the constructor): the rule's own, never the other rule's.
     assert written[EventKind.ASSIGNED, ItemStatus.QUEUED] == {
-        ("due_at", "eligible_queues", "from_agent", "order", "priority", "queue_id", "rule", "start_by", "to_agent"),
+        ("admitted_at_step", "due_at", "eligible_queues", "from_agent", "order", "priority", "queue_id", "rule",
+         "start_by", "step", "to_agent"),
     }
     assert written[EventKind.ASSIGNED, ItemStatus.PENDED] == {
         ("due_at", "from_agent", "pended_until", "priority", "queue_id", "rule", "start_by", "to_agent"),

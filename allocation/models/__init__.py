@@ -1,5 +1,5 @@
 """Work allocation domain: skills, teams, queues, agents, work items and their events, and
-the SLA engine's calendars, policies, clocks and alerts.
+its routing steps, the SLA engine's calendars, policies, clocks and alerts.
 
 Rules about *changing* these rows live in `allocation.services`; these modules hold the
 shape of the data and the invariants the database itself enforces.
@@ -35,6 +35,16 @@ from allocation.models.organisation import (
     Team,
     actor_label,
 )
+from allocation.models.routing import (
+    FIRST_STEP,
+    LAST_STEP,
+    AdmissionRequirement,
+    AdmissionTeam,
+    RoutingStep,
+    StepAction,
+    StepCondition,
+    StepSkill,
+)
 from allocation.models.sla import (
     BREACH,
     DEFAULT_WARNING_THRESHOLDS,
@@ -53,9 +63,13 @@ __all__ = [
     "CLOSED_STATUSES",
     "CODE_VALIDATOR",
     "DEFAULT_WARNING_THRESHOLDS",
+    "FIRST_STEP",
     "HELD_STATUSES",
+    "LAST_STEP",
     "OPEN_STATUSES",
     "PROFICIENCY_VALIDATORS",
+    "AdmissionRequirement",
+    "AdmissionTeam",
     "AgentProfile",
     "AgentSkill",
     "AllocationMode",
@@ -71,11 +85,15 @@ __all__ = [
     "Priority",
     "Queue",
     "QueueSkill",
+    "RoutingStep",
     "Skill",
     "SlaAlert",
     "SlaClock",
     "SlaPolicy",
     "SourceBinding",
+    "StepAction",
+    "StepCondition",
+    "StepSkill",
     "Team",
     "Weekday",
     "WorkItem",

@@ -6,10 +6,11 @@ from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower, Trim
+from django.db.models.functions import Lower, Now, Trim
 from django.utils import timezone
 
 from allocation.models.organisation import Queue, actor_label
+from allocation.models.routing import FIRST_STEP, LAST_STEP
 
 
 class ItemStatus(models.TextChoices):
@@ -84,6 +85,11 @@ class WorkItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False,
     )
+    # Where the item is in its queue's routing (allocation/routing.py): the step it has
+    # reached, and since when — from receipt for step 1. Defaults in the database too, so
+    # every writer (intake's own insert, a transfer) starts an item at step 1.
+    routing_step = models.PositiveSmallIntegerField(default=FIRST_STEP, db_default=FIRST_STEP)
+    step_entered_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         ordering = ["start_by", "-priority", "received_at", "id"]
@@ -108,6 +114,10 @@ class WorkItem(models.Model):
                 condition=Q(priority__gte=1, priority__lte=5), name="workitem_priority_1_5"
             ),
             models.CheckConstraint(condition=Q(start_by__lte=F("due_at")), name="workitem_start_by_before_due"),
+            models.CheckConstraint(
+                condition=Q(routing_step__gte=FIRST_STEP, routing_step__lte=LAST_STEP),
+                name="workitem_routing_step_range",
+            ),
         ]
         indexes = [
             # The allocation index: each queue's queued items in "next best" order. Partial,
@@ -115,6 +125,17 @@ class WorkItem(models.Model):
             models.Index(
                 "queue", "start_by", F("priority").desc(), "received_at", "id",
                 condition=Q(status=ItemStatus.QUEUED), name="workitem_queue_head",
+            ),
+            # Items past step 1, by step, in the same order: an agent a later step admits
+            # reads the heads of the steps it may take (get-next), never the whole backlog.
+            models.Index(
+                "queue", "routing_step", "start_by", F("priority").desc(), "received_at", "id",
+                condition=Q(status=ItemStatus.QUEUED, routing_step__gt=FIRST_STEP), name="workitem_step_head",
+            ),
+            # The routing job's scan: per (queue, step), the items waiting longest at it first.
+            models.Index(
+                "queue", "routing_step", "step_entered_at",
+                condition=Q(status=ItemStatus.QUEUED), name="workitem_step_wait",
             ),
             models.Index(
                 "assignee", "pended_until", "id",
@@ -155,6 +176,7 @@ class EventKind(models.TextChoices):
     REBALANCED = "rebalanced", "Rebalanced"
     REJECTED = "rejected", "Rejected"
     RESUMED = "resumed", "Resumed"
+    STEP_ENTERED = "step_entered", "Routing step entered"
 
 
 class WorkItemEvent(models.Model):

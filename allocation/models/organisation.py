@@ -84,6 +84,11 @@ class Queue(models.Model):
         help_text='Allowed completion outcomes, e.g. ["approved", "declined"]. Empty: free text.',
     )
     teams = models.ManyToManyField(Team, blank=True, related_name="queues")
+    routing_enabled = models.BooleanField(
+        "routing steps on", default=False,
+        help_text="Items move through the routing steps below as they wait. Off: only step 1 (this queue's teams "
+                  "and skills) admits agents, and no item moves on.",
+    )
     required_skills = models.ManyToManyField(
         Skill, through="QueueSkill", blank=True, related_name="queues"
     )

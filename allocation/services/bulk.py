@@ -86,7 +86,7 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
     result = BulkResult(target=_target_label(agent, queue))
     taken = eligibility.active_item_count(agent.pk) if agent else 0
     # Capacity is counted across the selection below, not per item.
-    unfit = eligibility.agents_unfit_for([agent], list({item.queue_id: item.queue for item in items}.values())) if (
+    unfit = eligibility.agents_unfit_for([agent], [eligibility.reach_of(item) for item in items]) if (
         agent is not None) else {}
     found = set()
     for item in items:
@@ -100,7 +100,7 @@ def _verdicts(*, actor: Actor, item_ids: list[int], agent: AgentProfile | None, 
             if item.assignee_id == agent.pk:
                 reasons.append(f"{agent} already holds it.")
             reasons.extend(
-                reason.sentence for reason in unfit[(agent.pk, item.queue_id)]
+                reason.sentence for reason in unfit[(agent.pk, *eligibility.reach_of(item).key)]
                 if reason.kind != eligibility.UNFIT_CAPACITY
             )
             if not reasons and not eligibility.has_room(held=taken, capacity=agent.capacity):

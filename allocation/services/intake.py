@@ -125,6 +125,7 @@ _COLUMNS = (
     "priority",
     "status",
     "received_at",
+    "step_entered_at",
     "due_at",
     "start_by",
     "outcome",
@@ -181,6 +182,7 @@ def _insert_new(rows: Sequence[tuple[ItemDraft, Deadlines]], now: datetime) -> s
                 draft.priority,
                 ItemStatus.QUEUED,
                 _received_at(draft, now),
+                _received_at(draft, now),  # at routing step 1 since it was received
                 deadlines.due_at,
                 deadlines.start_by,
                 "",

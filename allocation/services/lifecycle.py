@@ -24,6 +24,7 @@ from allocation.exceptions import (
 )
 from allocation.lock_objects import agents_lock, item_lock
 from allocation.models import (
+    FIRST_STEP,
     CoolOff,
     CoolOffKind,
     EventKind,
@@ -327,7 +328,7 @@ def item_transfer(
     if target_agent is not None:
         if target_agent.pk == item.assignee_id:
             raise IllegalTransition(f"{target_agent} already holds work item #{item.pk}.")
-        reasons = eligibility.agent_ineligibility_reasons(agent=target_agent, queue=item.queue)
+        reasons = eligibility.agent_ineligibility_reasons(agent=target_agent, reach=eligibility.reach_of(item))
         if reasons:
             raise AgentNotEligible(" ".join(reasons), fields={"agent": reasons})
         item.status = ItemStatus.ASSIGNED
@@ -343,6 +344,8 @@ def item_transfer(
                                fields={"queue": ["Unknown or inactive queue."]})
         if target_queue.pk == item.queue_id and item.status == ItemStatus.QUEUED:
             raise IllegalTransition(f"Work item #{item.pk} is already waiting in {target_queue.name}.")
+        if target_queue.pk != item.queue_id:  # it starts the new queue's routing at its step 1
+            item.routing_step, item.step_entered_at = FIRST_STEP, now
         item.queue = target_queue
         item.start_by = sla.start_by_for(due_at=item.due_at, handle_time=target_queue.standard_handle_time)
         item.status = ItemStatus.QUEUED
@@ -351,7 +354,8 @@ def item_transfer(
     if from_status == ItemStatus.PENDED:
         sla_clock.clock_resume(item=item, at=now)
     item.pended_until = None
-    _save(item, "status", "assignee", "assigned_at", "assigned_by", "queue", "due_at", "start_by", "pended_until")
+    _save(item, "status", "assignee", "assigned_at", "assigned_by", "queue", "due_at", "start_by", "pended_until",
+          "routing_step", "step_entered_at")
     events.transferred(item, at=now, actor=actor, from_status=from_status, from_queue=from_queue,
                        from_agent=from_agent, to_agent=item.assignee_id, directed=item.assigned_by is not None,
                        reason=reason.strip()).save()

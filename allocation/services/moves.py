@@ -36,7 +36,6 @@ from allocation.models import (
     CoolOff,
     ItemStatus,
     Presence,
-    Queue,
     WorkItem,
     WorkItemEvent,
 )
@@ -83,13 +82,14 @@ def candidates(item: WorkItem, *, now: datetime, exclude: set[int]) -> tuple[Age
     """The agent an item should go to (eligible now, least recently assigned first) and the
     candidates its event records (eligibility.receiver_chosen)."""
     cool_offs = eligibility.cool_offs_in_force([item.pk], now=now).get(item.pk, {})
-    eligible = eligibility.agents_eligible_for_queue(item.queue)
+    eligible = eligibility.agents_eligible_for_queue(item.queue, reached=item.routing_step)
     ranked = list(eligible.exclude(pk__in=exclude | set(cool_offs))[:eligibility.CANDIDATES_SHOWN])
     if cool_offs:  # explained among those who may not receive it
         ranked += eligible.filter(pk__in=list(cool_offs))
     return eligibility.receiver_chosen(
         ranked, room=lambda agent: agent.capacity - agent.held,
-        not_eligible=eligibility.agents_not_eligible_for_queue(item.queue), cool_offs=cool_offs, exclude=exclude,
+        not_eligible=eligibility.agents_not_eligible_for_queue(item.queue, reached=item.routing_step),
+        cool_offs=cool_offs, exclude=exclude,
     )
 
 
@@ -150,7 +150,8 @@ def move_one(
             target = target if destination == HOLDER else None
             reason = f"{reason} {why}".strip()
         if target is not None and not to_holder:
-            refused = eligibility.agents_unfit_for([target], [locked.queue])[(target.pk, locked.queue_id)]
+            reach = eligibility.reach_of(locked)
+            refused = eligibility.agents_unfit_for([target], [reach])[(target.pk, *reach.key)]
             if refused:  # changed since it was chosen: the queue takes the item instead
                 considered = eligibility.receiver_refused(considered, target, refused)
                 target = None
@@ -184,30 +185,32 @@ def item_move(locked: WorkItem, *, to: AgentProfile | None, at: datetime) -> Non
 # Moving many held items at once ---------------------------------------------------------------
 
 class Receivers:
-    """Who can take items of each queue during one batch: the eligible available agents,
-    least recently assigned first, with their spare capacity — read once per queue and
-    used round-robin, so a batch spreads work like get-next would."""
+    """Who can take items of each queue (at each routing step) during one batch: the
+    eligible available agents, least recently assigned first, with their spare capacity —
+    read once per (queue, step) and used round-robin, so a batch spreads work like get-next
+    would."""
 
     def __init__(self) -> None:
-        self._ranked: dict[int, list[AgentProfile]] = {}
-        self._not_eligible: dict[int, list[tuple[AgentProfile, list[eligibility.Unfit]]]] = {}
+        self._ranked: dict[tuple[int, int], list[AgentProfile]] = {}
+        self._not_eligible: dict[tuple[int, int], list[tuple[AgentProfile, list[eligibility.Unfit]]]] = {}
         self.spare: dict[int, int] = {}
 
-    def _load(self, queue: Queue) -> list[AgentProfile]:
-        if queue.pk not in self._ranked:
-            ranked = list(eligibility.agents_eligible_for_queue(queue))
+    def _load(self, reach: eligibility.Reach) -> list[AgentProfile]:
+        if reach.key not in self._ranked:
+            ranked = list(eligibility.agents_eligible_for_queue(reach.queue, reached=reach.step))
             for agent in ranked:
                 self.spare.setdefault(agent.pk, agent.capacity - agent.held)
-            self._ranked[queue.pk] = ranked
-            self._not_eligible[queue.pk] = eligibility.agents_not_eligible_for_queue(queue)
-        return self._ranked[queue.pk]
+            self._ranked[reach.key] = ranked
+            self._not_eligible[reach.key] = eligibility.agents_not_eligible_for_queue(reach.queue, reached=reach.step)
+        return self._ranked[reach.key]
 
     def pick(self, item: WorkItem, cool_offs: Mapping[int, CoolOff]) -> tuple[AgentProfile | None, list[dict]]:
         """The receiver of `item` (not its holder, nor an agent cooling off from it) and the
         candidates its event records; the receiver goes to the back of the line."""
-        ranked = self._load(item.queue)
+        reach = eligibility.reach_of(item)
+        ranked = self._load(reach)
         winner, considered = eligibility.receiver_chosen(
-            ranked, room=lambda agent: self.spare[agent.pk], not_eligible=self._not_eligible[item.queue_id],
+            ranked, room=lambda agent: self.spare[agent.pk], not_eligible=self._not_eligible[reach.key],
             cool_offs=cool_offs, exclude={item.assignee_id},
         )
         if winner is not None:

@@ -7,17 +7,19 @@ The rules:
   and `_follow_up_take` gives it back in a transaction of its own with its SLA pause
   ended in it (the working time paused is added up in Python, with the calendar), locks
   taken in the stated order — agent, item, clock (allocation/lock_objects.py);
-- else, across the queues it is eligible for (active, pull mode, served by its team, every
-  required skill held at or above the minimum), the earliest start-by, then highest
-  priority, earliest receipt, lowest id — of the items it is not cooling off from.
+- else, across the queues it is eligible for (active, pull mode, a routing step admits it:
+  its team taken, every required skill held at or above the minimum), the earliest
+  start-by, then highest priority, earliest receipt, lowest id — of the items it is not
+  cooling off from that reached a step admitting it (allocation/routing.py).
 Who may receive what is stated once, in allocation/eligibility.py; the statement says it
 again in SQL (READY_CTES, ELIGIBLE_CTES and the cool-off test in `next_best`) to stay one
 round trip, and tests/allocation/test_eligibility.py holds the two to the same answers.
 
 The backlog is never scanned: each eligible queue's head is read from the partial index
 `workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued)
-through a LATERAL join, the heads are merged, and the first one no concurrent
-transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
+through a LATERAL join — or, for a queue whose later steps only admit the agent, each of
+those steps' heads from `workitem_step_head` (the same, by step) —; the heads are merged,
+and the first one no concurrent transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
 writing the event and stamping the agent are one statement — one round trip, one
 snapshot, atomic on its own — because this is the hottest path of the product. Its event
 says what `events.assigned` would, in the vocabulary's keys (allocation/events.py).
@@ -34,6 +36,10 @@ from allocation import eligibility, events
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
 from allocation.lock_objects import agents_lock
 from allocation.models import (
+    FIRST_STEP,
+    LAST_STEP,
+    AdmissionRequirement,
+    AdmissionTeam,
     AgentProfile,
     AgentSkill,
     AllocationMode,
@@ -42,7 +48,6 @@ from allocation.models import (
     ItemStatus,
     Presence,
     Queue,
-    QueueSkill,
     WorkItem,
     WorkItemEvent,
 )
@@ -80,21 +85,24 @@ ready AS (
 )"""
 ELIGIBLE_CTES = f"""
 unmet AS (
-    -- Requirements the agent does not meet (skill missing or below the minimum), by queue.
-    SELECT DISTINCT required.queue_id
-      FROM {QueueSkill._meta.db_table} AS required
+    -- The steps (queue, position) with a requirement (r) the agent does not meet: the
+    -- skill (k) missing, or below the minimum.
+    SELECT DISTINCT r.queue_id, r.position
+      FROM {AdmissionRequirement._meta.db_table} AS r
       CROSS JOIN ready
-      LEFT JOIN {AgentSkill._meta.db_table} AS held
-             ON held.agent_id = ready.user_id AND held.skill_id = required.skill_id
-     WHERE held.proficiency IS NULL OR held.proficiency < required.min_proficiency
+      LEFT JOIN {AgentSkill._meta.db_table} AS k ON k.agent_id = ready.user_id AND k.skill_id = r.skill_id
+     WHERE k.proficiency IS NULL OR k.proficiency < r.min_proficiency
 ),
 eligible AS (
-    SELECT q.id AS queue_id
-      FROM {Queue._meta.db_table} AS q
-      JOIN {Queue.teams.through._meta.db_table} AS served ON served.queue_id = q.id
-      JOIN ready ON served.team_id = ready.team_id
+    -- The queues the agent may take from, each with the first step that admits it: it
+    -- may receive the items that reached that step or a later one.
+    SELECT a.queue_id, min(a.position) AS first_step
+      FROM {AdmissionTeam._meta.db_table} AS a
+      JOIN ready ON a.team_id = ready.team_id
+      JOIN {Queue._meta.db_table} AS q ON q.id = a.queue_id
      WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
-       AND q.id NOT IN (SELECT queue_id FROM unmet)
+       AND NOT EXISTS (SELECT 1 FROM unmet WHERE unmet.queue_id = a.queue_id AND unmet.position = a.position)
+     GROUP BY a.queue_id
 )"""
 
 _ASSIGN_NEXT_TEMPLATE = f"""
@@ -110,16 +118,30 @@ follow_up AS (
        FOR UPDATE OF w SKIP LOCKED
 ),
 {ELIGIBLE_CTES},
+reads AS (
+    -- Where to read heads: a queue whose step 1 admits the agent, whole (step 0), from
+    -- workitem_queue_head; else each later step from the first admitting one, from
+    -- workitem_step_head (an empty step costs one index descent).
+    SELECT queue_id, 0 AS step FROM eligible WHERE first_step = {FIRST_STEP}
+     UNION ALL
+    SELECT queue_id, generate_series(first_step, {LAST_STEP}) FROM eligible WHERE first_step > {FIRST_STEP}
+),
 heads AS (
-    -- Each eligible queue's first items, from the partial index; `q` says whose they are,
-    -- so the caller can tell a queue read to its end from one with more behind.
-    SELECT head.*, eligible.queue_id AS q
-      FROM eligible
+    -- The first items of each read, from the partial indexes; `q` and `s` say whose they
+    -- are, so the caller can tell a read to its end from one with more behind.
+    SELECT head.*, reads.queue_id AS q, reads.step AS s
+      FROM reads
      CROSS JOIN LATERAL (
-            SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
-             WHERE queue_id = eligible.queue_id AND status = '{ItemStatus.QUEUED}'
-             ORDER BY start_by, priority DESC, received_at, id
-             LIMIT __HEADS_PER_QUEUE__
+            (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
+              WHERE queue_id = reads.queue_id AND status = '{ItemStatus.QUEUED}' AND reads.step = 0
+              ORDER BY start_by, priority DESC, received_at, id
+              LIMIT __HEADS_PER_QUEUE__)
+            UNION ALL
+            (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
+              WHERE queue_id = reads.queue_id AND routing_step = reads.step
+                AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}' AND reads.step > 0
+              ORDER BY start_by, priority DESC, received_at, id
+              LIMIT __HEADS_PER_QUEUE__)
            ) AS head
      WHERE NOT EXISTS (SELECT 1 FROM follow_up)
 ),
@@ -160,7 +182,10 @@ logged AS (
                               '{events.PRIORITY}', priority, '{events.FROM_AGENT}', from_agent,
                               '{events.TO_AGENT}', assignee_id, '{events.DUE_AT}', due_at,
                               '{events.START_BY}', start_by, '{events.ORDER}', '{events.ORDER_DESCRIPTION}',
-                              '{events.ELIGIBLE_QUEUES}', (SELECT count(*) FROM eligible))
+                              '{events.ELIGIBLE_QUEUES}', (SELECT count(*) FROM eligible),
+                              '{events.STEP}', routing_step,
+                              '{events.ADMITTED_AT_STEP}',
+                              (SELECT first_step FROM eligible WHERE eligible.queue_id = moved.queue_id))
       FROM moved
 ),
 stamped AS (
@@ -168,7 +193,7 @@ stamped AS (
      WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
 )
 SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM heads),
-       (SELECT count(*) FROM heads GROUP BY q ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
+       (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
        {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved AS m ON true

@@ -18,7 +18,7 @@ ITEM_COLUMNS = [
     "id", "source", "external_id", "customer_ref", "title", "payload", "priority", "status", "received_at", "due_at",
     "start_by", "assigned_at", "started_at", "pended_until", "closed_at", "outcome", "created_at", "updated_at",
     "assignee_id", "completed_by_id", "queue_id", "assigned_by_id",
-    "customer_key",
+    "customer_key", "routing_step", "step_entered_at",
 ]
 _ITEM_FIELDS = [next(f for f in WorkItem._meta.concrete_fields if f.column == column) for column in ITEM_COLUMNS]
 _QUEUE_FIELDS = [Queue._meta.get_field(name) for name in ("id", "code", "name", "outcomes")]

@@ -129,6 +129,10 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
             if said.eligible_queues:
                 count = said.eligible_queues
                 parts.append(f"from {count} eligible queue{pluralize(count)}")
+            if said.step and said.step > 1 and said.admitted_at_step:
+                whose = ("the queue's own rule (step 1)" if said.admitted_at_step == 1
+                         else f"routing step {said.admitted_at_step}")
+                parts.append(f"(it had reached routing step {said.step}; {whose} admitted this agent)")
     if event.kind in events.JOB_MOVE_KINDS and rule:
         parts.append(f"Because {RULES.get(rule, rule)}:")
         parts.append(f"to {agent(holder_after)}." if holder_after else "back to the queue.")
@@ -157,6 +161,12 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
             parts.append(f"From {names[0]} to {names[1]}")
         if holder_after:
             parts.append(f"To {agent(holder_after)}")
+    if event.kind == EventKind.STEP_ENTERED and said.step:
+        if said.to_queue_code:
+            names = [queue_names.get(code, code) for code in (said.from_queue_code, said.to_queue_code)]
+            parts.append(f"Overflowed from {names[0]} (step {said.from_step}) to {names[1]}, at its step 1")
+        else:
+            parts.append(f"From routing step {said.from_step} to step {said.step}")
     if event.kind == EventKind.PRIORITY_CHANGED and said.priority:
         names = dict(Priority.choices)
         parts.append(f"From {names.get(said.priority_before, '?')} to {names.get(said.priority, '?')};")

@@ -10,10 +10,12 @@ from django.db import connection
 from django.db.models import Exists
 from django.utils import timezone
 
-from allocation import eligibility, events, services
+from allocation import eligibility, events, routing, services
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable
 from allocation.models import (
     ACTIVE_STATUSES,
+    FIRST_STEP,
+    LAST_STEP,
     AgentProfile,
     AllocationMode,
     CoolOff,
@@ -63,10 +65,12 @@ def test_eligible_agents_for_a_queue_agree_with_the_reasons_per_agent(team):
     assert listed == {fits.pk, was_full.pk}
     everyone = list(factories.AgentFactory._meta.model.objects.all())
     for profile in everyone:
-        assert (profile.pk in listed) == (not eligibility.agent_ineligibility_reasons(agent=profile, queue=queue))
-    unfit = eligibility.agents_unfit_for(everyone, [queue, easy])  # all at once, as a page lists them
-    assert {agent_id for (agent_id, queue_id), why in unfit.items() if queue_id == queue.pk and not why} == listed
-    eligible, _ = eligibility.agents_by_eligibility(everyone, [queue])
+        assert (profile.pk in listed) == (
+            not eligibility.agent_ineligibility_reasons(agent=profile, reach=eligibility.Reach(queue))
+        )
+    unfit = eligibility.agents_unfit_for(everyone, [eligibility.Reach(queue), eligibility.Reach(easy)])  # as a page
+    assert {agent_id for (agent_id, queue_id, _), why in unfit.items() if queue_id == queue.pk and not why} == listed
+    eligible, _ = eligibility.agents_by_eligibility(everyone, [eligibility.Reach(queue)])
     assert {agent.pk for agent in eligible} == listed
     assert fits.pk not in set(eligibility.agents_eligible_for_queue(queue, exclude_agent_id=fits.pk).values_list(
         "pk", flat=True))
@@ -81,9 +85,10 @@ ORGANISATIONS = range(30)  # seeds
 
 def _random_organisation(rng: random.Random) -> list[AgentProfile]:
     """Teams; queues (active or not, pull or push) served by some of them and requiring
-    some skills at some minimum; agents of a team (or none) holding some skills at some
+    some skills at some minimum, with routing steps (on or off) that add teams and change
+    skill requirements; agents of a team (or none) holding some skills at some
     level, of any presence and capacity, holding some items (assigned, in progress,
-    pended); a few items waiting in every queue, some held back from some agents by a
+    pended); a few items waiting in every queue at some routing step, some held back from some agents by a
     cool-off that ends before, at or after NOW. The held and cooled-off rows are written
     as the services leave them: building them through the services would need the very
     rule under test to pick who gets what."""
@@ -98,6 +103,8 @@ def _random_organisation(rng: random.Random) -> list[AgentProfile]:
         for skill in rng.sample(skills, rng.randint(0, min(2, len(skills)))):
             factories.QueueSkillFactory(queue=queue, skill=skill, min_proficiency=rng.randint(1, 4))
         queues.append(queue)
+    for queue in queues:
+        _random_steps(rng, queue, teams=teams, skills=skills, queues=queues)
     agents = []
     for _ in range(rng.randint(2, 5)):
         agent = factories.AgentFactory(
@@ -111,13 +118,16 @@ def _random_organisation(rng: random.Random) -> list[AgentProfile]:
             status = rng.choice([ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED])
             factories.WorkItemFactory(
                 queue=rng.choice(queues), status=status, assignee=agent.user, assigned_at=NOW - MINUTE,
+                routing_step=rng.randint(FIRST_STEP, LAST_STEP),
                 pended_until=NOW + timedelta(hours=1) if status == ItemStatus.PENDED else None,
             )
         agents.append(agent)
     for queue in queues:
         for _ in range(rng.randint(1, 5)):
             item = factories.WorkItemFactory(
-                queue=queue, priority=rng.randint(1, 5), received_at=NOW - rng.randint(0, 600) * MINUTE
+                queue=queue, priority=rng.randint(1, 5), received_at=NOW - rng.randint(0, 600) * MINUTE,
+                # Any step, even one the queue does not have (removed since, or routing off).
+                routing_step=rng.choice([FIRST_STEP, rng.randint(FIRST_STEP, LAST_STEP)]),
             )
             for agent in agents:
                 if rng.random() < 0.3:
@@ -128,11 +138,35 @@ def _random_organisation(rng: random.Random) -> list[AgentProfile]:
     return agents
 
 
+def _random_steps(rng: random.Random, queue: Queue, *, teams, skills, queues) -> None:
+    """Up to three widening steps (each adding teams, lowering, dropping or replacing
+    skills), sometimes an overflow step after them; routing on or off."""
+    position = FIRST_STEP
+    for position in range(FIRST_STEP + 1, FIRST_STEP + 1 + rng.randint(0, 3)):
+        step = factories.RoutingStepFactory(queue=queue, position=position, minutes=rng.randint(1, 60),
+                                            added_teams=rng.sample(teams, rng.randint(0, len(teams))),
+                                            routing_on=rng.random() < 0.8)
+        for skill in rng.sample(skills, rng.randint(0, len(skills))):
+            factories.StepSkillFactory(step=step, skill=skill, min_proficiency=rng.choice([None, 1, 2, 3]))
+    others = [other for other in queues if other != queue]
+    if position < LAST_STEP and others and rng.random() < 0.3:
+        factories.RoutingStepFactory(queue=queue, position=position + 1, minutes=5, overflow_queue=rng.choice(others),
+                                     routing_on=queue.routing_enabled)
+
+
+def _admitted_from(agent: AgentProfile, queue: Queue, *, reached: int = LAST_STEP) -> int | None:
+    """By the routing module in Python: the first step of `queue` up to `reached` admitting the agent."""
+    steps = routing.admissions([queue])[queue.pk]
+    first = routing.first_admitting(steps, reached=reached, team_id=agent.team_id,
+                                    levels=routing.skill_levels([agent.pk]).get(agent.pk, {}))
+    return first.position if first else None
+
+
 def _sql(agent: AgentProfile, *ctes: str, select: str) -> set:
     """What get-next's own CTEs (as the statement uses them) say about the agent."""
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} {select}", {"agent": agent.pk})
-        return {row[0] for row in cursor.fetchall()}
+        return {row[0] if len(row) == 1 else tuple(row) for row in cursor.fetchall()}
 
 
 def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | None:
@@ -141,11 +175,12 @@ def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | N
     not_ready = eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
     if not_ready:
         return AgentNotAvailable if not_ready[0].kind == eligibility.UNFIT_PRESENCE else AgentAtCapacity
-    queues = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id)
-    waiting = list(
-        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue__in=queues)
-        .order_by("start_by", "-priority", "received_at", "id")
-    )
+    waiting = [
+        item for item in WorkItem.objects.filter(
+            status=ItemStatus.QUEUED, queue__is_active=True, queue__allocation_mode=AllocationMode.PULL
+        ).select_related("queue").order_by("start_by", "-priority", "received_at", "id")
+        if _admitted_from(agent, item.queue, reached=item.routing_step) is not None
+    ]
     cooling = eligibility.cool_offs_in_force([item.pk for item in waiting], now=timezone.now())
     return next((item for item in waiting if agent.pk not in cooling.get(item.pk, {})), None)
 
@@ -155,7 +190,7 @@ def test_the_ctes_probed_are_get_nexts_own():
     own: the very text every variant of the statement sends."""
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
         assert sql.startswith(f"WITH {compact_sql(READY_CTES)}, ")
-        assert f", {compact_sql(ELIGIBLE_CTES)}, heads AS (" in sql
+        assert f", {compact_sql(ELIGIBLE_CTES)}, reads AS (" in sql
 
 
 @pytest.mark.parametrize("seed", ORGANISATIONS)
@@ -171,10 +206,11 @@ def test_get_next_and_the_module_agree(seed):
         for agent in rng.choices(agents, k=3 * len(agents)):
             ready = not eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
             assert _sql(agent, READY_CTES, select="SELECT user_id FROM ready") == ({agent.pk} if ready else set())
-            qualified = set(
-                eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id).values_list("pk", flat=True)
-            )
-            eligible = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="SELECT queue_id FROM eligible")
+            qualified = {
+                (queue.pk, first) for queue in Queue.objects.filter(is_active=True, allocation_mode=AllocationMode.PULL)
+                if (first := _admitted_from(agent, queue)) is not None
+            }
+            eligible = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="SELECT queue_id, first_step FROM eligible")
             assert eligible == (qualified if ready else set()), agent
 
             expected = _next_by_the_module(agent)
@@ -197,27 +233,31 @@ def test_the_modules_querysets_and_reasons_agree(seed):
     with time_machine.travel(NOW, tick=False):
         agents = _random_organisation(random.Random(seed))
     queues = list(Queue.objects.all())
-    unfit = eligibility.agents_unfit_for(agents, queues)
+    reaches = [eligibility.Reach(queue, step) for queue in queues for step in range(FIRST_STEP, LAST_STEP + 1)]
+    unfit = eligibility.agents_unfit_for(agents, reaches)
     qualification = {eligibility.UNFIT_TEAM, eligibility.UNFIT_SKILL}
 
-    def qualified(agent_id: int, queue_id: int) -> bool:
-        return not {reason.kind for reason in unfit[(agent_id, queue_id)]} & qualification
+    def qualified(agent_id: int, queue_id: int, step: int = FIRST_STEP) -> bool:
+        return not {reason.kind for reason in unfit[(agent_id, queue_id, step)]} & qualification
 
-    for queue in queues:
-        offered = set(eligibility.agents_eligible_for_queue(queue).values_list("pk", flat=True))
-        assert offered == {agent.pk for agent in agents if not unfit[(agent.pk, queue.pk)]}
-        skilled = set(eligibility.agents_skilled_for_queue(queue).values_list("pk", flat=True))
-        assert skilled == {agent.pk for agent in agents if qualified(agent.pk, queue.pk)}
+    for queue, step in reaches:
+        offered = set(eligibility.agents_eligible_for_queue(queue, reached=step).values_list("pk", flat=True))
+        assert offered == {agent.pk for agent in agents if not unfit[(agent.pk, queue.pk, step)]}
+        skilled = set(eligibility.agents_skilled_for_queue(queue, reached=step).values_list("pk", flat=True))
+        assert skilled == {agent.pk for agent in agents if qualified(agent.pk, queue.pk, step)}
+        assert skilled == {agent.pk for agent in agents if _admitted_from(agent, queue, reached=step)}
     for agent in agents:
         skilled_for = Queue.objects.filter(Exists(eligibility.agents_skilled_for_queue().filter(pk=agent.pk)))
         assert set(skilled_for.values_list("pk", flat=True)) == {q.pk for q in queues if qualified(agent.pk, q.pk)}
-        eligible = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
-        assert set(eligible.values_list("pk", flat=True)) == {
-            q.pk for q in queues if q.is_active and qualified(agent.pk, q.pk)
-        }
+        for step in range(FIRST_STEP, LAST_STEP + 1):
+            eligible = eligibility.queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False,
+                                                       reached=step)
+            assert set(eligible.values_list("pk", flat=True)) == {
+                q.pk for q in queues if q.is_active and qualified(agent.pk, q.pk, step)
+            }
     active = WorkItem.objects.filter(status__in=ACTIVE_STATUSES)
     assert set(active.filter(eligibility.holder_unqualified()).values_list("pk", flat=True)) == {
-        item.pk for item in active if not qualified(item.assignee_id, item.queue_id)
+        item.pk for item in active if not qualified(item.assignee_id, item.queue_id, item.routing_step)
     }
     counts = eligibility.active_item_counts(agent.pk for agent in agents)
     assert counts == {agent.pk: n for agent in agents if (n := eligibility.active_item_count(agent.pk))}

@@ -12,7 +12,7 @@ from django.urls import reverse
 from allocation import services
 from allocation.events import ORDER_DESCRIPTION
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
-from allocation.services import push, rebalancing, reservations
+from allocation.services import push, rebalancing, reservations, routing
 from allocation.templatetags.work import RULES
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
@@ -89,6 +89,18 @@ def lives(team):
         step(60)
         rebalancing.rebalance()
         step()
+        # Waited, so its net widened; then it overflowed to another queue.
+        factories.RoutingStepFactory(queue=disputes, minutes=5, added_teams=[factories.TeamFactory(name="Night")])
+        factories.RoutingStepFactory(queue=disputes, position=3, minutes=5, overflow_queue=refunds)
+        routed = queued_item(disputes, **ref)
+        step(6)
+        routing.routing_advance()
+        step(6)
+        routing.routing_advance()
+        step()
+        services.item_cancel(item_id=routed.pk, actor=lead, reason="Sent twice")
+        disputes.routing_enabled = False
+        disputes.save()
         # Pushed, and turned down.
         disputes.allocation_mode = AllocationMode.PUSH
         disputes.save()
@@ -98,7 +110,7 @@ def lives(team):
         holder = WorkItem.objects.get(pk=pushed.pk).assignee
         services.item_reject(item_id=pushed.pk, actor=holder, reason="Not my market")
         step()
-    items = [worked, moved, expired, followed, left, pushed]
+    items = [worked, moved, expired, followed, left, pushed, routed]
     return items, lucas, lead, [amelia.user, lucas.user, lead]
 
 
@@ -130,6 +142,9 @@ def test_every_event_kind_reads_in_words_on_the_timeline(client, lives):
     assert "From Disputes to Refunds" in shown[1]
     assert "by reservation expiry (automatic)" in shown[2]
     assert "by rebalancing (automatic)" in shown[3] and "by rebalancing (automatic)" in shown[4]
+    assert "From routing step 1 to step 2" in shown[6] and "by routing steps (automatic)" in shown[6]
+    assert "Step 2 — waited 5 min at step 1: also offered to Night." in shown[6]
+    assert "Overflowed from Disputes (step 2) to Refunds, at its step 1" in shown[6]
 
 
 def test_the_order_get_next_followed_reads_in_words(client, team):
