@@ -21,7 +21,7 @@ from allocation.audit import items_audit
 from allocation.models import EventKind, ItemStatus, SlaAlert, SlaClock, WorkItem, WorkItemEvent
 from allocation.services.moves import BATCH
 from allocation.services.sla_alerts import EMAIL_BATCH
-from allocation.tasks import reservations_expire, sla_alerts_raise
+from allocation.tasks import reservations_expire, routing_advance, sla_alerts_raise
 from core import roles
 from core.actors import SystemActor
 from core.models import Notification
@@ -171,4 +171,41 @@ def test_the_reservation_expiry_killed_half_way_is_completed_by_its_next_run(rol
     assert WorkItem.objects.filter(pk__in=items, status=ItemStatus.QUEUED, assignee=None).count() == len(items)
     expired = WorkItem.objects.filter(events__kind=EventKind.RESERVATION_EXPIRED).values_list("pk", flat=True)
     assert sorted(expired) == sorted(items)
+    assert list(items_audit()) == []
+
+
+def test_the_routing_job_killed_half_way_is_completed_by_its_next_run(role_groups, tmp_path):
+    cards, night = factories.TeamFactory(), factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[cards])
+    factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
+    # Waiting an hour already: every item is due for step 2.
+    items = _intake(queue, 3 * BATCH, received_at=timezone.now() - timedelta(hours=1))
+
+    gate = EventTableGate()
+    first = _worker(tmp_path, "first")
+    try:
+        routing_advance.delay()
+        wait_until(lambda: gate.waiting() == 1, seconds=JOB_SECONDS, what="the pass's first batch reaches the gate",
+                   log=first.log, alive=[first.process])
+        gate.let_one_transaction_through()
+        wait_until(lambda: WorkItem.objects.filter(routing_step=2).count() == BATCH and gate.waiting() == 1,
+                   seconds=JOB_SECONDS, what="one batch enters step 2, the next waits", log=first.log,
+                   alive=[first.process])
+        first.kill()
+    finally:
+        gate.open()
+    assert WorkItem.objects.filter(routing_step=1).count() == len(items) - BATCH, (
+        "the worker was not killed half-way through the pass")
+
+    second = _worker(tmp_path, "second")
+    try:
+        routing_advance.delay()  # the next tick
+        wait_until(lambda: not WorkItem.objects.filter(routing_step=1).exists(), seconds=JOB_SECONDS,
+                   what="the next pass enters the rest", log=second.log, alive=[second.process])
+    finally:
+        second.stop()
+
+    # Every item at step 2, entered exactly once, and its history replays to its row.
+    entered = WorkItemEvent.objects.filter(kind=EventKind.STEP_ENTERED).values_list("item_id", flat=True)
+    assert sorted(entered) == sorted(items)
     assert list(items_audit()) == []
