@@ -81,7 +81,7 @@ def test_an_item_that_waited_widens_to_another_team_which_then_gets_it_with_the_
 
 
 def test_the_wait_counts_from_entering_the_step_and_each_step_is_entered_in_turn(org, clock):
-    queue, cards, night, _carol, _nina = org
+    queue, _cards, night, _carol, _nina = org
     weekend = factories.TeamFactory(name="Weekend")
     factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
     factories.RoutingStepFactory(queue=queue, position=3, minutes=10, added_teams=[weekend])
@@ -115,7 +115,7 @@ def test_the_backlog_beyond_x_widens_and_the_head_stays(org, clock):
 # No agent available for N minutes ---------------------------------------------------------------------
 
 def test_no_agent_of_the_step_available_for_n_minutes_overflows_every_waiting_item(org, clock):
-    queue, cards, night, carol, nina = org
+    queue, _cards, night, carol, nina = org
     overflow = factories.QueueFactory(teams=[night], name="Overflow", code="overflow")
     factories.RoutingStepFactory(queue=queue, condition=StepCondition.NO_AGENT, minutes=15, overflow_queue=overflow)
     first, second = queued_item(queue), queued_item(queue)
@@ -154,7 +154,7 @@ def test_nobody_admitted_at_all_holds_at_once(clock):
     ("replaced", {"fraud": 3}, False),  # fraud below step 1's minimum, and no disputes
 ])
 def test_a_step_changes_the_skills_it_asks(org, clock, change, agent_skills, admitted):
-    queue, cards, _night, carol, _nina = org
+    queue, cards, _night, _carol, _nina = org
     skills = {name: factories.SkillFactory(name=name) for name in ("fraud", "disputes")}
     factories.QueueSkillFactory(queue=queue, skill=skills["fraud"], min_proficiency=4)
     step = factories.RoutingStepFactory(queue=queue, minutes=10)
@@ -229,7 +229,7 @@ def test_held_items_do_not_move_and_a_handed_back_one_moves_at_the_next_pass(org
 
 
 def test_a_transfer_to_another_queue_starts_its_routing_at_step_1(org, clock):
-    queue, _cards, night, carol, _nina = org
+    queue, _cards, night, _carol, _nina = org
     factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
     other = factories.QueueFactory(teams=[night])
     item = queued_item(queue)
@@ -255,7 +255,7 @@ def test_a_holder_a_later_step_admitted_keeps_its_item_through_rebalancing(org, 
 
 
 def test_push_gives_an_item_to_an_agent_its_step_admits(org, clock):
-    queue, cards, night, carol, nina = org
+    queue, _cards, night, carol, nina = org
     queue.allocation_mode = AllocationMode.PUSH
     queue.save()
     services.agent_set_presence(agent_id=carol.pk, presence=Presence.OFFLINE, actor=carol.user)
@@ -282,7 +282,7 @@ def test_an_overflow_to_an_inactive_queue_waits_and_says_why(org, clock):
 # Preview equals apply --------------------------------------------------------------------------------------
 
 def test_the_preview_is_what_the_job_then_does(org, clock):
-    queue, cards, night, carol, nina = org
+    queue, _cards, night, _carol, nina = org
     overflow = factories.QueueFactory(teams=[factories.TeamFactory(name="Overflow team")], name="Spill")
     spill_agent = factories.AgentFactory(team=overflow.teams.get())
     factories.RoutingStepFactory(queue=queue, minutes=30, added_teams=[night], routing_on=False)
