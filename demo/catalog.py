@@ -16,8 +16,12 @@ from allocation.models import (
     Priority,
     Queue,
     QueueSkill,
+    RoutingStep,
     Skill,
     SlaPolicy,
+    StepAction,
+    StepCondition,
+    StepSkill,
     Team,
     WorkingWindow,
 )
@@ -125,6 +129,16 @@ AGENT_NAMES = [
 ]
 AGENT_TEAMS = ["Disputes & Chargebacks"] * 11 + ["Onboarding & Credit"] * 8 + ["Customer Servicing"] * 11
 
+# Work that waits widens its net (README, "Routing steps"): Spanish servicing accepts
+# written Spanish at level 2 after four hours' wait, and after a day goes to the
+# general servicing queue; a French complaint waiting eight hours goes to the complaints
+# queue, whose handlers work with a translator. (queue code, position, minutes waited,
+# skill changes, overflow queue code)
+ROUTING = [
+    ("servicing-es", 2, 4 * 60, {"Spanish": 2}, None),
+    ("servicing-es", 3, 24 * 60, {}, "account-servicing"),
+    ("complaints-fr", 2, 8 * 60, {}, "complaints"),
+]
 
 # The back office works office hours in London with a lunch break and a Saturday morning;
 # fraud screening runs around the clock. A queue's working target is its calendar-day SLA
@@ -201,4 +215,23 @@ def configuration_ensure() -> dict[str, Queue]:
             [Queue.teams.through(queue=queues[code], team=teams[name]) for code in codes], ignore_conflicts=True
         )
     sla_configuration_ensure(queues, this_year=date.today().year)
+    routing_configuration_ensure(queues, skills)
     return queues
+
+
+def routing_configuration_ensure(queues: dict[str, Queue], skills: dict[str, Skill]) -> None:
+    """The routing steps of ROUTING, on, for queues that have none yet."""
+    routed = set(RoutingStep.objects.filter(queue__code__in={row[0] for row in ROUTING}).values_list(
+        "queue__code", flat=True))
+    for code, position, minutes, skill_changes, overflow in ROUTING:
+        if code in routed:
+            continue
+        step = RoutingStep.objects.create(
+            queue=queues[code], position=position, condition=StepCondition.WAITED, minutes=minutes,
+            action=StepAction.OVERFLOW if overflow else StepAction.WIDEN,
+            overflow_queue=queues[overflow] if overflow else None,
+        )
+        StepSkill.objects.bulk_create(
+            StepSkill(step=step, skill=skills[name], min_proficiency=level) for name, level in skill_changes.items()
+        )
+    Queue.objects.filter(code__in={row[0] for row in ROUTING} - routed).update(routing_enabled=True)
