@@ -13,6 +13,7 @@ from allocation.models import (
     ACTIVE_STATUSES,
     HELD_STATUSES,
     OPEN_STATUSES,
+    AgentProfile,
     AllocationMode,
     ItemStatus,
     Queue,
@@ -89,15 +90,17 @@ def queues_in_reach(actor: Actor) -> QuerySet[Queue] | None:
 def items_in_reach(actor: Actor) -> Q | None:
     """The one reach rule: the items a permitted action (transfer, reprioritize, cancel)
     reaches and that the actor sees beyond what it holds. None means every item (admins,
-    system jobs). A supervisor reaches the queues its teams serve; a source system the
-    items of the sources it is bound to (another source's items do not exist for it);
-    anyone else, none."""
+    system jobs). A supervisor reaches the queues its teams serve, and the items its teams'
+    agents hold (a routing step may give them another queue's work: allocation/routing.py);
+    a source system the items of the sources it is bound to (another source's items do not
+    exist for it); anyone else, none."""
     if isinstance(actor, SystemActor) or roles.is_admin(actor):
         return None
     scope = Q(pk__in=[])
     if roles.is_supervisor(actor):
-        # A subquery, not a join: a queue served by two of its teams must not repeat its items.
+        # Subqueries, not joins: a queue served by two of its teams must not repeat its items.
         scope |= Q(queue__in=queues_in_reach(actor).values("pk"))
+        scope |= Q(assignee_id__in=AgentProfile.objects.filter(team__supervisors=actor).values("pk"))
     if roles.is_source_system(actor):
         scope |= Q(source__in=roles.sources_of(actor))
     return scope

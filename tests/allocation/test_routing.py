@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from allocation import events, routing, services
+from allocation import events, routing, selectors, services
 from allocation.audit import items_audit
 from allocation.models import (
     AllocationMode,
@@ -20,6 +20,7 @@ from allocation.models import (
 )
 from allocation.services import push, rebalancing
 from allocation.services.routing import routing_advance
+from core import roles
 from tests import factories
 from tests.helpers import at_the_same_time, queued_item, supervisor_for
 
@@ -345,3 +346,20 @@ def test_a_pass_stopped_between_batches_loses_nothing_and_the_next_completes_it(
     assert routing_advance(now=NOW, batch_size=2).moved == 3
     assert WorkItemEvent.objects.filter(kind=EventKind.STEP_ENTERED).count() == len(items)
 
+
+
+def test_the_supervisor_of_a_team_a_step_added_reaches_the_work_its_agents_took(org, clock):
+    queue, _cards, night, _carol, nina = org
+    factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
+    night_lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    night.supervisors.add(night_lead)
+    item = queued_item(queue)
+    assert not selectors.items_visible_to(night_lead).filter(pk=item.pk).exists()  # waiting: Cards' work
+    clock.shift(10 * MIN)
+    routing_advance()
+    services.item_get_next(agent_id=nina.pk)
+    assert selectors.items_visible_to(night_lead).filter(pk=item.pk).exists()
+    # Nina goes home: her supervisor hands the item back to its queue.
+    services.item_transfer(item_id=item.pk, actor=night_lead, to_queue_id=queue.pk, reason="Nina left early")
+    item.refresh_from_db()
+    assert (item.status, item.routing_step) == (ItemStatus.QUEUED, 2)  # back where it was in its routing
