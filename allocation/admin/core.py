@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from allocation import selectors, services
+from allocation.admin.routing_steps import RoutingStepInline
 from allocation.models import (
     AgentProfile,
     AgentSkill,
@@ -120,7 +121,7 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "allocation_mode"]
     search_fields = ["code", "name"]
     filter_horizontal = ["teams"]
-    inlines = [QueueSkillInline, SlaPolicyInline]
+    inlines = [QueueSkillInline, SlaPolicyInline, RoutingStepInline]
     fieldsets = [
         (None, {"fields": ["code", "name", "description", "is_active", "outcomes"]}),
         ("Allocation", {"fields": ["allocation_mode", "teams", "reservation_timeout"]}),
@@ -129,6 +130,10 @@ class QueueAdmin(admin.ModelAdmin):
             "description": "The SLA policies below set the target per priority on a business calendar; the plain "
                            "target here (around the clock) applies only while the queue has no policy. Changes apply "
                            "to items received from now on; items already in the queue keep their due times.",
+        }),
+        ("Routing", {
+            "fields": ["routing_enabled"],
+            "description": "The routing steps below widen whom a waiting item reaches, or move it to another queue.",
         }),
     ]
 
