@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from allocation import selectors, services
-from allocation.admin.routing_steps import RoutingStepInline
+from allocation.admin.routing_steps import RoutingStepInline, routing_preview
 from allocation.models import (
     AgentProfile,
     AgentSkill,
@@ -122,6 +122,7 @@ class QueueAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     filter_horizontal = ["teams"]
     inlines = [QueueSkillInline, SlaPolicyInline, RoutingStepInline]
+    readonly_fields = ["routing_preview"]
     fieldsets = [
         (None, {"fields": ["code", "name", "description", "is_active", "outcomes"]}),
         ("Allocation", {"fields": ["allocation_mode", "teams", "reservation_timeout"]}),
@@ -132,8 +133,10 @@ class QueueAdmin(admin.ModelAdmin):
                            "to items received from now on; items already in the queue keep their due times.",
         }),
         ("Routing", {
-            "fields": ["routing_enabled"],
-            "description": "The routing steps below widen whom a waiting item reaches, or move it to another queue.",
+            "fields": ["routing_enabled", "routing_preview"],
+            "description": "The routing steps below widen whom a waiting item reaches, or move it to another queue. "
+                           "The preview shows what turning routing on now would move — or, while it is on, what the "
+                           "next pass will: the routing job's own plan.",
         }),
     ]
 
@@ -152,6 +155,10 @@ class QueueAdmin(admin.ModelAdmin):
         if obj is not None and obj.items.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+    @admin.display(description="preview")
+    def routing_preview(self, queue: Queue):
+        return routing_preview(queue)
 
     @admin.display(description="queued", ordering="queued_count")
     def queued_count(self, queue: Queue):

@@ -1,7 +1,8 @@
 """Admin for a queue's routing steps (allocation/routing.py states the rule): the steps as
 an inline of the queue, checked as a whole before anything is written — numbered 2, 3, …
 without gaps, an overflow only last and never leading back to the queue, each condition
-with its measure —, and a step's own page for its skill changes."""
+with its measure —, a step's own page for its skill changes, and the preview of what
+turning routing on (or the next pass) would move: routing.preview, the job's own plan."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from allocation import routing
@@ -228,3 +231,29 @@ class RoutingStepAdmin(admin.ModelAdmin):
         positions = step.queue.routing_steps.values_list("position", flat=True)
         return routing.step_sentence(step, previous=routing.previous_position(step, positions))
 
+
+def routing_preview(queue: Queue) -> str:
+    """What turning the queue's routing on now (or, when it is on, the next pass) would move,
+    step by step: the items entering and the agents who would start seeing them."""
+    if queue.pk is None:
+        return "Save the queue with its steps to preview them."
+    if not queue.is_active:
+        return "The queue is inactive: its steps move no item until it is active again."
+    previews = routing.preview(queue, now=timezone.now())
+    if not previews:
+        return "No routing steps: step 1 (this queue's own teams and skills) alone admits agents."
+    steps = [
+        {
+            "sentence": entry.due.reason,
+            "position": entry.due.step.position,
+            "total": entry.due.total,
+            "this_pass": len(entry.due.item_ids),
+            "blocked": entry.due.blocked,
+            "items": [(item.pk, item.title, reverse("work:item", args=[item.pk])) for item in entry.items],
+            "more": entry.due.total - len(entry.items),
+            "agents": [str(agent) for agent in entry.new_agents],
+        }
+        for entry in previews
+    ]
+    return render_to_string("admin/allocation/queue/routing_preview.html",
+                            {"steps": steps, "routing_on": queue.routing_enabled})

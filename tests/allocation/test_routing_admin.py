@@ -1,16 +1,21 @@
 """Admin for routing steps (allocation/admin/routing_steps.py): the steps inline on the queue
-and its checks — nothing written on a refusal —, and a step's own page with its skill changes."""
+and its checks — nothing written on a refusal —, a step's own page with its skill changes,
+and the preview, which names the items and agents the routing job then moves."""
 
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
-from allocation.models import RoutingStep, StepAction, StepCondition, StepSkill
+from allocation.models import ItemStatus, RoutingStep, StepAction, StepCondition, StepSkill, WorkItem
+from allocation.services.routing import routing_advance
 from core import roles
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
+NOW = datetime(2031, 3, 12, 10, 30, tzinfo=UTC)
 STEPS = "routing_steps"
 SKILL_CHANGES = "skill_changes"
 
@@ -19,6 +24,14 @@ SKILL_CHANGES = "skill_changes"
 def admin_client(client):
     client.force_login(factories.UserFactory(roles=[roles.ADMIN], is_staff=True))
     return client
+
+
+@pytest.fixture
+def admin_client_at_now(client):
+    """Logged in at NOW (a session begun at the real time would have expired by then)."""
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(factories.UserFactory(roles=[roles.ADMIN], is_staff=True))
+        yield client
 
 
 def queue_url(queue) -> str:
@@ -247,3 +260,56 @@ def test_an_overflow_step_changes_no_skills(admin_client):
     assert "An overflow step moves the items to another queue: it changes no skills." in response.content.decode()
     assert not StepSkill.objects.exists()
 
+
+def test_a_queue_without_steps_or_inactive_says_so(admin_client):
+    without_steps = admin_client.get(queue_url(factories.QueueFactory())).content.decode()
+    inactive = admin_client.get(queue_url(factories.RoutingStepFactory(queue__is_active=False).queue)).content.decode()
+
+    assert "No routing steps: step 1 (this queue&#x27;s own teams and skills) alone admits agents." in without_steps
+    assert "The queue is inactive: its steps move no item until it is active again." in inactive
+
+
+def test_the_preview_names_what_the_job_then_moves(admin_client_at_now):
+    admin_client = admin_client_at_now
+    day, night, weekend = (factories.TeamFactory(name=name) for name in ["Day", "Night", "Weekend"])
+    queue = factories.QueueFactory(name="Chargebacks", teams=[day])
+    step = factories.RoutingStepFactory(queue=queue, minutes=30, added_teams=[night], routing_on=False)
+    factories.AgentFactory(team=day, user__first_name="Dana", user__last_name="Day")
+    factories.AgentFactory(team=night, user__first_name="Nico", user__last_name="Night")
+    factories.AgentFactory(team=weekend, user__first_name="Wes", user__last_name="Weekend")
+    waiting = [factories.WorkItemFactory(queue=queue, title=f"Dispute {n} <b>", received_at=NOW - timedelta(
+        minutes=45 + n)) for n in range(3)]
+    fresh = factories.WorkItemFactory(queue=queue, title="Fresh", received_at=NOW - timedelta(minutes=10))
+
+    page = admin_client.get(queue_url(queue)).content.decode()
+
+    assert "Step 2 — waited 30 min at step 1: also offered to Night." in page
+    assert "Enabled now: 3 items would enter step 2." in page
+    for item in waiting:
+        url = reverse("work:item", args=[item.pk])
+        assert f'<a href="{url}">#{item.pk} Dispute {item.title[8]} &lt;b&gt;</a>' in page  # titles escaped
+    assert "Fresh" not in page
+    assert "These agents would start seeing them: Nico Night." in page
+
+    turned_on = post_queue(admin_client, queue, routing_enabled="on")
+    assert turned_on.status_code == 302
+    assert "Due at the next pass: 3 items would enter step 2." in admin_client.get(queue_url(queue)).content.decode()
+    result = routing_advance(now=NOW)
+
+    assert result.entered == {step.pk: 3}
+    assert set(WorkItem.objects.filter(routing_step=2).values_list("pk", flat=True)) == {item.pk for item in waiting}
+    fresh.refresh_from_db()
+    assert fresh.routing_step == 1 and fresh.status == ItemStatus.QUEUED
+
+
+def test_the_preview_says_when_an_overflow_is_blocked(admin_client_at_now):
+    admin_client = admin_client_at_now
+    target = factories.QueueFactory(name="Disputes", is_active=False)
+    queue = factories.QueueFactory(name="Chargebacks")
+    factories.RoutingStepFactory(queue=queue, overflow_queue=target, routing_on=False)
+    factories.WorkItemFactory(queue=queue, received_at=NOW - timedelta(hours=1))
+
+    page = admin_client.get(queue_url(queue)).content.decode()
+
+    assert "Step 2 — waited 30 min at step 1: moved to the queue Disputes." in page
+    assert "Blocked: the queue Disputes is inactive. 1 item due at step 2; none would move." in page
