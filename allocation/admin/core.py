@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from allocation import selectors, services
+from allocation.admin.routing_steps import RoutingStepInline, routing_preview
 from allocation.models import (
     AgentProfile,
     AgentSkill,
@@ -120,7 +121,8 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "allocation_mode"]
     search_fields = ["code", "name"]
     filter_horizontal = ["teams"]
-    inlines = [QueueSkillInline, SlaPolicyInline]
+    inlines = [QueueSkillInline, SlaPolicyInline, RoutingStepInline]
+    readonly_fields = ["routing_preview"]
     fieldsets = [
         (None, {"fields": ["code", "name", "description", "is_active", "outcomes"]}),
         ("Allocation", {"fields": ["allocation_mode", "teams", "reservation_timeout"]}),
@@ -129,6 +131,12 @@ class QueueAdmin(admin.ModelAdmin):
             "description": "The SLA policies below set the target per priority on a business calendar; the plain "
                            "target here (around the clock) applies only while the queue has no policy. Changes apply "
                            "to items received from now on; items already in the queue keep their due times.",
+        }),
+        ("Routing", {
+            "fields": ["routing_enabled", "routing_preview"],
+            "description": "The routing steps below widen whom a waiting item reaches, or move it to another queue. "
+                           "The preview shows what turning routing on now would move — or, while it is on, what the "
+                           "next pass will: the routing job's own plan.",
         }),
     ]
 
@@ -147,6 +155,10 @@ class QueueAdmin(admin.ModelAdmin):
         if obj is not None and obj.items.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+    @admin.display(description="preview")
+    def routing_preview(self, queue: Queue):
+        return routing_preview(queue)
 
     @admin.display(description="queued", ordering="queued_count")
     def queued_count(self, queue: Queue):
