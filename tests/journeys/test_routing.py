@@ -69,6 +69,14 @@ def person(first: str, last: str, **fields):
                                   user__username=first.lower(), **fields)
 
 
+def sofia_supervising(*queues):
+    """Sofia Lind, a supervisor of every team serving `queues`."""
+    sofia = supervisor_for(*queues)
+    sofia.first_name, sofia.last_name = "Sofia", "Lind"
+    sofia.save()
+    return sofia
+
+
 def waiting_cell(board, queue_name: str):
     """The Waiting cell of the queue's row on the wallboard."""
     row = board.locator("#board table.wallboard tbody tr").filter(
@@ -94,9 +102,7 @@ def servicing(settings):
     factories.RoutingStepFactory(queue=spanish, position=2, minutes=30, overflow_queue=general)
     marta = person("Marta", "Ruiz", team=spanish_desk, presence=Presence.OFFLINE)
     olivia = person("Olivia", "Reyes", team=general_desk)
-    sofia = supervisor_for(spanish, general)
-    sofia.first_name, sofia.last_name = "Sofia", "Lind"
-    sofia.save()
+    sofia = sofia_supervising(spanish, general)
     return spanish, general, marta, olivia, sofia
 
 
@@ -166,7 +172,7 @@ def widening():
     spanish = factories.QueueFactory(teams=[spanish_desk], name="Spanish servicing", code="servicing-es")
     factories.RoutingStepFactory(queue=spanish, position=2, minutes=30, added_teams=[level_two])
     lucas = person("Lucas", "Moreno", team=level_two)
-    sofia = supervisor_for(spanish)
+    sofia = sofia_supervising(spanish)
     level_two.supervisors.add(sofia)
     return spanish, lucas, sofia
 
