@@ -24,7 +24,7 @@ SYSTEM_ACTORS = {
     "reservation-expiry": "reservation expiry (automatic)",
     "rebalancer": "rebalancing (automatic)",
     "push-allocation": "push allocation (automatic)",
-    "routing": "routing steps (automatic)",
+    "routing": "the routing job (automatic)",
     "idle-timeout": "idle timeout (automatic)",
     "quality-rework": "quality rework (automatic)",
     "quality-sampling": "quality sampling (automatic)",

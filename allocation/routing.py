@@ -213,18 +213,29 @@ def _waiting_at(queue_id: int, position: int) -> QuerySet[WorkItem]:
     return WorkItem.objects.filter(queue_id=queue_id, status=ItemStatus.QUEUED, routing_step=position)
 
 
-def _nobody_available(step: RoutingStep, *, previous: int, now: datetime) -> bool:
-    """NO_AGENT: no agent the steps up to `previous` admit is available, nor left being
-    available within the step's minutes (by its last presence change)."""
-    admitted = agents_admitted(step.queue, reached=previous)
+def _nobody_available(step: RoutingStep, *, previous: int, now: datetime, steps: Sequence[Admission]) -> bool:
+    """NO_AGENT: no agent the queue's steps up to `previous` (`steps`, its admissions) admit
+    is available, nor left being available within the step's minutes (by its last
+    presence change). Judged on `steps` as given, so a preview of turning routing on
+    counts the teams its earlier steps would add, as the job then will."""
+    reached = [admission for admission in steps if admission.position <= previous]
     since = now - timedelta(minutes=step.minutes)
-    return not admitted.filter(Q(presence=Presence.AVAILABLE) | Q(presence_since__gt=since)).exists()
+    present = list(
+        AgentProfile.objects.filter(team_id__in={team for admission in reached for team in admission.teams})
+        .filter(Q(presence=Presence.AVAILABLE) | Q(presence_since__gt=since))
+    )
+    levels = skill_levels(agent.pk for agent in present)
+    return not any(
+        first_admitting(reached, reached=previous, team_id=agent.team_id, levels=levels.get(agent.pk, {}))
+        for agent in present
+    )
 
 
-def items_due(step: RoutingStep, *, previous: int, now: datetime) -> QuerySet[WorkItem]:
+def items_due(step: RoutingStep, *, previous: int, now: datetime, steps: Sequence[Admission]) -> QuerySet[WorkItem]:
     """The items whose condition for `step` holds at `now`, in the order they enter: the
-    longest waiting at the step before first (a backlog's excess, in allocation order). Each
-    read is an index range (workitem_step_wait, workitem_queue_head), never the history."""
+    longest waiting at the step before first (a backlog's excess, in allocation order).
+    `steps` are what the queue's steps admit (`admissions`). Each read is an index range
+    (workitem_step_wait, workitem_queue_head), never the history."""
     at_previous = _waiting_at(step.queue_id, previous)
     if step.condition == StepCondition.WAITED:
         return at_previous.filter(step_entered_at__lte=now - timedelta(minutes=step.minutes)).order_by(
@@ -234,7 +245,7 @@ def items_due(step: RoutingStep, *, previous: int, now: datetime) -> QuerySet[Wo
         waiting = WorkItem.objects.filter(queue_id=step.queue_id, status=ItemStatus.QUEUED).order_by(*ALLOCATION_ORDER)
         beyond = waiting[step.backlog_over:]
         return at_previous.filter(pk__in=beyond.values("pk")).order_by(*ALLOCATION_ORDER)
-    if _nobody_available(step, previous=previous, now=now):
+    if _nobody_available(step, previous=previous, now=now, steps=steps):
         return at_previous.order_by("step_entered_at", "id")
     return WorkItem.objects.none()
 
@@ -260,10 +271,11 @@ def plan(queues: Iterable[Queue] | None = None, *, now: datetime, as_if_on: bool
     positions: dict[int, list[int]] = {}
     for step in steps:
         positions.setdefault(step.queue_id, []).append(step.position)
+    rules = admissions({step.queue_id: step.queue for step in steps}.values(), as_if_on=as_if_on)
     entries = []
     for step in steps:
         previous = previous_position(step, positions[step.queue_id])
-        due = items_due(step, previous=previous, now=now)
+        due = items_due(step, previous=previous, now=now, steps=rules[step.queue_id])
         ids = list(due.values_list("pk", flat=True)[:limit])
         total = len(ids) if len(ids) < limit else due.count()
         blocked = ""
@@ -297,14 +309,6 @@ def admitted(*, agent: Ref, team: Ref, queue: Ref, reached: Ref) -> Exists:
     )
 
 
-def agents_admitted(queue: Queue, *, reached: int) -> QuerySet[AgentProfile]:
-    """Agents some step of `queue` up to `reached` admits (team and skills; whatever their
-    presence and load)."""
-    return AgentProfile.objects.filter(
-        admitted(agent=OuterRef("pk"), team=OuterRef("team_id"), queue=queue.pk, reached=reached)
-    )
-
-
 @dataclass
 class StepPreview:
     due: StepDue
@@ -324,20 +328,18 @@ def preview(queue: Queue, *, now: datetime) -> list[StepPreview]:
     teams = {team for steps in rules.values() for step in steps for team in step.teams}
     candidates = list(AgentProfile.objects.filter(team_id__in=teams).select_related("user").order_by("user__username"))
     levels = skill_levels(agent.pk for agent in candidates)
+
+    def admits(agent: AgentProfile, queue_id: int, reached: int) -> bool:
+        return first_admitting(rules[queue_id], reached=reached, team_id=agent.team_id,
+                               levels=levels.get(agent.pk, {})) is not None
+
     previews = []
     for entry in entries:
-        def admitted(agent: AgentProfile, queue_id: int, reached: int) -> bool:
-            return first_admitting(rules[queue_id], reached=reached, team_id=agent.team_id,
-                                   levels=levels.get(agent.pk, {})) is not None
-
-        if entry.step.action == StepAction.OVERFLOW:
-            target = entry.step.overflow_queue.pk
-            new = [agent for agent in candidates
-                   if admitted(agent, target, FIRST_STEP) and not admitted(agent, queue.pk, entry.previous)]
-        else:
-            position = entry.step.position
-            new = [a for a in candidates
-                   if admitted(a, queue.pk, position) and not admitted(a, queue.pk, entry.previous)]
+        # An overflow step admits whom the target queue's step 1 does; a widening one, whom it does.
+        into, reached = ((entry.step.overflow_queue.pk, FIRST_STEP) if entry.step.action == StepAction.OVERFLOW
+                         else (queue.pk, entry.step.position))
+        new = [agent for agent in candidates
+               if admits(agent, into, reached) and not admits(agent, queue.pk, entry.previous)]
         previews.append(StepPreview(entry, [items[pk] for pk in entry.item_ids[:PREVIEW_SHOWN] if pk in items], new))
     return previews
 

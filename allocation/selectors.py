@@ -19,6 +19,7 @@ from allocation.models import (
     AgentProfile,
     AgentSkill,
     CoolOff,
+    EventKind,
     ItemStatus,
     PresenceReason,
     Queue,
@@ -244,3 +245,18 @@ def assignment_explanation(item: WorkItem, item_events: list[WorkItemEvent]) -> 
                 and events.read(event).holder_after == item.assignee_id):
             return event
     return None
+
+
+def routing_explanation(item_events: list[WorkItemEvent], *, before: WorkItemEvent) -> list[WorkItemEvent]:
+    """The routing steps the item entered before `before` (its assignment) since it last
+    arrived in its queue — how it came within reach of its holder — oldest first."""
+    entered = []
+    for event in item_events:
+        if event is before:
+            break
+        said = events.read(event)
+        if event.kind == EventKind.CREATED or (event.kind == EventKind.TRANSFERRED and said.to_queue_id):
+            entered = []  # a new queue: its routing starts over
+        elif event.kind == EventKind.STEP_ENTERED:
+            entered.append(event)
+    return entered

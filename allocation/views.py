@@ -204,6 +204,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "is_agent": roles.is_agent(request.user),
         "why_holder": why_holder,
         "why_holder_said": events.read(why_holder) if why_holder else None,
+        "why_routed": selectors.routing_explanation(timeline, before=why_holder) if why_holder else [],
         "cool_offs": selectors.item_cool_offs(item, now=now) if roles.oversees_work(request.user) else [],
     }
     return render(request, "allocation/item.html", context, status=status)

@@ -15,6 +15,9 @@ from core.api import error_responses
 
 class ItemOutputSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(source="queue.code")
+    routing_step = serializers.IntegerField(
+        read_only=True, help_text="The routing step of its queue the item has reached (1: the queue's own rule).",
+    )
     assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
     completed_by = serializers.CharField(source="completed_by.username", allow_null=True, default=None)
     external_deadline = serializers.DateTimeField(
@@ -26,8 +29,9 @@ class ItemOutputSerializer(serializers.ModelSerializer):
         model = WorkItem
         fields = [
             "id", "queue", "source", "external_id", "customer_ref", "title", "payload", "priority",
-            "status", "assignee", "received_at", "due_at", "external_deadline", "start_by", "assigned_at",
-            "started_at", "pended_until", "closed_at", "outcome", "completed_by", "created_at", "updated_at",
+            "status", "routing_step", "assignee", "received_at", "due_at", "external_deadline", "start_by",
+            "assigned_at", "started_at", "pended_until", "closed_at", "outcome", "completed_by", "created_at",
+            "updated_at",
         ]
 
 

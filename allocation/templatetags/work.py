@@ -128,7 +128,7 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
             parts.append(f"Picked as {RULES.get(rule, rule)}")
             if said.eligible_queues:
                 count = said.eligible_queues
-                parts.append(f"from {count} eligible queue{pluralize(count)}")
+                parts.append(f"from {count} eligible queue{pluralize(count)}.")
             if said.step and said.step > 1 and said.admitted_at_step:
                 whose = ("the queue's own rule (step 1)" if said.admitted_at_step == 1
                          else f"routing step {said.admitted_at_step}")
@@ -164,7 +164,7 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
     if event.kind == EventKind.STEP_ENTERED and said.step:
         if said.to_queue_code:
             names = [queue_names.get(code, code) for code in (said.from_queue_code, said.to_queue_code)]
-            parts.append(f"Overflowed from {names[0]} (step {said.from_step}) to {names[1]}, at its step 1")
+            parts.append(f"Overflowed from {names[0]} (step {said.from_step}) to {names[1]}")
         else:
             parts.append(f"From routing step {said.from_step} to step {said.step}")
     if event.kind == EventKind.PRIORITY_CHANGED and said.priority:

@@ -363,3 +363,21 @@ def test_the_supervisor_of_a_team_a_step_added_reaches_the_work_its_agents_took(
     services.item_transfer(item_id=item.pk, actor=night_lead, to_queue_id=queue.pk, reason="Nina left early")
     item.refresh_from_db()
     assert (item.status, item.routing_step) == (ItemStatus.QUEUED, 2)  # back where it was in its routing
+
+
+def test_a_no_agent_step_after_a_widening_one_is_previewed_as_the_job_judges_it(org, clock):
+    """Previewed with routing off, step 3's "nobody available" counts the team step 2
+    would add (Night: Nina is available), as the job does once routing is on."""
+    queue, _cards, night, carol, _nina = org
+    services.agent_set_presence(agent_id=carol.pk, presence=Presence.OFFLINE, actor=carol.user)
+    factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night], routing_on=False)
+    factories.RoutingStepFactory(queue=queue, position=3, condition=StepCondition.NO_AGENT, minutes=5,
+                                 added_teams=[factories.TeamFactory()], routing_on=False)
+    item = queued_item(queue, received_at=NOW - 60 * MIN)
+    WorkItem.objects.filter(pk=item.pk).update(routing_step=2)
+    clock.shift(30 * MIN)
+    shown = routing.preview(queue, now=NOW + 30 * MIN)
+    assert [p.due.item_ids for p in shown] == [[], []]
+    queue.routing_enabled = True
+    queue.save()
+    assert routing_advance(now=NOW + 30 * MIN).moved == 0

@@ -59,7 +59,7 @@ def summary(kind: str, **data) -> str:
 
 def test_get_next_and_push_name_the_agent_that_got_the_item():
     assert summary("assigned", rule="next_best_item", eligible_queues=3, from_agent=None, to_agent=7) == (
-        "Assigned to Amelia Hart by get next work. Picked as next best item from 3 eligible queues"
+        "Assigned to Amelia Hart by get next work. Picked as next best item from 3 eligible queues."
     )
     assert summary("assigned", rule="pended_follow_up_due", pended_until="2030-01-15T12:00:00+00:00",
                    from_agent=7, to_agent=7) == (

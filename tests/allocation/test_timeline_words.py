@@ -142,9 +142,9 @@ def test_every_event_kind_reads_in_words_on_the_timeline(client, lives):
     assert "From Disputes to Refunds" in shown[1]
     assert "by reservation expiry (automatic)" in shown[2]
     assert "by rebalancing (automatic)" in shown[3] and "by rebalancing (automatic)" in shown[4]
-    assert "From routing step 1 to step 2" in shown[6] and "by routing steps (automatic)" in shown[6]
+    assert "From routing step 1 to step 2" in shown[6] and "by the routing job (automatic)" in shown[6]
     assert "Step 2 — waited 5 min at step 1: also offered to Night." in shown[6]
-    assert "Overflowed from Disputes (step 2) to Refunds, at its step 1" in shown[6]
+    assert "Overflowed from Disputes (step 2) to Refunds" in shown[6]
 
 
 def test_the_order_get_next_followed_reads_in_words(client, team):
