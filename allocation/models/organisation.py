@@ -85,7 +85,7 @@ class Queue(models.Model):
     )
     teams = models.ManyToManyField(Team, blank=True, related_name="queues")
     routing_enabled = models.BooleanField(
-        "routing steps on", default=False,
+        "routing steps on", default=False, db_default=False,
         help_text="Items move through the routing steps below as they wait. Off: only step 1 (this queue's teams "
                   "and skills) admits agents, and no item moves on.",
     )
