@@ -35,6 +35,7 @@ QUEUES_PER_TEAM = 60      # a sliding window of consecutive queues: each queue h
 SKILLS = 3                # queue q requires skill q % 3; every agent holds 2 of the 3
 AGENT_CAPACITY = 30000    # PositiveSmallIntegerField: at most 32767; never the limit here
 SOURCE = "bench"
+STEP_2_MINUTES, STEP_3_MINUTES = 30, 120   # the routing steps' waits (SEED_STEPS)
 
 
 @dataclass
@@ -186,23 +187,53 @@ SELECT p.user_id, s.id,
 
 # Items: uniform over queues, priorities 1–5 (normal most common), received over the
 # last 3 days; due = received + the queue's SLA target shortened by priority;
-# start by = due − the queue's handle time. Unique (source, external_id).
+# start by = due − the queue's handle time. Unique (source, external_id). With
+# past_step_one, the oldest third (received 2–3 days ago) waited past the routing steps
+# SEED_STEPS gives every queue: received 2–2.5 days ago at step 2, earlier at step 3,
+# entered when their wait came (30 min, 30 + 120 min after receipt); the rest at step 1.
 SEED_ITEMS = f"""
 INSERT INTO allocation_workitem (queue_id, source, external_id, customer_ref, title, payload, priority,
-                                 status, received_at, due_at, start_by, outcome, created_at, updated_at)
+                                 status, received_at, due_at, start_by, outcome, created_at, updated_at,
+                                 routing_step, step_entered_at)
 SELECT q.id, '{SOURCE}', 'b' || g, 'cust-' || (g * 7919 %% 250000), 'Bench item ' || g, '{{}}'::jsonb,
        r.priority, 'queued', r.received_at,
        r.received_at + q.sla_target * (1.2 - 0.2 * r.priority),
        r.received_at + q.sla_target * (1.2 - 0.2 * r.priority) - q.standard_handle_time,
-       '', now(), now()
+       '', now(), now(), s.step,
+       r.received_at + CASE s.step WHEN 3 THEN interval '{STEP_2_MINUTES + STEP_3_MINUTES} minutes'
+                                   WHEN 2 THEN interval '{STEP_2_MINUTES} minutes' ELSE interval '0' END
   FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
  CROSS JOIN LATERAL (
        SELECT (hashint8(g) & 2147483647) %% {QUEUES} AS qn,
               (ARRAY[1, 2, 3, 3, 3, 3, 4, 4, 5, 2])[1 + (hashint8(g + 1) & 2147483647) %% 10] AS priority,
-              now() - make_interval(secs => ((hashint8(g + 2) & 2147483647) %% 259200)::double precision)
-                AS received_at
-       ) r
-  JOIN bench_queue_by_n q ON q.n = r.qn
+              (hashint8(g + 2) & 2147483647) %% 259200 AS age_s
+       ) a
+ CROSS JOIN LATERAL (SELECT a.priority, now() - make_interval(secs => a.age_s::double precision) AS received_at) r
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN NOT %(past_step_one)s OR a.age_s < 172800 THEN 1
+                   WHEN a.age_s < 216000 THEN 2 ELSE 3 END AS step
+       ) s
+  JOIN bench_queue_by_n q ON q.n = a.qn
+"""
+
+# Routing steps on every queue, both widening, both on a waited condition: step 2 (after
+# 30 min) adds the team after the queue's three serving ones, step 3 (after 120 more) the
+# one after that — teams q/20 + 1 and q/20 + 2 (mod 10), neither of which serves the queue
+# at step 1. So each agent is admitted by step 1 to its 40 queues (as without steps), only
+# from step 2 to about 13 more and only from step 3 to about 13 more (the same skill rule
+# applies). The routing stays off until `routing_set` turns it on.
+SEED_STEPS = f"""
+INSERT INTO allocation_routingstep (queue_id, position, condition, minutes, backlog_over, action, overflow_queue_id)
+SELECT q.id, p, 'waited', CASE p WHEN 2 THEN {STEP_2_MINUTES} ELSE {STEP_3_MINUTES} END, NULL, 'widen', NULL
+  FROM allocation_queue q CROSS JOIN generate_series(2, 3) p
+ WHERE q.code LIKE 'bench-q%';
+
+INSERT INTO allocation_routingstep_added_teams (routingstep_id, team_id)
+SELECT s.id, t.id
+  FROM allocation_routingstep s
+  JOIN allocation_queue q ON q.id = s.queue_id
+  JOIN allocation_team t
+    ON t.name = 'bench-team-' || ((substring(q.code from 8)::int / {QUEUES // TEAMS} + s.position - 1) % {TEAMS})
 """
 
 
@@ -219,8 +250,9 @@ def seed_org(t: Target) -> dict:
         return {"queues": QUEUES, "agents": len(ids), "teams": TEAMS, "skills": SKILLS}
 
 
-def reset_items(t: Target, n: int, chunk: int = 250_000) -> dict:
-    """Empty the item and event tables and seed `n` queued items; return timings."""
+def reset_items(t: Target, n: int, chunk: int = 250_000, *, past_step_one: bool = False) -> dict:
+    """Empty the item and event tables and seed `n` queued items (with `past_step_one`, the
+    oldest third at routing step 2 or 3); return timings."""
     started = time.perf_counter()
     with connect(t.url) as c:
         c.execute("SET synchronous_commit = off")
@@ -245,7 +277,7 @@ def reset_items(t: Target, n: int, chunk: int = 250_000) -> dict:
             for name, _ in indexes:
                 c.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         for first in range(1, n + 1, chunk):
-            c.execute(SEED_ITEMS, {"first": first, "last": min(n, first + chunk - 1)})
+            c.execute(SEED_ITEMS, {"first": first, "last": min(n, first + chunk - 1), "past_step_one": past_step_one})
         loaded = time.perf_counter()
         for _, definition in indexes:
             c.execute(definition)
@@ -254,11 +286,28 @@ def reset_items(t: Target, n: int, chunk: int = 250_000) -> dict:
         c.execute("VACUUM ANALYZE allocation_workitemevent")
         c.execute("VACUUM ANALYZE allocation_agentprofile")
         count = c.execute("SELECT count(*) FROM allocation_workitem WHERE status = 'queued'").fetchone()[0]
+        steps = dict(c.execute("SELECT routing_step, count(*) FROM allocation_workitem GROUP BY 1").fetchall())
     done = time.perf_counter()
     if count != n:
         raise SystemExit(f"bench: seeded {count} items, expected {n}")
-    return {"items": n, "load_s": round(loaded - started, 2), "index_vacuum_s": round(done - loaded, 2),
-            "total_s": round(done - started, 2)}
+    return {"items": n, "items_by_step": steps, "load_s": round(loaded - started, 2),
+            "index_vacuum_s": round(done - loaded, 2), "total_s": round(done - started, 2)}
+
+
+def steps_seed(t: Target) -> dict:
+    """Routing steps 2 and 3 on every queue (SEED_STEPS), routing off."""
+    with connect(t.url) as c:
+        c.execute(SEED_STEPS)
+        c.execute("ANALYZE allocation_routingstep, allocation_routingstep_added_teams")
+        return {"steps": c.execute("SELECT count(*) FROM allocation_routingstep").fetchone()[0],
+                "added_teams": c.execute("SELECT count(*) FROM allocation_routingstep_added_teams").fetchone()[0]}
+
+
+def routing_set(t: Target, *, on: bool) -> None:
+    """Turn every queue's routing on or off (the product's switch; the steps stay)."""
+    with connect(t.url) as c:
+        c.execute("UPDATE allocation_queue SET routing_enabled = %s", (on,))
+        c.execute("ANALYZE allocation_queue")
 
 
 def agents(t: Target) -> list[tuple[int, str, int]]:

@@ -7,18 +7,21 @@
     make bench BENCH_ARGS="--sla-only"       # only the SLA alert scan (bench/sla_scan.py)
     make bench BENCH_ARGS="--reports-only"   # only the reporting section (bench/reports.py)
     make bench BENCH_ARGS="--load-only"      # only the load test: 200 agents for 5 min (bench/load.py)
+    make bench BENCH_ARGS="--steps-only"     # only the allocation rate with routing steps vs without
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
 runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints our rate
 as a ratio of it; compares the rate at the largest backlog with the smallest; measures
-POST /api/v1/agent/next/ latency under gunicorn with 50 clients; runs the load test, 200
-locust agents doing next → start → complete for 5 minutes against gunicorn, checking for
-errors and items handed out twice (bench/load.py; --skip-load); then, on a database of its
-own, times the SLA alert scan over 1M open items as completed history grows from 1M to 5M
-(bench/sla_scan.py; --skip-sla leaves it out); rebalancing (bench/rebalance.py); and the
-reports: 5M items of history with their events, the rollup rebuild and incremental run,
-the wallboard's and the history page's server time (bench/reports.py; --skip-reports).
+POST /api/v1/agent/next/ latency under gunicorn with 50 clients; measures the rate with 3
+routing steps on every queue against the rate without, alternately (bench/steps.py;
+--skip-steps); runs the load test, 200 locust agents doing next → start → complete for 5
+minutes against gunicorn, checking for errors and items handed out twice (bench/load.py;
+--skip-load); then, on a database of its own, times the SLA alert scan over 1M open items
+as completed history grows from 1M to 5M (bench/sla_scan.py; --skip-sla leaves it out);
+rebalancing (bench/rebalance.py); and the reports: 5M items of history with their events,
+the rollup rebuild and incremental run, the wallboard's and the history page's server time
+(bench/reports.py; --skip-reports).
 Writes every figure to bench/results/<timestamp>.json.
 """
 
@@ -47,6 +50,7 @@ import load as load_bench  # noqa: E402
 import rebalance as rebalance_bench  # noqa: E402
 import reports as reports_bench  # noqa: E402
 import sla_scan  # noqa: E402
+import steps as steps_bench  # noqa: E402
 
 REPO = BENCH.parent
 CEILING = REPO.parent / "shared" / "bench" / "pg_dequeue_ceiling.py"
@@ -75,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
+    steps_bench.add_arguments(p)   # --skip-steps, --steps-only, --steps-backlog, --steps-allocations, --steps-pairs
     p.add_argument("--skip-intake", action="store_true", help="do not run the intake section")
     p.add_argument("--intake-only", action="store_true", help="run only the intake section (bench/intake.py)")
     intake_bench.add_arguments(p)   # --intake-batch, --intake-batches, --intake-singles, --intake-repeat
@@ -228,13 +233,32 @@ def reports_section(args, target: db.Target, report: dict, failed_checks: list[s
     say(f"  reports section took {rep['wall_s']} s")
 
 
+def steps_section(args, target: db.Target, env: dict, agent_ids: list[int], report: dict,
+                  failed_checks: list[str]) -> None:
+    """The allocation rate with routing steps on every queue vs without (bench/steps.py), on
+    the allocation bench's database."""
+    backlog, allocations = steps_bench.resolve(args)
+    try:
+        rep = steps_bench.run(target, env=env, agent_ids=agent_ids, backlog=backlog, allocations=allocations,
+                              pairs=args.steps_pairs, workers=args.workers, round_size=args.round_size,
+                              explain=args.explain, say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["steps"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("allocation with routing steps did not complete")
+        say(f"  allocation with routing steps failed: {type(exc).__name__}: {exc}")
+        return
+    report["steps"] = rep
+    failed_checks.extend(rep["failed_checks"])
+    say(f"  allocation with routing steps took {rep['wall_s']} s")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only")
+    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only", "steps_only")
             if getattr(args, name)]
     if len(only) > 1:
         raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only, "
-                         "--intake-only")
+                         "--intake-only, --steps-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -254,7 +278,7 @@ def main(argv=None) -> int:
 
     failed_checks: list[str] = []
     report["runs"] = []
-    if not only:
+    if not only or only == ["steps_only"]:
         db.create_database(target)
         try:
             t = time.perf_counter()
@@ -271,12 +295,13 @@ def main(argv=None) -> int:
             agent_ids = [a for a, _, _ in agents]
             tokens = [k for _, k, _ in agents]
 
-            sizes = sorted(set(args.backlog))
+            sizes = [] if args.steps_only else sorted(set(args.backlog))
             below = [s for s in sizes if s <= args.ratio_backlog]
-            ratio_size = below[-1] if below else sizes[0]
+            ratio_size = below[-1] if below else sizes[0] if sizes else None
             report["runs"] = []
-            say(f"allocation: get next + start through the services, {args.workers} processes "
-                f"(ratio at backlog {ratio_size:,})")
+            if sizes:
+                say(f"allocation: get next + start through the services, {args.workers} processes "
+                    f"(ratio at backlog {ratio_size:,})")
             for size in sizes:
                 seeded = db.reset_items(target, size)
                 count = min(args.allocations, size // 2)
@@ -340,6 +365,8 @@ def main(argv=None) -> int:
                                 say(f"    error: {e}")
                             if res["errors"]:
                                 failed_checks.append(f"{res['errors']} API errors")
+            if not args.skip_steps:
+                steps_section(args, target, env, agent_ids, report, failed_checks)
         finally:
             if args.keep_db:
                 say(f"(kept database {target.dbname})")
@@ -375,6 +402,10 @@ def main(argv=None) -> int:
         say(f"  SCALING   backlog {large['backlog']:,}: {fmt(large['rate_per_s'])}/s vs {small['backlog']:,}: "
             f"{fmt(small['rate_per_s'])}/s = {scale:.2f} (target ≥ {SCALING_TARGET}, i.e. within 2×) {verdict(ok)}")
         verdicts.append(ok)
+    if report.get("steps", {}).get("ratio"):
+        for line in steps_bench.summary_lines(report["steps"]):
+            say("  " + line)
+        verdicts.append(report["steps"]["ratio"]["pass"])
     if report.get("api") and "next_latency_ms" in report["api"]:
         q = report["api"]["next_latency_ms"]
         say(f"  API       next/ p50 {q.get('p50')} / p95 {q.get('p95')} / p99 {q.get('p99')} ms, "
