@@ -8,6 +8,7 @@
     make bench BENCH_ARGS="--reports-only"   # only the reporting section (bench/reports.py)
     make bench BENCH_ARGS="--load-only"      # only the load test: 200 agents for 5 min (bench/load.py)
     make bench BENCH_ARGS="--steps-only"     # only the allocation rate with routing steps vs without
+    make bench BENCH_ARGS="--routing-only"   # only the routing pass at 1M open items (bench/routing.py)
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
@@ -19,9 +20,10 @@ routing steps on every queue against the rate without, alternately (bench/steps.
 minutes against gunicorn, checking for errors and items handed out twice (bench/load.py;
 --skip-load); then, on a database of its own, times the SLA alert scan over 1M open items
 as completed history grows from 1M to 5M (bench/sla_scan.py; --skip-sla leaves it out);
-rebalancing (bench/rebalance.py); and the reports: 5M items of history with their events,
-the rollup rebuild and incremental run, the wallboard's and the history page's server time
-(bench/reports.py; --skip-reports).
+on another, the routing pass over 1M open items as closed history grows from 1M to 3M
+(bench/routing.py; --skip-routing); rebalancing (bench/rebalance.py); and the reports: 5M
+items of history with their events, the rollup rebuild and incremental run, the
+wallboard's and the history page's server time (bench/reports.py; --skip-reports).
 Writes every figure to bench/results/<timestamp>.json.
 """
 
@@ -49,6 +51,7 @@ import intake as intake_bench  # noqa: E402
 import load as load_bench  # noqa: E402
 import rebalance as rebalance_bench  # noqa: E402
 import reports as reports_bench  # noqa: E402
+import routing as routing_bench  # noqa: E402
 import sla_scan  # noqa: E402
 import steps as steps_bench  # noqa: E402
 
@@ -80,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
     steps_bench.add_arguments(p)   # --skip-steps, --steps-only, --steps-backlog, --steps-allocations, --steps-pairs
+    p.add_argument("--skip-routing", action="store_true", help="do not run the routing pass section")
+    p.add_argument("--routing-only", action="store_true", help="run only the routing pass section (bench/routing.py)")
+    routing_bench.add_arguments(p)   # --routing-open, --routing-history, --routing-passes, --routing-span-hours, …
     p.add_argument("--skip-intake", action="store_true", help="do not run the intake section")
     p.add_argument("--intake-only", action="store_true", help="run only the intake section (bench/intake.py)")
     intake_bench.add_arguments(p)   # --intake-batch, --intake-batches, --intake-singles, --intake-repeat
@@ -252,13 +258,35 @@ def steps_section(args, target: db.Target, env: dict, agent_ids: list[int], repo
     say(f"  allocation with routing steps took {rep['wall_s']} s")
 
 
+def routing_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
+    """The routing pass (bench/routing.py) on its own database on the same server."""
+    open_n, history = routing_bench.resolve(args)
+    rt_target = db.Target(url=db._with_dbname(target.url, args.routing_dbname), admin_url=target.admin_url,
+                          dbname=args.routing_dbname, how=target.how, keeper=target.keeper)
+    before = db.noise(target)
+    try:
+        rep = routing_bench.run(rt_target, open_n=open_n, history=history, passes=args.routing_passes,
+                                span_hours=args.routing_span_hours, keep_db=args.keep_db, explain=args.explain,
+                                say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["routing"] = {"error": f"{type(exc).__name__}: {exc}", "noise_before": before}
+        failed_checks.append("routing pass did not complete")
+        say(f"  routing pass failed: {type(exc).__name__}: {exc}")
+        return
+    rep["noise_before"] = before
+    report["routing"] = rep
+    failed_checks.extend(rep["failed_checks"])
+    say(f"  routing pass section took {rep['wall_s']} s")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only", "steps_only")
+    only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only", "steps_only",
+                              "routing_only")
             if getattr(args, name)]
     if len(only) > 1:
         raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only, "
-                         "--intake-only, --steps-only")
+                         "--intake-only, --steps-only, --routing-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -379,6 +407,8 @@ def main(argv=None) -> int:
         load_section(args, target, report, failed_checks, stamp)
     if not args.skip_sla and only in ([], ["sla_only"]):
         sla_section(args, target, report, failed_checks)
+    if not args.skip_routing and only in ([], ["routing_only"]):
+        routing_section(args, target, report, failed_checks)
     if not args.skip_rebalance and only in ([], ["rebalance_only"]):
         rebalance_section(args, report, failed_checks)
     if not args.skip_reports and only in ([], ["reports_only"]):
@@ -420,6 +450,12 @@ def main(argv=None) -> int:
         verdicts.append(report["sla_scan"]["time"]["pass"])
         if "flat" in report["sla_scan"]:
             verdicts.append(report["sla_scan"]["flat"]["pass"])
+    if report.get("routing", {}).get("time"):
+        for line in routing_bench.summary_lines(report["routing"]):
+            say("  " + line)
+        verdicts.append(report["routing"]["time"]["pass"])
+        if "flat" in report["routing"]:
+            verdicts.append(report["routing"]["flat"]["pass"])
     if report.get("intake", {}).get("items_per_s"):
         say("  " + intake_bench.report_lines(report["intake"])[-1])
     if report.get("rebalance", {}).get("rebalance_s") is not None:
