@@ -32,7 +32,7 @@ import db
 
 RATIO_TARGET = 0.85
 DEFAULT_BACKLOG, QUICK_BACKLOG = 200_000, 50_000
-DEFAULT_ALLOCATIONS, QUICK_ALLOCATIONS = 10_000, 2_000
+DEFAULT_ALLOCATIONS, QUICK_ALLOCATIONS = 5_000, 1_000
 DEFAULT_PAIRS = 2
 
 # Whom each item went to, judged from the seeded tables: the agent's team serves the queue
@@ -122,7 +122,6 @@ def run(t: db.Target, *, env: dict, agent_ids: list[int], backlog: int, allocati
     allocations = min(allocations, backlog // 2)
     rep: dict = {"backlog": backlog, "allocations": allocations, "pairs": pairs, "workers": workers,
                  "steps": db.steps_seed(t), "measurements": [], "failed_checks": []}
-    db.routing_set(t, on=True)
     rep["queues_per_agent_by_first_step"] = r = reach(t)
     say(f"allocation with routing steps: {rep['steps']['steps']} steps on {db.QUEUES} queues; queues per agent "
         f"admitted by step 1 {r[1]['mean']:g}, only from step 2 {r.get(2, {}).get('mean', 0):g}, only from step 3 "
