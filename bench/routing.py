@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Routing pass benchmark (see bench/README.md, "Routing pass").
 
-    .venv/bin/python bench/routing.py                  # this part alone, full size (about 3 min)
+    .venv/bin/python bench/routing.py                  # this part alone, full size (about 3.5–4.5 min)
     .venv/bin/python bench/routing.py --quick          # smoke run
     .venv/bin/python bench/run.py --routing-only       # the same through run.py
     .venv/bin/python bench/run.py --skip-routing       # everything but this part
