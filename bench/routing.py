@@ -574,9 +574,10 @@ def worker(env: dict, url: str, now_iso: str, due: int, passes: int, results) ->
                                 "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0)
                                               + read.get(tb, {}).get("idx_tup_fetch", 0) for tb in READ_TABLES}}
             # The plan's reads as the service builds them, on the restored state: the
-            # slowest waited step, the backlog step and the no-agent step (rolled back).
+            # first waited step, the backlog step and the no-agent step (rolled back).
             _restore(aux)
             steps = routing.steps_of()
+            rules = routing.admissions({step.queue_id: step.queue for step in steps}.values())
             positions: dict[int, list[int]] = {}
             for step in steps:
                 positions.setdefault(step.queue_id, []).append(step.position)
@@ -585,7 +586,8 @@ def worker(env: dict, url: str, now_iso: str, due: int, passes: int, results) ->
                 step = next(s for s in steps if s.condition == condition)
                 previous = routing.previous_position(step, positions[step.queue_id])
                 with transaction.atomic():
-                    qs = routing.items_due(step, previous=previous, now=now).values_list("pk", flat=True)
+                    qs = routing.items_due(step, previous=previous, now=now,
+                                           steps=rules[step.queue_id]).values_list("pk", flat=True)
                     qs = qs[:routing.STEP_LIMIT]
                     sql, params = qs.query.get_compiler(using=qs.db).as_sql()
                     with connection.cursor() as c:
