@@ -145,7 +145,7 @@ EXPECTED = {
 # refuse them too. A quality lead (staff) reaches the quality configuration only.
 ADMIN_MODELS = {
     "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.PresenceReason",
-    "allocation.Queue",
+    "allocation.Queue", "allocation.RoutingStep",
     "allocation.Skill", "allocation.SlaAlert", "allocation.SlaPolicy", "allocation.SourceBinding", "allocation.Team",
     "allocation.WorkItem",
     "auth.Group", "auth.User", "authtoken.TokenProxy", "axes.AccessAttempt", "axes.AccessFailureLog",
@@ -156,6 +156,7 @@ ADMIN_MODELS = {
 }
 ADMIN_ADD_REFUSED = {
     "allocation.PresenceChange", "allocation.SlaAlert", "allocation.WorkItem", "auth.Group", "quality.Evaluation",
+    "allocation.RoutingStep",  # added on its queue's page
     "axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog",
     "quality.FormSection", "quality.FormVersion", "wfo.ChangeRecord", "wfo.WorkerHeartbeat",
 }
