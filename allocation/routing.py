@@ -38,7 +38,8 @@ A queue's routing is a short ordered list of steps (at most LAST_STEP):
 Where it is said: what each step admits — in Python here (`admissions`), in SQL in the
 views of migration allocation 0016 (get-next and the eligibility querysets read them);
 tests/allocation/test_eligibility.py holds the two to the same answers. Which items are
-due — `items_due`, read by the preview and the job alike. The job is
+due — `plan` (a WAITED step's in one statement with every other's, `_WAITED`; a backlog
+or no-agent step's in `items_due`), read by the preview and the job alike. The job is
 services/routing.py's.
 """
 
@@ -48,6 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from allocation.models import (
@@ -232,22 +234,80 @@ def _nobody_available(step: RoutingStep, *, previous: int, now: datetime, steps:
 
 
 def items_due(step: RoutingStep, *, previous: int, now: datetime, steps: Sequence[Admission]) -> QuerySet[WorkItem]:
-    """The items whose condition for `step` holds at `now`, in the order they enter: the
-    longest waiting at the step before first (a backlog's excess, in allocation order).
-    `steps` are what the queue's steps admit (`admissions`). Each read is an index range
-    (workitem_step_wait, workitem_queue_head), never the history."""
+    """The items whose BACKLOG or NO_AGENT condition for `step` holds at `now`, in the order
+    they enter: a backlog's excess in allocation order, else the longest waiting at the
+    step before first. `steps` are what the queue's steps admit (`admissions`). A WAITED
+    step's items are read with every other's at once (`_due_after_waiting`). Each read is
+    an index range (workitem_step_wait, workitem_queue_head), never the history."""
     at_previous = _waiting_at(step.queue_id, previous)
-    if step.condition == StepCondition.WAITED:
-        return at_previous.filter(step_entered_at__lte=now - timedelta(minutes=step.minutes)).order_by(
-            "step_entered_at", "id"
-        )
     if step.condition == StepCondition.BACKLOG:
         waiting = WorkItem.objects.filter(queue_id=step.queue_id, status=ItemStatus.QUEUED).order_by(*ALLOCATION_ORDER)
         beyond = waiting[step.backlog_over:]
         return at_previous.filter(pk__in=beyond.values("pk")).order_by(*ALLOCATION_ORDER)
-    if _nobody_available(step, previous=previous, now=now, steps=steps):
-        return at_previous.order_by("step_entered_at", "id")
-    return WorkItem.objects.none()
+    if step.condition == StepCondition.NO_AGENT:
+        if _nobody_available(step, previous=previous, now=now, steps=steps):
+            return at_previous.order_by("step_entered_at", "id")
+        return WorkItem.objects.none()
+    raise ValueError(f"{step.condition} steps are read together: _due_after_waiting")
+
+
+# WAITED, for every waited step at once: the items at the step before (of the step's queue,
+# waiting) that entered it at or before the step's cutoff (now − its minutes), the longest
+# waiting first — one range of workitem_step_wait per step, unrolled over the steps with a
+# LATERAL as get-next reads its queues, so a pass costs one statement however many steps
+# there are. `{read}` is the ids (the first `limit` of each step) or their count.
+_WAITED = """
+SELECT s.step_id, due.{read}
+FROM unnest(%(steps)s::bigint[], %(queues)s::bigint[], %(previous)s::smallint[], %(cutoffs)s::timestamptz[])
+     WITH ORDINALITY AS s(step_id, queue_id, previous, cutoff, ord)
+CROSS JOIN LATERAL (
+    SELECT {select} FROM allocation_workitem w
+    WHERE w.queue_id = s.queue_id AND w.status = %(queued)s AND w.routing_step = s.previous
+      AND w.step_entered_at <= s.cutoff
+    {limit}
+) due
+ORDER BY s.ord{order}
+"""
+_WAITED_IDS = _WAITED.format(read="id", select="w.id, w.step_entered_at", order=", due.step_entered_at, due.id",
+                             limit="ORDER BY w.step_entered_at, w.id LIMIT %(limit)s")
+_WAITED_COUNT = _WAITED.format(read="n", select="count(*) AS n", order="", limit="")
+
+
+def waited_params(waited: Sequence[tuple[RoutingStep, int]], *, now: datetime, limit: int = 0) -> dict:
+    """`_WAITED`'s parameters for WAITED steps given with their step before."""
+    return {
+        "steps": [step.pk for step, _ in waited], "queues": [step.queue_id for step, _ in waited],
+        "previous": [previous for _, previous in waited],
+        "cutoffs": [now - timedelta(minutes=step.minutes) for step, _ in waited],
+        "queued": ItemStatus.QUEUED, "limit": limit,
+    }
+
+
+def _read_waited(sql: str, waited: Sequence[tuple[RoutingStep, int]], *, now: datetime,
+                 limit: int = 0) -> list[tuple[int, int]]:
+    if not waited:
+        return []
+    params = waited_params(waited, now=now, limit=limit)
+    # Hundreds of steps in one statement make the planner's estimate pass jit_above_cost,
+    # and compiling would cost a hundred times the few milliseconds the read takes.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _due_after_waiting(waited: Sequence[tuple[RoutingStep, int]], *, now: datetime,
+                       limit: int) -> dict[int, list[int]]:
+    """For WAITED steps given with their step before: step id → its first `limit` due item ids."""
+    found: dict[int, list[int]] = {step.pk: [] for step, _ in waited}
+    for step_id, item_id in _read_waited(_WAITED_IDS, waited, now=now, limit=limit):
+        found[step_id].append(item_id)
+    return found
+
+
+def _count_after_waiting(waited: Sequence[tuple[RoutingStep, int]], *, now: datetime) -> dict[int, int]:
+    """For WAITED steps given with their step before: step id → how many items are due."""
+    return dict(_read_waited(_WAITED_COUNT, waited, now=now))
 
 
 @dataclass
@@ -271,17 +331,27 @@ def plan(queues: Iterable[Queue] | None = None, *, now: datetime, as_if_on: bool
     positions: dict[int, list[int]] = {}
     for step in steps:
         positions.setdefault(step.queue_id, []).append(step.position)
-    rules = admissions({step.queue_id: step.queue for step in steps}.values(), as_if_on=as_if_on)
+    previous = {step.pk: previous_position(step, positions[step.queue_id]) for step in steps}
+    waited = [(step, previous[step.pk]) for step in steps if step.condition == StepCondition.WAITED]
+    others = [step for step in steps if step.condition != StepCondition.WAITED]
+    due_ids = _due_after_waiting(waited, now=now, limit=limit)
+    # Counted only where the first `limit` are not all (rare: after routing is turned on).
+    totals = _count_after_waiting([(step, before) for step, before in waited if len(due_ids[step.pk]) >= limit],
+                                  now=now)
+    rules = admissions({step.queue_id: step.queue for step in others}.values(), as_if_on=as_if_on) if others else {}
+    for step in others:
+        due = items_due(step, previous=previous[step.pk], now=now, steps=rules[step.queue_id])
+        due_ids[step.pk] = list(due.values_list("pk", flat=True)[:limit])
+        if len(due_ids[step.pk]) >= limit:
+            totals[step.pk] = due.count()
     entries = []
     for step in steps:
-        previous = previous_position(step, positions[step.queue_id])
-        due = items_due(step, previous=previous, now=now, steps=rules[step.queue_id])
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        total = len(ids) if len(ids) < limit else due.count()
+        ids = due_ids[step.pk]
         blocked = ""
         if step.action == StepAction.OVERFLOW and not step.overflow_queue.is_active:
             blocked, ids = f"the queue {step.overflow_queue.name} is inactive", []
-        entries.append(StepDue(step, previous, ids, total, step_sentence(step, previous=previous), blocked))
+        entries.append(StepDue(step, previous[step.pk], ids, totals.get(step.pk, len(due_ids[step.pk])),
+                               step_sentence(step, previous=previous[step.pk]), blocked))
     return entries
 
 

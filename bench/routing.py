@@ -582,17 +582,23 @@ def worker(env: dict, url: str, now_iso: str, due: int, passes: int, results) ->
             for step in steps:
                 positions.setdefault(step.queue_id, []).append(step.position)
             out["explain"] = {}
-            for condition in (StepCondition.WAITED, StepCondition.BACKLOG, StepCondition.NO_AGENT):
+            waited = [(s, routing.previous_position(s, positions[s.queue_id]))
+                      for s in steps if s.condition == StepCondition.WAITED]
+            explained = [("every waited step at once", routing._WAITED_IDS,
+                          routing.waited_params(waited, now=now, limit=routing.STEP_LIMIT))]
+            for condition in (StepCondition.BACKLOG, StepCondition.NO_AGENT):
                 step = next(s for s in steps if s.condition == condition)
                 previous = routing.previous_position(step, positions[step.queue_id])
-                with transaction.atomic():
-                    qs = routing.items_due(step, previous=previous, now=now,
-                                           steps=rules[step.queue_id]).values_list("pk", flat=True)
-                    qs = qs[:routing.STEP_LIMIT]
-                    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
-                    with connection.cursor() as c:
-                        c.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-                        out["explain"][f"{condition} ({step})"] = "\n".join(r[0] for r in c.fetchall())
+                qs = routing.items_due(step, previous=previous, now=now,
+                                       steps=rules[step.queue_id]).values_list("pk", flat=True)
+                qs = qs[:routing.STEP_LIMIT]
+                sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+                explained.append((f"{condition} ({step})", sql, params))
+            for label, sql, params in explained:
+                with transaction.atomic(), connection.cursor() as c:
+                    c.execute("SET LOCAL jit = off")   # as the product reads the waited steps
+                    c.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    out["explain"][label] = "\n".join(r[0] for r in c.fetchall())
                     transaction.set_rollback(True)
             _restore(aux)
     except Exception as exc:  # reported, not swallowed: the coordinator fails the section

@@ -329,7 +329,7 @@ def test_a_pass_stopped_between_batches_loses_nothing_and_the_next_completes_it(
     queue, _cards, night, *_ = org
     factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
     items = [queued_item(queue, received_at=NOW - 20 * MIN) for _ in range(5)]
-    real = services.routing.step_enter
+    real = services.routing._enter
     calls = []
 
     def dies_on_the_second_batch(*args, **kwargs):
@@ -338,11 +338,11 @@ def test_a_pass_stopped_between_batches_loses_nothing_and_the_next_completes_it(
             raise SystemExit("worker killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services.routing, "step_enter", dies_on_the_second_batch)
+    monkeypatch.setattr(services.routing, "_enter", dies_on_the_second_batch)
     with pytest.raises(SystemExit):
         routing_advance(now=NOW, batch_size=2)
     assert WorkItem.objects.filter(routing_step=2).count() == 2
-    monkeypatch.setattr(services.routing, "step_enter", real)
+    monkeypatch.setattr(services.routing, "_enter", real)
     assert routing_advance(now=NOW, batch_size=2).moved == 3
     assert WorkItemEvent.objects.filter(kind=EventKind.STEP_ENTERED).count() == len(items)
 
