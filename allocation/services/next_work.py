@@ -83,6 +83,8 @@ agent AS (
 ready AS (
     SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 )"""
+# Every position after the first, as SQL rows: (2),(3),…
+LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
 ELIGIBLE_CTES = f"""
 unmet AS (
     -- The steps (queue, position) with a requirement (r) the agent does not meet: the
@@ -95,13 +97,14 @@ unmet AS (
 ),
 eligible AS (
     -- The queues the agent may take from, each with the first step that admits it: it
-    -- may receive the items that reached that step or a later one.
+    -- may receive the items that reached that step or a later one. The team is a value
+    -- (an InitPlan), not a join: pushed into each branch of the view, it reads the team's
+    -- rows through their indexes rather than the view whole.
     SELECT a.queue_id, min(a.position) AS first_step
       FROM {AdmissionTeam._meta.db_table} AS a
-      JOIN ready ON a.team_id = ready.team_id
       JOIN {Queue._meta.db_table} AS q ON q.id = a.queue_id
-     WHERE q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
-       AND NOT EXISTS (SELECT 1 FROM unmet WHERE unmet.queue_id = a.queue_id AND unmet.position = a.position)
+     WHERE a.team_id = (SELECT team_id FROM ready) AND q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
+       AND NOT EXISTS (SELECT FROM unmet AS u WHERE u.queue_id = a.queue_id AND u.position = a.position)
      GROUP BY a.queue_id
 )"""
 
@@ -121,10 +124,14 @@ follow_up AS (
 reads AS (
     -- Where to read heads: a queue whose step 1 admits the agent, whole (step 0), from
     -- workitem_queue_head; else each later step from the first admitting one, from
-    -- workitem_step_head (an empty step costs one index descent).
+    -- workitem_step_head (an empty step costs one index descent). Every position up to
+    -- LAST_STEP, not only the queue's steps: an item keeps a position whose step was
+    -- deleted. A list, not generate_series: the planner takes a set-returning function
+    -- for 1,000 rows a call, and the inflated cost set JIT compiling (~250 ms) going.
     SELECT queue_id, 0 AS step FROM eligible WHERE first_step = {FIRST_STEP}
      UNION ALL
-    SELECT queue_id, generate_series(first_step, {LAST_STEP}) FROM eligible WHERE first_step > {FIRST_STEP}
+    SELECT queue_id, p FROM eligible, (VALUES {LATER_POSITIONS}) AS v(p)
+     WHERE first_step > {FIRST_STEP} AND p >= first_step
 ),
 heads AS (
     -- The first items of each read, from the partial indexes; `q` and `s` say whose they

@@ -97,6 +97,25 @@ def test_the_wait_counts_from_entering_the_step_and_each_step_is_entered_in_turn
     assert [events.read(e).step for e in _entered(item)] == [2, 3]
 
 
+
+def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_still_admit(org, clock):
+    queue, _cards, night, carol, nina = org
+    weekend = factories.TeamFactory(name="Weekend")
+    factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
+    third = factories.RoutingStepFactory(queue=queue, position=3, minutes=10, added_teams=[weekend])
+    item = queued_item(queue, received_at=NOW - 60 * MIN)
+    routing_advance()
+    clock.shift(10 * MIN)
+    routing_advance()
+    assert WorkItem.objects.get(pk=item.pk).routing_step == 3
+    services.agent_set_presence(agent_id=carol.pk, presence=Presence.AWAY, actor=carol.user)
+
+    third.delete()  # the item stays at position 3, past the queue's last step
+
+    got = services.item_get_next(agent_id=nina.pk)  # admitted from step 2, so from every later one
+    assert got is not None and got.pk == item.pk
+    assert (events.read(WorkItemEvent.objects.get(item=item, kind=EventKind.ASSIGNED)).admitted_at_step) == 2
+
 # Backlog over X ---------------------------------------------------------------------------------
 
 def test_the_backlog_beyond_x_widens_and_the_head_stays(org, clock):
