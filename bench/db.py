@@ -15,7 +15,9 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -126,6 +128,46 @@ def counters_diff(before: dict, after: dict, columns: tuple[str, ...]) -> dict:
 def migrate(t: Target) -> None:
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO,
                    env=django_env(t), check=True)
+
+
+# Bulk loading ---------------------------------------------------------------------------
+
+def loading_session(c: psycopg.Connection) -> bool:
+    """Settings of a bulk-loading session: no waiting on the WAL, and no per-row foreign-key
+    triggers where the server allows it (superuser only; the rows are consistent by
+    construction). Returns whether the triggers are off."""
+    c.execute("SET synchronous_commit = off")
+    try:
+        c.execute("SET session_replication_role = replica")
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
+
+
+def side_by_side(url: str, jobs: list[list[str | tuple[str, dict]]],
+                 *, session: Callable[[psycopg.Connection], object]) -> None:
+    """Each list of statements (a statement, or a pair of statement and parameters) on a
+    connection of its own, set up by `session`, the lists at once (2 cores: two loads, or
+    two index builds, side by side)."""
+    errors: list[BaseException] = []
+
+    def run(statements: list[str | tuple[str, dict]]) -> None:
+        try:
+            with connect(url) as c:
+                session(c)
+                for statement in statements:
+                    query, params = statement if isinstance(statement, tuple) else (statement, None)
+                    c.execute(query, params)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs if job]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
 
 
 # Seeding --------------------------------------------------------------------------------

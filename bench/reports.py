@@ -356,38 +356,15 @@ def _drop_secondary_indexes(c, tables: list[str]) -> list[tuple[str, str]]:
 
 
 def _loading_session(c) -> bool:
-    """Settings of a bulk-loading session. Foreign-key triggers off (superuser only; the rows
-    are consistent by construction): whether that was allowed."""
-    c.execute("SET synchronous_commit = off")
+    """A bulk-loading session (db.loading_session) on UTC, the time zone the layout's days
+    and weekdays are counted in: whether the foreign-key triggers are off."""
     c.execute("SET TIME ZONE 'UTC'")
-    try:
-        c.execute("SET session_replication_role = replica")
-    except db.psycopg.errors.InsufficientPrivilege:
-        return False
-    return True
+    return db.loading_session(c)
 
 
-def _run_parallel(url: str, jobs: list[list[str]]) -> None:
-    """Run each list of statements on a connection of its own, the lists side by side
-    (2 cores: index builds of two tables at once)."""
-    errors: list[BaseException] = []
-
-    def run(statements: list[str]) -> None:
-        try:
-            with db.connect(url) as c:
-                c.execute("SET maintenance_work_mem = '1GB'")
-                for statement in statements:
-                    c.execute(statement)
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs if job]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
+def _index_building(c) -> None:
+    """Room to sort, for the index builds and vacuums run side by side."""
+    c.execute("SET maintenance_work_mem = '1GB'")
 
 
 def seed(t: db.Target, *, items: int, days: int, open_n: int, now: datetime, say=print) -> dict:
@@ -471,12 +448,13 @@ def seed(t: db.Target, *, items: int, days: int, open_n: int, now: datetime, say
     for table, definition in indexes:
         by_table.setdefault(table, []).append(definition)
     # Two connections: the item table's indexes on one, the others on the other.
-    _run_parallel(t.url, [by_table.get("allocation_workitem", []),
-                          [d for tb, ds in by_table.items() if tb != "allocation_workitem" for d in ds]])
+    db.side_by_side(t.url, [by_table.get("allocation_workitem", []),
+                            [d for tb, ds in by_table.items() if tb != "allocation_workitem" for d in ds]],
+                    session=_index_building)
     phase("index_s")
-    _run_parallel(t.url, [["VACUUM ANALYZE allocation_workitem", "VACUUM ANALYZE allocation_slaclock"],
-                          ["VACUUM ANALYZE allocation_workitemevent", "VACUUM ANALYZE allocation_presencechange",
-                           "ANALYZE"]])
+    db.side_by_side(t.url, [["VACUUM ANALYZE allocation_workitem", "VACUUM ANALYZE allocation_slaclock"],
+                            ["VACUUM ANALYZE allocation_workitemevent", "VACUUM ANALYZE allocation_presencechange",
+                             "ANALYZE"]], session=_index_building)
     phase("vacuum_s")
     with db.connect(t.url) as c:
         rows = {tb: c.execute(db.sql.SQL("SELECT count(*) FROM {}").format(db.sql.Identifier(tb))).fetchone()[0]

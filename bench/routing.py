@@ -26,14 +26,12 @@ from pg_stat_user_tables.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import multiprocessing as mp
 import os
 import statistics
 import sys
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -295,47 +293,21 @@ SELECT w.id AS item_id, w.queue_id, w.routing_step, w.step_entered_at, w.start_b
 
 
 def _loading(c) -> None:
-    """A loading session: no waiting on the WAL, room to sort, and no per-row foreign-key
-    triggers where the server allows it (superuser; the rows are consistent by construction)."""
-    c.execute("SET synchronous_commit = off")
+    """A loading session (db.loading_session) with room to sort for the index builds."""
+    db.loading_session(c)
     c.execute("SET maintenance_work_mem = '256MB'")
-    with contextlib.suppress(db.psycopg.errors.InsufficientPrivilege):
-        c.execute("SET session_replication_role = replica")
-
-
-def _side_by_side(url: str, jobs: list[list[tuple[str, dict | None]]]) -> None:
-    """Each list of (statement, parameters) on a connection of its own, the lists at once
-    (2 cores: two loads, or two index builds, side by side)."""
-    errors: list[BaseException] = []
-
-    def run(statements: list[tuple[str, dict | None]]) -> None:
-        try:
-            with db.connect(url) as c:
-                _loading(c)
-                for statement, params in statements:
-                    c.execute(statement, params)
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs if job]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
 
 
 def _load(url: str, statement: str, *, first: int, n: int, now: datetime, span: timedelta, chunk: int) -> None:
     """Rows g = first … first+n-1 in chunks, the chunks dealt to two connections."""
     chunks = [(statement, {"first": lo, "last": min(first + n - 1, lo + chunk - 1), "now": now, "span": span})
               for lo in range(first, first + n, chunk)]
-    _side_by_side(url, [chunks[0::2], chunks[1::2]])
+    db.side_by_side(url, [chunks[0::2], chunks[1::2]], session=_loading)
 
 
 def _build(url: str, indexes: list[str]) -> None:
     """The dropped indexes again, dealt to two connections."""
-    _side_by_side(url, [[(d, None) for d in indexes[0::2]], [(d, None) for d in indexes[1::2]]])
+    db.side_by_side(url, [indexes[0::2], indexes[1::2]], session=_loading)
 
 
 def _sizes(c) -> dict:
