@@ -33,7 +33,6 @@ import os
 import statistics
 import sys
 import time
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +41,7 @@ sys.path.insert(0, str(BENCH))
 
 import alloc  # noqa: E402
 import db  # noqa: E402
+import pass_timing  # noqa: E402
 import sla_scan  # noqa: E402
 
 TIME_TARGET_S = 2.0      # per pass, at every history size
@@ -429,7 +429,7 @@ def _verify(aux, res, now: datetime, due: int) -> dict:
 
 
 def _phase_label(phase: str, sql: str) -> str:
-    return f"{phase}: {sla_scan._label(sql)}"
+    return f"{phase}: {pass_timing.statement_kind(sql)}"
 
 
 def worker(env: dict, url: str, now_iso: str, due: int, passes: int, results) -> None:
@@ -463,88 +463,31 @@ def worker(env: dict, url: str, now_iso: str, due: int, passes: int, results) ->
             plan_s[0] += time.perf_counter() - t
 
     routing.plan = timed_plan
-    per_sql: dict[str, list] = defaultdict(lambda: [0, 0.0])
 
-    def timed(execute, sql, params, many, context):
-        t = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            e = per_sql[_phase_label(phase[0], sql)]
-            e[0] += 1
-            e[1] += time.perf_counter() - t
+    def advance():
+        return routing_service.routing_advance(now=now)
 
     try:
         with psycopg.connect(url, autocommit=True) as aux:
-            connection.ensure_connection()
-            raw_commit = connection._commit
-
-            def timed_commit():   # commits are not statements: timed like in alloc.py
-                t = time.perf_counter()
-                try:
-                    return raw_commit()
-                finally:
-                    e = per_sql["COMMIT"]
-                    e[0] += 1
-                    e[1] += time.perf_counter() - t
-
-            connection._commit = timed_commit
-            with connection.cursor() as c:
-                c.execute("SELECT pg_backend_pid()")
-                backend = c.fetchone()[0]
+            timer = pass_timing.PassTimer(connection, aux, read_tables=READ_TABLES,
+                                          kind_of=lambda sql: _phase_label(phase[0], sql))
             for n in range(passes + 1):
                 restore_s = _restore(aux)
                 plan_s[0] = 0.0
-                per_sql.clear()
-                sla_scan._flush(aux)
-                time.sleep(0.3)
-                before = sla_scan._stats(aux)
-                cpu0 = (alloc.proc_cpu_s(os.getpid()), alloc.proc_cpu_s(backend), alloc.machine_cpu_s())
-                load = os.getloadavg()[0]
-                with connection.execute_wrapper(timed):
-                    t0 = time.perf_counter()
-                    res = routing_service.routing_advance(now=now)
-                    seconds = time.perf_counter() - t0
-                cpu1 = (alloc.proc_cpu_s(os.getpid()), alloc.proc_cpu_s(backend), alloc.machine_cpu_s())
-                with connection.cursor() as c:
-                    sla_scan._flush(c)
-                time.sleep(0.5)
-                read = db.counters_diff(before, sla_scan._stats(aux), sla_scan._COLS)
+                measured = timer.measure(advance)
+                res = measured.result
                 check = _verify(aux, res, now, due)
-                cpu = {}
-                if None not in cpu0 and None not in cpu1:
-                    py, pg, total = (b - a for a, b in zip(cpu0, cpu1, strict=True))
-                    cpu = {"python_s": round(py, 2), "postgres_s": round(pg, 2),
-                           "other_s": round(total - py - pg, 2), "wall_s": round(seconds, 2)}
+                read = measured.fields["table_stats"]
                 out["passes"].append({
-                    "warmup": n == 0, "seconds": round(seconds, 3), "plan_s": round(plan_s[0], 3),
-                    "enter_s": round(seconds - plan_s[0], 3), "entered": res.moved,
+                    "warmup": n == 0, **measured.fields, "plan_s": round(plan_s[0], 3),
+                    "enter_s": round(measured.seconds - plan_s[0], 3), "entered": res.moved,
                     "steps_entered": len(res.entered), "skipped": res.skipped,
-                    "statements": sum(v[0] for k, v in per_sql.items() if k != "COMMIT"),
-                    "commits": per_sql["COMMIT"][0], "sql_roundtrip_s": round(sum(v[1] for v in per_sql.values()), 3),
-                    "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0) + read.get(tb, {}).get("idx_tup_fetch", 0)
-                                  for tb in READ_TABLES},
                     "seq_scans": {tb: d["seq_scan"] for tb, d in read.items() if d["seq_scan"]},
-                    "rows_read_all_tables": sum(d["seq_tup_read"] + d["idx_tup_fetch"] for d in read.values()),
-                    "table_stats": read, "cpu": cpu, "loadavg_1m": round(load, 2), "restore_s": round(restore_s, 2),
-                    "check": check,
-                    "per_statement": {k: {"count": v[0], "ms": round(v[1] * 1000, 1)}
-                                      for k, v in sorted(per_sql.items(), key=lambda kv: -kv[1][1])},
+                    "restore_s": round(restore_s, 2), "check": check,
                 })
             # Nothing due: the fixed cost of a pass (every minute when nothing waited long enough).
-            sla_scan._flush(aux)
-            time.sleep(0.3)
-            before = sla_scan._stats(aux)
-            t0 = time.perf_counter()
-            res = routing_service.routing_advance(now=now)
-            idle = time.perf_counter() - t0
-            with connection.cursor() as c:
-                sla_scan._flush(c)
-            time.sleep(0.5)
-            read = db.counters_diff(before, sla_scan._stats(aux), sla_scan._COLS)
-            out["idle_pass"] = {"seconds": round(idle, 4), "entered": res.moved,
-                                "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0)
-                                              + read.get(tb, {}).get("idx_tup_fetch", 0) for tb in READ_TABLES}}
+            idle = timer.measure_idle(advance)
+            out["idle_pass"] = {**idle.fields, "entered": idle.result.moved}
             # The plan's reads as the service builds them, on the restored state: the
             # first waited step, the backlog step and the no-agent step (rolled back).
             _restore(aux)

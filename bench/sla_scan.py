@@ -32,7 +32,6 @@ import os
 import statistics
 import sys
 import time
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 import alloc  # noqa: E402
 import db  # noqa: E402
+import pass_timing  # noqa: E402
 
 REPO = BENCH.parent
 TIME_TARGET_S = 2.0      # per pass, at every history size
@@ -404,12 +404,6 @@ UPDATE allocation_slaclock k SET next_threshold = d.next_threshold, next_alert_a
    AND (k.next_threshold, k.next_alert_at) IS DISTINCT FROM (d.next_threshold, d.next_alert_at);
 """
 
-STATS = """
-SELECT relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0),
-       n_tup_ins, n_tup_upd, n_tup_del
-  FROM pg_stat_user_tables
-"""
-_COLS = ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd", "n_tup_del")
 READ_TABLES = ("allocation_slaclock", "allocation_workitem")
 
 
@@ -420,17 +414,6 @@ def _restore(aux, now: datetime) -> None:
     for statement in RESTORE.strip().rstrip(";").split(";\n"):
         aux.execute(statement, {"now": now})
     aux.execute("VACUUM allocation_slaclock, allocation_slaalert, wfo_notification")
-
-
-def _stats(aux) -> dict:
-    aux.execute("SELECT pg_stat_clear_snapshot()")
-    return {r[0]: dict(zip(_COLS, r[1:], strict=True)) for r in aux.execute(STATS).fetchall()}
-
-
-def _flush(cursor_or_conn) -> None:
-    """PostgreSQL 15 flushes a backend's table counters when it goes idle, at most once a
-    second unless asked: ask, then give it a moment."""
-    cursor_or_conn.execute("SELECT pg_stat_force_next_flush()")
 
 
 def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
@@ -471,13 +454,6 @@ def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
             "emails": outbox, "warnings_deferred": res.warnings_deferred}
 
 
-def _label(sql: str) -> str:
-    s = sql.lstrip()
-    if s.startswith("SAVEPOINT") or s.startswith("RELEASE"):
-        return "SAVEPOINT/RELEASE"
-    return alloc._label(s)
-
-
 def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, results) -> None:
     """In a Django process: one untimed warm-up pass, `passes` timed ones (each on the
     restored state), one pass with nothing due, and EXPLAIN ANALYZE of the scan query."""
@@ -506,88 +482,28 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             email_s[0] += time.perf_counter() - t
 
     sla_alerts.sla_alert_emails_send = timed_send
-    per_sql: dict[str, list] = defaultdict(lambda: [0, 0.0])
 
-    def timed(execute, sql, params, many, context):
-        t = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            e = per_sql[_label(sql)]
-            e[0] += 1
-            e[1] += time.perf_counter() - t
+    def scan():
+        return sla_alerts.sla_alerts_raise(now=now, batch_size=BATCH)
 
     try:
         with psycopg.connect(url, autocommit=True) as aux:
-            connection.ensure_connection()
-            raw_commit = connection._commit
-
-            def timed_commit():   # commits are not statements: timed like in alloc.py
-                t = time.perf_counter()
-                try:
-                    return raw_commit()
-                finally:
-                    e = per_sql["COMMIT"]
-                    e[0] += 1
-                    e[1] += time.perf_counter() - t
-
-            connection._commit = timed_commit
-            with connection.cursor() as c:
-                c.execute("SELECT pg_backend_pid()")
-                backend = c.fetchone()[0]
+            timer = pass_timing.PassTimer(connection, aux, read_tables=READ_TABLES)
             for n in range(passes + 1):
                 _restore(aux, now)
                 mail.outbox = []
                 email_s[0] = 0.0
-                per_sql.clear()
-                _flush(aux)
-                time.sleep(0.3)
-                before = _stats(aux)
-                cpu0 = (alloc.proc_cpu_s(os.getpid()), alloc.proc_cpu_s(backend), alloc.machine_cpu_s())
-                load = os.getloadavg()[0]
-                with connection.execute_wrapper(timed):
-                    t0 = time.perf_counter()
-                    res = sla_alerts.sla_alerts_raise(now=now, batch_size=BATCH)
-                    seconds = time.perf_counter() - t0
-                cpu1 = (alloc.proc_cpu_s(os.getpid()), alloc.proc_cpu_s(backend), alloc.machine_cpu_s())
-                with connection.cursor() as c:
-                    _flush(c)
-                time.sleep(0.5)
-                read = db.counters_diff(before, _stats(aux), _COLS)
+                measured = timer.measure(scan)
+                res = measured.result
                 check = _verify(aux, res, len(mail.outbox), now, crossing)
-                cpu = {}
-                if None not in cpu0 and None not in cpu1:
-                    py, pg, total = (b - a for a, b in zip(cpu0, cpu1, strict=True))
-                    cpu = {"python_s": round(py, 2), "postgres_s": round(pg, 2),
-                           "other_s": round(total - py - pg, 2), "wall_s": round(seconds, 2)}
-                statements = sum(v[0] for k, v in per_sql.items() if k != "COMMIT")
-                db_s = sum(v[1] for v in per_sql.values())
                 out["passes"].append({
-                    "warmup": n == 0, "seconds": round(seconds, 3), "email_s": round(email_s[0], 3),
-                    "raise_s": round(seconds - email_s[0], 3), "clocks_read": res.clocks_read,
-                    "alerts_raised": len(res.alerts_raised), "emails_sent": res.emails_sent,
-                    "statements": statements, "commits": per_sql["COMMIT"][0], "sql_roundtrip_s": round(db_s, 3),
-                    "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0) + read.get(tb, {}).get("idx_tup_fetch", 0)
-                                  for tb in READ_TABLES},
-                    "rows_read_all_tables": sum(d["seq_tup_read"] + d["idx_tup_fetch"] for d in read.values()),
-                    "table_stats": read, "cpu": cpu, "loadavg_1m": round(load, 2), "check": check,
-                    "per_statement": {k: {"count": v[0], "ms": round(v[1] * 1000, 1)}
-                                      for k, v in sorted(per_sql.items(), key=lambda kv: -kv[1][1])},
+                    "warmup": n == 0, **measured.fields, "email_s": round(email_s[0], 3),
+                    "raise_s": round(measured.seconds - email_s[0], 3), "clocks_read": res.clocks_read,
+                    "alerts_raised": len(res.alerts_raised), "emails_sent": res.emails_sent, "check": check,
                 })
             # Nothing due: the fixed cost of a pass (the every-minute case).
-            _flush(aux)
-            time.sleep(0.3)
-            before = _stats(aux)
-            t0 = time.perf_counter()
-            res = sla_alerts.sla_alerts_raise(now=now, batch_size=BATCH)
-            idle = time.perf_counter() - t0
-            with connection.cursor() as c:
-                _flush(c)
-            time.sleep(0.5)
-            read = db.counters_diff(before, _stats(aux), _COLS)
-            out["idle_pass"] = {"seconds": round(idle, 4), "clocks_read": res.clocks_read,
-                                "rows_read": {tb: read.get(tb, {}).get("seq_tup_read", 0)
-                                              + read.get(tb, {}).get("idx_tup_fetch", 0) for tb in READ_TABLES}}
+            idle = timer.measure_idle(scan)
+            out["idle_pass"] = {**idle.fields, "clocks_read": idle.result.clocks_read}
             # The scan's clock query as the service builds it, on the restored state (rolled back).
             _restore(aux, now)
             with transaction.atomic():
