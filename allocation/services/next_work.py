@@ -38,7 +38,6 @@ from allocation.lock_objects import agents_lock
 from allocation.models import (
     FIRST_STEP,
     LAST_STEP,
-    AdmissionRequirement,
     AdmissionTeam,
     AgentProfile,
     AgentSkill,
@@ -48,6 +47,9 @@ from allocation.models import (
     ItemStatus,
     Presence,
     Queue,
+    QueueSkill,
+    RoutingStep,
+    StepSkill,
     WorkItem,
     WorkItemEvent,
 )
@@ -73,10 +75,10 @@ WIDEST_WINDOW = 4096
 READY_CTES = f"""
 agent AS (
     SELECT a.user_id, a.team_id, a.capacity, a.presence,
-           (SELECT count(*) FROM {ITEM_TABLE} AS h
+           (SELECT count(*) FROM {ITEM_TABLE} h
              WHERE h.assignee_id = a.user_id
                AND h.status IN ('{ItemStatus.ASSIGNED}', '{ItemStatus.IN_PROGRESS}')) AS held
-      FROM {AgentProfile._meta.db_table} AS a
+      FROM {AgentProfile._meta.db_table} a
      WHERE a.user_id = %(agent)s
        FOR UPDATE OF a
 ),
@@ -86,25 +88,34 @@ ready AS (
 # Every position after the first, as SQL rows: (2),(3),…
 LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
 ELIGIBLE_CTES = f"""
-unmet AS (
-    -- The steps (queue, position) with a requirement (r) the agent does not meet: the
-    -- skill (k) missing, or below the minimum.
-    SELECT DISTINCT r.queue_id, r.position
-      FROM {AdmissionRequirement._meta.db_table} AS r
-      CROSS JOIN ready
-      LEFT JOIN {AgentSkill._meta.db_table} AS k ON k.agent_id = ready.user_id AND k.skill_id = r.skill_id
-     WHERE k.proficiency IS NULL OR k.proficiency < r.min_proficiency
+deficit AS (
+    -- The queues' own requirements (step 1's) the agent does not meet: the skill (k)
+    -- missing, or below the minimum. A few rows, read once.
+    SELECT qs.queue_id, qs.skill_id
+      FROM {QueueSkill._meta.db_table} qs
+      LEFT JOIN {AgentSkill._meta.db_table} k ON k.agent_id = %(agent)s AND k.skill_id = qs.skill_id
+     WHERE coalesce(k.proficiency, 0) < qs.min_proficiency
 ),
 eligible AS (
     -- The queues the agent may take from, each with the first step that admits it: it
-    -- may receive the items that reached that step or a later one. The team is a value
-    -- (an InitPlan), not a join: pushed into each branch of the view, it reads the team's
-    -- rows through their indexes rather than the view whole.
+    -- may receive the items that reached that step or a later one. A step (s; none for
+    -- step 1) admits the team's agent who meets its requirements — the queue's, less the
+    -- skills the step changes (c), plus those the step requires — as the view
+    -- allocation_admission_requirement lists them; judged here only for the team's steps,
+    -- from the deficit, rather than by reading that view whole (600 rows for 200 queues
+    -- with two steps each: a millisecond a call). The team is a value (an InitPlan), not
+    -- a join: pushed into each branch of the admission view, it reads the team's rows
+    -- through their indexes.
     SELECT a.queue_id, min(a.position) AS first_step
-      FROM {AdmissionTeam._meta.db_table} AS a
-      JOIN {Queue._meta.db_table} AS q ON q.id = a.queue_id
+      FROM {AdmissionTeam._meta.db_table} a
+      JOIN {Queue._meta.db_table} q ON q.id = a.queue_id
+      LEFT JOIN {RoutingStep._meta.db_table} s ON s.queue_id = a.queue_id AND s.position = a.position
      WHERE a.team_id = (SELECT team_id FROM ready) AND q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
-       AND NOT EXISTS (SELECT FROM unmet AS u WHERE u.queue_id = a.queue_id AND u.position = a.position)
+       AND NOT EXISTS (SELECT FROM deficit AS d WHERE d.queue_id = a.queue_id AND NOT EXISTS
+                       (SELECT FROM {StepSkill._meta.db_table} c WHERE c.step_id = s.id AND c.skill_id = d.skill_id))
+       AND NOT EXISTS (SELECT FROM {StepSkill._meta.db_table} c
+                        LEFT JOIN {AgentSkill._meta.db_table} k ON k.agent_id = %(agent)s AND k.skill_id = c.skill_id
+                       WHERE c.step_id = s.id AND coalesce(k.proficiency, 0) < c.min_proficiency)
      GROUP BY a.queue_id
 )"""
 
@@ -113,7 +124,7 @@ WITH {READY_CTES},
 follow_up AS (
     -- Found here, given back by _follow_up_take: its SLA pause ends as it moves.
     SELECT w.id
-      FROM {ITEM_TABLE} AS w
+      FROM {ITEM_TABLE} w
       JOIN ready ON w.assignee_id = ready.user_id
      WHERE w.status = '{ItemStatus.PENDED}' AND w.pended_until <= %(now)s
      ORDER BY w.pended_until, w.id
@@ -150,17 +161,17 @@ heads AS (
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
            ) AS head
-     WHERE NOT EXISTS (SELECT 1 FROM follow_up)
+     WHERE NOT EXISTS (SELECT FROM follow_up)
 ),
 candidates AS (
     SELECT id FROM heads ORDER BY start_by, priority DESC, received_at, id LIMIT __WINDOW__
 ),
 next_best AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.updated_at AS was
-      FROM {ITEM_TABLE} AS w
+      FROM {ITEM_TABLE} w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
        -- Not one the agent handed back a moment ago (a release, a push rejection).
-       AND NOT EXISTS (SELECT 1 FROM {CoolOff._meta.db_table} AS c
+       AND NOT EXISTS (SELECT FROM {CoolOff._meta.db_table} c
                         WHERE c.item_id = w.id AND c.agent_id = %(agent)s AND c.until > %(now)s)
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
      LIMIT 1
@@ -171,7 +182,7 @@ t AS (
     SELECT GREATEST(clock_timestamp(), was) AS at FROM next_best
 ),
 moved AS (
-    UPDATE {ITEM_TABLE} AS w
+    UPDATE {ITEM_TABLE} w
        SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = t.at,
            updated_at = t.at, assigned_by_id = NULL
       FROM next_best AS picked, t
@@ -197,14 +208,14 @@ logged AS (
 ),
 stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
-     WHERE user_id = %(agent)s AND EXISTS (SELECT 1 FROM moved)
+     WHERE user_id = %(agent)s AND EXISTS (SELECT FROM moved)
 )
 SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM heads),
        (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
        {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved AS m ON true
-  LEFT JOIN {Queue._meta.db_table} AS q ON q.id = m.queue_id
+  LEFT JOIN {Queue._meta.db_table} q ON q.id = m.queue_id
 """
 
 

@@ -3,6 +3,7 @@ turning a returned row back into a model instance, so callers get a normal WorkI
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -22,19 +23,25 @@ ITEM_COLUMNS = [
 ]
 _ITEM_FIELDS = [next(f for f in WorkItem._meta.concrete_fields if f.column == column) for column in ITEM_COLUMNS]
 _QUEUE_FIELDS = [Queue._meta.get_field(name) for name in ("id", "code", "name", "outcomes")]
-QUEUE_COLUMNS = ", ".join(f"q.{field.column} AS queue_{field.column}" for field in _QUEUE_FIELDS)
+# Read by position (item_from_row), so unnamed.
+QUEUE_COLUMNS = ", ".join(f"q.{field.column}" for field in _QUEUE_FIELDS)
 
 # psycopg caches the conversion of a statement's text (placeholders to $n) only up to 4096
 # bytes; a longer one is re-scanned on every call. The hot statements are written readably
 # and sent compacted: comments dropped, runs of whitespace made one space.
 _COMMENT = re.compile(r"--[^\n]*")
+_LITERAL = re.compile(r"('[^']*')")
+_SPACED_PUNCTUATION = re.compile(r" ?([(),=<>]) ?")
 PSYCOPG_CACHED_STATEMENT_LENGTH = 4096  # psycopg._queries.MAX_CACHED_STATEMENT_LENGTH; a test checks ours fit
 
 
 def compact_sql(sql: str) -> str:
-    """`sql` without comments and with whitespace runs collapsed. Only for our own SQL: it
-    assumes no string literal holds '--' or significant runs of whitespace."""
-    return " ".join(_COMMENT.sub("", sql).split())
+    """`sql` without comments, whitespace runs collapsed, and no space beside a bracket,
+    comma or comparison outside string literals. Only for our own SQL: it assumes no
+    string literal holds '--', a quote or significant runs of whitespace."""
+    parts = _LITERAL.split(" ".join(_COMMENT.sub("", sql).split()))
+    return "".join(part if is_literal else _SPACED_PUNCTUATION.sub(r"\1", part)
+                   for part, is_literal in zip(parts, itertools.cycle((False, True))))
 
 
 def returning_item(alias: str) -> str:

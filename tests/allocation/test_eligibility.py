@@ -186,11 +186,11 @@ def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | N
 
 
 def test_the_ctes_probed_are_get_nexts_own():
-    """The test below runs get-next's `agent`, `ready`, `unmet` and `eligible` on their
+    """The test below runs get-next's `agent`, `ready`, `deficit` and `eligible` on their
     own: the very text every variant of the statement sends."""
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
-        assert sql.startswith(f"WITH {compact_sql(READY_CTES)}, ")
-        assert f", {compact_sql(ELIGIBLE_CTES)}, reads AS (" in sql
+        assert sql.startswith(compact_sql(f"WITH {READY_CTES}, "))
+        assert compact_sql(f", {ELIGIBLE_CTES}, reads AS (") in sql
 
 
 @pytest.mark.parametrize("seed", ORGANISATIONS)
