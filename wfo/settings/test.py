@@ -27,7 +27,9 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.l
 EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=None)  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
-# Workers started by tests consume this run's own queue (they inherit the variable), so two
-# runs sharing one Redis never take, or purge, each other's tasks.
-os.environ.setdefault("WFO_TEST_TASK_QUEUE", f"tests-{os.getpid()}")
-CELERY_TASK_DEFAULT_QUEUE = os.environ["WFO_TEST_TASK_QUEUE"]
+# Workers started by tests consume this run's own queue (they inherit the variables), so two
+# runs sharing one Redis never take, or purge, each other's tasks — nor two processes of one
+# run (`make test` runs the suite on two, PYTEST_XDIST_WORKER naming each; the processes
+# inherit the run's id from the one that started them).
+_RUN = os.environ.setdefault("WFO_TEST_RUN", str(os.getpid()))
+CELERY_TASK_DEFAULT_QUEUE = f"tests-{_RUN}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
