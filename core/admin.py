@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
@@ -12,6 +14,38 @@ from core.models import ChangeRecord, WorkerHeartbeat
 admin.site.site_header = "WFO Portal administration"
 admin.site.site_title = "WFO Portal administration"
 admin.site.index_title = "Configuration and records"
+
+
+
+class TamperProofAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget re-renders a refused value by looking it up as the
+    target's key: a crafted one ("x") raised there, a 500 instead of the form's own error.
+    Values that cannot be such a key are left out of that lookup (the field still refuses
+    them, with its message)."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(remote.field_name)
+        return super().optgroups(name, [v for v in value if _is_value_of(target, v)], attr)
+
+
+def _is_value_of(field, value) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class TamperProofAutocomplete:
+    """For a ModelAdmin or inline with `autocomplete_fields`: their widget is
+    TamperProofAutocompleteSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TamperProofAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 # A worker that missed this many beats in a row is reported as not alive.
 MISSED_BEATS_BEFORE_DEAD = 3

@@ -40,6 +40,7 @@ from allocation.models import (
     WorkItemEvent,
 )
 from allocation.transitions import CANCEL_PERMISSION, REASSIGN_PERMISSION
+from core.admin import TamperProofAutocomplete
 from core.exceptions import DomainError
 from core.pagination import EstimatedCountPaginator
 
@@ -97,7 +98,7 @@ class TeamAdmin(admin.ModelAdmin):
         return team.queue_count
 
 
-class QueueSkillInline(admin.TabularInline):
+class QueueSkillInline(TamperProofAutocomplete, admin.TabularInline):
     model = QueueSkill
     extra = 1
     autocomplete_fields = ["skill"]
@@ -169,7 +170,7 @@ class QueueAdmin(admin.ModelAdmin):
         )
 
 
-class AgentSkillInline(admin.TabularInline):
+class AgentSkillInline(TamperProofAutocomplete, admin.TabularInline):
     model = AgentSkill
     extra = 1
     autocomplete_fields = ["skill"]
@@ -198,7 +199,7 @@ def _presence_action(presence: Presence) -> Callable:
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin):
+class AgentProfileAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     """Team, capacity and skills are configuration. Presence is state with a history, so
     it changes only through the service (the actions below), never through the form."""
 
@@ -474,7 +475,7 @@ class SourceBindingInline(admin.TabularInline):
 
 
 @admin.register(SourceBinding)
-class SourceBindingAdmin(admin.ModelAdmin):
+class SourceBindingAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     list_display = ["source", "user"]
     list_select_related = ["user"]
     search_fields = ["source", "user__username"]

@@ -20,6 +20,7 @@ from allocation.models import BusinessCalendar, Holiday, SlaAlert, SlaPolicy, Wo
 from allocation.services.calendars import calendar_holidays_load, supported_countries
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
+from core.admin import TamperProofAutocomplete
 from core.exceptions import InvalidInput
 from core.forms import form_errors_from
 
@@ -138,7 +139,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     list_display = ["queue", "priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
     list_filter = ["calendar", "pause_when_pended"]
     search_fields = ["queue__name", "queue__code"]

@@ -450,3 +450,39 @@ def test_admin_creates_a_token_for_an_integration_user(staff):
     token = Token.objects.get(user=integration)
     changelist = staff.client.get(_url("authtoken_tokenproxy_changelist"))
     assert token.key in changelist.content.decode()
+
+
+@pytest.mark.parametrize(("page", "field"), [
+    ("allocation_queue_change", "skill_requirements-0-skill"),
+    ("allocation_agentprofile_change", "skill_levels-0-skill"),
+    ("allocation_agentprofile_add", "user"),
+    ("allocation_sourcebinding_add", "user"),
+    ("allocation_slapolicy_add", "queue"),
+])
+@pytest.mark.parametrize("crafted", ["x", "1.5", "-", "9" * 30])
+def test_a_crafted_autocomplete_value_is_refused_on_the_form_not_a_500(staff, world, page, field, crafted):
+    """Every autocomplete field of the admin, main form and inline, sent what no id is."""
+    objects = {"allocation_queue_change": world.queue, "allocation_agentprofile_change": world.agent}
+    url = _url(page, *([objects[page].pk] if page in objects else []))
+    shown = staff.client.get(url)
+    data = {}
+    for inline in shown.context["inline_admin_formsets"]:
+        formset = inline.formset
+        saved = formset.initial_form_count()
+        data[f"{formset.prefix}-TOTAL_FORMS"] = str(saved + int(field.startswith(formset.prefix)))
+        data[f"{formset.prefix}-INITIAL_FORMS"] = str(saved)
+        for form in formset.initial_forms:
+            data |= {form.add_prefix(name): value for name, value in form.initial.items() if value is not None}
+            data[form.add_prefix(formset.model._meta.pk.name)] = form.instance.pk
+    data |= {name: value for name, value in shown.context["adminform"].form.initial.items()
+             if value is not None and not isinstance(value, list | dict)}
+    data[field] = crafted
+
+    answer = staff.client.post(url, data)
+
+    assert answer.status_code == 200
+    errors = dict(answer.context["adminform"].form.errors)
+    for inline in answer.context["inline_admin_formsets"]:
+        for form in inline.formset.forms:
+            errors |= {form.add_prefix(name): messages for name, messages in form.errors.items()}
+    assert "Select a valid choice" in " ".join(errors.get(field, [])), errors
