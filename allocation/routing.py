@@ -439,8 +439,17 @@ def overflow_cycle(queue_id: int, target_id: int, *, targets: Mapping[int, set[i
     return [queue_id, *path] if walk(target_id) else None
 
 
+# Taken by a check of overflow steps and held to the end of its transaction (an admin save
+# is one): two saves at once (A → B and B → A) are checked one after the other, the second
+# seeing the first's steps, so together they cannot make the loop each alone would refuse.
+OVERFLOW_CHECK_LOCK = 0x0F10_0001
+
+
 def overflow_targets(*, excluding_queue: int) -> dict[int, set[int]]:
-    """Every queue's overflow targets (queue id → target ids) except `excluding_queue`'s."""
+    """Every queue's overflow targets (queue id → target ids) except `excluding_queue`'s,
+    read under OVERFLOW_CHECK_LOCK."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OVERFLOW_CHECK_LOCK])
     targets: dict[int, set[int]] = {}
     for queue_id, target_id in RoutingStep.objects.filter(action=StepAction.OVERFLOW).exclude(
         queue_id=excluding_queue

@@ -173,6 +173,50 @@ def test_an_overflow_back_to_the_queue_is_refused_in_queue_names(admin_client):
     assert not chargebacks.routing_steps.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_overflow_checks_at_once_run_one_after_the_other():
+    """Admins saving A → B and B → A at once: the second check waits for the first save to
+    commit and sees its step, so it refuses the loop (each alone would pass)."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from allocation import routing
+
+    a, b = factories.QueueFactory(name="A"), factories.QueueFactory(name="B")
+    first_saved, first_may_commit, second = threading.Event(), threading.Event(), {}
+
+    def first_admin():
+        try:
+            with transaction.atomic():
+                routing.overflow_targets(excluding_queue=a.pk)
+                factories.RoutingStepFactory(queue=a, overflow_queue=b)
+                first_saved.set()
+                first_may_commit.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def second_admin():
+        try:
+            with transaction.atomic():
+                second["targets"] = routing.overflow_targets(excluding_queue=b.pk)
+        finally:
+            connections.close_all()
+
+    one = threading.Thread(target=first_admin)
+    one.start()
+    assert first_saved.wait(timeout=30)
+    two = threading.Thread(target=second_admin)
+    two.start()
+    two.join(timeout=0.5)  # still waiting for the first save (with the lock); let it commit
+    first_may_commit.set()
+    one.join()
+    two.join()
+
+    assert second["targets"] == {a.pk: {b.pk}}
+    assert routing.overflow_cycle(b.pk, a.pk, targets=second["targets"]) == [b.pk, a.pk, b.pk]
+
+
 def test_a_loop_through_three_queues_is_refused(admin_client):
     fraud, chargebacks, disputes = (factories.QueueFactory(name=name) for name in ["Fraud", "Chargebacks", "Disputes"])
     factories.RoutingStepFactory(queue=chargebacks, overflow_queue=disputes)
