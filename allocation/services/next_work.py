@@ -69,6 +69,8 @@ FIRST_HEADS_PER_QUEUE = 2
 FIRST_WINDOW = 8
 WIDEST_WINDOW = 4096
 
+# The statement's tables are aliased without AS, and it is sent compacted (rows.compact_sql):
+# every variant must stay within psycopg's cached length (a test checks).
 # The rule (eligibility.py states it) in the statement's terms: `agent` and whether it is
 # `ready` (available, with room); the queues it is `eligible` for, by team and skills, while
 # ready. Named so tests/allocation/test_eligibility.py can run them alone, as they are sent.
