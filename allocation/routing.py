@@ -39,10 +39,9 @@ Where it is said: what each step admits — in Python here (`admissions`), in SQ
 views of migration allocation 0016 (the eligibility querysets read them; get-next reads
 the teams' view and judges skills from the queue's deficit and the step's changes, in
 services/next_work.py, for speed); tests/allocation/test_eligibility.py holds them all to
-the same answers. Which items are
-due — `plan` (a WAITED step's in one statement with every other's, `_WAITED`; a backlog
-or no-agent step's in `items_due`), read by the preview and the job alike. The job is
-services/routing.py's.
+the same answers. Which items are due — `plan` (a WAITED step's in one statement with
+every other's, `_WAITED`; a backlog or no-agent step's in `items_due`), read by the
+preview and the job alike. The job is services/routing.py's.
 """
 
 from __future__ import annotations

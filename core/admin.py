@@ -16,7 +16,6 @@ admin.site.site_title = "WFO Portal administration"
 admin.site.index_title = "Configuration and records"
 
 
-
 class TamperProofAutocompleteSelect(AutocompleteSelect):
     """Django's autocomplete widget re-renders a refused value by looking it up as the
     target's key: a crafted one ("x") raised there, a 500 instead of the form's own error.

@@ -452,6 +452,19 @@ def test_admin_creates_a_token_for_an_integration_user(staff):
     assert token.key in changelist.content.decode()
 
 
+def test_every_admin_with_autocomplete_fields_uses_the_tamper_proof_widget():
+    """The test below sends crafted values to the autocomplete fields there are today; this
+    one makes a new admin or inline with autocomplete fields take the same widget."""
+    from core.admin import TamperProofAutocomplete
+
+    admins = [*django_admin.site._registry.values()]
+    admins += [inline for model_admin in list(admins) for inline in model_admin.inlines]
+    lacking = [admin for admin in admins if getattr(admin, "autocomplete_fields", ())
+               and not isinstance(admin, TamperProofAutocomplete)
+               and not (isinstance(admin, type) and issubclass(admin, TamperProofAutocomplete))]
+    assert lacking == []
+
+
 @pytest.mark.parametrize(("page", "field"), [
     ("allocation_queue_change", "skill_requirements-0-skill"),
     ("allocation_agentprofile_change", "skill_levels-0-skill"),
