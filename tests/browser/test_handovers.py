@@ -43,7 +43,7 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     # Away at lunch: the button says why before any click, and `n` posts nothing.
     page = open_page(agent.user)
     page.goto("/work/")
-    page.get_by_label("Away").check()
+    page.get_by_role("radio", name="Away", exact=True).check()
     presence_switch_ready(page, "away")
     page.get_by_label("Why?").select_option("Lunch")
     presence_switch_ready(page, "away (Lunch)")
@@ -57,7 +57,7 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     assert not WorkItem.objects.filter(assignee_id=agent.pk).exists()
 
     # Back: the button comes alive in place; the agent takes the first item and releases it.
-    page.get_by_label("Available").check()
+    page.get_by_role("radio", name="Available", exact=True).check()
     presence_switch_ready(page, "available")
     expect(get_next).to_be_enabled()
     get_next.click()
@@ -112,6 +112,6 @@ def test_an_agent_and_a_supervisor_hand_work_over(open_page, desk, screenshot):
     phone = open_page(agent.user, width=390, height=844)
     phone.goto("/work/")
     screenshot(phone, "inbox-handovers-390")
-    phone.get_by_label("Away").check()
+    phone.get_by_role("radio", name="Away", exact=True).check()
     expect(phone.get_by_role("button", name="Get next work")).to_be_disabled()
     screenshot(phone, "inbox-away-390")

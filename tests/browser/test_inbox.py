@@ -108,7 +108,7 @@ def test_inbox_refreshes_in_place_and_presence_switches_without_reload(open_page
     page.goto("/work/")
     page.evaluate("window.stillTheSamePage = true")
 
-    page.get_by_label("Away").check()
+    page.get_by_role("radio", name="Away", exact=True).check()
     expect(page.get_by_text("Saved: you are away.")).to_be_visible()
     agent.refresh_from_db()
     assert agent.presence == Presence.AWAY
@@ -157,7 +157,7 @@ def test_plain_forms_work_without_javascript(open_page, desk):
     page.get_by_label("Outcome").select_option("accepted")
     page.get_by_role("button", name="Complete item").click()
     expect(page.get_by_text(f"#{item.pk} completed (accepted)")).to_be_visible()
-    page.get_by_label("Offline").check()
+    page.get_by_role("radio", name="Offline", exact=True).check()
     page.get_by_role("button", name="Save presence").click()
     expect(page.get_by_text("You are now offline.")).to_be_visible()
 

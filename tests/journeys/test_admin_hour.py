@@ -174,7 +174,7 @@ def test_an_admins_hour(open_page, screenshot, operation):
         work = open_page(oliver, timezone_id=LONDON)
         work.goto("/work/")
         expect(work.get_by_role("button", name=re.compile("Get next work"))).to_be_disabled()
-        work.locator("#presence").get_by_label("Available").check()
+        work.locator("#presence").get_by_role("radio", name="Available", exact=True).check()
         presence_switch_ready(work, "available")
         work.get_by_role("button", name=re.compile("Get next work")).click()
         expect(work).to_have_url(re.compile(f"/work/items/{item.pk}/$"))

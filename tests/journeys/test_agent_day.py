@@ -134,7 +134,7 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
 
     # 2. Sets itself available: the button comes alive without a reload.
     go_to(page, "My work")
-    page.get_by_label("Available").check()
+    page.get_by_role("radio", name="Available", exact=True).check()
     presence_switch_ready(page, "available")
     expect(get_next).to_be_enabled()
     agent.refresh_from_db()
