@@ -4,11 +4,12 @@ and has no row; a queue's RoutingStep rows are its steps 2, 3, … in order."""
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from allocation.models.organisation import PROFICIENCY_VALIDATORS, Queue, Skill, Team
+from allocation.models.organisation import PROFICIENCY_VALIDATORS, AgentProfile, Queue, Skill, Team
 
 # Step 1 is the queue's own rule; at most this many steps in all, so a get-next that reads
 # a queue step by step reads a known, small number of index ranges.
@@ -140,3 +141,26 @@ class AdmissionRequirement(models.Model):
 
     def __str__(self) -> str:
         return f"step {self.position} of queue #{self.queue_id}: skill #{self.skill_id} ≥ {self.min_proficiency}"
+
+
+class AgentEligibility(models.Model):
+    """What the eligibility rule says of one agent, kept for get-next: the queues it may take
+    from (whatever its presence), each with the first step that admits it, as of an
+    eligibility version. get-next reads this row instead of judging the rule on every call.
+
+    Every change to what the rule reads — a queue's teams, skills, being active, allocation
+    mode or routing switch; a routing step, its added teams or skill changes; an agent's
+    skills or team — moves the version on in the same transaction (triggers, migration
+    allocation 0019), so a row of another version is never used: get-next judges the rule
+    again first (allocation/services/next_work.py)."""
+
+    agent = models.OneToOneField(AgentProfile, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    queue_ids = ArrayField(models.BigIntegerField())
+    first_steps = ArrayField(models.PositiveSmallIntegerField())
+    as_of = models.BigIntegerField(help_text="The eligibility version the row was judged at.")
+
+    class Meta:
+        verbose_name_plural = "agent eligibilities"
+
+    def __str__(self) -> str:
+        return f"agent #{self.agent_id}: {len(self.queue_ids)} queues as of version {self.as_of}"

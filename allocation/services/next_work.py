@@ -12,8 +12,13 @@ The rules:
   start-by, then highest priority, earliest receipt, lowest id — of the items it is not
   cooling off from that reached a step admitting it (allocation/routing.py).
 Who may receive what is stated once, in allocation/eligibility.py; the statement says it
-again in SQL (READY_CTES, ELIGIBLE_CTES and the cool-off test in `next_best`) to stay one
+again in SQL (READY_CTES, JUDGED_CTES and the cool-off test in `next_best`) to stay one
 round trip, and tests/allocation/test_eligibility.py holds the two to the same answers.
+Which queues an agent is eligible for changes only when the organisation does, so it is
+judged once and kept (AgentEligibility, with the eligibility version it was judged at);
+the statement reads that copy (ELIGIBLE_CTES) when its version is current, else nothing,
+and then `_eligibility_judge` judges it again and the statement is run again — judging it
+on every call cost as much PostgreSQL time as the rest of the statement, with routing steps.
 
 The backlog is never scanned: each eligible queue's head is read from the partial index
 `workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued)
@@ -39,6 +44,7 @@ from allocation.models import (
     FIRST_STEP,
     LAST_STEP,
     AdmissionTeam,
+    AgentEligibility,
     AgentProfile,
     AgentSkill,
     AllocationMode,
@@ -72,8 +78,10 @@ WIDEST_WINDOW = 4096
 # The statement's tables are aliased without AS, and it is sent compacted (rows.compact_sql):
 # every variant must stay within psycopg's cached length (a test checks).
 # The rule (eligibility.py states it) in the statement's terms: `agent` and whether it is
-# `ready` (available, with room); the queues it is `eligible` for, by team and skills, while
-# ready. Named so tests/allocation/test_eligibility.py can run them alone, as they are sent.
+# `ready` (available, with room); the queues it is `eligible` for while ready, from its
+# copy of the rule's answer (AgentEligibility) if that is of the current eligibility
+# version. Named so tests/allocation/test_eligibility.py can run them alone, as they are sent.
+ELIGIBILITY_VERSION = "(SELECT version FROM allocation_eligibility_version)"
 READY_CTES = f"""
 agent AS (
     SELECT a.user_id, a.team_id, a.capacity, a.presence,
@@ -87,9 +95,20 @@ agent AS (
 ready AS (
     SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 )"""
+ELIGIBLE_CTES = f"""
+kept AS (
+    SELECT e.queue_ids, e.first_steps FROM {AgentEligibility._meta.db_table} e
+     WHERE e.agent_id = %(agent)s AND e.as_of = {ELIGIBILITY_VERSION}
+),
+eligible AS (
+    SELECT x.queue_id, x.first_step FROM ready, kept, unnest(kept.queue_ids, kept.first_steps) x(queue_id, first_step)
+)"""
 # Every position after the first, as SQL rows: (2),(3),…
 LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
-ELIGIBLE_CTES = f"""
+# The rule itself, judged for the agent's team (`member`) whatever its presence: what
+# `_eligibility_judge` keeps as the agent's copy.
+MEMBER_CTE = f"member AS (SELECT team_id FROM {AgentProfile._meta.db_table} WHERE user_id = %(agent)s)"
+JUDGED_CTES = f"""
 deficit AS (
     -- The queues' own requirements (step 1's) the agent does not meet: the skill (k)
     -- missing, or below the minimum. A few rows, read once.
@@ -98,21 +117,20 @@ deficit AS (
       LEFT JOIN {AgentSkill._meta.db_table} k ON k.agent_id = %(agent)s AND k.skill_id = qs.skill_id
      WHERE coalesce(k.proficiency, 0) < qs.min_proficiency
 ),
-eligible AS (
+judged AS (
     -- The queues the agent may take from, each with the first step that admits it: it
     -- may receive the items that reached that step or a later one. A step (s; none for
     -- step 1) admits the team's agent who meets its requirements — the queue's, less the
     -- skills the step changes (c), plus those the step requires — as the view
     -- allocation_admission_requirement lists them; judged here only for the team's steps,
-    -- from the deficit, rather than by reading that view whole (600 rows for 200 queues
-    -- with two steps each: a millisecond a call). The team is a value (an InitPlan), not
-    -- a join: pushed into each branch of the admission view, it reads the team's rows
-    -- through their indexes.
+    -- from the deficit, rather than by reading that view whole. The team is a value (an
+    -- InitPlan), not a join: pushed into each branch of the admission view, it reads the
+    -- team's rows through their indexes.
     SELECT a.queue_id, min(a.position) AS first_step
       FROM {AdmissionTeam._meta.db_table} a
       JOIN {Queue._meta.db_table} q ON q.id = a.queue_id
       LEFT JOIN {RoutingStep._meta.db_table} s ON s.queue_id = a.queue_id AND s.position = a.position
-     WHERE a.team_id = (SELECT team_id FROM ready) AND q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
+     WHERE a.team_id = (SELECT team_id FROM member) AND q.is_active AND q.allocation_mode = '{AllocationMode.PULL}'
        AND NOT EXISTS (SELECT FROM deficit AS d WHERE d.queue_id = a.queue_id AND NOT EXISTS
                        (SELECT FROM {StepSkill._meta.db_table} c WHERE c.step_id = s.id AND c.skill_id = d.skill_id))
        AND NOT EXISTS (SELECT FROM {StepSkill._meta.db_table} c
@@ -120,6 +138,18 @@ eligible AS (
                        WHERE c.step_id = s.id AND coalesce(k.proficiency, 0) < c.min_proficiency)
      GROUP BY a.queue_id
 )"""
+# The version is read in the statement that reads what the rule reads: one snapshot, so
+# the copy is exactly the rule's answer at that version.
+_ELIGIBILITY_JUDGE = compact_sql(f"""
+WITH {MEMBER_CTE},
+{JUDGED_CTES}
+INSERT INTO {AgentEligibility._meta.db_table} (agent_id, queue_ids, first_steps, as_of)
+SELECT %(agent)s, coalesce(array_agg(queue_id ORDER BY queue_id), '{{}}'),
+       coalesce(array_agg(first_step ORDER BY queue_id), '{{}}'), {ELIGIBILITY_VERSION}
+  FROM judged
+    ON CONFLICT (agent_id) DO UPDATE
+   SET queue_ids = EXCLUDED.queue_ids, first_steps = EXCLUDED.first_steps, as_of = EXCLUDED.as_of
+""")
 
 _ASSIGN_NEXT_TEMPLATE = f"""
 WITH {READY_CTES},
@@ -212,7 +242,7 @@ stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
      WHERE user_id = %(agent)s AND EXISTS (SELECT FROM moved)
 )
-SELECT agent.presence, agent.held, agent.capacity, (SELECT count(*) FROM heads),
+SELECT agent.presence, agent.held, agent.capacity, EXISTS (SELECT FROM kept), (SELECT count(*) FROM heads),
        (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
        {QUEUE_COLUMNS}
   FROM agent
@@ -273,7 +303,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-        presence, held, capacity, heads, most_from_one_queue, follow_up_id, *rest = row
+        presence, held, capacity, kept_current, heads, most_from_one_queue, follow_up_id, *rest = row
         item_row, queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH + 2:]
         refusal = next_work_refusal(presence=presence, held=held, capacity=capacity)
         if refusal is not None:
@@ -284,6 +314,11 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
                 metrics.ALLOCATIONS.labels("assigned").inc()
                 return item
             continue  # moved or taken meanwhile (a job, the agent's other tab): look again
+        if not kept_current:
+            # No copy of the agent's eligibility, or one of another version: nothing was read.
+            # Judge it again, then look.
+            _eligibility_judge(agent_id)
+            continue
         if item_row[0] is not None:
             item = item_from_row([*item_row, *queue_row])
             if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
@@ -298,6 +333,13 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             metrics.ALLOCATIONS.labels("none").inc()
             return None
         heads_per_queue, window = window, window * 8
+
+
+def _eligibility_judge(agent_id: int) -> None:
+    """Judge the agent's eligibility by the rule and keep it as the agent's copy, with the
+    version it was judged at."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ELIGIBILITY_JUDGE, {"agent": agent_id})
 
 
 @transaction.atomic

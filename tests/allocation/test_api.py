@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from allocation import services
-from allocation.models import EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
+from allocation.models import AgentProfile, EventKind, ItemStatus, Presence, SlaPolicy, WorkItem, WorkItemEvent
 from core import roles
 from tests import factories
 from tests.helpers import assigned_item, office_hours_queue, queued_item, started_item, supervisor_for
@@ -475,24 +475,31 @@ def test_openapi_schema_generates_without_warnings():
 # query counts ----------------------------------------------------------------------------
 
 def test_get_next_query_count_does_not_depend_on_backlog_or_queues(agent, team):
+    def statements(call):
+        with CaptureQueriesContext(connection) as context:
+            call()
+        return [q["sql"] for q in context.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    def get_next():
+        services.item_get_next(agent_id=agent.pk)
+
+    AgentProfile.objects.filter(pk=agent.pk).update(capacity=10)
     for _ in range(5):
         queue = factories.QueueFactory(teams=[team])
         for _ in range(4):
             factories.WorkItemFactory(queue=queue)
-
-    with CaptureQueriesContext(connection) as small:
-        services.item_get_next(agent_id=agent.pk)
+    # The first call judges the agent's eligibility (look, judge, look again); then one
+    # statement: lock and check the agent, pick, assign, log, stamp, return the item.
+    assert len(statements(get_next)) == 3
+    small = statements(get_next)
     for _ in range(10):
         queue = factories.QueueFactory(teams=[team])
         for _ in range(20):
             factories.WorkItemFactory(queue=queue)
-    with CaptureQueriesContext(connection) as large:
-        services.item_get_next(agent_id=agent.pk)
-    def statements(context):
-        return [q["sql"] for q in context.captured_queries if "SAVEPOINT" not in q["sql"]]
-
-    # One statement: lock and check the agent, pick, assign, log, stamp, return the item.
-    assert len(statements(small)) == len(statements(large)) == 1, statements(large)
+    changed = statements(get_next)  # the organisation changed: judged again, once
+    large = statements(get_next)
+    assert len(changed) == 3 and "INSERT INTO allocation_agenteligibility" in changed[1]
+    assert len(small) == len(large) == 1, large
 
 
 def test_item_list_query_count_is_flat(source_client, agent, queue):

@@ -6,14 +6,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation import services
 from allocation.audit import items_audit
 from allocation.exceptions import AgentAtCapacity
-from allocation.models import CoolOff, EventKind, ItemStatus, SlaClock, WorkItem, WorkItemEvent
+from allocation.models import AgentEligibility, CoolOff, EventKind, ItemStatus, SlaClock, WorkItem, WorkItemEvent
 from allocation.services import rebalancing
+from allocation.services.next_work import _eligibility_judge
 from tests import factories
 from tests.helpers import at_the_same_time, pended_item
 
@@ -201,3 +202,40 @@ def test_a_due_follow_up_goes_back_once_with_its_pause_counted_once():
         services.item_complete(item_id=item.pk, actor=agent.user, outcome="done")
         assert not WorkItem.objects.filter(assignee_id=agent.pk).exists()  # nothing else was waiting to take
     assert [str(mismatch) for mismatch in items_audit()] == []
+
+
+def test_a_change_committed_while_an_agent_is_judged_is_not_missed():
+    """An admin takes a team off a queue; before that commits, the team's agent's eligibility
+    is judged on another connection — the queue still in it, as it was. Once the change
+    commits, get-next does not use that copy: the queue's item is no longer the agent's."""
+    team = factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[team])
+    factories.WorkItemFactory(queue=queue)
+    agent = factories.AgentFactory(team=team)
+    changed, commit = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def admin():
+        try:
+            with transaction.atomic():
+                queue.teams.remove(team)
+                changed.set()
+                assert commit.wait(timeout=30)
+        except BaseException as error:  # surfaced below
+            failures.append(error)
+        finally:
+            changed.set()
+            connection.close()
+
+    thread = threading.Thread(target=admin)
+    thread.start()
+    try:
+        assert changed.wait(timeout=30)
+        _eligibility_judge(agent.pk)
+        assert AgentEligibility.objects.get(agent=agent).queue_ids == [queue.pk]
+    finally:
+        commit.set()
+        thread.join(timeout=30)
+    assert not failures, failures
+    assert services.item_get_next(agent_id=agent.pk) is None
+    assert AgentEligibility.objects.get(agent=agent).queue_ids == []

@@ -17,6 +17,7 @@ from allocation.models import (
     FIRST_STEP,
     LAST_STEP,
     AgentProfile,
+    AgentSkill,
     AllocationMode,
     CoolOff,
     CoolOffKind,
@@ -24,11 +25,25 @@ from allocation.models import (
     ItemStatus,
     Presence,
     Queue,
+    QueueSkill,
+    RoutingStep,
+    Skill,
+    StepAction,
+    StepSkill,
+    Team,
     WorkItem,
     WorkItemEvent,
 )
 from allocation.services import moves, rebalancing
-from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS, ELIGIBLE_CTES, READY_CTES
+from allocation.services.next_work import (
+    _ASSIGN_NEXT_BY_LIMITS,
+    _ELIGIBILITY_JUDGE,
+    ELIGIBLE_CTES,
+    JUDGED_CTES,
+    MEMBER_CTE,
+    READY_CTES,
+    _eligibility_judge,
+)
 from allocation.services.rows import compact_sql
 from core.exceptions import DomainError
 from tests import factories
@@ -186,32 +201,53 @@ def _next_by_the_module(agent: AgentProfile) -> WorkItem | type[DomainError] | N
 
 
 def test_the_ctes_probed_are_get_nexts_own():
-    """The test below runs get-next's `agent`, `ready`, `deficit` and `eligible` on their
-    own: the very text every variant of the statement sends."""
+    """The tests below run get-next's `agent`, `ready` and `eligible` (read from the agent's
+    copy) and the rule's `deficit` and `judged` (what the copy keeps) on their own: the
+    very text the statements send."""
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
         assert sql.startswith(compact_sql(f"WITH {READY_CTES}, "))
         assert compact_sql(f", {ELIGIBLE_CTES}, reads AS (") in sql
+    assert _ELIGIBILITY_JUDGE.startswith(compact_sql(f"WITH {MEMBER_CTE}, {JUDGED_CTES} INSERT "))
+
+
+def _qualified(agent: AgentProfile) -> set[tuple[int, int]]:
+    """By the module: the active pull queues the agent qualifies for by team and skills,
+    each with the first step admitting it."""
+    return {
+        (queue.pk, first) for queue in Queue.objects.filter(is_active=True, allocation_mode=AllocationMode.PULL)
+        if (first := _admitted_from(agent, queue)) is not None
+    }
+
+
+def _judged(agent: AgentProfile) -> set[tuple[int, int]]:
+    return _sql(agent, MEMBER_CTE, JUDGED_CTES, select="SELECT queue_id, first_step FROM judged")
+
+
+def _kept(agent: AgentProfile) -> set[tuple[int, int]] | None:
+    """The agent's copy of its eligibility as get-next reads it (whatever its presence), or
+    None when get-next would not use it: there is none, or of another version."""
+    rows = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="""
+        SELECT x.queue_id, x.first_step FROM kept, unnest(kept.queue_ids, kept.first_steps) x(queue_id, first_step)
+         UNION ALL SELECT NULL, NULL FROM kept""")
+    return {row for row in rows if row != (None, None)} if rows else None
 
 
 @pytest.mark.parametrize("seed", ORGANISATIONS)
 def test_get_next_and_the_module_agree(seed):
-    """For every agent: get-next's `ready` and `eligible` CTEs give what the module says
-    (available with room; the active pull queues it qualifies for, while ready). Then,
-    call after call until the agents fill up, get-next refuses whom the module says may
-    take no work, and hands the others the next best item the module says they may receive
-    — never one they are cooling off from, and nothing only when there is no such item."""
+    """For every agent: get-next's `ready` CTE and the rule's `judged` give what the module
+    says (available with room; the active pull queues it qualifies for). Then, call after
+    call until the agents fill up, get-next refuses whom the module says may take no work,
+    and hands the others the next best item the module says they may receive — never one
+    they are cooling off from, and nothing only when there is no such item —, having read
+    a copy of the agent's eligibility that is the module's answer."""
     rng = random.Random(seed)
     with time_machine.travel(NOW, tick=False):
         agents = _random_organisation(rng)
         for agent in rng.choices(agents, k=3 * len(agents)):
             ready = not eligibility.agent_not_ready(agent, held=eligibility.active_item_count(agent.pk))
             assert _sql(agent, READY_CTES, select="SELECT user_id FROM ready") == ({agent.pk} if ready else set())
-            qualified = {
-                (queue.pk, first) for queue in Queue.objects.filter(is_active=True, allocation_mode=AllocationMode.PULL)
-                if (first := _admitted_from(agent, queue)) is not None
-            }
-            eligible = _sql(agent, READY_CTES, ELIGIBLE_CTES, select="SELECT queue_id, first_step FROM eligible")
-            assert eligible == (qualified if ready else set()), agent
+            qualified = _qualified(agent)
+            assert _judged(agent) == qualified, agent
 
             expected = _next_by_the_module(agent)
             if isinstance(expected, type):
@@ -220,6 +256,172 @@ def test_get_next_and_the_module_agree(seed):
                 continue
             got = services.item_get_next(agent_id=agent.pk)
             assert (got and got.pk) == (expected and expected.pk), agent
+            assert _kept(agent) == qualified, agent
+
+
+def _toggle_queue_team(rng: random.Random) -> None:
+    queue, team = rng.choice(Queue.objects.all()), rng.choice(Team.objects.all())
+    (queue.teams.remove if queue.teams.filter(pk=team.pk).exists() else queue.teams.add)(team)
+
+
+def _change_queue_skill(rng: random.Random) -> None:
+    queue, skill = rng.choice(Queue.objects.all()), Skill.objects.order_by("?").first()
+    if skill is None:
+        return
+    requirement = QueueSkill.objects.filter(queue=queue, skill=skill).first()
+    if requirement is None:
+        QueueSkill.objects.create(queue=queue, skill=skill, min_proficiency=rng.randint(1, 5))
+    elif rng.random() < 0.5:
+        requirement.delete()
+    else:
+        requirement.min_proficiency = rng.randint(1, 5)
+        requirement.save()
+
+
+def _switch_queue(rng: random.Random) -> None:
+    queue = rng.choice(Queue.objects.all())
+    switch = rng.choice(["is_active", "allocation_mode", "routing_enabled"])
+    if switch == "allocation_mode":
+        pull = queue.allocation_mode == AllocationMode.PULL
+        queue.allocation_mode = AllocationMode.PUSH if pull else AllocationMode.PULL
+    else:
+        setattr(queue, switch, not getattr(queue, switch))
+    queue.save()
+
+
+def _add_or_remove_step(rng: random.Random) -> None:
+    queue = rng.choice(Queue.objects.all())
+    last = queue.routing_steps.order_by("position").last()
+    if last is not None and (rng.random() < 0.5 or last.position == LAST_STEP):
+        last.delete()
+        return
+    factories.RoutingStepFactory(queue=queue, position=(last.position if last else FIRST_STEP) + 1, minutes=5,
+                                 added_teams=rng.sample(list(Team.objects.all()), 1))
+
+
+def _switch_step_action(rng: random.Random) -> None:
+    """A widening step made an overflow one (its added teams and skill changes kept, unused), or back."""
+    step = RoutingStep.objects.order_by("?").first()
+    if step is None:
+        return
+    if step.action == StepAction.WIDEN:
+        step.action, step.overflow_queue = StepAction.OVERFLOW, Queue.objects.exclude(pk=step.queue_id).first()
+    else:
+        step.action, step.overflow_queue = StepAction.WIDEN, None
+    step.save()
+
+
+def _toggle_step_team(rng: random.Random) -> None:
+    step = RoutingStep.objects.filter(action=StepAction.WIDEN).order_by("?").first()
+    if step is None:
+        return
+    team = rng.choice(Team.objects.all())
+    (step.added_teams.remove if step.added_teams.filter(pk=team.pk).exists() else step.added_teams.add)(team)
+
+
+def _change_step_skill(rng: random.Random) -> None:
+    step = RoutingStep.objects.filter(action=StepAction.WIDEN).order_by("?").first()
+    skill = Skill.objects.order_by("?").first()
+    if step is None or skill is None:
+        return
+    change = StepSkill.objects.filter(step=step, skill=skill).first()
+    if change is None:
+        StepSkill.objects.create(step=step, skill=skill, min_proficiency=rng.choice([None, 1, 3, 5]))
+    elif rng.random() < 0.5:
+        change.delete()
+    else:
+        change.min_proficiency = rng.choice([None, 1, 3, 5])
+        change.save()
+
+
+def _change_agent_skill(rng: random.Random) -> None:
+    agent, skill = rng.choice(AgentProfile.objects.all()), Skill.objects.order_by("?").first()
+    if skill is None:
+        return
+    held = AgentSkill.objects.filter(agent=agent, skill=skill).first()
+    if held is None:
+        AgentSkill.objects.create(agent=agent, skill=skill, proficiency=rng.randint(1, 5))
+    elif rng.random() < 0.5:
+        held.delete()
+    else:
+        held.proficiency = rng.randint(1, 5)
+        held.save()
+
+
+def _move_agent(rng: random.Random) -> None:
+    agent = rng.choice(AgentProfile.objects.all())
+    agent.team = rng.choice([*Team.objects.all(), None])
+    agent.save()
+
+
+ORGANISATION_CHANGES = [_toggle_queue_team, _change_queue_skill, _switch_queue, _add_or_remove_step,
+                        _switch_step_action, _toggle_step_team, _change_step_skill, _change_agent_skill, _move_agent]
+
+
+@pytest.mark.parametrize("seed", ORGANISATIONS[:15])
+def test_a_change_to_the_organisation_reaches_get_next_at_once(seed):
+    """Every kind of change to what eligibility is judged from, as the admin makes it, in
+    random order: after each, every agent's copy is either no longer used (of another
+    version) or still the rule's answer — judged again for some agents between changes,
+    so a change that failed to move the version on leaves a copy that disagrees —, and
+    get-next hands an agent what the module says."""
+    rng = random.Random(seed)
+    with time_machine.travel(NOW, tick=False):
+        agents = _random_organisation(rng)
+        for agent in agents:
+            _eligibility_judge(agent.pk)
+        for change in rng.sample(ORGANISATION_CHANGES * 3, 3 * len(ORGANISATION_CHANGES)):
+            change(rng)
+            for agent in agents:
+                agent.refresh_from_db()
+                kept = _kept(agent)
+                assert kept is None or kept == _qualified(agent), (change.__name__, agent)
+                if rng.random() < 0.5:
+                    _eligibility_judge(agent.pk)
+            agent = rng.choice(agents)
+            expected = _next_by_the_module(agent)
+            if isinstance(expected, type):
+                with pytest.raises(expected):
+                    services.item_get_next(agent_id=agent.pk)
+            else:
+                got = services.item_get_next(agent_id=agent.pk)
+                assert (got and got.pk) == (expected and expected.pk), (change.__name__, agent)
+
+
+def test_what_eligibility_is_not_judged_from_leaves_the_copies_in_use(team, agent, queue):
+    """Presence, the stamps get-next and requests leave on the agent, a queue's name and
+    targets, items moving: none of them is read by the rule, so none makes get-next judge
+    it again."""
+    factories.WorkItemFactory(queue=queue)
+    services.item_get_next(agent_id=agent.pk)
+    assert _kept(agent) == {(queue.pk, FIRST_STEP)}
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AWAY, actor=agent.user)
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AVAILABLE, actor=agent.user)
+    AgentProfile.objects.filter(pk=agent.pk).update(last_seen_at=NOW, capacity=9)
+    queue.name, queue.sla_target = "Renamed", timedelta(hours=9)
+    queue.save()
+    factories.WorkItemFactory(queue=queue)
+    assert _kept(agent) == {(queue.pk, FIRST_STEP)}
+
+
+def test_every_table_the_rule_reads_moves_the_version_on():
+    """The rule's statement reads these tables; each has the trigger that moves the
+    eligibility version on when it changes (migration allocation 0019). A table the rule
+    comes to read without it would leave copies in use that the change made wrong."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + _ELIGIBILITY_JUDGE, {"agent": 0})
+        plan = cursor.fetchone()[0]
+        cursor.execute("SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'eligibility_changed'")
+        with_trigger = {row[0] for row in cursor.fetchall()}
+
+    def relations(node):
+        yield node.get("Relation Name")
+        for child in node.get("Plans", []):
+            yield from relations(child)
+
+    read = set(relations(plan[0]["Plan"])) - {None, "allocation_agenteligibility", "allocation_eligibility_version"}
+    assert "allocation_routingstep_added_teams" in read and "allocation_agentskill" in read
+    assert read <= with_trigger, read - with_trigger
 
 
 @pytest.mark.parametrize("seed", ORGANISATIONS[:10])
