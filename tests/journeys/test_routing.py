@@ -30,6 +30,7 @@ from playwright.sync_api import expect
 from allocation import services
 from allocation import tasks as allocation_tasks
 from allocation.models import ItemStatus, Presence, WorkItem
+from core import roles
 from tests import factories
 from tests.helpers import queued_item, supervisor_for
 
@@ -207,3 +208,42 @@ def test_a_widening_step_admits_the_added_team(open_page, shoot, widening):
         why = board.get_by_role("region", name="Why Lucas Moreno has this item")
         expect(why).to_contain_text("it had reached routing step 2; routing step 2 admitted this agent")
         shoot(board, "routing-4-supervisor-item-widened")
+
+
+def test_an_admins_change_reaches_the_agents_next_request(open_page, shoot):
+    """An admin takes the General desk off General servicing and puts it back, in Django
+    admin; Olivia, of that desk, asking for work after each change, gets what the change
+    says at once: nothing while her team does not serve the queue, the next item once it
+    does again (get-next keeps her eligibility between requests, and a change must not
+    leave an old copy in use)."""
+    general_desk = factories.TeamFactory(name="General desk")
+    general = factories.QueueFactory(teams=[general_desk], name="General servicing", code="servicing")
+    olivia = person("Olivia", "Reyes", team=general_desk)
+    admin = factories.UserFactory(roles=[roles.ADMIN], username="ada", first_name="Ada", last_name="Admin",
+                                  is_staff=True, is_superuser=True)
+    with time_machine.travel(MONDAY, tick=True):
+        first = queued_item(general, title="Cambio de domicilio — Ana Gómez")
+        second = queued_item(general, title="Cambio de titular — Luis Pardo")
+        desk = open_page(olivia.user)
+        get_next_work(desk)
+        expect(desk.get_by_text(f"You got #{first.pk} from General servicing.")).to_be_visible()
+
+        console = open_page(admin)
+        console.goto(f"/admin/allocation/queue/{general.pk}/change/")
+        console.locator("#id_teams_to").select_option(label="General desk")
+        console.locator("#id_teams_remove").click()
+        console.get_by_role("button", name="Save", exact=True).click()
+        expect(console.locator(".messagelist .success")).to_contain_text("General servicing")
+        assert not general.teams.exists()
+        get_next_work(desk)
+        expect(desk.get_by_text(NOTHING_WAITING)).to_be_visible()
+        shoot(desk, "routing-admin-change-nothing")
+
+        console.goto(f"/admin/allocation/queue/{general.pk}/change/")
+        console.locator("#id_teams_from").select_option(label="General desk")
+        console.locator("#id_teams_add").click()
+        console.get_by_role("button", name="Save", exact=True).click()
+        expect(console.locator(".messagelist .success")).to_contain_text("General servicing")
+        get_next_work(desk)
+        expect(desk.get_by_text(f"You got #{second.pk} from General servicing.")).to_be_visible()
+        shoot(desk, "routing-admin-change-back")
