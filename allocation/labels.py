@@ -36,6 +36,15 @@ def moment_words(moment: datetime | None) -> str:
     return "—" if moment is None else date_format(timezone.localtime(moment), MOMENT_FORMAT)
 
 
+def since_words(moment: datetime | None) -> str:
+    """Since when, for a state that may have begun days ago: '11:07' today, else the whole
+    moment ('Wed 2 Dec 2026, 11:07') — a bare time from another day reads as today's."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return date_format(local, "H:i") if local.date() == timezone.localdate() else moment_words(moment)
+
+
 def iso_words(value) -> str:
     """An ISO date or moment, as events and payloads store them, in the portal's words;
     anything else as it is."""

@@ -79,6 +79,11 @@ def _when(value) -> str:
 
 
 @register.filter
+def since_words(moment) -> str:
+    return labels.since_words(moment)
+
+
+@register.filter
 def display_name(user) -> str:
     return labels.display_name(user)
 
