@@ -264,18 +264,23 @@ def _toggle_queue_team(rng: random.Random) -> None:
     (queue.teams.remove if queue.teams.filter(pk=team.pk).exists() else queue.teams.add)(team)
 
 
+def _add_drop_or_change(rng: random.Random, model, level: str, levels: list, **key) -> None:
+    """A skill requirement or level (`model` found by `key`): added if absent, else dropped
+    or set to another of `levels`."""
+    row = model.objects.filter(**key).first()
+    if row is None:
+        model.objects.create(**key, **{level: rng.choice(levels)})
+    elif rng.random() < 0.5:
+        row.delete()
+    else:
+        setattr(row, level, rng.choice(levels))
+        row.save()
+
+
 def _change_queue_skill(rng: random.Random) -> None:
     queue, skill = rng.choice(Queue.objects.all()), Skill.objects.order_by("?").first()
-    if skill is None:
-        return
-    requirement = QueueSkill.objects.filter(queue=queue, skill=skill).first()
-    if requirement is None:
-        QueueSkill.objects.create(queue=queue, skill=skill, min_proficiency=rng.randint(1, 5))
-    elif rng.random() < 0.5:
-        requirement.delete()
-    else:
-        requirement.min_proficiency = rng.randint(1, 5)
-        requirement.save()
+    if skill is not None:
+        _add_drop_or_change(rng, QueueSkill, "min_proficiency", [1, 2, 3, 4, 5], queue=queue, skill=skill)
 
 
 def _switch_queue(rng: random.Random) -> None:
@@ -322,30 +327,14 @@ def _toggle_step_team(rng: random.Random) -> None:
 def _change_step_skill(rng: random.Random) -> None:
     step = RoutingStep.objects.filter(action=StepAction.WIDEN).order_by("?").first()
     skill = Skill.objects.order_by("?").first()
-    if step is None or skill is None:
-        return
-    change = StepSkill.objects.filter(step=step, skill=skill).first()
-    if change is None:
-        StepSkill.objects.create(step=step, skill=skill, min_proficiency=rng.choice([None, 1, 3, 5]))
-    elif rng.random() < 0.5:
-        change.delete()
-    else:
-        change.min_proficiency = rng.choice([None, 1, 3, 5])
-        change.save()
+    if step is not None and skill is not None:
+        _add_drop_or_change(rng, StepSkill, "min_proficiency", [None, 1, 3, 5], step=step, skill=skill)
 
 
 def _change_agent_skill(rng: random.Random) -> None:
     agent, skill = rng.choice(AgentProfile.objects.all()), Skill.objects.order_by("?").first()
-    if skill is None:
-        return
-    held = AgentSkill.objects.filter(agent=agent, skill=skill).first()
-    if held is None:
-        AgentSkill.objects.create(agent=agent, skill=skill, proficiency=rng.randint(1, 5))
-    elif rng.random() < 0.5:
-        held.delete()
-    else:
-        held.proficiency = rng.randint(1, 5)
-        held.save()
+    if skill is not None:
+        _add_drop_or_change(rng, AgentSkill, "proficiency", [1, 2, 3, 4, 5], agent=agent, skill=skill)
 
 
 def _move_agent(rng: random.Random) -> None:
