@@ -36,10 +36,11 @@ A queue's routing is a short ordered list of steps (at most LAST_STEP):
   once, and a pass killed midway loses nothing (each batch is one transaction).
 
 Where it is said: what each step admits — in Python here (`admissions`), in SQL in the
-views of migration allocation 0016 (the eligibility querysets read them; get-next reads
-the teams' view and judges skills from the queue's deficit and the step's changes, in
-services/next_work.py, for speed); tests/allocation/test_eligibility.py holds them all to
-the same answers. Which items are due — `plan` (a WAITED step's in one statement with
+views of migration allocation 0016 (the eligibility querysets read them; get-next's
+judging of an agent reads the teams' view and judges skills from the queue's deficit and
+the step's changes, in services/next_work.py, for speed, and get-next keeps the answer per
+agent until the organisation changes); tests/allocation/test_eligibility.py holds them all
+to the same answers. Which items are due — `plan` (a WAITED step's in one statement with
 every other's, `_WAITED`; a backlog or no-agent step's in `items_due`), read by the
 preview and the job alike. The job is services/routing.py's.
 """

@@ -381,7 +381,7 @@ def explain_worker(env: dict, agent_id: int, results) -> None:
             "agent": agent_id, "now": timezone.now(), "actor_id": agent_id, "system_actor": "",
             "heads_per_queue": nw.FIRST_HEADS_PER_QUEUE, "window": nw.FIRST_WINDOW,
         }
-        nw._eligibility_judge(agent_id)  # as get-next would first: the plan reads a current copy
+        nw.agent_eligibility_judge(agent_id)  # as get-next would first: the plan reads a current copy
         for _ in range(3):  # the last, warm plan is kept
             with transaction.atomic():
                 with connection.cursor() as c:

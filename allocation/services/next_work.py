@@ -17,7 +17,7 @@ round trip, and tests/allocation/test_eligibility.py holds the two to the same a
 Which queues an agent is eligible for changes only when the organisation does, so it is
 judged once and kept (AgentEligibility, with the eligibility version it was judged at);
 the statement reads that copy (ELIGIBLE_CTES) when its version is current, else nothing,
-and then `_eligibility_judge` judges it again and the statement is run again — judging it
+and then `agent_eligibility_judge` judges it again and the statement is run again — judging it
 on every call cost as much PostgreSQL time as the rest of the statement, with routing steps.
 
 The backlog is never scanned: each eligible queue's head is read from the partial index
@@ -106,7 +106,7 @@ eligible AS (
 # Every position after the first, as SQL rows: (2),(3),…
 LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
 # The rule itself, judged for the agent's team (`member`) whatever its presence: what
-# `_eligibility_judge` keeps as the agent's copy.
+# `agent_eligibility_judge` keeps as the agent's copy.
 MEMBER_CTE = f"member AS (SELECT team_id FROM {AgentProfile._meta.db_table} WHERE user_id = %(agent)s)"
 JUDGED_CTES = f"""
 deficit AS (
@@ -317,7 +317,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
         if not kept_current:
             # No copy of the agent's eligibility, or one of another version: nothing was read.
             # Judge it again, then look.
-            _eligibility_judge(agent_id)
+            agent_eligibility_judge(agent_id)
             continue
         if item_row[0] is not None:
             item = item_from_row([*item_row, *queue_row])
@@ -335,7 +335,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
         heads_per_queue, window = window, window * 8
 
 
-def _eligibility_judge(agent_id: int) -> None:
+def agent_eligibility_judge(agent_id: int) -> None:
     """Judge the agent's eligibility by the rule and keep it as the agent's copy, with the
     version it was judged at."""
     with connection.cursor() as cursor:

@@ -14,7 +14,7 @@ from allocation.audit import items_audit
 from allocation.exceptions import AgentAtCapacity
 from allocation.models import AgentEligibility, CoolOff, EventKind, ItemStatus, SlaClock, WorkItem, WorkItemEvent
 from allocation.services import rebalancing
-from allocation.services.next_work import _eligibility_judge
+from allocation.services.next_work import agent_eligibility_judge
 from tests import factories
 from tests.helpers import at_the_same_time, pended_item
 
@@ -231,7 +231,7 @@ def test_a_change_committed_while_an_agent_is_judged_is_not_missed():
     thread.start()
     try:
         assert changed.wait(timeout=30)
-        _eligibility_judge(agent.pk)
+        agent_eligibility_judge(agent.pk)
         assert AgentEligibility.objects.get(agent=agent).queue_ids == [queue.pk]
     finally:
         commit.set()

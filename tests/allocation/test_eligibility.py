@@ -42,7 +42,7 @@ from allocation.services.next_work import (
     JUDGED_CTES,
     MEMBER_CTE,
     READY_CTES,
-    _eligibility_judge,
+    agent_eligibility_judge,
 )
 from allocation.services.rows import compact_sql
 from core.exceptions import DomainError
@@ -358,7 +358,7 @@ def test_a_change_to_the_organisation_reaches_get_next_at_once(seed):
     with time_machine.travel(NOW, tick=False):
         agents = _random_organisation(rng)
         for agent in agents:
-            _eligibility_judge(agent.pk)
+            agent_eligibility_judge(agent.pk)
         for change in rng.sample(ORGANISATION_CHANGES * 3, 3 * len(ORGANISATION_CHANGES)):
             change(rng)
             for agent in agents:
@@ -366,7 +366,7 @@ def test_a_change_to_the_organisation_reaches_get_next_at_once(seed):
                 kept = _kept(agent)
                 assert kept is None or kept == _qualified(agent), (change.__name__, agent)
                 if rng.random() < 0.5:
-                    _eligibility_judge(agent.pk)
+                    agent_eligibility_judge(agent.pk)
             agent = rng.choice(agents)
             expected = _next_by_the_module(agent)
             if isinstance(expected, type):
