@@ -179,6 +179,9 @@ LEGAL_MOVES: dict[str, frozenset[tuple[str, str]]] = {
     EventKind.STEP_ENTERED: _moves([(_QUEUED, _QUEUED)]),  # the routing job (services/routing.py)
 }
 
+# Events that say what was seen and move nothing (allocation/events.py): not replayed.
+OBSERVATIONS = events.OBSERVATION_KINDS
+
 # The kinds whose event can move an item's deadlines: each states them (allocation/events.py).
 DEADLINE_KINDS = frozenset({
     EventKind.CREATED, EventKind.ASSIGNED, EventKind.PENDED, EventKind.RESUMED, EventKind.TRANSFERRED,
@@ -324,6 +327,8 @@ def item_replay(
     replay = ItemReplay(item_id)
     previous = None
     for event in events:
+        if event.kind in OBSERVATIONS:
+            continue  # what was seen, not a move: written without the item's lock (SLA alerts)
         replay.apply(event, previous, queue_codes or {})
         previous = event
     return replay

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from allocation.models import EventKind, ItemStatus, Queue, RoutingStep, WorkItem, WorkItemEvent
+from allocation.models import BREACH, EventKind, ItemStatus, Queue, RoutingStep, WorkItem, WorkItemEvent
 from core.actors import Actor, actor_fields
 
 # Data keys -------------------------------------------------------------------------------
@@ -71,6 +71,7 @@ UNTIL = "until"  # a pend's follow-up time
 FOLLOW_UP_WAS = "follow_up_was"  # a resume before the follow-up time: what that time was
 NOT_OFFERED_AGAIN_UNTIL = "not_offered_again_until"
 OUTCOME = "outcome"
+THRESHOLD, CROSSED_AT = "threshold", "crossed_at"  # an SLA alert's percent, and when the clock crossed it
 
 # Rules (`data.rule`) --------------------------------------------------------------------------
 
@@ -90,6 +91,9 @@ ORDER_DESCRIPTION = "start_by, priority desc, received_at, id"
 # The kinds whose event can give an item to an agent.
 ASSIGNING_KINDS = frozenset({EventKind.ASSIGNED, EventKind.REBALANCED, EventKind.TRANSFERRED,
                              EventKind.FOLLOW_UP_DUE})
+# Observations: what the SLA alert job saw, written without the item's lock and moving
+# nothing (its status in them is the status the job read). The audit does not replay them.
+OBSERVATION_KINDS = frozenset({EventKind.SLA_WARNING, EventKind.SLA_BREACH})
 # The kinds a periodic job writes when it moves an item (moves.py), one constructor each below.
 JOB_MOVE_KINDS = frozenset({EventKind.REBALANCED, EventKind.RESERVATION_EXPIRED, EventKind.FOLLOW_UP_DUE})
 
@@ -275,6 +279,15 @@ def step_entered(item: WorkItem, *, at: datetime, actor: Actor, from_step: int, 
                 to_status=ItemStatus.QUEUED, reason=reason, data=data)
 
 
+def sla_threshold_crossed(item: WorkItem, *, at: datetime, actor: Actor, threshold: int,
+                          crossed_at: datetime) -> WorkItemEvent:
+    """The SLA alert job raised the alert of `threshold` (percent of the target; 100 or more:
+    the breach), which the clock crossed at `crossed_at`."""
+    kind = EventKind.SLA_BREACH if threshold >= BREACH else EventKind.SLA_WARNING
+    return _row(item, kind=kind, at=at, actor=actor, from_status=item.status, to_status=item.status,
+                data={THRESHOLD: threshold, CROSSED_AT: _iso(crossed_at), **_deadlines(item)})
+
+
 # The reader --------------------------------------------------------------------------------
 
 class _NotSaid:
@@ -431,6 +444,11 @@ class EventData:
     @property
     def outcome(self) -> str | Any:
         return self._said(OUTCOME)
+
+    @property
+    def threshold(self) -> int | Any:
+        """An SLA alert's percent of the target (100 or more: the breach)."""
+        return self._said(THRESHOLD)
 
     @property
     def agent_ids(self) -> set[int]:

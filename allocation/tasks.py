@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from allocation.services import push, rebalancing, reservations, routing
+from allocation.services import push, rebalancing, reservations, routing, webhooks
 from allocation.services.sla_alerts import sla_alerts_raise as sla_alerts_raise_service
 
 
@@ -42,3 +42,12 @@ def routing_advance() -> dict:
     """Queued items enter the routing steps whose condition holds, each (item, step) once."""
     result = routing.routing_advance()
     return {"entered": result.moved, "skipped": result.skipped}
+
+
+@shared_task(name="allocation.webhooks_pump", ignore_result=True, soft_time_limit=50, time_limit=60)
+def webhooks_pump() -> dict:
+    """Item events to the webhook subscriptions that want them (every second by default):
+    match what has committed, send what is due. Safe to overlap, to repeat, to kill."""
+    result = webhooks.webhooks_pump()
+    return {"events_read": result.dispatched.events_read, "recorded": result.dispatched.deliveries_recorded,
+            "delivered": result.sent.delivered, "retrying": result.sent.retrying, "dead": result.sent.dead}

@@ -7,6 +7,7 @@ and logs to a file the test can show when something does not happen in time.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -249,3 +250,32 @@ def production_settings_env(tmp_path) -> dict:
             "DJANGO_ALLOWED_HOSTS": "localhost", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
             "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
             "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wfo")}
+
+
+class WebhookReceiver:
+    """tests/webhook_receiver.py on a loopback port of its own: a real HTTP server in its own
+    process, which a test may stop (the receiver is down) and start again on the same port."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.log = folder / f"receiver-{self.port}.jsonl"
+        self.log.touch()
+        self.service: Service | None = None
+        self.start()
+
+    def url(self, behaviour: str = "ok") -> str:
+        return f"http://127.0.0.1:{self.port}/{behaviour}"
+
+    def start(self) -> None:
+        self.service = Service([sys.executable, "-m", "tests.webhook_receiver", str(self.port), str(self.log)],
+                               dict(os.environ), self.log.with_suffix(".out"), ready="receiving")
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def requests(self) -> list[dict]:
+        """What it received, in order: each request's path, headers, body, parsed body and try."""
+        received = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        for request in received:
+            request["json"] = json.loads(request["body"])
+        return received

@@ -35,6 +35,13 @@ from allocation.models.organisation import (
     Team,
     actor_label,
 )
+from allocation.models.outbound import (
+    INTEGRATION_KINDS,
+    DeliveryStatus,
+    OutboxCursor,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from allocation.models.routing import (
     FIRST_STEP,
     LAST_STEP,
@@ -66,6 +73,7 @@ __all__ = [
     "DEFAULT_WARNING_THRESHOLDS",
     "FIRST_STEP",
     "HELD_STATUSES",
+    "INTEGRATION_KINDS",
     "LAST_STEP",
     "OPEN_STATUSES",
     "PROFICIENCY_VALIDATORS",
@@ -78,9 +86,11 @@ __all__ = [
     "BusinessCalendar",
     "CoolOff",
     "CoolOffKind",
+    "DeliveryStatus",
     "EventKind",
     "Holiday",
     "ItemStatus",
+    "OutboxCursor",
     "Presence",
     "PresenceChange",
     "PresenceReason",
@@ -97,6 +107,8 @@ __all__ = [
     "StepCondition",
     "StepSkill",
     "Team",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Weekday",
     "WorkItem",
     "WorkItemEvent",

@@ -177,6 +177,20 @@ class EventKind(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     RESUMED = "resumed", "Resumed"
     STEP_ENTERED = "step_entered", "Routing step entered"
+    # Observations, not moves: the SLA alert job's (services/sla_alerts.py). The audit does
+    # not replay them; outbound webhooks carry them like every other event.
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SLA_BREACH = "sla_breach", "SLA breached"
+
+
+class CurrentTransactionId(models.Func):
+    """The inserting transaction's id (`pg_current_xact_id()`, as a bigint): what lets the
+    outbound webhooks read the event table as their outbox. Ids are taken in order but
+    committed in any order; every transaction with an id below a snapshot's `xmin` has
+    finished, so events below it can be read once and for all (services/webhooks.py)."""
+
+    template = "(pg_current_xact_id()::text)::bigint"
+    output_field = models.BigIntegerField()
 
 
 class WorkItemEvent(models.Model):
@@ -197,6 +211,9 @@ class WorkItemEvent(models.Model):
     to_status = models.CharField(max_length=12, choices=ItemStatus.choices)
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Set by the database on insert, however the row is written (the ORM, get-next's SQL).
+    # Null on rows written before outbound webhooks existed: those are never sent.
+    txid = models.BigIntegerField(null=True, editable=False, db_default=CurrentTransactionId())
 
     class Meta:
         ordering = ["at", "id"]
@@ -205,6 +222,9 @@ class WorkItemEvent(models.Model):
             # Report rollups read a day's events. The table is appended in time order, so a
             # block-range index serves that at a tiny fraction of a b-tree's size and cost.
             BrinIndex(fields=["at"], name="event_at_brin"),
+            # The webhook outbox reads the events of a range of transaction ids; they are
+            # appended in nearly that order, so again a block-range index, nearly free to keep.
+            BrinIndex(fields=["txid"], name="event_txid_brin", autosummarize=True),
         ]
         constraints = [
             models.CheckConstraint(

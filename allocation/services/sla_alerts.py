@@ -25,17 +25,19 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation import labels
-from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem
+from allocation import events, labels
+from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem, WorkItemEvent
 from allocation.services import sla_clock
 from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import NoWorkingTime, OutOfRange, is_working, next_working_instant
+from core.actors import SystemActor
 from core.services import NotificationDraft, notifications_create, outbox_send
 
 logger = logging.getLogger(__name__)
 
 NOTIFICATION_KIND = "sla_alert"
+SLA_ALERTS = SystemActor("sla-alerts")
 SCAN_BATCH = 500
 EMAIL_BATCH = 100
 
@@ -132,14 +134,18 @@ def _alerts_insert(crossed: list[tuple[WorkItem, int, datetime]], *, now: dateti
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_ALERTS.format(rows=rows), params)
         raised = cursor.fetchall()
-    by_key = {(item.pk, threshold): item for item, threshold, _ in crossed}
-    drafts = []
+    by_key = {(item.pk, threshold): (item, at) for item, threshold, at in crossed}
+    drafts, observed = [], []
     for _, item_id, threshold in raised:
-        title, body = alert_text(by_key[(item_id, threshold)], threshold)
+        item, crossed_at = by_key[(item_id, threshold)]
+        observed.append(events.sla_threshold_crossed(item, at=now, actor=SLA_ALERTS, threshold=threshold,
+                                                     crossed_at=crossed_at))
+        title, body = alert_text(item, threshold)
         url = reverse("work:item", args=[item_id])
         drafts.extend(
             NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in recipients[item_id]
         )
+    WorkItemEvent.objects.bulk_create(observed)  # the item's timeline, and the webhooks' outbox
     notifications_create(drafts=drafts, at=now)
     return [alert_id for alert_id, _, _ in raised]
 

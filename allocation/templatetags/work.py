@@ -172,6 +172,10 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
             parts.append(f"Overflowed from {names[0]} (step {said.from_step}) to {names[1]}")
         else:
             parts.append(f"From routing step {said.from_step} to step {said.step}")
+    if event.kind == EventKind.SLA_WARNING and said.threshold:
+        parts.append(f"{said.threshold}% of the SLA target used; due {_when(said.due_at)}")
+    if event.kind == EventKind.SLA_BREACH:
+        parts.append(f"Was due {_when(said.due_at)}; not done")
     if event.kind == EventKind.PRIORITY_CHANGED and said.priority:
         names = dict(Priority.choices)
         parts.append(f"From {names.get(said.priority_before, '?')} to {names.get(said.priority, '?')};")

@@ -190,6 +190,15 @@ WFO_MAX_PEND = timedelta(days=env.int("WFO_MAX_PEND_DAYS", default=365))
 # a few minutes of clock skew).
 WFO_MAX_RECEIPT_AGE = timedelta(days=env.int("WFO_MAX_RECEIPT_AGE_DAYS", default=366))
 WFO_WORKER_HEARTBEAT_SECONDS = env.int("WFO_WORKER_HEARTBEAT_SECONDS", default=60)
+# Outbound webhooks (allocation/services/webhooks.py): a request's timeout, the tries of one
+# event before it is dead-lettered (a subscription may set its own), the wait before the
+# first retry (doubling each time, with jitter, up to the cap), and how long a subscription
+# may fail without a success before it is paused and its owner told.
+WFO_WEBHOOK_TIMEOUT_SECONDS = env.float("WFO_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WFO_WEBHOOK_MAX_ATTEMPTS = env.int("WFO_WEBHOOK_MAX_ATTEMPTS", default=12)
+WFO_WEBHOOK_RETRY_BASE = timedelta(seconds=env.float("WFO_WEBHOOK_RETRY_BASE_SECONDS", default=10.0))
+WFO_WEBHOOK_RETRY_CAP = timedelta(seconds=env.float("WFO_WEBHOOK_RETRY_CAP_SECONDS", default=3600.0))
+WFO_WEBHOOK_PAUSE_AFTER = timedelta(hours=env.float("WFO_WEBHOOK_PAUSE_AFTER_HOURS", default=24.0))
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
 # Rebalancing (allocation/services/rebalancing.py): how long an agent may be away or
 # offline before its items move, and how long a rejected push is not offered to it again.

@@ -1,0 +1,58 @@
+"""What an outbound webhook request is: its body, its headers and its signature — the one
+place a receiver's guide (README, "Webhooks") and the sender (services/webhooks.py) read.
+
+A request is a POST of one event as JSON:
+
+    {"id": "evt_812", "type": "item.completed", "created_at": "…",
+     "data": {"event": {…as the API's item events…}, "item": {…the item as the API shows it, when sent…}}}
+
+`id` is the same on every attempt of that event, to every subscriber: receivers drop a
+repeat by it (delivery is at least once). The `WFO-Signature` header, in the style of
+Stripe's, is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body, keyed by the
+subscription's secret>`; a receiver recomputes it over the raw body and refuses a stale `t`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+SIGNATURE_HEADER = "WFO-Signature"
+EVENT_ID_HEADER = "WFO-Event-Id"
+DELIVERY_ID_HEADER = "WFO-Delivery-Id"
+USER_AGENT = "WFO-Portal-Webhooks/1"
+# How old a signed timestamp a receiver should accept (the guide's advice; replay defence).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def event_id(event_pk: int) -> str:
+    return f"evt_{event_pk}"
+
+
+def event_type(kind: str) -> str:
+    return f"item.{kind}"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    signed = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},v1={signature(secret, timestamp, body)}"
+
+
+def signature_valid(secret: str, header: str, body: bytes, *, now: float,
+                    tolerance: int = SIGNATURE_TOLERANCE_SECONDS) -> bool:
+    """What a receiver does: the header's timestamp is recent and one of its v1 signatures
+    is the HMAC of that timestamp and the raw body (compared in constant time)."""
+    parts = [part.partition("=") for part in header.split(",")]
+    timestamps = [value for key, _, value in parts if key == "t"]
+    signatures = [value for key, _, value in parts if key == "v1"]
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        return False
+    timestamp = int(timestamps[0])
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = signature(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
