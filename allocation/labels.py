@@ -25,6 +25,7 @@ SYSTEM_ACTORS = {
     "rebalancer": "rebalancing (automatic)",
     "push-allocation": "push allocation (automatic)",
     "routing": "the routing job (automatic)",
+    "sla-alerts": "SLA alerts (automatic)",
     "idle-timeout": "idle timeout (automatic)",
     "quality-rework": "quality rework (automatic)",
     "quality-sampling": "quality sampling (automatic)",

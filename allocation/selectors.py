@@ -23,6 +23,8 @@ from allocation.models import (
     ItemStatus,
     PresenceReason,
     Queue,
+    WebhookDelivery,
+    WebhookSubscription,
     WorkItem,
     WorkItemEvent,
     customer_key,
@@ -260,3 +262,15 @@ def routing_explanation(item_events: list[WorkItemEvent], *, before: WorkItemEve
         elif event.kind == EventKind.STEP_ENTERED:
             entered.append(event)
     return entered
+
+
+def webhook_subscriptions_of(user: AbstractBaseUser) -> QuerySet[WebhookSubscription]:
+    """The subscriptions a source system made (through the API), by name."""
+    return WebhookSubscription.objects.filter(integration=user).prefetch_related("queues").order_by("name", "pk")
+
+
+def webhook_delivery_log(subscription: WebhookSubscription, *, status: str | None = None) -> QuerySet[WebhookDelivery]:
+    """A subscription's deliveries, newest event first (the unique (subscription, event)
+    index, read backwards); `status` narrows it."""
+    deliveries = subscription.deliveries.select_related("event").order_by("-event_id")
+    return deliveries.filter(status=status) if status else deliveries

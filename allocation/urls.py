@@ -1,7 +1,7 @@
 from django.urls import path
 
 from allocation import views
-from allocation.api import actions, agent, items
+from allocation.api import actions, agent, items, webhooks
 
 # Mounted at /api/v1/ (wfo/urls.py); names without a namespace.
 api_urlpatterns = [
@@ -20,6 +20,11 @@ api_urlpatterns = [
     path("agent/next/", agent.AgentNextApi.as_view(), name="agent-next"),
     path("agent/presence/", agent.AgentPresenceApi.as_view(), name="agent-presence"),
     path("customers/<str:customer_ref>/items/", items.CustomerItemsApi.as_view(), name="customer-items"),
+    path("webhooks/", webhooks.SubscriptionListCreateApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:subscription_id>/", webhooks.SubscriptionDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:subscription_id>/deliveries/", webhooks.DeliveryListApi.as_view(),
+         name="webhook-deliveries"),
+    path("webhooks/<int:subscription_id>/redeliver/", webhooks.RedeliverApi.as_view(), name="webhook-redeliver"),
 ]
 
 # Mounted at /work/ in the "work" namespace: the agent inbox and the item pages.

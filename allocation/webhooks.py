@@ -16,6 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 SIGNATURE_HEADER = "WFO-Signature"
 EVENT_ID_HEADER = "WFO-Event-Id"
@@ -56,3 +63,25 @@ def signature_valid(secret: str, header: str, body: bytes, *, now: float,
         return False
     expected = signature(secret, timestamp, body)
     return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why a source system may not send its events to `url`, or None. Only http(s), and —
+    unless WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED — only to public addresses: a source
+    system's subscription must not make the portal call into its own network (loopback,
+    private, link-local such as a cloud's metadata service). Admins' subscriptions may."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return "Enter an http:// or https:// URL."
+    if settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED:
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return f"The host {host!r} does not resolve."
+    private = sorted(address for address in addresses if not ipaddress.ip_address(address.split("%")[0]).is_global)
+    if private:
+        return f"{host} is a private address ({', '.join(private)}): webhooks go to public addresses only."
+    return None

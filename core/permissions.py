@@ -16,6 +16,13 @@ class IsAgent(BasePermission):
         return roles.is_agent(request.user)
 
 
+class IsSourceSystem(BasePermission):
+    message = "Only source systems (integration users) can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return roles.is_source_system(request.user)
+
+
 class OverseesWork(BasePermission):
     """Supervisors and admins: reports, bulk reassignment."""
 

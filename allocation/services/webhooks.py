@@ -405,6 +405,11 @@ def webhook_subscription_update(subscription: WebhookSubscription, *, queues: It
     return subscription
 
 
+def webhook_subscription_delete(subscription: WebhookSubscription) -> None:
+    """Delete a subscription and its delivery log (what it had not received is not sent)."""
+    subscription.delete()
+
+
 def webhook_deliveries_redeliver(subscription: WebhookSubscription, *, delivery_ids: Iterable[int] | None = None,
                                  now: datetime | None = None) -> int:
     """Send again: the given deliveries of the subscription, or (none given) every

@@ -12,7 +12,7 @@ from django.urls import reverse
 from allocation import services
 from allocation.events import ORDER_DESCRIPTION
 from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
-from allocation.services import push, rebalancing, reservations, routing
+from allocation.services import push, rebalancing, reservations, routing, sla_alerts
 from allocation.templatetags.work import RULES
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
@@ -110,6 +110,9 @@ def lives(team):
         holder = WorkItem.objects.get(pk=pushed.pk).assignee
         services.item_reject(item_id=pushed.pk, actor=holder, reason="Not my market")
         step()
+        # A day later the items still open have passed their SLA warnings and breached.
+        step(24 * 60)
+        sla_alerts.sla_alerts_raise()
     items = [worked, moved, expired, followed, left, pushed, routed]
     return items, lucas, lead, [amelia.user, lucas.user, lead]
 
@@ -145,6 +148,8 @@ def test_every_event_kind_reads_in_words_on_the_timeline(client, lives):
     assert "From routing step 1 to step 2" in shown[6] and "by the routing job (automatic)" in shown[6]
     assert "Step 2 — waited 5 min at step 1: also offered to Night." in shown[6]
     assert "Overflowed from Disputes (step 2) to Refunds" in shown[6]
+    assert "SLA breached by SLA alerts (automatic)" in shown[4] and "Was due Thu 13 Mar" in shown[4]
+    assert re.search(r"SLA warning by SLA alerts \(automatic\) \d+% of the SLA target used; due Thu 13 Mar", shown[4])
 
 
 def test_the_order_get_next_followed_reads_in_words(client, team):

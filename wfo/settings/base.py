@@ -198,6 +198,9 @@ WFO_WEBHOOK_TIMEOUT_SECONDS = env.float("WFO_WEBHOOK_TIMEOUT_SECONDS", default=1
 WFO_WEBHOOK_MAX_ATTEMPTS = env.int("WFO_WEBHOOK_MAX_ATTEMPTS", default=12)
 WFO_WEBHOOK_RETRY_BASE = timedelta(seconds=env.float("WFO_WEBHOOK_RETRY_BASE_SECONDS", default=10.0))
 WFO_WEBHOOK_RETRY_CAP = timedelta(seconds=env.float("WFO_WEBHOOK_RETRY_CAP_SECONDS", default=3600.0))
+# A source system's subscription may point at a private or loopback address only where
+# this is on (development, tests): in production it must not reach into the portal's network.
+WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED = env.bool("WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED", default=False)
 WFO_WEBHOOK_PAUSE_AFTER = timedelta(hours=env.float("WFO_WEBHOOK_PAUSE_AFTER_HOURS", default=24.0))
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="WFO Portal <wfo-portal@localhost>")
 # Rebalancing (allocation/services/rebalancing.py): how long an agent may be away or
