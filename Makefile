@@ -20,10 +20,13 @@ run: install
 	$(PY) manage.py run_portal
 
 ## The whole suite on PostgreSQL (see wfo/settings/test.py for which server), in
-## TEST_PROCESSES processes side by side (pytest-xdist; each on a database of its own).
+## TEST_PROCESSES processes side by side (pytest-xdist; each on a database of its own);
+## then, alone, the tests that watch the webhook outbox, which waits for every transaction
+## on the server to end (the other processes' tests would hold it back).
 TEST_PROCESSES ?= 2
 test: install
-	$(PY) -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) -m "not outbox" $(PYTEST_ARGS)
+	$(PY) -m pytest -m outbox $(PYTEST_ARGS)
 
 ## Only the fault tests (part of `make test` too): a Celery worker killed mid-job, Redis
 ## stopped while agents work, PostgreSQL restarted under API load (tests/faults).

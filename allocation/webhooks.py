@@ -74,9 +74,16 @@ def webhook_url_problem(url: str) -> str | None:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         return "Enter an http:// or https:// URL."
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:  # absent is None; Django's validator lets 99999 through
+        return "The port must be a number from 1 to 65535."
     if settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED:
         return None
-    host = urlsplit(url).hostname or ""
+    host = parts.hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):

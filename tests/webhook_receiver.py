@@ -26,7 +26,7 @@ _tries: Counter = Counter()
 class Receiver(BaseHTTPRequestHandler):
     log_path = ""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         event_id = self.headers.get("WFO-Event-Id", "")

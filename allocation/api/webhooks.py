@@ -14,10 +14,19 @@ from rest_framework.views import APIView
 
 from allocation import selectors, webhooks
 from allocation.api.common import TEXT_VALIDATORS
-from allocation.models import INTEGRATION_KINDS, DeliveryStatus, EventKind, Queue, WebhookDelivery, WebhookSubscription
+from allocation.models import INTEGRATION_KINDS, DeliveryStatus, Queue, WebhookDelivery, WebhookSubscription
+from allocation.models.outbound import INTEGRATION_KIND_CHOICES
 from allocation.services import webhooks as outbound
 from core import roles
-from core.api import BoundedCharField, InputSerializer, StandardPagination, error_responses, valid_body, valid_query
+from core.api import (
+    BoundedCharField,
+    EmptyInputSerializer,
+    InputSerializer,
+    StandardPagination,
+    error_responses,
+    valid_body,
+    valid_query,
+)
 from core.parsers import BoundedJSONParser
 from core.permissions import IsSourceSystem
 
@@ -57,7 +66,7 @@ class SubscriptionInputSerializer(InputSerializer):
     name = BoundedCharField(max_length=100, validators=TEXT_VALIDATORS)
     url = BoundedCharField(max_length=500, validators=TEXT_VALIDATORS, help_text="http or https; a public address.")
     kinds = serializers.ListField(
-        child=serializers.ChoiceField(choices=[(kind, EventKind(kind).label) for kind in INTEGRATION_KINDS]),
+        child=serializers.ChoiceField(choices=INTEGRATION_KIND_CHOICES),
         allow_empty=False, max_length=len(INTEGRATION_KINDS),
     )
     queues = serializers.ListField(
@@ -85,7 +94,8 @@ class SubscriptionInputSerializer(InputSerializer):
         return list(found.values())
 
     def validate_sources(self, sources: list[str]) -> list[str]:
-        foreign = sorted(set(sources) - roles.sources_of(self.context["user"]))
+        user = self.context.get("user")
+        foreign = sorted(set(sources) - (roles.sources_of(user) if user is not None else frozenset()))
         if foreign:
             raise serializers.ValidationError(
                 f"Not a source of yours: {', '.join(map(repr, foreign))}. You hear only of your own sources' items.")
@@ -147,10 +157,13 @@ class SubscriptionDetailApi(APIView):
         outbound.webhook_subscription_update(subscription, queues=queues, **changes)
         return Response(SubscriptionOutputSerializer(subscription).data)
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted, with its delivery log."),
+    @extend_schema(request=EmptyInputSerializer,
+                   responses={204: OpenApiResponse(description="Deleted, with its delivery log."),
                               **error_responses(403, 404)})
     def delete(self, request, subscription_id: int):
-        outbound.webhook_subscription_delete(_subscription(request, subscription_id))
+        subscription = _subscription(request, subscription_id)
+        valid_body(EmptyInputSerializer, request)
+        outbound.webhook_subscription_delete(subscription)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

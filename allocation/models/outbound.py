@@ -22,6 +22,7 @@ INTEGRATION_KINDS = (
     EventKind.RELEASED, EventKind.TRANSFERRED, EventKind.COMPLETED, EventKind.CANCELLED,
     EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.STEP_ENTERED,
 )
+INTEGRATION_KIND_CHOICES = [(kind.value, kind.label) for kind in INTEGRATION_KINDS]
 SECRET_PREFIX = "whsec_"
 
 

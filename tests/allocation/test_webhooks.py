@@ -34,7 +34,7 @@ from tests import factories
 from tests.helpers import pended_item, queued_item, started_item
 from tests.processes import WebhookReceiver, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.outbox]
 
 
 @pytest.fixture(autouse=True)

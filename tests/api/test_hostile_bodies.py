@@ -37,10 +37,12 @@ from allocation.models import (
     Queue,
     SlaClock,
     SlaPolicy,
+    WebhookDelivery,
+    WebhookSubscription,
     WorkingWindow,
     WorkItem,
 )
-from allocation.services import intake
+from allocation.services import intake, webhooks
 from core import roles
 from core.actors import SystemActor
 from core.roles import role_groups_sync
@@ -80,7 +82,7 @@ class HostileWorld:
             if operation.target is None:
                 self.urls[key] = reverse(operation.name)
             else:
-                ids = self.refs.items if operation.target == "item" else self.refs.evaluations
+                ids = self.refs.targets(operation.target)
                 self.urls[key] = reverse(operation.name, kwargs={f"{operation.target}_id": ids[target]})
         return self.urls[key]
 
@@ -137,6 +139,9 @@ def _world_extend(world) -> hostile.Refs:
     own_submitted = submitted(evaluation.item, agent.user)
     other_submitted = submitted(other_done, other_agent.user)
 
+    other_subscription = webhooks.webhook_subscription_create(
+        name="Claims feed", url="https://93.184.215.14/claims", kinds=["completed"], integration=users["other_source"],
+        owner=users["other_source"])
     last_item = WorkItem.objects.order_by("-pk").values_list("pk", flat=True).first()
     last_evaluation = Evaluation.objects.order_by("-pk").values_list("pk", flat=True).first()
     items = {"held": world.kwargs["item_id"], "pushed": pushed.pk, "queued_a": queued_a.pk,
@@ -174,6 +179,9 @@ def _world_extend(world) -> hostile.Refs:
         max_pend=settings.WFO_MAX_PEND,
         max_receipt_age=settings.WFO_MAX_RECEIPT_AGE,
         clock_skew=intake.CLOCK_SKEW_ALLOWANCE,
+        subscriptions={"own": world.kwargs["subscription_id"], "other": other_subscription.pk,
+                       "missing": other_subscription.pk + 10_000, "huge": 2**63},
+        all_queues=frozenset(Queue.objects.values_list("code", flat=True)),
     )
 
 
@@ -196,6 +204,8 @@ def _snapshot_query() -> tuple[str, list[str]]:
         Answer: ["value", "comment", "dispute_comment"],
         AgentProfile: ["presence", "presence_since", "last_assigned_at", "capacity"],
         SlaClock: ["target", "paused_working", "paused_since", "stopped_at", "next_threshold", "external_deadline"],
+        WebhookSubscription: ["name", "url", "kinds", "sources", "is_active", "max_attempts", "paused_reason"],
+        WebhookDelivery: ["status", "attempts", "next_attempt_at"],
     }
     for model, fields in state.items():
         columns = ", ".join(quote(model._meta.get_field(name).column) for name in [model._meta.pk.name, *fields])
@@ -345,14 +355,14 @@ def test_the_valid_bodies_are_judged_acceptable_for_the_roles_that_may_act(world
                 assert hostile.acceptable(operation, body, g), (operation.name, role, index, body)
 
 
-@pytest.mark.parametrize("operation", hostile.OPERATIONS, ids=[operation.name for operation in hostile.OPERATIONS])
+@pytest.mark.parametrize("operation", hostile.OPERATIONS, ids=[operation.key for operation in hostile.OPERATIONS])
 def test_hostile_bodies_are_refused_cleanly_and_write_nothing(world, operation):
     assert _snapshot(world.snapshot_sql) == world.baseline
     offences = []
     sent = 0
     for role in hostile.ROLES:
         with each_rolled_back() as undo, quiet_refusals():
-            for body in hostile.bodies(operation.name, role, world.refs):
+            for body in hostile.bodies(operation.key, role, world.refs):
                 sent += 1
                 offences += [(body, problem) for problem in send(operation, body, world)]
                 undo()
@@ -364,7 +374,7 @@ def test_hostile_bodies_are_refused_cleanly_and_write_nothing(world, operation):
 def report(operation: hostile.Operation, offences: list) -> str:
     kinds = Counter((body.kind, problem.split(":")[0]) for body, problem in offences)
     lines = [f"{len(offences)} offences on {operation.method} {operation.name} (seed {hostile.SEED}; replay with "
-             f"hostile.body_for({operation.name!r}, role, index, refs)):"]
+             f"hostile.body_for({operation.key!r}, role, index, refs)):"]
     lines += [f"  {count:4} × {kind}: {problem}" for (kind, problem), count in kinds.most_common()]
     lines += [f"  {body.role} #{body.index} [{body.kind}: {body.note}] → {body.target or '-'}: {problem} | "
               f"{body.excerpt()}" for body, problem in offences]

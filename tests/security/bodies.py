@@ -38,5 +38,7 @@ def bodies(world) -> dict[str, dict]:
         "item-list": {"queue": world.kwargs["queue_code"], "source": "crm", "external_id": "NEW-1",
                       "customer_ref": "CUST-9", "title": "A new case"},
         "quality-dispute": {"comment": "I disagree"},
+        "webhook-list": {"name": "Decisions", "url": "https://93.184.215.14/hooks", "kinds": ["completed"]},
+        "webhook-detail": {"name": "Renamed"},
         "quality-submit": {"answers": {}, "draft": True},
     }

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from allocation.models import ItemStatus
+from allocation.services import webhooks
 from core import roles
 from quality.models import EvaluationSource
 from tests import factories
@@ -55,12 +56,14 @@ def world_build() -> World:
     evaluation = factories.EvaluationFactory(item=done, agent=agent.user, evaluator=evaluator, version=version,
                                              source=EvaluationSource.MANUAL)
     session = factories.CalibrationSessionFactory(item=done, version=version, created_by=quality_lead)
+    subscription = webhooks.webhook_subscription_create(
+        name="CRM feed", url="https://93.184.215.14/wfo", kinds=["completed"], integration=source, owner=source)
     users = {"agent": agent.user, "other_agent": other_agent.user, "supervisor": supervisor,
              "other_supervisor": other_supervisor, "evaluator": evaluator, "quality_lead": quality_lead,
              "admin": admin, "source": source, "other_source": other_source, "anonymous": AnonymousUser()}
     tokens = {name: Token.objects.create(user=user).key for name, user in users.items() if name != "anonymous"}
     kwargs = {"item_id": held.pk, "evaluation_id": evaluation.pk, "form_id": form.pk, "session_id": session.pk,
-              "customer_ref": "CUST-A1", "agent_id": agent.pk,
+              "customer_ref": "CUST-A1", "agent_id": agent.pk, "subscription_id": subscription.pk,
               # not URL parameters: what request bodies name
               "queue_id": queue.pk, "queue_code": queue.code, "other_queue_id": other_queue.pk,
               "other_queue_code": other_queue.code}

@@ -156,6 +156,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ItemStatusEnum": "allocation.models.ItemStatus",
         "EvaluationStatusEnum": "quality.models.EvaluationStatus",
+        "EventKindEnum": "allocation.models.EventKind",
+        "IntegrationEventKindEnum": "allocation.models.outbound.INTEGRATION_KIND_CHOICES",
     },
 }
 

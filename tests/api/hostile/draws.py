@@ -484,7 +484,7 @@ def draw_reference(g: Gen) -> Body:
     refs = g.refs
     options: list[tuple[str, str]] = []
     if g.operation.target:
-        options += [("url", name) for name in sorted(refs.items if g.operation.target == "item" else refs.evaluations)]
+        options += [("url", name) for name in sorted(refs.targets(g.operation.target))]
     if g.operation.rows:
         options += [("intake", what) for what in ("repeat", "claim", "claims", "crm", "tests", "nobody", "CRM", "crm ",
                                                   "inactive", "other", "nope")]

@@ -425,3 +425,95 @@ class DisputedQuestions(Field):
         foreign = str(g.refs.questions["other_evaluation"][0].id)
         return [{qid: ""}, {qid: "  "}, {qid: "x" * 2001}, {foreign: "x"}, {"abc": "x"}, {qid: None}, {qid: 5},
                 {str(2**63): "x"}, {qid: "x\x00"}, ["x"], "x"]
+
+
+@dataclass(frozen=True)
+class Whole(Field):
+    """A whole number in [low, high], as DRF's IntegerField reads it ("3", 3.0 and 3 alike)."""
+
+    low: int = 1
+    high: int = 30
+    required: bool = False
+
+    def accepts(self, value, g, body):
+        number = _drf_integer(value)
+        return number is not None and self.low <= number <= self.high
+
+    def valid(self, g, body):
+        number = g.rng.randint(self.low, self.high)
+        return str(number) if g.rng.random() < 0.2 else number
+
+    def wrong(self, g):
+        return [self.low - 1, self.high + 1, -1, 2**63, 10**30, 1.5, "x", "", True, None, [1], {"n": 1}, "1e3"]
+
+
+@dataclass(frozen=True)
+class TextList(Field):
+    """A list of texts, each one of `allowed(g, role)` once trimmed (None: any storable text)."""
+
+    max_items: int = 50
+    max_length: int = 50
+    allowed: Callable[[Gen], frozenset[str] | None] = lambda g: None
+    empty_ok: bool = True
+    required: bool = False
+
+    def accepts(self, value, g, body):
+        if not isinstance(value, list) or len(value) > self.max_items or (not value and not self.empty_ok):
+            return False
+        allowed = self.allowed(g)
+        for item in value:
+            text = text_of(item)
+            if text is None or isinstance(item, bool) or not _storable(text) or len(text) > self.max_length:
+                return False
+            if not text.strip() or (allowed is not None and text.strip() not in allowed):
+                return False
+        return True
+
+    def valid(self, g, body):
+        allowed = sorted(self.allowed(g) or {"x"})
+        return g.rng.sample(allowed, g.rng.randint(0 if self.empty_ok else 1, min(3, len(allowed))))
+
+    def wrong(self, g):
+        known = sorted(self.allowed(g) or {"x"})[0]
+        return ["not a list", [known] * (self.max_items + 1), ["nope"], [known.upper()], ["a" * (self.max_length + 1)],
+                [""], [" "], [None], [1], [[known]], [{"x": known}], [known + "\x00"], [known + SURROGATE],
+                [] if not self.empty_ok else [known, "nope"]]
+
+
+@dataclass(frozen=True)
+class WebhookUrl(Field):
+    """http(s) only, at most 500 characters, and a public address. Judged for literal
+    addresses; a host name is taken as acceptable (only resolving it could tell)."""
+
+    required: bool = True
+
+    def accepts(self, value, g, body):
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        text = text_of(value)
+        if text is None or isinstance(value, bool) or not _storable(text) or len(text) > 500:
+            return False
+        try:
+            parts = urlsplit(text.strip())
+            host = parts.hostname or ""
+            if parts.port == 0:  # an impossible port raises
+                return False
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not host:
+            return False
+        try:
+            return ipaddress.ip_address(host).is_global
+        except ValueError:
+            return True
+
+    def valid(self, g, body):
+        return g.rng.choice(["https://93.184.215.14/hooks/wfo", "http://8.8.8.8:8080/in?x=1",
+                             "https://[2606:4700:4700::1111]/wfo"])
+
+    def wrong(self, g):
+        return ["ftp://93.184.215.14/x", "http://127.0.0.1/x", "http://10.1.2.3/", "http://169.254.169.254/meta",
+                "http://[::1]/", "http://0.0.0.0/", "https://93.184.215.14:99999/", "not a url", "", " ",
+                "https://93.184.215.14/" + "a" * 480, "javascript:alert(1)", "http://192.168.0.1:80/x",
+                "https://93.184.215.14/x\x00", 1, ["https://93.184.215.14/"]]

@@ -6,7 +6,7 @@ of README's REST API v1 and the input serializers. Where it cannot be sure it sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tests.api.hostile.fields import (
@@ -21,6 +21,9 @@ from tests.api.hostile.fields import (
     Lookup,
     Payload,
     Text,
+    TextList,
+    WebhookUrl,
+    Whole,
     text_of,
 )
 from tests.api.hostile.text import Unjudged, depth, plain
@@ -48,13 +51,18 @@ class Operation:
     check: Callable[[dict, Gen], bool] | None = None  # a rule across fields
     rows: bool = False  # intake: one object, or a list of them
 
+    @property
+    def key(self) -> str:
+        """How bodies and replays name it: the URL's name, and the method where one URL takes two."""
+        return self.name if self.method in ("POST", "PUT") else f"{self.name} {self.method}"
+
     def default_target(self, role: str) -> str | None:
         if self.target is None:
             return None
         own = self.legit.get(role)
         if own:
             return own[0]
-        return {"item": "held", "evaluation": "evaluation"}[self.target]
+        return {"item": "held", "evaluation": "evaluation", "subscription": "own"}[self.target]
 
 
 def _intake_source_ok(text: str, g: Gen, body: dict) -> bool:
@@ -69,6 +77,10 @@ def _outcome_ok(body: dict, g: Gen) -> bool:
 
 def dispute_says_something(body: dict, g: Gen) -> bool:
     return bool(text_of(body.get("comment", "")).strip()) or bool(body.get("questions"))
+
+
+def _optional(spec: Field) -> Field:
+    return replace(spec, required=False)
 
 
 REASON = Text(max_length=500)
@@ -120,7 +132,31 @@ OPERATIONS = [
         "questions": DisputedQuestions(),
     }, "evaluation", {"agent": ("submitted",), "other_agent": ("other_submitted",)}, check=dispute_says_something),
 ]
-BY_NAME = {operation.name: operation for operation in OPERATIONS}
+
+# A source system's webhook subscriptions (allocation/api/webhooks.py): its own ("own" is
+# the source's, "other" the other source's).
+INTEGRATION_KINDS = ("created", "assigned", "started", "pended", "resumed", "released", "transferred", "completed",
+                     "cancelled", "sla_warning", "sla_breach", "step_entered")
+SUBSCRIBERS = {"source": ("own",), "other_source": ("other",)}
+SUBSCRIPTION = {
+    "name": Text(max_length=100, examples=("Decisions feed", "Zoë's hook")),
+    "url": WebhookUrl(),
+    "kinds": TextList(max_items=len(INTEGRATION_KINDS), max_length=20, empty_ok=False, required=True,
+                      allowed=lambda g: frozenset(INTEGRATION_KINDS)),
+    "queues": TextList(max_items=100, max_length=50, allowed=lambda g: g.refs.all_queues),
+    "sources": TextList(max_items=50, max_length=50, allowed=lambda g: g.refs.sources.get(g.role) or frozenset()),
+    "is_active": Flag(required=False),
+    "max_attempts": Whole(low=1, high=30),
+}
+OPERATIONS += [
+    Operation("webhook-list", "POST", SUBSCRIPTION, None, {"source": (None,), "other_source": (None,)}),
+    Operation("webhook-detail", "PATCH", {name: _optional(spec) for name, spec in SUBSCRIPTION.items()},
+              "subscription", SUBSCRIBERS),
+    Operation("webhook-detail", "DELETE", {}, "subscription", SUBSCRIBERS),
+    Operation("webhook-redeliver", "POST", {"deliveries": Ids(max_items=1000, required=False)}, "subscription",
+              SUBSCRIBERS),
+]
+BY_NAME = {operation.key: operation for operation in OPERATIONS}
 
 
 # Judging a body ---------------------------------------------------------------------------------

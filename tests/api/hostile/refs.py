@@ -3,7 +3,7 @@ the limits in force (tests/api/test_hostile_bodies.py builds them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
@@ -40,3 +40,9 @@ class Refs:
     max_pend: timedelta
     max_receipt_age: timedelta
     clock_skew: timedelta
+    subscriptions: dict[str, int] = field(default_factory=dict)  # own (the source's), other, missing, huge
+    all_queues: frozenset[str] = frozenset()  # every queue's code, inactive ones too
+
+    def targets(self, kind: str) -> dict[str, int]:
+        """The objects a URL of `kind` ("item", "evaluation", "subscription") may name."""
+        return {"item": self.items, "evaluation": self.evaluations, "subscription": self.subscriptions}[kind]
