@@ -65,11 +65,12 @@ def signature_valid(secret: str, header: str, body: bytes, *, now: float,
     return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
 
 
-def webhook_url_problem(url: str) -> str | None:
-    """Why a source system may not send its events to `url`, or None. Only http(s), and —
-    unless WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED — only to public addresses: a source
-    system's subscription must not make the portal call into its own network (loopback,
-    private, link-local such as a cloud's metadata service). Admins' subscriptions may."""
+def webhook_url_problem(url: str, *, public_only: bool = True) -> str | None:
+    """Why events may not be sent to `url`, or None. Only http(s) with a possible port, and —
+    for a source system's subscription (`public_only`), unless
+    WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED — only to public addresses: it must not make the
+    portal call into its own network (loopback, private, link-local such as a cloud's
+    metadata service). Admins' subscriptions may."""
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
@@ -81,7 +82,7 @@ def webhook_url_problem(url: str) -> str | None:
         port = 0
     if port == 0:  # absent is None; Django's validator lets 99999 through
         return "The port must be a number from 1 to 65535."
-    if settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED:
+    if not public_only or settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED:
         return None
     host = parts.hostname or ""
     try:

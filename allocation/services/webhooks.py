@@ -393,16 +393,21 @@ def webhook_subscription_update(subscription: WebhookSubscription, *, queues: It
         if name in ("kinds", "sources"):
             value = sorted(set(value))
         setattr(subscription, name, value)
-    if resumed:
-        subscription.paused_reason = ""
-        subscription.failing_since = None
     with transaction.atomic():
         subscription.save()
         if queues is not None:
             subscription.queues.set(queues)
         if resumed:
-            subscription.deliveries.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
+            webhook_subscription_resume(subscription)
     return subscription
+
+
+def webhook_subscription_resume(subscription: WebhookSubscription) -> None:
+    """A subscription active again (saved so): why it was paused and its failing streak are
+    forgotten, and what it kept is due now, not after the backoff its failures had reached."""
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(paused_reason="", failing_since=None)
+    subscription.paused_reason, subscription.failing_since = "", None
+    subscription.deliveries.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
 
 
 def webhook_subscription_delete(subscription: WebhookSubscription) -> None:
