@@ -9,6 +9,7 @@
     make bench BENCH_ARGS="--load-only"      # only the load test: 200 agents for 5 min (bench/load.py)
     make bench BENCH_ARGS="--steps-only"     # only the allocation rate with routing steps vs without
     make bench BENCH_ARGS="--routing-only"   # only the routing pass at 1M open items (bench/routing.py)
+    make bench BENCH_ARGS="--webhooks-only"  # only the webhooks section (bench/webhooks.py)
 
 Seeds a dedicated database (200 queues, 50 agents each eligible for about 40 queues),
 then per backlog size measures get-next + start through the services from 8 processes;
@@ -16,7 +17,9 @@ runs ../shared/bench/pg_dequeue_ceiling.py against the same server and prints ou
 as a ratio of it; compares the rate at the largest backlog with the smallest; measures
 POST /api/v1/agent/next/ latency under gunicorn with 50 clients; measures the rate with 3
 routing steps on every queue against the rate without, alternately (bench/steps.py;
---skip-steps); runs the load test, 200 locust agents doing next → start → complete for 5
+--skip-steps); the rate with one webhook subscription and with a trigger outbox against
+none, and webhook delivery's delay and rate on a database of its own (bench/webhooks.py;
+--skip-webhooks); runs the load test, 200 locust agents doing next → start → complete for 5
 minutes against gunicorn, checking for errors and items handed out twice (bench/load.py;
 --skip-load); then, on a database of its own, times the SLA alert scan over 1M open items
 as completed history grows from 1M to 5M (bench/sla_scan.py; --skip-sla leaves it out);
@@ -54,6 +57,7 @@ import reports as reports_bench  # noqa: E402
 import routing as routing_bench  # noqa: E402
 import sla_scan  # noqa: E402
 import steps as steps_bench  # noqa: E402
+import webhooks as webhooks_bench  # noqa: E402
 
 REPO = BENCH.parent
 CEILING = REPO.parent / "shared" / "bench" / "pg_dequeue_ceiling.py"
@@ -83,6 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
     steps_bench.add_arguments(p)   # --skip-steps, --steps-only, --steps-backlog, --steps-allocations, --steps-pairs
+    webhooks_bench.add_arguments(p)   # --skip-webhooks, --webhooks-only, --webhooks-backlog, --webhooks-rate, …
     p.add_argument("--skip-routing", action="store_true", help="do not run the routing pass section")
     p.add_argument("--routing-only", action="store_true", help="run only the routing pass section (bench/routing.py)")
     routing_bench.add_arguments(p)   # --routing-open, --routing-history, --routing-passes, --routing-span-hours, …
@@ -258,6 +263,46 @@ def steps_section(args, target: db.Target, env: dict, agent_ids: list[int], repo
     say(f"  allocation with routing steps took {rep['wall_s']} s")
 
 
+def webhooks_allocation_section(args, target: db.Target, env: dict, agent_ids: list[int], report: dict,
+                                failed_checks: list[str]) -> None:
+    """Allocation with no subscription, one, and the trigger-outbox design (bench/webhooks.py)."""
+    backlog, allocations = webhooks_bench.resolve(args)
+    try:
+        rep = webhooks_bench.allocation_run(target, env=env, agent_ids=agent_ids, backlog=backlog,
+                                            allocations=allocations, pairs=args.webhooks_pairs, workers=args.workers,
+                                            round_size=args.round_size, say=say)
+    except (Exception, SystemExit) as exc:
+        report.setdefault("webhooks", {})["allocation"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("allocation with webhooks did not complete")
+        say(f"  allocation with webhooks failed: {type(exc).__name__}: {exc}")
+        return
+    report.setdefault("webhooks", {})["allocation"] = rep
+    failed_checks.extend(rep["failed_checks"])
+
+
+def webhooks_delivery_section(args, report: dict, failed_checks: list[str]) -> None:
+    """Webhook delivery under a steady intake and from a backlog, on a database of its own."""
+    target = db.choose_server(args.dsn, f"{args.dbname}_hooks")
+    say(f"webhooks: delivery to a receiver on loopback, the job every second; steady intake {args.webhooks_rate:g} "
+        f"items/s for {args.webhooks_seconds:g} s, then a backlog of {args.webhooks_burst:,}")
+    db.create_database(target)
+    try:
+        db.migrate(target)
+        rep = webhooks_bench.delivery_run(target, rate=args.webhooks_rate, seconds=args.webhooks_seconds,
+                                          burst=args.webhooks_burst, say=say)
+        report.setdefault("webhooks", {})["delivery"] = rep
+        for part in ("steady", "backlog"):
+            if rep[part]["delivered"] != rep[part]["expected"]:
+                failed_checks.append(f"webhooks: {part} delivered {rep[part]['delivered']} of {rep[part]['expected']}")
+    except (Exception, SystemExit) as exc:
+        report.setdefault("webhooks", {})["delivery"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("webhook delivery did not complete")
+        say(f"  webhook delivery failed: {type(exc).__name__}: {exc}")
+    finally:
+        if not args.keep_db:
+            db.drop_database(target)
+
+
 def routing_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
     """The routing pass (bench/routing.py) on its own database on the same server."""
     open_n, history = routing_bench.resolve(args)
@@ -282,11 +327,11 @@ def routing_section(args, target: db.Target, report: dict, failed_checks: list[s
 def main(argv=None) -> int:
     args = parse_args(argv)
     only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only", "steps_only",
-                              "routing_only")
+                              "routing_only", "webhooks_only")
             if getattr(args, name)]
     if len(only) > 1:
         raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only, "
-                         "--intake-only, --steps-only, --routing-only")
+                         "--intake-only, --steps-only, --routing-only, --webhooks-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -306,7 +351,7 @@ def main(argv=None) -> int:
 
     failed_checks: list[str] = []
     report["runs"] = []
-    if not only or only == ["steps_only"]:
+    if not only or only in (["steps_only"], ["webhooks_only"]):
         db.create_database(target)
         try:
             t = time.perf_counter()
@@ -323,7 +368,7 @@ def main(argv=None) -> int:
             agent_ids = [a for a, _, _ in agents]
             tokens = [k for _, k, _ in agents]
 
-            sizes = [] if args.steps_only else sorted(set(args.backlog))
+            sizes = [] if args.steps_only or args.webhooks_only else sorted(set(args.backlog))
             below = [s for s in sizes if s <= args.ratio_backlog]
             ratio_size = below[-1] if below else sizes[0] if sizes else None
             report["runs"] = []
@@ -393,14 +438,18 @@ def main(argv=None) -> int:
                                 say(f"    error: {e}")
                             if res["errors"]:
                                 failed_checks.append(f"{res['errors']} API errors")
-            if not args.skip_steps:
+            if not args.skip_steps and not args.webhooks_only:
                 steps_section(args, target, env, agent_ids, report, failed_checks)
+            if not args.skip_webhooks and not args.steps_only:
+                webhooks_allocation_section(args, target, env, agent_ids, report, failed_checks)
         finally:
             if args.keep_db:
                 say(f"(kept database {target.dbname})")
             else:
                 db.drop_database(target)
 
+    if not args.skip_webhooks and only in ([], ["webhooks_only"]):
+        webhooks_delivery_section(args, report, failed_checks)
     if not args.skip_intake and only in ([], ["intake_only"]):
         intake_section(args, report, failed_checks)
     if not args.skip_load and only in ([], ["load_only"]):
@@ -436,6 +485,11 @@ def main(argv=None) -> int:
         for line in steps_bench.summary_lines(report["steps"]):
             say("  " + line)
         verdicts.append(report["steps"]["ratio"]["pass"])
+    if report.get("webhooks"):
+        for line in webhooks_bench.summary_lines(report["webhooks"]):
+            say("  " + line)
+        if "pass" in report["webhooks"].get("allocation", {}):
+            verdicts.append(report["webhooks"]["allocation"]["pass"])
     if report.get("api") and "next_latency_ms" in report["api"]:
         q = report["api"]["next_latency_ms"]
         say(f"  API       next/ p50 {q.get('p50')} / p95 {q.get('p95')} / p99 {q.get('p99')} ms, "

@@ -208,8 +208,8 @@ def webhook_deliveries_send(*, now: datetime | None = None, batch_size: int = SE
         requests = _requests_build(leases)
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(requests) or 1)) as pool:
             outcomes = list(pool.map(_post, requests))
-        for request, outcome in zip(requests, outcomes, strict=True):
-            _record(request, outcome, at=now or timezone.now(), result=result)
+        if requests:
+            _record(requests, outcomes, at=now or timezone.now(), result=result)
         if len(leases) < batch_size:
             break
     return result
@@ -236,20 +236,24 @@ def _requests_build(leases: list[_Lease]) -> list[_Request]:
     from allocation.api.common import EventOutputSerializer, ItemOutputSerializer  # the API's shapes
 
     subscriptions = WebhookSubscription.objects.in_bulk({lease.subscription_id for lease in leases})
-    found = WorkItemEvent.objects.select_related("actor").in_bulk({lease.event_id for lease in leases})
-    items = (WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
-             .in_bulk({lease.item_id for lease in leases}))
+    found = list(WorkItemEvent.objects.select_related("actor").filter(pk__in={lease.event_id for lease in leases}))
+    items = list(WorkItem.objects.select_related("queue", "assignee", "completed_by", "sla_clock")
+                 .filter(pk__in={lease.item_id for lease in leases}))
+    # One serializer per batch (many=True): its fields are built once, not once per event.
+    events_said = {event.pk: said for event, said in zip(found, EventOutputSerializer(found, many=True).data,
+                                                         strict=True)}
+    items_said = {item.pk: said for item, said in zip(items, ItemOutputSerializer(items, many=True).data, strict=True)}
+    kinds = {event.pk: (event.kind, event.at) for event in found}
     requests = []
     for lease in leases:
-        event, item = found.get(lease.event_id), items.get(lease.item_id)
-        if event is None or item is None:
+        if lease.event_id not in events_said or lease.item_id not in items_said:
             continue
+        kind, at = kinds[lease.event_id]
         body = {
-            "id": webhooks.event_id(event.pk), "type": webhooks.event_type(event.kind),
-            "created_at": event.at,
-            "data": {"event": EventOutputSerializer(event).data, "item": ItemOutputSerializer(item).data},
+            "id": webhooks.event_id(lease.event_id), "type": webhooks.event_type(kind), "created_at": at,
+            "data": {"event": events_said[lease.event_id], "item": items_said[lease.item_id]},
         }
-        requests.append(_Request(lease, subscriptions[lease.subscription_id], webhooks.event_id(event.pk),
+        requests.append(_Request(lease, subscriptions[lease.subscription_id], webhooks.event_id(lease.event_id),
                                  json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()))
     return requests
 
@@ -299,32 +303,51 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     return full * (0.5 + (rng or random).random() / 2)
 
 
-def _record(request: _Request, outcome: _Outcome, *, at: datetime, result: SendResult) -> None:
-    """Write what the attempt got back, if the lease is still this attempt's."""
-    lease, subscription = request.lease, request.subscription
-    result.attempted += 1
-    fields = {"response_status": outcome.status, "latency_ms": outcome.latency_ms,
-              "response_excerpt": outcome.excerpt, "error": outcome.error}
-    if outcome.delivered:
-        fields |= {"status": DeliveryStatus.DELIVERED, "delivered_at": at, "next_attempt_at": None}
-        result.delivered += 1
-    elif lease.attempt >= subscription.max_attempts:
-        fields |= {"status": DeliveryStatus.DEAD, "next_attempt_at": None}
-        result.dead += 1
-    else:
-        fields |= {"next_attempt_at": at + retry_delay(lease.attempt)}
-        result.retrying += 1
-    with transaction.atomic():
-        WebhookDelivery.objects.filter(
-            pk=lease.delivery_id, attempts=lease.attempt, status=DeliveryStatus.PENDING
-        ).update(**fields)
+def _record(requests: list[_Request], outcomes: list[_Outcome], *, at: datetime, result: SendResult) -> None:
+    """Write what each attempt got back — where the lease is still that attempt's — in one
+    statement; a subscription with a success in the batch is not failing, one with only
+    failures is failing since its first (and is paused after a day of it)."""
+    rows, succeeded, failed = [], set(), {}
+    for request, outcome in zip(requests, outcomes, strict=True):
+        lease, subscription = request.lease, request.subscription
+        result.attempted += 1
+        status, next_attempt_at, delivered_at = DeliveryStatus.PENDING, None, None
         if outcome.delivered:
-            WebhookSubscription.objects.filter(pk=subscription.pk, failing_since__isnull=False).update(
-                failing_since=None)
+            status, delivered_at = DeliveryStatus.DELIVERED, at
+            result.delivered += 1
+            succeeded.add(subscription.pk)
         else:
-            WebhookSubscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(
-                failing_since=at)
-            result.paused += _pause_if_failing(subscription, at)
+            failed[subscription.pk] = subscription
+            if lease.attempt >= subscription.max_attempts:
+                status = DeliveryStatus.DEAD
+                result.dead += 1
+            else:
+                next_attempt_at = at + retry_delay(lease.attempt)
+                result.retrying += 1
+        rows.append((lease.delivery_id, lease.attempt, status, next_attempt_at, delivered_at, outcome.status,
+                     outcome.latency_ms, outcome.excerpt, outcome.error))
+    values = ", ".join(["(%s::bigint, %s::int, %s::varchar, %s::timestamptz, %s::timestamptz, %s::int, %s::int, "
+                        "%s::varchar, %s::varchar)"] * len(rows))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_D} d SET status = v.status, next_attempt_at = v.next_attempt_at, "
+                "delivered_at = v.delivered_at, response_status = v.response_status, latency_ms = v.latency_ms, "
+                "response_excerpt = v.excerpt, error = v.error "
+                f"FROM (VALUES {values}) v(id, attempt, status, next_attempt_at, delivered_at, response_status, "
+                "latency_ms, excerpt, error) "
+                f"WHERE d.id = v.id AND d.attempts = v.attempt AND d.status = '{DeliveryStatus.PENDING}'",
+                [value for row in rows for value in row])
+        if succeeded:
+            WebhookSubscription.objects.filter(pk__in=succeeded, failing_since__isnull=False).update(
+                failing_since=None)
+        only_failing = [subscription for pk, subscription in failed.items() if pk not in succeeded]
+        if only_failing:
+            WebhookSubscription.objects.filter(
+                pk__in=[subscription.pk for subscription in only_failing], failing_since__isnull=True
+            ).update(failing_since=at)
+            for subscription in only_failing:
+                result.paused += _pause_if_failing(subscription, at)
 
 
 def _pause_if_failing(subscription: WebhookSubscription, at: datetime) -> int:
