@@ -8,6 +8,7 @@ The path says how to answer, so one receiver serves every behaviour a test needs
   /fail          500, always
   /flaky/N       500 to the first N requests of each event id (WFO-Event-Id), then 200
   /slow/S        200 after S seconds
+  /slowfirst/S   the first request of each event id answered after S seconds, the rest at once
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Receiver(BaseHTTPRequestHandler):
         status = 200
         if parts[0] == "fail" or (parts[0] == "flaky" and tries <= int(parts[1])):
             status = 500
-        elif parts[0] == "slow":
+        elif parts[0] == "slow" or (parts[0] == "slowfirst" and tries == 1):
             time.sleep(float(parts[1]))
         answer = json.dumps({"received": event_id}).encode()
         self.send_response(status)
