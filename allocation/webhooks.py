@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -93,3 +94,36 @@ def webhook_url_problem(url: str, *, public_only: bool = True) -> str | None:
     if private:
         return f"{host} is a private address ({', '.join(private)}): webhooks go to public addresses only."
     return None
+
+
+# A team's chat channel (Slack, Microsoft Teams): a message for people, not a signed event.
+
+@dataclass(frozen=True)
+class ChatWords:
+    title: str
+    text: str
+    link: str
+    link_label: str
+    urgency: str = "info"  # info, warning or breach: the Teams card's colour
+
+
+TEAMS_COLOURS = {"info": "0076D7", "warning": "FFA500", "breach": "D70000"}
+
+
+def chat_message(format_: str, words: ChatWords) -> dict:
+    """The body a channel's incoming webhook takes: Slack's `text` (mrkdwn, with a link) or a
+    Microsoft Teams MessageCard with an "open" button."""
+    if format_ == "slack":
+        return {"text": f"*{_slack_escape(words.title)}*\n{_slack_escape(words.text)}\n"
+                        f"<{words.link}|{_slack_escape(words.link_label)}>"}
+    return {
+        "@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": words.title,
+        "themeColor": TEAMS_COLOURS[words.urgency], "title": words.title, "text": words.text,
+        "potentialAction": [{"@type": "OpenUri", "name": words.link_label,
+                             "targets": [{"os": "default", "uri": words.link}]}],
+    }
+
+
+def _slack_escape(text: str) -> str:
+    """Slack reads &, < and > as markup: a title with them must not become a link or a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -12,7 +12,14 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from allocation import webhooks
-from allocation.models import DeliveryStatus, EventKind, WebhookDelivery, WebhookSubscription
+from allocation.models import (
+    CHANNEL_KINDS,
+    DeliveryStatus,
+    EventKind,
+    WebhookDelivery,
+    WebhookFormat,
+    WebhookSubscription,
+)
 from allocation.services import webhooks as outbound
 from core.admin import TamperProofAutocomplete
 
@@ -29,13 +36,24 @@ class SubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = WebhookSubscription
-        fields = ["name", "url", "kinds", "queues", "sources", "is_active", "max_attempts", "owner"]
+        fields = ["name", "url", "format", "team", "kinds", "queues", "sources", "is_active", "max_attempts", "owner"]
 
     def clean_kinds(self):
         return sorted(set(self.cleaned_data["kinds"]))
 
     def clean_sources(self):
         return sorted({source.strip() for source in self.cleaned_data["sources"] if source.strip()})
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("format", WebhookFormat.JSON) != WebhookFormat.JSON:
+            if not cleaned.get("team"):
+                self.add_error("team", "A chat channel belongs to a team: choose it.")
+            others = [EventKind(kind).label for kind in cleaned.get("kinds", []) if kind not in CHANNEL_KINDS]
+            if others:
+                self.add_error("kinds", "A chat channel hears of SLA warnings and breaches, directed assignments "
+                                        f"(transferred) and routing steps; not: {', '.join(others)}.")
+        return cleaned
 
     def clean_url(self):
         url = self.cleaned_data["url"]
@@ -47,15 +65,19 @@ class SubscriptionForm(forms.ModelForm):
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     form = SubscriptionForm
-    list_display = ["name", "url", "kinds_words", "active_words", "failing_since", "delivery_log", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["name", "url", "format", "team", "kinds_words", "active_words", "failing_since", "delivery_log",
+                    "created_at"]
+    list_filter = ["is_active", "format", "team"]
     search_fields = ["name", "url"]
     filter_horizontal = ["queues"]
-    autocomplete_fields = ["owner"]
+    autocomplete_fields = ["owner", "team"]
     readonly_fields = ["secret", "integration", "paused_reason", "failing_since", "created_at"]
     actions = ["pause", "resume", "redeliver_dead"]
     fieldsets = [
-        (None, {"fields": ["name", "url", "kinds", "queues", "sources"]}),
+        (None, {"fields": ["name", "url", "format", "team", "kinds", "queues", "sources"],
+                "description": "A system's endpoint gets each event as signed JSON. A team's Slack or Microsoft "
+                               "Teams channel (its incoming-webhook URL) gets SLA alerts, directed assignments "
+                               "and routing-step escalations of the team's work as messages."}),
         ("Delivery", {"fields": ["is_active", "paused_reason", "failing_since", "max_attempts", "owner", "secret",
                                  "integration", "created_at"],
                       "description": "Each request is signed with the secret (the WFO-Signature header; README, "

@@ -36,10 +36,12 @@ from allocation.models.organisation import (
     actor_label,
 )
 from allocation.models.outbound import (
+    CHANNEL_KINDS,
     INTEGRATION_KINDS,
     DeliveryStatus,
     OutboxCursor,
     WebhookDelivery,
+    WebhookFormat,
     WebhookSubscription,
 )
 from allocation.models.routing import (
@@ -68,6 +70,7 @@ from allocation.models.sla import (
 __all__ = [
     "ACTIVE_STATUSES",
     "BREACH",
+    "CHANNEL_KINDS",
     "CLOSED_STATUSES",
     "CODE_VALIDATOR",
     "DEFAULT_WARNING_THRESHOLDS",
@@ -108,6 +111,7 @@ __all__ = [
     "StepSkill",
     "Team",
     "WebhookDelivery",
+    "WebhookFormat",
     "WebhookSubscription",
     "Weekday",
     "WorkItem",

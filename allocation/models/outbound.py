@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from allocation.models.items import EventKind, WorkItem, WorkItemEvent
-from allocation.models.organisation import Queue
+from allocation.models.organisation import Queue, Team
 
 # What a source system may subscribe to through the API: its items' lifecycle and SLA. An
 # admin may subscribe to every kind (the jobs' moves and priority changes as well).
@@ -22,12 +22,21 @@ INTEGRATION_KINDS = (
     EventKind.RELEASED, EventKind.TRANSFERRED, EventKind.COMPLETED, EventKind.CANCELLED,
     EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.STEP_ENTERED,
 )
+# What a team's chat channel hears of: SLA alerts, directed assignments (a transfer to an
+# agent a person decided) and step escalations.
+CHANNEL_KINDS = (EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.TRANSFERRED, EventKind.STEP_ENTERED)
 INTEGRATION_KIND_CHOICES = [(kind.value, kind.label) for kind in INTEGRATION_KINDS]
 SECRET_PREFIX = "whsec_"
 
 
 def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+class WebhookFormat(models.TextChoices):
+    JSON = "json", "Signed JSON event (for systems)"
+    SLACK = "slack", "Slack message (a channel's incoming webhook)"
+    TEAMS = "teams", "Microsoft Teams message (a channel's incoming webhook)"
 
 
 class WebhookSubscription(models.Model):
@@ -49,6 +58,15 @@ class WebhookSubscription(models.Model):
     sources = ArrayField(
         models.CharField(max_length=50), default=list, blank=True,
         help_text="Only items of these sources, e.g. card-platform (none: every source the owner may see).",
+    )
+    format = models.CharField(
+        max_length=10, choices=WebhookFormat.choices, default=WebhookFormat.JSON,
+        help_text="What each request is: the signed event, or a chat message for a team's channel.",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="chat_channels",
+        help_text="A chat channel's team: it hears of the items of the queues the team serves, of the steps "
+                  "that add the team, and of work given to its agents.",
     )
     secret = models.CharField(
         max_length=100, default=new_secret,
@@ -78,7 +96,11 @@ class WebhookSubscription(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        constraints = [models.CheckConstraint(condition=~Q(kinds=[]), name="webhooksubscription_has_kinds")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(kinds=[]), name="webhooksubscription_has_kinds"),
+            models.CheckConstraint(condition=Q(format=WebhookFormat.JSON) | Q(team__isnull=False),
+                                   name="webhooksubscription_chat_has_team"),
+        ]
 
     def __str__(self) -> str:
         return self.name

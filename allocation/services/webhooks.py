@@ -40,16 +40,22 @@ from typing import NamedTuple
 
 import urllib3
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from allocation import webhooks
+from allocation import events, labels, webhooks
 from allocation.models import (
+    BREACH,
     DeliveryStatus,
+    EventKind,
     OutboxCursor,
     Queue,
+    RoutingStep,
     WebhookDelivery,
+    WebhookFormat,
     WebhookSubscription,
     WorkItem,
     WorkItemEvent,
@@ -71,12 +77,16 @@ _D, _S, _E = WebhookDelivery._meta.db_table, WebhookSubscription._meta.db_table,
 _CURSOR, _ITEMS = OutboxCursor._meta.db_table, WorkItem._meta.db_table
 _QUEUES = WebhookSubscription.queues.through._meta.db_table
 _BINDINGS = "allocation_sourcebinding"
+_QUEUE_TEAMS, _AGENTS, _TEAMS = Queue.teams.through._meta.db_table, "allocation_agentprofile", "allocation_team"
+_STEPS, _STEP_TEAMS = RoutingStep._meta.db_table, RoutingStep.added_teams.through._meta.db_table
 
 # One pass: lock the cursor (or find it locked and do nothing), read the events of the
 # transactions that have ended since, record the deliveries they match, move the cursor.
 # A queue filter matches the item's queue now or the queue an event names (created in,
 # transferred or overflowed from or to). A source system's subscription hears only of the
-# sources it is bound to now.
+# sources it is bound to now. A team's chat channel hears of the items of the queues the
+# team serves or a step the item has reached adds the team to, and of those given to its
+# agents; of transfers, only those a person directed to an agent.
 _DISPATCH = f"""
 WITH bound AS (
     SELECT position AS lo,
@@ -99,6 +109,18 @@ WITH bound AS (
             OR EXISTS (SELECT 1 FROM {_QUEUES} q WHERE q.webhooksubscription_id = s.id AND q.queue_id IN (
                    i.queue_id, (f.data->>'queue_id')::bigint, (f.data->>'from_queue_id')::bigint,
                    (f.data->>'to_queue_id')::bigint)))
+       AND (s.team_id IS NULL
+            OR EXISTS (SELECT 1 FROM {_QUEUE_TEAMS} qt WHERE qt.team_id = s.team_id AND qt.queue_id IN (
+                   i.queue_id, (f.data->>'queue_id')::bigint, (f.data->>'from_queue_id')::bigint,
+                   (f.data->>'to_queue_id')::bigint))
+            OR EXISTS (SELECT 1 FROM {_AGENTS} a
+                        WHERE a.team_id = s.team_id AND a.user_id = (f.data->>'to_agent')::bigint)
+            OR EXISTS (SELECT 1 FROM {_STEPS} rs JOIN {_STEP_TEAMS} x ON x.routingstep_id = rs.id
+                        WHERE rs.queue_id = i.queue_id AND rs.position <= i.routing_step AND x.team_id = s.team_id)
+            OR EXISTS (SELECT 1 FROM {_TEAMS} t
+                        WHERE t.id = s.team_id AND f.data->'added_teams' ? t.name))
+       AND (s.format = '{WebhookFormat.JSON}' OR f.kind <> '{EventKind.TRANSFERRED}'
+            OR f.data->>'directed' = 'true')
      ORDER BY f.id, s.id
     ON CONFLICT (subscription_id, event_id) DO NOTHING
     RETURNING 1
@@ -244,18 +266,52 @@ def _requests_build(leases: list[_Lease]) -> list[_Request]:
                                                          strict=True)}
     items_said = {item.pk: said for item, said in zip(items, ItemOutputSerializer(items, many=True).data, strict=True)}
     kinds = {event.pk: (event.kind, event.at) for event in found}
+    by_pk, by_item = {event.pk: event for event in found}, {item.pk: item for item in items}
     requests = []
     for lease in leases:
         if lease.event_id not in events_said or lease.item_id not in items_said:
             continue
         kind, at = kinds[lease.event_id]
-        body = {
-            "id": webhooks.event_id(lease.event_id), "type": webhooks.event_type(kind), "created_at": at,
-            "data": {"event": events_said[lease.event_id], "item": items_said[lease.item_id]},
-        }
+        subscription = subscriptions[lease.subscription_id]
+        if subscription.format == WebhookFormat.JSON:
+            body = {
+                "id": webhooks.event_id(lease.event_id), "type": webhooks.event_type(kind), "created_at": at,
+                "data": {"event": events_said[lease.event_id], "item": items_said[lease.item_id]},
+            }
+        else:
+            body = webhooks.chat_message(subscription.format, chat_words(by_pk[lease.event_id], by_item[lease.item_id]))
         requests.append(_Request(lease, subscriptions[lease.subscription_id], webhooks.event_id(lease.event_id),
                                  json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()))
     return requests
+
+
+def chat_words(event: WorkItemEvent, item: WorkItem) -> webhooks.ChatWords:
+    """What a team's channel reads of an event: an SLA alert as the alert says it, a
+    directed assignment, a step escalation — each with a link to the item."""
+    from allocation.services.sla_alerts import alert_text
+
+    said = events.read(event)
+    link = f"{settings.WFO_PORTAL_URL.rstrip('/')}{reverse('work:item', args=[item.pk])}"
+    urgency = "info"
+    if event.kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACH):
+        title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
+        urgency = "breach" if event.kind == EventKind.SLA_BREACH else "warning"
+    elif event.kind == EventKind.TRANSFERRED:
+        holder = get_user_model().objects.filter(pk=said.holder_after).first()
+        whom = labels.display_name(holder) if holder else "an agent"
+        title = f"Assigned: #{item.pk} {item.title}"[:200]
+        text = f"{labels.actor_name(event)} gave work item #{item.pk} in {item.queue.name} to {whom}."
+        if event.reason:
+            text += f" Why: {event.reason}"
+    else:
+        title = f"Escalated: #{item.pk} {item.title}"[:200]
+        text = f"Work item #{item.pk} entered routing step {said.step} of {item.queue.name}."
+        added = event.data.get(events.ADDED_TEAMS) or []
+        if added:
+            text += f" Now also offered to {', '.join(added)}."
+        if event.reason:
+            text += f" {event.reason}"
+    return webhooks.ChatWords(title=title, text=text, link=link, link_label=f"Open #{item.pk}", urgency=urgency)
 
 
 _pool: urllib3.PoolManager | None = None
@@ -396,11 +452,12 @@ def webhooks_pump(*, budget_seconds: float = 20.0) -> PumpResult:
 
 def webhook_subscription_create(*, name: str, url: str, kinds: Iterable[str], queues: Iterable[Queue] = (),
                                 sources: Iterable[str] = (), integration=None, owner=None,
-                                is_active: bool = True, max_attempts: int | None = None) -> WebhookSubscription:
+                                is_active: bool = True, max_attempts: int | None = None,
+                                format: str = WebhookFormat.JSON, team=None) -> WebhookSubscription:
     """A subscription; its secret is made here (the creator reads it once, from the answer)."""
     subscription = WebhookSubscription.objects.create(
         name=name, url=url, kinds=sorted(set(kinds)), sources=sorted(set(sources)), integration=integration,
-        owner=owner, is_active=is_active,
+        owner=owner, is_active=is_active, format=format, team=team,
         max_attempts=max_attempts if max_attempts is not None else settings.WFO_WEBHOOK_MAX_ATTEMPTS,
     )
     subscription.queues.set(queues)

@@ -19,12 +19,15 @@ from django.utils import timezone
 
 from allocation import services, webhooks
 from allocation.models import (
+    CHANNEL_KINDS,
     INTEGRATION_KINDS,
     DeliveryStatus,
     EventKind,
     OutboxCursor,
     WebhookDelivery,
+    WebhookFormat,
     WebhookSubscription,
+    WorkItem,
     WorkItemEvent,
 )
 from allocation.services import routing, sla_alerts
@@ -328,3 +331,51 @@ def test_the_outbox_records_nothing_on_the_hot_path_but_the_event():
     assert WebhookDelivery.objects.count() == 0
     event = WorkItemEvent.objects.get()
     assert event.txid is not None and event.txid >= before
+
+
+def test_a_teams_chat_channels_hear_its_sla_alerts_directed_assignments_and_escalations(receiver, settings):
+    settings.WFO_PORTAL_URL = "https://wfo.example.com"
+    team, other_team = factories.TeamFactory(name="Disputes A"), factories.TeamFactory()
+    queue, elsewhere = factories.QueueFactory(teams=[team], name="Disputes"), factories.QueueFactory(teams=[other_team])
+    factories.RoutingStepFactory(queue=elsewhere, added_teams=[team])  # escalates to the team after 30 min
+    agent = factories.AgentFactory(team=team, capacity=10, user__first_name="Amelia", user__last_name="Hart")
+    lead = factories.UserFactory(is_superuser=True, first_name="Dana", last_name="Morgan")
+    kinds = list(CHANNEL_KINDS)
+    slack = subscribe(receiver.url("slack"), kinds=kinds, format=WebhookFormat.SLACK, team=team)
+    subscribe(receiver.url("teams"), kinds=kinds, format=WebhookFormat.TEAMS, team=team)
+
+    directed = queued_item(queue, title="Chargeback <urgent> & late")
+    services.item_transfer(item_id=directed.pk, actor=lead, to_agent_id=agent.pk, reason="She knows the merchant")
+    moved = queued_item(queue)
+    services.item_transfer(item_id=moved.pk, actor=lead, to_queue_id=factories.QueueFactory().pk, reason="Wrong")
+    escalated = queued_item(elsewhere)
+    not_ours = queued_item(elsewhere)  # stays at step 1 below: another team's work
+    later = timezone.now() + timedelta(minutes=31)
+    WorkItem.objects.filter(pk=not_ours.pk).update(received_at=later, step_entered_at=later)
+    routing.routing_advance(now=later)
+    sla_alerts.sla_alerts_raise(now=timezone.now() + timedelta(days=2))
+
+    def messages(path):
+        return [r["json"] for r in receiver.requests() if r["path"] == f"/{path}"]
+
+    pump_until(lambda: len(messages("slack")) >= 5 and len(messages("teams")) >= 5, "the channels' messages")
+    outbound.webhooks_pump(budget_seconds=1)
+    texts = [message["text"] for message in messages("slack")]
+    link = f"<https://wfo.example.com/work/items/{directed.pk}/|Open #{directed.pk}>"
+    assert any(text.startswith(f"*Assigned: #{directed.pk} Chargeback &lt;urgent&gt; &amp; late*") and
+               "Dana Morgan gave" in text and "to Amelia Hart" in text and link in text for text in texts), texts
+    assert any(f"*Escalated: #{escalated.pk}" in text and "routing step 2" in text and "Disputes A" in text
+               for text in texts), texts
+    breaches = [text for text in texts if text.startswith("*SLA breached")]
+    warnings = [text for text in texts if text.startswith("*SLA warning")]
+    # The directed item and the escalated one are the team's; the moved one left for a queue of nobody's.
+    assert {int(text.split("#")[1].split(" ")[0]) for text in breaches} == {directed.pk, escalated.pk}
+    assert warnings and not any(f"#{not_ours.pk} " in text for text in texts), "another team's work"
+    assert not any(f"#{moved.pk} " in text for text in texts), "a queue-to-queue transfer is not a directed one"
+    cards = messages("teams")
+    assert {card["@type"] for card in cards} == {"MessageCard"}
+    breach_card = next(card for card in cards if card["title"].startswith("SLA breached"))
+    assert breach_card["themeColor"] == "D70000"
+    assert breach_card["potentialAction"][0]["targets"][0]["uri"].startswith("https://wfo.example.com/work/items/")
+    assert len(cards) == len(texts)
+    assert WebhookDelivery.objects.filter(subscription=slack, status=DeliveryStatus.DELIVERED).count() == len(texts)

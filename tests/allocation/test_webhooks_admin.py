@@ -24,7 +24,8 @@ def test_an_admin_subscribes_with_kinds_in_words_to_any_address(admin_client):
     page = admin_client.get(add).content.decode()
     assert "SLA breached" in page and "Routing step entered" in page and "sla_breach" not in page.split("<form")[0]
     answer = admin_client.post(add, {
-        "name": "Operations channel", "url": "http://10.0.0.5:8080/hooks", "kinds": ["sla_breach", "rebalanced"],
+        "name": "Operations feed", "url": "http://10.0.0.5:8080/hooks", "format": "json",
+        "kinds": ["sla_breach", "rebalanced"],
         "queues": [queue.pk], "sources": "card-platform, claims", "is_active": "on", "max_attempts": "5",
     })
     assert answer.status_code == 302, answer.context["adminform"].form.errors
@@ -37,7 +38,7 @@ def test_an_admin_subscribes_with_kinds_in_words_to_any_address(admin_client):
 
 def test_an_impossible_url_is_refused_with_a_message(admin_client):
     answer = admin_client.post(reverse("admin:allocation_webhooksubscription_add"), {
-        "name": "x", "url": "ftp://example.org/", "kinds": ["created"], "max_attempts": "5"})
+        "name": "x", "url": "ftp://example.org/", "format": "json", "kinds": ["created"], "max_attempts": "5"})
     assert answer.status_code == 200
     assert "Enter an http:// or https:// URL." in answer.content.decode()
     assert not WebhookSubscription.objects.exists()
@@ -69,3 +70,18 @@ def test_the_delivery_log_and_redelivery_pause_and_resume(admin_client):
     subscription.refresh_from_db()
     assert subscription.is_active and subscription.paused_reason == ""
     assert admin_client.get(reverse("admin:allocation_webhookdelivery_add")).status_code == 403
+
+
+def test_a_chat_channel_needs_its_team_and_only_the_kinds_a_channel_hears(admin_client):
+    add = reverse("admin:allocation_webhooksubscription_add")
+    body = {"name": "Disputes channel", "url": "https://hooks.slack.com/services/T0/B0/x", "format": "slack",
+            "kinds": ["sla_breach", "completed"], "max_attempts": "5"}
+    page = admin_client.post(add, body).content.decode()
+    assert "A chat channel belongs to a team: choose it." in page
+    assert "not: Completed." in page
+    assert not WebhookSubscription.objects.exists()
+    team = factories.TeamFactory(name="Disputes A")
+    answer = admin_client.post(add, {**body, "team": team.pk, "kinds": ["sla_breach", "step_entered"]})
+    assert answer.status_code == 302
+    channel = WebhookSubscription.objects.get()
+    assert channel.format == "slack" and channel.team == team
