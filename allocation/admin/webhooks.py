@@ -24,6 +24,14 @@ from allocation.services import webhooks as outbound
 from core.admin import TamperProofAutocomplete
 
 
+def _deliveries(count: int) -> str:
+    return f"{count} {'delivery' if count == 1 else 'deliveries'}"
+
+
+def _subscriptions(count: int) -> str:
+    return f"{count} {'subscription' if count == 1 else 'subscriptions'}"
+
+
 class SubscriptionForm(forms.ModelForm):
     kinds = forms.MultipleChoiceField(
         choices=EventKind.choices, widget=forms.CheckboxSelectMultiple,
@@ -118,19 +126,20 @@ class WebhookSubscriptionAdmin(TamperProofAutocomplete, admin.ModelAdmin):
         for subscription in queryset:
             outbound.webhook_subscription_update(subscription, is_active=False,
                                                  paused_reason=f"Paused by {request.user.get_username()}.")
-        self.message_user(request, f"{len(queryset)} subscription(s) paused; their events are kept.", messages.SUCCESS)
+        self.message_user(request, f"{_subscriptions(len(queryset))} paused; their events are kept.", messages.SUCCESS)
 
     @admin.action(description="Resume selected subscriptions (send what they kept, in order)", permissions=["change"])
     def resume(self, request, queryset: QuerySet[WebhookSubscription]):
         for subscription in queryset:
             outbound.webhook_subscription_update(subscription, is_active=True)
-        self.message_user(request, f"{len(queryset)} subscription(s) active.", messages.SUCCESS)
+        self.message_user(request, f"{_subscriptions(len(queryset))} active; what they kept goes out now.",
+                          messages.SUCCESS)
 
     @admin.action(description="Redeliver every dead-lettered delivery of selected subscriptions",
                   permissions=["change"])
     def redeliver_dead(self, request, queryset: QuerySet[WebhookSubscription]):
         count = sum(outbound.webhook_deliveries_redeliver(subscription) for subscription in queryset)
-        self.message_user(request, f"{count} delivery(ies) will be sent again.", messages.SUCCESS)
+        self.message_user(request, f"{_deliveries(count)} will be sent again.", messages.SUCCESS)
 
 
 @admin.register(WebhookDelivery)
@@ -138,7 +147,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     """The delivery log: read-only, with redelivery."""
 
     list_display = ["event_words", "subscription", "item_link", "status", "attempts", "response_status",
-                    "latency_ms", "last_attempt_at", "next_attempt_at", "delivered_at"]
+                    "latency", "last_attempt_at", "next_attempt_at", "delivered_at"]
     list_filter = ["status", "subscription"]
     list_select_related = ["subscription", "event"]
     search_fields = ["=item__id", "=event__id"]
@@ -162,6 +171,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def event_words(self, delivery: WebhookDelivery) -> str:
         return f"{webhooks.event_id(delivery.event_id)} · {EventKind(delivery.event.kind).label}"
 
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, delivery: WebhookDelivery) -> str:
+        return f"{delivery.latency_ms} ms" if delivery.latency_ms is not None else "—"
+
     @admin.display(description="item", ordering="item_id")
     def item_link(self, delivery: WebhookDelivery):
         return format_html('<a href="{}">#{}</a>', reverse("work:item", args=[delivery.item_id]), delivery.item_id)
@@ -175,4 +188,4 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             count += outbound.webhook_deliveries_redeliver(subscription, delivery_ids=list(ids))
         skipped = len(queryset) - count
         note = f" ({skipped} still waiting to be sent were left as they are)" if skipped else ""
-        self.message_user(request, f"{count} delivery(ies) will be sent again{note}.", messages.SUCCESS)
+        self.message_user(request, f"{_deliveries(count)} will be sent again{note}.", messages.SUCCESS)

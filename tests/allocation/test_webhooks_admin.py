@@ -58,7 +58,7 @@ def test_the_delivery_log_and_redelivery_pause_and_resume(admin_client):
 
     changelist = reverse("admin:allocation_webhookdelivery_changelist")
     answer = admin_client.post(changelist, {"action": "redeliver", "_selected_action": [dead.pk]}, follow=True)
-    assert "1 delivery(ies) will be sent again." in answer.content.decode()
+    assert "1 delivery will be sent again." in answer.content.decode()
     dead.refresh_from_db()
     assert dead.status == DeliveryStatus.PENDING and dead.attempts == 0
 

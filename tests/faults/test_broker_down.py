@@ -8,7 +8,6 @@ reservations, unread events), so the broker only carries beat's ticks. This Redi
 nothing on disk, like the default deployment's: its restart loses every message it held.
 """
 
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -20,7 +19,6 @@ from allocation.models import ItemStatus, SlaAlert, WorkItem
 from core import roles
 from tests import factories
 from tests.processes import (
-    RedisServer,
     broker_of_this_process,
     celery_beat,
     celery_worker,
@@ -32,14 +30,6 @@ from tests.processes import (
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 CATCH_UP_SECONDS = 60
-
-
-@pytest.fixture
-def redis(tmp_path: Path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

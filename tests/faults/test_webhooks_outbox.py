@@ -3,18 +3,15 @@ agents work (events committed meanwhile are delivered once it is back, each once
 per item), and a worker killed in the middle of a request (the delivery is tried again when
 its lease runs out; the receiver gets the same event id twice and drops the repeat)."""
 
-from pathlib import Path
 
 import pytest
-from django.test import Client
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
-from rest_framework.authtoken.models import Token
 
 from allocation.models import DeliveryStatus, EventKind, WebhookDelivery, WorkItemEvent
 from allocation.services import webhooks as outbound
 from tests import factories
+from tests.helpers import token_client
 from tests.processes import (
-    RedisServer,
     WebhookReceiver,
     celery_beat,
     celery_worker,
@@ -26,14 +23,6 @@ from tests.processes import (
 pytestmark = [pytest.mark.faults, pytest.mark.outbox, pytest.mark.django_db(transaction=True)]
 
 SECONDS = 60
-
-
-@pytest.fixture
-def redis(tmp_path: Path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -51,23 +40,16 @@ def job_every_second():
     PeriodicTask.objects.create(name="Outbound webhooks (test)", task="allocation.webhooks_pump", interval=every_second)
 
 
-def _api(user) -> Client:
-    client = Client()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=user).key}"
-    return client
-
-
-def _work(agent: Client, source: Client, queue, ref: str) -> int:
+def _work(agent, source, queue, ref: str) -> int:
     """Intake, then get next (its SQL), start (its SQL), complete — through the API."""
     created = source.post("/api/v1/items/", {"queue": queue.code, "source": "faults", "external_id": ref,
-                                             "customer_ref": "C-1", "title": ref}, content_type="application/json")
+                                             "customer_ref": "C-1", "title": ref}, format="json")
     assert created.status_code == 201, created.content
     got = agent.post("/api/v1/agent/next/")
     assert got.status_code == 200, got.content
     item_id = got.json()["id"]
     assert agent.post(f"/api/v1/items/{item_id}/start/").status_code == 200
-    assert agent.post(f"/api/v1/items/{item_id}/complete/", {"outcome": ""},
-                      content_type="application/json").status_code == 200
+    assert agent.post(f"/api/v1/items/{item_id}/complete/", {"outcome": ""}, format="json").status_code == 200
     return item_id
 
 
@@ -78,8 +60,8 @@ def _received_ids(receiver) -> list[int]:
 def test_events_committed_while_redis_is_down_are_delivered_once_it_is_back(role_groups, redis, receiver, tmp_path):
     team = factories.TeamFactory()
     queue = factories.QueueFactory(teams=[team])
-    agent = _api(factories.AgentFactory(team=team, capacity=5).user)
-    source = _api(factories.SourceSystemFactory(sources=["faults"]))
+    agent = token_client(factories.AgentFactory(team=team, capacity=5).user)
+    source = token_client(factories.SourceSystemFactory(sources=["faults"]))
     outbound.webhook_subscription_create(name="Feed", url=receiver.url(), kinds=list(EventKind.values))
     env = django_env(test_database_url(), redis.url, tmp_path / "mail")
     worker = celery_worker(env, tmp_path / "worker.log", name="hooks")
@@ -114,7 +96,7 @@ def test_events_committed_while_redis_is_down_are_delivered_once_it_is_back(role
 
 def test_a_worker_killed_mid_request_leaves_the_delivery_to_be_tried_again(role_groups, redis, receiver, tmp_path):
     queue = factories.QueueFactory()
-    source = _api(factories.SourceSystemFactory(sources=["faults"]))
+    source = token_client(factories.SourceSystemFactory(sources=["faults"]))
     outbound.webhook_subscription_create(name="Feed", url=receiver.url("slowfirst/30"), kinds=[EventKind.CREATED])
     env = django_env(test_database_url(), redis.url, tmp_path / "mail", WFO_WEBHOOK_TIMEOUT_SECONDS="2")
     beat = celery_beat(env, tmp_path / "beat.log", tmp_path)
@@ -122,8 +104,7 @@ def test_a_worker_killed_mid_request_leaves_the_delivery_to_be_tried_again(role_
     second = None
     try:
         created = source.post("/api/v1/items/", {"queue": queue.code, "source": "faults", "external_id": "K-1",
-                                                 "customer_ref": "C-1", "title": "K-1"},
-                              content_type="application/json")
+                                                 "customer_ref": "C-1", "title": "K-1"}, format="json")
         assert created.status_code == 201
         # The first try is in flight (the receiver holds it): kill the worker there.
         wait_until(lambda: receiver.requests(), seconds=SECONDS, what="the first try", log=first.log,
