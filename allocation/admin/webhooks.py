@@ -92,6 +92,15 @@ class WebhookSubscriptionAdmin(TamperProofAutocomplete, admin.ModelAdmin):
                                      "Webhooks). Owners are told when a subscription is paused for failing."}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        """On the add page, none of what the subscription gets once saved (its secret is made
+        then: a value shown before would not be the one kept)."""
+        if obj is not None:
+            return self.fieldsets
+        made_on_save = {"paused_reason", "failing_since", "secret", "integration", "created_at"}
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in made_on_save]})
+                for name, options in self.fieldsets]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             pending=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING)),

@@ -23,6 +23,7 @@ def test_an_admin_subscribes_with_kinds_in_words_to_any_address(admin_client):
     add = reverse("admin:allocation_webhooksubscription_add")
     page = admin_client.get(add).content.decode()
     assert "SLA breached" in page and "Routing step entered" in page and "sla_breach" not in page.split("<form")[0]
+    assert "whsec_" not in page  # made on save: a secret shown here would not be the one kept
     answer = admin_client.post(add, {
         "name": "Operations feed", "url": "http://10.0.0.5:8080/hooks", "format": "json",
         "kinds": ["sla_breach", "rebalanced"],
@@ -32,6 +33,8 @@ def test_an_admin_subscribes_with_kinds_in_words_to_any_address(admin_client):
     subscription = WebhookSubscription.objects.get()
     assert subscription.kinds == ["rebalanced", "sla_breach"] and subscription.sources == ["card-platform", "claims"]
     assert subscription.secret.startswith("whsec_") and subscription.owner.is_superuser
+    change = admin_client.get(reverse("admin:allocation_webhooksubscription_change", args=[subscription.pk]))
+    assert subscription.secret in change.content.decode()
     listing = admin_client.get(reverse("admin:allocation_webhooksubscription_changelist")).content.decode()
     assert "Rebalanced, SLA breached" in listing and "0 waiting, 0 dead-lettered" in listing
 
