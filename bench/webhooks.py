@@ -73,9 +73,9 @@ DROP FUNCTION IF EXISTS bench_outbox_write();
 DROP TABLE IF EXISTS bench_outbox;
 """
 SUBSCRIBE = """
-INSERT INTO allocation_webhooksubscription (name, url, kinds, sources, secret, is_active, paused_reason, max_attempts,
-                                            created_at)
-VALUES ('bench', %(url)s, %(kinds)s, '{}', 'whsec_bench', true, '', 12, now())
+INSERT INTO allocation_webhooksubscription (name, url, format, kinds, sources, secret, is_active, paused_reason,
+                                            max_attempts, created_at)
+VALUES ('bench', %(url)s, 'json', %(kinds)s, '{}', 'whsec_bench', true, '', 12, now())
 """
 EVENT_KINDS = ["created", "assigned", "started", "pended", "follow_up_due", "completed", "released", "transferred",
                "cancelled", "priority_changed", "reservation_expired", "rebalanced", "rejected", "resumed",
@@ -113,6 +113,7 @@ def order(pairs: int) -> list[str]:
 def _variant_set(t: db.Target, variant: str) -> None:
     with db.connect(t.url) as c:
         c.execute(TRIGGER_OUTBOX_DROP)
+        c.execute("DELETE FROM allocation_webhookdelivery")
         c.execute("DELETE FROM allocation_webhooksubscription")
         if variant != "none":
             c.execute(SUBSCRIBE, {"url": "http://127.0.0.1:9/unused", "kinds": EVENT_KINDS})
@@ -226,12 +227,14 @@ def delivery_run(t: db.Target, *, rate: float, seconds: float, burst: int, say=p
     port = _free_port()
     log = folder / "received.jsonl"
     log.touch()
-    receiver = subprocess.Popen([sys.executable, "-m", "tests.webhook_receiver", str(port), str(log)], env=env,
-                                cwd=db.REPO, stdout=subprocess.DEVNULL, start_new_session=True)
     with db.connect(t.url) as c:
+        c.execute("DELETE FROM allocation_webhookdelivery")
         c.execute("DELETE FROM allocation_webhooksubscription")
         c.execute(SUBSCRIBE, {"url": f"http://127.0.0.1:{port}/ok", "kinds": EVENT_KINDS})
     rep: dict = {"rate_per_s": rate, "seconds": seconds, "burst": burst}
+    receiver = subprocess.Popen([sys.executable, "-m", "tests.webhook_receiver", str(port), str(log)], env=env,
+                                cwd=db.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
     pump = None
     try:
         time.sleep(0.5)
@@ -303,7 +306,7 @@ def _wait_and_measure(log: Path, committed: dict[str, float], say, *, since: flo
 
 def summary_lines(rep: dict) -> list[str]:
     lines = []
-    if "allocation" in rep:
+    if "rates" in rep.get("allocation", {}):
         a = rep["allocation"]
         each = lambda v: "/".join(f"{x:,.0f}" for x in a["rates"][v])  # noqa: E731
         lines.append(
@@ -311,7 +314,7 @@ def summary_lines(rep: dict) -> list[str]:
             f"without {each('none')} = {a['ratio']['subscribed']:.2f} (target ≥ {RATIO_TARGET}) "
             + ("PASS" if a["pass"] else "FAIL")
             + f"; the trigger-outbox design {each('trigger')} = {a['ratio']['trigger']:.2f}")
-    if "delivery" in rep:
+    if "steady" in rep.get("delivery", {}):
         s, b = rep["delivery"]["steady"], rep["delivery"]["backlog"]
         lines.append(f"WEBHOOKS  delivery: steady {rep['delivery']['rate_per_s']:g} items/s → commit-to-receiver "
                      f"p50 {s['delay_ms'].get('p50', 0):,.0f} ms, p99 {s['delay_ms'].get('p99', 0):,.0f} ms, "
