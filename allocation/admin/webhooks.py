@@ -46,12 +46,6 @@ class SubscriptionForm(forms.ModelForm):
         model = WebhookSubscription
         fields = ["name", "url", "format", "team", "kinds", "queues", "sources", "is_active", "max_attempts", "owner"]
 
-    def clean_kinds(self):
-        return sorted(set(self.cleaned_data["kinds"]))
-
-    def clean_sources(self):
-        return sorted({source.strip() for source in self.cleaned_data["sources"] if source.strip()})
-
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("format", WebhookFormat.JSON) != WebhookFormat.JSON:

@@ -105,6 +105,12 @@ class WebhookSubscription(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # One form for what it receives, however it was written (admin, API, services).
+        self.kinds = sorted(set(self.kinds))
+        self.sources = sorted({source.strip() for source in self.sources if source.strip()})
+        super().save(*args, **kwargs)
+
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"

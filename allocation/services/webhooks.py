@@ -456,7 +456,7 @@ def webhook_subscription_create(*, name: str, url: str, kinds: Iterable[str], qu
                                 format: str = WebhookFormat.JSON, team=None) -> WebhookSubscription:
     """A subscription; its secret is made here (the creator reads it once, from the answer)."""
     subscription = WebhookSubscription.objects.create(
-        name=name, url=url, kinds=sorted(set(kinds)), sources=sorted(set(sources)), integration=integration,
+        name=name, url=url, kinds=list(kinds), sources=list(sources), integration=integration,
         owner=owner, is_active=is_active, format=format, team=team,
         max_attempts=max_attempts if max_attempts is not None else settings.WFO_WEBHOOK_MAX_ATTEMPTS,
     )
@@ -470,8 +470,6 @@ def webhook_subscription_update(subscription: WebhookSubscription, *, queues: It
     was paused and sends what it kept at once, not after the backoff its failures had reached."""
     resumed = changes.get("is_active") and not subscription.is_active
     for name, value in changes.items():
-        if name in ("kinds", "sources"):
-            value = sorted(set(value))
         setattr(subscription, name, value)
     with transaction.atomic():
         subscription.save()
