@@ -83,17 +83,33 @@ def webhook_url_problem(url: str, *, public_only: bool = True) -> str | None:
         port = 0
     if port == 0:  # absent is None; Django's validator lets 99999 through
         return "The port must be a number from 1 to 65535."
-    if not public_only or settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED:
+    if not private_addresses_refused(public_only=public_only):
         return None
     host = parts.hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         return f"The host {host!r} does not resolve."
-    private = sorted(address for address in addresses if not ipaddress.ip_address(address.split("%")[0]).is_global)
+    private = sorted(address for address in addresses if not address_is_public(address))
     if private:
         return f"{host} is a private address ({', '.join(private)}): webhooks go to public addresses only."
     return None
+
+
+def address_is_public(address: str) -> bool:
+    """An address on the internet at large: not loopback, private, link-local (a cloud's
+    metadata service), reserved, or such an address mapped into IPv6."""
+    parsed = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_global
+
+
+def private_addresses_refused(*, public_only: bool) -> bool:
+    """Whether a subscription must reach public addresses only: a source system's, unless
+    WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED. Checked when its URL is saved and again on every
+    connection (a name may resolve elsewhere by then)."""
+    return public_only and not settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED
 
 
 # A team's chat channel (Slack, Microsoft Teams): a message for people, not a signed event.

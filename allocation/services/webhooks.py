@@ -45,6 +45,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from allocation import events, labels, webhooks
 from allocation.models import (
@@ -314,15 +315,49 @@ def chat_words(event: WorkItemEvent, item: WorkItem) -> webhooks.ChatWords:
     return webhooks.ChatWords(title=title, text=text, link=link, link_label=f"Open #{item.pk}", urgency=urgency)
 
 
-_pool: urllib3.PoolManager | None = None
+class PrivateAddressRefused(urllib3.exceptions.HTTPError):
+    """A source system's receiver turned out to be at a private address."""
 
 
-def _http() -> urllib3.PoolManager:
-    """One connection pool per process (connections to a receiver are reused)."""
-    global _pool
-    if _pool is None:
-        _pool = urllib3.PoolManager(num_pools=50, maxsize=SEND_THREADS, retries=False)
-    return _pool
+class _PublicOnlyConnection(HTTPConnection):
+    """A connection that refuses a peer at a private address once connected — the address
+    actually reached, so a name that resolved to a public address when the subscription was
+    saved and to an internal one now (DNS rebinding) is refused too."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        if not webhooks.address_is_public(peer):
+            sock.close()
+            raise PrivateAddressRefused(f"{self.host} is at a private address ({peer}): "
+                                        "webhooks go to public addresses only.")
+        return sock
+
+
+class _PublicOnlyTLSConnection(_PublicOnlyConnection, HTTPSConnection):
+    pass
+
+
+class _PublicOnlyPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PublicOnlyConnection
+
+
+class _PublicOnlyTLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicOnlyTLSConnection
+
+
+_pools: dict[bool, urllib3.PoolManager] = {}
+
+
+def _http(*, public_only: bool) -> urllib3.PoolManager:
+    """One connection pool per process and kind (connections to a receiver are reused); a
+    source system's subscriptions go through one that reaches public addresses only."""
+    if public_only not in _pools:
+        pool = urllib3.PoolManager(num_pools=50, maxsize=SEND_THREADS, retries=False)
+        if public_only:
+            pool.pool_classes_by_scheme = {"http": _PublicOnlyPool, "https": _PublicOnlyTLSPool}
+        _pools[public_only] = pool
+    return _pools[public_only]
 
 
 def _post(request: _Request) -> _Outcome:
@@ -335,9 +370,11 @@ def _post(request: _Request) -> _Outcome:
     timeout = settings.WFO_WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
     try:
-        response = _http().request("POST", request.subscription.url, body=request.body, headers=headers,
-                                   timeout=urllib3.Timeout(connect=timeout, read=timeout), redirect=False,
-                                   preload_content=False)
+        http = _http(public_only=webhooks.private_addresses_refused(
+            public_only=request.subscription.integration_id is not None))
+        response = http.request("POST", request.subscription.url, body=request.body, headers=headers,
+                                timeout=urllib3.Timeout(connect=timeout, read=timeout), redirect=False,
+                                preload_content=False)
         try:
             excerpt = response.read(EXCERPT_CHARS * 4, decode_content=True)[: EXCERPT_CHARS * 4]
         finally:

@@ -257,7 +257,8 @@ def test_what_a_subscription_receives_follows_its_kinds_queues_and_sources(recei
     assert got == [("MOVED-IN", "item.created"), ("WANTED", "item.cancelled"), ("WANTED", "item.created")]
 
 
-def test_a_source_systems_subscription_hears_only_of_its_own_sources(receiver):
+def test_a_source_systems_subscription_hears_only_of_its_own_sources(receiver, settings):
+    settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED = True  # the receiver is on loopback
     queue = factories.QueueFactory()
     integration = factories.SourceSystemFactory(sources=["card-platform"])
     subscribe(receiver.url(), kinds=INTEGRATION_KINDS, integration=integration, owner=integration)
@@ -266,6 +267,27 @@ def test_a_source_systems_subscription_hears_only_of_its_own_sources(receiver):
     pump_until(lambda: receiver.requests(), "its own item")
     outbound.webhooks_pump(budget_seconds=1)
     assert [r["json"]["data"]["item"]["external_id"] for r in receiver.requests()] == ["MINE"]
+
+
+def test_a_source_systems_receiver_found_at_a_private_address_when_sent_to_is_refused(receiver, settings):
+    """Its URL was public when saved; its name now resolves to loopback (DNS rebinding). The
+    address actually reached is what is judged: nothing is sent there, the log says why. An
+    admin's subscription to the same address is sent to (admins may reach internal systems)."""
+    settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED = False
+    settings.WFO_WEBHOOK_MAX_ATTEMPTS = 1
+    queue = factories.QueueFactory()
+    integration = factories.SourceSystemFactory(sources=["card-platform"])
+    rebound = receiver.url().replace("127.0.0.1", "localhost")
+    theirs = subscribe(rebound, kinds=INTEGRATION_KINDS, integration=integration, owner=integration, max_attempts=1)
+    admins = subscribe(rebound, kinds=[EventKind.CREATED])
+    queued_item(queue, source="card-platform")
+    pump_until(lambda: not WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists(), "both tried")
+    refused = WebhookDelivery.objects.get(subscription=theirs)
+    assert refused.status == DeliveryStatus.DEAD and refused.response_status is None
+    assert "private address" in refused.error and "public addresses only" in refused.error
+    assert WebhookDelivery.objects.get(subscription=admins).status == DeliveryStatus.DELIVERED
+    assert [r["headers"][webhooks.DELIVERY_ID_HEADER] for r in receiver.requests()] == [
+        str(WebhookDelivery.objects.get(subscription=admins).pk)]
 
 
 def test_a_subscription_failing_for_a_day_is_paused_and_its_owner_told_once(receiver, settings):
