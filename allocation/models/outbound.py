@@ -150,8 +150,10 @@ class WebhookDelivery(models.Model):
             # An item's deliveries go in event order: the earlier pending one of the same item is found here.
             models.Index(fields=["subscription", "item", "event"], condition=Q(status=DeliveryStatus.PENDING),
                          name="webhookdelivery_pending_item"),
-            models.Index(fields=["next_attempt_at"], condition=Q(status=DeliveryStatus.PENDING),
-                         name="webhookdelivery_due"),
+            # The next batch, in the lease's order: read in order, the lease stops at its batch
+            # (on next_attempt_at alone, every due row was judged and sorted first).
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(status=DeliveryStatus.PENDING),
+                         name="webhookdelivery_due_order"),
         ]
 
     def __str__(self) -> str:

@@ -132,16 +132,19 @@ RETURNING bound.hi, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
 """
 
 # Lease the next batch: due, of an active subscription, and the earliest pending one of its
-# item (no earlier delivery pending, no earlier event of the item still to be matched).
+# item (no earlier delivery pending, no earlier event of the item still to be matched). Read
+# in the due index's order, it stops at its batch. `+ 0`: an item's earlier deliveries and
+# events are found by the item, never by a range of ids (a subscription's whole history, the
+# event table's millions of rows) — a plan PostgreSQL otherwise picks once the tables grow.
 _LEASE = f"""
 WITH due AS (
     SELECT d.id FROM {_D} d JOIN {_S} s ON s.id = d.subscription_id AND s.is_active
      WHERE d.status = '{DeliveryStatus.PENDING}' AND d.next_attempt_at <= %(now)s
        AND NOT EXISTS (SELECT 1 FROM {_D} p
                         WHERE p.subscription_id = d.subscription_id AND p.item_id = d.item_id
-                          AND p.status = '{DeliveryStatus.PENDING}' AND p.event_id < d.event_id)
+                          AND p.status = '{DeliveryStatus.PENDING}' AND p.event_id + 0 < d.event_id)
        AND NOT EXISTS (SELECT 1 FROM {_E} e
-                        WHERE e.item_id = d.item_id AND e.id < d.event_id
+                        WHERE e.item_id = d.item_id AND e.id + 0 < d.event_id
                           AND e.txid >= (SELECT position FROM {_CURSOR} WHERE id = 1))
      ORDER BY d.next_attempt_at, d.id
      LIMIT %(batch)s
