@@ -59,7 +59,8 @@ class SubscriptionForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if (problem := webhooks.webhook_url_problem(url, public_only=False)) is not None:
+        public_only = self.instance.public_addresses_only  # a source system's, edited here
+        if (problem := webhooks.webhook_url_problem(url, public_only=public_only)) is not None:
             raise forms.ValidationError(problem)
         return url
 

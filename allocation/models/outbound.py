@@ -111,6 +111,12 @@ class WebhookSubscription(models.Model):
         self.sources = sorted({source.strip() for source in self.sources if source.strip()})
         super().save(*args, **kwargs)
 
+    @property
+    def public_addresses_only(self) -> bool:
+        """A source system's subscription must not make the portal call into its own network
+        (its delivery log shows the answers): allocation/webhooks.py judges the address."""
+        return self.integration_id is not None
+
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"

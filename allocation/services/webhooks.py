@@ -374,7 +374,7 @@ def _post(request: _Request) -> _Outcome:
     started = time.monotonic()
     try:
         http = _http(public_only=webhooks.private_addresses_refused(
-            public_only=request.subscription.integration_id is not None))
+            public_only=request.subscription.public_addresses_only))
         response = http.request("POST", request.subscription.url, body=request.body, headers=headers,
                                 timeout=urllib3.Timeout(connect=timeout, read=timeout), redirect=False,
                                 preload_content=False)

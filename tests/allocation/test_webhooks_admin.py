@@ -47,6 +47,23 @@ def test_an_impossible_url_is_refused_with_a_message(admin_client):
     assert not WebhookSubscription.objects.exists()
 
 
+def test_an_admin_cannot_point_a_source_systems_subscription_inside_the_network(admin_client, settings):
+    """The source system reads its delivery log: an internal address there would let it read
+    the answers of the portal's own network."""
+    settings.WFO_WEBHOOK_PRIVATE_ADDRESSES_ALLOWED = False
+    integration = factories.SourceSystemFactory(sources=["card-platform"])
+    subscription = outbound.webhook_subscription_create(
+        name="Card platform", url="https://93.184.216.34/hooks", kinds=["created"], integration=integration)
+    change = reverse("admin:allocation_webhooksubscription_change", args=[subscription.pk])
+    answer = admin_client.post(change, {
+        "name": "Card platform", "url": "http://169.254.169.254/latest/meta-data", "format": "json",
+        "kinds": ["created"], "sources": "", "is_active": "on", "max_attempts": "5"})
+    assert answer.status_code == 200
+    assert "webhooks go to public addresses only" in answer.content.decode()
+    subscription.refresh_from_db()
+    assert subscription.url == "https://93.184.216.34/hooks"
+
+
 def test_the_delivery_log_and_redelivery_pause_and_resume(admin_client):
     queue = factories.QueueFactory()
     subscription = outbound.webhook_subscription_create(name="Feed", url="https://93.184.215.14/x",
