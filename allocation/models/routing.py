@@ -145,8 +145,9 @@ class AdmissionRequirement(models.Model):
 
 class AgentEligibility(models.Model):
     """What the eligibility rule says of one agent, kept for get-next: the queues it may take
-    from (whatever its presence), each with the first step that admits it, as of an
-    eligibility version. get-next reads this row instead of judging the rule on every call.
+    from (whatever its presence), each with the first step that admits it and the last
+    position its items may be at (the queue's step reach), as of an eligibility version.
+    get-next reads this row instead of judging the rule on every call.
 
     Every change to what the rule reads — a queue's teams, skills, being active, allocation
     mode or routing switch; a routing step, its added teams or skill changes; an agent's
@@ -157,6 +158,8 @@ class AgentEligibility(models.Model):
     agent = models.OneToOneField(AgentProfile, primary_key=True, on_delete=models.CASCADE, related_name="+")
     queue_ids = ArrayField(models.BigIntegerField())
     first_steps = ArrayField(models.PositiveSmallIntegerField())
+    # Each queue's step reach (migration allocation 0024): the last position its items may be at.
+    last_steps = ArrayField(models.PositiveSmallIntegerField(), default=list)
     as_of = models.BigIntegerField(help_text="The eligibility version the row was judged at.")
 
     class Meta:

@@ -82,6 +82,8 @@ WIDEST_WINDOW = 4096
 # copy of the rule's answer (AgentEligibility) if that is of the current eligibility
 # version. Named so tests/allocation/test_eligibility.py can run them alone, as they are sent.
 ELIGIBILITY_VERSION = "(SELECT version FROM allocation_eligibility_version)"
+# Each queue's step reach, kept by a trigger on the steps (migration allocation 0024).
+STEP_REACH_TABLE = "allocation_queue_step_reach"
 READY_CTES = f"""
 agent AS (
     SELECT a.user_id, a.team_id, a.capacity, a.presence,
@@ -97,11 +99,12 @@ ready AS (
 )"""
 ELIGIBLE_CTES = f"""
 kept AS (
-    SELECT e.queue_ids, e.first_steps FROM {AgentEligibility._meta.db_table} e
+    SELECT e.queue_ids, e.first_steps, e.last_steps FROM {AgentEligibility._meta.db_table} e
      WHERE e.agent_id = %(agent)s AND e.as_of = {ELIGIBILITY_VERSION}
 ),
 eligible AS (
-    SELECT x.queue_id, x.first_step FROM ready, kept, unnest(kept.queue_ids, kept.first_steps) x(queue_id, first_step)
+    SELECT x.queue_id, x.first_step, x.last_step
+      FROM ready, kept, unnest(kept.queue_ids, kept.first_steps, kept.last_steps) x(queue_id, first_step, last_step)
 )"""
 # Every position after the first, as SQL rows: (2),(3),…
 LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
@@ -143,12 +146,14 @@ judged AS (
 _ELIGIBILITY_JUDGE = compact_sql(f"""
 WITH {MEMBER_CTE},
 {JUDGED_CTES}
-INSERT INTO {AgentEligibility._meta.db_table} (agent_id, queue_ids, first_steps, as_of)
-SELECT %(agent)s, coalesce(array_agg(queue_id ORDER BY queue_id), '{{}}'),
-       coalesce(array_agg(first_step ORDER BY queue_id), '{{}}'), {ELIGIBILITY_VERSION}
-  FROM judged
+INSERT INTO {AgentEligibility._meta.db_table} (agent_id, queue_ids, first_steps, last_steps, as_of)
+SELECT %(agent)s, coalesce(array_agg(j.queue_id ORDER BY j.queue_id), '{{}}'),
+       coalesce(array_agg(j.first_step ORDER BY j.queue_id), '{{}}'),
+       coalesce(array_agg(coalesce(r.last_position, {FIRST_STEP}) ORDER BY j.queue_id), '{{}}'), {ELIGIBILITY_VERSION}
+  FROM judged j LEFT JOIN {STEP_REACH_TABLE} r ON r.queue_id = j.queue_id
     ON CONFLICT (agent_id) DO UPDATE
-   SET queue_ids = EXCLUDED.queue_ids, first_steps = EXCLUDED.first_steps, as_of = EXCLUDED.as_of
+   SET queue_ids = EXCLUDED.queue_ids, first_steps = EXCLUDED.first_steps, last_steps = EXCLUDED.last_steps,
+       as_of = EXCLUDED.as_of
 """)
 
 _ASSIGN_NEXT_TEMPLATE = f"""
@@ -166,15 +171,15 @@ follow_up AS (
 {ELIGIBLE_CTES},
 reads AS (
     -- Where to read heads: a queue whose step 1 admits the agent, whole (step 0), from
-    -- workitem_queue_head; else each later step from the first admitting one, from
-    -- workitem_step_head (an empty step costs one index descent). Every position up to
-    -- LAST_STEP, not only the queue's steps: an item keeps a position whose step was
-    -- deleted. A list, not generate_series: the planner takes a set-returning function
-    -- for 1,000 rows a call, and the inflated cost set JIT compiling (~250 ms) going.
+    -- workitem_queue_head; else each position from the first admitting step to the
+    -- queue's step reach (the last position its items may be at: an item keeps the
+    -- position of a step deleted since), from workitem_step_head (an empty one costs an
+    -- index descent). A list, not generate_series: the planner takes a set-returning
+    -- function for 1,000 rows a call, and the inflated cost set JIT compiling (~250 ms) going.
     SELECT queue_id, 0 AS step FROM eligible WHERE first_step = {FIRST_STEP}
      UNION ALL
     SELECT queue_id, p FROM eligible, (VALUES {LATER_POSITIONS}) AS v(p)
-     WHERE first_step > {FIRST_STEP} AND p >= first_step
+     WHERE first_step > {FIRST_STEP} AND p BETWEEN first_step AND last_step
 ),
 heads AS (
     -- The first items of each read, from the partial indexes; `q` and `s` say whose they

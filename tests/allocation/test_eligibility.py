@@ -98,6 +98,12 @@ MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 ORGANISATIONS = range(30)  # seeds
 
 
+def _reach(queue: Queue) -> int:
+    """The last position an item of the queue may be at while building the organisation:
+    its last step's (steps removed later leave their items where they are)."""
+    return max((step.position for step in queue.routing_steps.all()), default=FIRST_STEP)
+
+
 def _random_organisation(rng: random.Random) -> list[AgentProfile]:
     """Teams; queues (active or not, pull or push) served by some of them and requiring
     some skills at some minimum, with routing steps (on or off) that add teams and change
@@ -131,9 +137,10 @@ def _random_organisation(rng: random.Random) -> list[AgentProfile]:
                 factories.AgentSkillFactory(agent=agent, skill=skill, proficiency=rng.randint(1, 5))
         for _ in range(rng.randint(0, 2)):
             status = rng.choice([ItemStatus.ASSIGNED, ItemStatus.IN_PROGRESS, ItemStatus.PENDED])
+            queue = rng.choice(queues)
             factories.WorkItemFactory(
-                queue=rng.choice(queues), status=status, assignee=agent.user, assigned_at=NOW - MINUTE,
-                routing_step=rng.randint(FIRST_STEP, LAST_STEP),
+                queue=queue, status=status, assignee=agent.user, assigned_at=NOW - MINUTE,
+                routing_step=rng.randint(FIRST_STEP, _reach(queue)),
                 pended_until=NOW + timedelta(hours=1) if status == ItemStatus.PENDED else None,
             )
         agents.append(agent)
@@ -141,8 +148,9 @@ def _random_organisation(rng: random.Random) -> list[AgentProfile]:
         for _ in range(rng.randint(1, 5)):
             item = factories.WorkItemFactory(
                 queue=queue, priority=rng.randint(1, 5), received_at=NOW - rng.randint(0, 600) * MINUTE,
-                # Any step, even one the queue does not have (removed since, or routing off).
-                routing_step=rng.choice([FIRST_STEP, rng.randint(FIRST_STEP, LAST_STEP)]),
+                # Any position up to the queue's reach, even one it has no step at (removed
+                # since) or with routing off.
+                routing_step=rng.choice([FIRST_STEP, rng.randint(FIRST_STEP, _reach(queue))]),
             )
             for agent in agents:
                 if rng.random() < 0.3:

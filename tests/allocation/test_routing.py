@@ -11,6 +11,7 @@ from allocation import events, routing, selectors, services
 from allocation.audit import items_audit
 from allocation.models import (
     AllocationMode,
+    CoolOff,
     EventKind,
     ItemStatus,
     Presence,
@@ -115,6 +116,33 @@ def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_st
     got = services.item_get_next(agent_id=nina.pk)  # admitted from step 2, so from every later one
     assert got is not None and got.pk == item.pk
     assert (events.read(WorkItemEvent.objects.get(item=item, kind=EventKind.ASSIGNED)).admitted_at_step) == 2
+
+
+def test_an_item_keeps_the_position_of_a_step_moved_down_and_the_step_still_admits_to_it(org, clock):
+    """The queue's last step is now at 2, yet an item is at 3: get-next reads up to the highest
+    position the queue's steps have had, not up to its last step now."""
+    queue, _cards, night, carol, _nina = org
+    weekend = factories.TeamFactory(name="Weekend")
+    wendy = factories.AgentFactory(team=weekend, presence=Presence.AVAILABLE, capacity=10)
+    second = factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
+    third = factories.RoutingStepFactory(queue=queue, position=3, minutes=10, added_teams=[weekend])
+    item = queued_item(queue, received_at=NOW - 60 * MIN)
+    routing_advance()
+    clock.shift(10 * MIN)
+    routing_advance()
+    assert WorkItem.objects.get(pk=item.pk).routing_step == 3
+    services.agent_set_presence(agent_id=carol.pk, presence=Presence.AWAY, actor=carol.user)
+    assert services.item_get_next(agent_id=wendy.pk).pk == item.pk  # judged while step 3 was at 3
+    services.item_release(item_id=item.pk, actor=wendy.user, reason="Wrong team")
+    CoolOff.objects.filter(item=item).delete()
+
+    second.delete()
+    third.position = 2  # Weekend now widens at step 2; the item stays at position 3
+    third.save()
+
+    got = services.item_get_next(agent_id=wendy.pk)
+    assert got is not None and got.pk == item.pk and got.routing_step == 3
+
 
 # Backlog over X ---------------------------------------------------------------------------------
 
