@@ -25,6 +25,10 @@ END
 $$;
 CREATE TRIGGER step_reach_kept AFTER INSERT OR UPDATE OF position, queue_id ON allocation_routingstep
     FOR EACH ROW EXECUTE FUNCTION allocation_step_reach_keep();
+-- The eligibility rule reads the reach: like every table it reads, a change moves the version
+-- on (migration 0019), though only the steps' trigger above writes it.
+CREATE TRIGGER eligibility_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON allocation_queue_step_reach
+    FOR EACH STATEMENT EXECUTE FUNCTION allocation_eligibility_changed();
 -- What the queues reach now: their steps, and the positions their items keep.
 INSERT INTO allocation_queue_step_reach (queue_id, last_position)
 SELECT queue_id, max(position) FROM (
@@ -37,6 +41,7 @@ SELECT queue_id, max(position) FROM (
 DELETE FROM allocation_agenteligibility;
 """
 DROP_STEP_REACH = """
+DROP TRIGGER eligibility_changed ON allocation_queue_step_reach;
 DROP TRIGGER step_reach_kept ON allocation_routingstep;
 DROP FUNCTION allocation_step_reach_keep();
 DROP TABLE allocation_queue_step_reach;
