@@ -99,10 +99,11 @@ def test_the_wait_counts_from_entering_the_step_and_each_step_is_entered_in_turn
 
 
 
-def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_still_admit(org, clock):
-    queue, _cards, night, carol, nina = org
-    weekend = factories.TeamFactory(name="Weekend")
-    factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
+def _an_item_at_step_three(org, clock, weekend):
+    """Steps 2 (adds Night) and 3 (adds Weekend) after 10 minutes each; an item that waited
+    through both; Cards' agent away. Returns the two steps and the item."""
+    queue, _cards, night, carol, _nina = org
+    second = factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
     third = factories.RoutingStepFactory(queue=queue, position=3, minutes=10, added_teams=[weekend])
     item = queued_item(queue, received_at=NOW - 60 * MIN)
     routing_advance()
@@ -110,6 +111,12 @@ def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_st
     routing_advance()
     assert WorkItem.objects.get(pk=item.pk).routing_step == 3
     services.agent_set_presence(agent_id=carol.pk, presence=Presence.AWAY, actor=carol.user)
+    return second, third, item
+
+
+def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_still_admit(org, clock):
+    nina = org[4]
+    _second, third, item = _an_item_at_step_three(org, clock, factories.TeamFactory(name="Weekend"))
 
     third.delete()  # the item stays at position 3, past the queue's last step
 
@@ -121,17 +128,9 @@ def test_an_item_keeps_the_position_of_a_deleted_step_and_the_steps_before_it_st
 def test_an_item_keeps_the_position_of_a_step_moved_down_and_the_step_still_admits_to_it(org, clock):
     """The queue's last step is now at 2, yet an item is at 3: get-next reads up to the highest
     position the queue's steps have had, not up to its last step now."""
-    queue, _cards, night, carol, _nina = org
     weekend = factories.TeamFactory(name="Weekend")
     wendy = factories.AgentFactory(team=weekend, presence=Presence.AVAILABLE, capacity=10)
-    second = factories.RoutingStepFactory(queue=queue, minutes=10, added_teams=[night])
-    third = factories.RoutingStepFactory(queue=queue, position=3, minutes=10, added_teams=[weekend])
-    item = queued_item(queue, received_at=NOW - 60 * MIN)
-    routing_advance()
-    clock.shift(10 * MIN)
-    routing_advance()
-    assert WorkItem.objects.get(pk=item.pk).routing_step == 3
-    services.agent_set_presence(agent_id=carol.pk, presence=Presence.AWAY, actor=carol.user)
+    second, third, item = _an_item_at_step_three(org, clock, weekend)
     assert services.item_get_next(agent_id=wendy.pk).pk == item.pk  # judged while step 3 was at 3
     services.item_release(item_id=item.pk, actor=wendy.user, reason="Wrong team")
     CoolOff.objects.filter(item=item).delete()
