@@ -271,6 +271,10 @@ def _requests_build(leases: list[_Lease]) -> list[_Request]:
     items_said = {item.pk: said for item, said in zip(items, ItemOutputSerializer(items, many=True).data, strict=True)}
     kinds = {event.pk: (event.kind, event.at) for event in found}
     by_pk, by_item = {event.pk: event for event in found}, {item.pk: item for item in items}
+    # The agents chat messages name, read once for the batch rather than once per message.
+    chatted = {lease.event_id for lease in leases if subscriptions[lease.subscription_id].format != WebhookFormat.JSON}
+    people = get_user_model().objects.in_bulk(
+        {pk for event in found if event.pk in chatted for pk in events.read(event).agent_ids})
     requests = []
     for lease in leases:
         if lease.event_id not in events_said or lease.item_id not in items_said:
@@ -283,15 +287,17 @@ def _requests_build(leases: list[_Lease]) -> list[_Request]:
                 "data": {"event": events_said[lease.event_id], "item": items_said[lease.item_id]},
             }
         else:
-            body = webhooks.chat_message(subscription.format, chat_words(by_pk[lease.event_id], by_item[lease.item_id]))
-        requests.append(_Request(lease, subscriptions[lease.subscription_id], webhooks.event_id(lease.event_id),
+            words = chat_words(by_pk[lease.event_id], by_item[lease.item_id], people=people)
+            body = webhooks.chat_message(subscription.format, words)
+        requests.append(_Request(lease, subscription, webhooks.event_id(lease.event_id),
                                  json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()))
     return requests
 
 
-def chat_words(event: WorkItemEvent, item: WorkItem) -> webhooks.ChatWords:
+def chat_words(event: WorkItemEvent, item: WorkItem, *, people: dict) -> webhooks.ChatWords:
     """What a team's channel reads of an event: an SLA alert as the alert says it, a
-    directed assignment, a step escalation — each with a link to the item."""
+    directed assignment, a step escalation — each with a link to the item. `people`: the
+    users the event names, by id."""
     from allocation.services.sla_alerts import alert_text
 
     said = events.read(event)
@@ -301,7 +307,7 @@ def chat_words(event: WorkItemEvent, item: WorkItem) -> webhooks.ChatWords:
         title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
         urgency = "breach" if event.kind == EventKind.SLA_BREACH else "warning"
     elif event.kind == EventKind.TRANSFERRED:
-        holder = get_user_model().objects.filter(pk=said.holder_after).first()
+        holder = people.get(said.holder_after)
         whom = labels.display_name(holder) if holder else "an agent"
         title = f"Assigned: #{item.pk} {item.title}"[:200]
         text = f"{labels.actor_name(event)} gave work item #{item.pk} in {item.queue.name} to {whom}."
