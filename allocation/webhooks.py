@@ -25,6 +25,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from allocation.models import WebhookFormat
+
 SIGNATURE_HEADER = "WFO-Signature"
 EVENT_ID_HEADER = "WFO-Event-Id"
 DELIVERY_ID_HEADER = "WFO-Delivery-Id"
@@ -129,7 +131,7 @@ TEAMS_COLOURS = {"info": "0076D7", "warning": "FFA500", "breach": "D70000"}
 def chat_message(format_: str, words: ChatWords) -> dict:
     """The body a channel's incoming webhook takes: Slack's `text` (mrkdwn, with a link) or a
     Microsoft Teams MessageCard with an "open" button."""
-    if format_ == "slack":
+    if format_ == WebhookFormat.SLACK:
         return {"text": f"*{_slack_escape(words.title)}*\n{_slack_escape(words.text)}\n"
                         f"<{words.link}|{_slack_escape(words.link_label)}>"}
     return {
