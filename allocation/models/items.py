@@ -126,8 +126,14 @@ class WorkItem(models.Model):
                 "queue", "start_by", F("priority").desc(), "received_at", "id",
                 condition=Q(status=ItemStatus.QUEUED), name="workitem_queue_head",
             ),
-            # Items past step 1, by step, in the same order: an agent a later step admits
-            # reads the heads of the steps it may take (get-next), never the whole backlog.
+            # Items past step 1, in the same order: an agent whose first admitting step is
+            # step 2 may take every one of them (get-next reads their heads in one read).
+            models.Index(
+                "queue", "start_by", F("priority").desc(), "received_at", "id",
+                condition=Q(status=ItemStatus.QUEUED, routing_step__gt=FIRST_STEP), name="workitem_later_head",
+            ),
+            # Items past step 1, by step, in the same order: an agent only a step after step 2
+            # admits reads the heads of the steps it may take (get-next), never the whole backlog.
             models.Index(
                 "queue", "routing_step", "start_by", F("priority").desc(), "received_at", "id",
                 condition=Q(status=ItemStatus.QUEUED, routing_step__gt=FIRST_STEP), name="workitem_step_head",

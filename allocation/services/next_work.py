@@ -22,8 +22,9 @@ on every call cost as much PostgreSQL time as the rest of the statement, with ro
 
 The backlog is never scanned: each eligible queue's head is read from the partial index
 `workitem_queue_head` (queue, start_by, priority desc, received_at, id WHERE queued)
-through a LATERAL join — or, for a queue whose later steps only admit the agent, each of
-those steps' heads from `workitem_step_head` (the same, by step) —; the heads are merged,
+through a LATERAL join — or, for a queue whose step 2 first admits the agent, the head of
+every item past step 1 from `workitem_later_head`, and for one a step after that first
+admits it, each step's head from `workitem_step_head` (by step) —; the heads are merged,
 and the first one no concurrent transaction holds is locked with FOR UPDATE SKIP LOCKED. Checking, picking, assigning,
 writing the event and stamping the agent are one statement — one round trip, one
 snapshot, atomic on its own — because this is the hottest path of the product. Its event
@@ -106,8 +107,12 @@ eligible AS (
     SELECT x.queue_id, x.first_step, x.last_step
       FROM ready, kept, unnest(kept.queue_ids, kept.first_steps, kept.last_steps) x(queue_id, first_step, last_step)
 )"""
-# Every position after the first, as SQL rows: (2),(3),…
-LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 1, LAST_STEP + 1))
+# Every position after the second, as SQL rows: (3),(4),…
+LATER_POSITIONS = ",".join(f"({p})" for p in range(FIRST_STEP + 2, LAST_STEP + 1))
+# What a head read reads, besides one step's position: the queue's whole backlog, or every
+# item of it past step 1. Not positions, so no step is taken for them.
+WHOLE_QUEUE = 0
+PAST_STEP_ONE = -1
 # The rule itself, judged for the agent's team (`member`) whatever its presence: what
 # `agent_eligibility_judge` keeps as the agent's copy.
 MEMBER_CTE = f"member AS (SELECT team_id FROM {AgentProfile._meta.db_table} WHERE user_id = %(agent)s)"
@@ -170,16 +175,20 @@ follow_up AS (
 ),
 {ELIGIBLE_CTES},
 reads AS (
-    -- Where to read heads: a queue whose step 1 admits the agent, whole (step 0), from
-    -- workitem_queue_head; else each position from the first admitting step to the
-    -- queue's step reach (the last position its items may be at: an item keeps the
-    -- position of a step deleted since), from workitem_step_head (an empty one costs an
-    -- index descent). A list, not generate_series: the planner takes a set-returning
-    -- function for 1,000 rows a call, and the inflated cost set JIT compiling (~250 ms) going.
-    SELECT queue_id, 0 AS step FROM eligible WHERE first_step = {FIRST_STEP}
+    -- Where to read heads: a queue whose step 1 admits the agent, whole (WHOLE_QUEUE),
+    -- from workitem_queue_head; one whose step 2 first admits it, every item past step 1
+    -- (PAST_STEP_ONE), from workitem_later_head; else each position from the first
+    -- admitting step to the queue's step reach (the last position its items may be at: an
+    -- item keeps the position of a step deleted since), from workitem_step_head (an empty
+    -- one costs an index descent). A list, not generate_series: the planner takes a
+    -- set-returning function for 1,000 rows a call, and the inflated cost set JIT
+    -- compiling (~250 ms) going.
+    SELECT queue_id, __WHOLE_QUEUE__ AS step FROM eligible WHERE first_step = {FIRST_STEP}
+     UNION ALL
+    SELECT queue_id, __PAST_STEP_ONE__ FROM eligible WHERE first_step = {FIRST_STEP + 1}
      UNION ALL
     SELECT queue_id, p FROM eligible, (VALUES {LATER_POSITIONS}) AS v(p)
-     WHERE first_step > {FIRST_STEP} AND p BETWEEN first_step AND last_step
+     WHERE first_step > {FIRST_STEP + 1} AND p BETWEEN first_step AND last_step
 ),
 heads AS (
     -- The first items of each read, from the partial indexes; `q` and `s` say whose they
@@ -188,13 +197,19 @@ heads AS (
       FROM reads
      CROSS JOIN LATERAL (
             (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
-              WHERE queue_id = reads.queue_id AND status = '{ItemStatus.QUEUED}' AND reads.step = 0
+              WHERE queue_id = reads.queue_id AND status = '{ItemStatus.QUEUED}' AND reads.step = __WHOLE_QUEUE__
+              ORDER BY start_by, priority DESC, received_at, id
+              LIMIT __HEADS_PER_QUEUE__)
+            UNION ALL
+            (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
+              WHERE queue_id = reads.queue_id AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}'
+                AND reads.step = __PAST_STEP_ONE__
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
             UNION ALL
             (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
               WHERE queue_id = reads.queue_id AND routing_step = reads.step
-                AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}' AND reads.step > 0
+                AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}' AND reads.step > {FIRST_STEP}
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
            ) AS head
@@ -264,7 +279,8 @@ def _assign_next_sql(heads_per_queue: int, window: int) -> str:
     # as a custom one and the prepared statement is planned once per connection. There are
     # only three (heads, window) pairs, so three prepared statements.
     return compact_sql(_ASSIGN_NEXT_TEMPLATE.replace("__HEADS_PER_QUEUE__", str(int(heads_per_queue)))
-                       .replace("__WINDOW__", str(int(window))))
+                       .replace("__WINDOW__", str(int(window)))
+                       .replace("__WHOLE_QUEUE__", str(WHOLE_QUEUE)).replace("__PAST_STEP_ONE__", str(PAST_STEP_ONE)))
 
 
 _ASSIGN_NEXT_BY_LIMITS: dict[tuple[int, int], str] = {}
