@@ -257,15 +257,19 @@ class CoolOff(models.Model):
     `until`, so released work does not come straight back. The reason is the agent's."""
 
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="cool_offs")
-    agent = models.ForeignKey("allocation.AgentProfile", on_delete=models.CASCADE, related_name="+")
+    # Indexed with `until` (Meta.indexes), not alone.
+    agent = models.ForeignKey("allocation.AgentProfile", on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=CoolOffKind.choices, default=CoolOffKind.REJECTED)
     since = models.DateTimeField()
     until = models.DateTimeField()
     reason = models.TextField()
 
     class Meta:
-        # get-next asks for one (item, agent) pair per candidate; the jobs ask by item.
-        indexes = [models.Index(fields=["item", "agent"], name="cooloff_item_agent")]
+        # get-next reads the agent's cool-offs in force; the jobs ask by item.
+        indexes = [
+            models.Index(fields=["agent", "until"], name="cooloff_agent_until"),
+            models.Index(fields=["item", "agent"], name="cooloff_item_agent"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.item_id} {self.kind} by {self.agent_id}"

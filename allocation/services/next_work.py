@@ -12,7 +12,7 @@ The rules:
   start-by, then highest priority, earliest receipt, lowest id — of the items it is not
   cooling off from that reached a step admitting it (allocation/routing.py).
 Who may receive what is stated once, in allocation/eligibility.py; the statement says it
-again in SQL (READY_CTES, JUDGED_CTES and the cool-off test in `next_best`) to stay one
+again in SQL (READY_CTES, JUDGED_CTES and the `cooling` CTE) to stay one
 round trip, and tests/allocation/test_eligibility.py holds the two to the same answers.
 Which queues an agent is eligible for changes only when the organisation does, so it is
 judged once and kept (AgentEligibility, with the eligibility version it was judged at);
@@ -67,10 +67,10 @@ from core.actors import Actor, SystemActor
 from core.exceptions import DomainError
 
 # How many heads are read per queue, and how many of the merged heads are tried in order.
-# Uncontended, the first candidate is the global best (it heads its queue); a candidate is
-# only lost to a concurrent request (or held back from this agent by a cool-off), so the
-# window starts above the expected concurrency, and both widen while every candidate was
-# lost and some queue may have more behind its heads. Few heads per queue keeps the read
+# Uncontended, the first candidate is the global best (it heads its queue: the items the
+# agent is cooling off from are never read); a candidate is only lost to a concurrent
+# request, so the window starts above the expected concurrency, and both widen while every
+# candidate was lost and some queue may have more behind its heads. Few heads per queue keeps the read
 # small: each head read is an index entry and a heap visit.
 FIRST_HEADS_PER_QUEUE = 2
 FIRST_WINDOW = 8
@@ -174,6 +174,11 @@ follow_up AS (
        FOR UPDATE OF w SKIP LOCKED
 ),
 {ELIGIBLE_CTES},
+cooling AS (
+    -- The items the agent handed back a moment ago (a release, a push rejection): left out
+    -- of every head read, so the ones it may not take never stand in for those it may.
+    SELECT c.item_id FROM {CoolOff._meta.db_table} c WHERE c.agent_id = %(agent)s AND c.until > %(now)s
+),
 reads AS (
     -- Where to read heads: a queue whose step 1 admits the agent, whole (WHOLE_QUEUE),
     -- from workitem_queue_head; one whose step 2 first admits it, every item past step 1
@@ -198,18 +203,20 @@ heads AS (
      CROSS JOIN LATERAL (
             (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
               WHERE queue_id = reads.queue_id AND status = '{ItemStatus.QUEUED}' AND reads.step = __WHOLE_QUEUE__
+                AND id NOT IN (SELECT item_id FROM cooling)
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
             UNION ALL
             (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
               WHERE queue_id = reads.queue_id AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}'
-                AND reads.step = __PAST_STEP_ONE__
+                AND reads.step = __PAST_STEP_ONE__ AND id NOT IN (SELECT item_id FROM cooling)
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
             UNION ALL
             (SELECT id, start_by, priority, received_at FROM {ITEM_TABLE}
               WHERE queue_id = reads.queue_id AND routing_step = reads.step
                 AND routing_step > {FIRST_STEP} AND status = '{ItemStatus.QUEUED}' AND reads.step > {FIRST_STEP}
+                AND id NOT IN (SELECT item_id FROM cooling)
               ORDER BY start_by, priority DESC, received_at, id
               LIMIT __HEADS_PER_QUEUE__)
            ) AS head
@@ -222,9 +229,6 @@ next_best AS (
     SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.updated_at AS was
       FROM {ITEM_TABLE} w
      WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
-       -- Not one the agent handed back a moment ago (a release, a push rejection).
-       AND NOT EXISTS (SELECT FROM {CoolOff._meta.db_table} c
-                        WHERE c.item_id = w.id AND c.agent_id = %(agent)s AND c.until > %(now)s)
      ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED

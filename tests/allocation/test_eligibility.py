@@ -214,7 +214,7 @@ def test_the_ctes_probed_are_get_nexts_own():
     very text the statements send."""
     for sql in _ASSIGN_NEXT_BY_LIMITS.values():
         assert sql.startswith(compact_sql(f"WITH {READY_CTES}, "))
-        assert compact_sql(f", {ELIGIBLE_CTES}, reads AS (") in sql
+        assert compact_sql(f", {ELIGIBLE_CTES}, cooling AS (") in sql
     assert _ELIGIBILITY_JUDGE.startswith(compact_sql(f"WITH {MEMBER_CTE}, {JUDGED_CTES} INSERT "))
 
 

@@ -211,6 +211,21 @@ def test_another_agents_due_pended_item_is_not_served(team, queue):
     assert services.item_get_next(agent_id=second.pk) is None
 
 
+def test_items_the_agent_is_cooling_off_from_do_not_hide_the_next_best_behind_them(agent, team):
+    """The agent released the two best items of one queue: the third of that queue still
+    comes before another queue's head it outranks — however few heads get-next reads of a
+    queue, the ones it may not take are not among them."""
+    first, second = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team])
+    released = [_item(first, minutes_ago=30 - n) for n in range(2)]
+    third_of_first = _item(first, minutes_ago=20)
+    _item(second, minutes_ago=10)
+    for item in released:
+        services.item_get_next(agent_id=agent.pk)
+        services.item_release(item_id=item.pk, actor=agent.user, reason="Needs a specialist")
+
+    assert services.item_get_next(agent_id=agent.pk).pk == third_of_first.pk
+
+
 def test_hot_statements_fit_psycopgs_statement_cache():
     """psycopg re-scans a statement's text on every call above this length."""
     from allocation.services.lifecycle import _START_HELD_ITEM
