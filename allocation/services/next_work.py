@@ -66,13 +66,14 @@ from core import metrics
 from core.actors import Actor, SystemActor
 from core.exceptions import DomainError
 
-# How many heads are read per queue, and how many of the merged heads are tried in order.
-# Uncontended, the first candidate is the global best (it heads its queue: the items the
+# How many heads each read gives, and how many of the merged heads are tried in order.
+# Uncontended, the first candidate is the global best (it heads its read: the items the
 # agent is cooling off from are never read); a candidate is only lost to a concurrent
 # request, so the window starts above the expected concurrency, and both widen while every
-# candidate was lost and some queue may have more behind its heads. Few heads per queue keeps the read
-# small: each head read is an index entry and a heap visit.
-FIRST_HEADS_PER_QUEUE = 2
+# candidate was lost and some read may have more behind its heads. One head per read keeps
+# the read small — each is an index entry and a heap visit, and an agent a step admits has
+# half again as many reads (measured: bench/README.md, "Allocation with routing steps").
+FIRST_HEADS_PER_QUEUE = 1
 FIRST_WINDOW = 8
 WIDEST_WINDOW = 4096
 
@@ -266,8 +267,12 @@ stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
      WHERE user_id = %(agent)s AND EXISTS (SELECT FROM moved)
 )
-SELECT agent.presence, agent.held, agent.capacity, EXISTS (SELECT FROM kept), (SELECT count(*) FROM heads),
-       (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1), (SELECT id FROM follow_up), m.*,
+-- How many heads, and the most from one read: only wanted when nothing was picked (an
+-- InitPlan is run when first asked for, so not on the common path).
+SELECT agent.presence, agent.held, agent.capacity, EXISTS (SELECT FROM kept),
+       CASE WHEN m.id IS NULL THEN (SELECT count(*) FROM heads) END,
+       CASE WHEN m.id IS NULL THEN (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1) END,
+       (SELECT id FROM follow_up), m.*,
        {QUEUE_COLUMNS}
   FROM agent
   LEFT JOIN moved AS m ON true
