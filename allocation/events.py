@@ -72,6 +72,11 @@ FOLLOW_UP_WAS = "follow_up_was"  # a resume before the follow-up time: what that
 NOT_OFFERED_AGAIN_UNTIL = "not_offered_again_until"
 OUTCOME = "outcome"
 THRESHOLD, CROSSED_AT = "threshold", "crossed_at"  # an SLA alert's percent, and when the clock crossed it
+# An SLA threshold action (services/sla_actions.py): which one, what kind, whether it was
+# done ("done" / "not_done", models.SlaActionOutcome) and the words saying what or why not;
+# a channel notification names its team.
+ACTION_ID, ACTION_KIND, ACTION_OUTCOME, ACTION_DETAIL = "action_id", "action_kind", "action_outcome", "action_detail"
+NOTIFY_TEAM_ID = "notify_team_id"
 
 # Rules (`data.rule`) --------------------------------------------------------------------------
 
@@ -93,7 +98,7 @@ ASSIGNING_KINDS = frozenset({EventKind.ASSIGNED, EventKind.REBALANCED, EventKind
                              EventKind.FOLLOW_UP_DUE})
 # Observations: what the SLA alert job saw, written without the item's lock and moving
 # nothing (its status in them is the status the job read). The audit does not replay them.
-OBSERVATION_KINDS = frozenset({EventKind.SLA_WARNING, EventKind.SLA_BREACH})
+OBSERVATION_KINDS = frozenset({EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.SLA_ACTION})
 # The kinds a periodic job writes when it moves an item (moves.py), one constructor each below.
 JOB_MOVE_KINDS = frozenset({EventKind.REBALANCED, EventKind.RESERVATION_EXPIRED, EventKind.FOLLOW_UP_DUE})
 
@@ -288,6 +293,18 @@ def sla_threshold_crossed(item: WorkItem, *, at: datetime, actor: Actor, thresho
                 data={THRESHOLD: threshold, CROSSED_AT: _iso(crossed_at), **_deadlines(item)})
 
 
+def sla_action_taken(item: WorkItem, *, at: datetime, actor: Actor, threshold: int, action_id: int, kind: str,
+                     outcome: str, detail: str, notify_team_id: int | None = None) -> WorkItemEvent:
+    """A threshold's action (`kind`, models.SlaActionKind) was done, or could not be
+    (`outcome`); `detail` says what, or why not. A move it made has its own event too."""
+    data = {THRESHOLD: threshold, ACTION_ID: action_id, ACTION_KIND: kind, ACTION_OUTCOME: outcome,
+            ACTION_DETAIL: detail, **_deadlines(item)}
+    if notify_team_id is not None:
+        data[NOTIFY_TEAM_ID] = notify_team_id
+    return _row(item, kind=EventKind.SLA_ACTION, at=at, actor=actor, from_status=item.status, to_status=item.status,
+                data=data)
+
+
 # The reader --------------------------------------------------------------------------------
 
 class _NotSaid:
@@ -449,6 +466,18 @@ class EventData:
     def threshold(self) -> int | Any:
         """An SLA alert's percent of the target (100 or more: the breach)."""
         return self._said(THRESHOLD)
+
+    @property
+    def action_kind(self) -> str | Any:
+        return self._said(ACTION_KIND)
+
+    @property
+    def action_outcome(self) -> str | Any:
+        return self._said(ACTION_OUTCOME)
+
+    @property
+    def action_detail(self) -> str | Any:
+        return self._said(ACTION_DETAIL)
 
     @property
     def agent_ids(self) -> set[int]:

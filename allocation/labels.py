@@ -26,6 +26,7 @@ SYSTEM_ACTORS = {
     "push-allocation": "push allocation (automatic)",
     "routing": "the routing job (automatic)",
     "sla-alerts": "SLA alerts (automatic)",
+    "sla-actions": "SLA actions (automatic)",
     "idle-timeout": "idle timeout (automatic)",
     "quality-rework": "quality rework (automatic)",
     "quality-sampling": "quality sampling (automatic)",

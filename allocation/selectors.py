@@ -274,3 +274,9 @@ def webhook_delivery_log(subscription: WebhookSubscription, *, status: str | Non
     index, read backwards); `status` narrows it."""
     deliveries = subscription.deliveries.select_related("event").order_by("-event_id")
     return deliveries.filter(status=status) if status else deliveries
+
+
+def queue_supervisor_ids(queue_id: int) -> list[int]:
+    """The active supervisors of the teams serving the queue: who hears of its unheld work."""
+    users = get_user_model().objects.filter(supervised_teams__queues=queue_id, is_active=True)
+    return sorted(set(users.values_list("pk", flat=True)))

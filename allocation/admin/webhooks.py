@@ -54,7 +54,8 @@ class SubscriptionForm(forms.ModelForm):
             others = [EventKind(kind).label for kind in cleaned.get("kinds", []) if kind not in CHANNEL_KINDS]
             if others:
                 self.add_error("kinds", "A chat channel hears of SLA warnings and breaches, directed assignments "
-                                        f"(transferred) and routing steps; not: {', '.join(others)}.")
+                                        "(transferred), routing steps and SLA actions that notify its team; "
+                                        f"not: {', '.join(others)}.")
         return cleaned
 
     def clean_url(self):

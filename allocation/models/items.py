@@ -187,6 +187,9 @@ class EventKind(models.TextChoices):
     # not replay them; outbound webhooks carry them like every other event.
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breached"
+    # What a threshold's action did, or why it could not (services/sla_actions.py). A move
+    # it makes writes its own event as well, which the audit replays.
+    SLA_ACTION = "sla_action", "SLA action"
 
 
 class CurrentTransactionId(models.Func):

@@ -23,8 +23,9 @@ INTEGRATION_KINDS = (
     EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.STEP_ENTERED,
 )
 # What a team's chat channel hears of: SLA alerts, directed assignments (a transfer to an
-# agent a person decided) and step escalations.
-CHANNEL_KINDS = (EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.TRANSFERRED, EventKind.STEP_ENTERED)
+# agent a person decided), step escalations, and the SLA threshold actions that notify it.
+CHANNEL_KINDS = (EventKind.SLA_WARNING, EventKind.SLA_BREACH, EventKind.TRANSFERRED, EventKind.STEP_ENTERED,
+                 EventKind.SLA_ACTION)
 INTEGRATION_KIND_CHOICES = [(kind.value, kind.label) for kind in INTEGRATION_KINDS]
 SECRET_PREFIX = "whsec_"
 

@@ -167,6 +167,9 @@ class SlaClock(models.Model):
     next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     next_alert_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True, help_text="When the item closed; the clock stops.")
+    # The policy the clock was copied from: its threshold actions are read from it (live, so
+    # an action added or changed applies to running clocks). None: the queue's plain target.
+    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     external_deadline = models.DateTimeField(
         null=True, blank=True,
         help_text="A deadline the source set (e.g. a card network's respond-by date): an absolute instant that "
@@ -211,3 +214,112 @@ class SlaAlert(models.Model):
     @property
     def is_breach(self) -> bool:
         return self.threshold >= BREACH
+
+
+class SlaActionKind(models.TextChoices):
+    RAISE_PRIORITY = "raise_priority", "Raise priority"
+    ENTER_STEP = "enter_step", "Enter a routing step"
+    MOVE_QUEUE = "move_queue", "Move to a queue"
+    ASSIGN_AGENT = "assign_agent", "Assign to a named agent"
+    NOTIFY = "notify", "Notify"
+
+
+class NotifyWhom(models.TextChoices):
+    HOLDER = "holder", "The holder (the queue's supervisors while nobody holds it)"
+    SUPERVISORS = "supervisors", "The queue's supervisors"
+    TEAM_CHANNEL = "team_channel", "A team's chat channel"
+
+
+class OutsideWorkingTime(models.TextChoices):
+    AT_ONCE = "at_once", "At once"
+    NEXT_WINDOW = "next_window", "At the next working window"
+
+
+class SlaAction(models.Model):
+    """What a policy's threshold does besides alerting (DESIGN.md, "SLA semantics"; the rules
+    in services/sla_actions.py): an ordered list per threshold, each done once per item."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="actions")
+    threshold = models.PositiveSmallIntegerField(
+        help_text="Percent of the target: one of the policy's warning thresholds, or 100 for the breach.",
+    )
+    position = models.PositiveSmallIntegerField(default=1, help_text="Order among the threshold's actions.")
+    kind = models.CharField(max_length=20, choices=SlaActionKind.choices)
+    is_enabled = models.BooleanField(
+        "enabled", default=True, help_text="Off: the action is kept, and previewed, but does nothing.",
+    )
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True,
+        help_text="Raise priority: to this level (empty: one level up).",
+    )
+    step = models.ForeignKey(
+        "allocation.RoutingStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Enter a routing step: a later step of the policy's queue.",
+    )
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Move to a queue: where the item goes (it keeps its due time, as a transfer does).",
+    )
+    agent = models.ForeignKey(
+        "allocation.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Assign to a named agent: given to this agent if eligible and available, else recorded why not.",
+    )
+    notify = models.CharField(max_length=20, choices=NotifyWhom.choices, blank=True, help_text="Notify: whom.")
+    team = models.ForeignKey(
+        "allocation.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Notify a team's chat channel: the team.",
+    )
+    by_email = models.BooleanField(default=False, help_text="Notify the holder or supervisors by e-mail as well.")
+    outside_working_time = models.CharField(
+        max_length=20, choices=OutsideWorkingTime.choices, blank=True,
+        help_text="When the threshold is crossed outside the calendar's working time. Empty: the breach's "
+                  "actions at once, a warning's at the next working window (as alerts are).",
+    )
+
+    class Meta:
+        verbose_name = "SLA threshold action"
+        ordering = ["policy", "threshold", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.threshold_label}: {self.get_kind_display()}"
+
+    @property
+    def threshold_label(self) -> str:
+        return "breach" if self.threshold >= BREACH else f"{self.threshold}%"
+
+    @property
+    def waits_for_working_time(self) -> bool:
+        """Whether, crossed outside working time, it waits for the next working window."""
+        if self.outside_working_time:
+            return self.outside_working_time == OutsideWorkingTime.NEXT_WINDOW
+        return self.threshold < BREACH
+
+
+class SlaActionOutcome(models.TextChoices):
+    DONE = "done", "Done"
+    NOT_DONE = "not_done", "Could not be done"
+
+
+class SlaActionRun(models.Model):
+    """One action's turn for one item: recorded when the clock crosses the action's
+    threshold (once: unique per item and action), due then or at the next working window,
+    and done — or recorded as not doable, with why — once, in the transaction that does it."""
+
+    # No index of its own: the unique (item, action) serves lookups by item.
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="sla_action_runs", db_index=False)
+    action = models.ForeignKey(SlaAction, on_delete=models.CASCADE, related_name="runs")
+    threshold = models.PositiveSmallIntegerField()
+    crossed_at = models.DateTimeField(help_text="When the clock crossed the threshold.")
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=SlaActionOutcome.choices, blank=True)
+    detail = models.TextField(blank=True, help_text="What was done, or why it could not be.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "action"], name="slaactionrun_once_per_item")]
+        indexes = [
+            models.Index(fields=["due_at", "id"], condition=Q(done_at__isnull=True), name="slaactionrun_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.item_id} {self.action}"

@@ -25,9 +25,9 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from allocation import events, labels
+from allocation import events, labels, selectors
 from allocation.models import BREACH, SlaAlert, SlaClock, WorkItem, WorkItemEvent
-from allocation.services import sla_clock
+from allocation.services import sla_actions, sla_clock
 from allocation.sla import clock as clock_math
 from allocation.sla.policies import PolicyBook
 from allocation.sla.working_time import NoWorkingTime, OutOfRange, is_working, next_working_instant
@@ -53,15 +53,18 @@ class ScanResult:
     alerts_raised: list[int] = field(default_factory=list)
     warnings_deferred: int = 0
     emails_sent: int = 0
+    actions: sla_actions.RunResult = field(default_factory=sla_actions.RunResult)
 
 
 def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATCH) -> ScanResult:
     """One pass of the alert job: every clock whose next threshold time has come (the
     partial index `slaclock_next_alert` holds only running clocks, so history never slows
-    this), in batches of one transaction each; then the e-mails of what was raised."""
+    this), in batches of one transaction each, recording the runs of the thresholds'
+    actions; then the actions due; then the e-mails of what was raised."""
     now = now or timezone.now()
     result = ScanResult()
     book = PolicyBook()
+    actions = sla_actions.ActionBook()
     supervisors = _SupervisorsByQueue()
     while True:
         with transaction.atomic():
@@ -70,27 +73,32 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
                 .filter(next_alert_at__lte=now).order_by("next_alert_at")[:batch_size]
             )
             result.clocks_read += len(clocks)
-            _raise_for(clocks, now=now, book=book, result=result, supervisors=supervisors)
+            _raise_for(clocks, now=now, book=book, actions=actions, result=result, supervisors=supervisors)
         if len(clocks) < batch_size:
             break
+    result.actions = sla_actions.sla_actions_run(now=now)
     result.emails_sent = sla_alert_emails_send()
     return result
 
 
 def _raise_for(
-    clocks: list[SlaClock], *, now: datetime, book: PolicyBook, result: ScanResult, supervisors: _SupervisorsByQueue
+    clocks: list[SlaClock], *, now: datetime, book: PolicyBook, actions: sla_actions.ActionBook, result: ScanResult,
+    supervisors: _SupervisorsByQueue,
 ) -> None:
     """Advance each clock past every threshold it crossed (each moves past `now`), raising
-    those alerts in one insert. The scan reads items without locking them: a clock's
-    thresholds follow the deadlines the item's last move left on it."""
+    those alerts in one insert and recording the runs of their actions. The scan reads
+    items without locking them: a clock's thresholds follow the deadlines the item's last
+    move left on it."""
     items = WorkItem.objects.select_related("queue").in_bulk([clock.item_id for clock in clocks])
     book.load_calendars(clock.calendar_id for clock in clocks)
     crossed: list[tuple[WorkItem, int, datetime]] = []
+    reached: list[sla_actions.Crossing] = []
     advanced = []
     for clock in clocks:
         item = items[clock.item_id]
         try:
-            _advance(clock, item, book.calendar(clock.calendar_id), now=now, result=result, crossed=crossed)
+            _advance(clock, item, book.calendar(clock.calendar_id), now=now, result=result, crossed=crossed,
+                     reached=reached)
         except (OutOfRange, NoWorkingTime) as error:
             # A calendar changed under a running clock (its windows removed, say): this clock
             # can be counted no more. It leaves the scan, said once in the log; it must not
@@ -101,11 +109,14 @@ def _raise_for(
         advanced.append(clock)
     SlaClock.objects.bulk_update(advanced, ["next_threshold", "next_alert_at"])
     result.alerts_raised.extend(_alerts_insert(crossed, now=now, supervisors=supervisors))
+    sla_actions.runs_record(reached, now=now, book=actions)
 
 
 def _advance(clock: SlaClock, item: WorkItem, calendar, *, now: datetime, result: ScanResult,
-             crossed: list[tuple[WorkItem, int, datetime]]) -> None:
-    """Move the clock past every threshold it crossed by `now`, adding each to `crossed`."""
+             crossed: list[tuple[WorkItem, int, datetime]], reached: list[sla_actions.Crossing]) -> None:
+    """Move the clock past every threshold it crossed by `now`, adding each to `crossed`
+    (its alert) and to `reached` (its actions: also a warning whose alert waits for working
+    time, as an action may not wait)."""
     while clock.next_threshold is not None and clock.next_alert_at is not None and clock.next_alert_at <= now:
         threshold = clock.next_threshold
         if threshold < BREACH and not is_working(calendar, now):
@@ -115,11 +126,13 @@ def _advance(clock: SlaClock, item: WorkItem, calendar, *, now: datetime, result
             if breach_at is not None and breach_at <= now:
                 sla_clock.schedule_next(clock, item, calendar, after=BREACH - 1)  # the warnings are moot
                 continue
+            reached.append(sla_actions.Crossing(clock, threshold, clock.next_alert_at, calendar))
             deferred_to = next_working_instant(calendar, now)
             clock.next_alert_at = deferred_to if breach_at is None else min(deferred_to, breach_at)
             result.warnings_deferred += 1
             break
         crossed.append((item, threshold, clock.next_alert_at))
+        reached.append(sla_actions.Crossing(clock, threshold, clock.next_alert_at, calendar))
         sla_clock.schedule_next(clock, item, calendar, after=threshold)
 
 
@@ -158,8 +171,7 @@ class _SupervisorsByQueue:
 
     def __call__(self, queue_id: int) -> list[int]:
         if queue_id not in self._ids:
-            users = get_user_model().objects.filter(supervised_teams__queues=queue_id, is_active=True)
-            self._ids[queue_id] = sorted(set(users.values_list("pk", flat=True)))
+            self._ids[queue_id] = selectors.queue_supervisor_ids(queue_id)
         return self._ids[queue_id]
 
 

@@ -51,6 +51,7 @@ def clocks_start(*, clocks: Iterable[NewClock], book: PolicyBook) -> None:
         clock = SlaClock(
             item=new.item, calendar_id=policy.calendar_id, target=policy.target, thresholds=list(policy.thresholds),
             pause_when_pended=policy.pause_when_pended, external_deadline=new.external_deadline,
+            policy_id=policy.policy_id,
         )
         schedule_next(clock, new.item, book.calendar(policy.calendar_id))
         rows.append(clock)
@@ -136,6 +137,7 @@ def clock_retarget(*, item: WorkItem, policy: ClockPolicy, at: datetime) -> str 
     # another calendar (rare: a priority with a calendar of its own).
     clock.calendar_id, clock.target = policy.calendar_id, policy.target
     clock.thresholds, clock.pause_when_pended = list(policy.thresholds), policy.pause_when_pended
+    clock.policy_id = policy.policy_id
     governing = _move_deadlines(item, clock, calendar).governed_by
     alerted = SlaAlert.objects.filter(item=item).values_list("threshold", flat=True)
     schedule_next(clock, item, calendar, alerted=alerted)

@@ -87,7 +87,8 @@ _STEPS, _STEP_TEAMS = RoutingStep._meta.db_table, RoutingStep.added_teams.throug
 # transferred or overflowed from or to). A source system's subscription hears only of the
 # sources it is bound to now. A team's chat channel hears of the items of the queues the
 # team serves or a step the item has reached adds the team to, and of those given to its
-# agents; of transfers, only those a person directed to an agent.
+# agents; of transfers, only those a person directed to an agent; of SLA actions, only
+# those that notify the team.
 _DISPATCH = f"""
 WITH bound AS (
     SELECT position AS lo,
@@ -119,9 +120,12 @@ WITH bound AS (
             OR EXISTS (SELECT 1 FROM {_STEPS} rs JOIN {_STEP_TEAMS} x ON x.routingstep_id = rs.id
                         WHERE rs.queue_id = i.queue_id AND rs.position <= i.routing_step AND x.team_id = s.team_id)
             OR EXISTS (SELECT 1 FROM {_TEAMS} t
-                        WHERE t.id = s.team_id AND f.data->'added_teams' ? t.name))
+                        WHERE t.id = s.team_id AND f.data->'added_teams' ? t.name)
+            OR (f.data->>'{events.NOTIFY_TEAM_ID}')::bigint = s.team_id)
        AND (s.format = '{WebhookFormat.JSON}' OR f.kind <> '{EventKind.TRANSFERRED}'
             OR f.data->>'directed' = 'true')
+       AND (s.format = '{WebhookFormat.JSON}' OR f.kind <> '{EventKind.SLA_ACTION}'
+            OR (f.data->>'{events.NOTIFY_TEAM_ID}')::bigint = s.team_id)
      ORDER BY f.id, s.id
     ON CONFLICT (subscription_id, event_id) DO NOTHING
     RETURNING 1
@@ -306,6 +310,9 @@ def chat_words(event: WorkItemEvent, item: WorkItem, *, people: dict) -> webhook
     if event.kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACH):
         title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
         urgency = "breach" if event.kind == EventKind.SLA_BREACH else "warning"
+    elif event.kind == EventKind.SLA_ACTION:
+        title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
+        urgency = "breach" if said.threshold is events.NOT_SAID or said.threshold >= BREACH else "warning"
     elif event.kind == EventKind.TRANSFERRED:
         holder = people.get(said.holder_after)
         whom = labels.display_name(holder) if holder else "an agent"

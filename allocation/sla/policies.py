@@ -24,6 +24,7 @@ class ClockPolicy:
     calendar_id: int | None = None  # None: around the clock (24×7)
     warning_thresholds: tuple[int, ...] = tuple(DEFAULT_WARNING_THRESHOLDS)
     pause_when_pended: bool = True
+    policy_id: int | None = None  # the SlaPolicy copied; None: the queue's plain target
 
     @property
     def thresholds(self) -> tuple[int, ...]:
@@ -50,6 +51,7 @@ class PolicyBook:
             calendar_id=policy.calendar_id,
             warning_thresholds=tuple(sorted(policy.warning_thresholds)),
             pause_when_pended=policy.pause_when_pended,
+            policy_id=policy.pk,
         )
 
     def load_policies(self, queues: Iterable[Queue]) -> None:

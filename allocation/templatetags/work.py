@@ -9,7 +9,7 @@ from django import template
 from django.template.defaultfilters import pluralize
 
 from allocation import events, labels
-from allocation.models import EventKind, Priority, WorkItemEvent
+from allocation.models import BREACH, EventKind, Priority, SlaActionKind, SlaActionOutcome, WorkItemEvent
 from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS, POLICY
 
 register = template.Library()
@@ -176,6 +176,14 @@ def event_summary(event: WorkItemEvent, user_names: dict, queue_names: dict | No
         parts.append(f"{said.threshold}% of the SLA target used; due {_when(said.due_at)}")
     if event.kind == EventKind.SLA_BREACH:
         parts.append(f"Was due {_when(said.due_at)}; not done")
+    if event.kind == EventKind.SLA_ACTION and said.action_kind:
+        threshold = said.threshold
+        when = "the breach" if not threshold or threshold >= BREACH else f"{threshold}% of the SLA target"
+        kind = dict(SlaActionKind.choices).get(said.action_kind, "an action")
+        if said.action_outcome == SlaActionOutcome.DONE:
+            parts.append(f"At {when}: {kind.lower()} — {said.action_detail}")
+        else:
+            parts.append(f"At {when}: {kind.lower()} could not be done — {said.action_detail}")
     if event.kind == EventKind.PRIORITY_CHANGED and said.priority:
         names = dict(Priority.choices)
         parts.append(f"From {names.get(said.priority_before, '?')} to {names.get(said.priority, '?')};")

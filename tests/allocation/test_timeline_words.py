@@ -11,7 +11,18 @@ from django.urls import reverse
 
 from allocation import services
 from allocation.events import ORDER_DESCRIPTION
-from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem, WorkItemEvent
+from allocation.models import (
+    AllocationMode,
+    EventKind,
+    ItemStatus,
+    NotifyWhom,
+    Presence,
+    SlaAction,
+    SlaActionKind,
+    SlaPolicy,
+    WorkItem,
+    WorkItemEvent,
+)
 from allocation.services import push, rebalancing, reservations, routing, sla_alerts
 from allocation.templatetags.work import RULES
 from tests import factories
@@ -43,6 +54,8 @@ def lives(team):
         disputes = factories.QueueFactory(teams=[team], name="Disputes", code="disputes", reservation_timeout=5 * MIN,
                                           outcomes=["resolved-for-cardholder", "need-info"])
         refunds = factories.QueueFactory(teams=[factories.TeamFactory()], name="Refunds", code="refunds")
+        # The queue's plain target as a policy, so its breach can act (below).
+        policy = SlaPolicy.objects.create(queue=disputes, target=disputes.sla_target)
         amelia, lucas = _person(team, "Amelia", "Hart"), _person(team, "Lucas", "Moreau")
         lead = supervisor_for(disputes, refunds)
         lead.first_name, lead.last_name = "Dana", "Morgan"
@@ -110,7 +123,13 @@ def lives(team):
         holder = WorkItem.objects.get(pk=pushed.pk).assignee
         services.item_reject(item_id=pushed.pk, actor=holder, reason="Not my market")
         step()
-        # A day later the items still open have passed their SLA warnings and breached.
+        # A day later the items still open have passed their SLA warnings and breached; at
+        # the breach, Disputes' policy tells its supervisors, and would give the item to
+        # Amelia, who is offline.
+        SlaAction.objects.create(policy=policy, threshold=100, kind=SlaActionKind.NOTIFY,
+                                 notify=NotifyWhom.SUPERVISORS)
+        SlaAction.objects.create(policy=policy, threshold=100, position=2, kind=SlaActionKind.ASSIGN_AGENT,
+                                 agent=amelia)
         step(24 * 60)
         sla_alerts.sla_alerts_raise()
     items = [worked, moved, expired, followed, left, pushed, routed]
@@ -146,6 +165,9 @@ def test_every_event_kind_reads_in_words_on_the_timeline(client, lives):
     assert "by reservation expiry (automatic)" in shown[2]
     assert "by rebalancing (automatic)" in shown[3] and "by rebalancing (automatic)" in shown[4]
     assert "From routing step 1 to step 2" in shown[6] and "by the routing job (automatic)" in shown[6]
+    assert "SLA action by SLA actions (automatic) At the breach: notify — Told the queue's supervisors (Dana Morgan)." \
+        in shown[3]
+    assert "At the breach: assign to a named agent could not be done — Amelia Hart is offline." in shown[3]
     assert "Step 2 — waited 5 min at step 1: also offered to Night." in shown[6]
     assert "Overflowed from Disputes (step 2) to Refunds" in shown[6]
     assert "SLA breached by SLA alerts (automatic)" in shown[4] and "Was due Thu 13 Mar" in shown[4]

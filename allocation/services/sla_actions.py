@@ -1,0 +1,284 @@
+"""SLA threshold actions: what a policy's threshold does besides alerting — raise the
+priority, enter a routing step, move to a queue, assign to a named agent, notify — each
+once per (item, action), in the order the policy lists them (README, "SLA threshold actions").
+
+Exactly once is the database's doing, as with alerts. The alert scan records a *run* per
+(item, action) when the item's clock crosses the action's threshold, in the scan's own
+transaction (`slaactionrun_once_per_item` is unique and the insert does nothing on a
+conflict: overlapping scans record it once; a scan killed before its commit recorded
+nothing, and the next one crosses the threshold again). A run is due at once, or — crossed
+outside the calendar's working time, for an action that waits (a warning's by default) —
+at the next working window. Due runs are then done in batches: each batch one transaction
+that locks its runs (SKIP LOCKED, so overlapping passes share them), each run in a
+savepoint that does the action through the services a person's action goes through,
+writes its event and stamps the run. A pass killed midway rolls its batch back whole and
+the next pass does it; an action that cannot be done (the agent away, the item already
+closed) is stamped with why, and never tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from allocation import eligibility, events, labels, selectors
+from allocation.lock_objects import item_lock
+from allocation.models import (
+    BREACH,
+    ItemStatus,
+    NotifyWhom,
+    Presence,
+    Priority,
+    SlaAction,
+    SlaActionKind,
+    SlaActionOutcome,
+    SlaActionRun,
+    SlaClock,
+    WebhookFormat,
+    WebhookSubscription,
+    WorkItem,
+)
+from allocation.services import lifecycle, routing
+from allocation.sla.working_time import WorkingCalendar, is_working, next_working_instant
+from core.actors import SystemActor
+from core.exceptions import DomainError
+from core.services import NotificationDraft, notifications_create
+
+logger = logging.getLogger(__name__)
+
+SLA_ACTIONS = SystemActor("sla-actions")
+NOTIFICATION_KIND = "sla_action"
+RUN_BATCH = 50
+
+
+class CannotDo(DomainError):
+    """The action cannot be done to this item now; the message says why, in words."""
+
+
+# Recording runs (called by the alert scan) ---------------------------------------------------
+
+class ActionBook:
+    """The enabled actions of the policies one scan meets, read once per policy."""
+
+    def __init__(self) -> None:
+        self._by_policy: dict[int, dict[int, list[SlaAction]]] = {}
+
+    def load(self, policy_ids: Iterable[int | None]) -> None:
+        wanted = {pk for pk in policy_ids if pk is not None and pk not in self._by_policy}
+        if not wanted:
+            return
+        for policy_id in wanted:
+            self._by_policy[policy_id] = {}
+        for action in SlaAction.objects.filter(policy_id__in=wanted, is_enabled=True).order_by("position", "pk"):
+            self._by_policy[action.policy_id].setdefault(action.threshold, []).append(action)
+
+    def at(self, policy_id: int | None, threshold: int) -> list[SlaAction]:
+        if policy_id is None:
+            return []
+        self.load([policy_id])
+        return self._by_policy[policy_id].get(threshold, [])
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A clock reached `threshold` at `crossed_at` (its alert raised, or deferred)."""
+
+    clock: SlaClock
+    threshold: int
+    crossed_at: datetime
+    calendar: WorkingCalendar | None
+
+
+def runs_record(crossings: Iterable[Crossing], *, now: datetime, book: ActionBook) -> int:
+    """Record the runs of the actions at each crossed threshold (once per item and action:
+    a repeat does nothing). Returns how many rows were offered."""
+    crossings = list(crossings)
+    book.load(crossing.clock.policy_id for crossing in crossings)
+    rows = []
+    for crossing in crossings:
+        working = None
+        for action in book.at(crossing.clock.policy_id, crossing.threshold):
+            if working is None:
+                working = is_working(crossing.calendar, now)
+            due = now if working or not action.waits_for_working_time else next_working_instant(crossing.calendar, now)
+            rows.append(SlaActionRun(item_id=crossing.clock.item_id, action=action, threshold=crossing.threshold,
+                                     crossed_at=crossing.crossed_at, due_at=due))
+    if rows:
+        SlaActionRun.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# Doing them ------------------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    done: list[int] = field(default_factory=list)
+    not_done: list[int] = field(default_factory=list)
+
+
+def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH) -> RunResult:
+    """Do every run due by `now`, a batch (one transaction) at a time, in the order the
+    threshold lists them."""
+    now = now or timezone.now()
+    result = RunResult()
+    while True:
+        with transaction.atomic():
+            runs = list(
+                SlaActionRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("action__policy__queue", "action__step", "action__queue", "action__agent__user",
+                                "action__team")
+                .filter(done_at__isnull=True, due_at__lte=now)
+                .order_by("due_at", "item_id", "threshold", "action__position", "action_id")[:batch_size]
+            )
+            for run in runs:
+                _run_one(run, now=now, result=result)
+        if len(runs) < batch_size:
+            return result
+
+
+def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult) -> None:
+    action = run.action
+    notify_team_id = None
+    try:
+        with transaction.atomic():
+            detail, notify_team_id = _do(action, run)
+            outcome = SlaActionOutcome.DONE
+    except DomainError as refusal:  # CannotDo, or a service's own refusal
+        detail, outcome = refusal.message, SlaActionOutcome.NOT_DONE
+    except DatabaseError:
+        raise  # the batch rolls back and is done again by the next pass
+    except Exception:  # a fault of ours: recorded, not retried on every pass
+        logger.exception("SLA action %s on item #%s failed", action.pk, run.item_id)
+        detail, outcome = "It failed unexpectedly (the portal's log has the error).", SlaActionOutcome.NOT_DONE
+    item = WorkItem.objects.select_related("queue").get(pk=run.item_id)
+    at = timezone.now()
+    run.done_at, run.outcome, run.detail = at, outcome, detail
+    run.save(update_fields=["done_at", "outcome", "detail"])
+    events.sla_action_taken(item, at=at, actor=SLA_ACTIONS, threshold=run.threshold, action_id=action.pk,
+                            kind=action.kind, outcome=outcome, detail=detail,
+                            notify_team_id=notify_team_id).save()
+    _tell_supervisors(item, run, action)
+    (result.done if outcome == SlaActionOutcome.DONE else result.not_done).append(run.pk)
+
+
+def _reason(run: SlaActionRun) -> str:
+    threshold = "breach" if run.threshold >= BREACH else f"{run.threshold}% warning"
+    return f"SLA {threshold}: {run.action.get_kind_display().lower()}"
+
+
+def _do(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
+    """Do the action to the run's item; returns what was done (and a notified team), or
+    raises CannotDo (or the service's refusal) saying why not."""
+    item_id = run.item_id
+    match action.kind:
+        case SlaActionKind.RAISE_PRIORITY:
+            return _raise_priority(action, run), None
+        case SlaActionKind.MOVE_QUEUE:
+            if action.queue is None:
+                raise CannotDo("Its queue was removed from the action.")
+            item = lifecycle.item_transfer(item_id=item_id, actor=SLA_ACTIONS, to_queue_id=action.queue_id,
+                                           reason=_reason(run))
+            return f"Moved to {item.queue.name}.", None
+        case SlaActionKind.ENTER_STEP:
+            return _enter_step(action, run), None
+        case SlaActionKind.ASSIGN_AGENT:
+            return _assign(action, run), None
+        case SlaActionKind.NOTIFY:
+            return _notify(action, run)
+    raise CannotDo(f"Unknown action {action.kind!r}.")
+
+
+def _raise_priority(action: SlaAction, run: SlaActionRun) -> str:
+    item = WorkItem.objects.get(pk=run.item_id)
+    target = action.priority or min(item.priority + 1, max(Priority.values))
+    if target <= item.priority:
+        raise CannotDo(f"Its priority is {item.get_priority_display()} already.")
+    before = item.get_priority_display()
+    item = lifecycle.item_change_priority(item_id=run.item_id, actor=SLA_ACTIONS, priority=target,
+                                          reason=_reason(run))
+    return f"Priority {before} → {item.get_priority_display()}."
+
+
+def _enter_step(action: SlaAction, run: SlaActionRun) -> str:
+    step = action.step
+    if step is None:
+        raise CannotDo("Its routing step was deleted.")
+    item = item_lock(run.item_id)  # no agent lock follows: the lock order holds
+    if item.queue_id != step.queue_id:
+        raise CannotDo(f"It is in {item.queue.name} now, not {step.queue.name}.")
+    if not item.queue.routing_enabled:
+        raise CannotDo(f"Routing steps are off in {item.queue.name}.")
+    if item.status != ItemStatus.QUEUED:
+        raise CannotDo(f"It is {item.get_status_display().lower()}: routing steps move waiting items only.")
+    if item.routing_step >= step.position:
+        raise CannotDo(f"It is at routing step {item.routing_step} already.")
+    routing.step_enter([item.pk], step=step, from_step=item.routing_step, reason=_reason(run), now=timezone.now(),
+                       actor=SLA_ACTIONS)
+    return f"Entered routing step {step.position} of {step.queue.name}."
+
+
+def _assign(action: SlaAction, run: SlaActionRun) -> str:
+    agent = action.agent
+    if agent is None:
+        raise CannotDo("Its agent was removed from the action.")
+    name = labels.display_name(agent.user)
+    if agent.presence != Presence.AVAILABLE:
+        raise CannotDo(f"{name} is {agent.get_presence_display().lower()}.")
+    held = eligibility.active_item_count(agent.pk)
+    if not eligibility.has_room(held=held, capacity=agent.capacity):
+        raise CannotDo(f"{name} holds {held} of {agent.capacity} items already.")
+    # Eligibility, and the item's state, are the transfer's to judge (its refusal is recorded).
+    lifecycle.item_transfer(item_id=run.item_id, actor=SLA_ACTIONS, to_agent_id=agent.pk, reason=_reason(run))
+    return f"Assigned to {name}."
+
+
+def _notify(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
+    item = WorkItem.objects.select_related("queue", "assignee").get(pk=run.item_id)
+    title, body = _words(item, run)
+    if action.notify == NotifyWhom.TEAM_CHANNEL:
+        team = action.team
+        if team is None:
+            raise CannotDo("Its team was removed from the action.")
+        channels = WebhookSubscription.objects.filter(team=team, is_active=True).exclude(format=WebhookFormat.JSON)
+        if not channels.exists():
+            raise CannotDo(f"{team.name} has no active chat channel.")
+        return f"Sent to {team.name}'s chat channel.", team.pk
+    if action.notify == NotifyWhom.HOLDER and item.assignee_id is not None:
+        user_ids, whom = [item.assignee_id], "the holder"
+    else:
+        user_ids, whom = selectors.queue_supervisor_ids(item.queue_id), "the queue's supervisors"
+    if not user_ids:
+        raise CannotDo(f"Nobody to tell: {item.queue.name} has no supervisor.")
+    url = reverse("work:item", args=[item.pk])
+    notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url, email=action.by_email)
+                                 for user_id in user_ids])
+    names = ", ".join(labels.display_name(user) for user in get_user_model().objects.filter(pk__in=user_ids)
+                      .order_by("first_name", "last_name", "username"))
+    return f"Told {whom} ({names}){' by e-mail as well' if action.by_email else ''}.", None
+
+
+def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
+    threshold = "breached" if run.threshold >= BREACH else f"at {run.threshold}% of its target"
+    return (f"SLA {run.action.threshold_label}: #{item.pk} {item.title}"[:200],
+            f"Work item #{item.pk} in {item.queue.name} is {threshold}; it is due {labels.moment_words(item.due_at)}.")
+
+
+def _tell_supervisors(item: WorkItem, run: SlaActionRun, action: SlaAction) -> None:
+    """The queue's supervisors hear of every action taken or not (unless the action was to
+    tell them, which told them already)."""
+    if action.kind == SlaActionKind.NOTIFY and action.notify != NotifyWhom.TEAM_CHANNEL \
+            and run.outcome == SlaActionOutcome.DONE:
+        return
+    verb = "done" if run.outcome == SlaActionOutcome.DONE else "not done"
+    title = f"SLA {action.threshold_label} action {verb}: #{item.pk} {item.title}"[:200]
+    body = f"{action.get_kind_display()}: {run.detail}"
+    url = reverse("work:item", args=[item.pk])
+    notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url)
+                                 for user_id in selectors.queue_supervisor_ids(item.queue_id)])

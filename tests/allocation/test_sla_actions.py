@@ -1,0 +1,300 @@
+"""SLA threshold actions (README, "SLA threshold actions"): each kind with the real
+services, once per (item, action) under overlapping scans and a killed pass, the retarget
+rule, actions outside working time, and what cannot be done recorded once."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from allocation import events, services
+from allocation.models import (
+    BusinessCalendar,
+    EventKind,
+    ItemStatus,
+    NotifyWhom,
+    OutsideWorkingTime,
+    Presence,
+    Priority,
+    SlaAction,
+    SlaActionKind,
+    SlaActionOutcome,
+    SlaActionRun,
+    SlaAlert,
+    SlaClock,
+    SlaPolicy,
+    WebhookFormat,
+    WebhookSubscription,
+    WorkingWindow,
+    WorkItem,
+)
+from allocation.services import sla_actions
+from allocation.services.sla_alerts import sla_alerts_raise
+from core import roles
+from core.models import Notification
+from tests import factories
+from tests.helpers import at_the_same_time, queued_item
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
+SATURDAY_MORNING = datetime(2026, 11, 21, 10, tzinfo=UTC)
+
+
+def _policy(queue, *, target=8 * HOUR, priority=None, calendar=None, warnings=(50, 75, 90)) -> SlaPolicy:
+    return SlaPolicy.objects.create(queue=queue, priority=priority, target=target, calendar=calendar,
+                                    warning_thresholds=list(warnings))
+
+
+def _action(policy, kind, *, threshold=75, position=1, **fields) -> SlaAction:
+    return SlaAction.objects.create(policy=policy, threshold=threshold, position=position, kind=kind, **fields)
+
+
+def _item(queue, *, used: timedelta, **fields) -> WorkItem:
+    return queued_item(queue, received_at=MONDAY_NOON - used, **fields)
+
+
+def _taken(item) -> list[tuple[int, str, str]]:
+    return [(e.data["threshold"], e.data["action_kind"], e.data["action_outcome"])
+            for e in item.events.filter(kind=EventKind.SLA_ACTION).order_by("pk")]
+
+
+def _reload(item) -> WorkItem:
+    return WorkItem.objects.get(pk=item.pk)
+
+
+@pytest.fixture
+def lead(team):
+    user = factories.UserFactory(roles=[roles.SUPERVISOR], first_name="Dana", last_name="Morgan",
+                                 email="dana@example.com")
+    team.supervisors.add(user)
+    return user
+
+
+# Each kind --------------------------------------------------------------------------------
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_raising_priority_at_75_percent_retargets_and_the_item_overtakes_in_get_next(team, lead):
+    """Around the clock. The raised item's urgent policy has half the target, so its due
+    time comes forward past the other queue's item that was ahead of it."""
+    raised_queue, other_queue = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team])
+    default = _policy(raised_queue, target=8 * HOUR)
+    _policy(raised_queue, priority=Priority.URGENT, target=4 * HOUR)
+    _policy(other_queue, target=6 * HOUR)
+    _action(default, SlaActionKind.RAISE_PRIORITY, priority=Priority.URGENT)
+    ahead = _item(other_queue, used=4.4 * HOUR)  # 73 %: due in 1.6 h
+    raised = _item(raised_queue, used=6.1 * HOUR)  # 76 %: due in 1.9 h
+    agent = factories.AgentFactory(team=team)
+    assert _reload(ahead).start_by < _reload(raised).start_by
+
+    result = sla_alerts_raise()
+
+    raised = _reload(raised)
+    assert raised.priority == Priority.URGENT
+    assert raised.due_at == MONDAY_NOON - 6.1 * HOUR + 4 * HOUR  # elapsed kept, the new target
+    assert len(result.actions.done) == 1 and _taken(raised) == [(75, "raise_priority", "done")]
+    change = raised.events.get(kind=EventKind.PRIORITY_CHANGED)
+    assert change.system_actor == "sla-actions" and change.reason == "SLA 75% warning: raise priority"
+    assert SlaActionRun.objects.get(item=raised).detail == "Priority Normal → Urgent."
+    assert Notification.objects.filter(user=lead, kind="sla_action", title__contains=f"#{raised.pk}").exists()
+    assert services.item_get_next(agent_id=agent.pk).pk == raised.pk
+
+    # The crossed thresholds (50, 75) do not fire again; the new target's 90 % and breach,
+    # already passed, fire now — measured against the new target.
+    again = sla_alerts_raise()
+    assert sorted(SlaAlert.objects.filter(item=raised).values_list("threshold", flat=True)) == [50, 75, 90, 100]
+    assert again.actions.done == [] and SlaActionRun.objects.count() == 1
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does(team, lead):
+    queue = factories.QueueFactory(teams=[team])
+    escalation = factories.QueueFactory(teams=[team], name="Escalations")
+    policy = _policy(queue)
+    _action(policy, SlaActionKind.MOVE_QUEUE, threshold=100, queue=escalation)
+    item = _item(queue, used=9 * HOUR)
+    due = _reload(item).due_at
+
+    sla_alerts_raise()
+
+    item = _reload(item)
+    assert (item.queue_id, item.status, item.due_at) == (escalation.pk, ItemStatus.QUEUED, due)
+    assert item.events.get(kind=EventKind.TRANSFERRED).reason == "SLA breach: move to a queue"
+    assert _taken(item) == [(100, "move_queue", "done")]
+    assert SlaActionRun.objects.get(item=item).detail == "Moved to Escalations."
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_entering_a_routing_step_widens_to_its_teams(team, lead):
+    queue = factories.QueueFactory(teams=[team])
+    helpers = factories.TeamFactory(name="Helpers")
+    step = factories.RoutingStepFactory(queue=queue, minutes=24 * 60, added_teams=[helpers])  # not by waiting
+    _action(_policy(queue), SlaActionKind.ENTER_STEP, step=step)
+    item = _item(queue, used=7 * HOUR)
+    helper = factories.AgentFactory(team=helpers)
+    assert services.item_get_next(agent_id=helper.pk) is None
+
+    sla_alerts_raise()
+
+    assert _reload(item).routing_step == 2
+    entered = _reload(item).events.get(kind=EventKind.STEP_ENTERED)
+    assert entered.reason == "SLA 75% warning: enter a routing step" and entered.system_actor == "sla-actions"
+    assert services.item_get_next(agent_id=helper.pk).pk == item.pk
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_assigning_to_a_named_agent_when_available_and_recording_why_not_when_away(team, lead):
+    queue = factories.QueueFactory(teams=[team])
+    policy = _policy(queue)
+    named = factories.AgentFactory(team=team, user__first_name="Amelia", user__last_name="Hart")
+    _action(policy, SlaActionKind.ASSIGN_AGENT, agent=named)
+    given = _item(queue, used=7 * HOUR)
+
+    sla_alerts_raise()
+
+    given = _reload(given)
+    assert (given.status, given.assignee_id) == (ItemStatus.ASSIGNED, named.pk)
+    assert SlaActionRun.objects.get(item=given).detail == "Assigned to Amelia Hart."
+
+    services.agent_set_presence(agent_id=named.pk, presence=Presence.AWAY, actor=named.user)
+    kept = _item(queue, used=7 * HOUR)
+    first = sla_alerts_raise()
+    assert first.actions.not_done and _reload(kept).status == ItemStatus.QUEUED
+    run = SlaActionRun.objects.get(item=kept)
+    assert (run.outcome, run.detail) == (SlaActionOutcome.NOT_DONE, "Amelia Hart is away.")
+    assert _taken(kept) == [(75, "assign_agent", "not_done")]
+    assert Notification.objects.filter(user=lead, title__startswith="SLA 75% action not done").exists()
+
+    # Recorded once, not tried again on every pass.
+    services.agent_set_presence(agent_id=named.pk, presence=Presence.AVAILABLE, actor=named.user)
+    assert sla_alerts_raise().actions.not_done == [] and _taken(kept) == [(75, "assign_agent", "not_done")]
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_notifying_the_holder_the_supervisors_and_a_teams_channel(team, lead):
+    queue = factories.QueueFactory(teams=[team])
+    policy = _policy(queue)
+    agent = factories.AgentFactory(team=team)
+    channel_team = factories.TeamFactory(name="Night desk")
+    _action(policy, SlaActionKind.NOTIFY, notify=NotifyWhom.HOLDER, position=1)
+    _action(policy, SlaActionKind.NOTIFY, notify=NotifyWhom.SUPERVISORS, by_email=True, position=2)
+    _action(policy, SlaActionKind.NOTIFY, notify=NotifyWhom.TEAM_CHANNEL, team=channel_team, position=3)
+    held = _item(queue, used=7 * HOUR)
+    services.item_get_next(agent_id=agent.pk)
+
+    sla_alerts_raise()
+
+    assert _taken(held) == [(75, "notify", "done"), (75, "notify", "done"), (75, "notify", "not_done")]
+    told = Notification.objects.filter(kind="sla_action")
+    assert told.filter(user=agent.user).count() == 1
+    assert told.get(user=lead, email=True).title == f"SLA 75%: #{held.pk} {held.title}"
+    run = SlaActionRun.objects.get(item=held, action__notify=NotifyWhom.TEAM_CHANNEL)
+    assert run.detail == "Night desk has no active chat channel."
+
+    WebhookSubscription.objects.create(name="Night desk", url="https://hooks.example.com/x", kinds=["sla_action"],
+                                       format=WebhookFormat.SLACK, team=channel_team)
+    later = _item(queue, used=7 * HOUR)
+    sla_alerts_raise()
+    sent = later.events.filter(kind=EventKind.SLA_ACTION, data__action_outcome="done")
+    assert [e.data.get("notify_team_id") for e in sent] == [None, None, channel_team.pk]
+
+
+# When -------------------------------------------------------------------------------------
+
+def _weekday_calendar() -> BusinessCalendar:
+    calendar = BusinessCalendar.objects.create(name="Office", time_zone="Europe/London")
+    for weekday in range(5):
+        WorkingWindow.objects.create(calendar=calendar, weekday=weekday, start=time(9), end=time(17))
+    return calendar
+
+
+@time_machine.travel(SATURDAY_MORNING, tick=False)
+def test_outside_working_time_a_warnings_actions_wait_unless_told_to_act_at_once(team, lead):
+    queue = factories.QueueFactory(teams=[team])
+    policy = _policy(queue, calendar=_weekday_calendar(), warnings=(50,))
+    waits = _action(policy, SlaActionKind.NOTIFY, threshold=50, notify=NotifyWhom.SUPERVISORS)
+    at_once = _action(policy, SlaActionKind.RAISE_PRIORITY, threshold=50, position=2,
+                      outside_working_time=OutsideWorkingTime.AT_ONCE)
+    item = queued_item(queue, received_at=datetime(2026, 11, 20, 13, tzinfo=UTC))  # 50 % Fri 17:00
+
+    sla_alerts_raise()
+
+    assert _reload(item).priority == Priority.HIGH  # at once, on Saturday
+    pending = SlaActionRun.objects.get(action=waits)
+    assert pending.done_at is None and pending.due_at == datetime(2026, 11, 23, 9, tzinfo=UTC)  # Monday 09:00
+    assert SlaActionRun.objects.get(action=at_once).outcome == SlaActionOutcome.DONE
+    assert not SlaAlert.objects.exists()  # the warning alert waits too
+
+    monday = sla_alerts_raise(now=datetime(2026, 11, 23, 9, 1, tzinfo=UTC))
+    assert monday.actions.done == [pending.pk] and SlaActionRun.objects.filter(done_at__isnull=True).count() == 0
+
+
+# Exactly once -----------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_scans_do_each_action_once(role_groups, team):
+    queue = factories.QueueFactory(teams=[team])
+    team.supervisors.add(factories.UserFactory(roles=[roles.SUPERVISOR]))
+    with time_machine.travel(MONDAY_NOON, tick=False):
+        policy = _policy(queue)
+        _action(policy, SlaActionKind.RAISE_PRIORITY, position=1)
+        _action(policy, SlaActionKind.NOTIFY, notify=NotifyWhom.SUPERVISORS, position=2)
+        items = [_item(queue, used=7 * HOUR) for _ in range(60)]
+
+        results = at_the_same_time(lambda: sla_alerts_raise(batch_size=10))
+
+    done = [pk for result in results for pk in result.actions.done]
+    assert len(done) == len(set(done)) == 120
+    assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 60  # raised by one, once
+    for item in items:
+        assert _taken(item) == [(75, "raise_priority", "done"), (75, "notify", "done")]
+    assert connection.vendor == "postgresql"
+
+
+class Killed(BaseException):
+    """What a worker killed mid-pass looks like to the code: nothing after it runs."""
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(team, lead, monkeypatch):
+    queue = factories.QueueFactory(teams=[team])
+    _action(_policy(queue), SlaActionKind.RAISE_PRIORITY)
+    items = [_item(queue, used=7 * HOUR) for _ in range(3)]
+    sla_actions_done = sla_actions._tell_supervisors
+    calls = []
+
+    def dies_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        return sla_actions_done(*args, **kwargs)
+
+    monkeypatch.setattr(sla_actions, "_tell_supervisors", dies_on_the_third)
+    with pytest.raises(Killed):
+        sla_alerts_raise()
+    # The scan's batch committed (alerts, runs recorded); the actions' batch did not.
+    assert SlaActionRun.objects.filter(done_at__isnull=True).count() == 3
+    assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 0
+    assert not events.OBSERVATION_KINDS.isdisjoint({EventKind.SLA_ACTION})
+
+    monkeypatch.setattr(sla_actions, "_tell_supervisors", sla_actions_done)
+    sla_alerts_raise()
+    assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 3
+    for item in items:
+        assert _taken(item) == [(75, "raise_priority", "done")]
+        assert item.events.filter(kind=EventKind.PRIORITY_CHANGED).count() == 1
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_a_disabled_action_does_nothing_and_a_clock_without_policy_has_no_actions(team, lead):
+    queue, plain = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team])
+    _action(_policy(queue), SlaActionKind.RAISE_PRIORITY, is_enabled=False)
+    _item(queue, used=7 * HOUR)
+    plain_item = queued_item(plain, received_at=MONDAY_NOON - 20 * HOUR)
+    assert SlaClock.objects.get(item=plain_item).policy_id is None
+
+    sla_alerts_raise()
+
+    assert not SlaActionRun.objects.exists() and not WorkItem.objects.filter(priority=Priority.HIGH).exists()
