@@ -110,6 +110,7 @@ class SlaPolicyInline(admin.TabularInline):
     model = SlaPolicy
     extra = 0
     fields = ["priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
+    show_change_link = True  # its threshold actions are on its own page
     verbose_name = "SLA policy"
     verbose_name_plural = "SLA policies (one without a priority is the default)"
 

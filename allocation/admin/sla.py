@@ -16,7 +16,16 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from allocation.admin.core import ReadOnlyAdminMixin
-from allocation.models import BusinessCalendar, Holiday, SlaAlert, SlaPolicy, WorkingWindow
+from allocation.models import (
+    BusinessCalendar,
+    Holiday,
+    RoutingStep,
+    SlaAction,
+    SlaActionRun,
+    SlaAlert,
+    SlaPolicy,
+    WorkingWindow,
+)
 from allocation.services.calendars import calendar_holidays_load, supported_countries
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
@@ -138,12 +147,48 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
                                 status=400 if form.errors else 200)
 
 
+class SlaActionInline(admin.TabularInline):
+    model = SlaAction
+    extra = 0
+    fields = ["threshold", "position", "kind", "is_enabled", "priority", "step", "queue", "agent", "notify", "team",
+              "by_email", "outside_working_time"]
+    verbose_name = "threshold action"
+    verbose_name_plural = "Threshold actions (each done once per item, in order, when its threshold is crossed)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "step":  # only the policy's own queue's steps
+            policy_id = request.resolver_match.kwargs.get("object_id")
+            queue_ids = SlaPolicy.objects.filter(pk=policy_id).values("queue_id")
+            kwargs["queryset"] = RoutingStep.objects.filter(queue_id__in=queue_ids).select_related("queue")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
-    list_display = ["queue", "priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
+    list_display = ["queue", "priority", "target", "calendar", "warning_thresholds", "pause_when_pended",
+                    "action_count"]
     list_filter = ["calendar", "pause_when_pended"]
     search_fields = ["queue__name", "queue__code"]
     autocomplete_fields = ["queue"]
+    inlines = [SlaActionInline]
+
+    @admin.display(description="threshold actions")
+    def action_count(self, policy: SlaPolicy) -> int:
+        return policy.actions.count()
+
+
+@admin.register(SlaActionRun)
+class SlaActionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["item_link", "action", "crossed_at", "due_at", "done_at", "outcome", "detail"]
+    list_filter = ["outcome", "action__kind", "threshold"]
+    date_hierarchy = "crossed_at"
+    search_fields = ["item__external_id", "item__customer_ref", "detail"]
+    list_select_related = ["item", "action"]
+
+    @admin.display(description="item")
+    def item_link(self, run: SlaActionRun):
+        return format_html('<a href="{}">#{} {}</a>', reverse("work:item", args=[run.item_id]), run.item_id,
+                           run.item.title)
 
 
 @admin.register(SlaAlert)

@@ -287,6 +287,41 @@ class SlaAction(models.Model):
     def threshold_label(self) -> str:
         return "breach" if self.threshold >= BREACH else f"{self.threshold}%"
 
+    # What each kind needs (its field, and the words asking for it).
+    NEEDS = {
+        SlaActionKind.ENTER_STEP: ("step", "Choose the routing step to enter."),
+        SlaActionKind.MOVE_QUEUE: ("queue", "Choose the queue to move the item to."),
+        SlaActionKind.ASSIGN_AGENT: ("agent", "Choose the agent to give the item to."),
+        SlaActionKind.NOTIFY: ("notify", "Choose whom to notify."),
+    }
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        policy = self.policy if self.policy_id else None
+        if policy is not None and self.threshold is not None:
+            thresholds = sorted({*(policy.warning_thresholds or []), BREACH})
+            if self.threshold not in thresholds:
+                words = ", ".join(f"{t}%" for t in thresholds[:-1])
+                errors["threshold"] = f"Choose one of the policy's thresholds: {words} or 100 (the breach)."
+        needed = self.NEEDS.get(self.kind)
+        if needed and not getattr(self, needed[0] if needed[0] == "notify" else f"{needed[0]}_id"):
+            errors[needed[0]] = needed[1]
+        if self.kind == SlaActionKind.ENTER_STEP and self.step_id and policy is not None \
+                and self.step.queue_id != policy.queue_id:
+            errors["step"] = f"Choose a routing step of {policy.queue.name}, the policy's queue."
+        if self.kind == SlaActionKind.MOVE_QUEUE and self.queue_id and policy is not None:
+            if self.queue_id == policy.queue_id:
+                errors["queue"] = "Choose another queue than the policy's own."
+            elif not self.queue.is_active:
+                errors["queue"] = f"{self.queue.name} is inactive."
+        if self.kind == SlaActionKind.NOTIFY:
+            if self.notify == NotifyWhom.TEAM_CHANNEL and not self.team_id:
+                errors["team"] = "Choose the team whose chat channel hears of it."
+            if self.notify == NotifyWhom.TEAM_CHANNEL and self.by_email:
+                errors["by_email"] = "A chat channel is not e-mailed: untick it, or notify people."
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def waits_for_working_time(self) -> bool:
         """Whether, crossed outside working time, it waits for the next working window."""

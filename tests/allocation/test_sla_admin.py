@@ -9,6 +9,7 @@ from core import roles
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+NO_ACTIONS = {"actions-TOTAL_FORMS": 0, "actions-INITIAL_FORMS": 0}  # the policy page's inline of threshold actions
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_policy_thresholds_are_percentages_given_once(admin_client):
     queue = factories.QueueFactory()
     url = reverse("admin:allocation_slapolicy_add")
     base = {"queue": queue.pk, "priority": "", "target_0": "1", "target_1": "00:00:00", "target": "1 00:00:00",
-            "pause_when_pended": "on"}
+            "pause_when_pended": "on"} | NO_ACTIONS
     bad = admin_client.post(url, base | {"warning_thresholds": "50,150"})
     assert "Each threshold is a percent between 1 and 99." in bad.content.decode()
     twice = admin_client.post(url, base | {"warning_thresholds": "50,50"})
@@ -112,10 +113,53 @@ def test_policy_thresholds_are_percentages_given_once(admin_client):
 def test_a_policy_target_of_centuries_is_refused(admin_client):
     queue = factories.QueueFactory()
     url = reverse("admin:allocation_slapolicy_add")
-    base = {"queue": queue.pk, "priority": "", "warning_thresholds": "50,75,90", "pause_when_pended": "on"}
+    base = {"queue": queue.pk, "priority": "", "warning_thresholds": "50,75,90", "pause_when_pended": "on"} | NO_ACTIONS
 
     typo = admin_client.post(url, base | {"target": "3000000 00:00:00"})
 
     assert typo.status_code == 200 and "At most 366 days of working time." in typo.content.decode()
     assert not SlaPolicy.objects.exists()
     assert admin_client.post(url, base | {"target": "366 00:00:00"}).status_code == 302
+
+
+def _policy_form(policy, actions):
+    data = {"queue": policy.queue_id, "priority": "", "target": "1 00:00:00", "warning_thresholds": "50,75,90",
+            "pause_when_pended": "on", "actions-TOTAL_FORMS": len(actions), "actions-INITIAL_FORMS": 0}
+    for n, action in enumerate(actions):
+        fields = {"position": 1, "is_enabled": "on"} | action
+        data |= {f"actions-{n}-{field}": value for field, value in fields.items()}
+    return data
+
+
+def test_threshold_actions_are_set_on_the_policy_and_validated(admin_client):
+    from allocation.models import SlaAction
+
+    queue, escalation = factories.QueueFactory(name="Disputes"), factories.QueueFactory(name="Escalations")
+    other_step = factories.RoutingStepFactory()
+    policy = SlaPolicy.objects.create(queue=queue, target="1 00:00:00")
+    url = reverse("admin:allocation_slapolicy_change", args=[policy.pk])
+
+    bad = admin_client.post(url, _policy_form(policy, [
+        {"threshold": 60, "kind": "raise_priority"},
+        {"threshold": 100, "kind": "move_queue", "queue": queue.pk},
+        {"threshold": 100, "kind": "enter_step", "step": other_step.pk},
+        {"threshold": 75, "kind": "notify", "notify": "team_channel", "by_email": "on"},
+        {"threshold": 90, "kind": "assign_agent"},
+    ]))
+    page = bad.content.decode()
+    assert bad.status_code == 200
+    assert "Choose one of the policy&#x27;s thresholds: 50%, 75%, 90% or 100 (the breach)." in page
+    assert "Choose another queue than the policy&#x27;s own." in page
+    assert "Select a valid choice." in page  # another queue's step is not offered
+    assert "Choose the team whose chat channel hears of it." in page
+    assert "A chat channel is not e-mailed" in page and "Choose the agent to give the item to." in page
+    assert not SlaAction.objects.exists()
+
+    ok = admin_client.post(url, _policy_form(policy, [
+        {"threshold": 75, "kind": "raise_priority", "priority": 5},
+        {"threshold": 100, "kind": "move_queue", "queue": escalation.pk},
+    ]))
+    assert ok.status_code == 302, ok.content.decode()[:3000]
+    assert [(a.threshold, a.kind) for a in policy.actions.all()] == [(75, "raise_priority"), (100, "move_queue")]
+    listing = admin_client.get(reverse("admin:allocation_slapolicy_changelist")).content.decode()
+    assert "threshold actions" in listing.lower()
