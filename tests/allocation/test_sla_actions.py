@@ -298,3 +298,41 @@ def test_a_disabled_action_does_nothing_and_a_clock_without_policy_has_no_action
     sla_alerts_raise()
 
     assert not SlaActionRun.objects.exists() and not WorkItem.objects.filter(priority=Priority.HIGH).exists()
+
+
+def test_a_priority_raised_over_a_weekend_keeps_the_working_time_used_and_counts_on_the_new_target(team, lead):
+    """By hand, on Mon–Fri 09:00–17:00 (London, on UTC in November). Received Thu 19 Nov
+    13:00 on a 24-hour target: 50 % (12 h) is Thu 13–17 (4 h) + Fri 09–17 (8 h) = Fri 17:00.
+    The scan on Saturday finds it crossed outside working time: the alert waits for Monday,
+    the action was told to act at once. Urgent's target is 16 h: 12 h are used, 4 h remain,
+    so due Mon 13:00. Measured on the new target, 50 % (8 h, Fri 13:00) and 75 % (12 h, Fri
+    17:00) alert at Monday's first minute, 90 % (14.4 h) at 11:24, the breach at 13:00."""
+    calendar = _weekday_calendar()
+    queue = factories.QueueFactory(teams=[team])
+    default = _policy(queue, target=24 * HOUR, calendar=calendar)
+    _policy(queue, priority=Priority.URGENT, target=16 * HOUR, calendar=calendar)
+    _action(default, SlaActionKind.RAISE_PRIORITY, threshold=50, priority=Priority.URGENT,
+            outside_working_time=OutsideWorkingTime.AT_ONCE)
+    thursday = datetime(2026, 11, 19, 13, tzinfo=UTC)
+    with time_machine.travel(thursday, tick=False):
+        item = queued_item(queue, received_at=thursday)
+    # 24 h: Thu 4 h + Fri 8 h + Mon 8 h + Tue 4 h — due Tue 13:00.
+    assert _reload(item).due_at == datetime(2026, 11, 24, 13, tzinfo=UTC)
+
+    saturday = datetime(2026, 11, 21, 10, tzinfo=UTC)
+    with time_machine.travel(saturday, tick=False):
+        sla_alerts_raise()
+    item = _reload(item)
+    assert item.priority == Priority.URGENT and item.due_at == datetime(2026, 11, 23, 13, tzinfo=UTC)
+    assert not SlaAlert.objects.exists()
+
+    monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    with time_machine.travel(monday, tick=False):
+        sla_alerts_raise()
+    assert sorted(SlaAlert.objects.values_list("threshold", flat=True)) == [50, 75]
+    clock = SlaClock.objects.get(item=item)
+    assert (clock.next_threshold, clock.next_alert_at) == (90, datetime(2026, 11, 23, 11, 24, tzinfo=UTC))
+    with time_machine.travel(datetime(2026, 11, 23, 13, tzinfo=UTC), tick=False):
+        sla_alerts_raise()
+    assert sorted(SlaAlert.objects.values_list("threshold", flat=True)) == [50, 75, 90, 100]
+    assert SlaActionRun.objects.count() == 1  # the urgent policy has no actions; the default's acted once
