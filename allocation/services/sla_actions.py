@@ -32,6 +32,7 @@ from allocation import eligibility, events, labels, selectors
 from allocation.lock_objects import item_lock
 from allocation.models import (
     BREACH,
+    CLOSED_STATUSES,
     ItemStatus,
     NotifyWhom,
     Presence,
@@ -124,23 +125,49 @@ class RunResult:
 
 
 def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH) -> RunResult:
-    """Do every run due by `now`, a batch (one transaction) at a time, in the order the
-    threshold lists them."""
+    """Do every run due by `now`, a batch (one transaction) at a time, each item's in the
+    order its policy lists them — also when two passes overlap: a pass leaves an item's run
+    while another pass holds an earlier one of the same item (that pass takes it after)."""
     now = now or timezone.now()
     result = RunResult()
+    left: set[int] = set()
     while True:
         with transaction.atomic():
             runs = list(
                 SlaActionRun.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("action__policy__queue", "action__step", "action__queue", "action__agent__user",
                                 "action__team")
-                .filter(done_at__isnull=True, due_at__lte=now)
+                .filter(done_at__isnull=True, due_at__lte=now).exclude(pk__in=left)
                 .order_by("due_at", "item_id", "threshold", "action__position", "action_id")[:batch_size]
             )
+            held_elsewhere = _first_held_elsewhere(runs, now=now)
             for run in runs:
+                if run.item_id in held_elsewhere and _order(run) > held_elsewhere[run.item_id]:
+                    left.add(run.pk)
+                    continue
                 _run_one(run, now=now, result=result)
         if len(runs) < batch_size:
             return result
+
+
+def _order(run: SlaActionRun) -> tuple:
+    return run.due_at, run.threshold, run.action.position, run.action_id
+
+
+def _first_held_elsewhere(runs: list[SlaActionRun], *, now: datetime) -> dict[int, tuple]:
+    """Per item of `runs`, the order of its first due run this pass did not lock (another
+    pass holds it)."""
+    others = (
+        SlaActionRun.objects.select_related("action")
+        .filter(item_id__in={run.item_id for run in runs}, done_at__isnull=True, due_at__lte=now)
+        .exclude(pk__in=[run.pk for run in runs])
+    )
+    first: dict[int, tuple] = {}
+    for other in others:
+        key = _order(other)
+        if other.item_id not in first or key < first[other.item_id]:
+            first[other.item_id] = key
+    return first
 
 
 def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult) -> None:
@@ -173,89 +200,110 @@ def _reason(run: SlaActionRun) -> str:
     return f"SLA {threshold}: {run.action.get_kind_display().lower()}"
 
 
-def _do(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
-    """Do the action to the run's item; returns what was done (and a notified team), or
-    raises CannotDo (or the service's refusal) saying why not."""
-    item_id = run.item_id
+def action_check(action: SlaAction, item: WorkItem) -> str:
+    """What the action would do to the item now, in words ("raised Normal → Urgent"), or
+    CannotDo saying why not: the rule the preview shows and a run checks before it acts."""
+    if item.status in CLOSED_STATUSES:
+        raise CannotDo(f"It is {item.get_status_display().lower()} already.")
     match action.kind:
         case SlaActionKind.RAISE_PRIORITY:
-            return _raise_priority(action, run), None
+            target = _raised_priority(action, item)
+            return f"raised {item.get_priority_display()} → {Priority(target).label}"
         case SlaActionKind.MOVE_QUEUE:
             if action.queue is None:
                 raise CannotDo("Its queue was removed from the action.")
-            item = lifecycle.item_transfer(item_id=item_id, actor=SLA_ACTIONS, to_queue_id=action.queue_id,
-                                           reason=_reason(run))
-            return f"Moved to {item.queue.name}.", None
+            if item.queue_id == action.queue_id:
+                raise CannotDo(f"It is in {action.queue.name} already.")
+            return f"moved to {action.queue.name}"
         case SlaActionKind.ENTER_STEP:
-            return _enter_step(action, run), None
+            step = action.step
+            if step is None:
+                raise CannotDo("Its routing step was deleted.")
+            if item.queue_id != step.queue_id:
+                raise CannotDo(f"It is in {item.queue.name} now, not {step.queue.name}.")
+            if not item.queue.routing_enabled:
+                raise CannotDo(f"Routing steps are off in {item.queue.name}.")
+            if item.status != ItemStatus.QUEUED:
+                raise CannotDo(f"It is {item.get_status_display().lower()}: routing steps move waiting items only.")
+            if item.routing_step >= step.position:
+                raise CannotDo(f"It is at routing step {item.routing_step} already.")
+            return f"entered into routing step {step.position}"
         case SlaActionKind.ASSIGN_AGENT:
-            return _assign(action, run), None
+            agent = action.agent
+            if agent is None:
+                raise CannotDo("Its agent was removed from the action.")
+            name = labels.display_name(agent.user)
+            if item.assignee_id == agent.pk:
+                raise CannotDo(f"{name} holds it already.")
+            if agent.presence != Presence.AVAILABLE:
+                raise CannotDo(f"{name} is {agent.get_presence_display().lower()}.")
+            held = eligibility.active_item_count(agent.pk)
+            if not eligibility.has_room(held=held, capacity=agent.capacity):
+                raise CannotDo(f"{name} holds {held} of {agent.capacity} items already.")
+            reasons = eligibility.agent_ineligibility_reasons(agent=agent, reach=eligibility.reach_of(item))
+            if reasons:
+                raise CannotDo(" ".join(reasons))
+            return f"given to {name}"
         case SlaActionKind.NOTIFY:
-            return _notify(action, run)
+            if action.notify == NotifyWhom.TEAM_CHANNEL:
+                if action.team is None:
+                    raise CannotDo("Its team was removed from the action.")
+                channels = WebhookSubscription.objects.filter(team=action.team, is_active=True) \
+                    .exclude(format=WebhookFormat.JSON)
+                if not channels.exists():
+                    raise CannotDo(f"{action.team.name} has no active chat channel.")
+                return f"told to {action.team.name}'s chat channel"
+            user_ids, whom = _recipients(action, item)
+            if not user_ids:
+                raise CannotDo(f"Nobody to tell: {item.queue.name} has no supervisor.")
+            return f"told to {whom}"
     raise CannotDo(f"Unknown action {action.kind!r}.")
 
 
-def _raise_priority(action: SlaAction, run: SlaActionRun) -> str:
-    item = WorkItem.objects.get(pk=run.item_id)
+def _raised_priority(action: SlaAction, item: WorkItem) -> int:
     target = action.priority or min(item.priority + 1, max(Priority.values))
     if target <= item.priority:
         raise CannotDo(f"Its priority is {item.get_priority_display()} already.")
-    before = item.get_priority_display()
-    item = lifecycle.item_change_priority(item_id=run.item_id, actor=SLA_ACTIONS, priority=target,
-                                          reason=_reason(run))
-    return f"Priority {before} → {item.get_priority_display()}."
+    return target
 
 
-def _enter_step(action: SlaAction, run: SlaActionRun) -> str:
-    step = action.step
-    if step is None:
-        raise CannotDo("Its routing step was deleted.")
-    item = item_lock(run.item_id)  # no agent lock follows: the lock order holds
-    if item.queue_id != step.queue_id:
-        raise CannotDo(f"It is in {item.queue.name} now, not {step.queue.name}.")
-    if not item.queue.routing_enabled:
-        raise CannotDo(f"Routing steps are off in {item.queue.name}.")
-    if item.status != ItemStatus.QUEUED:
-        raise CannotDo(f"It is {item.get_status_display().lower()}: routing steps move waiting items only.")
-    if item.routing_step >= step.position:
-        raise CannotDo(f"It is at routing step {item.routing_step} already.")
-    routing.step_enter([item.pk], step=step, from_step=item.routing_step, reason=_reason(run), now=timezone.now(),
-                       actor=SLA_ACTIONS)
-    return f"Entered routing step {step.position} of {step.queue.name}."
-
-
-def _assign(action: SlaAction, run: SlaActionRun) -> str:
-    agent = action.agent
-    if agent is None:
-        raise CannotDo("Its agent was removed from the action.")
-    name = labels.display_name(agent.user)
-    if agent.presence != Presence.AVAILABLE:
-        raise CannotDo(f"{name} is {agent.get_presence_display().lower()}.")
-    held = eligibility.active_item_count(agent.pk)
-    if not eligibility.has_room(held=held, capacity=agent.capacity):
-        raise CannotDo(f"{name} holds {held} of {agent.capacity} items already.")
-    # Eligibility, and the item's state, are the transfer's to judge (its refusal is recorded).
-    lifecycle.item_transfer(item_id=run.item_id, actor=SLA_ACTIONS, to_agent_id=agent.pk, reason=_reason(run))
-    return f"Assigned to {name}."
-
-
-def _notify(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
-    item = WorkItem.objects.select_related("queue", "assignee").get(pk=run.item_id)
-    title, body = _words(item, run)
-    if action.notify == NotifyWhom.TEAM_CHANNEL:
-        team = action.team
-        if team is None:
-            raise CannotDo("Its team was removed from the action.")
-        channels = WebhookSubscription.objects.filter(team=team, is_active=True).exclude(format=WebhookFormat.JSON)
-        if not channels.exists():
-            raise CannotDo(f"{team.name} has no active chat channel.")
-        return f"Sent to {team.name}'s chat channel.", team.pk
+def _recipients(action: SlaAction, item: WorkItem) -> tuple[list[int], str]:
     if action.notify == NotifyWhom.HOLDER and item.assignee_id is not None:
-        user_ids, whom = [item.assignee_id], "the holder"
-    else:
-        user_ids, whom = selectors.queue_supervisor_ids(item.queue_id), "the queue's supervisors"
-    if not user_ids:
-        raise CannotDo(f"Nobody to tell: {item.queue.name} has no supervisor.")
+        return [item.assignee_id], "the holder"
+    return selectors.queue_supervisor_ids(item.queue_id), "the queue's supervisors"
+
+
+def _do(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
+    """Do the action to the run's item; returns what was done (and a notified team), or
+    raises CannotDo (or the service's own refusal) saying why not. The item is locked
+    first, except before a transfer to an agent, which locks the agent before the item
+    (the stated lock order) and judges the item again under its own lock."""
+    if action.kind == SlaActionKind.ASSIGN_AGENT:
+        action_check(action, WorkItem.objects.select_related("queue").get(pk=run.item_id))
+        lifecycle.item_transfer(item_id=run.item_id, actor=SLA_ACTIONS, to_agent_id=action.agent_id,
+                                reason=_reason(run))
+        return f"Assigned to {labels.display_name(action.agent.user)}.", None
+    item = item_lock(run.item_id)
+    action_check(action, item)
+    match action.kind:
+        case SlaActionKind.RAISE_PRIORITY:
+            before = item.get_priority_display()
+            item = lifecycle.item_change_priority(item_id=item.pk, actor=SLA_ACTIONS,
+                                                  priority=_raised_priority(action, item), reason=_reason(run))
+            return f"Priority {before} → {item.get_priority_display()}.", None
+        case SlaActionKind.MOVE_QUEUE:
+            item = lifecycle.item_transfer(item_id=item.pk, actor=SLA_ACTIONS, to_queue_id=action.queue_id,
+                                           reason=_reason(run))
+            return f"Moved to {item.queue.name}.", None
+        case SlaActionKind.ENTER_STEP:
+            routing.step_enter([item.pk], step=action.step, from_step=item.routing_step, reason=_reason(run),
+                               now=timezone.now(), actor=SLA_ACTIONS)
+            return f"Entered routing step {action.step.position} of {action.step.queue.name}.", None
+    # Notify.
+    if action.notify == NotifyWhom.TEAM_CHANNEL:
+        return f"Sent to {action.team.name}'s chat channel.", action.team_id
+    user_ids, whom = _recipients(action, item)
+    title, body = _words(item, run)
     url = reverse("work:item", args=[item.pk])
     notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url, email=action.by_email)
                                  for user_id in user_ids])

@@ -244,6 +244,9 @@ def test_two_overlapping_scans_do_each_action_once(role_groups, team):
         items = [_item(queue, used=7 * HOUR) for _ in range(60)]
 
         results = at_the_same_time(lambda: sla_alerts_raise(batch_size=10))
+        # A pass leaves an item's run while the other holds an earlier one of that item, so
+        # a few may be left to the next minute's pass: none twice, none out of order.
+        results.append(sla_alerts_raise())
 
     done = [pk for result in results for pk in result.actions.done]
     assert len(done) == len(set(done)) == 120
