@@ -26,6 +26,7 @@ from allocation.models import (
     SlaPolicy,
     WorkingWindow,
 )
+from allocation.services import sla_actions
 from allocation.services.calendars import calendar_holidays_load, supported_countries
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
@@ -171,10 +172,44 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     search_fields = ["queue__name", "queue__code"]
     autocomplete_fields = ["queue"]
     inlines = [SlaActionInline]
+    readonly_fields = ["actions_preview"]
 
     @admin.display(description="threshold actions")
     def action_count(self, policy: SlaPolicy) -> int:
         return policy.actions.count()
+
+    @admin.display(description="preview of the actions")
+    def actions_preview(self, policy: SlaPolicy):
+        """What each action would do, enabled now, to the open items already past its
+        threshold (sla_actions.action_preview): saving an action enabled does exactly that."""
+        if not policy.pk or not policy.actions.exists():
+            return "Add actions and save to preview them."
+        blocks = []
+        for action in policy.actions.all():
+            count, lines = sla_actions.action_preview(action)
+            state = "enabled" if action.is_enabled else "disabled"
+            head = format_html("<strong>{}</strong> ({}): ", str(action), state)
+            if not count:
+                blocks.append(format_html("<p>{}no open item is past its threshold without it.</p>", head))
+                continue
+            more = format_html(" … and {} more", count - len(lines)) if count > len(lines) else ""
+            blocks.append(format_html(
+                "<p>{}enabled now, {} item{} past its threshold would be acted on:</p><ul>{}</ul>{}", head, count,
+                "" if count == 1 else "s", format_html_join("", "<li>{}</li>", ((line.words,) for line in lines)),
+                more))
+        return format_html_join("", "{}", ((block,) for block in blocks))
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is not SlaAction:
+            return
+        touched = [*formset.new_objects,
+                   *(action for action, fields in formset.changed_objects
+                     if {"is_enabled", "threshold", "kind"} & set(fields))]
+        for action in touched:
+            if (recorded := sla_actions.action_catch_up(action)):
+                messages.info(request, f"{action}: {recorded} item{'' if recorded == 1 else 's'} already past its "
+                                       "threshold will be acted on by the next pass of the SLA alert job.")
 
 
 @admin.register(SlaActionRun)

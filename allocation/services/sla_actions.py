@@ -33,6 +33,7 @@ from allocation.lock_objects import item_lock
 from allocation.models import (
     BREACH,
     CLOSED_STATUSES,
+    OPEN_STATUSES,
     ItemStatus,
     NotifyWhom,
     Presence,
@@ -41,6 +42,7 @@ from allocation.models import (
     SlaActionKind,
     SlaActionOutcome,
     SlaActionRun,
+    SlaAlert,
     SlaClock,
     WebhookFormat,
     WebhookSubscription,
@@ -330,3 +332,56 @@ def _tell_supervisors(item: WorkItem, run: SlaActionRun, action: SlaAction) -> N
     url = reverse("work:item", args=[item.pk])
     notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url)
                                  for user_id in selectors.queue_supervisor_ids(item.queue_id)])
+
+
+# An action enabled now ----------------------------------------------------------------------
+
+def items_past_threshold(action: SlaAction):
+    """The open items on the action's policy whose clock has crossed its threshold (alerted)
+    and that have no run of it: what enabling it now acts on."""
+    return (
+        WorkItem.objects.select_related("queue")
+        .filter(status__in=OPEN_STATUSES, sla_clock__policy_id=action.policy_id, sla_clock__stopped_at__isnull=True,
+                sla_alerts__threshold=action.threshold)
+        .exclude(sla_action_runs__action=action)
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    item: WorkItem
+    words: str  # "#12 would be raised Normal → Urgent" / "#12: not done — Amelia Hart is away."
+    doable: bool
+
+
+def action_preview(action: SlaAction, *, limit: int = 20) -> tuple[int, list[PreviewLine]]:
+    """Enabled now, what the action would do: how many items it would act on, and the first
+    `limit` with what would happen to each (action_check, the rule the run applies)."""
+    items = items_past_threshold(action)
+    lines = []
+    for item in items[:limit]:
+        try:
+            lines.append(PreviewLine(item, f"#{item.pk} would be {action_check(action, item)}", True))
+        except DomainError as refusal:
+            lines.append(PreviewLine(item, f"#{item.pk}: not done — {refusal.message}", False))
+    return items.count(), lines
+
+
+def action_catch_up(action: SlaAction, *, now: datetime | None = None) -> int:
+    """An action just enabled (or added) acts on the items already past its threshold, as
+    the preview showed: their runs are recorded, due now, and the next pass does them.
+    Returns how many were recorded."""
+    if not action.is_enabled:
+        return 0
+    now = now or timezone.now()
+    crossed = dict(
+        SlaAlert.objects.filter(item__in=items_past_threshold(action), threshold=action.threshold)
+        .values_list("item_id", "crossed_at")
+    )
+    SlaActionRun.objects.bulk_create(
+        [SlaActionRun(item_id=item_id, action=action, threshold=action.threshold, crossed_at=at, due_at=now)
+         for item_id, at in crossed.items()],
+        ignore_conflicts=True,
+    )
+    return len(crossed)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.urls import reverse
 
 from allocation import events, services
 from allocation.models import (
@@ -339,3 +340,43 @@ def test_a_priority_raised_over_a_weekend_keeps_the_working_time_used_and_counts
         sla_alerts_raise()
     assert sorted(SlaAlert.objects.values_list("threshold", flat=True)) == [50, 75, 90, 100]
     assert SlaActionRun.objects.count() == 1  # the urgent policy has no actions; the default's acted once
+
+
+# Preview --------------------------------------------------------------------------------
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_the_preview_of_an_action_enabled_now_is_what_the_next_pass_does(team, lead, client):
+    queue = factories.QueueFactory(teams=[team])
+    policy = _policy(queue)
+    raised = [_item(queue, used=7 * HOUR) for _ in range(3)]
+    urgent = _item(queue, used=7 * HOUR, priority=Priority.URGENT)
+    _item(queue, used=2 * HOUR)  # not at 75 % yet
+    sla_alerts_raise()  # alerts at 50 % and 75 %, no action yet
+    action = _action(policy, SlaActionKind.RAISE_PRIORITY, priority=Priority.URGENT, is_enabled=False)
+
+    count, lines = sla_actions.action_preview(action)
+    assert count == 4
+    assert [line.words for line in lines] == [
+        *(f"#{item.pk} would be raised Normal → Urgent" for item in raised),
+        f"#{urgent.pk}: not done — Its priority is Urgent already.",
+    ]
+    sla_alerts_raise()
+    assert not SlaActionRun.objects.exists()  # disabled: nothing
+
+    admin = factories.UserFactory(roles=[roles.ADMIN], is_staff=True)
+    client.force_login(admin)
+    url = reverse("admin:allocation_slapolicy_change", args=[policy.pk])
+    assert "would be raised Normal → Urgent" in client.get(url).content.decode()
+    form = {"queue": queue.pk, "priority": "", "target": "08:00:00", "warning_thresholds": "50,75,90",
+            "pause_when_pended": "on", "actions-TOTAL_FORMS": 1, "actions-INITIAL_FORMS": 1,
+            "actions-0-id": action.pk, "actions-0-policy": policy.pk, "actions-0-threshold": 75,
+            "actions-0-position": 1, "actions-0-kind": "raise_priority", "actions-0-priority": Priority.URGENT,
+            "actions-0-is_enabled": "on"}
+    response = client.post(url, form, follow=True)
+    assert "4 items already past its threshold will be acted on" in response.content.decode()
+
+    result = sla_alerts_raise()
+    assert len(result.actions.done) == 3 and len(result.actions.not_done) == 1
+    assert [(_reload(item).priority) for item in raised] == [Priority.URGENT] * 3
+    assert SlaActionRun.objects.get(item=urgent).detail == "Its priority is Urgent already."
+    assert sla_actions.action_preview(action) == (0, [])
