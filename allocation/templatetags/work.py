@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 
 from allocation import events, labels
 from allocation.models import BREACH, EventKind, Priority, SlaActionKind, SlaActionOutcome, WorkItemEvent
@@ -215,6 +216,13 @@ def duration_words(value: float | timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.filter
+def seconds_from_now(moment: datetime) -> int:
+    """Seconds from the server's now to `moment` (negative once past): the page's script
+    counts from these, not from the browser's own clock, which may be wrong."""
+    return int((moment - timezone.now()).total_seconds())
 
 
 @register.filter

@@ -27,24 +27,26 @@
   // An SLA clock counts working time: the server says how much was left when the page was
   // made and until when the clock runs by itself (the working window's close); the state
   // follows allocation/sla/clock.py: warning from the first warning threshold, breached at
-  // due. Closed and paused clocks carry no times and stay as they are.
+  // due — both given as seconds from the server's now, so a browser whose clock is wrong
+  // still says the right state. Closed and paused clocks carry no times and stay as they are.
   var STATES = ["sla-on_track", "sla-warning", "sla-breached"];
   var LABELS = {"sla-on_track": "On track", "sla-warning": "Warning", "sla-breached": "Breached"};
 
   function tick() {
     var now = Date.now();
-    document.querySelectorAll("[data-sla][data-due]").forEach(function (el) {
+    document.querySelectorAll("[data-sla][data-due-in]").forEach(function (el) {
+      // Counted from when this element was first seen (a fragment htmx swapped in is new).
+      if (!el.dataset.seenAt) el.dataset.seenAt = String(now);
+      var loaded = Number(el.dataset.seenAt), passed = (now - loaded) / 1000;
       var countdown = el.querySelector(".countdown");
       if (countdown && el.dataset.remaining !== undefined) {
-        var until = el.dataset.tickingUntil ? Date.parse(el.dataset.tickingUntil) : Infinity;
-        // Counted from when this element was first seen (a fragment htmx swapped in is new).
-        if (!el.dataset.seenAt) el.dataset.seenAt = String(now);
-        var loaded = Number(el.dataset.seenAt);
+        var until = el.dataset.tickingFor !== undefined ? loaded + Number(el.dataset.tickingFor) * 1000 : Infinity;
         var left = Number(el.dataset.remaining) - (Math.min(now, until) - loaded) / 1000;
         countdown.textContent = left >= 0 ? words(left) + " left" : "overdue by " + words(left);
       }
-      var due = Date.parse(el.dataset.due), warnAt = el.dataset.warnAt ? Date.parse(el.dataset.warnAt) : Infinity;
-      var state = now >= due ? "sla-breached" : now >= warnAt ? "sla-warning" : "sla-on_track";
+      var dueIn = Number(el.dataset.dueIn);
+      var warnIn = el.dataset.warnIn !== undefined ? Number(el.dataset.warnIn) : Infinity;
+      var state = passed >= dueIn ? "sla-breached" : passed >= warnIn ? "sla-warning" : "sla-on_track";
       if (!el.classList.contains(state)) {
         STATES.forEach(function (name) { el.classList.remove(name); });
         el.classList.add(state);

@@ -225,7 +225,7 @@ def test_an_agents_day(open_page, desk, screenshot, time_machine, width, height)
     sla = page.locator(".sla-pill [data-sla]")
     expect(sla).to_have_text(re.compile(r"^\s*Met · 3 h \d min of 1 d 0 h\s*$"))
     expect(sla.locator(".countdown")).to_have_count(0)
-    assert sla.get_attribute("data-due") is None  # nothing for the page's script to count down
+    assert sla.get_attribute("data-due-in") is None  # nothing for the page's script to count down
     expect(page.get_by_text(RESOLVED)).to_have_count(0)
     screenshot(page, f"agent-day-7-completed-item-{width}")
 
