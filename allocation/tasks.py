@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from allocation.services import push, rebalancing, reservations, routing, webhooks
+from allocation.services import push, rebalancing, reservations, routing, sla_actions, webhooks
 from allocation.services.sla_alerts import sla_alerts_raise as sla_alerts_raise_service
 
 
@@ -13,6 +13,14 @@ def sla_alerts_raise() -> dict:
     result = sla_alerts_raise_service()
     return {"clocks_read": result.clocks_read, "alerts_raised": len(result.alerts_raised),
             "warnings_deferred": result.warnings_deferred, "emails_sent": result.emails_sent}
+
+
+@shared_task(name="allocation.sla_actions_run", ignore_result=True, soft_time_limit=50, time_limit=60)
+def sla_actions_run() -> dict:
+    """The SLA thresholds' actions the alert job recorded (beat runs it every minute, after
+    the alert job's own minute). Safe to overlap and to repeat: each (item, action) once."""
+    result = sla_actions.sla_actions_run()
+    return {"done": len(result.done), "not_done": len(result.not_done)}
 
 
 @shared_task(name="allocation.reservations_expire", ignore_result=True, soft_time_limit=50, time_limit=60)

@@ -136,13 +136,24 @@ SELECT q.id, NULL,
        '{{50,75,90}}', true
   FROM allocation_queue q CROSS JOIN LATERAL (SELECT substring(q.code from 6)::int AS n) k;
 
+-- Threshold actions on every policy: at 75 % raise the priority by one and tell the
+-- queue's supervisors; at the breach tell the holder (the supervisors, nobody holding it).
+INSERT INTO allocation_slaaction (policy_id, threshold, position, kind, is_enabled, priority, notify, by_email,
+                                  outside_working_time)
+SELECT p.id, a.threshold, a.position, a.kind, true, NULL, a.notify, false, ''
+  FROM allocation_slapolicy p
+ CROSS JOIN (VALUES (75, 1, 'raise_priority', ''), (75, 2, 'notify', 'supervisors'),
+                    (100, 1, 'notify', 'holder')) a(threshold, position, kind, notify);
+
 CREATE UNLOGGED TABLE bench_sla_queue AS
-SELECT substring(q.code from 6)::int AS n, q.id, q.standard_handle_time AS handle, p.target, p.calendar_id
+SELECT substring(q.code from 6)::int AS n, q.id, q.standard_handle_time AS handle, p.target, p.calendar_id,
+       p.id AS policy_id
   FROM allocation_queue q JOIN allocation_slapolicy p ON p.queue_id = q.id AND p.priority IS NULL;
 CREATE UNLOGGED TABLE bench_sla_agent AS
 SELECT substring(username from 11)::int AS n, id FROM auth_user WHERE username LIKE 'sla-agent-%';
 CREATE UNLOGGED TABLE bench_sla_due (item_id bigint PRIMARY KEY, next_threshold smallint,
-                                     next_alert_at timestamptz);
+                                     next_alert_at timestamptz, priority smallint, due_at timestamptz,
+                                     start_by timestamptz);
 """
 
 # Open items: queued, received so that a fraction f in [0, 0.89) of the target has gone
@@ -168,9 +179,9 @@ SELECT q.id, '{SOURCE}', 'o' || g, 'cust-' || (g * 7919 %% 250000), 'SLA bench i
 # of "now", so every next alert is in the future (the crossing ones are set afterwards).
 SEED_OPEN_CLOCKS = """
 INSERT INTO allocation_slaclock (item_id, calendar_id, target, thresholds, pause_when_pended, paused_working,
-                                 paused_since, next_threshold, next_alert_at, stopped_at)
+                                 paused_since, next_threshold, next_alert_at, stopped_at, policy_id)
 SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL,
-       t.pct, w.received_at + q.target * t.pct / 100, NULL
+       t.pct, w.received_at + q.target * t.pct / 100, NULL, q.policy_id
   FROM allocation_workitem w
   JOIN bench_sla_queue q ON q.id = w.queue_id
  CROSS JOIN LATERAL (
@@ -208,8 +219,9 @@ SELECT q.id, '{SOURCE}', 'h' || g, 'cust-' || (g * 7919 %% 250000), 'SLA bench d
 # Their clocks are stopped: no next alert, so they are not in slaclock_next_alert.
 SEED_HISTORY_CLOCKS = """
 INSERT INTO allocation_slaclock (item_id, calendar_id, target, thresholds, pause_when_pended, paused_working,
-                                 paused_since, next_threshold, next_alert_at, stopped_at)
-SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL, NULL, NULL, w.closed_at
+                                 paused_since, next_threshold, next_alert_at, stopped_at, policy_id)
+SELECT w.id, q.calendar_id, q.target, '{50,75,90,100}', true, interval '0', NULL, NULL, NULL, w.closed_at,
+       q.policy_id
   FROM allocation_workitem w
   JOIN bench_sla_queue q ON q.id = w.queue_id
  WHERE w.id BETWEEN %(first)s AND %(last)s
@@ -335,7 +347,8 @@ def seed(t: db.Target, *, open_n: int, crossing: int, now: datetime, chunk: int 
                   " created_at = x.received, updated_at = x.received FROM crossing x WHERE w.id = x.item_id")
         c.execute("UPDATE allocation_slaclock k SET next_threshold = x.pct, next_alert_at = x.crossed"
                   "  FROM crossing x WHERE k.item_id = x.item_id")
-        c.execute("INSERT INTO bench_sla_due SELECT item_id, pct, crossed FROM crossing")
+        c.execute("INSERT INTO bench_sla_due SELECT x.item_id, x.pct, x.crossed, w.priority, w.due_at, w.start_by"
+                  "  FROM crossing x JOIN allocation_workitem w ON w.id = x.item_id")
         _load(c, SEED_ALERTS, first=1, n=open_n, now=now, chunk=open_n)
         t_idx = time.perf_counter()
         for definition in indexes:
@@ -396,6 +409,11 @@ def grow_history(t: db.Target, *, open_n: int, have: int, want: int, now: dateti
 # Measuring ------------------------------------------------------------------------------
 
 RESTORE = """
+DELETE FROM wfo_notification WHERE kind = 'sla_action';
+DELETE FROM allocation_slaactionrun;
+UPDATE allocation_workitem w SET priority = d.priority, due_at = d.due_at, start_by = d.start_by
+  FROM bench_sla_due d
+ WHERE w.id = d.item_id AND (w.priority, w.due_at, w.start_by) IS DISTINCT FROM (d.priority, d.due_at, d.start_by);
 DELETE FROM wfo_notification WHERE kind = 'sla_alert' AND created_at = %(now)s;
 DELETE FROM allocation_slaalert WHERE raised_at = %(now)s;
 UPDATE allocation_slaclock k SET next_threshold = d.next_threshold, next_alert_at = d.next_alert_at
@@ -413,7 +431,8 @@ def _restore(aux, now: datetime) -> None:
     would keep them)."""
     for statement in RESTORE.strip().rstrip(";").split(";\n"):
         aux.execute(statement, {"now": now})
-    aux.execute("VACUUM allocation_slaclock, allocation_slaalert, wfo_notification")
+    aux.execute("VACUUM allocation_slaclock, allocation_slaalert, wfo_notification, allocation_slaactionrun,"
+                " allocation_workitem")
 
 
 def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
@@ -448,6 +467,13 @@ def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
         problems.append(f"{emailed} alerts stamped e-mailed, {res.emails_sent} sent, {outbox} in the outbox")
     if still_due:
         problems.append(f"{still_due} clocks still due after the pass")
+    runs, undone = aux.execute("SELECT count(*), count(*) FILTER (WHERE done_at IS NULL) FROM allocation_slaactionrun"
+                               ).fetchone()
+    expected_runs = 2 * sum(1 for i in range(crossing) if THRESHOLDS[i % len(THRESHOLDS)] == 75) \
+        + sum(1 for i in range(crossing) if THRESHOLDS[i % len(THRESHOLDS)] == 100)
+    if runs != expected_runs or undone or len(res.actions.done) + len(res.actions.not_done) != runs:
+        problems.append(f"{runs} action runs ({undone} not done; the service did {len(res.actions.done)} and "
+                        f"could not {len(res.actions.not_done)}), expected {expected_runs} all done")
     if moved != crossing:
         problems.append(f"{moved} of {crossing} crossing clocks moved on to their next threshold")
     return {"ok": not problems, "problems": problems, "alerts": alerts, "notifications": notes,
@@ -466,7 +492,7 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
     from django.db import connection, transaction
 
     from allocation.models import SlaClock
-    from allocation.services import sla_alerts
+    from allocation.services import sla_actions, sla_alerts
 
     now = datetime.fromisoformat(now_iso)
     out: dict = {"passes": []}
@@ -482,6 +508,18 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             email_s[0] += time.perf_counter() - t
 
     sla_alerts.sla_alert_emails_send = timed_send
+    # So are the threshold actions' (the runs the scan records are part of the scan).
+    actions_s = [0.0]
+    run_actions = sla_actions.sla_actions_run
+
+    def timed_actions(**kw):
+        t = time.perf_counter()
+        try:
+            return run_actions(**kw)
+        finally:
+            actions_s[0] += time.perf_counter() - t
+
+    sla_actions.sla_actions_run = timed_actions
 
     def scan():
         return sla_alerts.sla_alerts_raise(now=now, batch_size=BATCH)
@@ -492,13 +530,16 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             for n in range(passes + 1):
                 _restore(aux, now)
                 mail.outbox = []
-                email_s[0] = 0.0
+                email_s[0] = actions_s[0] = 0.0
                 measured = timer.measure(scan)
                 res = measured.result
                 check = _verify(aux, res, len(mail.outbox), now, crossing)
                 out["passes"].append({
                     "warmup": n == 0, **measured.fields, "email_s": round(email_s[0], 3),
-                    "raise_s": round(measured.seconds - email_s[0], 3), "clocks_read": res.clocks_read,
+                    "actions_s": round(actions_s[0], 3),
+                    "raise_s": round(measured.seconds - email_s[0] - actions_s[0], 3),
+                    "actions_done": len(res.actions.done), "actions_not_done": len(res.actions.not_done),
+                    "clocks_read": res.clocks_read,
                     "alerts_raised": len(res.alerts_raised), "emails_sent": res.emails_sent, "check": check,
                 })
             # Nothing due: the fixed cost of a pass (the every-minute case).
@@ -536,6 +577,7 @@ def measure(env: dict, url: str, *, now: datetime, crossing: int, passes: int) -
     out["median_s"] = round(statistics.median(x["seconds"] for x in timed), 3)
     out["median_raise_s"] = round(statistics.median(x["raise_s"] for x in timed), 3)
     out["median_email_s"] = round(statistics.median(x["email_s"] for x in timed), 3)
+    out["median_actions_s"] = round(statistics.median(x["actions_s"] for x in timed), 3)
     out["rows_read"] = timed[-1]["rows_read"]
     out["rows_read_all_tables"] = timed[-1]["rows_read_all_tables"]
     out["statements"] = timed[-1]["statements"]
@@ -587,8 +629,10 @@ def run(t: db.Target, *, open_n: int, crossing: int, history: list[int], passes:
             times = "/".join(f"{x['seconds']:.2f}" for x in m["passes"] if not x["warmup"])
             rr = m["rows_read"]
             say(f"  history {size:>9,}: scan {m['median_s']:.2f} s median ({times}; warm-up "
-                f"{m['passes'][0]['seconds']:.2f}) = raise {m['median_raise_s']:.2f} + e-mail "
-                f"{m['median_email_s']:.2f} | rows read: slaclock {rr['allocation_slaclock']:,}, workitem "
+                f"{m['passes'][0]['seconds']:.2f}) = raise {m['median_raise_s']:.2f} + threshold actions "
+                f"{m['median_actions_s']:.2f} ({m['passes'][-1]['actions_done']:,} done, "
+                f"{m['passes'][-1]['actions_not_done']:,} not) + e-mail {m['median_email_s']:.2f} | rows read: "
+                f"slaclock {rr['allocation_slaclock']:,}, workitem "
                 f"{rr['allocation_workitem']:,} (all tables {m['rows_read_all_tables']:,}) | "
                 f"{m['passes'][-1]['alerts_raised']:,} alerts, {m['passes'][-1]['check']['notifications']:,} "
                 f"notifications, {m['statements']:,} statements + {m['passes'][-1]['commits']:,} commits "

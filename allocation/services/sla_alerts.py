@@ -53,14 +53,14 @@ class ScanResult:
     alerts_raised: list[int] = field(default_factory=list)
     warnings_deferred: int = 0
     emails_sent: int = 0
-    actions: sla_actions.RunResult = field(default_factory=sla_actions.RunResult)
 
 
 def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATCH) -> ScanResult:
     """One pass of the alert job: every clock whose next threshold time has come (the
     partial index `slaclock_next_alert` holds only running clocks, so history never slows
     this), in batches of one transaction each, recording the runs of the thresholds'
-    actions; then the actions due; then the e-mails of what was raised."""
+    actions (done by their own job, sla_actions.sla_actions_run); then the e-mails of what
+    was raised."""
     now = now or timezone.now()
     result = ScanResult()
     book = PolicyBook()
@@ -76,7 +76,6 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
             _raise_for(clocks, now=now, book=book, actions=actions, result=result, supervisors=supervisors)
         if len(clocks) < batch_size:
             break
-    result.actions = sla_actions.sla_actions_run(now=now)
     result.emails_sent = sla_alert_emails_send()
     return result
 

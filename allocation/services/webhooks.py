@@ -310,9 +310,12 @@ def chat_words(event: WorkItemEvent, item: WorkItem, *, people: dict) -> webhook
     if event.kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACH):
         title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
         urgency = "breach" if event.kind == EventKind.SLA_BREACH else "warning"
-    elif event.kind == EventKind.SLA_ACTION:
-        title, text = alert_text(item, said.threshold if said.threshold is not events.NOT_SAID else BREACH)
-        urgency = "breach" if said.threshold is events.NOT_SAID or said.threshold >= BREACH else "warning"
+    elif event.kind == EventKind.SLA_ACTION:  # a threshold's action telling the team
+        threshold = said.threshold if said.threshold is not events.NOT_SAID else BREACH
+        _, text = alert_text(item, threshold)
+        label = "breach" if threshold >= BREACH else f"{threshold}%"
+        title = f"SLA {label} action: #{item.pk} {item.title}"[:200]
+        urgency = "breach" if threshold >= BREACH else "warning"
     elif event.kind == EventKind.TRANSFERRED:
         holder = people.get(said.holder_after)
         whom = labels.display_name(holder) if holder else "an agent"

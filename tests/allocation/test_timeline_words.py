@@ -23,7 +23,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services import push, rebalancing, reservations, routing, sla_alerts
+from allocation.services import push, rebalancing, reservations, routing, sla_actions, sla_alerts
 from allocation.templatetags.work import RULES
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
@@ -132,6 +132,7 @@ def lives(team):
                                  agent=amelia)
         step(24 * 60)
         sla_alerts.sla_alerts_raise()
+        sla_actions.sla_actions_run()
     items = [worked, moved, expired, followed, left, pushed, routed]
     return items, lucas, lead, [amelia.user, lucas.user, lead]
 
