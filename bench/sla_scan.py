@@ -435,7 +435,7 @@ def _restore(aux, now: datetime) -> None:
                 " allocation_workitem")
 
 
-def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
+def _verify(aux, res, acted, outbox: int, now: datetime, crossing: int) -> dict:
     a = aux.execute(
         "SELECT count(*), count(DISTINCT a.item_id), coalesce(sum(cardinality(a.recipient_ids)), 0),"
         "       count(*) FILTER (WHERE cardinality(a.recipient_ids) = 0),"
@@ -471,9 +471,9 @@ def _verify(aux, res, outbox: int, now: datetime, crossing: int) -> dict:
                                ).fetchone()
     expected_runs = 2 * sum(1 for i in range(crossing) if THRESHOLDS[i % len(THRESHOLDS)] == 75) \
         + sum(1 for i in range(crossing) if THRESHOLDS[i % len(THRESHOLDS)] == 100)
-    if runs != expected_runs or undone or len(res.actions.done) + len(res.actions.not_done) != runs:
-        problems.append(f"{runs} action runs ({undone} not done; the service did {len(res.actions.done)} and "
-                        f"could not {len(res.actions.not_done)}), expected {expected_runs} all done")
+    if runs != expected_runs or undone or len(acted.done) + len(acted.not_done) != runs:
+        problems.append(f"{runs} action runs ({undone} not done; the job did {len(acted.done)} and "
+                        f"could not {len(acted.not_done)}), expected {expected_runs} all done")
     if moved != crossing:
         problems.append(f"{moved} of {crossing} crossing clocks moved on to their next threshold")
     return {"ok": not problems, "problems": problems, "alerts": alerts, "notifications": notes,
@@ -508,19 +508,6 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             email_s[0] += time.perf_counter() - t
 
     sla_alerts.sla_alert_emails_send = timed_send
-    # So are the threshold actions' (the runs the scan records are part of the scan).
-    actions_s = [0.0]
-    run_actions = sla_actions.sla_actions_run
-
-    def timed_actions(**kw):
-        t = time.perf_counter()
-        try:
-            return run_actions(**kw)
-        finally:
-            actions_s[0] += time.perf_counter() - t
-
-    sla_actions.sla_actions_run = timed_actions
-
     def scan():
         return sla_alerts.sla_alerts_raise(now=now, batch_size=BATCH)
 
@@ -530,15 +517,18 @@ def worker(env: dict, url: str, now_iso: str, crossing: int, passes: int, result
             for n in range(passes + 1):
                 _restore(aux, now)
                 mail.outbox = []
-                email_s[0] = actions_s[0] = 0.0
+                email_s[0] = 0.0
                 measured = timer.measure(scan)
                 res = measured.result
-                check = _verify(aux, res, len(mail.outbox), now, crossing)
+                # Then the actions job, as beat runs it after the scan: timed on its own.
+                t = time.perf_counter()
+                acted = sla_actions.sla_actions_run(now=now)
+                actions_s = time.perf_counter() - t
+                check = _verify(aux, res, acted, len(mail.outbox), now, crossing)
                 out["passes"].append({
                     "warmup": n == 0, **measured.fields, "email_s": round(email_s[0], 3),
-                    "actions_s": round(actions_s[0], 3),
-                    "raise_s": round(measured.seconds - email_s[0] - actions_s[0], 3),
-                    "actions_done": len(res.actions.done), "actions_not_done": len(res.actions.not_done),
+                    "actions_s": round(actions_s, 3), "raise_s": round(measured.seconds - email_s[0], 3),
+                    "actions_done": len(acted.done), "actions_not_done": len(acted.not_done),
                     "clocks_read": res.clocks_read,
                     "alerts_raised": len(res.alerts_raised), "emails_sent": res.emails_sent, "check": check,
                 })
@@ -629,9 +619,9 @@ def run(t: db.Target, *, open_n: int, crossing: int, history: list[int], passes:
             times = "/".join(f"{x['seconds']:.2f}" for x in m["passes"] if not x["warmup"])
             rr = m["rows_read"]
             say(f"  history {size:>9,}: scan {m['median_s']:.2f} s median ({times}; warm-up "
-                f"{m['passes'][0]['seconds']:.2f}) = raise {m['median_raise_s']:.2f} + threshold actions "
-                f"{m['median_actions_s']:.2f} ({m['passes'][-1]['actions_done']:,} done, "
-                f"{m['passes'][-1]['actions_not_done']:,} not) + e-mail {m['median_email_s']:.2f} | rows read: "
+                f"{m['passes'][0]['seconds']:.2f}) = raise {m['median_raise_s']:.2f} + e-mail "
+                f"{m['median_email_s']:.2f}; then the actions job {m['median_actions_s']:.2f} s "
+                f"({m['passes'][-1]['actions_done']:,} done, {m['passes'][-1]['actions_not_done']:,} not) | rows read: "
                 f"slaclock {rr['allocation_slaclock']:,}, workitem "
                 f"{rr['allocation_workitem']:,} (all tables {m['rows_read_all_tables']:,}) | "
                 f"{m['passes'][-1]['alerts_raised']:,} alerts, {m['passes'][-1]['check']['notifications']:,} "

@@ -133,6 +133,7 @@ def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH)
     now = now or timezone.now()
     result = RunResult()
     left: set[int] = set()
+    supervisors = _SupervisorsByQueue()
     while True:
         with transaction.atomic():
             runs = list(
@@ -143,11 +144,13 @@ def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH)
                 .order_by("due_at", "item_id", "threshold", "action__position", "action_id")[:batch_size]
             )
             held_elsewhere = _first_held_elsewhere(runs, now=now)
+            told: list[NotificationDraft] = []
             for run in runs:
                 if run.item_id in held_elsewhere and _order(run) > held_elsewhere[run.item_id]:
                     left.add(run.pk)
                     continue
-                _run_one(run, now=now, result=result)
+                _run_one(run, now=now, result=result, supervisors=supervisors, told=told)
+            notifications_create(drafts=told)
         if len(runs) < batch_size:
             return result
 
@@ -172,12 +175,21 @@ def _first_held_elsewhere(runs: list[SlaActionRun], *, now: datetime) -> dict[in
     return first
 
 
-def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult) -> None:
+class _SupervisorsByQueue(dict):
+    """A queue's supervisors, read once per pass."""
+
+    def __missing__(self, queue_id: int) -> list[int]:
+        self[queue_id] = selectors.queue_supervisor_ids(queue_id)
+        return self[queue_id]
+
+
+def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult, supervisors: _SupervisorsByQueue,
+             told: list[NotificationDraft]) -> None:
     action = run.action
     notify_team_id = None
     try:
         with transaction.atomic():
-            detail, notify_team_id = _do(action, run)
+            detail, notify_team_id = _do(action, run, supervisors)
             outcome = SlaActionOutcome.DONE
     except DomainError as refusal:  # CannotDo, or a service's own refusal
         detail, outcome = refusal.message, SlaActionOutcome.NOT_DONE
@@ -193,7 +205,7 @@ def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult) -> None:
     events.sla_action_taken(item, at=at, actor=SLA_ACTIONS, threshold=run.threshold, action_id=action.pk,
                             kind=action.kind, outcome=outcome, detail=detail,
                             notify_team_id=notify_team_id).save()
-    _tell_supervisors(item, run, action)
+    told.extend(_supervisors_told(item, run, action, supervisors))
     (result.done if outcome == SlaActionOutcome.DONE else result.not_done).append(run.pk)
 
 
@@ -269,13 +281,13 @@ def _raised_priority(action: SlaAction, item: WorkItem) -> int:
     return target
 
 
-def _recipients(action: SlaAction, item: WorkItem) -> tuple[list[int], str]:
+def _recipients(action: SlaAction, item: WorkItem, supervisors=None) -> tuple[list[int], str]:
     if action.notify == NotifyWhom.HOLDER and item.assignee_id is not None:
         return [item.assignee_id], "the holder"
-    return selectors.queue_supervisor_ids(item.queue_id), "the queue's supervisors"
+    return (supervisors or _SupervisorsByQueue())[item.queue_id], "the queue's supervisors"
 
 
-def _do(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
+def _do(action: SlaAction, run: SlaActionRun, supervisors: _SupervisorsByQueue) -> tuple[str, int | None]:
     """Do the action to the run's item; returns what was done (and a notified team), or
     raises CannotDo (or the service's own refusal) saying why not. The item is locked
     first, except before a transfer to an agent, which locks the agent before the item
@@ -304,7 +316,7 @@ def _do(action: SlaAction, run: SlaActionRun) -> tuple[str, int | None]:
     # Notify.
     if action.notify == NotifyWhom.TEAM_CHANNEL:
         return f"Sent to {action.team.name}'s chat channel.", action.team_id
-    user_ids, whom = _recipients(action, item)
+    user_ids, whom = _recipients(action, item, supervisors)
     title, body = _words(item, run)
     url = reverse("work:item", args=[item.pk])
     notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url, email=action.by_email)
@@ -320,18 +332,18 @@ def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
             f"Work item #{item.pk} in {item.queue.name} is {threshold}; it is due {labels.moment_words(item.due_at)}.")
 
 
-def _tell_supervisors(item: WorkItem, run: SlaActionRun, action: SlaAction) -> None:
+def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction,
+                      supervisors: _SupervisorsByQueue) -> list[NotificationDraft]:
     """The queue's supervisors hear of every action taken or not (unless the action was to
-    tell them, which told them already)."""
+    tell them, which told them already): the notifications, sent with the batch's."""
     if action.kind == SlaActionKind.NOTIFY and action.notify != NotifyWhom.TEAM_CHANNEL \
             and run.outcome == SlaActionOutcome.DONE:
-        return
+        return []
     verb = "done" if run.outcome == SlaActionOutcome.DONE else "not done"
     title = f"SLA {action.threshold_label} action {verb}: #{item.pk} {item.title}"[:200]
     body = f"{action.get_kind_display()}: {run.detail}"
     url = reverse("work:item", args=[item.pk])
-    notifications_create(drafts=[NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url)
-                                 for user_id in selectors.queue_supervisor_ids(item.queue_id)])
+    return [NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in supervisors[item.queue_id]]
 
 
 # An action enabled now ----------------------------------------------------------------------

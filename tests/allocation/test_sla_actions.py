@@ -274,7 +274,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
     queue = factories.QueueFactory(teams=[team])
     _action(_policy(queue), SlaActionKind.RAISE_PRIORITY)
     items = [_item(queue, used=7 * HOUR) for _ in range(3)]
-    sla_actions_done = sla_actions._tell_supervisors
+    sla_actions_done = sla_actions._supervisors_told
     calls = []
 
     def dies_on_the_third(*args, **kwargs):
@@ -283,7 +283,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
             raise Killed
         return sla_actions_done(*args, **kwargs)
 
-    monkeypatch.setattr(sla_actions, "_tell_supervisors", dies_on_the_third)
+    monkeypatch.setattr(sla_actions, "_supervisors_told", dies_on_the_third)
     with pytest.raises(Killed):
         sla_alerts_raise()
     # The scan's batch committed (alerts, runs recorded); the actions' batch did not.
@@ -291,7 +291,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
     assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 0
     assert not events.OBSERVATION_KINDS.isdisjoint({EventKind.SLA_ACTION})
 
-    monkeypatch.setattr(sla_actions, "_tell_supervisors", sla_actions_done)
+    monkeypatch.setattr(sla_actions, "_supervisors_told", sla_actions_done)
     sla_alerts_raise()
     assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 3
     for item in items:
