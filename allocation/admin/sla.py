@@ -195,7 +195,10 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
             more = format_html(" … and {} more", count - len(lines)) if count > len(lines) else ""
             blocks.append(format_html(
                 "<p>{}enabled now, {} item{} past its threshold would be acted on:</p><ul>{}</ul>{}", head, count,
-                "" if count == 1 else "s", format_html_join("", "<li>{}</li>", ((line.words,) for line in lines)),
+                "" if count == 1 else "s",
+                format_html_join("", '<li><a href="{}">#{}</a> {}</li>',
+                                 ((reverse("work:item", args=[line.item.pk]), line.item.pk, line.words)
+                                  for line in lines)),
                 more))
         return format_html_join("", "{}", ((block,) for block in blocks))
 
@@ -209,12 +212,13 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
         for action in touched:
             if (recorded := sla_actions.action_catch_up(action)):
                 messages.info(request, f"{action}: {recorded} item{'' if recorded == 1 else 's'} already past its "
-                                       "threshold will be acted on by the next pass of the SLA alert job.")
+                                       "threshold will be acted on by the next run of the SLA threshold actions "
+                                       "job (within a minute).")
 
 
 @admin.register(SlaActionRun)
 class SlaActionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["item_link", "action", "crossed_at", "due_at", "done_at", "outcome", "detail"]
+    list_display = ["item_link", "action", "outcome", "detail", "crossed_at", "done_at"]
     list_filter = ["outcome", "action__kind", "threshold"]
     date_hierarchy = "crossed_at"
     search_fields = ["item__external_id", "item__customer_ref", "detail"]

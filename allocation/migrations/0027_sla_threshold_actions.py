@@ -64,6 +64,7 @@ class Migration(migrations.Migration):
                 ('item', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sla_action_runs', to='allocation.workitem')),
             ],
             options={
+                'verbose_name': 'SLA action run',
                 'indexes': [models.Index(condition=models.Q(('done_at__isnull', True)), fields=['due_at', 'id'], name='slaactionrun_due')],
                 'constraints': [models.UniqueConstraint(fields=('item', 'action'), name='slaactionrun_once_per_item')],
             },

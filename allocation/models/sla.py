@@ -314,6 +314,11 @@ class SlaAction(models.Model):
                 errors["queue"] = "Choose another queue than the policy's own."
             elif not self.queue.is_active:
                 errors["queue"] = f"{self.queue.name} is inactive."
+        if self.kind == SlaActionKind.RAISE_PRIORITY and policy is not None and policy.priority:
+            target = self.priority or policy.priority + 1
+            if target <= policy.priority or target > max(Priority.values):
+                errors["priority"] = (f"This policy's items are {Priority(policy.priority).label} already: choose a "
+                                      "higher priority, or another action.")
         if self.kind == SlaActionKind.NOTIFY:
             if self.notify == NotifyWhom.TEAM_CHANNEL and not self.team_id:
                 errors["team"] = "Choose the team whose chat channel hears of it."
@@ -351,6 +356,7 @@ class SlaActionRun(models.Model):
     detail = models.TextField(blank=True, help_text="What was done, or why it could not be.")
 
     class Meta:
+        verbose_name = "SLA action run"
         constraints = [models.UniqueConstraint(fields=["item", "action"], name="slaactionrun_once_per_item")]
         indexes = [
             models.Index(fields=["due_at", "id"], condition=Q(done_at__isnull=True), name="slaactionrun_due"),

@@ -363,7 +363,7 @@ def items_past_threshold(action: SlaAction):
 @dataclass(frozen=True)
 class PreviewLine:
     item: WorkItem
-    words: str  # "#12 would be raised Normal → Urgent" / "#12: not done — Amelia Hart is away."
+    words: str  # "would be raised Normal → Urgent" / "not done: Amelia Hart is away."
     doable: bool
 
 
@@ -374,9 +374,9 @@ def action_preview(action: SlaAction, *, limit: int = 20) -> tuple[int, list[Pre
     lines = []
     for item in items[:limit]:
         try:
-            lines.append(PreviewLine(item, f"#{item.pk} would be {action_check(action, item)}", True))
+            lines.append(PreviewLine(item, f"would be {action_check(action, item)}", True))
         except DomainError as refusal:
-            lines.append(PreviewLine(item, f"#{item.pk}: not done — {refusal.message}", False))
+            lines.append(PreviewLine(item, f"not done: {refusal.message}", False))
     return items.count(), lines
 
 

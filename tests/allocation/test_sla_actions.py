@@ -364,9 +364,9 @@ def test_the_preview_of_an_action_enabled_now_is_what_the_next_pass_does(team, l
 
     count, lines = sla_actions.action_preview(action)
     assert count == 4
-    assert [line.words for line in lines] == [
-        *(f"#{item.pk} would be raised Normal → Urgent" for item in raised),
-        f"#{urgent.pk}: not done — Its priority is Urgent already.",
+    assert [(line.item.pk, line.words) for line in lines] == [
+        *((item.pk, "would be raised Normal → Urgent") for item in raised),
+        (urgent.pk, "not done: Its priority is Urgent already."),
     ]
     sla_alerts_raise()
     assert not SlaActionRun.objects.exists()  # disabled: nothing
@@ -381,7 +381,8 @@ def test_the_preview_of_an_action_enabled_now_is_what_the_next_pass_does(team, l
             "actions-0-position": 1, "actions-0-kind": "raise_priority", "actions-0-priority": Priority.URGENT,
             "actions-0-is_enabled": "on"}
     response = client.post(url, form, follow=True)
-    assert "4 items already past its threshold will be acted on" in response.content.decode()
+    assert "4 items already past its threshold will be acted on by the next run of the SLA threshold actions job" \
+        in response.content.decode()
 
     result = sla_alerts_raise()
     assert len(result.done) == 3 and len(result.not_done) == 1

@@ -161,5 +161,10 @@ def test_threshold_actions_are_set_on_the_policy_and_validated(admin_client):
     ]))
     assert ok.status_code == 302, ok.content.decode()[:3000]
     assert [(a.threshold, a.kind) for a in policy.actions.all()] == [(75, "raise_priority"), (100, "move_queue")]
+    urgent = SlaPolicy.objects.create(queue=queue, priority=5, target="04:00:00")
+    pointless = admin_client.post(reverse("admin:allocation_slapolicy_change", args=[urgent.pk]),
+                                  _policy_form(urgent, [{"threshold": 75, "kind": "raise_priority"}]) | {"priority": 5})
+    assert "This policy&#x27;s items are Urgent already" in pointless.content.decode()
+    assert not urgent.actions.exists()
     listing = admin_client.get(reverse("admin:allocation_slapolicy_changelist")).content.decode()
     assert "threshold actions" in listing.lower()
