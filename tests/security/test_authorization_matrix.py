@@ -154,7 +154,8 @@ EXPECTED = {
 ADMIN_MODELS = {
     "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.PresenceReason",
     "allocation.Queue", "allocation.RoutingStep",
-    "allocation.Skill", "allocation.SlaAlert", "allocation.SlaPolicy", "allocation.SourceBinding", "allocation.Team",
+    "allocation.Skill", "allocation.SlaActionRun", "allocation.SlaAlert", "allocation.SlaPolicy",
+    "allocation.SourceBinding", "allocation.Team",
     "allocation.WebhookDelivery", "allocation.WebhookSubscription", "allocation.WorkItem",
     "auth.Group", "auth.User", "authtoken.TokenProxy", "axes.AccessAttempt", "axes.AccessFailureLog",
     "axes.AccessLog", "django_celery_beat.ClockedSchedule", "django_celery_beat.CrontabSchedule",
@@ -166,6 +167,7 @@ ADMIN_ADD_REFUSED = {
     "allocation.PresenceChange", "allocation.SlaAlert", "allocation.WorkItem", "auth.Group", "quality.Evaluation",
     "allocation.RoutingStep",  # added on its queue's page
     "allocation.WebhookDelivery",  # written by the outbox
+    "allocation.SlaActionRun",  # written by the SLA alert job
     "axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog",
     "quality.FormSection", "quality.FormVersion", "wfo.ChangeRecord", "wfo.WorkerHeartbeat",
 }
