@@ -168,3 +168,22 @@ def test_threshold_actions_are_set_on_the_policy_and_validated(admin_client):
     assert not urgent.actions.exists()
     listing = admin_client.get(reverse("admin:allocation_slapolicy_changelist")).content.decode()
     assert "threshold actions" in listing.lower()
+
+
+@pytest.mark.parametrize(
+    ("action", "field_error"),
+    [
+        ({"threshold": 99999, "kind": "notify", "notify": "supervisors"}, "less than or equal to 32767"),
+        ({"threshold": -5, "kind": "notify", "notify": "supervisors"}, "greater than or equal to 0"),
+        ({"threshold": 75, "position": "1e9", "kind": "notify", "notify": "supervisors"}, "Enter a whole number."),
+        ({"threshold": 75, "kind": "fire_everyone"}, "Select a valid choice."),
+        ({"threshold": 75, "kind": "raise_priority", "priority": 9}, "Select a valid choice."),
+        ({"threshold": 75, "kind": "assign_agent", "agent": 10**12}, "Select a valid choice."),
+    ],
+)
+def test_hostile_threshold_actions_are_refused_field_by_field(admin_client, action, field_error):
+    policy = SlaPolicy.objects.create(queue=factories.QueueFactory(), target="1 00:00:00")
+    response = admin_client.post(reverse("admin:allocation_slapolicy_change", args=[policy.pk]),
+                                 _policy_form(policy, [action]))
+    assert response.status_code == 200 and field_error in response.content.decode()
+    assert not policy.actions.exists()
