@@ -280,3 +280,18 @@ def queue_supervisor_ids(queue_id: int) -> list[int]:
     """The active supervisors of the teams serving the queue: who hears of its unheld work."""
     users = get_user_model().objects.filter(supervised_teams__queues=queue_id, is_active=True)
     return sorted(set(users.values_list("pk", flat=True)))
+
+
+class QueueSupervisors(dict):
+    """queue id → `queue_supervisor_ids`, each read once (for one pass of a job)."""
+
+    def __missing__(self, queue_id: int) -> list[int]:
+        self[queue_id] = queue_supervisor_ids(queue_id)
+        return self[queue_id]
+
+
+def holder_or_supervisors(item: WorkItem, supervisors: QueueSupervisors | None = None) -> list[int]:
+    """Who hears of an item's SLA: its holder if held, else the supervisors of its queue's teams."""
+    if item.assignee_id is not None:
+        return [item.assignee_id]
+    return (supervisors if supervisors is not None else QueueSupervisors())[item.queue_id]

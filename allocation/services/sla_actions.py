@@ -133,7 +133,7 @@ def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH)
     now = now or timezone.now()
     result = RunResult()
     left: set[int] = set()
-    supervisors = _SupervisorsByQueue()
+    supervisors = selectors.QueueSupervisors()
     while True:
         with transaction.atomic():
             runs = list(
@@ -149,7 +149,7 @@ def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH)
                 if run.item_id in held_elsewhere and _order(run) > held_elsewhere[run.item_id]:
                     left.add(run.pk)
                     continue
-                _run_one(run, now=now, result=result, supervisors=supervisors, told=told)
+                _run_one(run, result=result, supervisors=supervisors, told=told)
             notifications_create(drafts=told)
         if len(runs) < batch_size:
             return result
@@ -175,15 +175,7 @@ def _first_held_elsewhere(runs: list[SlaActionRun], *, now: datetime) -> dict[in
     return first
 
 
-class _SupervisorsByQueue(dict):
-    """A queue's supervisors, read once per pass."""
-
-    def __missing__(self, queue_id: int) -> list[int]:
-        self[queue_id] = selectors.queue_supervisor_ids(queue_id)
-        return self[queue_id]
-
-
-def _run_one(run: SlaActionRun, *, now: datetime, result: RunResult, supervisors: _SupervisorsByQueue,
+def _run_one(run: SlaActionRun, *, result: RunResult, supervisors: selectors.QueueSupervisors,
              told: list[NotificationDraft]) -> None:
     action = run.action
     notify_team_id = None
@@ -281,13 +273,18 @@ def _raised_priority(action: SlaAction, item: WorkItem) -> int:
     return target
 
 
-def _recipients(action: SlaAction, item: WorkItem, supervisors=None) -> tuple[list[int], str]:
-    if action.notify == NotifyWhom.HOLDER and item.assignee_id is not None:
-        return [item.assignee_id], "the holder"
-    return (supervisors or _SupervisorsByQueue())[item.queue_id], "the queue's supervisors"
+def _recipients(action: SlaAction, item: WorkItem,
+                supervisors: selectors.QueueSupervisors | None = None) -> tuple[list[int], str]:
+    """Whom a notify action tells, and its words for them: the holder (as alerts do) or the
+    queue's supervisors."""
+    supervisors = supervisors if supervisors is not None else selectors.QueueSupervisors()
+    if action.notify == NotifyWhom.HOLDER:
+        whom = "the holder" if item.assignee_id is not None else "the queue's supervisors"
+        return selectors.holder_or_supervisors(item, supervisors), whom
+    return supervisors[item.queue_id], "the queue's supervisors"
 
 
-def _do(action: SlaAction, run: SlaActionRun, supervisors: _SupervisorsByQueue) -> tuple[str, int | None]:
+def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSupervisors) -> tuple[str, int | None]:
     """Do the action to the run's item; returns what was done (and a notified team), or
     raises CannotDo (or the service's own refusal) saying why not. The item is locked
     first, except before a transfer to an agent, which locks the agent before the item
@@ -333,7 +330,7 @@ def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
 
 
 def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction,
-                      supervisors: _SupervisorsByQueue) -> list[NotificationDraft]:
+                      supervisors: selectors.QueueSupervisors) -> list[NotificationDraft]:
     """The queue's supervisors hear of every action taken or not (unless the action was to
     tell them, which told them already): the notifications, sent with the batch's."""
     if action.kind == SlaActionKind.NOTIFY and action.notify != NotifyWhom.TEAM_CHANNEL \

@@ -65,7 +65,7 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
     result = ScanResult()
     book = PolicyBook()
     actions = sla_actions.ActionBook()
-    supervisors = _SupervisorsByQueue()
+    supervisors = selectors.QueueSupervisors()
     while True:
         with transaction.atomic():
             clocks = list(
@@ -82,7 +82,7 @@ def sla_alerts_raise(*, now: datetime | None = None, batch_size: int = SCAN_BATC
 
 def _raise_for(
     clocks: list[SlaClock], *, now: datetime, book: PolicyBook, actions: sla_actions.ActionBook, result: ScanResult,
-    supervisors: _SupervisorsByQueue,
+    supervisors: selectors.QueueSupervisors,
 ) -> None:
     """Advance each clock past every threshold it crossed (each moves past `now`), raising
     those alerts in one insert and recording the runs of their actions. The scan reads
@@ -162,23 +162,9 @@ def _alerts_insert(crossed: list[tuple[WorkItem, int, datetime]], *, now: dateti
     return [alert_id for alert_id, _, _ in raised]
 
 
-class _SupervisorsByQueue:
-    """Who hears about an unassigned item: the supervisors of the teams serving its queue."""
-
-    def __init__(self) -> None:
-        self._ids: dict[int, list[int]] = {}
-
-    def __call__(self, queue_id: int) -> list[int]:
-        if queue_id not in self._ids:
-            self._ids[queue_id] = selectors.queue_supervisor_ids(queue_id)
-        return self._ids[queue_id]
-
-
-def alert_recipients(item: WorkItem, supervisors: _SupervisorsByQueue | None = None) -> list[int]:
+def alert_recipients(item: WorkItem, supervisors: selectors.QueueSupervisors | None = None) -> list[int]:
     """The assignee if the item is held, else the supervisors of the queue's teams."""
-    if item.assignee_id is not None:
-        return [item.assignee_id]
-    return (supervisors or _SupervisorsByQueue())(item.queue_id)
+    return selectors.holder_or_supervisors(item, supervisors)
 
 
 def alert_text(item: WorkItem, threshold: int) -> tuple[str, str]:
