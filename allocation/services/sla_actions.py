@@ -175,29 +175,38 @@ def _first_held_elsewhere(runs: list[SlaActionRun], *, now: datetime) -> dict[in
     return first
 
 
+@dataclass(frozen=True)
+class Done:
+    """What an action did: its words for the run and the event, the team whose chat channel
+    hears of it, and the queue a moved item left (whose supervisors hear of it too)."""
+
+    detail: str
+    notify_team_id: int | None = None
+    left_queue_id: int | None = None
+
+
 def _run_one(run: SlaActionRun, *, result: RunResult, supervisors: selectors.QueueSupervisors,
              told: list[NotificationDraft]) -> None:
     action = run.action
-    notify_team_id = None
     try:
         with transaction.atomic():
-            detail, notify_team_id = _do(action, run, supervisors)
+            done = _do(action, run, supervisors)
             outcome = SlaActionOutcome.DONE
     except DomainError as refusal:  # CannotDo, or a service's own refusal
-        detail, outcome = refusal.message, SlaActionOutcome.NOT_DONE
+        done, outcome = Done(refusal.message), SlaActionOutcome.NOT_DONE
     except DatabaseError:
         raise  # the batch rolls back and is done again by the next pass
     except Exception:  # a fault of ours: recorded, not retried on every pass
         logger.exception("SLA action %s on item #%s failed", action.pk, run.item_id)
-        detail, outcome = "It failed unexpectedly (the portal's log has the error).", SlaActionOutcome.NOT_DONE
+        done, outcome = Done("It failed unexpectedly (the portal's log has the error)."), SlaActionOutcome.NOT_DONE
     item = WorkItem.objects.select_related("queue").get(pk=run.item_id)
     at = timezone.now()
-    run.done_at, run.outcome, run.detail = at, outcome, detail
+    run.done_at, run.outcome, run.detail = at, outcome, done.detail
     run.save(update_fields=["done_at", "outcome", "detail"])
     events.sla_action_taken(item, at=at, actor=SLA_ACTIONS, threshold=run.threshold, action_id=action.pk,
-                            kind=action.kind, outcome=outcome, detail=detail,
-                            notify_team_id=notify_team_id).save()
-    told.extend(_supervisors_told(item, run, action, supervisors))
+                            kind=action.kind, outcome=outcome, detail=done.detail,
+                            notify_team_id=done.notify_team_id).save()
+    told.extend(_supervisors_told(item, run, action, supervisors, left_queue_id=done.left_queue_id))
     (result.done if outcome == SlaActionOutcome.DONE else result.not_done).append(run.pk)
 
 
@@ -284,16 +293,15 @@ def _recipients(action: SlaAction, item: WorkItem,
     return supervisors[item.queue_id], "the queue's supervisors"
 
 
-def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSupervisors) -> tuple[str, int | None]:
-    """Do the action to the run's item; returns what was done (and a notified team), or
-    raises CannotDo (or the service's own refusal) saying why not. The item is locked
+def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSupervisors) -> Done:
+    """Do the action to the run's item; returns what was done, or raises CannotDo (or the service's own refusal) saying why not. The item is locked
     first, except before a transfer to an agent, which locks the agent before the item
     (the stated lock order) and judges the item again under its own lock."""
     if action.kind == SlaActionKind.ASSIGN_AGENT:
         action_check(action, WorkItem.objects.select_related("queue").get(pk=run.item_id))
         lifecycle.item_transfer(item_id=run.item_id, actor=SLA_ACTIONS, to_agent_id=action.agent_id,
                                 reason=_reason(run))
-        return f"Assigned to {labels.display_name(action.agent.user)}.", None
+        return Done(f"Assigned to {labels.display_name(action.agent.user)}.")
     item = item_lock(run.item_id)
     action_check(action, item)
     match action.kind:
@@ -301,18 +309,19 @@ def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSuperv
             before = item.get_priority_display()
             item = lifecycle.item_change_priority(item_id=item.pk, actor=SLA_ACTIONS,
                                                   priority=_raised_priority(action, item), reason=_reason(run))
-            return f"Priority {before} → {item.get_priority_display()}.", None
+            return Done(f"Priority {before} → {item.get_priority_display()}.")
         case SlaActionKind.MOVE_QUEUE:
+            left_queue_id = item.queue_id
             item = lifecycle.item_transfer(item_id=item.pk, actor=SLA_ACTIONS, to_queue_id=action.queue_id,
                                            reason=_reason(run))
-            return f"Moved to {item.queue.name}.", None
+            return Done(f"Moved to {item.queue.name}.", left_queue_id=left_queue_id)
         case SlaActionKind.ENTER_STEP:
             routing.step_enter([item.pk], step=action.step, from_step=item.routing_step, reason=_reason(run),
                                now=timezone.now(), actor=SLA_ACTIONS)
-            return f"Entered routing step {action.step.position} of {action.step.queue.name}.", None
+            return Done(f"Entered routing step {action.step.position} of {action.step.queue.name}.")
     # Notify.
     if action.notify == NotifyWhom.TEAM_CHANNEL:
-        return f"Sent to {action.team.name}'s chat channel.", action.team_id
+        return Done(f"Sent to {action.team.name}'s chat channel.", notify_team_id=action.team_id)
     user_ids, whom = _recipients(action, item, supervisors)
     title, body = _words(item, run)
     url = reverse("work:item", args=[item.pk])
@@ -320,7 +329,7 @@ def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSuperv
                                  for user_id in user_ids])
     names = ", ".join(labels.display_name(user) for user in get_user_model().objects.filter(pk__in=user_ids)
                       .order_by("first_name", "last_name", "username"))
-    return f"Told {whom} ({names}){' by e-mail as well' if action.by_email else ''}.", None
+    return Done(f"Told {whom} ({names}){' by e-mail as well' if action.by_email else ''}.")
 
 
 def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
@@ -329,10 +338,11 @@ def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
             f"Work item #{item.pk} in {item.queue.name} is {threshold}; it is due {labels.moment_words(item.due_at)}.")
 
 
-def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction,
-                      supervisors: selectors.QueueSupervisors) -> list[NotificationDraft]:
+def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction, supervisors: selectors.QueueSupervisors,
+                      *, left_queue_id: int | None = None) -> list[NotificationDraft]:
     """The queue's supervisors hear of every action taken or not (unless the action was to
-    tell them, which told them already): the notifications, sent with the batch's."""
+    tell them, which told them already) — of a move, those of the queue it left as well as
+    of the one it is in: the notifications, sent with the batch's."""
     if action.kind == SlaActionKind.NOTIFY and action.notify != NotifyWhom.TEAM_CHANNEL \
             and run.outcome == SlaActionOutcome.DONE:
         return []
@@ -340,7 +350,8 @@ def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction,
     title = f"SLA {action.threshold_label} action {verb}: #{item.pk} {item.title}"[:200]
     body = f"{action.get_kind_display()}: {run.detail}"
     url = reverse("work:item", args=[item.pk])
-    return [NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in supervisors[item.queue_id]]
+    user_ids = dict.fromkeys(supervisors[item.queue_id] + (supervisors[left_queue_id] if left_queue_id else []))
+    return [NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in user_ids]
 
 
 # An action enabled now ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from allocation.services import sla_actions
 from allocation.services.sla_alerts import sla_alerts_raise as alert_scan
 from core import roles
 from core.models import Notification
+from core.services import notification_emails_send
 from tests import factories
 from tests.helpers import at_the_same_time, queued_item
 
@@ -118,9 +119,12 @@ def test_raising_priority_at_75_percent_retargets_and_the_item_overtakes_in_get_
 
 
 @time_machine.travel(MONDAY_NOON, tick=False)
-def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does(team, lead):
+def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does_and_tells_both_queues_supervisors(team, lead):
     queue = factories.QueueFactory(teams=[team])
-    escalation = factories.QueueFactory(teams=[team], name="Escalations")
+    escalation_team = factories.TeamFactory()
+    escalation_lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+    escalation_team.supervisors.add(escalation_lead)
+    escalation = factories.QueueFactory(teams=[escalation_team], name="Escalations")
     policy = _policy(queue)
     _action(policy, SlaActionKind.MOVE_QUEUE, threshold=100, queue=escalation)
     item = _item(queue, used=9 * HOUR)
@@ -133,6 +137,8 @@ def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does(team, lead):
     assert item.events.get(kind=EventKind.TRANSFERRED).reason == "SLA breach: move to a queue"
     assert _taken(item) == [(100, "move_queue", "done")]
     assert SlaActionRun.objects.get(item=item).detail == "Moved to Escalations."
+    told = Notification.objects.filter(kind="sla_action", title=f"SLA breach action done: #{item.pk} {item.title}")
+    assert sorted(told.values_list("user_id", flat=True)) == sorted([lead.pk, escalation_lead.pk])
 
 
 @time_machine.travel(MONDAY_NOON, tick=False)
@@ -182,7 +188,7 @@ def test_assigning_to_a_named_agent_when_available_and_recording_why_not_when_aw
 
 
 @time_machine.travel(MONDAY_NOON, tick=False)
-def test_notifying_the_holder_the_supervisors_and_a_teams_channel(team, lead):
+def test_notifying_the_holder_the_supervisors_by_e_mail_and_a_teams_channel(team, lead, mailoutbox):
     queue = factories.QueueFactory(teams=[team])
     policy = _policy(queue)
     agent = factories.AgentFactory(team=team)
@@ -199,6 +205,12 @@ def test_notifying_the_holder_the_supervisors_and_a_teams_channel(team, lead):
     told = Notification.objects.filter(kind="sla_action")
     assert told.filter(user=agent.user).count() == 1
     assert told.get(user=lead, email=True).title == f"SLA 75%: #{held.pk} {held.title}"
+    assert told.filter(user=agent.user, email=True).count() == 0
+    assert notification_emails_send() == 1 and notification_emails_send() == 0  # each e-mail once
+    (mail,) = [mail for mail in mailoutbox if mail.subject.startswith("SLA 75%")]  # the holder's alerts aside
+    assert (mail.to, mail.subject) == (["dana@example.com"], f"SLA 75%: #{held.pk} {held.title}")
+    assert f"Work item #{held.pk} in {queue.name} is at 75% of its target" in mail.body
+    assert f"/work/items/{held.pk}/" in mail.body
     run = SlaActionRun.objects.get(item=held, action__notify=NotifyWhom.TEAM_CHANNEL)
     assert run.detail == "Night desk has no active chat channel."
 
