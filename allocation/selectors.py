@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat
 
 from allocation import events, labels, transitions
@@ -23,6 +23,8 @@ from allocation.models import (
     ItemStatus,
     PresenceReason,
     Queue,
+    SlaActionOutcome,
+    SlaActionRun,
     WebhookDelivery,
     WebhookSubscription,
     WorkItem,
@@ -295,3 +297,17 @@ def holder_or_supervisors(item: WorkItem, supervisors: QueueSupervisors | None =
     if item.assignee_id is not None:
         return [item.assignee_id]
     return (supervisors if supervisors is not None else QueueSupervisors())[item.queue_id]
+
+
+def sla_action_run_tally(action_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per action: its runs waiting for the actions job, done, and not done (one query)."""
+    rows = (
+        SlaActionRun.objects.filter(action_id__in=action_ids).values("action_id")
+        .annotate(waiting=Count("pk", filter=Q(done_at__isnull=True)),
+                  done=Count("pk", filter=Q(outcome=SlaActionOutcome.DONE)),
+                  not_done=Count("pk", filter=Q(outcome=SlaActionOutcome.NOT_DONE)))
+    )
+    tally = {pk: {"waiting": 0, "done": 0, "not_done": 0} for pk in action_ids}
+    for row in rows:
+        tally[row.pop("action_id")] = row
+    return tally

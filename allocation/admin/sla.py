@@ -15,10 +15,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from allocation import selectors
 from allocation.admin.core import ReadOnlyAdminMixin
 from allocation.models import (
     BusinessCalendar,
     Holiday,
+    OutsideWorkingTime,
     RoutingStep,
     SlaAction,
     SlaActionRun,
@@ -148,13 +150,22 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
                                 status=400 if form.errors else 200)
 
 
-class SlaActionInline(admin.TabularInline):
+class SlaActionInline(admin.StackedInline):
+    """One action a block, a field a line; the page's script shows the fields its kind
+    uses (the model's clean() is the rule)."""
+
     model = SlaAction
     extra = 0
     fields = ["threshold", "position", "kind", "is_enabled", "priority", "step", "queue", "agent", "notify", "team",
               "by_email", "outside_working_time"]
     verbose_name = "threshold action"
     verbose_name_plural = "Threshold actions (each done once per item, in order, when its threshold is crossed)"
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "outside_working_time":  # the empty choice in words, not dashes
+            kwargs["choices"] = [("", "As alerts: the breach's at once, a warning's at the next working window"),
+                                 *OutsideWorkingTime.choices]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "step":  # only the policy's own queue's steps
@@ -174,6 +185,9 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
     inlines = [SlaActionInline]
     readonly_fields = ["actions_preview"]
 
+    class Media:
+        js = ["js/admin/sla-actions.js"]
+
     @admin.display(description="threshold actions")
     def action_count(self, policy: SlaPolicy) -> int:
         return policy.actions.count()
@@ -185,22 +199,37 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
         if not policy.pk or not policy.actions.exists():
             return "Add actions and save to preview them."
         blocks = []
-        for action in policy.actions.all():
+        actions = list(policy.actions.all())
+        tally = selectors.sla_action_run_tally([action.pk for action in actions])
+        for action in actions:
             count, lines = sla_actions.action_preview(action)
             state = "enabled" if action.is_enabled else "disabled"
             head = format_html("<strong>{}</strong> ({}): ", str(action), state)
             if not count:
-                blocks.append(format_html("<p>{}no open item is past its threshold without it.</p>", head))
+                blocks.append(format_html("<p>{}no open item is past its threshold without it.{}</p>", head,
+                                          self._runs_so_far(action, tally[action.pk])))
                 continue
             more = format_html(" … and {} more", count - len(lines)) if count > len(lines) else ""
             blocks.append(format_html(
-                "<p>{}enabled now, {} item{} past its threshold would be acted on:</p><ul>{}</ul>{}", head, count,
-                "" if count == 1 else "s",
+                "<p>{}enabled now, {} item{} past its threshold would be acted on:</p><ul>{}</ul>{}<p>{}</p>", head,
+                count, "" if count == 1 else "s",
                 format_html_join("", '<li><a href="{}">#{}</a> {}</li>',
                                  ((reverse("work:item", args=[line.item.pk]), line.item.pk, line.words)
                                   for line in lines)),
-                more))
+                more, self._runs_so_far(action, tally[action.pk])))
         return format_html_join("", "{}", ((block,) for block in blocks))
+
+    @staticmethod
+    def _runs_so_far(action: SlaAction, tally: dict[str, int]):
+        """ "Runs so far: 13 waiting for the next run of the job, 2 done, 1 not done", linked
+        to the action's runs; nothing before its first run."""
+        parts = [f"{tally['waiting']} waiting for the next run of the SLA threshold actions job (within a minute)"
+                 if tally["waiting"] else "", f"{tally['done']} done" if tally["done"] else "",
+                 f"{tally['not_done']} not done" if tally["not_done"] else ""]
+        if not any(parts):
+            return ""
+        url = reverse("admin:allocation_slaactionrun_changelist") + f"?action={action.pk}"
+        return format_html(' <a href="{}">Runs so far</a>: {}.', url, ", ".join(part for part in parts if part))
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -216,10 +245,30 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
                                        "job (within a minute).")
 
 
+class RunActionFilter(admin.SimpleListFilter):
+    """The actions that have runs, named with their policy ("Refunds · default — 75%: Raise
+    priority"): the policies' previews link here."""
+
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        actions = SlaAction.objects.filter(pk__in=SlaActionRun.objects.values("action_id")) \
+            .select_related("policy__queue").order_by("policy__queue__name", "policy_id", "threshold", "position")
+        return [(str(action.pk), f"{action.policy} — {action}") for action in actions]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit() and len(value) <= 18:  # an id, not a number past bigint
+            return queryset.filter(action_id=value)
+        return queryset.none() if value else queryset
+
+
 @admin.register(SlaActionRun)
 class SlaActionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["item_link", "action", "outcome", "detail", "crossed_at", "done_at"]
-    list_filter = ["outcome", "action__kind", "threshold"]
+    list_filter = ["outcome", "action__kind", "threshold", RunActionFilter]
+    ordering = ["-crossed_at", "-pk"]
     date_hierarchy = "crossed_at"
     search_fields = ["item__external_id", "item__customer_ref", "detail"]
     list_select_related = ["item", "action"]

@@ -294,9 +294,10 @@ def _recipients(action: SlaAction, item: WorkItem,
 
 
 def _do(action: SlaAction, run: SlaActionRun, supervisors: selectors.QueueSupervisors) -> Done:
-    """Do the action to the run's item; returns what was done, or raises CannotDo (or the service's own refusal) saying why not. The item is locked
-    first, except before a transfer to an agent, which locks the agent before the item
-    (the stated lock order) and judges the item again under its own lock."""
+    """Do the action to the run's item; returns what was done, or raises CannotDo (or the
+    service's own refusal) saying why not. The item is locked first, except before a
+    transfer to an agent, which locks the agent before the item (the stated lock order)
+    and judges the item again under its own lock."""
     if action.kind == SlaActionKind.ASSIGN_AGENT:
         action_check(action, WorkItem.objects.select_related("queue").get(pk=run.item_id))
         lifecycle.item_transfer(item_id=run.item_id, actor=SLA_ACTIONS, to_agent_id=action.agent_id,

@@ -395,9 +395,19 @@ def test_the_preview_of_an_action_enabled_now_is_what_the_next_pass_does(team, l
     response = client.post(url, form, follow=True)
     assert "4 items already past its threshold will be acted on by the next run of the SLA threshold actions job" \
         in response.content.decode()
+    page = client.get(url).content.decode()
+    assert "no open item is past its threshold without it. <a" in page  # as the preview said, and recorded:
+    assert "Runs so far</a>: 4 waiting for the next run of the SLA threshold actions job (within a minute)." in page
 
     result = sla_alerts_raise()
     assert len(result.done) == 3 and len(result.not_done) == 1
     assert [(_reload(item).priority) for item in raised] == [Priority.URGENT] * 3
     assert SlaActionRun.objects.get(item=urgent).detail == "Its priority is Urgent already."
     assert sla_actions.action_preview(action) == (0, [])
+    assert "Runs so far</a>: 3 done, 1 not done." in client.get(url).content.decode()
+    runs = client.get(reverse("admin:allocation_slaactionrun_changelist"), {"action": action.pk})
+    assert runs.status_code == 200 and "4 SLA action runs" in runs.content.decode()
+    assert f"{policy} — 75%: Raise priority" in runs.content.decode()
+    for hostile in ("abc", "9" * 40, "-1"):
+        runs = client.get(reverse("admin:allocation_slaactionrun_changelist"), {"action": hostile})
+        assert runs.status_code == 200 and "0 SLA action runs" in runs.content.decode()

@@ -3,6 +3,8 @@ real chat-channel receiver on loopback, and the jobs run between steps as beat r
 (the Celery task functions: the alert job, then the actions job), the clock moved on for
 the breach.
 
+0. The admin adds the 75 % action on the disputes policy's page: the form shows the fields
+   of the kind chosen, and the preview what it would do before it is enabled.
 1. A dispute passes 75 % of its 8-hour target. The SLA job raises it to Urgent (4 hours:
    due at once), and it overtakes a refund that was ahead of it: Amelia's Get next work
    brings the dispute, whose timeline says which threshold raised it and how.
@@ -69,7 +71,6 @@ def test_an_sla_that_acts(open_page, screenshot, receiver, settings, team):
     policy = SlaPolicy.objects.create(queue=disputes, target=8 * HOUR)
     urgent = SlaPolicy.objects.create(queue=disputes, priority=Priority.URGENT, target=4 * HOUR)
     SlaPolicy.objects.create(queue=refunds, target=6 * HOUR)
-    SlaAction.objects.create(policy=policy, threshold=75, kind=SlaActionKind.RAISE_PRIORITY, priority=Priority.URGENT)
     # Raised, the dispute runs on the urgent policy: its breach escalates.
     SlaAction.objects.create(policy=urgent, threshold=100, kind=SlaActionKind.MOVE_QUEUE, queue=escalations)
     SlaAction.objects.create(policy=urgent, threshold=100, position=2, kind=SlaActionKind.NOTIFY,
@@ -86,6 +87,29 @@ def test_an_sla_that_acts(open_page, screenshot, receiver, settings, team):
         ahead = queued_item(refunds, title="Refund — parcel never came", received_at=WEDNESDAY - 4.4 * HOUR)
         dispute = queued_item(disputes, title="Chargeback 10.4 — merchant silent", received_at=WEDNESDAY - 6.1 * HOUR)
         assert ahead.start_by < dispute.start_by
+        allocation_tasks.sla_alerts_raise()  # 50 % and 75 % alerted; no action yet
+
+        # 0. The admin adds the action, disabled first to see what it would do.
+        admin = open_page(factories.UserFactory(is_superuser=True, is_staff=True))
+        admin.goto(f"/admin/allocation/slapolicy/{policy.pk}/change/")
+        admin.get_by_text("Add another Threshold action").click()
+        action_form = admin.locator("#actions-0")
+        action_form.get_by_label("Threshold").fill("75")
+        action_form.get_by_label("Kind").select_option(label="Raise priority")
+        expect(action_form.get_by_label("Priority")).to_be_visible()
+        for other in ("step", "queue", "agent", "notify", "team", "by_email"):
+            expect(action_form.locator(f"select[name=actions-0-{other}], input[name=actions-0-{other}]")) \
+                .to_be_hidden()
+        action_form.get_by_label("Priority").select_option(label="Urgent")
+        action_form.get_by_label("Enabled").uncheck()
+        admin.get_by_role("button", name="Save and continue editing").click()
+        expect(admin.get_by_text(f"#{dispute.pk} would be raised Normal → Urgent")).to_be_visible()
+        screenshot(admin, "journey-sla-actions-0-preview-1280")
+        admin.locator("#actions-0").get_by_label("Enabled").check()
+        admin.get_by_role("button", name="Save and continue editing").click()
+        expect(admin.get_by_text("75%: Raise priority: 1 item already past its threshold will be acted on")) \
+            .to_be_visible()
+        assert SlaAction.objects.get(policy=policy, threshold=75).priority == Priority.URGENT
 
         # 1. The job passes 75 %: Urgent, and ahead of the refund.
         allocation_tasks.sla_alerts_raise()
