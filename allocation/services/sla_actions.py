@@ -144,13 +144,13 @@ def sla_actions_run(*, now: datetime | None = None, batch_size: int = RUN_BATCH)
                 .order_by("due_at", "item_id", "threshold", "action__position", "action_id")[:batch_size]
             )
             held_elsewhere = _first_held_elsewhere(runs, now=now)
-            told: list[NotificationDraft] = []
+            reports: dict[tuple[int, int], Report] = {}
             for run in runs:
                 if run.item_id in held_elsewhere and _order(run) > held_elsewhere[run.item_id]:
                     left.add(run.pk)
                     continue
-                _run_one(run, result=result, supervisors=supervisors, told=told)
-            notifications_create(drafts=told)
+                _run_one(run, result=result, supervisors=supervisors, reports=reports)
+            notifications_create(drafts=[draft for report in reports.values() for draft in report.drafts(supervisors)])
         if len(runs) < batch_size:
             return result
 
@@ -186,7 +186,7 @@ class Done:
 
 
 def _run_one(run: SlaActionRun, *, result: RunResult, supervisors: selectors.QueueSupervisors,
-             told: list[NotificationDraft]) -> None:
+             reports: dict[tuple[int, int], Report]) -> None:
     action = run.action
     try:
         with transaction.atomic():
@@ -206,7 +206,7 @@ def _run_one(run: SlaActionRun, *, result: RunResult, supervisors: selectors.Que
     events.sla_action_taken(item, at=at, actor=SLA_ACTIONS, threshold=run.threshold, action_id=action.pk,
                             kind=action.kind, outcome=outcome, detail=done.detail,
                             notify_team_id=done.notify_team_id).save()
-    told.extend(_supervisors_told(item, run, action, supervisors, left_queue_id=done.left_queue_id))
+    _report(reports, item, run, left_queue_id=done.left_queue_id)
     (result.done if outcome == SlaActionOutcome.DONE else result.not_done).append(run.pk)
 
 
@@ -339,20 +339,48 @@ def _words(item: WorkItem, run: SlaActionRun) -> tuple[str, str]:
             f"Work item #{item.pk} in {item.queue.name} is {threshold}; it is due {labels.moment_words(item.due_at)}.")
 
 
-def _supervisors_told(item: WorkItem, run: SlaActionRun, action: SlaAction, supervisors: selectors.QueueSupervisors,
-                      *, left_queue_id: int | None = None) -> list[NotificationDraft]:
-    """The queue's supervisors hear of every action taken or not (unless the action was to
-    tell them, which told them already) — of a move, those of the queue it left as well as
-    of the one it is in: the notifications, sent with the batch's."""
+@dataclass
+class Report:
+    """What one pass did to one item at one threshold, told to the supervisors in one
+    notification (not one per action): of the queue the item is in, and of a queue a move
+    took it from."""
+
+    item: WorkItem
+    threshold: int
+    lines: list[str] = field(default_factory=list)
+    done: int = 0
+    not_done: int = 0
+    queue_ids: dict[int, None] = field(default_factory=dict)  # ordered, once each
+
+    def drafts(self, supervisors: selectors.QueueSupervisors) -> list[NotificationDraft]:
+        if not self.lines:
+            return []
+        verb = ("done" if not self.not_done else "not done" if not self.done
+                else f"{self.done} done, {self.not_done} not done")
+        label = "breach" if self.threshold >= BREACH else f"{self.threshold}%"
+        title = f"SLA {label} action{'s' if len(self.lines) > 1 else ''} {verb}: #{self.item.pk} {self.item.title}"
+        body, url = " ".join(self.lines), reverse("work:item", args=[self.item.pk])
+        user_ids = dict.fromkeys(user_id for queue_id in self.queue_ids for user_id in supervisors[queue_id])
+        return [NotificationDraft(user_id, NOTIFICATION_KIND, title[:200], body, url) for user_id in user_ids]
+
+
+def _report(reports: dict[tuple[int, int], Report], item: WorkItem, run: SlaActionRun, *,
+            left_queue_id: int | None = None) -> None:
+    """Add the run to its item's report — unless the action was to tell the supervisors,
+    which told them already."""
+    action = run.action
     if action.kind == SlaActionKind.NOTIFY and action.notify != NotifyWhom.TEAM_CHANNEL \
             and run.outcome == SlaActionOutcome.DONE:
-        return []
-    verb = "done" if run.outcome == SlaActionOutcome.DONE else "not done"
-    title = f"SLA {action.threshold_label} action {verb}: #{item.pk} {item.title}"[:200]
-    body = f"{action.get_kind_display()}: {run.detail}"
-    url = reverse("work:item", args=[item.pk])
-    user_ids = dict.fromkeys(supervisors[item.queue_id] + (supervisors[left_queue_id] if left_queue_id else []))
-    return [NotificationDraft(user_id, NOTIFICATION_KIND, title, body, url) for user_id in user_ids]
+        return
+    report = reports.setdefault((item.pk, run.threshold), Report(item, run.threshold))
+    report.item = item  # as the last action left it
+    report.lines.append(f"{action.get_kind_display()}: {run.detail}"
+                        + ("" if run.outcome == SlaActionOutcome.DONE else " (not done)"))
+    if run.outcome == SlaActionOutcome.DONE:
+        report.done += 1
+    else:
+        report.not_done += 1
+    report.queue_ids.update(dict.fromkeys([queue_id for queue_id in (left_queue_id, item.queue_id) if queue_id]))
 
 
 # An action enabled now ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time_machine
 from django.db import connection
 from django.urls import reverse
 
-from allocation import events, services
+from allocation import events, labels, services
 from allocation.models import (
     BusinessCalendar,
     EventKind,
@@ -139,6 +139,30 @@ def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does_and_tells_both_
     assert SlaActionRun.objects.get(item=item).detail == "Moved to Escalations."
     told = Notification.objects.filter(kind="sla_action", title=f"SLA breach action done: #{item.pk} {item.title}")
     assert sorted(told.values_list("user_id", flat=True)) == sorted([lead.pk, escalation_lead.pk])
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_a_thresholds_actions_reach_the_supervisors_in_one_notification_per_item(team, lead):
+    queue, escalation = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team], name="Escalations")
+    away = factories.AgentFactory(team=team, presence=Presence.AWAY, user__first_name="Amelia",
+                                  user__last_name="Hart")
+    policy = _policy(queue)
+    _action(policy, SlaActionKind.MOVE_QUEUE, threshold=100, queue=escalation, position=1)
+    _action(policy, SlaActionKind.ASSIGN_AGENT, threshold=100, agent=away, position=2)
+    _action(policy, SlaActionKind.NOTIFY, threshold=100, notify=NotifyWhom.SUPERVISORS, position=3)
+    items = [_item(queue, used=9 * HOUR) for _ in range(2)]
+
+    sla_alerts_raise()
+
+    for item in items:
+        told = Notification.objects.filter(user=lead, kind="sla_action", url=f"/work/items/{item.pk}/")
+        due = labels.moment_words(_reload(item).due_at)
+        assert sorted(told.values_list("title", "body")) == sorted([
+            (f"SLA breach: #{item.pk} {item.title}",  # the notify action's own words
+             f"Work item #{item.pk} in Escalations is breached; it is due {due}."),
+            (f"SLA breach actions 1 done, 1 not done: #{item.pk} {item.title}",
+             "Move to a queue: Moved to Escalations. Assign to a named agent: Amelia Hart is away. (not done)"),
+        ])
 
 
 @time_machine.travel(MONDAY_NOON, tick=False)
@@ -286,7 +310,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
     queue = factories.QueueFactory(teams=[team])
     _action(_policy(queue), SlaActionKind.RAISE_PRIORITY)
     items = [_item(queue, used=7 * HOUR) for _ in range(3)]
-    sla_actions_done = sla_actions._supervisors_told
+    sla_actions_done = sla_actions._report
     calls = []
 
     def dies_on_the_third(*args, **kwargs):
@@ -295,7 +319,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
             raise Killed
         return sla_actions_done(*args, **kwargs)
 
-    monkeypatch.setattr(sla_actions, "_supervisors_told", dies_on_the_third)
+    monkeypatch.setattr(sla_actions, "_report", dies_on_the_third)
     with pytest.raises(Killed):
         sla_alerts_raise()
     # The scan's batch committed (alerts, runs recorded); the actions' batch did not.
@@ -303,7 +327,7 @@ def test_a_pass_killed_midway_undoes_its_batch_and_the_next_pass_does_it_once(te
     assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 0
     assert not events.OBSERVATION_KINDS.isdisjoint({EventKind.SLA_ACTION})
 
-    monkeypatch.setattr(sla_actions, "_supervisors_told", sla_actions_done)
+    monkeypatch.setattr(sla_actions, "_report", sla_actions_done)
     sla_alerts_raise()
     assert WorkItem.objects.filter(priority=Priority.HIGH).count() == 3
     for item in items:
