@@ -229,6 +229,7 @@ def action_check(action: SlaAction, item: WorkItem) -> str:
                 raise CannotDo("Its queue was removed from the action.")
             if item.queue_id == action.queue_id:
                 raise CannotDo(f"It is in {action.queue.name} already.")
+            _check_not_taken_from_its_holder(item)
             return f"moved to {action.queue.name}"
         case SlaActionKind.ENTER_STEP:
             step = action.step
@@ -250,6 +251,7 @@ def action_check(action: SlaAction, item: WorkItem) -> str:
             name = labels.display_name(agent.user)
             if item.assignee_id == agent.pk:
                 raise CannotDo(f"{name} holds it already.")
+            _check_not_taken_from_its_holder(item)
             if agent.presence != Presence.AVAILABLE:
                 raise CannotDo(f"{name} is {agent.get_presence_display().lower()}.")
             held = eligibility.active_item_count(agent.pk)
@@ -273,6 +275,25 @@ def action_check(action: SlaAction, item: WorkItem) -> str:
                 raise CannotDo(f"Nobody to tell: {item.queue.name} has no supervisor.")
             return f"told to {whom}"
     raise CannotDo(f"Unknown action {action.kind!r}.")
+
+
+def _check_not_taken_from_its_holder(item: WorkItem) -> None:
+    """A move or an assignment takes an item only from nobody or from an offer not yet
+    started: it does not take work from an agent mid-way (started, or pended with a
+    follow-up to come), nor undo a person's decision to give it to someone (a directed
+    assignment). Whoever holds it still hears of the threshold; the supervisors hear
+    why the action was not done."""
+    if item.assignee_id is None:
+        return
+    holder = labels.display_name(item.assignee)
+    if item.status == ItemStatus.IN_PROGRESS:
+        raise CannotDo(f"{holder} is working on it; an SLA action does not take work from an agent mid-way.")
+    if item.status == ItemStatus.PENDED:
+        raise CannotDo(f"{holder} pended it until {labels.moment_words(item.pended_until)}; an SLA action does not "
+                       "take work from an agent mid-way.")
+    if item.assigned_by_id is not None:
+        raise CannotDo(f"{labels.display_name(item.assigned_by)} gave it to {holder}; an SLA action does not undo "
+                       "a person's decision.")
 
 
 def _raised_priority(action: SlaAction, item: WorkItem) -> int:

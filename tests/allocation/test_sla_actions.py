@@ -142,6 +142,41 @@ def test_moving_to_a_queue_keeps_the_due_time_as_a_transfer_does_and_tells_both_
 
 
 @time_machine.travel(MONDAY_NOON, tick=False)
+def test_a_move_takes_no_work_from_an_agent_midway_nor_undoes_a_persons_decision(team, lead):
+    """Waiting and merely offered items move; an item started, pended, or given to its
+    holder by a person stays, and the run says why (the preview says the same)."""
+    queue, escalation = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team], name="Escalations")
+    move = _action(_policy(queue), SlaActionKind.MOVE_QUEUE, threshold=100, queue=escalation)
+    offered_to, working, given_to = (factories.AgentFactory(team=team, user__first_name=name, user__last_name="Hart")
+                                     for name in ("Amelia", "Ben", "Chloe"))
+    offered = _item(queue, used=9 * HOUR)
+    services.item_get_next(agent_id=offered_to.pk)
+    started = _item(queue, used=9 * HOUR)
+    services.item_get_next(agent_id=working.pk)
+    services.item_start(item_id=started.pk, actor=working.user)
+    given = _item(queue, used=9 * HOUR)
+    services.item_transfer(item_id=given.pk, actor=lead, to_agent_id=given_to.pk)
+    waiting = _item(queue, used=9 * HOUR)
+
+    sla_alerts_raise()
+
+    assert [_reload(item).queue_id for item in (waiting, offered, started, given)] == \
+        [escalation.pk, escalation.pk, queue.pk, queue.pk]
+    assert (_reload(started).status, _reload(started).assignee_id) == (ItemStatus.IN_PROGRESS, working.pk)
+    assert SlaActionRun.objects.get(item=started).detail == \
+        "Ben Hart is working on it; an SLA action does not take work from an agent mid-way."
+    assert SlaActionRun.objects.get(item=given).detail == \
+        "Dana Morgan gave it to Chloe Hart; an SLA action does not undo a person's decision."
+
+    pended = _item(queue, used=2 * HOUR)
+    services.item_transfer(item_id=pended.pk, actor=lead, to_agent_id=working.pk)
+    services.item_start(item_id=pended.pk, actor=working.user)
+    services.item_pend(item_id=pended.pk, actor=working.user, until=MONDAY_NOON + HOUR, reason="Waiting")
+    with pytest.raises(sla_actions.CannotDo, match=r"Ben Hart pended it until .*; an SLA action does not take work"):
+        sla_actions.action_check(move, _reload(pended))
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
 def test_a_thresholds_actions_reach_the_supervisors_in_one_notification_per_item(team, lead):
     queue, escalation = factories.QueueFactory(teams=[team]), factories.QueueFactory(teams=[team], name="Escalations")
     away = factories.AgentFactory(team=team, presence=Presence.AWAY, user__first_name="Amelia",
