@@ -215,9 +215,11 @@ def _reason(run: SlaActionRun) -> str:
     return f"SLA {threshold}: {run.action.get_kind_display().lower()}"
 
 
-def action_check(action: SlaAction, item: WorkItem) -> str:
+def action_check(action: SlaAction, item: WorkItem, *, given_before: int = 0) -> str:
     """What the action would do to the item now, in words ("raised Normal → Urgent"), or
-    CannotDo saying why not: the rule the preview shows and a run checks before it acts."""
+    CannotDo saying why not: the rule the preview shows and a run checks before it acts.
+    `given_before`: items a preview has already given the action's agent (a run has given
+    them, and counts them as held)."""
     if item.status in CLOSED_STATUSES:
         raise CannotDo(f"It is {item.get_status_display().lower()} already.")
     match action.kind:
@@ -254,7 +256,7 @@ def action_check(action: SlaAction, item: WorkItem) -> str:
             _check_not_taken_from_its_holder(item)
             if agent.presence != Presence.AVAILABLE:
                 raise CannotDo(f"{name} is {agent.get_presence_display().lower()}.")
-            held = eligibility.active_item_count(agent.pk)
+            held = eligibility.active_item_count(agent.pk) + given_before
             if not eligibility.has_room(held=held, capacity=agent.capacity):
                 raise CannotDo(f"{name} holds {held} of {agent.capacity} items already.")
             reasons = eligibility.agent_ineligibility_reasons(agent=agent, reach=eligibility.reach_of(item))
@@ -431,8 +433,9 @@ def action_preview(action: SlaAction, *, limit: int = 20) -> tuple[int, list[Pre
     items = items_past_threshold(action)
     lines = []
     for item in items[:limit]:
+        given_before = sum(line.doable for line in lines) if action.kind == SlaActionKind.ASSIGN_AGENT else 0
         try:
-            lines.append(PreviewLine(item, f"would be {action_check(action, item)}", True))
+            lines.append(PreviewLine(item, f"would be {action_check(action, item, given_before=given_before)}", True))
         except DomainError as refusal:
             lines.append(PreviewLine(item, f"not done: {refusal.message}", False))
     return items.count(), lines

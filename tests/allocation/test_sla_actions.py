@@ -470,3 +470,30 @@ def test_the_preview_of_an_action_enabled_now_is_what_the_next_pass_does(team, l
     for hostile in ("abc", "9" * 40, "-1"):
         runs = client.get(reverse("admin:allocation_slaactionrun_changelist"), {"action": hostile})
         assert runs.status_code == 200 and "0 SLA action runs" in runs.content.decode()
+
+
+@time_machine.travel(MONDAY_NOON, tick=False)
+def test_the_preview_of_an_assignment_fills_the_agent_as_the_run_does(team, lead):
+    """Three items past the threshold, an agent with room for one more: the preview gives
+    it one, and says the other two would find the agent full — as the run then does."""
+    queue = factories.QueueFactory(teams=[team])
+    policy = _policy(queue)
+    named = factories.AgentFactory(team=team, capacity=2, user__first_name="Aiko", user__last_name="Tanaka")
+    held = _item(queue, used=HOUR)
+    services.item_get_next(agent_id=named.pk)  # holds one of two
+    items = [_item(queue, used=7 * HOUR) for _ in range(3)]
+    sla_alerts_raise()
+    action = _action(policy, SlaActionKind.ASSIGN_AGENT, agent=named, is_enabled=False)
+
+    count, lines = sla_actions.action_preview(action)
+    expected = [(items[0].pk, "would be given to Aiko Tanaka"),
+                *((item.pk, "not done: Aiko Tanaka holds 2 of 2 items already.") for item in items[1:])]
+    assert count == 3 and [(line.item.pk, line.words) for line in lines] == expected
+
+    action.is_enabled = True
+    action.save()
+    sla_actions.action_catch_up(action)
+    sla_alerts_raise()
+    assert [(run.item_id, run.outcome) for run in SlaActionRun.objects.order_by("item_id")] == [
+        (items[0].pk, SlaActionOutcome.DONE), *((item.pk, SlaActionOutcome.NOT_DONE) for item in items[1:])]
+    assert _reload(held).assignee_id == _reload(items[0]).assignee_id == named.pk
