@@ -211,8 +211,8 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
                 continue
             more = format_html(" … and {} more", count - len(lines)) if count > len(lines) else ""
             blocks.append(format_html(
-                "<p>{}enabled now, {} item{} past its threshold would be acted on:</p><ul>{}</ul>{}<p>{}</p>", head,
-                count, "" if count == 1 else "s",
+                "<p>{}{} open item{} past its threshold without it; enabled now:</p><ul>{}</ul>{}<p>{}</p>", head,
+                count, " is" if count == 1 else "s are",
                 format_html_join("", '<li><a href="{}">#{}</a> {}</li>',
                                  ((reverse("work:item", args=[line.item.pk]), line.item.pk, line.words)
                                   for line in lines)),
