@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q
 from django.utils import timezone
 
 from allocation import selectors
+from allocation.eligibility import queues_eligible_for
 from allocation.forms import DateTimeLocalInput
 from allocation.models import OPEN_STATUSES, ItemStatus, Queue, WorkItem
 from allocation.selectors import SLA_STANDINGS, sla_standing_q
@@ -44,6 +47,23 @@ def _queue_choices():
     return [(code, name) for code, name in Queue.objects.order_by("name").values_list("code", "name")]
 
 
+class AgentUserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class AgentChoiceFilter(django_filters.ModelChoiceFilter):
+    """An agent chosen by name (not id) from a list of the agents."""
+
+    field_class = AgentUserChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", lambda request: get_user_model().objects.filter(agent_profile__isnull=False)
+                          .order_by("first_name", "last_name", "username"))
+        kwargs.setdefault("empty_label", "Anyone")
+        super().__init__(*args, **kwargs)
+
+
 class ItemPageFilter(ItemFilter):
     """The same filters with controls a person picks from (queue list, status boxes)."""
 
@@ -73,12 +93,35 @@ class ItemPageFilter(ItemFilter):
     closed_after = django_filters.IsoDateTimeFilter(
         field_name="closed_at", lookup_expr="gte", label="Closed after", widget=DateTimeLocalInput()
     )
+    # The live agents view's numbers link here: an agent's completions (on time or not),
+    # and the work waiting that an agent could take.
+    completed_by = AgentChoiceFilter(label="Completed by")
+    on_time = django_filters.ChoiceFilter(
+        choices=[("yes", "By its due time"), ("no", "After its due time")], method="filter_on_time",
+        label="Completed", empty_label="On time or not",
+    )
+    waiting_for = AgentChoiceFilter(
+        method="filter_waiting_for", label="Waiting for",
+        help_text="Waiting in the queues whose teams and skills admit this agent.",
+    )
 
     class Meta(ItemFilter.Meta):
         fields = ["queue", "status", "assignee", "customer_ref", "external_id", "source"]
 
     def filter_sla(self, queryset, name, value):
         return queryset.filter(sla_standing_q(value, now=timezone.now()))
+
+    def filter_on_time(self, queryset, name, value):
+        met = Q(status=ItemStatus.COMPLETED, closed_at__lte=F("due_at"))
+        return queryset.filter(met) if value == "yes" else queryset.filter(status=ItemStatus.COMPLETED).exclude(met)
+
+    def filter_waiting_for(self, queryset, name, value):
+        agent = getattr(value, "agent_profile", None)
+        if agent is None:
+            return queryset.none()
+        admitting = queues_eligible_for(agent_id=agent.pk, team_id=agent.team_id, pull_only=False)
+        return queryset.filter(status=ItemStatus.QUEUED, queue__in=admitting)
+
 
 
 class ReassignFilter(django_filters.FilterSet):

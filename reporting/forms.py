@@ -73,3 +73,59 @@ class HistoryForm(forms.Form):
         queues = tuple(sorted(q.pk for q in data["queue"])) or None
         return Scope(since=data["since"], until=data["until"], grain=data["grain"] or "day", queue_ids=queues,
                      team=data["team"], agent_id=data["agent"].pk if data["agent"] else None)
+
+
+class LiveAgentsForm(forms.Form):
+    """The live agents view's filters and order: teams, queues and skills among those of the
+    agents the user oversees (reporting.agents_now.filter_choices)."""
+
+    team = forms.ModelChoiceField(label="Team", queryset=None, required=False, empty_label="All teams")
+    queue = forms.ModelChoiceField(label="Queue", queryset=None, required=False, empty_label="Any queue",
+                                   help_text="Agents the queue's teams and skills admit.")
+    skill = forms.ModelChoiceField(label="Skill", queryset=None, required=False, empty_label="Any skill")
+    state = forms.ChoiceField(label="State", required=False)
+    sort = forms.ChoiceField(label="Order by", required=False)
+
+    def __init__(self, data=None, *, user, **kwargs):
+        from reporting import agents_now
+
+        super().__init__(data, **kwargs)
+        teams, queues, skills = agents_now.filter_choices(user)
+        self.fields["team"].queryset, self.fields["queue"].queryset, self.fields["skill"].queryset = \
+            teams, queues, skills
+        self.fields["state"].choices = [("", "Any state"), *agents_now.STATES]
+        self.fields["sort"].choices = agents_now.SORT_LABELS
+
+    def filters(self):
+        """The filters of a valid form (none when unbound), and the order."""
+        from reporting.agents_now import AgentFilters
+
+        data = self.cleaned_data if self.is_bound else {}
+        ids = {name: data[name].pk if data.get(name) else None for name in ("team", "queue", "skill")}
+        filters = AgentFilters(team_id=ids["team"], queue_id=ids["queue"], skill_id=ids["skill"],
+                               state=data.get("state") or "")
+        return filters, data.get("sort") or "name"
+
+
+class AgentPresenceForm(forms.Form):
+    """A supervisor sets an agent away or offline, with one of the admins' reasons: one
+    choice ("away", or "away:<reason id>")."""
+
+    presence = forms.ChoiceField(label="Set to")
+
+    def __init__(self, data=None, **kwargs):
+        from allocation.models import Presence
+        from allocation.selectors import presence_reasons_offered
+
+        super().__init__(data, **kwargs)
+        groups = []
+        for presence in (Presence.AWAY, Presence.OFFLINE):
+            label = Presence(presence).label
+            reasons = [(f"{presence}:{reason.pk}", f"{label} — {reason.label}")
+                       for reason in presence_reasons_offered(presence)]
+            groups.append((label, [(presence, f"{label} (no reason)"), *reasons]))
+        self.fields["presence"].choices = groups
+
+    def chosen(self) -> tuple[str, int | None]:
+        presence, _, reason = self.cleaned_data["presence"].partition(":")
+        return presence, int(reason) if reason else None

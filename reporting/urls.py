@@ -6,6 +6,9 @@ from reporting import api, views
 page_urlpatterns = [
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
+    path("agents/", views.agents, name="agents"),
+    path("agents/live/", views.agents_live, name="agents-live"),
+    path("agents/<int:agent_id>/presence/", views.agent_presence, name="agent-presence"),
     path("history/", views.history, name="history"),
     path("customers/", views.customer_journey, name="customer-journey"),
     path("capacity/", views.capacity, name="capacity"),

@@ -7,18 +7,21 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from allocation import services as allocation_services
 from allocation import transitions
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence
 from core import roles
-from core.exceptions import NotFound, PermissionDenied
-from reporting import exports, history_tables, selectors
-from reporting.forms import CapacityForm, HistoryForm
+from core.exceptions import InvalidInput, NotFound, PermissionDenied
+from reporting import agents_now, exports, history_tables, selectors
+from reporting.forms import AgentPresenceForm, CapacityForm, HistoryForm, LiveAgentsForm
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
 from reporting.rollups import day_start, local_day
@@ -75,6 +78,63 @@ def wallboard_live(request: HttpRequest) -> HttpResponse:
     """The board alone, for htmx to swap in place."""
     _require_supervisor(request.user)
     return render(request, "reporting/_board.html", _context(request))
+
+
+def _agents_context(request: HttpRequest) -> tuple[dict, int]:
+    form = LiveAgentsForm(request.GET or None, user=request.user)
+    valid = not form.is_bound or form.is_valid()
+    filters, sort = form.filters() if valid else (agents_now.AgentFilters(), "name")
+    now = timezone.now()
+    rows = agents_now.agents_now(request.user, filters, sort=sort, now=now) if valid else []
+    today = day_start(local_day(now)).isoformat()
+    context = {"form": form, "rows": rows, "now": now, "query": request.GET.urlencode(),
+               "today": today, "presence_form": AgentPresenceForm(),
+               "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
+    return context, 200 if valid else 400
+
+
+@require_GET
+@login_required
+def agents(request: HttpRequest) -> HttpResponse:
+    """Live agents: every agent of the user's teams now (reporting/agents_now.py), filtered
+    and sorted; the table refreshes itself in place (htmx) with the same filters."""
+    _require_supervisor(request.user)
+    context, status = _agents_context(request)
+    return render(request, "reporting/agents.html", context, status=status)
+
+
+@require_GET
+@login_required
+def agents_live(request: HttpRequest) -> HttpResponse:
+    """The table alone, for htmx to swap in place."""
+    _require_supervisor(request.user)
+    context, status = _agents_context(request)
+    return render(request, "reporting/_agents.html", context, status=status)
+
+
+@require_POST
+@login_required
+def agent_presence(request: HttpRequest, agent_id: int) -> HttpResponse:
+    """A supervisor sets an agent away or offline from its row; back to the view with the
+    same filters, saying what changed."""
+    _require_supervisor(request.user)
+    form = AgentPresenceForm(request.POST)
+    back = reverse("reports:agents") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
+    try:
+        if not form.is_valid():
+            raise InvalidInput(" ".join(message for errors in form.errors.values() for message in errors))
+        presence, reason_id = form.chosen()
+        agent = allocation_services.agent_set_presence_by_supervisor(
+            agent_id=agent_id, presence=presence, actor=request.user, reason_id=reason_id)
+    except InvalidInput as error:
+        messages.error(request, error.message)
+        context, _ = _agents_context(request)
+        return render(request, "reporting/agents.html", context, status=400)
+    name = agent.user.get_full_name() or agent.user.get_username()
+    grace = int(settings.WFO_REBALANCE_GRACE.total_seconds() // 60)
+    messages.success(request, f"{name} is now {agent.presence_words}. The items they hold go to others if they "
+                              f"stay so over {grace} minutes.")
+    return redirect(back)
 
 
 @require_GET

@@ -1,7 +1,7 @@
 """Every write of the allocation domain. Views, the API, admin actions and Celery tasks
 call these functions; nothing else changes an item's status or assignee."""
 
-from allocation.services.agents import agent_configuration_record, agent_set_presence
+from allocation.services.agents import agent_configuration_record, agent_set_presence, agent_set_presence_by_supervisor
 from allocation.services.intake import IntakeResult, ItemDraft, batch_size_check, item_intake, items_intake
 from allocation.services.lifecycle import (
     item_cancel,
@@ -22,6 +22,7 @@ __all__ = [
     "agent_configuration_record",
     "agent_next_work_refusal",
     "agent_set_presence",
+    "agent_set_presence_by_supervisor",
     "batch_size_check",
     "item_cancel",
     "item_change_priority",

@@ -11,8 +11,9 @@ from allocation import selectors
 from allocation.exceptions import NotAnAgent
 from allocation.lock_objects import agents_lock
 from allocation.models import AgentProfile, Presence, PresenceChange, PresenceReason
+from core import roles
 from core.actors import Actor, actor_fields
-from core.exceptions import InvalidInput
+from core.exceptions import InvalidInput, PermissionDenied
 from core.services import change_record
 
 
@@ -42,6 +43,29 @@ def agent_set_presence(
     profile.save(update_fields=["presence", "presence_reason", "presence_since"])
     PresenceChange.objects.create(agent=profile, presence=presence, reason=reason, at=now, **actor_fields(actor))
     return profile
+
+
+# What a supervisor may set an agent to. Available is the agent's own doing: work would go
+# to a person who may not be there.
+PRESENCES_SET_BY_SUPERVISORS = (Presence.AWAY, Presence.OFFLINE)
+
+
+def agent_set_presence_by_supervisor(
+    *, agent_id: int, presence: str, actor, reason_id: int | None = None
+) -> AgentProfile:
+    """A supervisor sets an agent of its teams (an admin, any agent) away or offline, with
+    an optional reason — from the live agents view. The rebalancing job then moves the
+    agent's work after the grace period, as for an agent who stepped away itself."""
+    in_range = 0 < agent_id < 2**63  # a bigint key: beyond it no row, and no overflow either
+    profile = AgentProfile.objects.filter(pk=agent_id).only("team_id").first() if in_range else None
+    if profile is None:
+        raise NotAnAgent("This user has no agent profile.")
+    if not (roles.is_admin(actor) or roles.is_supervisor_of(actor, team_id=profile.team_id)):
+        raise PermissionDenied("You can set the presence of your own teams' agents only.")
+    if presence not in PRESENCES_SET_BY_SUPERVISORS:
+        message = "A supervisor can set an agent away or offline; being available is the agent's own doing."
+        raise InvalidInput(message, fields={"presence": [message]})
+    return agent_set_presence(agent_id=agent_id, presence=presence, actor=actor, reason_id=reason_id)
 
 
 def _presence_reason(presence: str, reason_id: int | None) -> PresenceReason | None:

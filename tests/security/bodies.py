@@ -22,6 +22,7 @@ def bodies(world) -> dict[str, dict]:
         "work:item-reject": {"reject-reason": "x"},
         "work:item-cancel": {"cancel-reason": "x", "cancel-confirm": "on"},
         "work:presence": {"presence": "away"},
+        "reports:agent-presence": {"presence": "away"},
         # API (JSON)
         "item-pend": {"until": tomorrow.isoformat(), "reason": "Waiting for the customer"},
         "item-release": {"reason": "x"},

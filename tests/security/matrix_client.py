@@ -39,15 +39,19 @@ def url_for(name: str, world: World) -> str:
 
 def fingerprint(world: World) -> tuple:
     """What a request could have changed: the held item, the evaluation, work and events,
-    webhook subscriptions."""
+    webhook subscriptions, the agent's presence."""
     from allocation.models import WebhookSubscription, WorkItem, WorkItemEvent
     from quality.models import Evaluation
 
+    from allocation.models import AgentProfile
+
     item = WorkItem.objects.get(pk=world.kwargs["item_id"])
+    agent = AgentProfile.objects.get(pk=world.kwargs["agent_id"])
     evaluation = Evaluation.objects.get(pk=world.kwargs["evaluation_id"])
     return (item.status, item.assignee_id, item.queue_id, item.priority, WorkItem.objects.count(),
             WorkItemEvent.objects.count(), evaluation.status, Evaluation.objects.count(),
-            sorted(WebhookSubscription.objects.values_list("pk", "name", "is_active")))
+            sorted(WebhookSubscription.objects.values_list("pk", "name", "is_active")), agent.presence,
+            agent.presence_reason_id)
 
 
 def status_as(role: str, world: World, method: str, url: str, data=None) -> tuple[int, str, bool]:

@@ -114,6 +114,10 @@ EXPECTED = {
     ("report-history", "POST"): "401 403 403 405 405 403 403 405 403 403",
     ("report-sla", "GET"): "401 403 403 200 200 403 403 200 403 403",
     ("report-sla", "POST"): "401 403 403 405 405 403 403 405 403 403",
+    ("reports:agents", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
+    ("reports:agents-live", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
+    # Setting an agent (of team A) away from the live view: its team's supervisor, admins.
+    ("reports:agent-presence", "POST"): "302L 403 403 302* 403 403 403 302* 302L 302L",
     ("reports:capacity", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:capacity", "GET?format=xlsx"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:customer-journey", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
