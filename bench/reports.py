@@ -48,7 +48,9 @@ Measured in one Django process (db.django_env: wfo.settings.local, DJANGO_DEBUG=
    for a page whose p50 misses its target, EXPLAIN (ANALYZE, BUFFERS) of its slowest query.
    Targets, on the p50: wallboard and its htmx fragment under 200 ms; history for the
    last 90 days, all queues, by day and by week, under 300 ms (skipped while the page
-   does not exist: reverse("reports:history") fails).
+   does not exist: reverse("reports:history") fails). On the p95 (issue 23): the live
+   agents view with all 500 agents, and its table as htmx refreshes it (by name, and
+   idle first), under 150 ms.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ REQUESTS = 20
 WARMUP = 2
 WALLBOARD_TARGET_MS = 200.0
 HISTORY_TARGET_MS = 300.0
+AGENTS_TARGET_MS = 150.0      # issue 23: the live agents view, on the p95, for 500 agents and 50,000 open items
 HISTORY_DAYS = 90             # since = today − 89 days, until = today
 FRESH_ARRIVALS = 300          # the "one more minute"
 FRESH_COMPLETIONS = 200
@@ -618,15 +621,21 @@ def worker(env: dict, url: str, requests: int, results) -> None:
         client.force_login(get_user_model().objects.get(username=SUPERVISOR))
         today = timezone.localdate()
         since = today - timedelta(days=HISTORY_DAYS - 1)
-        pages = [("wallboard", "reports:wallboard", "", {}, WALLBOARD_TARGET_MS),
-                 ("wallboard live", "reports:wallboard-live", "", {"HX-Request": "true"}, WALLBOARD_TARGET_MS)]
+        pages = [("wallboard", "reports:wallboard", "", {}, WALLBOARD_TARGET_MS, "p50"),
+                 ("wallboard live", "reports:wallboard-live", "", {"HX-Request": "true"}, WALLBOARD_TARGET_MS,
+                  "p50")]
         for grain in ("day", "week"):
             pages.append((f"history 90 days by {grain}", "reports:history",
                           f"?since={since.isoformat()}&until={today.isoformat()}&grain={grain}", {},
-                          HISTORY_TARGET_MS))
+                          HISTORY_TARGET_MS, "p50"))
+        # Every agent (the supervisor supervises every team): the page, and its table as htmx refreshes it.
+        pages += [("live agents, all 500", "reports:agents", "", {}, AGENTS_TARGET_MS, "p95"),
+                  ("live agents table", "reports:agents-live", "", {"HX-Request": "true"}, AGENTS_TARGET_MS, "p95"),
+                  ("live agents, idle first", "reports:agents-live", "?sort=idle_for", {"HX-Request": "true"},
+                   AGENTS_TARGET_MS, "p95")]
         out["pages"] = []
-        for name, url_name, query, headers, target in pages:
-            page: dict = {"name": name, "target_ms": target}
+        for name, url_name, query, headers, target, verdict_on in pages:
+            page: dict = {"name": name, "target_ms": target, "verdict_on": verdict_on}
             out["pages"].append(page)
             try:
                 path = reverse(url_name) + query
@@ -654,7 +663,7 @@ def worker(env: dict, url: str, requests: int, results) -> None:
                         bytes=len(response.content), queries=len(queries),
                         counted_request_ms=round(counted_ms, 1), sql_ms=round(sum(ms for ms, _ in queries), 1),
                         slowest_queries=[{"ms": round(ms, 1), "sql": sql[:2000]} for ms, sql in queries[:5]])
-            page["pass"] = page["p50"] < target
+            page["pass"] = page[verdict_on] < target
             if not page["pass"] and queries:
                 with connection.cursor() as c:
                     c.execute("EXPLAIN (ANALYZE, BUFFERS) " + queries[0][1])
@@ -699,8 +708,9 @@ def run(t: db.Target, *, items: int, days: int, open_n: int, requests: int = REQ
     started = time.perf_counter()
     now = datetime.now(UTC).replace(microsecond=0)
     rep: dict = {"database": t.dbname, "items": items, "days": days, "open_target": open_n, "requests": requests,
-                 "warmup": WARMUP, "targets_ms": {"wallboard": WALLBOARD_TARGET_MS, "history": HISTORY_TARGET_MS},
-                 "verdict_on": "p50", "failed_checks": [], "noise_before": db.noise(t)}
+                 "warmup": WARMUP, "targets_ms": {"wallboard": WALLBOARD_TARGET_MS, "history": HISTORY_TARGET_MS,
+                                                  "live agents": AGENTS_TARGET_MS},
+                 "verdict_on": "p50 (live agents: p95)", "failed_checks": [], "noise_before": db.noise(t)}
     say(f"reports: {items:,} items over {days} days (about {open_n:,} open), database {t.dbname}; load "
         f"{rep['noise_before']['loadavg']}, {rep['noise_before']['other_active_sessions']} other active sessions")
     db.create_database(t)
@@ -757,7 +767,7 @@ def detail_lines(rep: dict, explain: bool = False) -> list[str]:
             f"  {page['name']} ({page['url']}): p50 {page['p50']} / p95 {page['p95']} / max {page['max']} ms over "
             f"{page['n']} requests | {page['queries']} queries, {page['sql_ms']} ms of SQL in a "
             f"{page['counted_request_ms']} ms request | {page['bytes']:,} bytes | statuses {page['statuses']} | "
-            f"target p50 < {page['target_ms']:g} ms {'PASS' if page['pass'] else 'FAIL'}")
+            f"target {page['verdict_on']} < {page['target_ms']:g} ms {'PASS' if page['pass'] else 'FAIL'}")
         if not page["pass"]:
             slowest = page["slowest_queries"][0] if page["slowest_queries"] else None
             if slowest:
@@ -778,7 +788,7 @@ def summary_lines(rep: dict) -> list[str]:
             lines.append(f"REPORTS   {page['name']}: skipped: {page['skipped']}")
         else:
             lines.append(f"REPORTS   {page['name']}: p50 {page['p50']} / p95 {page['p95']} / max {page['max']} ms, "
-                         f"{page['queries']} queries (target p50 < {page['target_ms']:g} ms) "
+                         f"{page['queries']} queries (target {page['verdict_on']} < {page['target_ms']:g} ms) "
                          f"{'PASS' if page['pass'] else 'FAIL'}")
     return lines
 
