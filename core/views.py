@@ -19,12 +19,15 @@ from core.metrics import exposition
 @require_GET
 @login_required
 def home(request):
-    """Landing page after login: agents go straight to their work, quality evaluators and
-    leads to their quality inbox; everyone else sees what they can do here."""
+    """Landing page after login: agents go straight to their work, supervisors and admins to
+    what needs their attention, quality evaluators and leads to their quality inbox; anyone
+    else learns what to ask for."""
     user = request.user
     if roles.is_agent(user):
         return redirect("work:inbox")
-    if (roles.is_quality_evaluator(user) or roles.is_quality_lead(user)) and not roles.oversees_work(user):
+    if roles.oversees_work(user):
+        return redirect("reports:home")
+    if roles.is_quality_evaluator(user) or roles.is_quality_lead(user):
         return redirect("quality:home")
     return render(request, "home.html")
 

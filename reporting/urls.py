@@ -4,6 +4,8 @@ from reporting import api, views
 
 # Mounted at /reports/ in the "reports" namespace.
 page_urlpatterns = [
+    path("", views.home, name="home"),
+    path("home/live/", views.home_live, name="home-live"),
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
     path("agents/", views.agents, name="agents"),

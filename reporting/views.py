@@ -20,7 +20,7 @@ from allocation import transitions
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence
 from core import roles
 from core.exceptions import InvalidInput, NotFound, PermissionDenied
-from reporting import agents_now, exports, history_tables, selectors
+from reporting import agents_now, attention, exports, history_tables, selectors
 from reporting.forms import AgentPresenceForm, CapacityForm, HistoryForm, LiveAgentsForm
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
@@ -78,6 +78,33 @@ def wallboard_live(request: HttpRequest) -> HttpResponse:
     """The board alone, for htmx to swap in place."""
     _require_supervisor(request.user)
     return render(request, "reporting/_board.html", _context(request))
+
+
+def _home_context(request: HttpRequest) -> dict:
+    now = timezone.now()
+    today = day_start(local_day(now)).isoformat()
+    return {"lines": attention.attention(request.user, now=now),
+            "days": attention.today_and_yesterday(request.user, now=now), "now": now,
+            "arrived_today_query": urlencode({"arrived_after": today}),
+            "done_today_query": urlencode({"status": ItemStatus.COMPLETED, "closed_after": today}),
+            "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The supervisor's home: what needs attention now, in order (reporting/attention.py),
+    and today's figures beside yesterday's."""
+    _require_supervisor(request.user)
+    return render(request, "reporting/home.html", _home_context(request))
+
+
+@require_GET
+@login_required
+def home_live(request: HttpRequest) -> HttpResponse:
+    """The attention list and the day's figures alone, for htmx to swap in place."""
+    _require_supervisor(request.user)
+    return render(request, "reporting/_home.html", _home_context(request))
 
 
 def _agents_context(request: HttpRequest) -> tuple[dict, int]:

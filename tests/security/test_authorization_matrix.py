@@ -56,7 +56,7 @@ EXPECTED = {
     ("customer-items", "POST"): "401 405 405 405 405 403 403 405 405 405",
     ("health", "GET"): "200 200 200 200 200 200 200 200 200 200",
     ("metrics", "GET"): "200 200 200 200 200 200 200 200 200 200",
-    ("home", "GET"): "302L 302 302 200 200 302 302 200 302L 302L",
+    ("home", "GET"): "302L 302 302 302 302 302 302 302 302L 302L",
     ("item-cancel", "GET"): "401 405 405 405 405 405 405 405 405 405",
     ("item-cancel", "POST"): "401 403 403 200* 403 403 403 200* 200* 404",
     ("item-complete", "GET"): "401 405 405 403 403 403 403 403 403 403",
@@ -114,6 +114,8 @@ EXPECTED = {
     ("report-history", "POST"): "401 403 403 405 405 403 403 405 403 403",
     ("report-sla", "GET"): "401 403 403 200 200 403 403 200 403 403",
     ("report-sla", "POST"): "401 403 403 405 405 403 403 405 403 403",
+    ("reports:home", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
+    ("reports:home-live", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:agents", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:agents-live", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     # Setting an agent (of team A) away from the live view: its team's supervisor, admins.
