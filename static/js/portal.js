@@ -89,4 +89,11 @@
   });
   // A list htmx just swapped in gets its live clocks at once, not up to a second later.
   document.addEventListener("htmx:afterSettle", tick);
+
+  // A refreshing table waits while a person fills in a form inside it (a live agents row's
+  // "Set away or offline"): swapped, the form would close under their hands.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var el = event.detail && event.detail.elt;
+    if (el && el.hasAttribute("data-hold-while-open") && el.querySelector("details[open]")) event.preventDefault();
+  });
 })();
