@@ -87,7 +87,7 @@ def test_navigation_shows_each_role_its_pages(agent_client, client, supervisor):
     html = agent_client.get(reverse("work:inbox")).content.decode()
     assert reverse("work:inbox") in html and reverse("work:items") not in html
     client.force_login(supervisor)
-    html = client.get(reverse("home")).content.decode()
+    html = client.get(reverse("home"), follow=True).content.decode()
     assert reverse("work:items") in html and 'href="/work/"' not in html
 
 
@@ -566,7 +566,7 @@ def test_item_page_queries_do_not_grow_with_events(agent_client, agent, queue, t
     many = _queries(agent_client, item_url(item))
     assert reload(item).events.count() >= 10
     assert many == few
-    assert few <= 12
+    assert few <= 13  # 13th: the pend and release reasons admins keep, both lists in one query
 
 
 def test_a_supervisors_item_page_looks_up_its_reach_once(client, agent, queue):

@@ -41,11 +41,13 @@ def test_home_requires_login(client):
     assert response.url.startswith(reverse("login"))
 
 
-def test_supervisor_home_shows_items_section(client):
+def test_supervisor_home_is_what_needs_attention_with_the_items_section(client):
     supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
     client.force_login(supervisor)
-    html = client.get(reverse("home")).content.decode()
-    assert "Work items" in html and "My work" not in html
+    response = client.get(reverse("home"), follow=True)
+    assert response.redirect_chain == [(reverse("reports:home"), 302)]
+    html = response.content.decode()
+    assert "Needs attention now" in html and "Work items" in html and "My work" not in html
 
 
 def test_role_groups_exist_with_their_permissions():
