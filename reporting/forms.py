@@ -129,3 +129,55 @@ class AgentPresenceForm(forms.Form):
     def chosen(self) -> tuple[str, int | None]:
         presence, _, reason = self.cleaned_data["presence"].partition(":")
         return presence, int(reason) if reason else None
+
+
+class WallboardFilterForm(forms.Form):
+    """The wallboard's teams and queues (none chosen: every queue) and the wall mode's
+    theme; remembered per user (reporting.services.wallboard_choice_save)."""
+
+    teams = forms.ModelMultipleChoiceField(label="Teams", queryset=None, required=False,
+                                           help_text="Their queues, and their agents by presence.")
+    queues = forms.ModelMultipleChoiceField(label="Queues", queryset=None, required=False,
+                                            help_text="Only these queues (else the teams', else every queue).")
+    theme = forms.ChoiceField(label="Wall mode", required=False)
+
+    def __init__(self, data=None, **kwargs):
+        from allocation.models import Queue, Team
+        from reporting.models import WallboardChoice
+
+        super().__init__(data, **kwargs)
+        self.fields["teams"].queryset = Team.objects.order_by("name")
+        self.fields["queues"].queryset = Queue.objects.filter(is_active=True).order_by("name")
+        self.fields["theme"].choices = WallboardChoice.Theme.choices
+        for name in ("teams", "queues"):
+            self.fields[name].widget.attrs["size"] = 4
+
+
+# At most a million items, and a year of minutes: past that a threshold means nothing.
+THRESHOLD_LIMITS = {"waiting": 1_000_000, "oldest_minutes": 525_600, "at_risk": 1_000_000, "breached": 1_000_000}
+THRESHOLD_LABELS = {"waiting": "Waiting", "oldest_minutes": "Oldest waiting (minutes)", "at_risk": "At risk",
+                    "breached": "Breached"}
+
+
+class QueueThresholdsForm(forms.Form):
+    """One queue's amber and red thresholds; empty: that colour never shows. Amber must be
+    below red."""
+
+    def __init__(self, data=None, *, queue, thresholds=None, **kwargs):
+        super().__init__(data, prefix=f"q{queue.pk}", **kwargs)
+        self.queue = queue
+        for metric, limit in THRESHOLD_LIMITS.items():
+            for colour in ("amber", "red"):
+                name = f"{metric}_{colour}"
+                self.fields[name] = forms.IntegerField(
+                    label=f"{THRESHOLD_LABELS[metric]}: {colour}", required=False, min_value=0, max_value=limit,
+                    initial=getattr(thresholds, name, None),
+                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "threshold"}))
+
+    def clean(self):
+        data = super().clean()
+        for metric in THRESHOLD_LIMITS:
+            amber, red = data.get(f"{metric}_amber"), data.get(f"{metric}_red")
+            if amber is not None and red is not None and amber >= red:
+                self.add_error(f"{metric}_amber", f"Amber must be below red ({red}).")
+        return data

@@ -129,3 +129,74 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollup {self.name} at event {self.event_id}"
+
+
+# The wallboard's settings ---------------------------------------------------------------------
+
+class WallboardChoice(models.Model):
+    """What a user's wallboard shows: the teams and queues it was last filtered to (none:
+    every queue the board counts), and the wall mode's theme — remembered, so the screen
+    on the wall shows the same after a restart."""
+
+    class Theme(models.TextChoices):
+        AUTO = "auto", "As the screen prefers"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="wallboard_choice")
+    teams = models.ManyToManyField("allocation.Team", blank=True, related_name="+")
+    queues = models.ManyToManyField("allocation.Queue", blank=True, related_name="+")
+    theme = models.CharField(max_length=5, choices=Theme.choices, default=Theme.AUTO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Wallboard of {self.user}"
+
+
+class QueueThresholds(models.Model):
+    """When a queue's wallboard cells turn amber and red: waiting count, oldest waiting age
+    (minutes), items at risk, items breached. Set by the queue's supervisors; empty: that
+    cell never turns that colour. A cell is red at or above red, else amber at or above
+    amber (`level`)."""
+
+    METRICS = ("waiting", "oldest_minutes", "at_risk", "breached")
+
+    queue = models.OneToOneField("allocation.Queue", on_delete=models.CASCADE, primary_key=True,
+                                 related_name="wallboard_thresholds")
+    waiting_amber = models.PositiveIntegerField(null=True, blank=True)
+    waiting_red = models.PositiveIntegerField(null=True, blank=True)
+    oldest_minutes_amber = models.PositiveIntegerField(null=True, blank=True)
+    oldest_minutes_red = models.PositiveIntegerField(null=True, blank=True)
+    at_risk_amber = models.PositiveIntegerField(null=True, blank=True)
+    at_risk_red = models.PositiveIntegerField(null=True, blank=True)
+    breached_amber = models.PositiveIntegerField(null=True, blank=True)
+    breached_red = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "queue thresholds"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(**{f"{metric}_amber__isnull": True}) | models.Q(**{f"{metric}_red__isnull": True})
+                | models.Q(**{f"{metric}_amber__lt": models.F(f"{metric}_red")}),
+                name=f"queuethresholds_{metric}_amber_below_red",
+            )
+            for metric in ("waiting", "oldest_minutes", "at_risk", "breached")
+        ]
+
+    def __str__(self) -> str:
+        return f"Wallboard thresholds of {self.queue}"
+
+    def level(self, metric: str, value: int | None) -> str:
+        """"red", "amber" or "" for a cell's value."""
+        if value is None:
+            return ""
+        red, amber = getattr(self, f"{metric}_red"), getattr(self, f"{metric}_amber")
+        if red is not None and value >= red:
+            return "red"
+        if amber is not None and value >= amber:
+            return "amber"
+        return ""

@@ -12,9 +12,11 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from allocation import transitions
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence, PresenceChange, Queue, WorkItem
 from allocation.selectors import AGING_BANDS, AT_RISK, sla_standing_q
 from core import roles
+from reporting.models import QueueThresholds, WallboardChoice
 from reporting.rollups import day_start
 
 
@@ -22,6 +24,7 @@ from reporting.rollups import day_start
 class QueueRow:
     queue: Queue
     by_status: dict[str, int] = field(default_factory=dict)
+    levels: dict[str, str] = field(default_factory=dict)  # metric -> "amber", "red" or "" (with_levels)
     oldest_queued: datetime | None = None
     oldest_queued_id: int | None = None  # that item, to open it
     at_risk: int = 0  # open, past a warning threshold, not yet due
@@ -56,15 +59,19 @@ class Wallboard:
         return total
 
 
-def wallboard(*, now: datetime | None = None) -> Wallboard:
+def wallboard(*, now: datetime | None = None, queue_ids: list[int] | None = None,
+              team_ids: list[int] | None = None) -> Wallboard:
     """Per queue (active, or holding open items): open items by status, the oldest waiting item, items at risk and
     breached, today's arrivals and completions; agents by presence; open items by time
-    left to SLA. Five grouped queries."""
+    left to SLA. Five grouped queries. `queue_ids` narrows the queues (and so the totals
+    and the bands), `team_ids` the agents counted by presence."""
     now = now or timezone.now()
     # A queue switched off while it still holds open items stays on the board: its work is
     # still open, and the totals count every open item.
     holds_open = WorkItem.objects.filter(queue_id=OuterRef("pk"), status__in=OPEN_STATUSES)
     queues = Queue.objects.filter(Q(is_active=True) | Exists(holds_open)).order_by("name")
+    if queue_ids is not None:
+        queues = queues.filter(pk__in=queue_ids)
     rows = {q.pk: QueueRow(queue=q) for q in queues}
     open_items = WorkItem.objects.filter(status__in=OPEN_STATUSES, queue_id__in=rows)
     for queue_id, status, n in open_items.values_list("queue_id", "status").annotate(n=Count("*")).order_by():
@@ -88,10 +95,74 @@ def wallboard(*, now: datetime | None = None) -> Wallboard:
     for queue_id, (arrivals, completed) in today_flows(now=now, queue_ids=list(rows)).items():
         rows[queue_id].arrivals_today, rows[queue_id].completed_today = arrivals, completed
     presence = {value: 0 for value in Presence.values}
-    presence.update(dict(AgentProfile.objects.values_list("presence").annotate(n=Count("*")).order_by()))
+    agents = AgentProfile.objects.all() if team_ids is None else AgentProfile.objects.filter(team_id__in=team_ids)
+    presence.update(dict(agents.values_list("presence").annotate(n=Count("*")).order_by()))
     aging = [(key, label, aging_counts[key]) for key, label, _ in AGING_BANDS]
     return Wallboard(at=now, queues=list(rows.values()), presence=presence, aging=aging)
 
+
+
+@dataclass(frozen=True)
+class WallboardScope:
+    """What a user's wallboard shows, as it last chose (reporting.models.WallboardChoice)."""
+
+    teams: list = field(default_factory=list)
+    queues: list = field(default_factory=list)
+    queue_ids: list[int] | None = None  # None: every queue
+    team_ids: list[int] | None = None  # None: every agent
+    theme: str = "auto"
+
+    @property
+    def label(self) -> str:
+        if self.queues:
+            return ", ".join(queue.name for queue in self.queues)
+        if self.teams:
+            return "The queues of " + ", ".join(team.name for team in self.teams)
+        return "Every queue"
+
+
+def wallboard_scope(user) -> WallboardScope:
+    """The queues (the chosen ones, else the chosen teams', else all) and the agents (the
+    chosen teams', else all) of the user's wallboard."""
+    choice = WallboardChoice.objects.filter(user_id=user.pk).prefetch_related("teams", "queues").first()
+    if choice is None:
+        return WallboardScope()
+    teams = sorted(choice.teams.all(), key=lambda team: team.name)
+    queues = sorted(choice.queues.all(), key=lambda queue: queue.name)
+    team_ids = [team.pk for team in teams] or None
+    if queues:
+        queue_ids = [queue.pk for queue in queues]
+    elif teams:
+        queue_ids = list(Queue.objects.filter(teams__in=team_ids).values_list("pk", flat=True).distinct())
+    else:
+        queue_ids = None
+    return WallboardScope(teams=teams, queues=queues, queue_ids=queue_ids, team_ids=team_ids, theme=choice.theme)
+
+
+def thresholds_queues(user) -> QuerySet[Queue]:
+    """The queues whose wallboard thresholds a user may set: a supervisor those its teams
+    serve, an admin every queue."""
+    reach = transitions.queues_in_reach(user)
+    return (Queue.objects.all() if reach is None else reach).distinct().order_by("name")
+
+
+def thresholds_of(queues) -> dict[int, QueueThresholds]:
+    return {found.queue_id: found for found in QueueThresholds.objects.filter(queue__in=queues)}
+
+
+def with_levels(board: Wallboard) -> Wallboard:
+    """Each queue row's cells coloured by its queue's thresholds (one query)."""
+    queue_ids = [row.queue.pk for row in board.queues]
+    thresholds = {found.queue_id: found for found in QueueThresholds.objects.filter(queue_id__in=queue_ids)}
+    for row in board.queues:
+        found = thresholds.get(row.queue.pk)
+        if found is None:
+            continue
+        oldest = int((board.at - row.oldest_queued).total_seconds() // 60) if row.oldest_queued else None
+        values = {"waiting": row.by_status.get("queued", 0), "oldest_minutes": oldest, "at_risk": row.at_risk,
+                  "breached": row.breached}
+        row.levels = {metric: found.level(metric, value) for metric, value in values.items()}
+    return board
 
 
 def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, int]]:

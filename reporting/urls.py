@@ -8,6 +8,7 @@ page_urlpatterns = [
     path("home/live/", views.home_live, name="home-live"),
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard-live"),
+    path("wallboard/thresholds/", views.wallboard_thresholds, name="wallboard-thresholds"),
     path("agents/", views.agents, name="agents"),
     path("agents/live/", views.agents_live, name="agents-live"),
     path("agents/<int:agent_id>/presence/", views.agent_presence, name="agent-presence"),

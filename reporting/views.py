@@ -20,10 +20,19 @@ from allocation import transitions
 from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence
 from core import roles
 from core.exceptions import InvalidInput, NotFound, PermissionDenied
-from reporting import agents_now, attention, exports, history_tables, selectors
-from reporting.forms import AgentPresenceForm, CapacityForm, HistoryForm, LiveAgentsForm
+from reporting import agents_now, attention, exports, history_tables, selectors, services
+from reporting.forms import (
+    THRESHOLD_LABELS,
+    AgentPresenceForm,
+    CapacityForm,
+    HistoryForm,
+    LiveAgentsForm,
+    QueueThresholdsForm,
+    WallboardFilterForm,
+)
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
+from reporting.models import WallboardChoice
 from reporting.rollups import day_start, local_day
 
 
@@ -33,7 +42,8 @@ def _require_supervisor(user) -> None:
 
 
 def _context(request: HttpRequest) -> dict:
-    board = selectors.wallboard()
+    scope = selectors.wallboard_scope(request.user)
+    board = selectors.with_levels(selectors.wallboard(queue_ids=scope.queue_ids, team_ids=scope.team_ids))
     peak = max([n for _, _, n in board.aging] + [1])
     # The board counts every queue; its numbers link to the items only where this user may
     # see and move them (a supervisor: the queues its teams serve). The totals link only for
@@ -50,14 +60,36 @@ def _context(request: HttpRequest) -> dict:
             "totals_linked": on_board <= linked, "open_query": urlencode([("status", s) for s in OPEN_STATUSES]),
             "arrived_today_query": urlencode({"arrived_after": today}),
             "done_today_query": urlencode({"status": ItemStatus.COMPLETED, "closed_after": today}),
-            "agents_linked": agents_linked, "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
+            "agents_linked": agents_linked, "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS,
+            "scope": scope, "wall": request.GET.get("wall") == "1"}
+
+
+FILTER_PARAMS = ("teams", "queues", "theme")
 
 
 @require_GET
 @login_required
 def wallboard(request: HttpRequest) -> HttpResponse:
+    """The wallboard, as the user last filtered it; `?wall=1`: full screen for a wall (large
+    type, no navigation, the chosen theme). Filtering saves the choice, then comes back
+    without the parameters (a reload saves nothing again)."""
     _require_supervisor(request.user)
+    if "filter" in request.GET:
+        form = WallboardFilterForm(request.GET)
+        if not form.is_valid():
+            context = _context(request) | {"filter_form": form}
+            return render(request, "reporting/wallboard.html", context, status=400)
+        services.wallboard_choice_save(user=request.user, teams=form.cleaned_data["teams"],
+                                       queues=form.cleaned_data["queues"],
+                                       theme=form.cleaned_data["theme"] or WallboardChoice.Theme.AUTO)
+        messages.success(request, "The wallboard shows your choice; it is kept for your next visit.")
+        return redirect(reverse("reports:wallboard") + ("?wall=1" if request.GET.get("wall") == "1" else ""))
     context = _context(request)
+    if context["wall"]:
+        return render(request, "reporting/wall.html", context)
+    scope = context["scope"]
+    context["filter_form"] = WallboardFilterForm(initial={"teams": scope.teams, "queues": scope.queues,
+                                                          "theme": scope.theme})
     export = request.GET.get("format")
     if export in exports.FORMATS:
         board = context["board"]
@@ -75,9 +107,32 @@ def wallboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def wallboard_live(request: HttpRequest) -> HttpResponse:
-    """The board alone, for htmx to swap in place."""
+    """The board alone, for htmx to swap in place (`?wall=1`: the wall mode's)."""
     _require_supervisor(request.user)
-    return render(request, "reporting/_board.html", _context(request))
+    context = _context(request)
+    return render(request, "reporting/_wall_board.html" if context["wall"] else "reporting/_board.html", context)
+
+
+@login_required
+def wallboard_thresholds(request: HttpRequest) -> HttpResponse:
+    """When each queue's wallboard cells turn amber and red, for the queues of the user's
+    teams (an admin: every queue). Saved all at once, or none with a message per field."""
+    _require_supervisor(request.user)
+    queues = list(selectors.thresholds_queues(request.user))
+    found = selectors.thresholds_of(queues)
+    data = request.POST if request.method == "POST" else None
+    forms = [QueueThresholdsForm(data, queue=queue, thresholds=found.get(queue.pk)) for queue in queues]
+    if request.method == "POST":
+        if all(form.is_valid() for form in forms):
+            changed = [form for form in forms if form.has_changed()]
+            for form in changed:
+                services.queue_thresholds_save(user=request.user, queue=form.queue, values=form.cleaned_data)
+            messages.success(request, f"Thresholds saved for {len(changed)} queue{'' if len(changed) == 1 else 's'}."
+                             if changed else "Nothing changed.")
+            return redirect("reports:wallboard-thresholds")
+        messages.error(request, "Nothing was saved: fix the values marked below.")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reporting/thresholds.html", {"forms": forms, "labels": THRESHOLD_LABELS}, status=status)
 
 
 def _home_context(request: HttpRequest) -> dict:

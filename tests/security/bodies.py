@@ -23,6 +23,7 @@ def bodies(world) -> dict[str, dict]:
         "work:item-cancel": {"cancel-reason": "x", "cancel-confirm": "on"},
         "work:presence": {"presence": "away"},
         "reports:agent-presence": {"presence": "away"},
+        "reports:wallboard-thresholds": {},
         # API (JSON)
         "item-pend": {"until": tomorrow.isoformat(), "reason": "Waiting for the customer"},
         "item-release": {"reason": "x"},

@@ -131,6 +131,10 @@ EXPECTED = {
     ("reports:wallboard", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:wallboard", "GET?format=csv"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:wallboard-live", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
+    # A queue's amber/red thresholds: its teams' supervisors (the other supervisor gets its own,
+    # empty, list: nothing to save), admins.
+    ("reports:wallboard-thresholds", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
+    ("reports:wallboard-thresholds", "POST"): "302L 403 403 302 302 403 403 302 302L 302L",
     ("work:customer", "GET"): "302L 200 403 200 200 403 403 200 302L 302L",
     ("work:inbox", "GET"): "302L 200 200 403 403 403 403 403 302L 302L",
     ("work:inbox-list", "GET"): "302L 200 200 403 403 403 403 403 302L 302L",
