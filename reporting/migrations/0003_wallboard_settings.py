@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('allocation', '0030_pend_and_release_reasons'),
+        ('allocation', '0029_event_actor_at'),
         ('auth', '0012_alter_user_first_name_max_length'),
         ('reporting', '0002_rollup_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
