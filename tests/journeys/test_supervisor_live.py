@@ -120,3 +120,56 @@ def test_a_supervisor_sees_an_agent_idle_with_work_waiting_and_reassigns_from_th
         expect(page.get_by_text(re.compile("Ben Walsh is now offline."))).to_be_visible()
         expect(page.get_by_role("row", name=re.compile("Ben Walsh")).locator(".badge")).to_have_text("Offline")
         expect(page.locator("#agents-h")).not_to_have_text(page.locator("#agents-h").inner_text(), timeout=5000)
+
+
+def test_the_wallboard_on_the_wall(open_page, screenshot, team):
+    """Dana sets Refunds' thresholds, chooses her team and the dark theme, and puts the
+    board in wall mode: full screen, no navigation, Refunds' waiting cell red."""
+    refunds = factories.QueueFactory(teams=[team], name="Refunds", code="refunds")
+    other = factories.QueueFactory(teams=[factories.TeamFactory(name="Elsewhere")], name="Mortgages", code="mortgages")
+    SlaPolicy.objects.create(queue=refunds, target=timedelta(hours=24))
+    dana = factories.UserFactory(roles=[roles.SUPERVISOR], first_name="Dana", last_name="Morgan")
+    team.supervisors.add(dana)
+    with time_machine.travel(WEDNESDAY, tick=True):
+        for n in range(4):
+            queued_item(refunds, title=f"Refund {n + 1}", received_at=WEDNESDAY - (n + 1) * 20 * MIN)
+        queued_item(other, title="Mortgage")
+        page = open_page(dana)
+        page.goto("/reports/wallboard/thresholds/")
+        page.get_by_label("Refunds — Waiting: amber").fill("2")
+        page.get_by_label("Refunds — Waiting: red").fill("1")  # wrong way round: refused
+        page.get_by_role("button", name="Save thresholds").click()
+        expect(page.get_by_text("Amber must be below red (1).")).to_be_visible()
+        screenshot(page, "journey-wall-1-thresholds-refused-1280")
+        page.get_by_label("Refunds — Waiting: red").fill("4")
+        page.get_by_label("Refunds — Oldest waiting (minutes): amber").fill("30")
+        page.get_by_role("button", name="Save thresholds").click()
+        expect(page.get_by_text("Thresholds saved for 1 queue.")).to_be_visible()
+
+        page.goto("/reports/wallboard/")
+        page.get_by_text("Showing: Every queue").click()
+        page.get_by_label("Teams", exact=True).select_option(label=team.name)
+        page.get_by_label("Wall mode").select_option(label="Dark")
+        page.get_by_role("button", name="Show and remember").click()
+        expect(page.get_by_text("The wallboard shows your choice")).to_be_visible()
+        expect(page.get_by_role("rowheader", name="Mortgages")).to_have_count(0)
+        expect(page.get_by_role("row", name=re.compile("Refunds")).locator("td.level-red")).to_have_count(1)
+        page.get_by_role("link", name="Wall mode (full screen)").click()
+        wall = page
+        wall.set_viewport_size({"width": 1920, "height": 1080})
+        expect(wall.locator("html")).to_have_attribute("data-theme", "dark")
+        expect(wall.get_by_role("navigation")).to_have_count(0)
+        refunds_row = wall.get_by_role("row", name=re.compile("Refunds"))
+        expect(refunds_row.locator("td.level-red")).to_have_text("4")
+        expect(refunds_row.locator("td.level-amber")).to_have_text(re.compile("hour"))  # oldest: 80 min
+        screenshot(wall, "journey-wall-2-dark-1920")
+        big = wall.locator(".wall-big").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert big >= 80  # numbers read across a room
+        wall.emulate_media(color_scheme="light")
+        page.goto(f"/reports/wallboard/?filter=1&teams={team.pk}&theme=auto&wall=1")
+        expect(wall.locator("html")).to_have_attribute("data-theme", "auto")
+        screenshot(wall, "journey-wall-3-light-1920")
+        wall.set_viewport_size({"width": 1280, "height": 800})
+        screenshot(wall, "journey-wall-3-light-1280")
+        wall.set_viewport_size({"width": 390, "height": 844})
+        screenshot(wall, "journey-wall-3-light-390")
