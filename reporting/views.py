@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from allocation import services as allocation_services
 from allocation import transitions
@@ -162,15 +163,21 @@ def home_live(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/_home.html", _home_context(request))
 
 
+AGENTS_PER_PAGE = 100
+
+
 def _agents_context(request: HttpRequest) -> tuple[dict, int]:
-    form = LiveAgentsForm(request.GET or None, user=request.user)
+    params = request.GET.copy()
+    page_number = params.pop("page", [None])[0]
+    form = LiveAgentsForm(params or None, user=request.user)
     valid = not form.is_bound or form.is_valid()
     filters, sort = form.filters() if valid else (agents_now.AgentFilters(), "name")
     now = timezone.now()
     rows = agents_now.agents_now(request.user, filters, sort=sort, now=now) if valid else []
+    page = Paginator(rows, AGENTS_PER_PAGE).get_page(page_number)
     today = day_start(local_day(now)).isoformat()
-    context = {"form": form, "rows": rows, "now": now, "query": request.GET.urlencode(),
-               "today": today, "presence_form": AgentPresenceForm(),
+    context = {"form": form, "rows": rows, "page": page, "now": now, "query": params.urlencode(),
+               "page_query": request.GET.urlencode(), "today": today,
                "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
     return context, 200 if valid else 400
 
@@ -194,12 +201,20 @@ def agents_live(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/_agents.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def agent_presence(request: HttpRequest, agent_id: int) -> HttpResponse:
-    """A supervisor sets an agent away or offline from its row; back to the view with the
-    same filters, saying what changed."""
+    """A supervisor sets an agent away or offline from its row (GET: the form, which the
+    live view loads into the row; a page of its own without JavaScript); back to the view
+    with the same filters, saying what changed."""
     _require_supervisor(request.user)
+    if request.method == "GET":
+        agent = agents_now.agents_overseen(request.user).select_related("user").filter(pk=agent_id).first()
+        if agent is None:
+            raise NotFound("No agent of your teams has that id.")
+        template = "reporting/_agent_presence.html" if request.htmx else "reporting/agent_presence.html"
+        return render(request, template, {"agent": agent, "form": AgentPresenceForm(),
+                                          "query": request.GET.get("query", "")})
     form = AgentPresenceForm(request.POST)
     back = reverse("reports:agents") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
     try:

@@ -111,7 +111,7 @@ def test_a_supervisor_sees_an_agent_idle_with_work_waiting_and_reassigns_from_th
         # Ben will not be back today: offline, from his row. The table refreshes every
         # second, but not while the row's form is open.
         ben_row = page.get_by_role("row", name=re.compile("Ben Walsh"))
-        ben_row.get_by_text("Set away or offline").click()
+        ben_row.get_by_role("link", name="Set away or offline…").click()
         stamp = page.locator("#agents-h").inner_text()
         page.wait_for_timeout(2500)
         expect(page.locator("#agents-h")).to_have_text(stamp)  # held while the form is open

@@ -193,6 +193,12 @@ def test_a_supervisor_sets_an_agent_away_from_its_row(floor, client):
     lead, bob = floor["lead"], floor["bob"]
     client.force_login(lead)
     url = reverse("reports:agent-presence", args=[bob.pk])
+    form = client.get(url, {"query": "state=idle"}, headers={"HX-Request": "true"}).content.decode()
+    assert form.lstrip().startswith("{#") is False and "<details open" in form
+    assert f'<option value="away:{floor["lunch"].pk}">Away — Lunch</option>' in form
+    assert 'name="query" value="state=idle"' in form
+    assert "<html" in client.get(url).content.decode()  # without JavaScript: a page of its own
+    assert client.get(reverse("reports:agent-presence", args=[floor["eve"].pk])).status_code == 404
     response = client.post(url, {"presence": f"away:{floor['lunch'].pk}", "query": "state=idle"})
     assert response.status_code == 302 and response.url == reverse("reports:agents") + "?state=idle"
     bob.refresh_from_db()

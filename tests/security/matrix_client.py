@@ -40,10 +40,8 @@ def url_for(name: str, world: World) -> str:
 def fingerprint(world: World) -> tuple:
     """What a request could have changed: the held item, the evaluation, work and events,
     webhook subscriptions, the agent's presence."""
-    from allocation.models import WebhookSubscription, WorkItem, WorkItemEvent
+    from allocation.models import AgentProfile, WebhookSubscription, WorkItem, WorkItemEvent
     from quality.models import Evaluation
-
-    from allocation.models import AgentProfile
 
     item = WorkItem.objects.get(pk=world.kwargs["item_id"])
     agent = AgentProfile.objects.get(pk=world.kwargs["agent_id"])

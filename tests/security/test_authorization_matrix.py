@@ -119,6 +119,7 @@ EXPECTED = {
     ("reports:agents", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:agents-live", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     # Setting an agent (of team A) away from the live view: its team's supervisor, admins.
+    ("reports:agent-presence", "GET"): "302L 403 403 200 404 403 403 200 302L 302L",
     ("reports:agent-presence", "POST"): "302L 403 403 302* 403 403 403 302* 302L 302L",
     ("reports:capacity", "GET"): "302L 403 403 200 200 403 403 200 302L 302L",
     ("reports:capacity", "GET?format=xlsx"): "302L 403 403 200 200 403 403 200 302L 302L",
