@@ -48,6 +48,16 @@ STATES = [
 STATE_LABELS = {WORKING: "Working", IDLE: "Idle", Presence.AWAY: "Away", Presence.OFFLINE: "Offline"}
 
 
+@dataclass(frozen=True)
+class WorkingOn:
+    """An agent's item in progress (read as values: hundreds of rows)."""
+
+    pk: int
+    title: str
+    started_at: datetime | None
+    standard: timedelta  # its queue's standard handle time
+
+
 @dataclass
 class AgentNow:
     agent: AgentProfile
@@ -56,7 +66,7 @@ class AgentNow:
     offered: int = 0  # assigned to it, not started
     in_progress: int = 0
     pended: int = 0
-    working_on: WorkItem | None = None  # the item in progress the longest
+    working_on: WorkingOn | None = None  # the item in progress the longest
     completed_today: int = 0
     met_today: int = 0
     waiting: int = 0  # waiting in the queues whose own rule admits the agent
@@ -82,7 +92,7 @@ class AgentNow:
 
     @property
     def over_standard(self) -> bool:
-        return self.working_for is not None and self.working_for > self.working_on.queue.standard_handle_time
+        return self.working_for is not None and self.working_for > self.working_on.standard
 
     @property
     def state(self) -> str:
@@ -187,9 +197,10 @@ def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "nam
                 row.in_progress = n
             case ItemStatus.PENDED:
                 row.pended = n
-    for item in (held.filter(status=ItemStatus.IN_PROGRESS).select_related("queue")
-                 .order_by("assignee_id", "started_at", "id").distinct("assignee_id")):
-        rows[item.assignee_id].working_on = item
+    for agent_id, *item in (held.filter(status=ItemStatus.IN_PROGRESS)
+                            .order_by("assignee_id", "started_at", "id").distinct("assignee_id")
+                            .values_list("assignee_id", "pk", "title", "started_at", "queue__standard_handle_time")):
+        rows[agent_id].working_on = WorkingOn(*item)
     for agent_id, (completed, met) in completions_today(ids, now=now).items():
         rows[agent_id].completed_today, rows[agent_id].met_today = completed, met
     for agent_id, waiting in waiting_for(ids).items():

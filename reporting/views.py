@@ -4,7 +4,7 @@ the items behind it."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -176,8 +176,10 @@ def _agents_context(request: HttpRequest) -> tuple[dict, int]:
     rows = agents_now.agents_now(request.user, filters, sort=sort, now=now) if valid else []
     page = Paginator(rows, AGENTS_PER_PAGE).get_page(page_number)
     today = day_start(local_day(now)).isoformat()
+    # Quoted once here, not in every row.
     context = {"form": form, "rows": rows, "page": page, "now": now, "query": params.urlencode(),
-               "page_query": request.GET.urlencode(), "today": today,
+               "query_param": quote(params.urlencode()), "page_query": request.GET.urlencode(),
+               "today_param": quote(today),
                "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}
     return context, 200 if valid else 400
 
