@@ -562,11 +562,11 @@ def _percentiles(ms: list[float]) -> dict:
 
 
 def worker(env: dict, url: str, requests: int, results) -> None:
-    """In a Django process: rebuild, the fresh minute and the incremental runs, the pages."""
+    """In a Django process: rebuild, the fresh minute and the incremental runs, the pages.
+    Started as the web server starts a worker (wfo/wsgi.py: set up, then what loading made
+    frozen out of the garbage collector's sight)."""
     os.environ.update(env)
-    import django
-
-    django.setup()
+    import wfo.wsgi  # noqa: F401
     import psycopg
     from django.contrib.auth import get_user_model
     from django.db import connection
