@@ -566,7 +566,6 @@ def worker(env: dict, url: str, requests: int, results) -> None:
     Started as the web server starts a worker (wfo/wsgi.py: set up, then what loading made
     frozen out of the garbage collector's sight)."""
     os.environ.update(env)
-    import wfo.wsgi  # noqa: F401
     import psycopg
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -575,6 +574,7 @@ def worker(env: dict, url: str, requests: int, results) -> None:
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
 
+    import wfo.wsgi  # noqa: F401
     from reporting import rollups
     from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour
 
