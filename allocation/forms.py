@@ -3,6 +3,7 @@ which outcome, how far ahead a follow-up may be) stay in the services."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django import forms
@@ -11,31 +12,16 @@ from django.utils import timezone
 from allocation import selectors
 from allocation.labels import outcome_label
 from allocation.models import (
+    OTHER_REASON,
     AgentProfile,
+    ItemActionReason,
     Presence,
     PresenceReason,
     Priority,
     Queue,
+    ReasonAction,
     WorkItem,
 )
-
-OTHER = "Other"
-
-PEND_REASONS = [
-    "Waiting for the customer",
-    "Waiting for the merchant or a third party",
-    "Waiting for another team",
-    "Callback scheduled",
-    OTHER,
-]
-
-RELEASE_REASONS = [
-    "Needs a skill or authority I don't have",
-    "Conflict of interest",
-    "Going off shift",
-    "Belongs in another queue",
-    OTHER,
-]
 
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -57,9 +43,10 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 class ReasonFields(forms.Form):
-    """A reason picked from a list, with free text that is required for "Other"."""
+    """A reason picked from the list admins keep for the action (Admin › Pend and release
+    reasons), then "Other", whose free text is required."""
 
-    reason_choices: list[str] = []
+    reason_action = ""
     # Each action's fields are named for it ("Pend reason"), so that the item page, which
     # shows several forms at once, never has two controls with the same label.
     action_label = ""
@@ -71,21 +58,38 @@ class ReasonFields(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [("", "Choose a reason…"), *((r, r) for r in self.reason_choices)]
+        # The admins' list, read when first needed — or handed over by reason_lists_load, which
+        # reads a page's lists (pend and release) in one query.
+        self.offered: list[str] | None = None
+        self.fields["reason"].choices = self._reason_choices
         self.fields["reason"].label = f"{self.action_label} reason"
         self.fields["details"].label = f"{self.action_label} details"
+
+    def _reason_choices(self) -> list[tuple[str, str]]:
+        if self.offered is None:
+            self.offered = ItemActionReason.objects.offered(self.reason_action)
+        return [("", "Choose a reason…"), *((label, label) for label in [*self.offered, OTHER_REASON])]
 
     def clean(self):
         data = super().clean()
         reason, details = data.get("reason"), (data.get("details") or "").strip()
-        if reason == OTHER and not details:
+        if reason == OTHER_REASON and not details:
             self.add_error("details", "Say what the reason is.")
         data["reason_text"] = f"{reason}: {details}" if reason and details else reason
         return data
 
 
+def reason_lists_load(page_forms: Iterable[forms.Form]) -> None:
+    """Give a page's reason forms (the item page's pend and release) their lists from one query."""
+    reason_forms = [form for form in page_forms if isinstance(form, ReasonFields)]
+    if reason_forms:
+        lists = ItemActionReason.objects.offered_by_action()
+        for form in reason_forms:
+            form.offered = lists.get(form.reason_action, [])
+
+
 class PendForm(ReasonFields):
-    reason_choices = PEND_REASONS
+    reason_action = ReasonAction.PEND
     action_label = "Pend"
     until = forms.DateTimeField(
         label="Follow up at", input_formats=DATETIME_LOCAL_FORMATS, widget=DateTimeLocalInput(),
@@ -104,7 +108,7 @@ class PendForm(ReasonFields):
 
 
 class ReleaseForm(ReasonFields):
-    reason_choices = RELEASE_REASONS
+    reason_action = ReasonAction.RELEASE
     action_label = "Release"
 
 

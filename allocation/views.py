@@ -189,6 +189,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
     selectors.with_clock_readings([item], now=now)
     allowed = transitions.actions_allowed(item, request.user)
     action_forms = {action: ITEM_ACTIONS[action].form(item, None) for action in allowed}
+    forms.reason_lists_load(action_forms.values())
     if sent is not None:
         action_forms[sent.prefix] = sent
     timeline = list(item.events.all())

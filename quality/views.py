@@ -5,6 +5,7 @@ service said them (400 with a message per question, else a message on the page).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib import messages
@@ -20,7 +21,7 @@ from core.forms import form_errors_from
 from quality import selectors, services, transitions
 from quality.exceptions import FormNotFound, NotAQualityLead, QuestionNotFound
 from quality.forms import CalibrationForm, NewFormForm, QuestionForm
-from quality.models import EvaluationForm
+from quality.models import EvaluationForm, Question
 from quality.scoring import answer_label
 
 
@@ -184,38 +185,95 @@ def forms_page(request: HttpRequest) -> HttpResponse:
     return render(request, "quality/forms.html", {"forms": forms_list, "new": new}, status=400 if new.errors else 200)
 
 
+@dataclass(frozen=True)
+class QuestionRow:
+    """A question as the builder lists it: its edit form, and whether it can move up or down."""
+
+    question: Question
+    edit_form: QuestionForm
+    first: bool
+    last: bool
+
+
+def _question_id(post) -> int:
+    raw = post.get("question", "")
+    if not raw.isdigit():
+        raise QuestionNotFound("That question is not on this form.")
+    return int(raw)
+
+
+def _question_rows(questions: list[Question], edited: QuestionForm | None) -> list[QuestionRow]:
+    rows = []
+    for index, question in enumerate(questions):
+        before = questions[index - 1] if index else None
+        after = questions[index + 1] if index + 1 < len(questions) else None
+        edit_form = edited if edited is not None and edited.prefix == f"q{question.pk}" else \
+            QuestionForm.for_question(question)
+        rows.append(QuestionRow(question, edit_form, first=before is None or before.section_id != question.section_id,
+                                last=after is None or after.section_id != question.section_id))
+    return rows
+
+
+def _question_fields(data: dict) -> dict:
+    """A question form's input as the builder's services take it."""
+    return {"section_title": data["section"], "text": data["text"], "kind": data["kind"], "weight": data["weight"],
+            "allow_na": data["allow_na"], "critical": data["critical"], "guidance": data["guidance"],
+            "scale_min": data["scale_min"], "scale_max": data["scale_max"]}
+
+
 @login_required
 def form_page(request: HttpRequest, form_id: int) -> HttpResponse:
+    """The form builder: add a question, change one, move it up or down its section, remove
+    it. Each change goes to the version being edited (a new one once evaluations use the
+    current); input errors come back on the form that sent them (400)."""
     _require_forms_page(request.user)
     form = EvaluationForm.objects.filter(pk=form_id).first()
     if form is None:
         raise FormNotFound(f"Evaluation form #{form_id} does not exist.")
-    question_form = QuestionForm(request.POST if request.POST.get("action") == "add" else None)
+    action = request.POST.get("action")
+    question_form = QuestionForm(request.POST if action == "add" else None)
+    edited: QuestionForm | None = None  # a change refused, shown open with its errors
+    refusal = ""
     if request.method == "POST":
         try:
-            if request.POST.get("action") == "remove":
-                raw = request.POST.get("question", "")
-                if not raw.isdigit():
-                    raise QuestionNotFound("That question is not on this form.")
-                version = services.form_question_remove(form=form, actor=request.user, question_id=int(raw))
+            if action == "remove":
+                version = services.form_question_remove(form=form, actor=request.user,
+                                                        question_id=_question_id(request.POST))
                 messages.success(request, f"Question removed in version {version.number}.")
                 return redirect("quality:form", form_id=form.pk)
-            if question_form.is_valid():
-                data = question_form.cleaned_data
-                question = services.form_question_add(
-                    form=form, actor=request.user, section_title=data["section"], text=data["text"], kind=data["kind"],
-                    weight=data["weight"], allow_na=data["allow_na"], critical=data["critical"],
-                    guidance=data["guidance"], scale_min=data["scale_min"], scale_max=data["scale_max"],
-                )
+            if action == "move":
+                direction = request.POST.get("direction", "")
+                question = services.form_question_move(form=form, actor=request.user,
+                                                       question_id=_question_id(request.POST), direction=direction)
+                messages.success(request, f"“{question.text}” moved {direction} in version "
+                                          f"{question.section.version.number}.")
+                return redirect("quality:form", form_id=form.pk)
+            if action == "change":
+                question_id = _question_id(request.POST)
+                edited = QuestionForm(request.POST, prefix=f"q{question_id}")
+                if edited.is_valid():
+                    question = services.form_question_change(form=form, actor=request.user, question_id=question_id,
+                                                             **_question_fields(edited.cleaned_data))
+                    messages.success(request, f"Question changed in version {question.section.version.number}.")
+                    return redirect("quality:form", form_id=form.pk)
+            if action == "add" and question_form.is_valid():
+                question = services.form_question_add(form=form, actor=request.user,
+                                                      **_question_fields(question_form.cleaned_data))
                 messages.success(request, f"Question added to version {question.section.version.number}.")
                 return redirect("quality:form", form_id=form.pk)
         except InvalidInput as error:
-            form_errors_from(question_form, error)
+            if action == "move":
+                refusal = error.message
+            else:
+                form_errors_from(edited if action == "change" else question_form, error)
     version = selectors.form_latest_version(form)
     questions = selectors.questions_of_version(version) if version else []
+    if edited is not None and edited.errors and all(edited.prefix != f"q{q.pk}" for q in questions):
+        raise QuestionNotFound("That question is not on the form's current version: reload the page and try again.")
     context = {
-        "form": form, "version": version, "questions": questions, "question_form": question_form,
+        "form": form, "version": version, "rows": _question_rows(questions, edited), "question_form": question_form,
         "in_use": version is not None and services.form_version_in_use(version),
-        "results": selectors.form_results_by_version(form),
+        "results": selectors.form_results_by_version(form), "refusal": refusal,
     }
-    return render(request, "quality/form.html", context, status=400 if question_form.errors else 200)
+    refused = refusal or question_form.errors or (edited is not None and edited.errors)
+    return render(request, "quality/form.html", context, status=400 if refused else 200)

@@ -62,3 +62,15 @@ def presence_reasons(db):
     from django.apps import apps
 
     importlib.import_module("allocation.migrations.0013_presence_reasons").add_default_reasons(apps, None)
+
+
+@pytest.fixture
+def item_action_reasons(db):
+    """The pend and release reasons a data migration made (Waiting for the customer, Going off
+    shift, …), for the same reason as role_groups: a transactional test before this one
+    flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("allocation.migrations.0030_pend_and_release_reasons").add_default_reasons(apps, None)

@@ -24,7 +24,9 @@ urlpatterns = [
     path("api/v1/reports/", include(reporting_urls.api_urlpatterns)),
     path("api/v1/", include(allocation_urls.api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The portal's icon and a way back to the portal on the docs page (templates/api_docs.html).
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"),
+         name="api-docs"),
 ]
 
 # Unmatched paths, requests Django refuses (a foreign Host header) and unhandled errors: JSON

@@ -22,10 +22,12 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from allocation import selectors, services
+from allocation.admin.forms import ItemActionReasonForm, QueueForm, SlaPolicyForm
 from allocation.admin.routing_steps import RoutingStepInline, routing_preview
 from allocation.models import (
     AgentProfile,
     AgentSkill,
+    ItemActionReason,
     ItemStatus,
     Presence,
     PresenceChange,
@@ -41,6 +43,7 @@ from allocation.models import (
 )
 from allocation.transitions import CANCEL_PERMISSION, REASSIGN_PERMISSION
 from core.admin import TamperProofAutocomplete
+from core.durations import hours_minutes_words
 from core.exceptions import DomainError
 from core.pagination import EstimatedCountPaginator
 
@@ -108,6 +111,7 @@ class QueueSkillInline(TamperProofAutocomplete, admin.TabularInline):
 
 class SlaPolicyInline(admin.TabularInline):
     model = SlaPolicy
+    form = SlaPolicyForm
     extra = 0
     fields = ["priority", "target", "calendar", "warning_thresholds", "pause_when_pended"]
     show_change_link = True  # its threshold actions are on its own page
@@ -117,8 +121,9 @@ class SlaPolicyInline(admin.TabularInline):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
+    form = QueueForm
     list_display = [
-        "code", "name", "allocation_mode", "is_active", "sla_target", "standard_handle_time", "queued_count",
+        "code", "name", "allocation_mode", "is_active", "sla_target_words", "handle_time_words", "queued_count",
     ]
     list_filter = ["is_active", "allocation_mode"]
     search_fields = ["code", "name"]
@@ -161,6 +166,14 @@ class QueueAdmin(admin.ModelAdmin):
     @admin.display(description="preview")
     def routing_preview(self, queue: Queue):
         return routing_preview(queue)
+
+    @admin.display(description="SLA target", ordering="sla_target")
+    def sla_target_words(self, queue: Queue) -> str:
+        return hours_minutes_words(queue.sla_target)
+
+    @admin.display(description="handle time", ordering="standard_handle_time")
+    def handle_time_words(self, queue: Queue) -> str:
+        return hours_minutes_words(queue.standard_handle_time)
 
     @admin.display(description="queued", ordering="queued_count")
     def queued_count(self, queue: Queue):
@@ -223,7 +236,9 @@ class AgentProfileAdmin(TamperProofAutocomplete, admin.ModelAdmin):
                                             before=request._agent_configuration_before)
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["presence", "presence_reason", "presence_since", "last_assigned_at"]
+        # State the portal keeps (presence through its service; last seen from each request
+        # the agent makes): shown, never typed over.
+        readonly = ["presence", "presence_reason", "presence_since", "last_assigned_at", "last_seen_at"]
         # The user is the profile's primary key: changing it would copy the profile.
         return ["user", *readonly] if obj is not None else readonly
 
@@ -236,6 +251,19 @@ class PresenceReasonAdmin(admin.ModelAdmin):
     list_display = ["label", "presence", "active", "position"]
     list_editable = ["active", "position"]
     list_filter = ["presence", "active"]
+    search_fields = ["label"]
+
+
+@admin.register(ItemActionReason)
+class ItemActionReasonAdmin(admin.ModelAdmin):
+    """The reasons agents pick from when they pend or release an item ("Other", with details,
+    is always offered last). Events keep the label as given: retire a reason (untick active)
+    or rename it freely."""
+
+    form = ItemActionReasonForm
+    list_display = ["label", "action", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["action", "active"]
     search_fields = ["label"]
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from allocation import routing
+from allocation.admin.forms import RoutingWaitField
 from allocation.models import FIRST_STEP, LAST_STEP, Queue, RoutingStep, StepAction, StepCondition, StepSkill
 
 MEASURED_IN_MINUTES = {StepCondition.WAITED, StepCondition.NO_AGENT}
@@ -24,6 +25,8 @@ MEASURED_IN_MINUTES = {StepCondition.WAITED, StepCondition.NO_AGENT}
 
 class RoutingStepForm(forms.ModelForm):
     """One step on its own: its condition with its measure, its action with its target."""
+
+    minutes = RoutingWaitField()
 
     class Meta:
         model = RoutingStep
@@ -34,14 +37,14 @@ class RoutingStepForm(forms.ModelForm):
         condition = data.get("condition")
         if condition in MEASURED_IN_MINUTES:
             if data.get("minutes") is None and "minutes" not in self.errors:
-                self.add_error("minutes", "How many minutes? At least 1.")
+                self.add_error("minutes", "How long? At least 1 min.")
             if data.get("backlog_over") is not None:
                 self.add_error("backlog_over", "Only a backlog step counts waiting items: leave this empty.")
         elif condition == StepCondition.BACKLOG:
             if data.get("backlog_over") is None and "backlog_over" not in self.errors:
                 self.add_error("backlog_over", "How many items may wait before the rest enter this step? 0 or more.")
             if data.get("minutes") is not None:
-                self.add_error("minutes", "A backlog step counts waiting items, not minutes: leave this empty.")
+                self.add_error("minutes", "A backlog step counts waiting items, not time: leave this empty.")
         target = data.get("overflow_queue")
         if data.get("action") == StepAction.OVERFLOW:
             if target is None and "overflow_queue" not in self.errors:

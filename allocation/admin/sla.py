@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from allocation import selectors
 from allocation.admin.core import ReadOnlyAdminMixin
+from allocation.admin.forms import BusinessCalendarForm, HolidayCountryField, SlaPolicyForm
 from allocation.models import (
     BusinessCalendar,
     Holiday,
@@ -29,10 +30,11 @@ from allocation.models import (
     WorkingWindow,
 )
 from allocation.services import sla_actions
-from allocation.services.calendars import calendar_holidays_load, supported_countries
+from allocation.services.calendars import calendar_holidays_load
 from allocation.sla.policies import working_calendar
 from allocation.sla.working_time import NoWorkingTime
 from core.admin import TamperProofAutocomplete
+from core.durations import hours_minutes_words
 from core.exceptions import InvalidInput
 from core.forms import form_errors_from
 
@@ -74,20 +76,20 @@ class HolidayInline(admin.TabularInline):
 
 
 class LoadHolidaysForm(forms.Form):
-    country = forms.ChoiceField(help_text="Country code, e.g. GB, US, DE.")
+    country = HolidayCountryField(help_text="Type part of its name to search, e.g. King for United Kingdom (GB).")
     subdivision = forms.CharField(required=False, max_length=10, help_text="e.g. ENG for England; empty: nationwide.")
     first_year = forms.IntegerField(min_value=2000, max_value=2100)
     last_year = forms.IntegerField(min_value=2000, max_value=2100)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [(code, code) for code in sorted(supported_countries())]
         this_year = date.today().year
         self.fields["first_year"].initial, self.fields["last_year"].initial = this_year, this_year + 2
 
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
+    form = BusinessCalendarForm
     list_display = ["name", "time_zone", "week", "holiday_count"]
     search_fields = ["name"]
     inlines = [WorkingWindowInline, HolidayInline]
@@ -177,7 +179,8 @@ class SlaActionInline(admin.StackedInline):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
-    list_display = ["queue", "priority", "target", "calendar", "warning_thresholds", "pause_when_pended",
+    form = SlaPolicyForm
+    list_display = ["queue", "priority", "target_words", "calendar", "warning_thresholds", "pause_when_pended",
                     "action_count"]
     list_filter = ["calendar", "pause_when_pended"]
     search_fields = ["queue__name", "queue__code"]
@@ -187,6 +190,10 @@ class SlaPolicyAdmin(TamperProofAutocomplete, admin.ModelAdmin):
 
     class Media:
         js = ["js/admin/sla-actions.js"]
+
+    @admin.display(description="target", ordering="target")
+    def target_words(self, policy: SlaPolicy) -> str:
+        return hours_minutes_words(policy.target)
 
     @admin.display(description="threshold actions")
     def action_count(self, policy: SlaPolicy) -> int:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from allocation.labels import display_name
@@ -69,19 +70,21 @@ class Queue(models.Model):
     )
     standard_handle_time = models.DurationField(
         default=timedelta(minutes=15),
-        help_text="Expected working time per item; start by = due at − this.",
+        help_text="Expected working time per item, in hours and minutes; start by = due at − this.",
     )
     reservation_timeout = models.DurationField(
         default=timedelta(minutes=10),
-        help_text="An assigned item not started within this time goes back to the queue.",
+        help_text="An assigned item not started within this time (hours and minutes) goes back to the queue.",
     )
     sla_target = models.DurationField(
-        default=timedelta(hours=24),
-        help_text="Time from receipt to due, counted around the clock (24×7).",
+        "SLA target", default=timedelta(hours=24),
+        help_text="Time from receipt to due in hours and minutes, counted around the clock (24×7).",
     )
+    # A list of strings (the API and item_complete read it as such); admin edits it one a line.
     outcomes = models.JSONField(
         default=list, blank=True,
-        help_text='Allowed completion outcomes, e.g. ["approved", "declined"]. Empty: free text.',
+        help_text="The outcomes an agent chooses from when completing an item, one a line (e.g. approved, "
+                  "declined). Empty: the agent types one.",
     )
     teams = models.ManyToManyField(Team, blank=True, related_name="queues")
     routing_enabled = models.BooleanField(
@@ -164,6 +167,58 @@ class PresenceReason(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_presence_display()}: {self.label}"
+
+
+class ReasonAction(models.TextChoices):
+    """The item actions an agent gives a reason for, picked from a list admins keep."""
+
+    PEND = "pend", "Pend"
+    RELEASE = "release", "Release"
+
+
+# Offered last on every reason list, with its details required; never a row of the list.
+OTHER_REASON = "Other"
+
+
+class ItemActionReasonQuerySet(models.QuerySet):
+    def offered(self, action: str) -> list[str]:
+        """The labels an agent picks from to give a reason for `action`, in the admins'
+        order (the forms add "Other" last)."""
+        return list(self.filter(action=action, active=True).order_by("position", "label")
+                    .values_list("label", flat=True))
+
+    def offered_by_action(self) -> dict[str, list[str]]:
+        """`offered` for every action at once: action → labels, in one query."""
+        lists: dict[str, list[str]] = {}
+        for action, label in self.filter(active=True).order_by("position", "label").values_list("action", "label"):
+            lists.setdefault(action, []).append(label)
+        return lists
+
+
+class ItemActionReason(models.Model):
+    """Why an agent pends or releases an item (waiting for the customer, going off shift…).
+    Admins keep the lists; the item's event records the label as given, so retiring or
+    renaming a reason leaves the history as it was."""
+
+    action = models.CharField(max_length=10, choices=ReasonAction.choices, help_text="The action it explains.")
+    label = models.CharField(max_length=100, help_text="As the agent reads it in the list, and as history records it.")
+    active = models.BooleanField(default=True, help_text="Offered to agents. Untick to retire it.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the agent's list (smallest first).")
+
+    objects = ItemActionReasonQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "pend or release reason"
+        verbose_name_plural = "pend and release reasons"
+        ordering = ["action", "position", "label"]
+        constraints = [
+            models.UniqueConstraint(Lower("label"), "action", name="itemactionreason_unique_label",
+                                    violation_error_message="The list has this reason already."),
+            models.CheckConstraint(condition=Q(action__in=ReasonAction.values), name="itemactionreason_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.label}"
 
 
 class AgentProfile(models.Model):

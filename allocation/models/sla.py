@@ -51,7 +51,8 @@ class BusinessCalendar(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     time_zone = models.CharField(
-        max_length=64, validators=[validate_time_zone], help_text="IANA time zone, e.g. Europe/London."
+        max_length=64, validators=[validate_time_zone],
+        help_text="The IANA time zone its windows are in: type part of a city to search, e.g. London.",
     )
     description = models.TextField(blank=True)
 
@@ -109,7 +110,7 @@ class SlaPolicy(models.Model):
         choices=Priority.choices, null=True, blank=True,
         help_text="Empty: the queue's default for every priority without its own policy.",
     )
-    target = models.DurationField(help_text="Working time from receipt to due, e.g. 2 days, 4:00:00.")
+    target = models.DurationField(help_text="Working time from receipt to due, in hours and minutes (e.g. 40 h).")
     calendar = models.ForeignKey(
         BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="policies",
         help_text="Empty: the target counts around the clock (24×7).",

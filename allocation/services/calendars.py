@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 import holidays as holiday_data
 from django.db import transaction
+from holidays.registry import COUNTRIES
 
 from allocation.models import BusinessCalendar, Holiday
 from core.exceptions import InvalidInput
@@ -14,6 +18,24 @@ MAX_YEARS = 10
 def supported_countries() -> dict[str, list[str]]:
     """Country codes the `holidays` package knows, with their subdivision codes."""
     return {code: list(subdivisions) for code, subdivisions in holiday_data.list_supported_countries().items()}
+
+
+# The registry names countries by class ("UnitedKingdom", "DRCongo", "IsleOfMan"): a capital
+# after a lower-case letter, or before one, starts a new word of the name.
+WORD_START = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+SMALL_WORDS = {"And", "Of", "The", "Da"}
+
+
+@cache
+def holiday_countries() -> dict[str, str]:
+    """The countries with holiday data, by name as people read it ('United Kingdom', 'Isle
+    of Man'), keyed by ISO code ('GB'), in alphabetical order of name."""
+    names = {}
+    for class_name, code, *_ in COUNTRIES.values():
+        words = WORD_START.sub(" ", class_name).split(" ")
+        name = " ".join(word.lower() if word in SMALL_WORDS else word for word in words)
+        names[code] = name.replace("Mc Donald", "McDonald")
+    return dict(sorted(names.items(), key=lambda pair: pair[1]))
 
 
 @transaction.atomic

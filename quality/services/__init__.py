@@ -23,6 +23,8 @@ from quality.services.forms import (
     form_create,
     form_current_version,
     form_question_add,
+    form_question_change,
+    form_question_move,
     form_question_remove,
     form_version_for_editing,
     form_version_in_use,
@@ -33,6 +35,7 @@ __all__ = [
     "DISPUTE_NOTIFICATION_KIND", "REWORK_SOURCE", "SAMPLER", "SampleResult",
     "calibration_start", "dispute_deciders", "evaluation_acknowledge", "evaluation_dispute", "evaluation_rescore",
     "evaluation_rework", "evaluation_save", "evaluation_submit", "evaluation_uphold", "form_create",
-    "form_current_version", "form_question_add", "form_question_remove", "form_version_for_editing",
+    "form_current_version", "form_question_add", "form_question_change", "form_question_move",
+    "form_question_remove", "form_version_for_editing",
     "form_version_in_use", "period_bounds", "samples_draw",
 ]

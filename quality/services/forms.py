@@ -74,15 +74,8 @@ def form_create(*, actor: Actor, name: str, pass_mark: Decimal, description: str
     return form
 
 
-@transaction.atomic
-def form_question_add(
-    *, form: EvaluationForm, actor: Actor, section_title: str, text: str, kind: str, weight: Decimal,
-    allow_na: bool = False, critical: bool = False, guidance: str = "", scale_min: int | None = None,
-    scale_max: int | None = None,
-) -> Question:
-    """Add a question (to the section of that title, made if new) — in a new version if the
-    current one is in use."""
-    _require_builder(actor)
+def _question_errors(*, section_title: str, text: str, kind: str, weight: Decimal | None,
+                     scale_min: int | None, scale_max: int | None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not text.strip():
         errors["text"] = ["Write the question."]
@@ -92,17 +85,121 @@ def form_question_add(
         errors["weight"] = ["A weight above 0."]
     if kind == "scale" and (scale_min is None or scale_max is None or scale_max <= scale_min):
         errors["scale_max"] = ["A scale needs a minimum below its maximum."]
+    return errors
+
+
+def _section_named(version: FormVersion, title: str) -> FormSection:
+    section, _ = FormSection.objects.get_or_create(
+        version=version, title=title.strip(), defaults={"position": version.sections.count()}
+    )
+    return section
+
+
+@transaction.atomic
+def form_question_add(
+    *, form: EvaluationForm, actor: Actor, section_title: str, text: str, kind: str, weight: Decimal,
+    allow_na: bool = False, critical: bool = False, guidance: str = "", scale_min: int | None = None,
+    scale_max: int | None = None,
+) -> Question:
+    """Add a question (to the section of that title, made if new) — in a new version if the
+    current one is in use."""
+    _require_builder(actor)
+    errors = _question_errors(section_title=section_title, text=text, kind=kind, weight=weight,
+                              scale_min=scale_min, scale_max=scale_max)
     if errors:
         raise InvalidInput("The question needs attention; nothing was changed.", fields=errors)
     version = form_version_for_editing(form=form, actor=actor)
-    section, _ = FormSection.objects.get_or_create(
-        version=version, title=section_title.strip(), defaults={"position": version.sections.count()}
-    )
+    section = _section_named(version, section_title)
     return Question.objects.create(
         section=section, text=text.strip(), kind=kind, weight=weight, allow_na=allow_na, critical=critical,
         guidance=guidance.strip(), position=section.questions.count(),
         scale_min=scale_min if kind == "scale" else None, scale_max=scale_max if kind == "scale" else None,
     )
+
+
+def _question_to_edit(*, form: EvaluationForm, actor: Actor, question_id: int) -> Question:
+    """The question the builder shows (one of the form's latest version) as it stands in the
+    version being edited: itself while no evaluation uses its version, else its copy in the
+    new version form_version_for_editing makes — at the same place, since the copy keeps the
+    order of sections and of questions."""
+    question = Question.objects.select_related("section__version").filter(
+        pk=question_id, section__version__form=form
+    ).first()
+    if question is None:
+        raise QuestionNotFound("That question is not on this form.")
+    if question.section.version != selectors.form_latest_version(form):
+        raise QuestionNotFound("That question is not on the form's current version: reload the page and try again.")
+    version = form_version_for_editing(form=form, actor=actor)
+    if version.pk == question.section.version_id:
+        return question
+    sections = list(question.section.version.sections.order_by("position", "id"))
+    copied_sections = list(version.sections.order_by("position", "id"))
+    neighbours = list(question.section.questions.order_by("position", "id"))
+    copied_section = copied_sections[sections.index(question.section)]
+    return list(copied_section.questions.order_by("position", "id"))[neighbours.index(question)]
+
+
+@transaction.atomic
+def form_question_change(
+    *, form: EvaluationForm, actor: Actor, question_id: int, section_title: str, text: str, kind: str,
+    weight: Decimal, allow_na: bool = False, critical: bool = False, guidance: str = "",
+    scale_min: int | None = None, scale_max: int | None = None,
+) -> Question:
+    """Change a question of the form's current version — its copy in a new version if the
+    current one is in use (the evaluations scored on it keep it as it was). A new section
+    title moves it to the end of that section (made if new)."""
+    _require_builder(actor)
+    errors = _question_errors(section_title=section_title, text=text, kind=kind, weight=weight,
+                              scale_min=scale_min, scale_max=scale_max)
+    if errors:
+        raise InvalidInput("The question needs attention; nothing was changed.", fields=errors)
+    question = _question_to_edit(form=form, actor=actor, question_id=question_id)
+    if question.section.title != section_title.strip():
+        left = question.section
+        question.section = _section_named(left.version, section_title)
+        question.position = question.section.questions.count()
+        question.save(update_fields=["section", "position"])
+        _renumber(left)
+    question.text, question.kind, question.weight = text.strip(), kind, weight
+    question.allow_na, question.critical, question.guidance = allow_na, critical, guidance.strip()
+    question.scale_min = scale_min if kind == "scale" else None
+    question.scale_max = scale_max if kind == "scale" else None
+    question.full_clean()
+    question.save()
+    return question
+
+
+MOVES = {"up": -1, "down": 1}
+
+
+@transaction.atomic
+def form_question_move(*, form: EvaluationForm, actor: Actor, question_id: int, direction: str) -> Question:
+    """Move a question of the form's current version one place up or down its section — in
+    a new version if the current one is in use. Scores do not depend on the order; what
+    evaluators read does."""
+    _require_builder(actor)
+    if direction not in MOVES:
+        raise InvalidInput("Move a question up or down.", fields={"direction": ["Choose up or down."]})
+    question = _question_to_edit(form=form, actor=actor, question_id=question_id)
+    order = list(question.section.questions.order_by("position", "id"))
+    here = order.index(question)
+    there = here + MOVES[direction]
+    if not 0 <= there < len(order):
+        where = "first" if direction == "up" else "last"
+        raise InvalidInput(f"“{question.text}” is {where} in its section already.",
+                           fields={"direction": [f"It is {where} already."]})
+    order[here], order[there] = order[there], order[here]
+    _renumber(question.section, order)
+    question.refresh_from_db()
+    return question
+
+
+def _renumber(section: FormSection, order: list[Question] | None = None) -> None:
+    """Number the section's questions 0, 1, 2… in `order` (by default the present one)."""
+    order = order if order is not None else list(section.questions.order_by("position", "id"))
+    for position, question in enumerate(order):
+        if question.position != position:
+            Question.objects.filter(pk=question.pk).update(position=position)
 
 
 @transaction.atomic

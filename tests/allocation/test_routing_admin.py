@@ -68,13 +68,14 @@ def with_steps(data: dict, *rows: dict, prefix: str = STEPS) -> dict:
     return data
 
 
-def waited(position: int, minutes="30", **row) -> dict:
-    return {"position": position, "condition": StepCondition.WAITED, "minutes": minutes,
-            "action": StepAction.WIDEN} | row
+def waited(position: int, wait=("0", "30"), **row) -> dict:
+    """A "waited" step as the page posts it: its wait in the hours and minutes boxes."""
+    return {"position": position, "condition": StepCondition.WAITED, "minutes_hours": wait[0],
+            "minutes_minutes": wait[1], "action": StepAction.WIDEN} | row
 
 
-def overflow(position: int, target, **row) -> dict:
-    return waited(position, action=StepAction.OVERFLOW, overflow_queue=target.pk) | row
+def overflow(position: int, target, wait=("0", "30"), **row) -> dict:
+    return waited(position, wait, action=StepAction.OVERFLOW, overflow_queue=target.pk) | row
 
 
 def post_queue(client, queue, *rows: dict, **changes):
@@ -90,7 +91,7 @@ def test_the_inline_saves_valid_steps(admin_client):
         admin_client, queue,
         waited(2, added_teams=[night.pk]),
         {"position": 3, "condition": StepCondition.BACKLOG, "backlog_over": "200", "action": StepAction.WIDEN},
-        overflow(4, disputes, condition=StepCondition.NO_AGENT, minutes="15"),
+        overflow(4, disputes, condition=StepCondition.NO_AGENT, wait=("0", "15")),
         routing_enabled="on",
     )
 
@@ -112,21 +113,25 @@ def test_the_inline_saves_valid_steps(admin_client):
         ([waited(2), waited(4)], "Number the steps 2, 3, … without gaps: these are steps 2 to 3."),
         ([waited(3)], "Number the steps 2, 3, … without gaps: these are steps 2."),
         ([waited(2), waited(2)], "Step 2 is given twice: number the steps 2 to 3, each once."),
-        ([waited(2, minutes="")], "How many minutes? At least 1."),
-        ([waited(2, condition=StepCondition.NO_AGENT, minutes="")], "How many minutes? At least 1."),
-        ([waited(2, minutes="0")], "Ensure this value is greater than or equal to 1."),
+        ([waited(2, wait=("", ""))], "How long? At least 1 min."),
+        ([waited(2, condition=StepCondition.NO_AGENT, wait=("", ""))], "How long? At least 1 min."),
+        ([waited(2, wait=("0", "0"))], "At least 1 min."),
+        ([waited(2, wait=("1", "75"))], "Minutes run from 0 to 59: write 90 minutes as 1 h 30 min."),
+        ([waited(2, wait=("-1", "0"))], "Hours cannot be negative."),
+        ([waited(2, wait=("half", "0"))], "Hours: write a whole number, e.g. 8."),
+        ([waited(2, wait=("721", "0"))], "At most 720 h (30 days)."),
         ([waited(2, backlog_over="5")], "Only a backlog step counts waiting items: leave this empty."),
         ([waited(2, condition=StepCondition.BACKLOG, backlog_over="10")],
-         "A backlog step counts waiting items, not minutes: leave this empty."),
-        ([waited(2, condition=StepCondition.BACKLOG, minutes="")],
+         "A backlog step counts waiting items, not time: leave this empty."),
+        ([waited(2, condition=StepCondition.BACKLOG, wait=("", ""))],
          "How many items may wait before the rest enter this step? 0 or more."),
-        ([waited(2, condition=StepCondition.BACKLOG, minutes="", backlog_over="-1")],
+        ([waited(2, condition=StepCondition.BACKLOG, wait=("", ""), backlog_over="-1")],
          "Ensure this value is greater than or equal to 0."),
         ([waited(2, action=StepAction.OVERFLOW)], "Which queue do the items move to?"),
-        ([waited(2, minutes="10" + "0" * 12)], "Ensure this value is less than or equal to 43200."),
+        ([waited(2, wait=("10" + "0" * 12, "0"))], "At most 720 h (30 days)."),
         ([waited("9" * 25)], "Ensure this value is less than or equal to 5."),
-        ([waited(2, minutes="9" * 5000)], "Enter a whole number."),
-        ([waited(2, condition=StepCondition.BACKLOG, minutes="", backlog_over="9" * 40)],
+        ([waited(2, wait=("9" * 5000, "0"))], "At most 720 h (30 days)."),
+        ([waited(2, condition=StepCondition.BACKLOG, wait=("", ""), backlog_over="9" * 40)],
          "Ensure this value is less than or equal to 10000000."),
         ([waited(n) for n in (2, 3, 4, 5, 5)], "At most 4 steps after step 1 (steps 2 to 5)."),
         ([waited(2, condition="sometimes")], "Select a valid choice. sometimes is not one of the available choices."),
@@ -238,7 +243,7 @@ def test_saved_steps_are_renumbered_in_an_order_that_keeps_each_number_free(admi
     data = page_data(admin_client.get(queue_url(queue)))
     data |= {f"{STEPS}-0-position": 3, f"{STEPS}-1-position": 4}
 
-    inserted = admin_client.post(queue_url(queue), with_steps(data, waited(2, minutes="10")))
+    inserted = admin_client.post(queue_url(queue), with_steps(data, waited(2, wait=("0", "10"))))
 
     assert inserted.status_code == 302, inserted.content.decode()[:3000]
     assert list(queue.routing_steps.order_by("position").values_list("pk", "minutes")) == [

@@ -84,7 +84,8 @@ def test_load_public_holidays(admin_client):
     [
         ({"country": "GB", "subdivision": "XX", "first_year": 2026, "last_year": 2026}, "Choose one of"),
         ({"country": "GB", "subdivision": "", "first_year": 2026, "last_year": 2040}, "at most 10 years"),
-        ({"country": "ZZ", "subdivision": "", "first_year": 2026, "last_year": 2026}, "Select a valid choice"),
+        ({"country": "ZZ", "subdivision": "", "first_year": 2026, "last_year": 2026},
+         "No public holiday data for “ZZ”: choose a country from the list"),
     ],
 )
 def test_load_holidays_refuses_bad_input(admin_client, data, message):
@@ -98,7 +99,7 @@ def test_load_holidays_refuses_bad_input(admin_client, data, message):
 def test_policy_thresholds_are_percentages_given_once(admin_client):
     queue = factories.QueueFactory()
     url = reverse("admin:allocation_slapolicy_add")
-    base = {"queue": queue.pk, "priority": "", "target_0": "1", "target_1": "00:00:00", "target": "1 00:00:00",
+    base = {"queue": queue.pk, "priority": "", "target_hours": "24", "target_minutes": "0",
             "pause_when_pended": "on"} | NO_ACTIONS
     bad = admin_client.post(url, base | {"warning_thresholds": "50,150"})
     assert "Each threshold is a percent between 1 and 99." in bad.content.decode()
@@ -115,11 +116,11 @@ def test_a_policy_target_of_centuries_is_refused(admin_client):
     url = reverse("admin:allocation_slapolicy_add")
     base = {"queue": queue.pk, "priority": "", "warning_thresholds": "50,75,90", "pause_when_pended": "on"} | NO_ACTIONS
 
-    typo = admin_client.post(url, base | {"target": "3000000 00:00:00"})
+    typo = admin_client.post(url, base | {"target_hours": "3000000", "target_minutes": "0"})
 
-    assert typo.status_code == 200 and "At most 366 days of working time." in typo.content.decode()
+    assert typo.status_code == 200 and "At most 8784 h (366 days)." in typo.content.decode()
     assert not SlaPolicy.objects.exists()
-    assert admin_client.post(url, base | {"target": "366 00:00:00"}).status_code == 302
+    assert admin_client.post(url, base | {"target_hours": str(366 * 24), "target_minutes": "0"}).status_code == 302
 
 
 def _policy_form(policy, actions):

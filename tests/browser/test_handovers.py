@@ -21,7 +21,7 @@ from tests.browser_support import pend_on_page, presence_switch_ready, release_o
 from tests.helpers import queued_item
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
-              pytest.mark.usefixtures("role_groups", "presence_reasons")]
+              pytest.mark.usefixtures("role_groups", "presence_reasons", "item_action_reasons")]
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from tests import factories
 from tests.browser_support import log_in, pend_on_page
 from tests.helpers import queued_item, started_item, supervisor_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
+              pytest.mark.usefixtures("role_groups", "item_action_reasons")]
 
 ZONE = "America/New_York"
 

@@ -103,7 +103,7 @@ def test_an_admins_hour(open_page, screenshot, operation):
         expect(preview.nth(1)).to_contain_text("Fri 11 Apr 2031 09:00")
         # … and England's public holidays, loaded from the holidays package.
         page.get_by_role("link", name="Load public holidays…").click()
-        page.get_by_label("Country").select_option("GB")
+        page.get_by_label("Country").fill("United Kingdom (GB)")
         page.get_by_label("Subdivision").fill("ENG")
         expect(page.get_by_label("First year")).to_have_value("2031")
         page.get_by_label("Last year").fill("2031")
@@ -126,7 +126,8 @@ def test_an_admins_hour(open_page, screenshot, operation):
         select2_pick(page, "skill_requirements-0-skill", "Visa", SKILL)
         page.locator("input[name='skill_requirements-0-min_proficiency']").fill("3")
         page.get_by_role("button", name="Add another SLA policy").click()
-        page.locator("input[name='sla_policies-0-target']").fill("8:00:00")
+        page.locator("input[name='sla_policies-0-target_hours']").fill("8")
+        page.locator("input[name='sla_policies-0-target_minutes']").fill("0")
         page.locator("select[name='sla_policies-0-calendar']").select_option(label=str(calendar))
         screenshot(page, "journey-admin-queue-1280")
         page.get_by_role("button", name="Save", exact=True).click()

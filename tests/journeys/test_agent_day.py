@@ -48,7 +48,8 @@ from tests.browser_support import log_in, pend_on_page, presence_switch_ready, r
 from tests.helpers import queued_item
 from tests.reporting.builder import Life, item_write, presence_write
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser,
+              pytest.mark.usefixtures("role_groups", "item_action_reasons")]
 
 ZONE = "America/New_York"  # the agent's browser; the portal's own zone is another
 RESOLVED = "resolved-for-cardholder"

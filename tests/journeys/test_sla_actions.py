@@ -42,7 +42,7 @@ from tests.helpers import queued_item, supervisor_for
 from tests.processes import WebhookReceiver, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.outbox,
-              pytest.mark.usefixtures("role_groups", "presence_reasons")]
+              pytest.mark.usefixtures("role_groups", "presence_reasons", "item_action_reasons")]
 
 # A Wednesday morning, years ahead of the wall clock; the policies run around the clock.
 WEDNESDAY = datetime(2031, 3, 12, 9, 0, tzinfo=UTC)

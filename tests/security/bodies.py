@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from allocation.forms import PEND_REASONS, RELEASE_REASONS
+from allocation.models import OTHER_REASON
 
 
 def bodies(world) -> dict[str, dict]:
@@ -13,9 +13,9 @@ def bodies(world) -> dict[str, dict]:
     other_queue_id = world.kwargs["other_queue_id"]
     return {
         # pages (form posts; each action's form has the action as its prefix)
-        "work:item-pend": {"pend-until": tomorrow.strftime("%Y-%m-%dT%H:%M"), "pend-reason": PEND_REASONS[0],
-                           "pend-details": "x"},
-        "work:item-release": {"release-reason": RELEASE_REASONS[0], "release-details": "x"},
+        "work:item-pend": {"pend-until": tomorrow.strftime("%Y-%m-%dT%H:%M"), "pend-reason": OTHER_REASON,
+                           "pend-details": "x"},  # "Other" is offered whatever the admins' list holds
+        "work:item-release": {"release-reason": OTHER_REASON, "release-details": "x"},
         "work:item-complete": {"complete-outcome": "done", "complete-note": ""},
         "work:item-transfer": {"transfer-target": f"queue:{other_queue_id}", "transfer-reason": "x"},
         "work:item-priority": {"priority-priority": "5", "priority-reason": "x"},

@@ -163,8 +163,8 @@ EXPECTED = {
 # written only by the portal itself (append-only history, alerts, evaluations, versions)
 # refuse them too. A quality lead (staff) reaches the quality configuration only.
 ADMIN_MODELS = {
-    "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.PresenceChange", "allocation.PresenceReason",
-    "allocation.Queue", "allocation.RoutingStep",
+    "allocation.AgentProfile", "allocation.BusinessCalendar", "allocation.ItemActionReason",
+    "allocation.PresenceChange", "allocation.PresenceReason", "allocation.Queue", "allocation.RoutingStep",
     "allocation.Skill", "allocation.SlaActionRun", "allocation.SlaAlert", "allocation.SlaPolicy",
     "allocation.SourceBinding", "allocation.Team",
     "allocation.WebhookDelivery", "allocation.WebhookSubscription", "allocation.WorkItem",

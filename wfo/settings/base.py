@@ -119,6 +119,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates and times as the portal writes them ("Thu 3 Dec 2026, 17:19"), wherever Django
+# formats one without being told how: admin's lists and read-only fields (wfo/formats/).
+FORMAT_MODULE_PATH = ["wfo.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -151,7 +154,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from static files (drf-spectacular-sidecar): no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The portal's own icon is linked by templates/api_docs.html (through the static files'
+    # names, which production hashes), not Swagger's.
+    "SWAGGER_UI_FAVICON_HREF": "",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ItemStatusEnum": "allocation.models.ItemStatus",
