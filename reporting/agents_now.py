@@ -150,6 +150,12 @@ SORT_LABELS = [("name", "Name"), ("team", "Team"), ("state", "State"), ("idle_fo
                ("waiting", "Most work waiting")]
 
 
+# What a row shows of an agent (hundreds of rows: the rest is not read).
+AGENT_FIELDS = ("team_id", "capacity", "presence", "presence_since", "presence_reason_id", "last_assigned_at",
+                "user__id", "user__username", "user__first_name", "user__last_name", "team__id", "team__name",
+                "presence_reason__id", "presence_reason__label")
+
+
 def agents_overseen(user) -> QuerySet[AgentProfile]:
     """The agents whose live row a user sees: admins every agent, a supervisor those of the
     teams it supervises."""
@@ -182,7 +188,7 @@ def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "nam
     rows = {
         agent.pk: AgentNow(agent=agent, now=now, last_action_at=agent.last_action_at)
         for agent in agents.select_related("user", "team", "presence_reason")
-        .annotate(last_action_at=Subquery(last_action)).distinct()
+        .only(*AGENT_FIELDS).annotate(last_action_at=Subquery(last_action)).distinct()
     }
     if not rows:
         return []
@@ -242,8 +248,11 @@ def waiting_for(agent_ids: list[int]) -> dict[int, int]:
     """Items waiting in the active queues whose own rule (step 1: teams and skills) admits
     each agent — work it could take now. Two queries: the queues' waiting counts, and per
     queue the agents it admits."""
+    # Counted off the waiting items' own index (workitem_queue_head): the active queues are a
+    # semi-join on the queue ids, not a join to every waiting row.
+    active = Queue.objects.filter(is_active=True).values("pk")
     waiting = dict(
-        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue__is_active=True).values("queue_id")
+        WorkItem.objects.filter(status=ItemStatus.QUEUED, queue_id__in=active).values("queue_id")
         .annotate(n=Count("*")).values_list("queue_id", "n").order_by()
     )
     if not waiting:

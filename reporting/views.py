@@ -163,7 +163,7 @@ def home_live(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/_home.html", _home_context(request))
 
 
-AGENTS_PER_PAGE = 100
+AGENTS_PER_PAGE = 50
 
 
 def _agents_context(request: HttpRequest) -> tuple[dict, int]:
