@@ -4,11 +4,12 @@ how long against its queue's standard time, pended items, completed and SLA met 
 last assignment, idle time, and the work waiting that the agent could take.
 
 A fixed number of queries whatever the number of agents (tests/reporting/test_agents_now.py
-pins it): the agents with their last action (one index probe each, `event_actor_at`), the
-items they hold, grouped, their items in progress, today's completions (the rollup's day so
-far plus the events it has not read yet, as the wallboard's today), and the waiting work of
-the queues that admit each of them (the queues' waiting counts, and per queue the agents its
-own rule admits)."""
+pins it): the agents, then their figures (`figures_fill`) — their last action (one index
+probe each, `event_actor_at`), the items they hold, grouped, their items in progress,
+today's completions (the rollup's day so far plus the events it has not read yet, as the
+wallboard's today), and the waiting work of the queues that admit each of them (the queues'
+waiting counts, and per queue the agents its own rule admits). Listed by name or team (no
+figure needed to order or filter), a page reads the figures of its own agents only."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class AgentNow:
     completed_today: int = 0
     met_today: int = 0
     waiting: int = 0  # waiting in the queues whose own rule admits the agent
+    filled: bool = False  # the figures above read (figures_fill)
 
     @property
     def name(self) -> str:
@@ -174,8 +176,15 @@ def filter_choices(user) -> tuple[QuerySet[Team], QuerySet[Queue], QuerySet[Skil
     return teams, queues, skills
 
 
-def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "name",
-               now: datetime | None = None) -> list[AgentNow]:
+# Orders that need no figure: a page of them reads the figures of its own agents only.
+ORDERS_WITHOUT_FIGURES = ("name", "team", "last_assigned")
+
+
+def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "name", now: datetime | None = None,
+               figures: bool = True) -> list[AgentNow]:
+    """The agents the user oversees, filtered and in `sort`'s order, with their figures.
+    `figures=False`: only when the filter or the order needs them (a state, an order by a
+    figure) — the caller fills those of the rows it shows (`figures_fill`)."""
     now = now or timezone.now()
     agents = agents_overseen(user)
     if filters.team_id:
@@ -184,18 +193,29 @@ def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "nam
         agents = agents.filter(skills__pk=filters.skill_id)
     if filters.queue_id:
         agents = agents.filter(pk__in=agents_skilled_for_queue(Queue(pk=filters.queue_id)).values("pk"))
+    rows = [AgentNow(agent=agent, now=now)
+            for agent in agents.select_related("user", "team", "presence_reason").only(*AGENT_FIELDS).distinct()]
+    sort = sort if sort in SORTS else "name"
+    if figures or filters.state or sort not in ORDERS_WITHOUT_FIGURES:
+        figures_fill(rows, now=now)
+    listed = [row for row in rows if not filters.state or row.state == filters.state]
+    return sorted(listed, key=SORTS[sort])
+
+
+def figures_fill(rows: list[AgentNow], *, now: datetime) -> None:
+    """Each row's figures, read for all the rows at once (seven queries whatever their
+    number); rows filled already are left as they are."""
+    rows_by_id = {row.agent.pk: row for row in rows if not row.filled}
+    if not rows_by_id:
+        return
+    ids = list(rows_by_id)
     last_action = WorkItemEvent.objects.filter(actor_id=OuterRef("pk")).order_by("-at").values("at")[:1]
-    rows = {
-        agent.pk: AgentNow(agent=agent, now=now, last_action_at=agent.last_action_at)
-        for agent in agents.select_related("user", "team", "presence_reason")
-        .only(*AGENT_FIELDS).annotate(last_action_at=Subquery(last_action)).distinct()
-    }
-    if not rows:
-        return []
-    ids = list(rows)
+    for agent_id, at in (AgentProfile.objects.filter(pk__in=ids).annotate(last=Subquery(last_action))
+                         .values_list("pk", "last")):
+        rows_by_id[agent_id].last_action_at = at
     held = WorkItem.objects.filter(assignee_id__in=ids, status__in=HELD_STATUSES)
     for agent_id, status, n in held.values_list("assignee_id", "status").annotate(n=Count("*")).order_by():
-        row = rows[agent_id]
+        row = rows_by_id[agent_id]
         match status:
             case ItemStatus.ASSIGNED:
                 row.offered = n
@@ -206,13 +226,13 @@ def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "nam
     for agent_id, *item in (held.filter(status=ItemStatus.IN_PROGRESS)
                             .order_by("assignee_id", "started_at", "id").distinct("assignee_id")
                             .values_list("assignee_id", "pk", "title", "started_at", "queue__standard_handle_time")):
-        rows[agent_id].working_on = WorkingOn(*item)
+        rows_by_id[agent_id].working_on = WorkingOn(*item)
     for agent_id, (completed, met) in completions_today(ids, now=now).items():
-        rows[agent_id].completed_today, rows[agent_id].met_today = completed, met
+        rows_by_id[agent_id].completed_today, rows_by_id[agent_id].met_today = completed, met
     for agent_id, waiting in waiting_for(ids).items():
-        rows[agent_id].waiting = waiting
-    listed = [row for row in rows.values() if not filters.state or row.state == filters.state]
-    return sorted(listed, key=SORTS.get(sort, SORTS["name"]))
+        rows_by_id[agent_id].waiting = waiting
+    for row in rows_by_id.values():
+        row.filled = True
 
 
 def completions_today(agent_ids: list[int], *, now: datetime) -> dict[int, tuple[int, int]]:

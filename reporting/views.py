@@ -173,8 +173,9 @@ def _agents_context(request: HttpRequest) -> tuple[dict, int]:
     valid = not form.is_bound or form.is_valid()
     filters, sort = form.filters() if valid else (agents_now.AgentFilters(), "name")
     now = timezone.now()
-    rows = agents_now.agents_now(request.user, filters, sort=sort, now=now) if valid else []
+    rows = agents_now.agents_now(request.user, filters, sort=sort, now=now, figures=False) if valid else []
     page = Paginator(rows, AGENTS_PER_PAGE).get_page(page_number)
+    agents_now.figures_fill(page.object_list, now=now)
     today = day_start(local_day(now)).isoformat()
     # Quoted once here, not in every row.
     context = {"form": form, "rows": rows, "page": page, "now": now, "query": params.urlencode(),
