@@ -178,7 +178,7 @@ def _projection_lines(queues: list[Queue], *, now: datetime) -> list[AttentionLi
         pace = (f"at today's pace ({p.pace:.1f} an hour) about {p.clears_by} more get done by {until}"
                 if p.completed_today else f"nothing completed yet today, {p.left_hours:.1f} working hours left")
         lines.append(AttentionLine(
-            WARN, f"{p.queue.name}: {p.waiting} waiting will not clear today — {pace} (projection)",
+            WARN, f"{p.queue.name}: {p.waiting} waiting will not clear today — {pace}",
             _items_url(queue=p.queue.code, status=ItemStatus.QUEUED), p.waiting - p.clears_by, projection=True))
     return sorted(lines, key=lambda line: -line.count)
 
