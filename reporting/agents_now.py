@@ -37,7 +37,7 @@ from allocation.models import (
 )
 from core import roles
 from reporting import rollups
-from reporting.models import AgentDay, RollupState
+from reporting.models import AgentDay
 
 WORKING, IDLE = "working", "idle"
 STATES = [
@@ -246,7 +246,7 @@ def completions_today(agent_ids: list[int], *, now: datetime) -> dict[int, tuple
         .annotate(c=Sum("completed"), m=Sum("met")).values_list("agent_id", "c", "m").order_by()
     ):
         counts[agent_id] = [completed, met]
-    read_up_to = RollupState.objects.filter(name=rollups.STATE_NAME).values_list("event_id", flat=True).first() or 0
+    read_up_to, since = rollups.unread_today(now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -255,7 +255,7 @@ def completions_today(agent_ids: list[int], *, now: datetime) -> dict[int, tuple
              WHERE e.id > %(after)s AND e.at >= %(since)s AND e.kind = %(completed)s AND e.actor_id = ANY(%(ids)s)
              GROUP BY 1
             """,
-            {"after": read_up_to, "since": rollups.day_start(today), "completed": EventKind.COMPLETED,
+            {"after": read_up_to, "since": since, "completed": EventKind.COMPLETED,
              "ids": agent_ids},
         )
         for agent_id, completed, met in cursor.fetchall():

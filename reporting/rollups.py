@@ -74,6 +74,14 @@ def local_day(at: datetime) -> date:
     return at.astimezone(reporting_zone()).date()
 
 
+def unread_today(now: datetime) -> tuple[int, datetime]:
+    """Where today's live figures read past the rollup: events after the last one it read
+    (their id) and of today (their time) — the minute or so it has not read yet. Today's
+    figures are the rollup's day plus these (the wallboard's, the live agents view's)."""
+    read_up_to = RollupState.objects.filter(name=STATE_NAME).values_list("event_id", flat=True).first() or 0
+    return read_up_to, day_start(local_day(now))
+
+
 def _rework_source() -> str:
     from quality.services import REWORK_SOURCE
 

@@ -174,7 +174,7 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
     from allocation import events
     from allocation.models import EventKind, WorkItemEvent
     from reporting import rollups
-    from reporting.models import QueueHour, RollupState
+    from reporting.models import QueueHour
 
     today = rollups.local_day(now)
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -183,7 +183,7 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
         .annotate(a=Sum("arrivals"), c=Sum("completed")).values_list("queue_id", "a", "c").order_by()
     ):
         counts[queue_id] = [arrivals, completed]
-    read_up_to = RollupState.objects.filter(name=rollups.STATE_NAME).values_list("event_id", flat=True).first() or 0
+    read_up_to, since = rollups.unread_today(now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -194,7 +194,7 @@ def today_flows(*, now: datetime, queue_ids: list[int]) -> dict[int, tuple[int, 
              WHERE e.id > %(after)s AND e.at >= %(since)s AND e.kind IN (%(created)s, %(completed)s)
              GROUP BY 1
             """,
-            {"after": read_up_to, "since": rollups.day_start(today), "created": EventKind.CREATED,
+            {"after": read_up_to, "since": since, "created": EventKind.CREATED,
              "completed": EventKind.COMPLETED},
         )
         for queue_id, arrivals, completed in cursor.fetchall():
