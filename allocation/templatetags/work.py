@@ -12,6 +12,7 @@ from django.utils import timezone
 from allocation import events, labels
 from allocation.models import BREACH, EventKind, Priority, SlaActionKind, SlaActionOutcome, WorkItemEvent
 from allocation.sla.clock import EXTERNAL_DEADLINE, GOVERNING_LABELS, POLICY
+from core.durations import hours_minutes_words
 
 register = template.Library()
 
@@ -216,6 +217,13 @@ def duration_words(value: float | timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.filter
+def hours_minutes(value: timedelta) -> str:
+    """A configured duration as it is typed: '12 min', '1 h 30 min', '40 h' (a queue's
+    standard handle time beside the live time it is compared with)."""
+    return hours_minutes_words(value)
 
 
 @register.filter

@@ -3,7 +3,14 @@
 from datetime import timedelta
 
 from allocation.models import WorkItemEvent
-from allocation.templatetags.work import duration_words, event_summary, humanize_key, payload_rows, remaining_words
+from allocation.templatetags.work import (
+    duration_words,
+    event_summary,
+    hours_minutes,
+    humanize_key,
+    payload_rows,
+    remaining_words,
+)
 
 
 def test_payload_rows_flatten_nested_json_into_readable_labels():
@@ -88,3 +95,9 @@ def test_nobody_is_named_when_nobody_held_the_item():
 
 def test_an_agent_without_a_name_is_named_by_id():
     assert summary("released", from_agent=99) == "Released by agent #99"
+
+
+def test_a_configured_duration_reads_as_typed_not_as_a_countdown():
+    """A queue's standard time beside the live time in progress: no seconds, no days."""
+    assert (hours_minutes(timedelta(minutes=5)), duration_words(timedelta(minutes=5))) == ("5 min", "5 min 00 s")
+    assert hours_minutes(timedelta(hours=40, minutes=30)) == "40 h 30 min"
