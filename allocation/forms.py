@@ -14,7 +14,6 @@ from allocation.labels import outcome_label
 from allocation.models import (
     OTHER_REASON,
     AgentProfile,
-    ItemActionReason,
     Presence,
     PresenceReason,
     Priority,
@@ -67,7 +66,7 @@ class ReasonFields(forms.Form):
 
     def _reason_choices(self) -> list[tuple[str, str]]:
         if self.offered is None:
-            self.offered = ItemActionReason.objects.offered(self.reason_action)
+            self.offered = selectors.item_action_reasons(self.reason_action)
         return [("", "Choose a reason…"), *((label, label) for label in [*self.offered, OTHER_REASON])]
 
     def clean(self):
@@ -83,7 +82,7 @@ def reason_lists_load(page_forms: Iterable[forms.Form]) -> None:
     """Give a page's reason forms (the item page's pend and release) their lists from one query."""
     reason_forms = [form for form in page_forms if isinstance(form, ReasonFields)]
     if reason_forms:
-        lists = ItemActionReason.objects.offered_by_action()
+        lists = selectors.item_action_reasons_by_action()
         for form in reason_forms:
             form.offered = lists.get(form.reason_action, [])
 

@@ -20,6 +20,7 @@ from allocation.models import (
     AgentSkill,
     CoolOff,
     EventKind,
+    ItemActionReason,
     ItemStatus,
     PresenceReason,
     Queue,
@@ -311,3 +312,19 @@ def sla_action_run_tally(action_ids: list[int]) -> dict[int, dict[str, int]]:
     for row in rows:
         tally[row.pop("action_id")] = row
     return tally
+
+
+def item_action_reasons(action: str) -> list[str]:
+    """The labels an agent picks from to give a reason for `action` (pend, release), in the
+    admins' order (the forms add "Other" last)."""
+    return list(ItemActionReason.objects.filter(action=action, active=True).order_by("position", "label")
+                .values_list("label", flat=True))
+
+
+def item_action_reasons_by_action() -> dict[str, list[str]]:
+    """`item_action_reasons` for every action at once: action → labels, in one query."""
+    lists: dict[str, list[str]] = {}
+    for action, label in (ItemActionReason.objects.filter(active=True).order_by("position", "label")
+                          .values_list("action", "label")):
+        lists.setdefault(action, []).append(label)
+    return lists

@@ -78,9 +78,9 @@ def supervised_queues(user) -> list[Queue]:
     return list(queues.distinct().order_by("name"))
 
 
-def attention(user, *, now: datetime | None = None) -> list[AttentionLine]:
+def attention(user, *, now: datetime | None = None, queues: list[Queue] | None = None) -> list[AttentionLine]:
     now = now or timezone.now()
-    queues = supervised_queues(user)
+    queues = queues if queues is not None else supervised_queues(user)
     lines = [*_sla_lines(queues, now=now), *_projection_lines(queues, now=now), *_away_with_work(user, now=now)]
     disputes = len(disputes_to_decide(user))
     if disputes:
@@ -210,13 +210,14 @@ class DayFigures:
     yesterday: Period
 
 
-def today_and_yesterday(user, *, now: datetime | None = None) -> DayFigures:
+def today_and_yesterday(user, *, now: datetime | None = None, queues: list[Queue] | None = None) -> DayFigures:
     """Arrivals, completions, SLA met and handle time of the user's queues, today so far
     (the rollup's day, a minute behind at most) beside yesterday's."""
     now = now or timezone.now()
     today, yesterday = rollups.local_day(now), rollups.local_day(now) - timedelta(days=1)
     every_queue = transitions.queues_in_reach(user) is None
-    queue_ids = None if every_queue else tuple(sorted(queue.pk for queue in supervised_queues(user)))
+    queues = queues if queues is not None else supervised_queues(user)
+    queue_ids = None if every_queue else tuple(sorted(queue.pk for queue in queues))
     if queue_ids == ():  # a supervisor of no queue: nothing of anyone else's
         return DayFigures(today=Period(today, today), yesterday=Period(yesterday, yesterday))
     report = history_report(Scope(since=yesterday, until=today, grain="day", queue_ids=queue_ids))

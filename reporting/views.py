@@ -139,8 +139,9 @@ def wallboard_thresholds(request: HttpRequest) -> HttpResponse:
 def _home_context(request: HttpRequest) -> dict:
     now = timezone.now()
     today = day_start(local_day(now)).isoformat()
-    return {"lines": attention.attention(request.user, now=now),
-            "days": attention.today_and_yesterday(request.user, now=now), "now": now,
+    queues = attention.supervised_queues(request.user)
+    return {"lines": attention.attention(request.user, now=now, queues=queues),
+            "days": attention.today_and_yesterday(request.user, now=now, queues=queues), "now": now,
             "arrived_today_query": urlencode({"arrived_after": today}),
             "done_today_query": urlencode({"status": ItemStatus.COMPLETED, "closed_after": today}),
             "refresh_seconds": settings.WFO_WALLBOARD_REFRESH_SECONDS}

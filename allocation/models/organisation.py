@@ -180,21 +180,6 @@ class ReasonAction(models.TextChoices):
 OTHER_REASON = "Other"
 
 
-class ItemActionReasonQuerySet(models.QuerySet):
-    def offered(self, action: str) -> list[str]:
-        """The labels an agent picks from to give a reason for `action`, in the admins'
-        order (the forms add "Other" last)."""
-        return list(self.filter(action=action, active=True).order_by("position", "label")
-                    .values_list("label", flat=True))
-
-    def offered_by_action(self) -> dict[str, list[str]]:
-        """`offered` for every action at once: action → labels, in one query."""
-        lists: dict[str, list[str]] = {}
-        for action, label in self.filter(active=True).order_by("position", "label").values_list("action", "label"):
-            lists.setdefault(action, []).append(label)
-        return lists
-
-
 class ItemActionReason(models.Model):
     """Why an agent pends or releases an item (waiting for the customer, going off shift…).
     Admins keep the lists; the item's event records the label as given, so retiring or
@@ -204,8 +189,6 @@ class ItemActionReason(models.Model):
     label = models.CharField(max_length=100, help_text="As the agent reads it in the list, and as history records it.")
     active = models.BooleanField(default=True, help_text="Offered to agents. Untick to retire it.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order in the agent's list (smallest first).")
-
-    objects = ItemActionReasonQuerySet.as_manager()
 
     class Meta:
         verbose_name = "pend or release reason"
