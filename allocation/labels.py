@@ -33,6 +33,13 @@ SYSTEM_ACTORS = {
 }
 
 
+def presence_label(presence: str, reason: str = "") -> str:
+    """"Away (Lunch)": a presence and, if the agent gave one, why."""
+    from allocation.models import Presence
+
+    return str(Presence(presence).label) + (f" ({reason})" if reason else "")
+
+
 def moment_words(moment: datetime | None) -> str:
     """A moment as the portal writes it, in the current time zone: 'Wed 2 Dec 2026, 11:07'."""
     return "—" if moment is None else date_format(timezone.localtime(moment), MOMENT_FORMAT)

@@ -4,17 +4,22 @@ how long against its queue's standard time, pended items, completed and SLA met 
 last assignment, idle time, and the work waiting that the agent could take.
 
 A fixed number of queries whatever the number of agents (tests/reporting/test_agents_now.py
-pins it): the agents, then their figures (`figures_fill`) — their last action (one index
-probe each, `event_actor_at`), the items they hold, grouped, their items in progress,
-today's completions (the rollup's day so far plus the events it has not read yet, as the
+pins it): the agents, read as values (hundreds of rows: no model instances), then their
+figures (`figures_fill`), a group at a time — their last action (one index probe each,
+`event_actor_at`), the items they hold, grouped, their items in progress, today's
+completions (the rollup's day so far plus the events it has not read yet, as the
 wallboard's today), and the waiting work of the queues that admit each of them (the queues'
-waiting counts, and per queue the agents its own rule admits). Listed by name or team (no
-figure needed to order or filter), a page reads the figures of its own agents only."""
+waiting counts, and per queue the agents its own rule admits).
+
+A page of the view reads for every agent only the figures its order or its state filter
+needs (ORDERS: idle the longest needs what each holds and its last action, nothing else;
+by name, none), and the rest for the agents it shows."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -22,6 +27,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from allocation import labels
 from allocation.eligibility import agents_skilled_for_queue
 from allocation.models import (
     HELD_STATUSES,
@@ -48,6 +54,10 @@ STATES = [
 ]
 STATE_LABELS = {WORKING: "Working", IDLE: "Idle", Presence.AWAY: "Away", Presence.OFFLINE: "Offline"}
 
+# The figures, in the groups each read fills for many agents at once (figures_fill).
+LAST_ACTION, HELD, WORKING_ON, COMPLETIONS, WAITING = "last_action", "held", "working_on", "completions", "waiting"
+FIGURES = (LAST_ACTION, HELD, WORKING_ON, COMPLETIONS, WAITING)
+
 
 @dataclass(frozen=True)
 class WorkingOn:
@@ -61,7 +71,18 @@ class WorkingOn:
 
 @dataclass
 class AgentNow:
-    agent: AgentProfile
+    """One agent's row: the profile's fields it shows, and the figures read so far (`read`)."""
+
+    pk: int
+    username: str
+    first_name: str
+    last_name: str
+    team_name: str  # "" without a team
+    capacity: int
+    presence: str
+    presence_since: datetime
+    presence_reason: str  # the reason's label, "" without one
+    last_assigned_at: datetime | None
     now: datetime
     last_action_at: datetime | None = None
     offered: int = 0  # assigned to it, not started
@@ -71,11 +92,20 @@ class AgentNow:
     completed_today: int = 0
     met_today: int = 0
     waiting: int = 0  # waiting in the queues whose own rule admits the agent
-    filled: bool = False  # the figures above read (figures_fill)
+    read: set[str] = field(default_factory=set)  # the figure groups read (figures_fill)
+
+    @property
+    def filled(self) -> bool:
+        return self.read.issuperset(FIGURES)
 
     @property
     def name(self) -> str:
-        return self.agent.user.get_full_name() or self.agent.user.get_username()
+        # As User.get_full_name, else the username.
+        return f"{self.first_name} {self.last_name}".strip() or self.username
+
+    @property
+    def presence_label(self) -> str:
+        return labels.presence_label(self.presence, self.presence_reason)
 
     @property
     def held(self) -> int:
@@ -84,7 +114,7 @@ class AgentNow:
 
     @property
     def presence_for(self) -> timedelta:
-        return max(self.now - self.agent.presence_since, timedelta(0))
+        return max(self.now - self.presence_since, timedelta(0))
 
     @property
     def working_for(self) -> timedelta | None:
@@ -100,9 +130,9 @@ class AgentNow:
     def state(self) -> str:
         if self.in_progress:
             return WORKING
-        if self.agent.presence == Presence.AVAILABLE:
+        if self.presence == Presence.AVAILABLE:
             return IDLE
-        return self.agent.presence
+        return self.presence
 
     @property
     def state_label(self) -> str:
@@ -114,7 +144,7 @@ class AgentNow:
         if later (a person's presence change is an action too)."""
         if self.state != IDLE:
             return None
-        return max(moment for moment in (self.last_action_at, self.agent.presence_since) if moment is not None)
+        return max(moment for moment in (self.last_action_at, self.presence_since) if moment is not None)
 
     @property
     def idle_for(self) -> timedelta | None:
@@ -134,28 +164,37 @@ class AgentFilters:
     state: str = ""
 
 
-SORTS = {
-    "name": lambda row: (row.name.lower(),),
-    "team": lambda row: (row.agent.team.name if row.agent.team else "", row.name.lower()),
-    "state": lambda row: ([key for key, _ in STATES].index(row.state), row.name.lower()),
-    "held": lambda row: (-row.held, row.name.lower()),
-    "working_for": lambda row: (-(row.working_for or timedelta(0)).total_seconds(), row.name.lower()),
-    "idle_for": lambda row: (-(row.idle_for or timedelta(-1)).total_seconds(), row.name.lower()),
-    "completed_today": lambda row: (-row.completed_today, row.name.lower()),
-    "last_assigned": lambda row: (-(row.agent.last_assigned_at.timestamp() if row.agent.last_assigned_at else 0),
-                                  row.name.lower()),
-    "waiting": lambda row: (-row.waiting, row.name.lower()),
+# What a filter by state reads (a state is told from the items in progress).
+STATE_READS = (HELD,)
+
+
+@dataclass(frozen=True)
+class Order:
+    label: str
+    key: Callable[[AgentNow], tuple]
+    reads: tuple[str, ...] = ()  # the figures of every agent it needs
+
+
+ORDERS = {
+    "name": Order("Name", lambda row: (row.name.lower(),)),
+    "team": Order("Team", lambda row: (row.team_name, row.name.lower())),
+    "state": Order("State", lambda row: ([key for key, _ in STATES].index(row.state), row.name.lower()), STATE_READS),
+    "idle_for": Order("Idle the longest", lambda row: (-(row.idle_for or timedelta(-1)).total_seconds(),
+                                                       row.name.lower()), (*STATE_READS, LAST_ACTION)),
+    "working_for": Order("In progress the longest", lambda row: (-(row.working_for or timedelta(0)).total_seconds(),
+                                                                 row.name.lower()), (WORKING_ON,)),
+    "held": Order("Most held", lambda row: (-row.held, row.name.lower()), (HELD,)),
+    "completed_today": Order("Most completed today", lambda row: (-row.completed_today, row.name.lower()),
+                             (COMPLETIONS,)),
+    "last_assigned": Order("Assigned the latest", lambda row: (
+        -(row.last_assigned_at.timestamp() if row.last_assigned_at else 0), row.name.lower())),
+    "waiting": Order("Most work waiting", lambda row: (-row.waiting, row.name.lower()), (WAITING,)),
 }
-SORT_LABELS = [("name", "Name"), ("team", "Team"), ("state", "State"), ("idle_for", "Idle the longest"),
-               ("working_for", "In progress the longest"), ("held", "Most held"),
-               ("completed_today", "Most completed today"), ("last_assigned", "Assigned the latest"),
-               ("waiting", "Most work waiting")]
+SORT_LABELS = [(key, order.label) for key, order in ORDERS.items()]
 
-
-# What a row shows of an agent (hundreds of rows: the rest is not read).
-AGENT_FIELDS = ("team_id", "capacity", "presence", "presence_since", "presence_reason_id", "last_assigned_at",
-                "user__id", "user__username", "user__first_name", "user__last_name", "team__id", "team__name",
-                "presence_reason__id", "presence_reason__label")
+# What a row shows of an agent's profile, in AgentNow's order.
+_AGENT_VALUES = ("pk", "user__username", "user__first_name", "user__last_name", "team__name", "capacity", "presence",
+                 "presence_since", "presence_reason__label", "last_assigned_at")
 
 
 def agents_overseen(user) -> QuerySet[AgentProfile]:
@@ -176,15 +215,11 @@ def filter_choices(user) -> tuple[QuerySet[Team], QuerySet[Queue], QuerySet[Skil
     return teams, queues, skills
 
 
-# Orders that need no figure: a page of them reads the figures of its own agents only.
-ORDERS_WITHOUT_FIGURES = ("name", "team", "last_assigned")
-
-
 def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "name", now: datetime | None = None,
                figures: bool = True) -> list[AgentNow]:
     """The agents the user oversees, filtered and in `sort`'s order, with their figures.
-    `figures=False`: only when the filter or the order needs them (a state, an order by a
-    figure) — the caller fills those of the rows it shows (`figures_fill`)."""
+    `figures=False`: only those the order and the filter need, for every agent — the caller
+    fills the rest for the rows it shows (`figures_fill`)."""
     now = now or timezone.now()
     agents = agents_overseen(user)
     if filters.team_id:
@@ -193,27 +228,40 @@ def agents_now(user, filters: AgentFilters = AgentFilters(), *, sort: str = "nam
         agents = agents.filter(skills__pk=filters.skill_id)
     if filters.queue_id:
         agents = agents.filter(pk__in=agents_skilled_for_queue(Queue(pk=filters.queue_id)).values("pk"))
-    rows = [AgentNow(agent=agent, now=now)
-            for agent in agents.select_related("user", "team", "presence_reason").only(*AGENT_FIELDS).distinct()]
-    sort = sort if sort in SORTS else "name"
-    if figures or filters.state or sort not in ORDERS_WITHOUT_FIGURES:
-        figures_fill(rows, now=now)
+    rows = [
+        AgentNow(pk, username, first, last, team or "", capacity, presence, since, reason or "", assigned, now)
+        for pk, username, first, last, team, capacity, presence, since, reason, assigned
+        in agents.order_by().distinct().values_list(*_AGENT_VALUES)
+    ]
+    order = ORDERS.get(sort, ORDERS["name"])
+    figures_fill(rows, now=now, only=FIGURES if figures else {*order.reads, *(STATE_READS if filters.state else ())})
     listed = [row for row in rows if not filters.state or row.state == filters.state]
-    return sorted(listed, key=SORTS[sort])
+    return sorted(listed, key=order.key)
 
 
-def figures_fill(rows: list[AgentNow], *, now: datetime) -> None:
-    """Each row's figures, read for all the rows at once (seven queries whatever their
-    number); rows filled already are left as they are."""
-    rows_by_id = {row.agent.pk: row for row in rows if not row.filled}
-    if not rows_by_id:
-        return
-    ids = list(rows_by_id)
+def figures_fill(rows: list[AgentNow], *, now: datetime, only: Iterable[str] = FIGURES) -> None:
+    """The rows' figures of the groups `only` names, each group read for all the rows at once
+    (eight queries in all whatever their number); a group a row has read already is not read
+    again."""
+    for figure in FIGURES:
+        if figure not in only:
+            continue
+        rows_by_id = {row.pk: row for row in rows if figure not in row.read}
+        if rows_by_id:
+            _READS[figure](rows_by_id, now)
+            for row in rows_by_id.values():
+                row.read.add(figure)
+
+
+def _last_action_read(rows_by_id: dict[int, AgentNow], now: datetime) -> None:
     last_action = WorkItemEvent.objects.filter(actor_id=OuterRef("pk")).order_by("-at").values("at")[:1]
-    for agent_id, at in (AgentProfile.objects.filter(pk__in=ids).annotate(last=Subquery(last_action))
-                         .values_list("pk", "last")):
+    for agent_id, at in (AgentProfile.objects.filter(pk__in=list(rows_by_id)).annotate(last=Subquery(last_action))
+                         .values_list("pk", "last").order_by()):
         rows_by_id[agent_id].last_action_at = at
-    held = WorkItem.objects.filter(assignee_id__in=ids, status__in=HELD_STATUSES)
+
+
+def _held_read(rows_by_id: dict[int, AgentNow], now: datetime) -> None:
+    held = WorkItem.objects.filter(assignee_id__in=list(rows_by_id), status__in=HELD_STATUSES)
     for agent_id, status, n in held.values_list("assignee_id", "status").annotate(n=Count("*")).order_by():
         row = rows_by_id[agent_id]
         match status:
@@ -223,16 +271,29 @@ def figures_fill(rows: list[AgentNow], *, now: datetime) -> None:
                 row.in_progress = n
             case ItemStatus.PENDED:
                 row.pended = n
-    for agent_id, *item in (held.filter(status=ItemStatus.IN_PROGRESS)
+
+
+def _working_on_read(rows_by_id: dict[int, AgentNow], now: datetime) -> None:
+    for agent_id, *item in (WorkItem.objects.filter(assignee_id__in=list(rows_by_id), status=ItemStatus.IN_PROGRESS)
                             .order_by("assignee_id", "started_at", "id").distinct("assignee_id")
                             .values_list("assignee_id", "pk", "title", "started_at", "queue__standard_handle_time")):
         rows_by_id[agent_id].working_on = WorkingOn(*item)
-    for agent_id, (completed, met) in completions_today(ids, now=now).items():
+
+
+def _completions_read(rows_by_id: dict[int, AgentNow], now: datetime) -> None:
+    for agent_id, (completed, met) in completions_today(list(rows_by_id), now=now).items():
         rows_by_id[agent_id].completed_today, rows_by_id[agent_id].met_today = completed, met
-    for agent_id, waiting in waiting_for(ids).items():
+
+
+def _waiting_read(rows_by_id: dict[int, AgentNow], now: datetime) -> None:
+    for agent_id, waiting in waiting_for(list(rows_by_id)).items():
         rows_by_id[agent_id].waiting = waiting
-    for row in rows_by_id.values():
-        row.filled = True
+
+
+_READS: dict[str, Callable[[dict[int, AgentNow], datetime], None]] = {
+    LAST_ACTION: _last_action_read, HELD: _held_read, WORKING_ON: _working_on_read,
+    COMPLETIONS: _completions_read, WAITING: _waiting_read,
+}
 
 
 def completions_today(agent_ids: list[int], *, now: datetime) -> dict[int, tuple[int, int]]:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from allocation import labels
 from allocation.labels import display_name
 
 PROFICIENCY_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
@@ -245,8 +246,7 @@ class AgentProfile(models.Model):
     @property
     def presence_label(self) -> str:
         """"Away (Lunch)": the presence and, if the agent gave one, why."""
-        reason = f" ({self.presence_reason.label})" if self.presence_reason_id else ""
-        return self.get_presence_display() + reason
+        return labels.presence_label(self.presence, self.presence_reason.label if self.presence_reason_id else "")
 
     @property
     def presence_words(self) -> str:

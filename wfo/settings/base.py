@@ -97,11 +97,26 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Turn off behind a transaction-mode connection pooler (PgBouncer), which cannot keep them.
 if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+
+
+def _jit_off(database: dict) -> None:
+    """No JIT compiling: the portal's statements are short, and a plan whose estimate passes
+    jit_above_cost (the wallboard's counts over 50,000 open items) spent 70 ms compiling to
+    save nothing. Behind a pooler that refuses startup options (PgBouncer without
+    ignore_startup_parameters = options), set DATABASE_JIT_OFF=false and turn it off on the
+    server instead."""
+    if env.bool("DATABASE_JIT_OFF", default=True):
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+
+
+_jit_off(DATABASES["default"])
 # Reports may read their rollups from a read replica of the primary (reporting/routers.py):
 # the history pages then never load the primary that allocation runs on.
 if env("REPORTS_DATABASE_URL", default=""):
     DATABASES["reports"] = env.db_url_config(env("REPORTS_DATABASE_URL"))
     DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+    _jit_off(DATABASES["reports"])
 DATABASE_ROUTERS = ["reporting.routers.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
