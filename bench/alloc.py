@@ -25,6 +25,7 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 WARMUP = 20
@@ -69,9 +70,39 @@ def machine_cpu_s() -> float | None:
         return None
 
 
-def worker(wid: int, agent_ids: list[int], rounds: list[int], env: dict, barrier, results) -> None:
+def same_work_statements(db_url: str):
+    """The same work as get-next + start without Django on the way: the statements the
+    services run in the common case (allocation/services/next_work.py's assignment and
+    eligibility judgement, lifecycle.py's start of a held item), sent by psycopg itself on a
+    connection configured as the portal's (autocommit, server-side binding, prepared after
+    5 uses). Returns (get_next, start) taking (agent id) and (item id, agent id)."""
+    import psycopg
+
+    from allocation.services import lifecycle, next_work
+    from allocation.services.rows import ITEM_WIDTH
+
+    conn = psycopg.connect(db_url, autocommit=True, prepare_threshold=5)
+
+    def get_next(agent_id: int) -> int | None:
+        params = {"agent": agent_id, "now": datetime.now(UTC), "actor_id": agent_id, "system_actor": ""}
+        for _ in range(2):
+            row = conn.execute(next_work._ASSIGN_NEXT, params).fetchone()
+            if row[3]:  # the agent's eligibility copy is current
+                return row[7:7 + ITEM_WIDTH][0]
+            conn.execute(next_work._ELIGIBILITY_JUDGE, {"agent": agent_id})
+        return None
+
+    def start(item_id: int, agent_id: int) -> None:
+        conn.execute(lifecycle._START_HELD_ITEM, {"item": item_id, "holder": agent_id, **lifecycle._START_PARAMS})
+
+    return conn, get_next, start
+
+
+def worker(wid: int, agent_ids: list[int], rounds: list[int], env: dict, barrier, results,
+           same_work: bool = False) -> None:
     """Play `agent_ids` in turn; round r does rounds[r] timed allocations between two
-    barriers (the coordinator completes the started items while everyone waits)."""
+    barriers (the coordinator completes the started items while everyone waits). With
+    `same_work`, the same statements without the services (same_work_statements)."""
     os.environ.update(env)
     import django
 
@@ -80,6 +111,9 @@ def worker(wid: int, agent_ids: list[int], rounds: list[int], env: dict, barrier
     from django.db import connection
 
     from allocation.services import item_get_next, item_start
+
+    if same_work:
+        raw, raw_get_next, raw_start = same_work_statements(env["DATABASE_URL"])
 
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=agent_ids)}
 
@@ -126,14 +160,21 @@ def worker(wid: int, agent_ids: list[int], rounds: list[int], env: dict, barrier
         turn[0] += 1
         user = users[agent_id]
         t0 = time.perf_counter()
-        item = item_get_next(agent_id=agent_id, actor=user)
+        if same_work:
+            item_id = raw_get_next(agent_id)
+        else:
+            item = item_get_next(agent_id=agent_id, actor=user)
+            item_id = item.pk if item is not None else None
         t1 = time.perf_counter()
-        if item is None:
+        if item_id is None:
             empty += 1
             return False
-        item_start(item_id=item.pk, actor=user)
+        if same_work:
+            raw_start(item_id, agent_id)
+        else:
+            item_start(item_id=item_id, actor=user)
         t2 = time.perf_counter()
-        taken.append((item.pk, agent_id))
+        taken.append((item_id, agent_id))
         if record:
             get_next_s.append(t1 - t0)
             start_s.append(t2 - t1)
@@ -148,7 +189,7 @@ def worker(wid: int, agent_ids: list[int], rounds: list[int], env: dict, barrier
                 one(record=False)
             per_sql.clear()
             db_time[0] = 0.0
-            backend = connection.cursor().connection.info.backend_pid
+            backend = (raw if same_work else connection.cursor().connection).info.backend_pid
             for count in rounds:
                 barrier.wait()                      # round starts
                 began = time.perf_counter()
@@ -223,7 +264,7 @@ def _collect(results, procs, timeout: float) -> list[dict]:
 
 
 def measure(*, env: dict, db_url: str, agent_ids: list[int], workers: int, allocations: int,
-            round_size: int = 100) -> dict:
+            round_size: int = 100, same_work: bool = False) -> dict:
     """Run `allocations` timed get-next + start cycles spread over `workers` processes, in
     rounds of `round_size` per worker; between rounds (untimed) the started items are
     completed in one statement. The rate is the allocations over the summed round spans."""
@@ -237,7 +278,8 @@ def measure(*, env: dict, db_url: str, agent_ids: list[int], workers: int, alloc
     n_rounds = max(len(p) for p in plans)
     plans = [p + [0] * (n_rounds - len(p)) for p in plans]
     procs = [
-        ctx.Process(target=worker, args=(w, agent_ids[w::workers], plans[w], env, barrier, results), daemon=True)
+        ctx.Process(target=worker, args=(w, agent_ids[w::workers], plans[w], env, barrier, results, same_work),
+                    daemon=True)
         for w in range(workers)
     ]
     for p in procs:

@@ -47,6 +47,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import agent_hour  # noqa: E402
 import alloc  # noqa: E402
 import api  # noqa: E402
 import db  # noqa: E402
@@ -62,6 +63,7 @@ import webhooks as webhooks_bench  # noqa: E402
 REPO = BENCH.parent
 CEILING = REPO.parent / "shared" / "bench" / "pg_dequeue_ceiling.py"
 RATIO_TARGET = 0.4
+SAME_WORK_TARGET = 0.8   # issue 24: the services' rate ÷ their own statements sent alone
 SCALING_TARGET = 0.5
 DEFAULT_GUNICORN = "--workers 4"   # sync workers: best throughput and tail here (see README)
 
@@ -83,6 +85,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-load", action="store_true", help="do not run the locust load test")
     p.add_argument("--load-only", action="store_true", help="run only the locust load test (bench/load.py)")
     load_bench.add_arguments(p)   # --load-users, --load-seconds, --load-backlog, --load-gunicorn-args, …
+    p.add_argument("--skip-hour", action="store_true", help="do not run the agent-hour section")
+    p.add_argument("--hour-only", action="store_true", help="run only the agent-hour section (bench/agent_hour.py)")
+    agent_hour.add_arguments(p)   # --hour-compression, --hour-hours, --hour-agents, --hour-repo, …
     p.add_argument("--skip-sla", action="store_true", help="do not run the SLA alert scan section")
     p.add_argument("--sla-only", action="store_true", help="run only the SLA alert scan section")
     sla_scan.add_arguments(p)   # --sla-open, --sla-crossing, --sla-history, --sla-passes, --sla-dbname
@@ -203,6 +208,23 @@ def load_section(args, target: db.Target, report: dict, failed_checks: list[str]
         say(f"  load test failed: {type(exc).__name__}: {exc}")
         return
     report["load"] = rep
+    failed_checks.extend(rep.get("failed_checks", []))
+
+
+def hour_section(args, target: db.Target, report: dict, failed_checks: list[str]) -> None:
+    """Agents per server core: the server's CPU for an agent-hour (bench/agent_hour.py)."""
+    hour_target = db.Target(url=db._with_dbname(target.url, args.hour_dbname), admin_url=target.admin_url,
+                            dbname=args.hour_dbname, how=target.how, keeper=target.keeper)
+    repo = Path(args.hour_repo).resolve() if args.hour_repo else db.REPO
+    try:
+        rep = agent_hour.run(hour_target, repo=repo, options=agent_hour.options_from(args), keep_db=args.keep_db,
+                             say=say)
+    except (Exception, SystemExit) as exc:   # the other sections' figures are still written
+        report["hour"] = {"error": f"{type(exc).__name__}: {exc}"}
+        failed_checks.append("agent-hour section did not complete")
+        say(f"  agent-hour section failed: {type(exc).__name__}: {exc}")
+        return
+    report["hour"] = rep
     failed_checks.extend(rep.get("failed_checks", []))
 
 
@@ -327,11 +349,11 @@ def routing_section(args, target: db.Target, report: dict, failed_checks: list[s
 def main(argv=None) -> int:
     args = parse_args(argv)
     only = [name for name in ("sla_only", "rebalance_only", "reports_only", "load_only", "intake_only", "steps_only",
-                              "routing_only", "webhooks_only")
+                              "routing_only", "webhooks_only", "hour_only")
             if getattr(args, name)]
     if len(only) > 1:
         raise SystemExit("bench: give at most one of --sla-only, --rebalance-only, --reports-only, --load-only, "
-                         "--intake-only, --steps-only, --routing-only, --webhooks-only")
+                         "--intake-only, --steps-only, --routing-only, --webhooks-only, --hour-only")
     started = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = BENCH / "results"
@@ -413,6 +435,22 @@ def main(argv=None) -> int:
                             f"connections): {fmt(ceiling['rate_per_s'])} items/s")
                     else:
                         say(f"  ceiling: skipped — {ceiling['skipped']}")
+                    # The same work without the services: get-next's and start's statements
+                    # sent by psycopg alone, on a backlog seeded the same way.
+                    db.reset_items(target, size)
+                    raw = alloc.measure(env=env, db_url=target.url, agent_ids=agent_ids, workers=args.workers,
+                                        allocations=count, round_size=args.round_size, same_work=True)
+                    with db.psycopg.connect(target.url) as vc:
+                        raw_check = alloc.verify(vc, raw.pop("taken"))
+                    same = m["rate_per_s"] / raw["rate_per_s"]
+                    report["same_work"] = {"backlog": size, "ours_per_s": m["rate_per_s"],
+                                           "statements_per_s": raw["rate_per_s"], "ratio": round(same, 3),
+                                           "target": SAME_WORK_TARGET, "pass": same >= SAME_WORK_TARGET,
+                                           "run": raw, "exactly_once": raw_check}
+                    say("  same work without the services (their statements through psycopg): "
+                        + describe(raw, raw_check))
+                    if not raw_check["ok"]:
+                        failed_checks.append("exactly-once in the same-work run")
                     if not args.skip_api:
                         say(f"api: POST /api/v1/agent/next/ under gunicorn ({args.gunicorn_args}), "
                             f"{args.api_clients} clients, {args.api_duration:g} s recorded")
@@ -454,6 +492,8 @@ def main(argv=None) -> int:
         intake_section(args, report, failed_checks)
     if not args.skip_load and only in ([], ["load_only"]):
         load_section(args, target, report, failed_checks, stamp)
+    if not args.skip_hour and only in ([], ["hour_only"]):
+        hour_section(args, target, report, failed_checks)
     if not args.skip_sla and only in ([], ["sla_only"]):
         sla_section(args, target, report, failed_checks)
     if not args.skip_routing and only in ([], ["routing_only"]):
@@ -469,6 +509,11 @@ def main(argv=None) -> int:
         r = report["ratio"]
         say(f"  RATIO     ours {fmt(r['ours_per_s'])}/s ÷ ceiling {fmt(r['ceiling_per_s'])}/s = {r['ratio']:.2f} "
             f"(backlog {r['backlog']:,}; target ≥ {RATIO_TARGET}) {verdict(r['pass'])}")
+        verdicts.append(r["pass"])
+    if "same_work" in report:
+        r = report["same_work"]
+        say(f"  SAME-WORK ours {fmt(r['ours_per_s'])}/s ÷ the same statements alone {fmt(r['statements_per_s'])}/s "
+            f"= {r['ratio']:.2f} (target ≥ {SAME_WORK_TARGET}) {verdict(r['pass'])}")
         verdicts.append(r["pass"])
     runs = report["runs"]
     if len(runs) >= 2:

@@ -1,0 +1,276 @@
+"""Locust users for the agent-hour measurement (bench/agent_hour.py runs this file; see
+bench/README.md, "Agents per server core").
+
+Each user is one agent working the fixed cadence of an agent-hour (HOUR below), compressed
+by HOUR_COMPRESSION (60: an agent-hour in a minute), paced by the clock — each step at its
+moment, whatever the answers took — so that the load is set by the number of agents, not
+by the server's speed:
+
+- every 30 s of the hour, the inbox refreshes itself (`GET /work/inbox/list/`, as htmx
+  does); an API agent polls `GET /api/v1/agent/presence/` instead;
+- 13 item cycles: get next, start, then, 4 ticks later, complete — except the 3rd, pended
+  (its follow-up returns at the next whole minute, and get-next hands it back first: one
+  of the hour's cycles completes it), and the 8th, released. Through the pages each step
+  is what the browser does: the form's POST, then the page it is sent to (the item page
+  after get next and start, the inbox after the end);
+- 6 other page views: the customer view of its last item, notifications, its scorecard,
+  the quality inbox (an API agent makes none).
+
+A page agent holds a session made for it (no login: once a day, not hourly) and posts its
+forms with the CSRF token of its first page. Requests go out as through the TLS proxy
+production sits behind (`X-Forwarded-Proto: https`). Nothing is retried: a lost answer
+shows as an error. Configuration from the environment, set by agent_hour.py:
+    HOUR_AGENTS        a JSON file: per agent its id, token and session key
+    HOUR_FIRST_AGENT   the first of them this run plays (default 0)
+    HOUR_KIND          "pages" or "api"
+    HOUR_COMPRESSION   the hour's speed-up (default 60)
+    HOUR_OUT           where to write the records when locust quits
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+import gevent
+from locust import FastHttpUser, constant, events, task
+from requests.cookies import create_cookie
+
+TICKS = 120  # the inbox's refreshes an hour: one every 30 s
+CYCLE_TICKS = [round(i * TICKS / 13) for i in range(13)]
+PEND_CYCLE, RELEASE_CYCLE = 2, 7
+FINISH_AFTER_TICKS = 4
+VIEW_TICKS = {10: "customer", 30: "notifications", 50: "scorecard", 70: "quality", 90: "customer",
+              110: "notifications"}
+ITEM_PAGE = re.compile(r"^/work/items/(\d+)/$")
+CUSTOMER_LINK = re.compile(r'href="/work/customers/([^/"]+)/"')
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+_agents: list[dict] = []
+_numbers = itertools.count()
+_statuses: dict[str, Counter] = defaultdict(Counter)
+_errors: Counter = Counter()
+_error_samples: list[str] = []
+_counts: Counter = Counter()
+_received: dict[int, list[int]] = defaultdict(list)
+
+
+@events.init.add_listener
+def _load(environment, **_kw) -> None:
+    path = os.environ.get("HOUR_AGENTS")
+    if path:
+        with open(path) as f:
+            _agents.extend(json.load(f))
+
+
+def hour_plan() -> list[tuple[int, str, int]]:
+    """The hour as (tick, step, cycle number) in order."""
+    plan = [(tick, "refresh", -1) for tick in range(TICKS)]
+    for cycle, tick in enumerate(CYCLE_TICKS):
+        plan.append((tick, "take", cycle))
+        plan.append((tick + FINISH_AFTER_TICKS, "finish", cycle))
+    plan.extend((tick, f"view:{name}", -1) for tick, name in VIEW_TICKS.items())
+    return sorted(plan, key=lambda step: (step[0], step[1] != "refresh"))
+
+
+HOUR = hour_plan()
+
+
+class HourAgent(FastHttpUser):
+    wait_time = constant(0)
+    max_retries = 0
+    network_timeout = 60.0
+    connection_timeout = 60.0
+
+    def on_start(self) -> None:
+        self.number = next(_numbers)
+        # Each run takes agents no earlier run used: a run stopped at its end leaves items
+        # in their hands.
+        seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
+        if seat >= len(_agents):
+            raise RuntimeError(f"user {self.number}: only {len(_agents)} agents in HOUR_AGENTS")
+        self.agent = _agents[seat]
+        self.kind = os.environ.get("HOUR_KIND", "pages")
+        self.tick_s = 30.0 / float(os.environ.get("HOUR_COMPRESSION", "60"))
+        self.headers = {"X-Forwarded-Proto": "https"}
+        if self.kind == "api":
+            self.headers.update(Authorization=f"Token {self.agent['token']}", Accept="application/json")
+        else:
+            # The session in the client's cookie jar, beside those the portal sets (CSRF, messages).
+            self.client.cookiejar.set_cookie(create_cookie("sessionid", self.agent["session"],
+                                                           domain=self.host.split("://", 1)[1].split(":")[0]))
+        self.item: int | None = None
+        self.customer: str | None = None  # the customer of the last item in hand
+        if self.kind == "pages":
+            self._first_page()
+
+    def _first_page(self) -> None:
+        """The inbox as the day's first page: the CSRF token its forms carry (not counted)."""
+        with self.client.get("/work/", name="(first page)", headers={**self.headers, "Cookie": self._cookies()},
+                             allow_redirects=False, catch_response=True) as r:
+            found = CSRF_INPUT.search(r.text or "")
+            if r.status_code != 200 or not found:
+                r.failure(f"first page: HTTP {r.status_code}, no CSRF token")
+                raise RuntimeError(f"agent {self.agent['id']}: no first page (HTTP {r.status_code})")
+            r.success()
+        self.csrf = found.group(1)
+        origin = "https://" + self.host.split("://", 1)[1]
+        self.headers.update(Referer=f"{origin}/work/", Origin=origin)
+
+    # One request, classified: (status, response) — statuses outside `ok` are errors.
+    def _call(self, method: str, path: str, name: str, ok: tuple[int, ...], **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        if self.kind == "pages":
+            headers["Cookie"] = self._cookies()
+        with self.client.request(method, path, name=name, headers=headers, allow_redirects=False,
+                                 catch_response=True, **kw) as r:
+            status = r.status_code or 0
+            _statuses[name][str(status)] += 1
+            if status in ok:
+                r.success()
+            else:
+                _errors[f"{name} {status}"] += 1
+                if len(_error_samples) < 20:
+                    _error_samples.append(f"agent {self.agent['id']} {name} {status}: {(r.text or '')[:200]}")
+                r.failure(f"HTTP {status}")
+            return status, r
+
+    def _cookies(self) -> str:
+        """The jar's cookies, sent as a browser sends them over HTTPS: the jar itself sends
+        no Secure cookie on the plain-HTTP loopback the proxy would forward."""
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.client.cookiejar)
+
+    def _form(self, path: str, name: str, data: dict | None = None):
+        body = {"csrfmiddlewaretoken": self.csrf, **(data or {})}
+        return self._call("POST", path, name, (302,), data=body)
+
+    def _follow(self, response) -> str:
+        """The page a form's POST sends the browser to, as the browser opens it."""
+        location = response.headers.get("Location") or response.headers.get("location") or ""
+        path = re.sub(r"^https?://[^/]+", "", location)
+        if path:
+            _, page = self._call("GET", path, "item page" if ITEM_PAGE.match(path) else "inbox page", (200,))
+            customer = CUSTOMER_LINK.search(page.text or "")
+            if customer:  # the customer of the item in hand: the one whose view the agent may open
+                self.customer = customer.group(1)
+        return path
+
+    # The steps ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        if self.kind == "api":
+            self._call("GET", "/api/v1/agent/presence/", "presence poll (api)", (200,))
+        else:
+            self._call("GET", "/work/inbox/list/", "inbox refresh", (200,), headers={"HX-Request": "true"})
+
+    def take(self) -> None:
+        self.item = None
+        if self.kind == "api":
+            status, r = self._call("POST", "/api/v1/agent/next/", "get next (api)", (200, 204), json={})
+            if status != 200:
+                _counts["nothing waiting"] += status == 204
+                return
+            body = r.json()
+            self.item, self.customer = body["id"], body.get("customer_ref") or self.customer
+            status, _ = self._call("POST", f"/api/v1/items/{self.item}/start/", "start (api)", (200,), json={})
+        else:
+            status, r = self._form("/work/next/", "get next (page)")
+            if status != 302:
+                return
+            found = ITEM_PAGE.match(self._follow(r))
+            if not found:  # nothing waiting: back to the inbox
+                _counts["nothing waiting"] += 1
+                return
+            self.item = int(found.group(1))
+            status, r = self._form(f"/work/items/{self.item}/start/", "start (page)")
+            if status == 302:
+                self._follow(r)
+        _received[self.number].append(self.item)
+
+    def finish(self, cycle: int) -> None:
+        if self.item is None:
+            return
+        item, self.item = self.item, None
+        if cycle == PEND_CYCLE:
+            # The next whole minute (the form's precision) and a little: the follow-up comes then.
+            until = (datetime.now().astimezone() + timedelta(minutes=2)).replace(second=0, microsecond=0)
+            action, data = "pend", {"until": until.strftime("%Y-%m-%dT%H:%M"), "reason": "Other",
+                                     "details": "Waiting for the customer"}
+        elif cycle == RELEASE_CYCLE:
+            action, data = "release", {"reason": "Other", "details": "Needs another team"}
+        else:
+            action, data = "complete", {"outcome": "", "note": ""}
+        _counts[action] += 1
+        if self.kind == "api":
+            body = {"until": data["until"], "reason": data["details"]} if action == "pend" else (
+                {"reason": data["details"]} if action == "release" else {"outcome": "done"})
+            if action == "pend":
+                body["until"] = until.isoformat()
+            self._call("POST", f"/api/v1/items/{item}/{action}/", f"{action} (api)", (200,), json=body)
+        else:
+            fields = {f"{action}-{key}": value for key, value in data.items()}
+            status, r = self._form(f"/work/items/{item}/{action}/", f"{action} (page)", fields)
+            if status == 302:
+                self._follow(r)
+
+    def view(self, name: str) -> None:
+        if name == "customer" and self.customer is None:
+            _counts["customer views before any item"] += 1
+            return
+        path, label = {
+            "customer": (f"/work/customers/{self.customer}/", "customer page"),
+            "notifications": ("/notifications/", "notifications page"),
+            "scorecard": (f"/reports/scorecards/{self.agent['id']}/", "scorecard page"),
+            "quality": ("/quality/", "quality inbox page"),
+        }[name]
+        self._call("GET", path, label, (200,))
+
+    @task
+    def hour(self) -> None:
+        """One agent-hour, each step at its moment. An agent's first hour begins at a random
+        point of it (the steps before are skipped), so the agents' hours are spread evenly
+        and any window of the run holds the cadence's mix."""
+        hour_s = TICKS * self.tick_s
+        first = not hasattr(self, "hour_start")
+        self.hour_start = time.monotonic() - random.uniform(0, hour_s) if first else self.hour_start + hour_s
+        for tick, step, cycle in HOUR:
+            delay = self.hour_start + tick * self.tick_s - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            elif first:
+                continue
+            elif delay < -self.tick_s:
+                _counts["steps late by over a tick"] += 1
+            if step == "refresh":
+                self.refresh()
+            elif step == "take":
+                self.take()
+            elif step == "finish":
+                self.finish(cycle)
+            elif self.kind == "pages":
+                self.view(step.split(":", 1)[1])
+        gevent.sleep(max(0.0, self.hour_start + hour_s - time.monotonic()))
+        _counts["agent hours"] += 1
+
+
+@events.quitting.add_listener
+def _write(environment, **_kw) -> None:
+    path = os.environ.get("HOUR_OUT")
+    if not path:
+        return
+    stats = environment.stats
+    endpoints = {}
+    for (name, _method), e in sorted(stats.entries.items()):
+        endpoints[name] = {"requests": e.num_requests, "failures": e.num_failures,
+                           **{f"p{p}_ms": e.get_response_time_percentile(p / 100) for p in (50, 95, 99)},
+                           "max_ms": round(e.max_response_time or 0, 1)}
+    with open(path, "w") as f:
+        json.dump({"endpoints": endpoints, "statuses": {k: dict(v) for k, v in _statuses.items()},
+                   "errors": dict(_errors), "error_samples": _error_samples, "counts": dict(_counts),
+                   "received": {str(k): v for k, v in _received.items()},
+                   "first_request": stats.total.start_time, "last_request": stats.total.last_request_timestamp}, f)
