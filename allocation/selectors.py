@@ -3,12 +3,14 @@ bounded number of queries. Who may receive work, and why not, is allocation/elig
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from allocation import events, labels, transitions
 from allocation.eligibility import cooling_off
@@ -205,6 +207,28 @@ def sla_standing_q(standing: str, *, now: datetime) -> Q:
     upper = AGING_BANDS[index][2]
     band = is_open if upper is None else is_open & Q(due_at__lte=now + upper)
     return band if index == 0 else band & Q(due_at__gt=now + AGING_BANDS[index - 1][2])
+
+
+def agent_inbox_version(agent: AgentProfile, *, now: datetime) -> str:
+    """A tag that changes whenever the agent's inbox would read differently — an item it
+    holds came, went or changed (every write stamps the item's updated_at), a follow-up
+    fell due, its presence, reason or capacity changed, it chose another time zone — so a
+    refresh of an unchanged inbox is answered "not modified" (views.inbox_list). What only
+    time changes (countdowns, the SLA state at its warning and due times) the page's script
+    keeps moving by itself. One aggregate over the agent's held items (its own index)."""
+    held = WorkItem.objects.filter(assignee_id=agent.pk, status__in=HELD_STATUSES).aggregate(
+        n=Count("id"), ids=Sum("id"), last=Max("updated_at"),
+        due=Count("id", filter=Q(status=ItemStatus.PENDED, pended_until__lte=now)),
+    )
+    last = held["last"].timestamp() if held["last"] else 0
+    said = (f"{agent.presence}:{agent.presence_reason_id}:{agent.capacity}:{held['n']}:{held['ids']}:{last}:"
+            f"{held['due']}:{timezone.get_current_timezone_name()}:{INBOX_LAYOUT}")
+    return '"' + hashlib.blake2b(said.encode(), digest_size=8).hexdigest() + '"'
+
+
+# Part of every inbox version: raise it when the inbox's templates change what they show,
+# so that an agent's open inbox takes the new layout at its next refresh.
+INBOX_LAYOUT = 1
 
 
 def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -70,19 +70,36 @@ def _presence_form(agent: AgentProfile, data=None) -> forms.PresenceForm:
 @require_GET
 @agent_required
 def inbox(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    context = _inbox_context(agent) | {"presence_form": _presence_form(agent)}
+    context = _inbox_context(agent) | {
+        "presence_form": _presence_form(agent),
+        "inbox_version": selectors.agent_inbox_version(agent, now=timezone.now()),
+    }
     return render(request, "allocation/inbox.html", context)
 
 
 @require_GET
 @agent_required
 def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    """The list alone, for htmx to refresh in place. "Get next work" comes along (out of
-    band) only when its refusal changed from the one the page shows (`?button=`): swapped
-    on every refresh, it would drop the keyboard's focus and race a click."""
-    context = _inbox_context(agent)
+    """The list alone, for htmx to refresh in place — or 304 Not Modified when the version
+    the page holds (If-None-Match) is still the inbox's (selectors.agent_inbox_version):
+    most refreshes find nothing changed, and then nothing is rendered. "Get next work" comes
+    along (out of band) only when its refusal changed from the one the page shows
+    (`?button=`): swapped on every refresh, it would drop the keyboard's focus and race a
+    click."""
+    version = selectors.agent_inbox_version(agent, now=timezone.now())
+    if version in request.headers.get("If-None-Match", ""):
+        return _inbox_version_stamped(HttpResponseNotModified(), version)
+    context = _inbox_context(agent) | {"inbox_version": version}
     context["button_changed"] = request.GET.get("button", "") != context["next_work_refusal"]
-    return render(request, "allocation/_inbox_list.html", context)
+    return _inbox_version_stamped(render(request, "allocation/_inbox_list.html", context), version)
+
+
+def _inbox_version_stamped(response: HttpResponse, version: str) -> HttpResponse:
+    # The page sends the version back itself (the list's hx-headers); the browser keeps no
+    # copy, which it would revalidate and hand to htmx as a 200 with the old countdowns.
+    response["ETag"] = version
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

@@ -96,4 +96,13 @@
     var el = event.detail && event.detail.elt;
     if (el && el.hasAttribute("data-hold-while-open") && el.querySelector("details[open]")) event.preventDefault();
   });
+
+  // A refresh answered 304 Not Modified (the inbox: nothing changed) swaps nothing; the
+  // list still says when it was last checked.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail && event.detail.xhr, el = event.detail && event.detail.elt;
+    if (!xhr || xhr.status !== 304 || !el) return;
+    var at = el.querySelector(".refreshed-at");
+    if (at) at.textContent = new Date().toTimeString().slice(0, 8);
+  });
 })();

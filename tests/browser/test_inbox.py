@@ -106,8 +106,15 @@ def test_another_agent_cannot_open_the_item(open_page, desk, team):
 def test_inbox_refreshes_in_place_and_presence_switches_without_reload(open_page, desk, team):
     queue, agent = desk
     page = open_page(agent.user)
+    refreshes = []
+    page.on("response", lambda r: "/work/inbox/list/" in r.url and refreshes.append(r.status))
     page.goto("/work/")
     page.evaluate("window.stillTheSamePage = true")
+    # Nothing changed: the refresh is answered 304 and the list stays as it is.
+    expect(page.locator("#inbox-list")).to_be_visible()
+    page.wait_for_timeout(2500)
+    assert 304 in refreshes, refreshes
+    expect(page.locator("#inbox-list .empty")).to_be_visible()
 
     page.get_by_role("radio", name="Away", exact=True).check()
     expect(page.get_by_text("Saved: you are away.")).to_be_visible()
