@@ -49,6 +49,7 @@ FINISH_AFTER_TICKS = 4
 VIEW_TICKS = {10: "customer", 30: "notifications", 50: "scorecard", 70: "quality", 90: "customer",
               110: "notifications"}
 ITEM_PAGE = re.compile(r"^/work/items/(\d+)/$")
+LIST_VERSION = re.compile(r'"If-None-Match": "\\u0022([0-9a-f]+)\\u0022"')
 CUSTOMER_LINK = re.compile(r'href="/work/customers/([^/"]+)/"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -106,6 +107,7 @@ class HourAgent(FastHttpUser):
             self.client.cookiejar.set_cookie(create_cookie("sessionid", self.agent["session"],
                                                            domain=self.host.split("://", 1)[1].split(":")[0]))
         self.item: int | None = None
+        self.inbox_version: str | None = None  # what the inbox's list on the page carries
         self.customer: str | None = None  # the customer of the last item in hand
         if self.kind == "pages":
             self._first_page()
@@ -120,6 +122,7 @@ class HourAgent(FastHttpUser):
                 raise RuntimeError(f"agent {self.agent['id']}: no first page (HTTP {r.status_code})")
             r.success()
         self.csrf = found.group(1)
+        self._inbox_version_read(r)
         origin = "https://" + self.host.split("://", 1)[1]
         self.headers.update(Referer=f"{origin}/work/", Origin=origin)
 
@@ -156,6 +159,8 @@ class HourAgent(FastHttpUser):
         path = re.sub(r"^https?://[^/]+", "", location)
         if path:
             _, page = self._call("GET", path, "item page" if ITEM_PAGE.match(path) else "inbox page", (200,))
+            if not ITEM_PAGE.match(path):
+                self._inbox_version_read(page)
             customer = CUSTOMER_LINK.search(page.text or "")
             if customer:  # the customer of the item in hand: the one whose view the agent may open
                 self.customer = customer.group(1)
@@ -165,8 +170,20 @@ class HourAgent(FastHttpUser):
     def refresh(self) -> None:
         if self.kind == "api":
             self._call("GET", "/api/v1/agent/presence/", "presence poll (api)", (200,))
+            return
+        # As htmx sends it: with the version the list on the page carries, if it carries one.
+        headers = {"HX-Request": "true"} | ({"If-None-Match": self.inbox_version} if self.inbox_version else {})
+        _, r = self._call("GET", "/work/inbox/list/", "inbox refresh", (200, 304), headers=headers)
+        self._inbox_version_read(r)
+
+    def _inbox_version_read(self, response) -> None:
+        """The version the inbox's list now carries: its ETag (the list's hx-headers say the same)."""
+        etag = response.headers.get("ETag") or response.headers.get("etag")
+        if etag:
+            self.inbox_version = etag
         else:
-            self._call("GET", "/work/inbox/list/", "inbox refresh", (200,), headers={"HX-Request": "true"})
+            found = LIST_VERSION.search(response.text or "")
+            self.inbox_version = f'"{found.group(1)}"' if found else None
 
     def take(self) -> None:
         self.item = None
