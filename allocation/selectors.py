@@ -210,6 +210,11 @@ def sla_standing_q(standing: str, *, now: datetime) -> Q:
     return band if index == 0 else band & Q(due_at__gt=now + AGING_BANDS[index - 1][2])
 
 
+# Part of every inbox version: raise it when the inbox's templates change what they show,
+# so that an agent's open inbox takes the new layout at its next refresh.
+INBOX_LAYOUT = 1
+
+
 def agent_inbox_version(agent: AgentProfile, *, now: datetime) -> str:
     """A tag that changes whenever the agent's inbox would read differently — an item it
     holds came, went or changed (every write stamps the item's updated_at), a follow-up
@@ -231,11 +236,6 @@ _INBOX_VERSION = f"""
 SELECT count(*), sum(id), max(updated_at), count(*) FILTER (WHERE status = %(pended)s AND pended_until <= %(now)s)
   FROM {WorkItem._meta.db_table} WHERE assignee_id = %(agent)s AND status = ANY(%(held)s)
 """
-
-
-# Part of every inbox version: raise it when the inbox's templates change what they show,
-# so that an agent's open inbox takes the new layout at its next refresh.
-INBOX_LAYOUT = 1
 
 
 def agent_inbox(agent_id: int) -> QuerySet[WorkItem]:
