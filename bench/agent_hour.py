@@ -111,16 +111,10 @@ def _seed(options: dict) -> dict:
                                      sla_target=timedelta(hours=8 + n))
         QueueSkill.objects.create(queue=queue, skill=skills[n % 3], min_proficiency=2)
         queues.append(queue)
-    teams = []
-    for t in range(TEAMS):
-        team = Team.objects.create(name=f"Hour team {t}")
-        team.queues.set([queues[(2 * t + k) % QUEUES] for k in range(QUEUES_PER_TEAM)]) \
-            if hasattr(team, "queues") else None
-        teams.append(team)
-    if not hasattr(teams[0], "queues"):  # the link is declared on the queue
-        for t, team in enumerate(teams):
-            for k in range(QUEUES_PER_TEAM):
-                queues[(2 * t + k) % QUEUES].teams.add(team)
+    teams = [Team.objects.create(name=f"Hour team {t}") for t in range(TEAMS)]
+    for t, team in enumerate(teams):  # team t serves the 6 queues from 2·t (the link is the queue's)
+        for k in range(QUEUES_PER_TEAM):
+            queues[(2 * t + k) % QUEUES].teams.add(team)
     User = get_user_model()
     agent_group = Group.objects.filter(name="Agent").first()
     engine = import_module(settings.SESSION_ENGINE)
@@ -257,7 +251,7 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
             cwd=repo, env=dict(env, HOUR_RECORDS_DIR=str(records)),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_ready(port)
+            api.wait_ready(port, path="/health/", headers={"X-Forwarded-Proto": "https"}, ok=range(200, 500))
             with db.connect(t.admin_url) as watch:
                 groups = {"gunicorn": lambda: _pids(server), **_pg_groups(t, watch), **jobs_cpu}
                 window = {"from": None, "sampler": None, "locust_pid": None}
@@ -311,25 +305,6 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
     run = one_run(agents, options["hours"], 1)
     out["run"] = run
     return out
-
-
-def _wait_ready(port: int, timeout: float = 60) -> None:
-    import http.client
-
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/health/", headers={"X-Forwarded-Proto": "https"})
-            status = conn.getresponse().status
-            conn.close()
-            if status < 500:
-                return
-            last = f"HTTP {status}"
-        except OSError as exc:
-            last = str(exc)
-        time.sleep(0.3)
-    raise RuntimeError(f"gunicorn did not answer within {timeout} s ({last})")
 
 
 def _summary(run: dict) -> dict:
@@ -390,7 +365,7 @@ def run(t: db.Target, *, repo: Path = db.REPO, options: dict, keep_db: bool = Fa
         load._stop(celery)
         celery = None
         rep["checks"] = checks(t, rep)
-        rep["audit"] = _audit(t, repo)
+        rep["audit"] = load.audit(t, repo)
     finally:
         if celery is not None:
             load._stop(celery)
@@ -410,19 +385,6 @@ def run(t: db.Target, *, repo: Path = db.REPO, options: dict, keep_db: bool = Fa
     for line in summary_lines(rep):
         say("  " + line)
     return rep
-
-
-def _audit(t: db.Target, repo: Path) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run([db.PY, "manage.py", "audit_items", "--limit", "10"], cwd=repo,
-                          env=db.django_env(t, PYTHONPATH=str(repo)), capture_output=True, text=True)
-    text = (proc.stdout + proc.stderr).strip()
-    import re
-
-    m = re.search(r"Audited ([\d,]+) items .*?: ([\d,]+) mismatches", text)
-    return {"ok": proc.returncode == 0, "exit": proc.returncode, "seconds": round(time.perf_counter() - started, 1),
-            "items": int(m.group(1).replace(",", "")) if m else None,
-            "mismatches": int(m.group(2).replace(",", "")) if m else None, "output": text[-2000:]}
 
 
 def checks(t: db.Target, rep: dict) -> dict:

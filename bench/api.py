@@ -120,17 +120,20 @@ def _pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-def wait_ready(port: int, token: str, timeout: float = 60) -> None:
+def wait_ready(port: int, token: str = "", timeout: float = 60, *, path: str = "/api/v1/agent/presence/",
+               headers: dict | None = None, ok=(200,)) -> None:
+    """Until the server on `port` answers `path` (by default an agent's presence, with its token)."""
     deadline = time.monotonic() + timeout
     last = None
+    headers = headers if headers is not None else {"Authorization": f"Token {token}"}
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/agent/presence/", headers={"Authorization": f"Token {token}"})
+            conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
             resp.read()
             conn.close()
-            if resp.status == 200:
+            if resp.status in ok:
                 return
             last = f"HTTP {resp.status}"
         except OSError as exc:

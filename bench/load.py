@@ -374,11 +374,12 @@ def database_checks(t: db.Target, *, received: dict[str, list[int]], agent_of_us
     return out
 
 
-def audit(t: db.Target) -> dict:
-    """(c) manage.py audit_items: every item's state equals the replay of its events."""
+def audit(t: db.Target, repo: Path = REPO) -> dict:
+    """(c) manage.py audit_items, with `repo`'s code: every item's state equals the replay of
+    its events."""
     started = time.perf_counter()
-    proc = subprocess.run([db.PY, "manage.py", "audit_items", "--limit", "10"], cwd=REPO, env=db.django_env(t),
-                          capture_output=True, text=True)
+    proc = subprocess.run([db.PY, "manage.py", "audit_items", "--limit", "10"], cwd=repo,
+                          env=db.django_env(t, PYTHONPATH=str(repo)), capture_output=True, text=True)
     text = (proc.stdout + proc.stderr).strip()
     m = re.search(r"Audited ([\d,]+) items .*?: ([\d,]+) mismatches", text)
     return {"ok": proc.returncode == 0, "exit": proc.returncode, "seconds": round(time.perf_counter() - started, 1),
