@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from tests.api.hostile.refs import Question, Refs
 from tests.api.hostile.text import Pairs, Raw, dumps, nested
 
 SEED = 20260301
-BODIES_PER_ROLE = 200
+# 120 a role walks every kind of body seven times over in `make test`; a deeper search is one
+# variable away (HOSTILE_BODIES_PER_ROLE=1000), with the same seed and the same first bodies.
+BODIES_PER_ROLE = int(os.environ.get("HOSTILE_BODIES_PER_ROLE", "120"))
 JSON = "application/json"
 ROLES = ("agent", "other_agent", "supervisor", "other_supervisor", "evaluator", "quality_lead", "admin", "source",
          "other_source")
