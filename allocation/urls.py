@@ -39,5 +39,6 @@ page_urlpatterns = [
     # One URL per action of the item page (views.ITEM_ACTIONS), named item-<action>.
     *(path(f"items/<int:item_id>/{action}/", views.item_act, {"action": action}, name=f"item-{action}")
       for action in views.ITEM_ACTIONS),
+    path("items/<int:item_id>/<slug:action>/form/", views.item_action_form, name="item-action-form"),
     path("customers/<str:customer_ref>/", views.customer_page, name="customer"),
 ]

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -152,7 +152,12 @@ class ItemAction:
 
     past_tense: str
     perform: Callable[[WorkItem, Actor, dict], WorkItem]
-    form: Callable[[WorkItem, dict | None], Form | None] = lambda item, data: None
+    form: Callable[[WorkItem, dict | None], Form | None] | None = None
+    button: str = ""
+    button_class: str = "secondary"
+
+    def form_for(self, item: WorkItem, data=None) -> Form | None:
+        return self.form(item, data) if self.form is not None else None
 
 
 def _transfer_form(item: WorkItem, data) -> forms.TransferForm:
@@ -170,42 +175,52 @@ ITEM_ACTIONS: dict[str, ItemAction] = {
     transitions.PEND: ItemAction(
         "pended", lambda item, actor, data: services.item_pend(
             item_id=item.pk, actor=actor, until=data["until"], reason=data["reason_text"]),
-        lambda item, data: forms.PendForm(data, prefix=transitions.PEND)),
+        lambda item, data: forms.PendForm(data, prefix=transitions.PEND), "Pend item"),
     transitions.COMPLETE: ItemAction(
         "completed", lambda item, actor, data: services.item_complete(
             item_id=item.pk, actor=actor, outcome=data["outcome"], note=data["note"]),
-        lambda item, data: forms.CompleteForm(data, queue=item.queue, prefix=transitions.COMPLETE)),
+        lambda item, data: forms.CompleteForm(data, queue=item.queue, prefix=transitions.COMPLETE),
+        "Complete item", "cta wide"),
     transitions.RELEASE: ItemAction(
         "released", lambda item, actor, data: services.item_release(
             item_id=item.pk, actor=actor, reason=data["reason_text"]),
-        lambda item, data: forms.ReleaseForm(data, prefix=transitions.RELEASE)),
+        lambda item, data: forms.ReleaseForm(data, prefix=transitions.RELEASE), "Release item"),
     transitions.REJECT: ItemAction(
         "rejected", lambda item, actor, data: services.item_reject(
             item_id=item.pk, actor=actor, reason=data["reason"]),
-        lambda item, data: forms.RejectForm(data, prefix=transitions.REJECT)),
+        lambda item, data: forms.RejectForm(data, prefix=transitions.REJECT), "Reject item"),
     transitions.TRANSFER: ItemAction(
         "transferred", lambda item, actor, data: services.item_transfer(
             item_id=item.pk, actor=actor, to_queue_id=data["to_queue_id"], to_agent_id=data["to_agent_id"],
             reason=data["reason"]),
-        _transfer_form),
+        _transfer_form, "Transfer item"),
     transitions.REPRIORITIZE: ItemAction(
         "given another priority", lambda item, actor, data: services.item_change_priority(
             item_id=item.pk, actor=actor, priority=data["priority"], reason=data["reason"]),
         lambda item, data: forms.PriorityForm(data, prefix=transitions.REPRIORITIZE,
-                                              initial={"priority": item.priority})),
+                                              initial={"priority": item.priority}),
+        "Change priority"),
     transitions.CANCEL: ItemAction(
         "cancelled", lambda item, actor, data: services.item_cancel(
             item_id=item.pk, actor=actor, reason=data["reason"]),
-        lambda item, data: forms.CancelForm(data, prefix=transitions.CANCEL)),
+        lambda item, data: forms.CancelForm(data, prefix=transitions.CANCEL), "Cancel item", "danger-button"),
 }
 
 
+# The forms the item page carries as it loads: Complete, open at the top. Every other action's
+# form comes when its section is opened (item_action_form): most visits open none, and the
+# transfer form alone reads every agent eligible for the queue.
+FORMS_ON_LOAD = frozenset({transitions.COMPLETE})
+
+
 def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: int = 200) -> HttpResponse:
-    """The item page; `sent` is a bound form (with its errors) to show in its action's place."""
+    """The item page; `sent` is a bound form (with its errors) to show in its action's place.
+    `?open=<action>` carries that action's form too (the page's link to it without scripts)."""
     now = timezone.now()
     selectors.with_clock_readings([item], now=now)
     allowed = transitions.actions_allowed(item, request.user)
-    action_forms = {action: ITEM_ACTIONS[action].form(item, None) for action in allowed}
+    on_load = FORMS_ON_LOAD | {request.GET.get("open")}
+    action_forms = {action: ITEM_ACTIONS[action].form_for(item) for action in allowed if action in on_load}
     forms.reason_lists_load(action_forms.values())
     if sent is not None:
         action_forms[sent.prefix] = sent
@@ -218,6 +233,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
         "queue_names": selectors.queue_names_in_events(timeline),
         "allowed": allowed,
         "action_forms": action_forms,
+        "action_specs": ITEM_ACTIONS,
         "now": now,
         "is_agent": roles.is_agent(request.user),
         "why_holder": why_holder,
@@ -232,6 +248,25 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
 @login_required
 def item_page(request: HttpRequest, item_id: int) -> HttpResponse:
     return _item_response(request, selectors.item_for_page(user=request.user, item_id=item_id))
+
+
+@require_GET
+@login_required
+def item_action_form(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
+    """One action's form for the item page, fetched when its section is opened. An action the
+    user may no longer take says so in the form's place (409), with nothing else changed."""
+    spec = ITEM_ACTIONS.get(action)
+    item = selectors.item_for_page(user=request.user, item_id=item_id)
+    if spec is None or spec.form is None:
+        raise Http404("No such form.")
+    context = {"item": item, "action": action, "spec": spec}
+    if action not in transitions.actions_allowed(item, request.user):
+        context["gone"] = (f"Work item #{item.pk} is {item.get_status_display().lower()} now, so it cannot be "
+                           f"{spec.past_tense} by you: reload the page to see it as it is.")
+        return render(request, "allocation/_action_body.html", context, status=409)
+    form = spec.form_for(item)
+    forms.reason_lists_load([form])
+    return render(request, "allocation/_action_body.html", context | {"form": form})
 
 
 def _refused(request: HttpRequest, item_id: int, message: str) -> HttpResponse:
@@ -263,7 +298,7 @@ def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
             f"Work item #{item.pk} is {status} now, so it cannot be {spec.past_tense} by you: "
             "it changed after your page was loaded.",
         )
-    form = spec.form(item, request.POST)
+    form = spec.form_for(item, request.POST)
     if form is not None and not form.is_valid():
         return _item_response(request, item, sent=form, status=400)
     try:

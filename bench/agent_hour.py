@@ -69,7 +69,7 @@ QUICK = {"compression": 120, "hours": 3, "calibration_agents": 6, "seed_agents":
 SAMPLE_EVERY_S = 1.0
 # The cadence, as bench/hourfile.py plays it: what one agent-hour asks of the server.
 HOUR_REQUESTS = {
-    "pages": {"inbox refresh": 120, "get next (page)": 13, "item page": 26, "start (page)": 13,
+    "pages": {"inbox refresh": 120, "get next (page)": 13, "item page": 26, "action form": 2, "start (page)": 13,
               "complete (page)": 11, "pend (page)": 1, "release (page)": 1, "inbox page": 13,
               "customer page": 2, "notifications page": 2, "scorecard page": 1, "quality inbox page": 1},
     "api": {"presence poll (api)": 120, "get next (api)": 13, "start (api)": 13, "complete (api)": 11,

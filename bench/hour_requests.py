@@ -16,6 +16,7 @@ REQUEST_TYPES: list[tuple[str, re.Pattern, str]] = [
         ("GET", r"^/work/$", "inbox page"),
         ("POST", r"^/work/next/$", "get next (page)"),
         ("GET", r"^/work/items/\d+/$", "item page"),
+        ("GET", r"^/work/items/\d+/[a-z]+/form/$", "action form"),
         ("POST", r"^/work/items/\d+/start/$", "start (page)"),
         ("POST", r"^/work/items/\d+/complete/$", "complete (page)"),
         ("POST", r"^/work/items/\d+/pend/$", "pend (page)"),

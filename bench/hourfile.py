@@ -51,6 +51,7 @@ VIEW_TICKS = {10: "customer", 30: "notifications", 50: "scorecard", 70: "quality
 ITEM_PAGE = re.compile(r"^/work/items/(\d+)/$")
 LIST_VERSION = re.compile(r'"If-None-Match": "\\u0022([0-9a-f]+)\\u0022"')
 CUSTOMER_LINK = re.compile(r'href="/work/customers/([^/"]+)/"')
+FORM_ON_OPEN = re.compile(r'hx-get="(/work/items/\d+/[a-z]+/form/)"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 _agents: list[dict] = []
@@ -91,6 +92,7 @@ class HourAgent(FastHttpUser):
 
     def on_start(self) -> None:
         self.number = next(_numbers)
+        self.forms_on_open: set[str] = set()
         # Each run takes agents no earlier run used: a run stopped at its end leaves items
         # in their hands.
         seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
@@ -161,6 +163,8 @@ class HourAgent(FastHttpUser):
             _, page = self._call("GET", path, "item page" if ITEM_PAGE.match(path) else "inbox page", (200,))
             if not ITEM_PAGE.match(path):
                 self._inbox_version_read(page)
+            else:  # the sections whose form the page fetches when they are opened
+                self.forms_on_open = set(FORM_ON_OPEN.findall(page.text or ""))
             customer = CUSTOMER_LINK.search(page.text or "")
             if customer:  # the customer of the item in hand: the one whose view the agent may open
                 self.customer = customer.group(1)
@@ -230,6 +234,10 @@ class HourAgent(FastHttpUser):
                 body["until"] = until.isoformat()
             self._call("POST", f"/api/v1/items/{item}/{action}/", f"{action} (api)", (200,), json=body)
         else:
+            # The agent opens the action's section: where the page fetches its form then, so does this.
+            form = f"/work/items/{item}/{action}/form/"
+            if form in self.forms_on_open:
+                self._call("GET", form, "action form", (200,), headers={"HX-Request": "true"})
             fields = {f"{action}-{key}": value for key, value in data.items()}
             status, r = self._form(f"/work/items/{item}/{action}/", f"{action} (page)", fields)
             if status == 302:

@@ -314,8 +314,8 @@ def test_an_agent_pends_with_a_reason_the_admins_added(client, agent, queue):
     ItemActionReason.objects.create(action=ReasonAction.PEND, label="Waiting for documents", position=0)
     item = started_item(agent, queue)
     client.force_login(agent.user)
-    page = client.get(reverse("work:item", args=[item.pk])).content.decode()
-    assert '<option value="Waiting for documents">' in page
+    form = client.get(reverse("work:item-action-form", args=[item.pk, "pend"])).content.decode()
+    assert '<option value="Waiting for documents">' in form
 
     until = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(reverse("work:item-pend", args=[item.pk]), {

@@ -220,8 +220,13 @@ def test_get_next_needs_post(agent_client):
 # The item page in every state ----------------------------------------------------------
 
 def offered(html: str, item) -> set[str]:
-    """The actions whose form the page shows."""
-    return {action for action in transitions.ACTIONS if f'action="{item_url(item, action)}"' in html}
+    """The actions the page offers: its form, or the section that fetches the form when opened."""
+    return {action for action in transitions.ACTIONS if f'action="{item_url(item, action)}"' in html
+            or f'hx-get="{form_url(item, action)}"' in html}
+
+
+def form_url(item, action):
+    return reverse("work:item-action-form", args=[item.pk, action])
 
 
 def test_item_page_shows_details_payload_and_timeline(agent_client, agent, queue):
@@ -392,7 +397,7 @@ def test_transfer_offers_queues_and_only_eligible_agents(agent_client, agent, qu
     away = factories.AgentFactory(team=team, presence=Presence.AWAY, user__first_name="Al", user__last_name="Way")
     elsewhere = factories.AgentFactory(user__first_name="Else", user__last_name="Where")
     item = started_item(agent, queue)
-    html = agent_client.get(item_url(item)).content.decode()
+    html = agent_client.get(form_url(item, "transfer"), headers={"HX-Request": "true"}).content.decode()
     assert f'value="agent:{eligible.pk}"' in html
     for ineligible in (away, elsewhere, agent):
         assert f'value="agent:{ineligible.pk}"' not in html
@@ -599,3 +604,43 @@ def test_the_item_page_takes_every_action_of_the_lifecycle_and_each_has_its_url(
     assert set(views.ITEM_ACTIONS) == set(transitions.ACTIONS)
     for action in transitions.ACTIONS:
         assert reverse(f"work:item-{action}", args=[7]) == f"/work/items/7/{action}/"
+
+
+def test_the_item_page_carries_only_the_complete_form_and_fetches_the_others_when_opened(agent_client, agent, queue,
+                                                                                       team):
+    eligible = factories.AgentFactory(team=team)
+    item = started_item(agent, queue)
+    html = agent_client.get(item_url(item)).content.decode()
+    # Complete is there to fill in; transfer, pend and release come when their section opens.
+    assert f'action="{item_url(item, "complete")}"' in html
+    for action in ("transfer", "pend", "release"):
+        assert f'action="{item_url(item, action)}"' not in html
+        assert f'hx-get="{form_url(item, action)}" hx-trigger="toggle from:closest details once"' in html
+        assert f'href="?open={action}#actions-h"' in html  # without scripts, the page with that form open
+    assert f'value="agent:{eligible.pk}"' not in html  # nobody's eligibility read for a form not opened
+
+    fragment = agent_client.get(form_url(item, "pend"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert f'action="{item_url(item, "pend")}"' in fragment.content.decode()
+    assert "Callback scheduled" in fragment.content.decode()  # the reasons offered
+
+    opened = agent_client.get(item_url(item) + "?open=transfer").content.decode()
+    assert f'value="agent:{eligible.pk}"' in opened
+    assert '<details class="action" open><summary>Transfer</summary>' in opened
+
+
+def test_a_form_fetched_after_the_item_changed_says_so_and_others_cannot_fetch_one(agent_client, agent, queue, client):
+    item = started_item(agent, queue)
+    services.item_complete(item_id=item.pk, actor=agent.user, outcome="done")
+    gone = agent_client.get(form_url(item, "pend"), headers={"HX-Request": "true"})
+    assert gone.status_code == 409
+    assert f"Work item #{item.pk} is completed now, so it cannot be pended by you" in gone.content.decode()
+    assert agent_client.get(form_url(item, "start")).status_code == 404  # one click: no form
+    assert agent_client.get(form_url(item, "explode")).status_code == 404
+    assert agent_client.post(form_url(item, "pend")).status_code == 405
+
+    other = factories.AgentFactory()
+    client.force_login(other.user)
+    mine = started_item(agent, queue)
+    refused = client.get(form_url(mine, "transfer"))
+    assert refused.status_code == 403 and "is not yours" in refused.content.decode()

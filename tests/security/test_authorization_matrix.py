@@ -140,6 +140,9 @@ EXPECTED = {
     ("work:inbox", "GET"): "302L 200 200 403 403 403 403 403 302L 302L",
     ("work:inbox-list", "GET"): "302L 200 200 403 403 403 403 403 302L 302L",
     ("work:item", "GET"): "302L 200 403 200 403 403 403 200 302L 302L",
+    # An action's form, fetched as its section of the item page opens: whoever may open the page.
+    ("work:item-action-form", "GET"): "302L 200 403 200 403 403 403 200 302L 302L",
+    ("work:item-action-form", "POST"): "405 405 405 405 405 405 405 405 405 405",
     ("work:item-cancel", "POST"): "302L 302 302 302* 302 302 302 302* 302L 302L",
     ("work:item-complete", "POST"): "302L 302* 302 302 302 302 302 302 302L 302L",
     ("work:item-pend", "POST"): "302L 302* 302 302 302 302 302 302 302L 302L",

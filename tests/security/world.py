@@ -64,6 +64,7 @@ def world_build() -> World:
     tokens = {name: Token.objects.create(user=user).key for name, user in users.items() if name != "anonymous"}
     kwargs = {"item_id": held.pk, "evaluation_id": evaluation.pk, "form_id": form.pk, "session_id": session.pk,
               "customer_ref": "CUST-A1", "agent_id": agent.pk, "subscription_id": subscription.pk,
+              "action": "transfer",  # the item page's form fetched when opened
               # not URL parameters: what request bodies name
               "queue_id": queue.pk, "queue_code": queue.code, "other_queue_id": other_queue.pk,
               "other_queue_code": other_queue.code}
