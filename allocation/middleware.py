@@ -3,27 +3,28 @@ portal (rebalancing sets an idle session offline)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 
+from allocation.selectors import agent_profile_for
 from allocation.services.agents import agent_seen
 
 
 class AgentLastSeenMiddleware:
-    """Record when an agent last used the portal, at most once a minute per session (the
-    session remembers when it last wrote), so an idle session can be set offline."""
-
-    EVERY_SECONDS = 60
-    SESSION_KEY = "wfo_seen_at"
+    """Record when an agent last used the portal, at most once a minute: the profile the
+    request has read anyway (allocation.identity) says when it was last recorded, so a
+    request in between writes nothing — not even its session (WFO_AGENT_SEEN_EVERY)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and hasattr(request, "session"):
+        if user is not None and user.is_authenticated:
+            agent = agent_profile_for(user)
             now = timezone.now()
-            last = request.session.get(self.SESSION_KEY, 0)
-            if now.timestamp() - last >= self.EVERY_SECONDS:
-                agent_seen(agent_id=user.pk, at=now)
-                request.session[self.SESSION_KEY] = now.timestamp()
+            seen = agent.last_seen_at if agent is not None else None
+            if agent is not None and (seen is None or now - seen >= settings.WFO_AGENT_SEEN_EVERY):
+                agent_seen(agent_id=agent.pk, at=now)
+                agent.last_seen_at = now
         return self.get_response(request)

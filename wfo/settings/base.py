@@ -144,7 +144,7 @@ STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "allocation.identity.TokenWithProfileAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -235,6 +235,8 @@ WFO_FOLLOW_UP_WAIT = timedelta(minutes=env.int("WFO_FOLLOW_UP_WAIT_MINUTES", def
 WFO_RELEASE_COOLDOWN = timedelta(minutes=env.int("WFO_RELEASE_COOLDOWN_MINUTES", default=60))
 # An agent whose session saw no request for this long is set offline.
 WFO_PRESENCE_IDLE = timedelta(minutes=env.int("WFO_PRESENCE_IDLE_MINUTES", default=30))
+# How often an agent's last visit is written, at most (allocation/middleware.py).
+WFO_AGENT_SEEN_EVERY = timedelta(seconds=env.float("WFO_AGENT_SEEN_EVERY_SECONDS", default=60.0))
 # Links in e-mails point here.
 WFO_PORTAL_URL = env("WFO_PORTAL_URL", default="http://127.0.0.1:8000")
 # How often an open wallboard reloads itself (htmx polling).
@@ -275,8 +277,11 @@ LOGGING = {
 # successful login resets the count. Tokens (the API) are not passwords and not counted.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's model backend, its signed-in user read with the agent profile (one statement).
+    "allocation.identity.UserWithProfileBackend",
 ]
+# Django's database sessions, read with a plain statement.
+SESSION_ENGINE = "core.sessions"
 AXES_FAILURE_LIMIT = env.int("WFO_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("WFO_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
