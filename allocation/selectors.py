@@ -82,16 +82,32 @@ def user_may_open(user: AbstractBaseUser, item: WorkItem) -> bool:
     return user.pk in (item.assignee_id, item.completed_by_id) or transitions.reaches(user, item)
 
 
+def _timeline_events() -> QuerySet[WorkItemEvent]:
+    return WorkItemEvent.objects.select_related("actor").order_by("at", "id")
+
+
 def item_with_events(*, user: AbstractBaseUser, item_id: int) -> WorkItem | None:
-    events = WorkItemEvent.objects.select_related("actor").order_by("at", "id")
     return (
-        items_visible_to(user).prefetch_related(Prefetch("events", queryset=events)).filter(pk=item_id).first()
+        items_visible_to(user).prefetch_related(Prefetch("events", queryset=_timeline_events()))
+        .filter(pk=item_id).first()
     )
 
 
-def item_for_page(*, user: AbstractBaseUser, item_id: int) -> WorkItem:
-    """The item with its events for its page; a clear 404 or 403 when it cannot be shown."""
-    item = item_with_events(user=user, item_id=item_id)
+def item_timeline(item: WorkItem) -> list[WorkItemEvent]:
+    """The item's events in order, with their actors: read along with it (item_with_events)
+    or now."""
+    if "events" in getattr(item, "_prefetched_objects_cache", {}):
+        return list(item.events.all())
+    return list(_timeline_events().filter(item=item))
+
+
+def item_for_page(*, user: AbstractBaseUser, item_id: int, with_events: bool = True) -> WorkItem:
+    """The item with its events for its page — without them for an action on it or one of
+    its forms; a clear 404 or 403 when it cannot be shown."""
+    if with_events:
+        item = item_with_events(user=user, item_id=item_id)
+    else:
+        item = items_visible_to(user).filter(pk=item_id).first()
     if item is not None:
         return item
     if WorkItem.objects.filter(pk=item_id).exists():

@@ -224,7 +224,7 @@ def _item_response(request: HttpRequest, item: WorkItem, *, sent=None, status: i
     forms.reason_lists_load(action_forms.values())
     if sent is not None:
         action_forms[sent.prefix] = sent
-    timeline = list(item.events.all())
+    timeline = selectors.item_timeline(item)
     why_holder = selectors.assignment_explanation(item, timeline) if roles.oversees_work(request.user) else None
     context = {
         "item": item,
@@ -256,7 +256,7 @@ def item_action_form(request: HttpRequest, item_id: int, action: str) -> HttpRes
     """One action's form for the item page, fetched when its section is opened. An action the
     user may no longer take says so in the form's place (409), with nothing else changed."""
     spec = ITEM_ACTIONS.get(action)
-    item = selectors.item_for_page(user=request.user, item_id=item_id)
+    item = selectors.item_for_page(user=request.user, item_id=item_id, with_events=False)
     if spec is None or spec.form is None:
         raise Http404("No such form.")
     context = {"item": item, "action": action, "spec": spec}
@@ -288,7 +288,7 @@ def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
     errors come back on the form (400)."""
     spec = ITEM_ACTIONS[action]
     try:
-        item = selectors.item_for_page(user=request.user, item_id=item_id)
+        item = selectors.item_for_page(user=request.user, item_id=item_id, with_events=False)
     except DomainError as error:
         return _refused(request, item_id, error.message)
     if action not in transitions.actions_allowed(item, request.user):
