@@ -118,7 +118,7 @@ def _seed(options: dict) -> dict:
     User = get_user_model()
     agent_group = Group.objects.filter(name="Agent").first()
     engine = import_module(settings.SESSION_ENGINE)
-    backend = "django.contrib.auth.backends.ModelBackend"
+    backend = settings.AUTHENTICATION_BACKENDS[-1]  # the model backend a password sign-in is recorded with
     agents = []
     for a in range(options["agents"]):
         user = User.objects.create(username=f"hour-agent-{a}", first_name="Agent", last_name=str(a))
@@ -150,12 +150,15 @@ def _url_with(url: str, **params: str) -> str:
     return url + ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def server_env(t: db.Target, repo: Path, static_root: Path, records: Path, broker: str, app: str) -> dict:
+def server_env(t: db.Target, repo: Path, static_root: Path, records: Path, broker: str, app: str,
+               compression: int) -> dict:
+    # An agent's last visit is written once a minute of its (compressed) clock, as in production.
     return db.django_env(
         t, PYTHONPATH=str(repo), DJANGO_SETTINGS_MODULE="wfo.settings.production",
         DATABASE_URL=_url_with(t.url, application_name=app), CELERY_BROKER_URL=broker,
         DJANGO_SECRET_KEY="bench-hour-" + "x" * 40, DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_STATIC_ROOT=str(static_root), HOUR_RECORDS_DIR=str(records), WFO_LOG_LEVEL="WARNING",
+        WFO_AGENT_SEEN_EVERY_SECONDS=str(60 / compression),
     )
 
 
@@ -330,7 +333,8 @@ def run(t: db.Target, *, repo: Path = db.REPO, options: dict, keep_db: bool = Fa
     broker = broker_url()
     celery = None
     try:
-        base_env = server_env(t, repo, tmp / "static", tmp / "records", broker, "wfo-web")
+        base_env = server_env(t, repo, tmp / "static", tmp / "records", broker, "wfo-web",
+                              options["compression"])
         subprocess.run([db.PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=repo,
                        env=dict(base_env, DATABASE_URL=t.url), check=True)
         subprocess.run([db.PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=repo, env=base_env,
@@ -346,8 +350,14 @@ def run(t: db.Target, *, repo: Path = db.REPO, options: dict, keep_db: bool = Fa
         rep["seed"] = seed
         with db.connect(t.url) as c:
             c.execute("VACUUM ANALYZE")
+            # The periodic jobs keep the agents' clock: a minute's job runs every compressed
+            # minute (every second at 60×; never more often than that), so what they cost an
+            # agent-hour is what they cost in production.
+            c.execute("UPDATE django_celery_beat_intervalschedule SET every = GREATEST(1, every / %s) "
+                      "WHERE period = 'seconds'", [options["compression"]])
         say(f"  seeded {options['seed_agents']} agents and {options['seed_backlog']:,} items in {seed['seconds']} s")
-        jobs_env = server_env(t, repo, tmp / "static", tmp / "records", broker, "wfo-jobs")
+        jobs_env = server_env(t, repo, tmp / "static", tmp / "records", broker, "wfo-jobs",
+                              options["compression"])
         celery_log = log_dir / f"celery-hour-{stamp}.log"
         celery = subprocess.Popen(
             [str(Path(db.PY).parent / "celery"), "-A", "wfo", "worker", "-B", "--concurrency", "1",
