@@ -14,7 +14,7 @@ holds every URL × role to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db.models import Prefetch, QuerySet
 
@@ -132,6 +132,14 @@ def _remembered(user, key: str, compute: Callable):
     if key not in answers:
         answers[key] = compute()
     return answers[key]
+
+
+def roles_read_along(user, *, group_names: Iterable[str], team_ids: Iterable[int]) -> None:
+    """Tell the role checks what was read along with the user (allocation.identity reads
+    its groups and supervised teams in the statement that reads the user): they then ask
+    the database nothing."""
+    _remembered(user, "groups", lambda: frozenset(name for name in group_names if name in ROLE_PERMISSIONS))
+    _remembered(user, "teams", lambda: frozenset(team_ids))
 
 
 def _is_user(user) -> bool:

@@ -51,6 +51,33 @@ def test_the_session_user_is_the_backends_with_its_profile_or_its_absence(rf, ag
         assert len(queries) == 0
 
 
+@pytest.mark.usefixtures("role_groups")
+def test_roles_and_permissions_come_with_the_user_as_djangos_backend_gives_them(rf, agent, team):
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Permission
+
+    supervisor = factories.UserFactory(roles=[roles.SUPERVISOR])
+    team.supervisors.add(supervisor)
+    supervisor.user_permissions.add(Permission.objects.get(codename="view_team"))
+    lead = factories.UserFactory(roles=[roles.QUALITY_LEAD, roles.QUALITY_EVALUATOR])
+    boss = factories.UserFactory(is_superuser=True)
+    for user in (agent.user, supervisor, lead, boss):
+        signed_in = get_user(_request_signed_in_as(rf, client_session_for(user)))
+        fresh = type(user).objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as queries:
+            names, teams = roles.role_names(signed_in), roles.supervised_team_ids(signed_in)
+            may = {perm: signed_in.has_perm(perm) for perm in ("allocation.view_team", "allocation.change_workitem",
+                                                               "quality.add_evaluation")}
+            if not user.is_superuser:
+                permissions = ModelBackend().get_all_permissions(signed_in)
+        assert len(queries) == 0, [q["sql"][:80] for q in queries]
+        assert names == roles.role_names(fresh) and teams == roles.supervised_team_ids(fresh)
+        assert may == {perm: fresh.has_perm(perm) for perm in may}
+        if not user.is_superuser:
+            assert permissions == ModelBackend().get_all_permissions(fresh) and permissions
+    assert roles.supervised_team_ids(get_user(_request_signed_in_as(rf, client_session_for(supervisor)))) == {team.pk}
+
+
 def test_an_inactive_user_or_an_expired_session_is_signed_out(client, agent):
     client.force_login(agent.user)
     assert client.get(reverse("work:inbox")).status_code == 200
