@@ -152,7 +152,10 @@ def _url_with(url: str, **params: str) -> str:
 
 def server_env(t: db.Target, repo: Path, static_root: Path, records: Path, broker: str, app: str,
                compression: int) -> dict:
-    # An agent's last visit is written once a minute of its (compressed) clock, as in production.
+    # What each agent does by its own clock keeps the agents' compressed clock: its last visit
+    # is written once a minute of it, as in production. The periodic jobs keep the server's
+    # (real) clock: n agents at compression k carry the load of n × k agents, whose server
+    # runs its minute's jobs once a minute.
     return db.django_env(
         t, PYTHONPATH=str(repo), DJANGO_SETTINGS_MODULE="wfo.settings.production",
         DATABASE_URL=_url_with(t.url, application_name=app), CELERY_BROKER_URL=broker,
@@ -350,11 +353,6 @@ def run(t: db.Target, *, repo: Path = db.REPO, options: dict, keep_db: bool = Fa
         rep["seed"] = seed
         with db.connect(t.url) as c:
             c.execute("VACUUM ANALYZE")
-            # The periodic jobs keep the agents' clock: a minute's job runs every compressed
-            # minute (every second at 60×; never more often than that), so what they cost an
-            # agent-hour is what they cost in production.
-            c.execute("UPDATE django_celery_beat_intervalschedule SET every = GREATEST(1, every / %s) "
-                      "WHERE period = 'seconds'", [options["compression"]])
         say(f"  seeded {options['seed_agents']} agents and {options['seed_backlog']:,} items in {seed['seconds']} s")
         jobs_env = server_env(t, repo, tmp / "static", tmp / "records", broker, "wfo-jobs",
                               options["compression"])
