@@ -403,19 +403,23 @@ def checks(t: db.Target, rep: dict) -> dict:
         completed_twice = c.execute("""
             SELECT count(*) FROM (SELECT item_id FROM allocation_workitemevent WHERE kind = 'completed'
                                    GROUP BY item_id HAVING count(*) > 1) x""").fetchone()[0]
+        # Taken from the queue again only after going back to it: released by its agent, its
+        # reservation expired (an agent stopped between get-next and start at a run's end),
+        # moved by rebalancing — any event that left it queued.
         taken_twice = c.execute("""
             SELECT count(*) FROM (
               SELECT item_id,
                      count(*) FILTER (WHERE kind = 'assigned' AND from_status = 'queued') AS taken,
-                     count(*) FILTER (WHERE kind = 'released') AS released
+                     count(*) FILTER (WHERE to_status = 'queued' AND kind <> 'created') AS returned
                 FROM allocation_workitemevent GROUP BY item_id) x
-             WHERE taken > released + 1""").fetchone()[0]
+             WHERE taken > returned + 1""").fetchone()[0]
         kinds = dict(c.execute("SELECT kind, count(*) FROM allocation_workitemevent GROUP BY kind").fetchall())
     problems = []
     if completed_twice:
         problems.append(f"agent-hour: {completed_twice} items completed more than once")
     if taken_twice:
-        problems.append(f"agent-hour: {taken_twice} items given out by get-next twice without a release between")
+        problems.append(f"agent-hour: {taken_twice} items given out by get-next twice without going back "
+                        "to the queue between")
     return {"items_completed_twice": completed_twice, "items_taken_twice": taken_twice, "events": kinds,
             "problems": problems}
 
