@@ -256,13 +256,12 @@ def item_action_form(request: HttpRequest, item_id: int, action: str) -> HttpRes
     """One action's form for the item page, fetched when its section is opened. An action the
     user may no longer take says so in the form's place (409), with nothing else changed."""
     spec = ITEM_ACTIONS.get(action)
-    item = selectors.item_for_page(user=request.user, item_id=item_id, with_events=False)
     if spec is None or spec.form is None:
         raise Http404("No such form.")
+    item = selectors.item_for_page(user=request.user, item_id=item_id, with_events=False)
     context = {"item": item, "action": action, "spec": spec}
     if action not in transitions.actions_allowed(item, request.user):
-        context["gone"] = (f"Work item #{item.pk} is {item.get_status_display().lower()} now, so it cannot be "
-                           f"{spec.past_tense} by you: reload the page to see it as it is.")
+        context["gone"] = f"{_no_longer_open(item, spec)} Reload the page to see it as it is."
         return render(request, "allocation/_action_body.html", context, status=409)
     form = spec.form_for(item)
     forms.reason_lists_load([form])
@@ -292,12 +291,7 @@ def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
     except DomainError as error:
         return _refused(request, item_id, error.message)
     if action not in transitions.actions_allowed(item, request.user):
-        status = item.get_status_display().lower()
-        return _refused(
-            request, item_id,
-            f"Work item #{item.pk} is {status} now, so it cannot be {spec.past_tense} by you: "
-            "it changed after your page was loaded.",
-        )
+        return _refused(request, item_id, f"{_no_longer_open(item, spec)} It changed after your page was loaded.")
     form = spec.form_for(item, request.POST)
     if form is not None and not form.is_valid():
         return _item_response(request, item, sent=form, status=400)
@@ -316,6 +310,11 @@ def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
     if action in (transitions.START, transitions.RESUME) or selectors.agent_profile_for(request.user) is None:
         return redirect("work:item", item_id=item_id)
     return redirect("work:inbox")
+
+
+def _no_longer_open(item: WorkItem, spec: ItemAction) -> str:
+    """Why an action offered by a page loaded earlier cannot be taken now."""
+    return f"Work item #{item.pk} is {item.get_status_display().lower()} now, so it cannot be {spec.past_tense} by you."
 
 
 def _done_message(item: WorkItem, action: str) -> str:

@@ -5,10 +5,8 @@ expiry and cleanup are Django's own (`SESSION_ENGINE = "core.sessions"`)."""
 from __future__ import annotations
 
 import functools
-import logging
 
 from django.contrib.sessions.backends import db
-from django.core.exceptions import SuspiciousOperation
 from django.db import connections, router
 from django.utils import timezone
 
@@ -21,13 +19,9 @@ class SessionStore(db.SessionStore):
         store forgets the key, so a new session gets a new one)."""
         session_columns, sql = _statement(self.model)
         using = router.db_for_read(self.model)
-        try:
-            with connections[using].cursor() as cursor:
-                cursor.execute(sql, [self.session_key, timezone.now()])
-                row = cursor.fetchone()
-        except SuspiciousOperation as error:
-            logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
-            row = None
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, [self.session_key, timezone.now()])
+            row = cursor.fetchone()
         if row is None:
             self._session_key = None
             return None
