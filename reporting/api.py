@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -15,6 +14,7 @@ from core.permissions import OverseesWork
 from reporting import selectors
 from reporting.forms import HistoryForm
 from reporting.history import Period, Scope, history, sla_by_queue
+from reporting.rollups import reports_today
 
 
 class BacklogReportApi(APIView):
@@ -53,7 +53,7 @@ HISTORY_PARAMETERS = [
 
 def _scope(request) -> Scope:
     """The report scope from the query string, or a 400 with a message per field."""
-    form = HistoryForm(request.query_params, user=request.user, today=timezone.localdate())
+    form = HistoryForm(request.query_params, user=request.user, today=reports_today())
     if not form.is_valid():
         raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
     return form.scope()

@@ -74,6 +74,13 @@ def local_day(at: datetime) -> date:
     return at.astimezone(reporting_zone()).date()
 
 
+def reports_today() -> date:
+    """Today as the reports count days: in the portal's zone, never the browser's. A page
+    that ended its range on the viewer's date would drop the portal's today (with today's
+    work in it) for a viewer west of the portal after the portal's midnight."""
+    return local_day(timezone.now())
+
+
 def unread_today(now: datetime) -> tuple[int, datetime]:
     """Where today's live figures read past the rollup: events after the last one it read
     (their id) and of today (their time) — the minute or so it has not read yet. Today's

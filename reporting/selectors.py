@@ -17,7 +17,7 @@ from allocation.models import OPEN_STATUSES, AgentProfile, ItemStatus, Presence,
 from allocation.selectors import AGING_BANDS, AT_RISK, sla_standing_q
 from core import roles
 from reporting.models import QueueThresholds, WallboardChoice
-from reporting.rollups import day_start
+from reporting.rollups import day_start, reports_today
 
 
 @dataclass
@@ -295,7 +295,7 @@ def capacity_plan(
     from allocation.eligibility import agents_skilled_for_queue
     from reporting.models import QueueDay
 
-    today = today or timezone.localdate()
+    today = today or reports_today()
     since, until = today - timedelta(weeks=history_weeks), today - timedelta(days=1)
     skilled = agents_skilled_for_queue().order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
     queues = list(Queue.objects.filter(is_active=True).annotate(skilled=Subquery(skilled)).order_by("name"))

@@ -34,7 +34,7 @@ from reporting.forms import (
 from reporting.history import Scope, agent_totals
 from reporting.history import history as history_report
 from reporting.models import WallboardChoice
-from reporting.rollups import day_start, local_day
+from reporting.rollups import day_start, local_day, reports_today
 
 
 def _require_supervisor(user) -> None:
@@ -278,7 +278,7 @@ def scorecard(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = selectors.agents_visible_to(request.user).filter(pk=agent_id).first()
     if agent is None:
         raise PermissionDenied("You can open your own scorecard, and supervisors their teams'.")
-    until = timezone.localdate()
+    until = reports_today()
     since = until - timedelta(days=SCORECARD_DAYS - 1)
     report = history_report(Scope(since=since, until=until, grain="week", agent_id=agent.pk))
     team = None
@@ -323,7 +323,7 @@ def history(request: HttpRequest) -> HttpResponse:
     _require_supervisor(request.user)
     params = request.GET.copy()
     export, table_key = params.pop("format", [None])[0], params.pop("table", [None])[0]
-    form = HistoryForm(params or None, user=request.user, today=timezone.localdate())
+    form = HistoryForm(params or None, user=request.user, today=reports_today())
     if form.is_bound and not form.is_valid():
         return render(request, "reporting/history.html", {"form": form}, status=400)
     report = history_report(form.scope())

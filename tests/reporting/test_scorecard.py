@@ -1,8 +1,9 @@
 """The agent scorecard against hand-computed figures; who may open whose."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -88,3 +89,30 @@ def test_scorecard_queries_do_not_grow_with_the_team(client, team, agent):
         page = client.get(url)
     assert page.context["team"]["completed"] == pytest.approx(5 / 6)
     assert len(large) == len(small) <= 14
+
+
+def test_reports_count_the_portals_days_for_a_viewer_west_of_it(client, team, agent, settings):
+    """At 02:00 in the portal's zone (UTC) it is still yesterday evening in New York. An item
+    completed at 01:00 belongs to the portal's today: the scorecard and the history page
+    (both read the portal's days) end their range there and count it, whatever the
+    browser's zone."""
+    from core.middleware import TIMEZONE_COOKIE
+
+    settings.TIME_ZONE = "UTC"
+    queue = factories.QueueFactory(teams=[team])
+    now = datetime(2026, 3, 10, 2, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        start = now - 60 * MIN
+        item_write(Life(queue, start - MIN, start + 60 * MIN, agent, [(start, start + 10 * MIN)],
+                        completed=start + 10 * MIN))
+        rollups.rollups_update()
+        client.cookies[TIMEZONE_COOKIE] = "America/New_York"
+        client.force_login(agent.user)
+        page = client.get(reverse("reports:scorecard", args=[agent.pk]))
+        assert page.context["until"] == now.date()
+        assert page.context["card"].completed == 1
+        lead = factories.UserFactory(roles=[roles.SUPERVISOR])
+        team.supervisors.add(lead)
+        client.force_login(lead)
+        report = client.get(reverse("reports:history")).context["report"]
+        assert (report.scope.until, report.total.completed) == (now.date(), 1)
