@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.functional import LazyObject, empty
 
 AGENT = "Agent"
 SUPERVISOR = "Supervisor"
@@ -127,7 +128,13 @@ def role_groups_sync(apps) -> None:
 
 def _remembered(user, key: str, compute: Callable):
     """Each answer read once per user object, so a request asks the database once however
-    many checks a page makes (as Django caches a user's permissions)."""
+    many checks a page makes (as Django caches a user's permissions). Kept on the user
+    itself, not on request.user's lazy wrapper (whose __dict__ is its own): what the sign-in
+    read along (roles_read_along) is then what every check of the request finds."""
+    if isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
     answers = user.__dict__.setdefault("_role_answers", {})
     if key not in answers:
         answers[key] = compute()

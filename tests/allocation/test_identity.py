@@ -36,6 +36,16 @@ def test_a_signed_in_agent_comes_with_its_profile_in_one_statement(client, agent
     assert 'LEFT JOIN "allocation_agentprofile"' in queries[1]["sql"]
 
 
+def test_a_page_asks_nothing_more_of_the_roles_read_along_with_the_user(client, agent, queue):
+    """request.user is a lazy wrapper: the role checks must find what the sign-in read on the
+    user inside it (the item page asks whether its viewer is an admin, a supervisor, an agent)."""
+    item = started_item(agent, queue)
+    client.force_login(agent.user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("work:item", args=[item.pk])).status_code == 200
+    assert [q["sql"][:80] for q in queries if '"auth_group"' in q["sql"] and "ARRAY(" not in q["sql"]] == []
+
+
 def test_the_session_user_is_the_backends_with_its_profile_or_its_absence(rf, agent):
     supervisor = factories.UserFactory()
     for user, has_profile in ((agent.user, True), (supervisor, False)):
