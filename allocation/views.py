@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from allocation import eligibility, events, forms, labels, selectors, services, transitions
 from allocation.filters import ItemPageFilter, ReassignFilter
-from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AdmissionTeam, AgentProfile, Queue, WorkItem
+from allocation.models import ACTIVE_STATUSES, OPEN_STATUSES, AdmissionTeam, AgentProfile, ItemStatus, Queue, WorkItem
 from allocation.services import bulk
 from core import roles
 from core.actors import Actor
@@ -139,7 +139,11 @@ def next_work(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     if item is None:
         messages.info(request, "Nothing is waiting for you right now. Try again in a moment.")
         return redirect("work:inbox")
-    messages.success(request, f"You got #{item.pk} from {item.queue.name}. Start it when you begin.")
+    if item.status == ItemStatus.IN_PROGRESS:
+        messages.success(request, f"You got #{item.pk} from {item.queue.name}, in progress: the queue starts "
+                                  f"the work you pull at once.")
+    else:
+        messages.success(request, f"You got #{item.pk} from {item.queue.name}. Start it when you begin.")
     return redirect("work:item", item_id=item.pk)
 
 

@@ -8,7 +8,8 @@ by the server's speed:
 
 - every 30 s of the hour, the inbox refreshes itself (`GET /work/inbox/list/`, as htmx
   does); an API agent polls `GET /api/v1/agent/presence/` instead;
-- 13 item cycles: get next, start, then, 4 ticks later, complete — except the 3rd, pended
+- 13 item cycles: get next, start (none where the queue starts pulled work at once: the
+  item comes in progress), then, 4 ticks later, complete — except the 3rd, pended
   (its follow-up returns at the next whole minute, and get-next hands it back first: one
   of the hour's cycles completes it), and the 8th, released. Through the pages each step
   is what the browser does: the form's POST, then the page it is sent to (the item page
@@ -93,6 +94,7 @@ class HourAgent(FastHttpUser):
     def on_start(self) -> None:
         self.number = next(_numbers)
         self.forms_on_open: set[str] = set()
+        self.page_text = ""  # the last page a form's POST sent the agent to
         # Each run takes agents no earlier run used: a run stopped at its end leaves items
         # in their hands.
         seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
@@ -161,6 +163,7 @@ class HourAgent(FastHttpUser):
         path = re.sub(r"^https?://[^/]+", "", location)
         if path:
             _, page = self._call("GET", path, "item page" if ITEM_PAGE.match(path) else "inbox page", (200,))
+            self.page_text = page.text or ""
             if not ITEM_PAGE.match(path):
                 self._inbox_version_read(page)
             else:  # the sections whose form the page fetches when they are opened
@@ -198,7 +201,10 @@ class HourAgent(FastHttpUser):
                 return
             body = r.json()
             self.item, self.customer = body["id"], body.get("customer_ref") or self.customer
-            status, _ = self._call("POST", f"/api/v1/items/{self.item}/start/", "start (api)", (200,), json={})
+            if body.get("status") == "in_progress":  # the queue starts pulled work at once
+                _counts["started on pull"] += 1
+            else:
+                self._call("POST", f"/api/v1/items/{self.item}/start/", "start (api)", (200,), json={})
         else:
             status, r = self._form("/work/next/", "get next (page)")
             if status != 302:
@@ -208,9 +214,12 @@ class HourAgent(FastHttpUser):
                 _counts["nothing waiting"] += 1
                 return
             self.item = int(found.group(1))
-            status, r = self._form(f"/work/items/{self.item}/start/", "start (page)")
-            if status == 302:
-                self._follow(r)
+            if f'action="/work/items/{self.item}/start/"' not in self.page_text:
+                _counts["started on pull"] += 1  # the page offers no start: the queue started it
+            else:
+                status, r = self._form(f"/work/items/{self.item}/start/", "start (page)")
+                if status == 302:
+                    self._follow(r)
         _received[self.number].append(self.item)
 
     def finish(self, cycle: int) -> None:

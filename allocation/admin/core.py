@@ -132,7 +132,7 @@ class QueueAdmin(admin.ModelAdmin):
     readonly_fields = ["routing_preview"]
     fieldsets = [
         (None, {"fields": ["code", "name", "description", "is_active", "outcomes"]}),
-        ("Allocation", {"fields": ["allocation_mode", "teams", "reservation_timeout"]}),
+        ("Allocation", {"fields": ["allocation_mode", "teams", "starts_on_pull", "reservation_timeout"]}),
         ("SLA", {
             "fields": ["sla_target", "standard_handle_time"],
             "description": "The SLA policies below set the target per priority on a business calendar; the plain "

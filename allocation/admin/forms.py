@@ -42,7 +42,7 @@ class QueueForm(forms.ModelForm):
     class Meta:
         model = Queue
         fields = ["code", "name", "description", "is_active", "outcomes", "allocation_mode", "teams",
-                  "reservation_timeout", "sla_target", "standard_handle_time", "routing_enabled"]
+                  "starts_on_pull", "reservation_timeout", "sla_target", "standard_handle_time", "routing_enabled"]
 
 
 class SlaPolicyForm(forms.ModelForm):

@@ -18,6 +18,10 @@ class AgentNextApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(
+        summary="Get next work",
+        description="Assigns the calling agent its next best item and returns it: `assigned`, for the agent to "
+                    "start within the queue's reservation timeout, or `in_progress` where the queue starts pulled "
+                    "work at once (no start call then).",
         request=EmptyInputSerializer,
         responses={
             200: ItemOutputSerializer,

@@ -77,6 +77,11 @@ class Queue(models.Model):
         default=timedelta(minutes=10),
         help_text="An assigned item not started within this time (hours and minutes) goes back to the queue.",
     )
+    starts_on_pull = models.BooleanField(
+        "pulled work starts at once", default=False, db_default=False,
+        help_text="Get next work hands the agent the item already in progress, as opening it does: no separate "
+                  "start, so no reservation to time out. Off: the agent starts it, within the reservation timeout.",
+    )
     sla_target = models.DurationField(
         "SLA target", default=timedelta(hours=24),
         help_text="Time from receipt to due in hours and minutes, counted around the clock (24×7).",

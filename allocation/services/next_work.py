@@ -60,7 +60,7 @@ from allocation.models import (
     WorkItem,
     WorkItemEvent,
 )
-from allocation.services import moves
+from allocation.services import lifecycle, moves
 from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
 from core import metrics
 from core.actors import Actor, SystemActor
@@ -91,7 +91,7 @@ agent AS (
     SELECT a.user_id, a.team_id, a.capacity, a.presence,
            (SELECT count(*) FROM {ITEM_TABLE} h
              WHERE h.assignee_id = a.user_id
-               AND h.status IN ('{ItemStatus.ASSIGNED}', '{ItemStatus.IN_PROGRESS}')) AS held
+               AND h.status IN ('{ItemStatus.ASSIGNED}', '{ItemStatus.IN_PROGRESS}')) held
       FROM {AgentProfile._meta.db_table} a
      WHERE a.user_id = %(agent)s
        FOR UPDATE OF a
@@ -227,10 +227,12 @@ candidates AS (
     SELECT id FROM heads ORDER BY start_by, priority DESC, received_at, id LIMIT __WINDOW__
 ),
 next_best AS (
-    SELECT w.id, w.status AS from_status, w.assignee_id AS from_agent, w.updated_at AS was
+    -- Queued, so held by nobody (the table's check workitem_assignee_iff_held): the event
+    -- says so in constants.
+    SELECT w.id, w.updated_at was
       FROM {ITEM_TABLE} w
-     WHERE w.id IN (SELECT id FROM candidates) AND w.status = '{ItemStatus.QUEUED}'
-     ORDER BY w.start_by, w.priority DESC, w.received_at, w.id
+     WHERE id IN (SELECT id FROM candidates) AND status = '{ItemStatus.QUEUED}'
+     ORDER BY start_by, priority DESC, received_at, id
      LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
 ),
@@ -239,29 +241,38 @@ t AS (
     SELECT GREATEST(clock_timestamp(), was) AS at FROM next_best
 ),
 moved AS (
+    -- Assigned; and, where the queue says pulled work starts at once, started too (as the
+    -- holder's start would: started_at kept from an earlier holder's start).
     UPDATE {ITEM_TABLE} w
-       SET status = '{ItemStatus.ASSIGNED}', assignee_id = %(agent)s, assigned_at = t.at,
-           updated_at = t.at, assigned_by_id = NULL
-      FROM next_best AS picked, t
-     WHERE w.id = picked.id
-    -- Every column (rows.ITEM_COLUMNS, in the table's order), then what the event says.
- RETURNING w.*, picked.from_status AS picked_from_status, picked.from_agent
+       SET status = CASE WHEN pq.starts_on_pull THEN '{ItemStatus.IN_PROGRESS}' ELSE '{ItemStatus.ASSIGNED}' END,
+           started_at = coalesce(w.started_at, CASE WHEN pq.starts_on_pull THEN t.at END),
+           assignee_id = %(agent)s, assigned_at = t.at, updated_at = t.at, assigned_by_id = NULL
+      FROM next_best picked, t, {Queue._meta.db_table} pq
+     WHERE w.id = picked.id AND pq.id = w.queue_id
+    -- Every column (rows.ITEM_COLUMNS, in the table's order).
+ RETURNING w.*
 ),
 logged AS (
-    -- events.assigned's data, for the rule RULE_NEXT_BEST.
+    -- events.assigned's data, for the rule RULE_NEXT_BEST; then, for an item started at
+    -- once, events.started's (by its holder), in that order: the ids keep the events' order.
     INSERT INTO {WorkItemEvent._meta.db_table}
            (item_id, at, actor_id, system_actor, kind, from_status, to_status, reason, data)
-    SELECT id, updated_at, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', picked_from_status,
+    -- The order's description is bound (%(order)s), not written: the text stays within
+    -- psycopg's cached length.
+    SELECT id, updated_at, %(actor_id)s, %(system_actor)s, '{EventKind.ASSIGNED}', '{ItemStatus.QUEUED}',
            '{ItemStatus.ASSIGNED}', '',
            jsonb_build_object('{events.RULE}', '{events.RULE_NEXT_BEST}', '{events.QUEUE_ID}', queue_id,
-                              '{events.PRIORITY}', priority, '{events.FROM_AGENT}', from_agent,
+                              '{events.PRIORITY}', priority, '{events.FROM_AGENT}', NULL,
                               '{events.TO_AGENT}', assignee_id, '{events.DUE_AT}', due_at,
-                              '{events.START_BY}', start_by, '{events.ORDER}', '{events.ORDER_DESCRIPTION}',
+                              '{events.START_BY}', start_by, '{events.ORDER}', %(order)s::text,
                               '{events.ELIGIBLE_QUEUES}', (SELECT count(*) FROM eligible),
                               '{events.STEP}', routing_step,
                               '{events.ADMITTED_AT_STEP}',
-                              (SELECT first_step FROM eligible WHERE eligible.queue_id = moved.queue_id))
+                              (SELECT first_step FROM eligible e WHERE e.queue_id = moved.queue_id))
       FROM moved
+     UNION ALL
+    SELECT id, updated_at, %(agent)s, '', '{EventKind.STARTED}', '{ItemStatus.ASSIGNED}', status, '', '{{}}'
+      FROM moved WHERE status <> '{ItemStatus.ASSIGNED}'
 ),
 stamped AS (
     UPDATE {AgentProfile._meta.db_table} SET last_assigned_at = (SELECT at FROM t)
@@ -275,7 +286,7 @@ SELECT agent.presence, agent.held, agent.capacity, EXISTS (SELECT FROM kept),
        (SELECT id FROM follow_up), m.*,
        {QUEUE_COLUMNS}
   FROM agent
-  LEFT JOIN moved AS m ON true
+  LEFT JOIN moved m ON true
   LEFT JOIN {Queue._meta.db_table} q ON q.id = m.queue_id
 """
 
@@ -325,7 +336,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
     work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
     now = timezone.now()
-    params = {"agent": agent_id, "now": now, **_actor_columns(actor, agent_id)}
+    params = {"agent": agent_id, "now": now, "order": events.ORDER_DESCRIPTION, **_actor_columns(actor, agent_id)}
     heads_per_queue, window = FIRST_HEADS_PER_QUEUE, FIRST_WINDOW
     while True:
         with connection.cursor() as cursor:
@@ -334,7 +345,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
         presence, held, capacity, kept_current, heads, most_from_one_queue, follow_up_id, *rest = row
-        item_row, queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH + 2:]
+        item_row, queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH:]
         refusal = next_work_refusal(presence=presence, held=held, capacity=capacity)
         if refusal is not None:
             raise refusal
@@ -394,6 +405,8 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now: da
     who = agent.user if actor is None else actor
     events.assigned(item, at=at, actor=who, from_status=ItemStatus.PENDED, rule=events.RULE_FOLLOW_UP,
                     from_agent=agent_id, to_agent=agent_id, pended_until=pended_until).save()
+    if item.queue.starts_on_pull:  # pulled, as the statement's items are: started by its holder at once
+        item = lifecycle.item_start(item_id=item.pk, actor=agent.user)
     return item
 
 
