@@ -84,7 +84,7 @@ def same_work_statements(db_url: str):
     conn = psycopg.connect(db_url, autocommit=True, prepare_threshold=5)
 
     def get_next(agent_id: int) -> int | None:
-        params = {"agent": agent_id, "now": datetime.now(UTC), "actor_id": agent_id, "system_actor": ""}
+        params = next_work.assign_next_params(agent_id=agent_id, actor=None, now=datetime.now(UTC))
         for _ in range(2):
             row = conn.execute(next_work._ASSIGN_NEXT, params).fetchone()
             if row[3]:  # the agent's eligibility copy is current
@@ -419,10 +419,7 @@ def explain_worker(env: dict, agent_id: int, results) -> None:
 
     out: dict[str, str] = {}
     try:
-        params = {
-            "agent": agent_id, "now": timezone.now(), "actor_id": agent_id, "system_actor": "",
-            "heads_per_queue": nw.FIRST_HEADS_PER_QUEUE, "window": nw.FIRST_WINDOW,
-        }
+        params = nw.assign_next_params(agent_id=agent_id, actor=None, now=timezone.now())
         nw.agent_eligibility_judge(agent_id)  # as get-next would first: the plan reads a current copy
         for _ in range(3):  # the last, warm plan is kept
             with transaction.atomic():

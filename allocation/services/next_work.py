@@ -336,7 +336,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
     Raises NotAnAgent, AgentNotAvailable or AgentAtCapacity when the agent may not take
     work now. `actor` defaults to the agent itself (a supervisor or job may act for it)."""
     now = timezone.now()
-    params = {"agent": agent_id, "now": now, "order": events.ORDER_DESCRIPTION, **_actor_columns(actor, agent_id)}
+    params = assign_next_params(agent_id=agent_id, actor=actor, now=now)
     heads_per_queue, window = FIRST_HEADS_PER_QUEUE, FIRST_WINDOW
     while True:
         with connection.cursor() as cursor:
@@ -408,6 +408,11 @@ def _follow_up_take(*, agent_id: int, item_id: int, actor: Actor | None, now: da
     if item.queue.starts_on_pull:  # pulled, as the statement's items are: started by its holder at once
         item = lifecycle.item_start(item_id=item.pk, actor=agent.user)
     return item
+
+
+def assign_next_params(*, agent_id: int, actor: Actor | None, now: datetime) -> dict:
+    """What the get-next statement binds (the benchmark sends it alone with the same)."""
+    return {"agent": agent_id, "now": now, "order": events.ORDER_DESCRIPTION, **_actor_columns(actor, agent_id)}
 
 
 def _actor_columns(actor: Actor | None, agent_id: int) -> dict:
