@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocation import eligibility, selectors, services
+from allocation import selectors, services
 from allocation.api.common import ItemOutputSerializer, item_response
-from allocation.models import AgentProfile, Presence, PresenceReason
+from allocation.models import AgentProfile, Presence
 from core.api import EmptyInputSerializer, InputSerializer, error_responses, valid_body
 from core.permissions import IsAgent
 
@@ -70,16 +70,17 @@ class AgentPresenceApi(APIView):
     )
 
     def _render(self, profile: AgentProfile) -> Response:
-        holding = eligibility.active_item_count(profile.pk)
-        refusal = services.agent_next_work_refusal(profile, held=holding)
+        state = selectors.agent_presence_state(profile)
+        refusal = services.next_work_refusal(presence=profile.presence, held=state.holding, capacity=profile.capacity,
+                                    reason=state.reason["label"] if state.reason else "")
         return Response({
             "presence": profile.presence,
-            "reason": _reason(profile.presence_reason),
+            "reason": state.reason,
             "since": serializers.DateTimeField().to_representation(profile.presence_since),
             "capacity": profile.capacity,
-            "holding": holding,
+            "holding": state.holding,
             "get_next_refusal": refusal.message if refusal else None,
-            "reasons_offered": [_reason(reason) for reason in selectors.presence_reasons_offered()],
+            "reasons_offered": state.reasons_offered,
         })
 
     @extend_schema(responses={200: OutputSerializer, **error_responses(403)})
@@ -96,6 +97,3 @@ class AgentPresenceApi(APIView):
         )
         return self._render(profile)
 
-
-def _reason(reason: PresenceReason | None) -> dict | None:
-    return None if reason is None else {"id": reason.pk, "presence": reason.presence, "label": reason.label}

@@ -14,7 +14,7 @@ from allocation.services.lifecycle import (
     item_start,
     item_transfer,
 )
-from allocation.services.next_work import agent_next_work_refusal, item_get_next
+from allocation.services.next_work import agent_next_work_refusal, item_get_next, next_work_refusal
 
 __all__ = [
     "IntakeResult",
@@ -36,4 +36,5 @@ __all__ = [
     "item_start",
     "item_transfer",
     "items_intake",
+    "next_work_refusal",
 ]

@@ -246,3 +246,44 @@ def test_a_hostile_presence_post_is_refused_with_a_message_and_changes_nothing(a
     assert response.status_code == 400 and 'role="alert"' in response.content.decode()
     agent.refresh_from_db()
     assert agent.presence == start and PresenceChange.objects.filter(agent=agent).count() == changes
+
+
+def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queue):
+    """The poll (twice a minute from every API agent) reads the items held, the agent's
+    reason and the reasons offered in one statement: the same answers as the rules'
+    own reads (eligibility.active_item_count, presence_reasons_offered in the model's order,
+    agent_next_work_refusal), whatever the admins' list holds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from allocation import eligibility, selectors
+    from tests.helpers import assigned_item, pended_item
+
+    PresenceReason.objects.create(presence=Presence.AWAY, label="Team huddle", position=0)
+    PresenceReason.objects.create(presence=Presence.AWAY, label="Archived reason", active=False)
+    PresenceReason.objects.create(presence=Presence.OFFLINE, label="Another shift", position=0)
+    agent.capacity = 4
+    agent.save()
+    started_item(agent, queue)
+    assigned_item(agent, queue)
+    pended_item(agent, queue)  # does not count against capacity
+    reason = _reason(Presence.AWAY, "Lunch")
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AWAY, reason_id=reason.pk, actor=agent.user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent.user).key}")
+
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get("/api/v1/agent/presence/").json()
+
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]  # who is calling, then the state
+    agent = AgentProfile.objects.get(pk=agent.pk)
+    held = eligibility.active_item_count(agent.pk)
+    assert held == 2
+    assert body["holding"] == held
+    assert body["reason"] == {"id": reason.pk, "presence": Presence.AWAY, "label": "Lunch"}
+    assert body["reasons_offered"] == [{"id": r.pk, "presence": r.presence, "label": r.label}
+                                       for r in selectors.presence_reasons_offered()]
+    assert "Archived reason" not in str(body["reasons_offered"])
+    assert body["get_next_refusal"] == services.agent_next_work_refusal(agent, held=held).message
+    assert "(Lunch)" in body["get_next_refusal"]
