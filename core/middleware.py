@@ -1,13 +1,17 @@
 """Request-wide behaviour: the user's time zone, domain errors as pages, a database that is
-not answering as a 503, and the body size limit every request is held to (the
-Content-Security-Policy header is django-csp's, configured in settings)."""
+not answering as a 503, the body size limit every request is held to, and the
+Content-Security-Policy header (django-csp's, configured in settings, its text built once)."""
 
 from __future__ import annotations
 
 import logging
 import zoneinfo
+from functools import lru_cache
 from urllib.parse import unquote
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
@@ -18,6 +22,42 @@ from core.errors import DATABASE_UNAVAILABLE, bad_request, database_unavailable,
 from core.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
+
+
+# A view's own policy (django-csp's decorators set these on the response).
+_RESPONSE_POLICY = frozenset({"_csp_config", "_csp_update", "_csp_replace",
+                              "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro"})
+
+
+@lru_cache(maxsize=8)
+def _policy_text(setting: str, policy: str) -> str:
+    """The header's text for the policy in settings (`policy` is its repr: the cache's key,
+    so a changed setting builds anew)."""
+    return build_policy(report_only=setting.endswith("_REPORT_ONLY"))
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the header's text built once per policy: the portal's
+    pages ask for no nonce and no view sets a policy of its own, so every response would
+    build the same text again (about 0.2 ms a response: the policy and the report-only
+    one). A response with a nonce or a policy of its own is built as django-csp builds it."""
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or not _RESPONSE_POLICY.isdisjoint(vars(response)):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:  # as django-csp: Django's debug pages
+            return response
+        for setting, header, exempt in (("CONTENT_SECURITY_POLICY", HEADER, "_csp_exempt"),
+                                        ("CONTENT_SECURITY_POLICY_REPORT_ONLY", HEADER_REPORT_ONLY, "_csp_exempt_ro")):
+            policy = getattr(settings, setting, None) or {}
+            text = _policy_text(setting, repr(policy)) if policy else ""
+            excluded = request.path_info.startswith(tuple(policy.get("EXCLUDE_URL_PREFIXES", None) or ()))
+            if text and header not in response and not getattr(response, exempt, False) and not excluded:
+                response[header] = text
+        # As django-csp: a nonce asked for once the header is written is an error, not a
+        # nonce silently missing from the header.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
 
 TIMEZONE_COOKIE = "wfo_tz"
 

@@ -133,3 +133,18 @@ def release_on_page(page, *, reason: str = "Needs a skill or authority I don't h
     page.get_by_label("Release details").fill(details)
     page.get_by_role("button", name="Release item").click()
     expect(page).to_have_url(re.compile(r"/work/$"))
+
+
+SIZES = {"1280": (1280, 800), "390": (390, 844)}  # a desk's and a phone's
+
+
+def both_sizes(screenshot, prefix: str):
+    """shoot(page, name): full-page screenshots `<prefix>-<name>-1280` and `-390`, at a
+    desk's size and a phone's; the page is left at the desk's."""
+    def shoot(page, name: str) -> None:
+        for size, (width, height) in SIZES.items():
+            page.set_viewport_size({"width": width, "height": height})
+            screenshot(page, f"{prefix}-{name}-{size}")
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+    return shoot

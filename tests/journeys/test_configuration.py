@@ -17,26 +17,18 @@ from playwright.sync_api import expect
 from allocation.models import BusinessCalendar, Queue
 from core import roles
 from tests import factories
+from tests.browser_support import both_sizes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.usefixtures("role_groups")]
 
 # A Tuesday morning, years ahead of the wall clock: the calendar's preview counts from here.
 TUESDAY = datetime(2031, 3, 11, 9, 30, tzinfo=UTC)
-SIZES = {"1280": (1280, 800), "390": (390, 844)}
 NAVY = "rgb(20, 33, 61)"  # the portal's top bar, #14213d
 
 
 @pytest.fixture
 def shoot(screenshot):
-    """shoot(page, name): full-page screenshots at the desk's and the phone's size; the page
-    is left at the desk's."""
-    def save(page, name: str) -> None:
-        for size, (width, height) in SIZES.items():
-            page.set_viewport_size({"width": width, "height": height})
-            screenshot(page, f"journey-configuration-{name}-{size}")
-        page.set_viewport_size({"width": 1280, "height": 800})
-
-    return save
+    return both_sizes(screenshot, "journey-configuration")
 
 
 def field_errors(page, field: str):

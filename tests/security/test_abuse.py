@@ -114,3 +114,39 @@ def test_the_admin_and_the_api_docs_carry_no_content_security_policy(client, age
     assert "Content-Security-Policy" not in client.get("/admin/")
     assert "Content-Security-Policy" not in client.get("/api/docs/")
     assert "frame-ancestors 'none'" in client.get(reverse("reports:wallboard"))["Content-Security-Policy"]
+
+
+def test_the_policy_text_is_django_csps_and_follows_the_setting(client, agent, rf, settings):
+    """The header's text is built once per policy (core.middleware): the same text
+    django-csp builds, on pages and API answers alike; a changed setting is a new text; a
+    response with a policy of its own, or a nonce, is built per response as django-csp does."""
+    from csp.constants import HEADER, HEADER_REPORT_ONLY, NONCE
+    from csp.decorators import csp_update
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+    from rest_framework.authtoken.models import Token
+
+    from core.middleware import ContentSecurityPolicyMiddleware
+
+    client.force_login(agent.user)
+    page = client.get(reverse("work:inbox"))
+    api = client.get("/api/v1/agent/presence/", HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent.user)}")
+    assert page[HEADER] == api[HEADER] == build_policy()
+    assert HEADER_REPORT_ONLY not in page
+
+    settings.CONTENT_SECURITY_POLICY = {**settings.CONTENT_SECURITY_POLICY, "DIRECTIVES": {
+        **settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": ["'self'", "https://cdn.example.com"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    page = client.get(reverse("work:inbox"))
+    assert "img-src 'self' https://cdn.example.com" in page[HEADER]
+    assert page[HEADER_REPORT_ONLY] == "default-src 'none'"
+
+    middleware = ContentSecurityPolicyMiddleware(lambda request: HttpResponse())
+    own = middleware.process_response(rf.get("/work/"), csp_update({"img-src": ["https://maps.example.com"]})(
+        lambda request: HttpResponse())(rf.get("/work/")))
+    assert "https://maps.example.com" in own[HEADER] and "https://cdn.example.com" in own[HEADER]
+    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["script-src"] = ["'self'", NONCE]
+    request = rf.get("/work/")
+    middleware.process_request(request)
+    nonce = str(request.csp_nonce)  # a template asks for one
+    assert f"script-src 'self' 'nonce-{nonce}'" in middleware.process_response(request, HttpResponse())[HEADER]
