@@ -125,7 +125,7 @@ class QueueAdmin(admin.ModelAdmin):
     list_display = [
         "code", "name", "allocation_mode", "is_active", "sla_target_words", "handle_time_words", "queued_count",
     ]
-    list_filter = ["is_active", "allocation_mode"]
+    list_filter = ["is_active", "allocation_mode", "starts_on_pull"]
     search_fields = ["code", "name"]
     filter_horizontal = ["teams"]
     inlines = [QueueSkillInline, SlaPolicyInline, RoutingStepInline]

@@ -183,3 +183,6 @@ def test_an_admin_sets_it_on_the_queues_page_and_it_is_off_by_default(admin_clie
     assert queue.starts_on_pull
     queued_item(queue)
     assert services.item_get_next(agent_id=agent.pk).status == ItemStatus.IN_PROGRESS
+    # The queue list filters by it (it has no column: the list is wide already).
+    listed = admin_client.get(reverse("admin:allocation_queue_changelist"), {"starts_on_pull__exact": "1"})
+    assert "refunds" in listed.content.decode() and "By pulled work starts at once" in listed.content.decode()
