@@ -3,12 +3,10 @@ both events a separate start would have left (assigned, then started by its hold
 every path an agent pulls by — the statement, a follow-up coming back, the page, the API —
 and exactly once under concurrent agents."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -19,7 +17,7 @@ from allocation.models import EventKind, ItemStatus, Queue, WorkItem, WorkItemEv
 from allocation.services import reservations
 from tests import factories
 from tests.allocation.test_configuration_forms import errors_of, queue_form
-from tests.helpers import queued_item
+from tests.helpers import at_the_same_time, queued_item
 
 
 @pytest.fixture
@@ -134,33 +132,22 @@ def test_concurrent_agents_pull_and_complete_each_item_exactly_once():
     queue = factories.QueueFactory(teams=[team], starts_on_pull=True, outcomes=["done"])
     WorkItem.objects.bulk_create(factories.WorkItemFactory.build(queue=queue) for _ in range(300))
     agents = [factories.AgentFactory(team=team, capacity=1) for _ in range(8)]
-    barrier = threading.Barrier(len(agents))
-    taken: dict[int, list[int]] = {}
-    failures: list[BaseException] = []
+    seats = list(agents)
 
-    def work(agent):
+    def drain() -> list[int]:
+        agent = seats.pop()  # each thread plays its own agent
         mine = []
-        try:
-            barrier.wait()
-            while (item := services.item_get_next(agent_id=agent.pk)) is not None:
-                assert item.status == ItemStatus.IN_PROGRESS
-                services.item_complete(item_id=item.pk, actor=agent.user, outcome="done")
-                mine.append(item.pk)
-        except BaseException as error:  # surfaced below: a thread must not fail silently
-            failures.append(error)
-        finally:
-            taken[agent.pk] = mine
-            connection.close()
+        while (item := services.item_get_next(agent_id=agent.pk)) is not None:
+            assert item.status == ItemStatus.IN_PROGRESS
+            services.item_complete(item_id=item.pk, actor=agent.user, outcome="done")
+            mine.append(item.pk)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(agent,)) for agent in agents]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    taken = at_the_same_time(drain, times=len(agents))
 
-    assert not failures, failures[:3]
-    all_taken = [item_id for items in taken.values() for item_id in items]
+    all_taken = [item_id for items in taken for item_id in items]
     assert len(all_taken) == len(set(all_taken)) == 300
+    assert sum(1 for mine in taken if mine) > 1, "the agents did not work side by side"
     for kind in (EventKind.ASSIGNED, EventKind.STARTED, EventKind.COMPLETED):
         per_item = Counter(WorkItemEvent.objects.filter(kind=kind).values_list("item_id", flat=True))
         assert len(per_item) == 300 and set(per_item.values()) == {1}, kind
