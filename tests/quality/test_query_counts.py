@@ -98,8 +98,8 @@ def api_for(user) -> APIClient:
 # Pages ---------------------------------------------------------------------------------
 
 # Session, user with its agent profile and roles (groups, supervised teams: one statement,
-# allocation.identity), one query per list the role sees (to do, given, received, disputes to decide, its teams'; a lead's first-pass
-# figures three), unread notifications.
+# allocation.identity), one query per list the role sees (to do, given, received, disputes
+# to decide, its teams'; a lead's first-pass figures three), unread notifications.
 HOME = {"evaluator": 6, "agent": 6, "supervisor": 8, "lead": 10}
 
 
