@@ -2,9 +2,9 @@
 
 Every table is keyed by a local day (and hour) of the reporting zone, settings.TIME_ZONE,
 and holds only sums and counts, so any range, queue, team or agent is a sum of rows.
-`reporting.rollups` owns every write: it recomputes whole days from the events, so an
-incremental run and a rebuild give the same rows (see that module for how late events
-are caught).
+`reporting.rollups` owns every write: it recomputes what each item adds to them from its
+events (ItemContribution) and moves the rollup rows by the difference, so an incremental
+run and a rebuild give the same rows (see that module for how late events are caught).
 """
 
 from __future__ import annotations
@@ -108,18 +108,57 @@ class PresenceDay(models.Model):
         return f"{self.agent_id} on {self.day}"
 
 
+class ItemContribution(models.Model):
+    """What one item adds to the rollups, as its events and evaluations say now: a row per
+    arrival, transfer side and cancellation (no agent), and one for its completion (with
+    the agent who completed it). The rollup rows are these rows summed, so a run recomputes
+    the rows of the items something touched and moves the rollups by the difference; the
+    work of a run follows the work since the last, not the size of the day."""
+
+    item_id = models.BigIntegerField(db_index=True)
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    queue_id = models.BigIntegerField()
+    agent_id = models.BigIntegerField(null=True)
+    arrivals = models.SmallIntegerField(default=0)
+    rework_arrivals = models.SmallIntegerField(default=0)
+    transfers_in = models.SmallIntegerField(default=0)
+    transfers_out = models.SmallIntegerField(default=0)
+    cancelled = models.SmallIntegerField(default=0)
+    completed = models.SmallIntegerField(default=0)
+    met = models.SmallIntegerField(default=0)
+    handle_seconds = models.BigIntegerField(null=True, help_text="Time in progress; null when never started.")
+    standard_seconds = models.BigIntegerField(default=0)
+    originals = models.SmallIntegerField(default=0)
+    reworked = models.SmallIntegerField(default=0)
+    rework_completed = models.SmallIntegerField(default=0)
+    qa_count = models.IntegerField(default=0)
+    qa_sum = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "queue_id", "agent_id"], name="contribution_day_queue_agent")]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in {self.queue_id} on {self.day}"
+
+
 class RollupState(models.Model):
     """Where the incremental rollup has got to (one row, locked by each run).
 
-    A run reads the events and presence changes past `settled_*`, not past the highest id
-    it has seen: a transaction may take an id and commit after a higher id was read.
-    `settled_*` move up to the `marked_*` ids once those are ROLLUP_LATE_WINDOW old, so
-    every id is read by runs for at least that long (reporting.rollups)."""
+    Events: a run reads those of the transactions that had not ended when the last run
+    looked (`snapshot`, PostgreSQL's; `position` its oldest transaction still running, where
+    the reading starts), so a transaction that commits late is read by a later run, and a
+    long one elsewhere makes runs skip what they read before rather than read it again.
+    Presence changes: a run reads those past `settled_presence_id`, which trails the highest
+    id read by ROLLUP_LATE_WINDOW (a transaction may take an id and commit after a higher one
+    was read)."""
 
     name = models.CharField(max_length=20, primary_key=True)
+    position = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Transactions before this id have been read; none yet: the next run rebuilds.")
+    snapshot = models.TextField(blank=True, default="", help_text="The last run's snapshot: what it has read.")
     event_id = models.BigIntegerField(default=0, help_text="The highest event id read.")
-    marked_event_id = models.BigIntegerField(default=0)
-    settled_event_id = models.BigIntegerField(default=0)
     presence_id = models.BigIntegerField(default=0, help_text="The highest presence change id read.")
     marked_presence_id = models.BigIntegerField(default=0)
     settled_presence_id = models.BigIntegerField(default=0)

@@ -8,10 +8,12 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
+from allocation import events as item_events
 from allocation.models import EventKind, ItemStatus, WorkItemEvent
 from quality.models import EvaluationStatus
 from quality.services import REWORK_SOURCE
 from reporting import rollups
+from reporting.handle_time import BIN_COUNT
 from reporting.history import Scope, history
 from reporting.models import AgentDay, PresenceDay, QueueDay, QueueHour, RollupState
 from tests import factories
@@ -179,13 +181,88 @@ def test_a_late_event_redoes_its_day(office):
     assert snapshot() == incremental
 
 
+def test_a_late_event_that_shortens_the_longest_handle_time_lowers_the_longest(office):
+    """Item 2 held the longest handle time of queue A on D (45 min) and of agent X. Pauses
+    written late into both of its spans leave it 2 minutes: the longest is item 1's 20
+    minutes again, as a rebuild says."""
+    rollups.rollups_update(now=at(day_after(2), 12))
+    assert queue_day(office["a"], D).handle_max_seconds == 2700
+    two = WorkItemEvent.objects.get(kind=EventKind.COMPLETED, at=at(D, 14, 25)).item
+    actor = office["x"].user
+    WorkItemEvent.objects.bulk_create([
+        item_events.pended(two, at=at(D, 10, 1), actor=actor, until=at(D, 10, 19), reason="Late"),
+        item_events.pended(two, at=at(D, 14, 1), actor=actor, until=at(D, 14, 24), reason="Late"),
+    ])
+    run = rollups.rollups_update(now=at(day_after(2), 12, 1))
+    assert run.days == (D,)
+    assert queue_day(office["a"], D).handle_max_seconds == 1200
+    assert queue_day(office["a"], D).handle_seconds == 1200 + 120 + 600
+    assert AgentDay.objects.get(agent=office["x"].user, queue=office["a"], day=D).handle_max_seconds == 1200
+    incremental = snapshot()
+    rollups.rollups_rebuild(now=at(day_after(2), 12, 1))
+    assert snapshot() == incremental
+
+
+def test_rollups_never_read_by_transaction_are_rebuilt(office):
+    """A database from before the rollups read events by transaction (or a new one): the
+    first run rebuilds, dropping what the old rows said, and the runs after it move them."""
+    stale = QueueDay.objects.create(queue=office["a"], day=day_after(-9), arrivals=99,
+                                    handle_histogram=[0] * BIN_COUNT)
+    RollupState.objects.create(name=rollups.STATE_NAME, event_id=10**9)
+    rollups.rollups_update(now=at(day_after(2), 12))
+    assert not QueueDay.objects.filter(pk=stale.pk).exists()
+    assert RollupState.objects.get().position is not None
+    assert queue_day(office["a"], D).arrivals == 5
+    rebuilt = snapshot()
+    assert rollups.rollups_update(now=at(day_after(2), 12, 1)).days == ()
+    assert snapshot() == rebuilt
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_reads_only_what_happened_since_the_last(queue, agent):
+    """Each item below commits on its own, while another transaction stays open throughout
+    (a long report, a session left in a transaction): a run touches the items of the
+    transactions that ended since the last run, not the day's nor everything since the
+    long one began; a run with nothing new moves nothing."""
+    opened, finish = threading.Event(), threading.Event()
+
+    def long_transaction():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+            opened.set()
+            finish.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=long_transaction)
+    holder.start()
+    opened.wait(10)
+    try:
+        for hour in (9, 10, 11):
+            item_write(Life(queue, at(D, hour), at(D, 17), agent, [(at(D, hour, 5), at(D, hour, 20))],
+                            completed=at(D, hour, 20)))
+        assert rollups.rollups_update(now=at(D, 12)).days == (D,)
+        _, rows = item_write(Life(queue, at(D, 12), at(D, 17), agent, [(at(D, 12, 5), at(D, 12, 30))],
+                                  completed=at(D, 12, 30)))
+        run = rollups.rollups_update(now=at(D, 12, 31))
+        assert (run.items_touched, run.events_read, run.days) == (1, len(rows), (D,))
+        assert QueueDay.objects.get(queue=queue, day=D).completed == 4
+        idle = rollups.rollups_update(now=at(D, 12, 32))
+        assert (idle.items_touched, idle.events_read, idle.days) == (0, 0, ())
+    finally:
+        finish.set()
+        holder.join()
+    incremental = snapshot()
+    rollups.rollups_rebuild(now=at(D, 12, 32))
+    assert snapshot() == incremental
+
+
 def settled_runs(now: datetime) -> datetime:
-    """Runs far enough apart that the late window has passed over every event so far: the
-    next run reads only what comes after. Returns the last run's time."""
+    """Runs far enough apart that the late window has passed over every evaluation so far:
+    the next run reads only what comes after. Returns the last run's time."""
     for step in range(3):
         rollups.rollups_update(now=now + step * rollups.LATE_WINDOW)
     state = RollupState.objects.get()
-    assert state.settled_event_id == WorkItemEvent.objects.order_by("-pk").first().pk
+    assert state.event_id == WorkItemEvent.objects.order_by("-pk").first().pk
     return now + 2 * rollups.LATE_WINDOW
 
 
