@@ -126,7 +126,6 @@ _COLUMNS = ("item_id, day, hour, queue_id, agent_id, arrivals, rework_arrivals, 
 # happened: a created event names the queue it arrived in, a transfer both queues by id
 # (allocation/events.py); a cancellation the item's queue (it stays there).
 _ITEM_ROWS = f"""
-CREATE TEMP TABLE rollup_new ON COMMIT DROP AS
 WITH ev AS (
     SELECT e.id, e.item_id, e.at, e.kind, e.data, e.actor_id, i.queue_id AS item_queue, i.source,
            i.due_at, i.start_by
@@ -293,14 +292,19 @@ def _standing_scores() -> tuple[str, dict]:
     return re.sub(r"%%|%s", named, sql), params
 
 
-def _items_recompute(cursor, *, move_rollups: bool = True) -> set[date]:
-    """Recompute the rows of the items in `rollup_items`, replace those that changed and move
-    the rollups by the difference (a rebuild sums them afterwards instead). Returns the days
-    that moved."""
+def _item_rows(cursor, into: str) -> None:
+    """The rows of the items in `rollup_items`, as they are now, written `into` ("CREATE TEMP
+    TABLE ... AS" or "INSERT INTO ...")."""
     standing_sql, standing_params = _standing_scores()
     cursor.execute("ANALYZE rollup_items")
-    cursor.execute(_ITEM_ROWS.replace("{standing_scores}", standing_sql),
+    cursor.execute(into + _ITEM_ROWS.replace("{standing_scores}", standing_sql),
                    {"tz": settings.TIME_ZONE, "rework_source": _rework_source(), **standing_params})
+
+
+def _items_recompute(cursor) -> set[date]:
+    """Recompute the rows of the items in `rollup_items`, replace those that changed and move
+    the rollups by the difference. Returns the days that moved."""
+    _item_rows(cursor, "CREATE TEMP TABLE rollup_new ON COMMIT DROP AS ")
     columns = _COLUMNS
     cursor.execute(
         f"""
@@ -314,9 +318,8 @@ def _items_recompute(cursor, *, move_rollups: bool = True) -> set[date]:
     cursor.execute(f"DELETE FROM {CONTRIBUTIONS} WHERE item_id IN (SELECT item_id FROM rollup_delta)")
     cursor.execute(f"INSERT INTO {CONTRIBUTIONS} ({columns}) SELECT {columns} FROM rollup_new "
                    "WHERE item_id IN (SELECT item_id FROM rollup_delta)")
-    if move_rollups:
-        for rollup in _ROLLUPS:
-            rollup.apply(cursor)
+    for rollup in _ROLLUPS:
+        rollup.apply(cursor)
     cursor.execute("SELECT DISTINCT day FROM rollup_delta")
     days = {row[0] for row in cursor.fetchall()}
     cursor.execute("DROP TABLE rollup_items, rollup_new, rollup_delta")
@@ -528,7 +531,8 @@ def rollups_rebuild(*, now: datetime | None = None, progress=None) -> RollupRun:
             cursor.execute(f"CREATE TEMP TABLE rollup_items ON COMMIT DROP AS SELECT id AS item_id FROM {ITEMS} "
                            "WHERE id >= %s AND id < %s", [first, after])
             cursor.execute(f"DELETE FROM {CONTRIBUTIONS} WHERE item_id >= %s AND item_id < %s", [first, after])
-            _items_recompute(cursor, move_rollups=False)
+            _item_rows(cursor, f"INSERT INTO {CONTRIBUTIONS} ({_COLUMNS}) ")  # summed below
+            cursor.execute("DROP TABLE rollup_items")
         if progress:
             progress(f"items {first:,} – {min(after, highest_item + 1) - 1:,}")
     with transaction.atomic(), connection.cursor() as cursor:
