@@ -254,7 +254,7 @@ class _Rollup:
                 f"""
                 UPDATE {self.table} t SET handle_max_seconds = coalesce((
                        SELECT max(c.handle_seconds) FROM {CONTRIBUTIONS} c
-                        WHERE {match.replace("d.", "c.")} AND {self.where}), 0)
+                        WHERE {" AND ".join(f"c.{key} = t.{key}" for key in self.keys)} AND {self.where}), 0)
                   FROM (SELECT DISTINCT {keys} FROM rollup_delta
                          WHERE {self.where} AND sign < 0 AND handle_seconds IS NOT NULL) d
                  WHERE {match}
