@@ -184,6 +184,7 @@ SPECTACULAR_SETTINGS = {
 # Celery. Without CELERY_BROKER_URL, kombu's filesystem transport (folders under var/).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or filesystem_broker_url()
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "wfo.broker:Transport"  # messages appear whole (wfo/broker.py)
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(
         Path(env("WFO_BROKER_DIR", default=str(VAR_DIR / "broker")))
     )
