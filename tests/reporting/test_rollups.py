@@ -2,6 +2,7 @@
 late commits and overlapping runs."""
 
 import threading
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -93,6 +94,28 @@ def office(team):
 
 def queue_day(queue, day):
     return QueueDay.objects.get(queue=queue, day=day)
+
+
+@contextmanager
+def held_open_elsewhere(work):
+    """`work(cursor)` in a transaction of another connection, kept open for the block."""
+    opened, finish = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic(), connection.cursor() as cursor:
+            work(cursor)
+            opened.set()
+            finish.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    opened.wait(10)
+    try:
+        yield
+    finally:
+        finish.set()
+        holder.join()
 
 
 def test_queue_and_agent_days_by_hand(office):
@@ -224,19 +247,7 @@ def test_a_run_reads_only_what_happened_since_the_last(queue, agent):
     (a long report, a session left in a transaction): a run touches the items of the
     transactions that ended since the last run, not the day's nor everything since the
     long one began; a run with nothing new moves nothing."""
-    opened, finish = threading.Event(), threading.Event()
-
-    def long_transaction():
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_xact_id()")
-            opened.set()
-            finish.wait(30)
-        connection.close()
-
-    holder = threading.Thread(target=long_transaction)
-    holder.start()
-    opened.wait(10)
-    try:
+    with held_open_elsewhere(lambda cursor: cursor.execute("SELECT pg_current_xact_id()")):
         for hour in (9, 10, 11):
             item_write(Life(queue, at(D, hour), at(D, 17), agent, [(at(D, hour, 5), at(D, hour, 20))],
                             completed=at(D, hour, 20)))
@@ -248,9 +259,6 @@ def test_a_run_reads_only_what_happened_since_the_last(queue, agent):
         assert QueueDay.objects.get(queue=queue, day=D).completed == 4
         idle = rollups.rollups_update(now=at(D, 12, 32))
         assert (idle.items_touched, idle.events_read, idle.days) == (0, 0, ())
-    finally:
-        finish.set()
-        holder.join()
     incremental = snapshot()
     rollups.rollups_rebuild(now=at(D, 12, 32))
     assert snapshot() == incremental
@@ -301,24 +309,10 @@ def test_presence_still_open_keeps_counting(agent):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_run_at_the_same_moment_skips(office):
-    ready, done = threading.Event(), threading.Event()
     RollupState.objects.create(name=rollups.STATE_NAME)
-
-    def hold_the_state():
-        with transaction.atomic():
-            RollupState.objects.select_for_update().get(name=rollups.STATE_NAME)
-            ready.set()
-            done.wait(10)
-        connection.close()
-
-    holder = threading.Thread(target=hold_the_state)
-    holder.start()
-    ready.wait(10)
-    try:
+    with held_open_elsewhere(
+            lambda cursor: RollupState.objects.select_for_update().get(name=rollups.STATE_NAME)):
         assert rollups.rollups_update(now=at(day_after(2), 12)).skipped
-    finally:
-        done.set()
-        holder.join()
     assert not rollups.rollups_update(now=at(day_after(2), 12)).skipped
     assert QueueDay.objects.exists()
 
