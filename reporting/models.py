@@ -150,8 +150,8 @@ class RollupState(models.Model):
     the reading starts), so a transaction that commits late is read by a later run, and a
     long one elsewhere makes runs skip what they read before rather than read it again.
     Presence changes: a run reads those past `settled_presence_id`, which trails the highest
-    id read by ROLLUP_LATE_WINDOW (a transaction may take an id and commit after a higher one
-    was read)."""
+    id read by reporting.rollups.LATE_WINDOW (a transaction may take an id and commit after
+    a higher one was read)."""
 
     name = models.CharField(max_length=20, primary_key=True)
     position = models.BigIntegerField(

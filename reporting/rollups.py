@@ -180,8 +180,8 @@ SELECT done.item_id, (at AT TIME ZONE %(tz)s)::date, extract(hour FROM at AT TIM
 
 # What rows of `rollup_delta` (sign: +1 a row added, -1 a row removed) add up to, grouped by
 # {keys}: every figure a sum of signed rows; the longest handle time among the rows added
-# (a row removed may have held the longest: `lost_longest`, recomputed after); the
-# histogram per group from the bins of the rows added and removed.
+# (where a removed row may have held the longest, _Rollup.apply recomputes it from the
+# item rows); the histogram per group from the bins of the rows added and removed.
 _GROUPED = """
 SELECT {keys}, g.arrivals, g.rework_arrivals, g.transfers_in, g.transfers_out, g.cancelled, g.completed, g.met,
        g.handled, g.handle_seconds, g.handle_max_seconds, hist.h AS handle_histogram, g.standard_seconds,
@@ -305,19 +305,18 @@ def _items_recompute(cursor) -> set[date]:
     """Recompute the rows of the items in `rollup_items`, replace those that changed and move
     the rollups by the difference. Returns the days that moved."""
     _item_rows(cursor, "CREATE TEMP TABLE rollup_new ON COMMIT DROP AS ")
-    columns = _COLUMNS
     cursor.execute(
         f"""
         CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
-        WITH old AS (SELECT {columns} FROM {CONTRIBUTIONS} WHERE item_id IN (SELECT item_id FROM rollup_items))
-        SELECT 1 AS sign, * FROM (SELECT {columns} FROM rollup_new EXCEPT ALL SELECT {columns} FROM old) added
+        WITH old AS (SELECT {_COLUMNS} FROM {CONTRIBUTIONS} WHERE item_id IN (SELECT item_id FROM rollup_items))
+        SELECT 1 AS sign, * FROM (SELECT {_COLUMNS} FROM rollup_new EXCEPT ALL SELECT {_COLUMNS} FROM old) added
         UNION ALL
-        SELECT -1, * FROM (SELECT {columns} FROM old EXCEPT ALL SELECT {columns} FROM rollup_new) removed
+        SELECT -1, * FROM (SELECT {_COLUMNS} FROM old EXCEPT ALL SELECT {_COLUMNS} FROM rollup_new) removed
         """
     )
     cursor.execute("ANALYZE rollup_delta")  # a few rows against millions: found by the item's index
     cursor.execute(f"DELETE FROM {CONTRIBUTIONS} WHERE item_id IN (SELECT item_id FROM rollup_delta)")
-    cursor.execute(f"INSERT INTO {CONTRIBUTIONS} ({columns}) SELECT {columns} FROM rollup_new "
+    cursor.execute(f"INSERT INTO {CONTRIBUTIONS} ({_COLUMNS}) SELECT {_COLUMNS} FROM rollup_new "
                    "WHERE item_id IN (SELECT item_id FROM rollup_delta)")
     for rollup in _ROLLUPS:
         rollup.apply(cursor)
