@@ -84,8 +84,15 @@ class ItemDetailOutputSerializer(ItemOutputSerializer):
         fields = [*ItemOutputSerializer.Meta.fields, "sla", "events"]
 
 
+# One serializer for every action's answer, its fields built once: a ModelSerializer builds
+# its fields anew for each instance (about half a millisecond of CPU for an item's, more
+# than get-next's statement), while rendering through built fields keeps no state between
+# calls — a ListSerializer renders every row through one child the same way.
+_ITEM_RENDERING = ItemOutputSerializer()
+
+
 def item_response(item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
-    return Response(ItemOutputSerializer(item).data, status=code)
+    return Response(_ITEM_RENDERING.to_representation(item), status=code)
 
 
 

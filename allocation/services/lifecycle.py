@@ -31,12 +31,20 @@ from allocation.models import (
     ItemStatus,
     Priority,
     Queue,
+    SlaClock,
     WorkItem,
     WorkItemEvent,
 )
 from allocation.services import sla_clock
 from allocation.services.assignment_notices import assignment_notify
-from allocation.services.rows import ITEM_TABLE, QUEUE_COLUMNS, compact_sql, item_from_row, returning_item
+from allocation.services.rows import (
+    ITEM_TABLE,
+    clock_columns,
+    compact_sql,
+    item_from_row,
+    queue_columns,
+    returning_item,
+)
 from allocation.sla.working_time import NoWorkingTime, OutOfRange
 from core import roles
 from core.actors import Actor, SystemActor
@@ -123,8 +131,9 @@ logged AS (
     SELECT started.id, started.updated_at, %(holder)s, '', %(kind)s, stamp.was, started.status, '', '{{}}'::jsonb
       FROM started JOIN stamp ON stamp.id = started.id
 )
-SELECT {returning_item("started")}, {QUEUE_COLUMNS}
+SELECT {returning_item("started")}, {queue_columns("q")}, {clock_columns("c")}
   FROM started JOIN {Queue._meta.db_table} AS q ON q.id = started.queue_id
+  LEFT JOIN {SlaClock._meta.db_table} AS c ON c.item_id = started.id
 """)
 # Who may start what, from which state, and what it leads to: the lifecycle's table
 # (allocation/transitions.py), read by the fast path and the checked path alike.
@@ -228,7 +237,8 @@ def item_complete(*, item_id: int, actor: Actor, outcome: str = "", note: str = 
         raise InvalidInput(f"Outcome {outcome!r} is not one of {item.queue.name}'s outcomes.",
                            fields={"outcome": [message]})
     now = timezone.now()
-    completed_by = item.assignee
+    # The holder itself, in hand — unless a job completes for it (transitions.is_holder).
+    completed_by = actor if getattr(actor, "pk", None) == item.assignee_id else item.assignee
     item.status = ItemStatus.COMPLETED
     item.outcome = outcome or "completed"
     item.completed_by = completed_by

@@ -56,12 +56,13 @@ from allocation.models import (
     Queue,
     QueueSkill,
     RoutingStep,
+    SlaClock,
     StepSkill,
     WorkItem,
     WorkItemEvent,
 )
 from allocation.services import lifecycle, moves
-from allocation.services.rows import ITEM_TABLE, ITEM_WIDTH, QUEUE_COLUMNS, compact_sql, item_from_row
+from allocation.services.rows import ITEM_TABLE, compact_sql, item_from_row, queue_columns
 from core import metrics
 from core.actors import Actor, SystemActor
 from core.exceptions import DomainError
@@ -88,7 +89,7 @@ ELIGIBILITY_VERSION = "(SELECT version FROM allocation_eligibility_version)"
 STEP_REACH_TABLE = "allocation_queue_step_reach"
 READY_CTES = f"""
 agent AS (
-    SELECT a.user_id, a.team_id, a.capacity, a.presence,
+    SELECT a.user_id, a.capacity, a.presence,
            (SELECT count(*) FROM {ITEM_TABLE} h
              WHERE h.assignee_id = a.user_id
                AND h.status IN ('{ItemStatus.ASSIGNED}', '{ItemStatus.IN_PROGRESS}')) held
@@ -97,7 +98,7 @@ agent AS (
        FOR UPDATE OF a
 ),
 ready AS (
-    SELECT user_id, team_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
+    SELECT user_id FROM agent WHERE presence = '{Presence.AVAILABLE}' AND held < capacity
 )"""
 ELIGIBLE_CTES = f"""
 kept AS (
@@ -247,10 +248,12 @@ moved AS (
        SET status = CASE WHEN pq.starts_on_pull THEN '{ItemStatus.IN_PROGRESS}' ELSE '{ItemStatus.ASSIGNED}' END,
            started_at = coalesce(w.started_at, CASE WHEN pq.starts_on_pull THEN t.at END),
            assignee_id = %(agent)s, assigned_at = t.at, updated_at = t.at, assigned_by_id = NULL
-      FROM next_best picked, t, {Queue._meta.db_table} pq
+      FROM next_best picked LEFT JOIN {SlaClock._meta.db_table} c ON c.item_id = picked.id,
+           t, {Queue._meta.db_table} pq
      WHERE w.id = picked.id AND pq.id = w.queue_id
-    -- Every column (rows.ITEM_COLUMNS, in the table's order).
- RETURNING w.*
+    -- Every column (rows.ITEM_COLUMNS, in the table's order), what the answer says of the
+    -- queue, and the item's SLA clock (rows.CLOCK_COLUMNS; none of their names is an item's).
+ RETURNING w.*, {queue_columns("pq")}, c.*
 ),
 logged AS (
     -- events.assigned's data, for the rule RULE_NEXT_BEST; then, for an item started at
@@ -283,11 +286,9 @@ stamped AS (
 SELECT agent.presence, agent.held, agent.capacity, EXISTS (SELECT FROM kept),
        CASE WHEN m.id IS NULL THEN (SELECT count(*) FROM heads) END,
        CASE WHEN m.id IS NULL THEN (SELECT count(*) FROM heads GROUP BY q, s ORDER BY 1 DESC LIMIT 1) END,
-       (SELECT id FROM follow_up), m.*,
-       {QUEUE_COLUMNS}
+       (SELECT id FROM follow_up), m.*
   FROM agent
   LEFT JOIN moved m ON true
-  LEFT JOIN {Queue._meta.db_table} q ON q.id = m.queue_id
 """
 
 
@@ -344,8 +345,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             row = cursor.fetchone()
         if row is None:
             raise NotAnAgent("Only agents can get work: this user has no agent profile.")
-        presence, held, capacity, kept_current, heads, most_from_one_queue, follow_up_id, *rest = row
-        item_row, queue_row = rest[:ITEM_WIDTH], rest[ITEM_WIDTH:]
+        presence, held, capacity, kept_current, heads, most_from_one_queue, follow_up_id, *item_row = row
         refusal = next_work_refusal(presence=presence, held=held, capacity=capacity)
         if refusal is not None:
             raise refusal
@@ -361,7 +361,7 @@ def item_get_next(*, agent_id: int, actor: Actor | None = None) -> WorkItem | No
             agent_eligibility_judge(agent_id)
             continue
         if item_row[0] is not None:
-            item = item_from_row([*item_row, *queue_row])
+            item = item_from_row(item_row)
             if actor is not None and not isinstance(actor, SystemActor) and actor.pk == agent_id:
                 item.assignee = actor
             metrics.ALLOCATIONS.labels("assigned").inc()

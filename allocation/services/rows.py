@@ -1,5 +1,7 @@
-"""Plumbing for the hot-path statements written in SQL: the item columns they return and
-turning a returned row back into a model instance, so callers get a normal WorkItem."""
+"""Plumbing for the hot-path statements written in SQL: the columns they return (the item,
+its queue's and its SLA clock's) and turning a returned row back into model instances, so
+callers get a normal WorkItem with its queue and clock in hand — rendering it reads neither
+again (an ORM read of the clock cost more CPU than get-next's whole statement)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from allocation.models import Queue, WorkItem
+from allocation.models import Queue, SlaClock, WorkItem
 
 ITEM_TABLE = WorkItem._meta.db_table
 # The item table's columns in the order PostgreSQL keeps them (each migration that adds one
@@ -21,10 +23,22 @@ ITEM_COLUMNS = [
     "assignee_id", "completed_by_id", "queue_id", "assigned_by_id",
     "customer_key", "routing_step", "step_entered_at",
 ]
-_ITEM_FIELDS = [next(f for f in WorkItem._meta.concrete_fields if f.column == column) for column in ITEM_COLUMNS]
-_QUEUE_FIELDS = [Queue._meta.get_field(name) for name in ("id", "code", "name", "outcomes")]
-# Read by position (item_from_row), so unnamed.
-QUEUE_COLUMNS = ", ".join(f"q.{field.column}" for field in _QUEUE_FIELDS)
+# The SLA clock's, likewise (get-next returns `c.*`; the same test checks them).
+CLOCK_COLUMNS = [
+    "item_id", "target", "thresholds", "pause_when_pended", "paused_working", "paused_since", "next_threshold",
+    "next_alert_at", "stopped_at", "calendar_id", "external_deadline", "policy_id",
+]
+
+
+def _fields(model, columns: Sequence[str]) -> list:
+    return [next(f for f in model._meta.concrete_fields if f.column == column) for column in columns]
+
+
+_ITEM_FIELDS = _fields(WorkItem, ITEM_COLUMNS)
+# What an item's answer and its lifecycle checks read of its queue (the id is the item's
+# queue_id); the queue's other fields load on access.
+_QUEUE_FIELDS = _fields(Queue, ["code", "name", "outcomes"])
+_CLOCK_FIELDS = _fields(SlaClock, CLOCK_COLUMNS)
 
 # psycopg caches the conversion of a statement's text (placeholders to $n) only up to 4096
 # bytes; a longer one is re-scanned on every call (26 µs for get-next's). The hot statements
@@ -48,6 +62,18 @@ def compact_sql(sql: str) -> str:
 def returning_item(alias: str) -> str:
     """`RETURNING` list of every item column of table alias `alias`."""
     return ", ".join(f"{alias}.{column}" for column in ITEM_COLUMNS)
+
+
+def queue_columns(alias: str) -> str:
+    """The item's queue's columns item_from_row reads, of table alias `alias` (by position,
+    so unnamed)."""
+    return ", ".join(f"{alias}.{field.column}" for field in _QUEUE_FIELDS)
+
+
+def clock_columns(alias: str) -> str:
+    """Every column of the item's SLA clock, of table alias `alias` (left-joined: NULLs for an
+    item without one)."""
+    return ", ".join(f"{alias}.{column}" for column in CLOCK_COLUMNS)
 
 
 ITEM_WIDTH = len(ITEM_COLUMNS)
@@ -74,13 +100,21 @@ class _Reader:
 
 
 _read_item = _Reader(WorkItem, _ITEM_FIELDS)
-_read_queue = _Reader(Queue, _QUEUE_FIELDS)
+_read_queue = _Reader(Queue, [Queue._meta.pk, *_QUEUE_FIELDS])
+_read_clock = _Reader(SlaClock, _CLOCK_FIELDS)
+ITEM_CLOCK = WorkItem._meta.get_field("sla_clock")  # the clock's side of its one-to-one
 
 
-def item_from_row(row: Sequence, *, with_queue: bool = True) -> WorkItem:
-    """An item from ITEM_COLUMNS values, followed by QUEUE_COLUMNS values if `with_queue`
-    (the queue is then loaded with those fields only; others load on access)."""
+def item_from_row(row: Sequence) -> WorkItem:
+    """An item from ITEM_COLUMNS values, then queue_columns' and clock_columns' (NULLs where
+    the item has no clock): the queue loaded with those fields only (others load on access),
+    the clock whole, or known to be absent, as select_related would leave them."""
     item = _read_item(row[:ITEM_WIDTH])
-    if with_queue:
-        item.queue = _read_queue(row[ITEM_WIDTH : ITEM_WIDTH + _read_queue.width])
+    queue_end = ITEM_WIDTH + len(_QUEUE_FIELDS)
+    item.queue = _read_queue([item.queue_id, *row[ITEM_WIDTH:queue_end]])
+    clock_row = row[queue_end : queue_end + _read_clock.width]
+    clock = None if clock_row[0] is None else _read_clock(clock_row)
+    ITEM_CLOCK.set_cached_value(item, clock)
+    if clock is not None:
+        ITEM_CLOCK.field.set_cached_value(clock, item)
     return item

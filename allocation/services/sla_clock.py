@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from allocation.models import SlaAlert, SlaClock, WorkItem
+from allocation.services.rows import ITEM_CLOCK
 from allocation.sla import clock as clock_math
 from allocation.sla.policies import ClockPolicy, PolicyBook
 from allocation.sla.working_time import WorkingCalendar, working_between
@@ -59,7 +60,11 @@ def clocks_start(*, clocks: Iterable[NewClock], book: PolicyBook) -> None:
 
 
 def _clock(item: WorkItem) -> SlaClock | None:
-    return SlaClock.objects.select_for_update().filter(item=item).first()
+    """The item's clock, locked — and kept on the item, as select_related would, so the
+    answer rendered from the item (its external deadline) does not read it again."""
+    clock = SlaClock.objects.select_for_update().filter(item=item).first()
+    ITEM_CLOCK.set_cached_value(item, clock)
+    return clock
 
 
 def _move_deadlines(item: WorkItem, clock: SlaClock, calendar: WorkingCalendar | None) -> clock_math.Deadlines:

@@ -9,7 +9,7 @@ from allocation import events, services
 from allocation.audit import items_audit
 from allocation.events import RULE_FOLLOW_UP, RULE_NEXT_BEST
 from allocation.exceptions import AgentAtCapacity, AgentNotAvailable, NotAnAgent
-from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, WorkItem
+from allocation.models import AllocationMode, EventKind, ItemStatus, Presence, SlaClock, WorkItem
 from allocation.services import next_work
 from tests import factories
 from tests.helpers import queued_item
@@ -264,15 +264,18 @@ def test_get_next_is_dated_once_it_holds_the_item_not_by_a_clock_read_before(age
     assert list(items_audit()) == []
 
 
-def test_item_columns_are_the_tables_in_its_order():
-    """get-next returns `w.*`; rows.ITEM_COLUMNS must name the table's columns in the order
-    PostgreSQL keeps them (a migration adding one appends it, and so must the list)."""
+@pytest.mark.parametrize("model, listed", [(WorkItem, "ITEM_COLUMNS"), (SlaClock, "CLOCK_COLUMNS")])
+def test_the_listed_columns_are_the_tables_in_its_order(model, listed):
+    """get-next returns `w.*` and `c.*`; rows.ITEM_COLUMNS and rows.CLOCK_COLUMNS must name
+    the tables' columns in the order PostgreSQL keeps them (a migration adding one appends
+    it, and so must the list)."""
     from django.db import connection
 
-    from allocation.services.rows import ITEM_COLUMNS
+    from allocation.services import rows
 
+    columns = getattr(rows, listed)
     with connection.cursor() as cursor:
         cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                       "ORDER BY ordinal_position", [WorkItem._meta.db_table])
-        assert [name for (name,) in cursor.fetchall()] == ITEM_COLUMNS
-    assert sorted(ITEM_COLUMNS) == sorted(field.column for field in WorkItem._meta.concrete_fields)
+                       "ORDER BY ordinal_position", [model._meta.db_table])
+        assert [name for (name,) in cursor.fetchall()] == columns
+    assert sorted(columns) == sorted(field.column for field in model._meta.concrete_fields)
