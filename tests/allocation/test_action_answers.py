@@ -1,7 +1,8 @@
 """What an agent's API actions answer — get next, start, complete — is the item as it is
 after the action, rendered from what the action itself read: the answer is the one a fresh
 read of the item renders, and rendering it sends no statement of its own (each once read
-the item's SLA clock again, for its external deadline, and complete its holder).
+the item's SLA clock again, for its external deadline, and complete its holder). Each is
+one statement for the common case.
 
 The clock is set to a fixed moment (after the database's own clock, which dates get-next's
 and start's events): Monday 10 March 2031, 09:00 UTC."""
@@ -86,13 +87,26 @@ def test_rendering_an_answer_reads_nothing_the_action_did_not(office, agent):
     item = _take_in(office, external_deadline=MONDAY_9 + timedelta(hours=5))
     client = token_client(agent.user)
 
-    # After the action's own statement (get-next's, start's), nothing.
+    # After the action's own statement (get-next's, start's, complete's), nothing.
     _, statements = _act(client, NEXT)
     assert statements[-1].startswith("WITH agent AS"), statements
     _, statements = _act(client, START.format(item.pk))
     assert statements[-1].startswith("WITH locked AS"), statements
-
     _, statements = _act(client, COMPLETE.format(item.pk), {"outcome": "resolved"})
+    assert statements[-1].startswith("WITH locked AS") and "allocation_slaclock" in statements[-1], statements
+
+
+def test_the_checked_complete_keeps_what_it_read_in_hand(office, agent):
+    """A paused clock takes the checked path (test_lifecycle.py): it reads the clock and the
+    item once, and the answer reads neither again, nor the holder."""
+    item = _take_in(office)
+    client = token_client(agent.user)
+    _act(client, NEXT)
+    _act(client, START.format(item.pk))
+    SlaClock.objects.filter(item=item).update(paused_since=MONDAY_9 - timedelta(hours=1))
+
+    answer, statements = _act(client, COMPLETE.format(item.pk), {"outcome": "resolved"})
+    assert answer == _fresh(item.pk)
     # Its transaction ends last (a savepoint's release here: the test runs in a transaction).
     assert statements[-1] == "COMMIT" or statements[-1].startswith("RELEASE SAVEPOINT"), statements
     assert not [sql for sql in statements[1:] if 'FROM "auth_user"' in sql], "the holder was read again"

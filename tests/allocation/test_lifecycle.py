@@ -448,3 +448,71 @@ def test_the_fast_start_and_the_checked_start_follow_one_rule(agent, queue, team
                         ItemStatus.IN_PROGRESS, True)
     else:
         assert fast[0] == "refused"
+
+
+def _complete_outcome(complete, item_id: int, actor, outcome: str, note: str = "checked twice") -> tuple:
+    """What a complete path does — the item's row, its SLA clock's, the event it writes —
+    undone afterwards, or the error it raises."""
+    from django.db import transaction
+
+    from allocation.models import SlaClock
+
+    try:
+        with transaction.atomic():
+            answered = complete(item_id=item_id, actor=actor, outcome=outcome, note=note)
+            item = WorkItem.objects.get(pk=item_id)
+            event = item.events.order_by("-id").first()
+            clock = SlaClock.objects.filter(item_id=item_id).first()
+            said = ("completed", item.status, item.outcome, item.completed_by_id, item.assignee_id,
+                    event.kind, event.from_status, event.to_status, event.reason, event.data, event.actor_id,
+                    event.at == item.closed_at,
+                    clock and (clock.stopped_at == item.closed_at, clock.next_alert_at, clock.paused_since,
+                               clock.paused_working > timedelta(0)),
+                    (answered.status, answered.outcome, answered.closed_at) == (item.status, item.outcome,
+                                                                              item.closed_at))
+            raise _Undo
+    except _Undo:
+        return said
+    except DomainError as refused:
+        return ("refused", type(refused).__name__, str(refused))
+
+
+@pytest.mark.parametrize("state", ITEM_STATES)
+@pytest.mark.parametrize("who", ["holder", "colleague"])
+@pytest.mark.parametrize("offered, outcome", [(["resolved"], "resolved"), (["resolved"], " resolved "),
+                                              (["resolved"], "bogus"), (["resolved"], ""), ([], "typed"), ([], "")])
+def test_the_fast_complete_and_the_checked_complete_follow_one_rule(agent, queue, team, state, who, offered,
+                                                                    outcome):
+    """item_complete's one-statement path and its checked path read who may complete what,
+    from which state, with which outcome, from the same rules: from every state, for the
+    holder and anyone else, with an offered outcome, another or none, they do the same."""
+    from allocation.services import lifecycle
+
+    item = item_in_state(state, agent=agent, queue=queue, canceller=factories.UserFactory(is_superuser=True))
+    queue.outcomes = offered
+    queue.save(update_fields=["outcomes"])
+    actor = agent.user if who == "holder" else factories.AgentFactory(team=team).user
+    # The checked path takes what item_complete has trimmed.
+    fast = _complete_outcome(lifecycle.item_complete, item.pk, actor, outcome, note="  checked twice ")
+    checked = _complete_outcome(lifecycle._item_complete_checked, item.pk, actor, outcome.strip())
+    assert fast == checked
+    if state == "in_progress" and who == "holder" and (not offered or outcome.strip() in offered):
+        assert fast[:11] == ("completed", ItemStatus.COMPLETED, outcome.strip() or "completed", agent.pk, None,
+                             EventKind.COMPLETED, ItemStatus.IN_PROGRESS, ItemStatus.COMPLETED, "checked twice",
+                             {"outcome": outcome.strip() or "completed", "from_agent": agent.pk}, agent.pk)
+        assert fast[11:] == (True, (True, None, None, False), True)  # the clock stopped when the item closed
+    else:
+        assert fast[0] == "refused"
+
+
+def test_an_item_whose_clock_is_paused_is_completed_by_the_checked_path(agent, queue):
+    """The pause's working time is added up on its calendar, which the one statement cannot."""
+    from allocation.models import SlaClock
+    from allocation.services import lifecycle
+
+    item = started_item(agent, queue)
+    SlaClock.objects.filter(item=item).update(paused_since=timezone.now() - timedelta(hours=1))
+    fast = _complete_outcome(lifecycle.item_complete, item.pk, agent.user, "")
+    checked = _complete_outcome(lifecycle._item_complete_checked, item.pk, agent.user, "")
+    assert fast == checked
+    assert fast[12] == (True, None, None, True)  # the pause ended and counted

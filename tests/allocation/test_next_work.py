@@ -228,11 +228,11 @@ def test_items_the_agent_is_cooling_off_from_do_not_hide_the_next_best_behind_th
 
 def test_hot_statements_fit_psycopgs_statement_cache():
     """psycopg re-scans a statement's text on every call above this length."""
-    from allocation.services.lifecycle import _START_HELD_ITEM
+    from allocation.services.lifecycle import _COMPLETE_HELD_ITEM, _START_HELD_ITEM
     from allocation.services.next_work import _ASSIGN_NEXT_BY_LIMITS
     from allocation.services.rows import PSYCOPG_CACHED_STATEMENT_LENGTH
 
-    for sql in (*_ASSIGN_NEXT_BY_LIMITS.values(), _START_HELD_ITEM):
+    for sql in (*_ASSIGN_NEXT_BY_LIMITS.values(), _START_HELD_ITEM, _COMPLETE_HELD_ITEM):
         assert len(sql.encode()) <= PSYCOPG_CACHED_STATEMENT_LENGTH
 
 
