@@ -4,7 +4,9 @@ sources. Each step asserts what the integrator sees.
 
 1. A batch with an external deadline is taken in; the deadline governs where it is earlier.
 2. The same batch again (a retry after a timeout): the same items, no duplicates.
-3. An agent works one item; the integrator reads its outcome and the met SLA.
+3. An agent works one item through the API; its answers carry the network's deadline, a
+   wrong outcome is refused by name, and the integrator reads what the agent was answered:
+   the outcome and the met SLA.
 4. It cancels one of its own items: no SLA outcome, and cancelling again is refused.
 5. Another source's item does not exist for it (404), and its own token cannot reach
    another source's; an unknown field is refused by name (400) and writes nothing.
@@ -59,15 +61,24 @@ def test_an_integrators_day(role_groups, team):
     assert [item["id"] for item in again.json()] == [first["id"], second["id"], third["id"]]
     assert (WorkItem.objects.count(), WorkItemEvent.objects.count()) == counts
 
-    # 3. An agent works the most urgent item (the network's); the integrator reads the outcome.
+    # 3. An agent works the most urgent item (the network's); each answer it gets carries the
+    #    network's deadline, an outcome the queue does not offer is refused by name and
+    #    changes nothing, and what the agent was last answered is what the integrator reads.
     agent_api.put("/api/v1/agent/presence/", {"presence": "available"}, format="json")
     got = agent_api.post("/api/v1/agent/next/")
     assert got.status_code == 200 and got.json()["id"] == first["id"]
-    assert agent_api.post(f"{ITEMS}{first['id']}/start/").status_code == 200
+    started = agent_api.post(f"{ITEMS}{first['id']}/start/")
+    assert started.status_code == 200 and started.json()["status"] == "in_progress"
+    assert got.json()["external_deadline"] == started.json()["external_deadline"] == first["external_deadline"]
+    refused = agent_api.post(f"{ITEMS}{first['id']}/complete/", {"outcome": "maybe"}, format="json")
+    assert refused.status_code == 400 and refused.json()["errors"] == {"outcome": ["Choose one of: won, lost."]}
+    assert WorkItem.objects.get(pk=first["id"]).status == "in_progress"
     outcome = queue.outcomes[0]
-    assert agent_api.post(f"{ITEMS}{first['id']}/complete/", {"outcome": outcome}, format="json").status_code == 200
+    completed = agent_api.post(f"{ITEMS}{first['id']}/complete/", {"outcome": outcome}, format="json")
+    assert completed.status_code == 200
     done = cards.get(f"{ITEMS}{first['id']}/").json()
     assert (done["status"], done["outcome"], done["sla"]["state"]) == ("completed", outcome, "met")
+    assert completed.json() == {field: done[field] for field in completed.json()}
 
     # 4. It withdraws one of its own items; withdrawing twice is refused.
     cancelled = cards.post(f"{ITEMS}{third['id']}/cancel/", {"reason": "Cardholder withdrew"}, format="json")
