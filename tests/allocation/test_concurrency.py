@@ -1,6 +1,7 @@
 """Exactly once under real concurrency: 50 agents, each on its own database connection,
 get-next/start/complete until the backlog is gone."""
 
+import functools
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -15,8 +16,9 @@ from allocation.exceptions import AgentAtCapacity
 from allocation.models import AgentEligibility, CoolOff, EventKind, ItemStatus, SlaClock, WorkItem, WorkItemEvent
 from allocation.services import rebalancing
 from allocation.services.next_work import agent_eligibility_judge
+from core.exceptions import DomainError
 from tests import factories
-from tests.helpers import at_the_same_time, pended_item
+from tests.helpers import at_the_same_time, pended_item, started_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -239,3 +241,38 @@ def test_a_change_committed_while_an_agent_is_judged_is_not_missed():
     assert not failures, failures
     assert services.item_get_next(agent_id=agent.pk) is None
     assert AgentEligibility.objects.get(agent=agent).queue_ids == []
+
+
+def test_two_tabs_complete_as_the_item_is_cancelled_and_one_of_them_wins():
+    """The holder presses Complete in two tabs just as an admin cancels the item: exactly
+    one of the three is done — one closing event, the SLA clock stopped once, when the item
+    closed — and the other two are told why (the item's state, or that it is no longer
+    theirs), never an error. Complete's one statement and its checked path race here too."""
+    team = factories.TeamFactory()
+    queue = factories.QueueFactory(teams=[team], outcomes=["done"])
+    agent = factories.AgentFactory(team=team)
+    admin = factories.UserFactory(is_superuser=True)
+
+    def attempt(action):
+        def run():
+            try:
+                action()
+            except DomainError as refused:
+                return type(refused).__name__
+            return "done"
+        return run
+
+    for _ in range(5):
+        item = started_item(agent, queue)
+        complete = attempt(functools.partial(services.item_complete, item_id=item.pk, actor=agent.user,
+                                             outcome="done"))
+        cancel = attempt(functools.partial(services.item_cancel, item_id=item.pk, actor=admin, reason="Sent twice"))
+        results = at_the_same_time(_each_once([complete, complete, cancel]), times=3)
+
+        assert sorted(results).count("done") == 1, results
+        assert set(results) - {"done"} <= {"IllegalTransition", "NotItemHolder"}, results
+        closing = WorkItemEvent.objects.get(item_id=item.pk, kind__in=[EventKind.COMPLETED, EventKind.CANCELLED])
+        item.refresh_from_db()
+        assert item.status in (ItemStatus.COMPLETED, ItemStatus.CANCELLED) and item.assignee_id is None
+        assert SlaClock.objects.get(item_id=item.pk).stopped_at == item.closed_at == closing.at
+    assert [str(mismatch) for mismatch in items_audit()] == []
