@@ -209,6 +209,8 @@ def resumed(item: WorkItem, *, at: datetime, actor: Actor, follow_up_was: dateti
 
 def completed(item: WorkItem, *, at: datetime, actor: Actor, outcome: str, from_agent: int,
               note: str = "") -> WorkItemEvent:
+    """Completed by its holder: the checked path; complete's one statement writes the same
+    keys (lifecycle._COMPLETE_HELD_ITEM)."""
     return _row(item, kind=EventKind.COMPLETED, at=at, actor=actor, from_status=ItemStatus.IN_PROGRESS,
                 to_status=ItemStatus.COMPLETED, reason=note, data={OUTCOME: outcome, FROM_AGENT: from_agent})
 

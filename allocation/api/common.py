@@ -85,9 +85,9 @@ class ItemDetailOutputSerializer(ItemOutputSerializer):
 
 
 # One serializer for every action's answer, its fields built once: a ModelSerializer builds
-# its fields anew for each instance (about half a millisecond of CPU for an item's, more
-# than get-next's statement), while rendering through built fields keeps no state between
-# calls — a ListSerializer renders every row through one child the same way.
+# its fields anew for each instance (about half a millisecond of CPU for an item's), while
+# rendering through built fields keeps no state between calls — a ListSerializer renders
+# every row through one child the same way.
 _ITEM_RENDERING = ItemOutputSerializer()
 
 

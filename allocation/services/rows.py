@@ -1,7 +1,7 @@
 """Plumbing for the hot-path statements written in SQL: the columns they return (the item,
 its queue's and its SLA clock's) and turning a returned row back into model instances, so
 callers get a normal WorkItem with its queue and clock in hand — rendering it reads neither
-again (an ORM read of the clock cost more CPU than get-next's whole statement)."""
+again (an ORM read of the clock cost about 0.5 ms of CPU an answer)."""
 
 from __future__ import annotations
 
