@@ -16,7 +16,8 @@ The server is the measured checkout under gunicorn with **production settings**
 `X-Forwarded-Proto: https`), sync workers (`--gunicorn-args`, default `--workers 4`),
 plus its Celery worker running the periodic jobs (`celery worker -B`, concurrency 1).
 Locust (bench/hourfile.py) plays each agent working the fixed cadence of an agent-hour,
-time-compressed (`--compression`, default 60: an hour in a minute) and paced by the clock.
+time-compressed (`--compression`, default 60: an hour in a minute) and paced by the clock,
+in `--generators` processes (default one per core) whose records are added up.
 
 Per kind of agent (through the pages; through the API):
 1. **Calibration**: a few agents for 1.5 compressed hours, then as many as that says keep
@@ -67,6 +68,9 @@ QUEUES, TEAMS, QUEUES_PER_TEAM = 20, 10, 6
 SEED_AGENTS, SEED_BACKLOG = 1_500, 60_000
 QUICK = {"compression": 120, "hours": 3, "calibration_agents": 6, "seed_agents": 200, "seed_backlog": 12_000}
 SAMPLE_EVERY_S = 1.0
+# One locust process (a gevent loop) fell behind pacing 120 page agents or 188 slow API
+# agents: its own wait showed in the latency it measured. One process a core.
+GENERATORS = os.cpu_count() or 2
 # The cadence, as bench/hourfile.py plays it: what one agent-hour asks of the server.
 HOUR_REQUESTS = {
     "pages": {"inbox refresh": 120, "get next (page)": 13, "item page": 26, "action form": 2, "start (page)": 13,
@@ -205,29 +209,88 @@ def _pg_groups(t: db.Target, watch) -> dict:
 
 
 def locust_run(*, port: int, agents_file: Path, first_agent: int, kind: str, agents: int, seconds: float,
-               compression: int, log_dir: Path, stamp: str, sample, say) -> dict:
-    """Locust with `agents` users of `kind` for `seconds`; `sample(started)` is called every
-    second meanwhile. Returns locust's records."""
+               compression: int, generators: int, log_dir: Path, stamp: str, sample, say) -> dict:
+    """Locust with `agents` users of `kind` for `seconds`, shared among `generators`
+    processes (each plays its own seats: one gevent loop serves a process's agents in turn,
+    and a loop that falls behind adds its own wait to the latency it measures);
+    `sample(started, pids)` is called every second meanwhile. Returns the processes'
+    records added up (merge_records)."""
     locust = Path(sys.executable).parent / "locust"
-    out = log_dir / f"hour-{stamp}-{kind}-{agents}.json"
-    log = log_dir / f"locust-hour-{stamp}-{kind}-{agents}.log"
-    cmd = [str(locust), "-f", str(HOURFILE), "--headless", "--host", f"http://127.0.0.1:{port}",
-           "-u", str(agents), "-r", str(max(1, agents // 2)), "-t", f"{int(seconds)}s", "--stop-timeout", "0",
-           "--only-summary", "--loglevel", "WARNING"]
-    env = dict(os.environ, HOUR_AGENTS=str(agents_file), HOUR_FIRST_AGENT=str(first_agent), HOUR_KIND=played_kind(kind),
-               HOUR_COMPRESSION=str(compression), HOUR_OUT=str(out))
-    with open(log, "w") as f:
-        started = time.monotonic()
-        client = subprocess.Popen(cmd, cwd=BENCH, env=env, stdout=f, stderr=subprocess.STDOUT)
-        while client.poll() is None:
-            sample(started, client.pid)
+    shares = [n for i in range(generators) if (n := agents // generators + (i < agents % generators))]
+    clients, outs, logs = [], [], []
+    started = time.monotonic()
+    try:
+        for i, share in enumerate(shares):
+            out = log_dir / f"hour-{stamp}-{kind}-{agents}-{i}.json"
+            log = log_dir / f"locust-hour-{stamp}-{kind}-{agents}-{i}.log"
+            cmd = [str(locust), "-f", str(HOURFILE), "--headless", "--host", f"http://127.0.0.1:{port}",
+                   "-u", str(share), "-r", str(max(1, share // 2)), "-t", f"{int(seconds)}s", "--stop-timeout", "0",
+                   "--only-summary", "--loglevel", "WARNING"]
+            env = dict(os.environ, HOUR_AGENTS=str(agents_file), HOUR_FIRST_AGENT=str(first_agent + sum(shares[:i])),
+                       HOUR_KIND=played_kind(kind), HOUR_COMPRESSION=str(compression), HOUR_OUT=str(out))
+            with open(log, "w") as f:
+                clients.append(subprocess.Popen(cmd, cwd=BENCH, env=env, stdout=f, stderr=subprocess.STDOUT))
+            outs.append(out)
+            logs.append(log)
+        while any(c.poll() is None for c in clients):
+            sample(started, [c.pid for c in clients if c.poll() is None])
             if time.monotonic() > started + seconds + 120:
-                load._stop(client)
-                raise RuntimeError(f"locust did not stop; see {log}")
+                raise RuntimeError(f"locust did not stop; see {logs}")
             time.sleep(SAMPLE_EVERY_S)
-    if not out.exists():
-        raise RuntimeError(f"locust wrote no records (exit {client.returncode}); {log}:\n{log.read_text()[-1500:]}")
-    return json.loads(out.read_text())
+    finally:
+        for client in clients:
+            load._stop(client)
+    parts = []
+    for client, out, log in zip(clients, outs, logs, strict=True):
+        if not out.exists():
+            raise RuntimeError(f"locust wrote no records (exit {client.returncode}); {log}:\n{log.read_text()[-1500:]}")
+        parts.append(json.loads(out.read_text()))
+    return merge_records(parts)
+
+
+def merge_records(parts: list[dict]) -> dict:
+    """The records of a run's locust processes as one: counts added, each request type's
+    response-time histograms added and its percentiles read from the sum by locust's own
+    rule (a percentile of percentiles would be no percentile)."""
+    endpoints: dict[str, dict] = {}
+    for part in parts:
+        for name, e in part["endpoints"].items():
+            into = endpoints.setdefault(name, {"requests": 0, "failures": 0, "response_times": {}, "max_ms": 0})
+            into["requests"] += e["requests"]
+            into["failures"] += e["failures"]
+            into["max_ms"] = max(into["max_ms"], e["max_ms"])
+            for ms, n in e["response_times"].items():
+                into["response_times"][ms] = into["response_times"].get(ms, 0) + n
+    for e in endpoints.values():
+        times = {int(ms): n for ms, n in e.pop("response_times").items()}
+        e.update({f"p{p}_ms": _percentile(times, p / 100) for p in (50, 95, 99)})
+    merged = {"endpoints": dict(sorted(endpoints.items())), "statuses": {}, "errors": {}, "error_samples": [],
+              "counts": {}, "received": {}, "generators": len(parts),
+              "first_request": min((p["first_request"] for p in parts if p["first_request"]), default=None),
+              "last_request": max((p["last_request"] for p in parts if p["last_request"]), default=None)}
+    for part in parts:
+        for name, statuses in part["statuses"].items():
+            into = merged["statuses"].setdefault(name, {})
+            for status, n in statuses.items():
+                into[status] = into.get(status, 0) + n
+        for key in ("errors", "counts"):
+            for name, n in part[key].items():
+                merged[key][name] = merged[key].get(name, 0) + n
+        merged["error_samples"].extend(part["error_samples"])
+        merged["received"].update(part["received"])  # keyed by seat: no two processes share one
+    return merged
+
+
+def _percentile(response_times: dict[int, int], fraction: float) -> int:
+    """locust.stats.calculate_response_time_percentile, over a histogram (importing locust
+    here would patch this process for gevent)."""
+    total = sum(response_times.values())
+    counted = 0
+    for ms in sorted(response_times, reverse=True):
+        counted += response_times[ms]
+        if total - counted <= int(total * fraction):
+            return ms
+    return 0
 
 
 class Seats:
@@ -276,13 +339,13 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
             api.wait_ready(port, path="/health/", headers={"X-Forwarded-Proto": "https"}, ok=range(200, 500))
             with db.connect(t.admin_url) as watch:
                 groups = {"gunicorn": lambda: _pids(server), **_pg_groups(t, watch), **jobs_cpu}
-                window = {"from": None, "sampler": None, "locust_pid": None}
+                window = {"from": None, "sampler": None, "locust_pids": []}
 
-                def sample(started: float, locust_pid: int) -> None:
+                def sample(started: float, locust_pids: list[int]) -> None:
                     elapsed = time.monotonic() - started
-                    window["locust_pid"] = locust_pid
+                    window["locust_pids"] = locust_pids
                     if window["sampler"] is None and elapsed >= warmup_hours * hour_s:
-                        window["sampler"] = load.CpuSampler({**groups, "locust": lambda: [locust_pid]})
+                        window["sampler"] = load.CpuSampler({**groups, "locust": lambda: window["locust_pids"]})
                         window["from"] = time.monotonic()
                     if window["sampler"] is not None:
                         window["sampler"].sample()
@@ -290,7 +353,8 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
 
                 first_agent = seats.take(agents)
                 rec = locust_run(port=port, agents_file=agents_file, first_agent=first_agent, kind=kind, agents=agents,
-                                 seconds=hours * hour_s, compression=compression, log_dir=log_dir, stamp=stamp,
+                                 seconds=hours * hour_s, compression=compression,
+                                 generators=options["generators"], log_dir=log_dir, stamp=stamp,
                                  sample=sample, say=say)
         finally:
             load._stop(server)
@@ -453,7 +517,8 @@ def kind_lines(k: dict) -> list[str]:
              f"{3600 / per:,.0f} agents per server core; server busy {run['server_cores_busy']} cores "
              f"(gunicorn {cpu.get('gunicorn')}, PostgreSQL web {cpu.get('postgres_web')}, jobs "
              f"{cpu.get('postgres_jobs')}, own {cpu.get('postgres_own')}, Celery {cpu.get('celery')} s; "
-             f"locust {cpu.get('locust')} s, other {cpu.get('other')} s)"]
+             f"locust {cpu.get('locust')} s in {run['locust'].get('generators', 1)} processes, "
+             f"other {cpu.get('other')} s)"]
     loc = run["locust"]
     lines.append(f"  {'request type':<22} {'n':>7} {'p50':>6} {'p95':>6} {'p99':>6} ms | "
                  f"{'worker':>7} {'db':>6} CPU ms {'stmts':>6} {'bytes':>7} | per agent-hour")
@@ -496,6 +561,8 @@ def add_arguments(p: argparse.ArgumentParser, prefix: str = "--hour-") -> None:
     p.add_argument(f"{prefix}agents", dest="hour_agents", type=int, help="agents (default: calibrated)")
     p.add_argument(f"{prefix}target-load", dest="hour_target_load", type=float, default=TARGET_LOAD)
     p.add_argument(f"{prefix}kinds", dest="hour_kinds", default="pages,api")
+    p.add_argument(f"{prefix}generators", dest="hour_generators", type=int, default=GENERATORS,
+                   help=f"locust processes sharing a run's agents (default {GENERATORS}: one per core)")
     p.add_argument(f"{prefix}gunicorn-args", dest="hour_gunicorn_args", default=DEFAULT_GUNICORN)
     p.add_argument(f"{prefix}repo", dest="hour_repo", default=None, help="measure this checkout (default this one)")
     p.add_argument(f"{prefix}dbname", dest="hour_dbname", default="wfo_bench_hour")
@@ -509,7 +576,7 @@ def options_from(args) -> dict:
             "hours": args.hour_hours or quick.get("hours", HOURS), "agents": args.hour_agents,
             "calibration_agents": quick.get("calibration_agents", CALIBRATION_AGENTS),
             "target_load": args.hour_target_load, "kinds": args.hour_kinds.split(","),
-            "gunicorn_args": args.hour_gunicorn_args,
+            "gunicorn_args": args.hour_gunicorn_args, "generators": max(1, args.hour_generators),
             "seed_agents": args.hour_seed_agents or quick.get("seed_agents", SEED_AGENTS),
             "seed_backlog": quick.get("seed_backlog", SEED_BACKLOG)}
 

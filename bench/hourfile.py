@@ -22,7 +22,7 @@ forms with the CSRF token of its first page. Requests go out as through the TLS 
 production sits behind (`X-Forwarded-Proto: https`). Nothing is retried: a lost answer
 shows as an error. Configuration from the environment, set by agent_hour.py:
     HOUR_AGENTS        a JSON file: per agent its id, token and session key
-    HOUR_FIRST_AGENT   the first of them this run plays (default 0)
+    HOUR_FIRST_AGENT   the first of them this process plays (default 0)
     HOUR_KIND          "pages" or "api"
     HOUR_COMPRESSION   the hour's speed-up (default 60)
     HOUR_OUT           where to write the records when locust quits
@@ -97,10 +97,11 @@ class HourAgent(FastHttpUser):
         self.page_text = ""  # the last page a form's POST sent the agent to
         # Each run takes agents no earlier run used: a run stopped at its end leaves items
         # in their hands.
-        seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
-        if seat >= len(_agents):
+        # Several processes play one run's agents (agent_hour.locust_run), each its own seats.
+        self.seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
+        if self.seat >= len(_agents):
             raise RuntimeError(f"user {self.number}: only {len(_agents)} agents in HOUR_AGENTS")
-        self.agent = _agents[seat]
+        self.agent = _agents[self.seat]
         self.kind = os.environ.get("HOUR_KIND", "pages")
         self.tick_s = 30.0 / float(os.environ.get("HOUR_COMPRESSION", "60"))
         self.headers = {"X-Forwarded-Proto": "https"}
@@ -220,7 +221,7 @@ class HourAgent(FastHttpUser):
                 status, r = self._form(f"/work/items/{self.item}/start/", "start (page)")
                 if status == 302:
                     self._follow(r)
-        _received[self.number].append(self.item)
+        _received[self.seat].append(self.item)
 
     def finish(self, cycle: int) -> None:
         if self.item is None:
@@ -300,7 +301,10 @@ def _write(environment, **_kw) -> None:
     stats = environment.stats
     endpoints = {}
     for (name, _method), e in sorted(stats.entries.items()):
+        # The whole histogram (locust's rounding: ms, then 2–3 significant digits): the
+        # run's processes' are added up, and the percentiles read from the sum.
         endpoints[name] = {"requests": e.num_requests, "failures": e.num_failures,
+                           "response_times": {str(ms): n for ms, n in e.response_times.items()},
                            **{f"p{p}_ms": e.get_response_time_percentile(p / 100) for p in (50, 95, 99)},
                            "max_ms": round(e.max_response_time or 0, 1)}
     with open(path, "w") as f:
