@@ -49,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -255,30 +255,28 @@ def merge_records(parts: list[dict]) -> dict:
     endpoints: dict[str, dict] = {}
     for part in parts:
         for name, e in part["endpoints"].items():
-            into = endpoints.setdefault(name, {"requests": 0, "failures": 0, "response_times": {}, "max_ms": 0})
+            into = endpoints.setdefault(name, {"requests": 0, "failures": 0, "max_ms": 0, "response_times": Counter()})
             into["requests"] += e["requests"]
             into["failures"] += e["failures"]
             into["max_ms"] = max(into["max_ms"], e["max_ms"])
-            for ms, n in e["response_times"].items():
-                into["response_times"][ms] = into["response_times"].get(ms, 0) + n
+            into["response_times"].update({int(ms): n for ms, n in e["response_times"].items()})
     for e in endpoints.values():
-        times = {int(ms): n for ms, n in e.pop("response_times").items()}
+        times = e.pop("response_times")
         e.update({f"p{p}_ms": _percentile(times, p / 100) for p in (50, 95, 99)})
-    merged = {"endpoints": dict(sorted(endpoints.items())), "statuses": {}, "errors": {}, "error_samples": [],
-              "counts": {}, "received": {}, "generators": len(parts),
-              "first_request": min((p["first_request"] for p in parts if p["first_request"]), default=None),
-              "last_request": max((p["last_request"] for p in parts if p["last_request"]), default=None)}
+    statuses: dict[str, Counter] = defaultdict(Counter)
+    errors, counts, received, samples = Counter(), Counter(), {}, []
     for part in parts:
-        for name, statuses in part["statuses"].items():
-            into = merged["statuses"].setdefault(name, {})
-            for status, n in statuses.items():
-                into[status] = into.get(status, 0) + n
-        for key in ("errors", "counts"):
-            for name, n in part[key].items():
-                merged[key][name] = merged[key].get(name, 0) + n
-        merged["error_samples"].extend(part["error_samples"])
-        merged["received"].update(part["received"])  # keyed by seat: no two processes share one
-    return merged
+        for name, by_status in part["statuses"].items():
+            statuses[name].update(by_status)
+        errors.update(part["errors"])
+        counts.update(part["counts"])
+        received.update(part["received"])  # keyed by seat: no two processes share one
+        samples.extend(part["error_samples"])
+    return {"endpoints": dict(sorted(endpoints.items())), "statuses": {k: dict(v) for k, v in statuses.items()},
+            "errors": dict(errors), "error_samples": samples, "counts": dict(counts), "received": received,
+            "generators": len(parts),
+            "first_request": min((p["first_request"] for p in parts if p["first_request"]), default=None),
+            "last_request": max((p["last_request"] for p in parts if p["last_request"]), default=None)}
 
 
 def _percentile(response_times: dict[int, int], fraction: float) -> int:
