@@ -95,9 +95,8 @@ class HourAgent(FastHttpUser):
         self.number = next(_numbers)
         self.forms_on_open: set[str] = set()
         self.page_text = ""  # the last page a form's POST sent the agent to
-        # Each run takes agents no earlier run used: a run stopped at its end leaves items
-        # in their hands.
-        # Several processes play one run's agents (agent_hour.locust_run), each its own seats.
+        # Each run takes agents no earlier run used (a run stopped at its end leaves items in
+        # their hands), and each of its processes its own seats (agent_hour.locust_run).
         self.seat = self.number + int(os.environ.get("HOUR_FIRST_AGENT", "0"))
         if self.seat >= len(_agents):
             raise RuntimeError(f"user {self.number}: only {len(_agents)} agents in HOUR_AGENTS")
@@ -301,11 +300,11 @@ def _write(environment, **_kw) -> None:
     stats = environment.stats
     endpoints = {}
     for (name, _method), e in sorted(stats.entries.items()):
-        # The whole histogram (locust's rounding: ms, then 2–3 significant digits): the
-        # run's processes' are added up, and the percentiles read from the sum.
+        # The whole histogram (locust's rounding: ms, then 2–3 significant digits), not its
+        # percentiles: agent_hour.merge_records adds the run's processes' up and reads the
+        # percentiles from the sum.
         endpoints[name] = {"requests": e.num_requests, "failures": e.num_failures,
                            "response_times": {str(ms): n for ms, n in e.response_times.items()},
-                           **{f"p{p}_ms": e.get_response_time_percentile(p / 100) for p in (50, 95, 99)},
                            "max_ms": round(e.max_response_time or 0, 1)}
     with open(path, "w") as f:
         json.dump({"endpoints": endpoints, "statuses": {k: dict(v) for k, v in _statuses.items()},
