@@ -13,18 +13,25 @@ from allocation.services.agents import agent_seen
 class AgentLastSeenMiddleware:
     """Record when an agent last used the portal, at most once a minute: the profile the
     request has read anyway (allocation.identity) says when it was last recorded, so a
-    request in between writes nothing — not even its session (WFO_AGENT_SEEN_EVERY)."""
+    request in between writes nothing — not even its session (WFO_AGENT_SEEN_EVERY).
+
+    Recorded once the view has answered: an API request's token is read in the view (DRF
+    authenticates there), so only then is its agent known — an agent working through the
+    API is as present as one in the pages, and the idle sweep must not take it for absent.
+    An answer the server could not give (a database not answering: 503) records nothing:
+    the write would meet the same outage and log it twice."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        response = self.get_response(request)
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        if response.status_code < 500 and user is not None and user.is_authenticated:
             agent = agent_profile_for(user)
             now = timezone.now()
             seen = agent.last_seen_at if agent is not None else None
             if agent is not None and (seen is None or now - seen >= settings.WFO_AGENT_SEEN_EVERY):
                 agent_seen(agent_id=agent.pk, at=now)
                 agent.last_seen_at = now
-        return self.get_response(request)
+        return response

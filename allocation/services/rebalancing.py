@@ -131,8 +131,8 @@ def _holders_no_longer_eligible(now: datetime, batch_size: int, receivers: Recei
 
 
 def agents_idle_set_offline(*, now: datetime | None = None) -> int:
-    """Agents shown available whose portal session saw no request past the idle time go
-    offline, so rebalancing sees real absence."""
+    """Agents shown available who made no request past the idle time — no page, no API
+    call (allocation.middleware records both) — go offline, so rebalancing sees real absence."""
     now = now or timezone.now()
     idle = AgentProfile.objects.filter(
         presence__in=[Presence.AVAILABLE, Presence.AWAY], last_seen_at__lt=now - settings.WFO_PRESENCE_IDLE

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from allocation.models import AgentProfile
+from allocation.models import AgentProfile, Presence
+from allocation.services import rebalancing
 from core import roles
 from tests import factories
 from tests.helpers import started_item
@@ -143,6 +144,25 @@ def test_an_agents_visits_are_recorded_once_a_minute_without_writing_the_session
         client.get(reverse("work:inbox"))
         assert AgentProfile.objects.get(pk=agent.pk).last_seen_at == NOW + timedelta(seconds=60)
         assert Session.objects.get().session_data == session_data
+
+
+def test_an_agent_working_through_the_api_is_recorded_and_not_taken_for_idle(client, agent, settings):
+    """An agent who last used the pages yesterday and works through an API client today
+    (polling its presence, pulling work) is seen by those requests: the idle sweep leaves
+    it available. The token is read in the view, so the visit is recorded after it."""
+    settings.WFO_PRESENCE_IDLE = timedelta(minutes=30)
+    token = Token.objects.create(user=agent.user)
+    auth = {"Authorization": f"Token {token.key}"}
+    AgentProfile.objects.filter(pk=agent.pk).update(last_seen_at=NOW - timedelta(days=1))
+    with time_machine.travel(NOW, tick=False) as clock:
+        assert client.get(reverse("agent-presence"), headers=auth).status_code == 200
+        assert AgentProfile.objects.get(pk=agent.pk).last_seen_at == NOW
+        clock.shift(timedelta(minutes=29))
+        assert client.get(reverse("agent-presence"), headers=auth).status_code == 200
+        clock.shift(timedelta(minutes=29))
+        assert rebalancing.agents_idle_set_offline() == 0
+        assert AgentProfile.objects.get(pk=agent.pk).presence == Presence.AVAILABLE
+        assert AgentProfile.objects.get(pk=agent.pk).last_seen_at == NOW + timedelta(minutes=29)
 
 
 def test_someone_who_is_not_an_agent_is_not_recorded(client):
