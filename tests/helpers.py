@@ -116,6 +116,15 @@ def supervisor_for(*queues):
     return lead
 
 
+def seen_just_now(user) -> None:
+    """Record `user`'s visit (if an agent) now, as a request a moment ago would have: the next
+    request within the minute writes none (allocation.middleware), so a test pinning what a
+    request runs counts the view's statements, not the once-a-minute visit."""
+    from allocation.models import AgentProfile
+
+    AgentProfile.objects.filter(user=user).update(last_seen_at=timezone.now())
+
+
 def token_client(user):
     """An API client that authenticates as `user` with a token, as an integration does."""
     from rest_framework.authtoken.models import Token

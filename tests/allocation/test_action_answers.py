@@ -18,7 +18,7 @@ from allocation import services
 from allocation.api.common import ItemOutputSerializer
 from allocation.models import SlaClock, WorkItem
 from tests import factories
-from tests.helpers import office_hours_queue, token_client
+from tests.helpers import office_hours_queue, seen_just_now, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,7 @@ def test_an_item_without_a_clock_answers_no_external_deadline(queue, agent):
 def test_rendering_an_answer_reads_nothing_the_action_did_not(office, agent):
     item = _take_in(office, external_deadline=MONDAY_9 + timedelta(hours=5))
     client = token_client(agent.user)
+    seen_just_now(agent.user)  # the once-a-minute visit is not the action's
 
     # After the action's own statement (get-next's, start's, complete's), nothing.
     _, statements = _act(client, NEXT)

@@ -3,6 +3,7 @@ before the click, and presence changes carry an optional reason (admins keep the
 that supervisors see."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -248,7 +249,7 @@ def test_a_hostile_presence_post_is_refused_with_a_message_and_changes_nothing(a
     assert agent.presence == start and PresenceChange.objects.filter(agent=agent).count() == changes
 
 
-def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queue):
+def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queue, settings):
     """The poll (twice a minute from every API agent) reads the items held, the agent's
     reason and the reasons offered in one statement: the same answers as the rules'
     own reads (eligibility.active_item_count, presence_reasons_offered in the model's order,
@@ -258,7 +259,7 @@ def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queu
     from rest_framework.authtoken.models import Token
 
     from allocation import eligibility, selectors
-    from tests.helpers import assigned_item, pended_item
+    from tests.helpers import assigned_item, pended_item, seen_just_now
 
     PresenceReason.objects.create(presence=Presence.AWAY, label="Team huddle", position=0)
     PresenceReason.objects.create(presence=Presence.AWAY, label="Archived reason", active=False)
@@ -272,6 +273,8 @@ def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queu
     services.agent_set_presence(agent_id=agent.pk, presence=Presence.AWAY, reason_id=reason.pk, actor=agent.user)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent.user).key}")
+    seen_just_now(agent.user)  # the visit (once a minute; here not again for a day) is not the poll's
+    settings.WFO_AGENT_SEEN_EVERY = timedelta(days=1)
 
     with CaptureQueriesContext(connection) as queries:
         body = api.get("/api/v1/agent/presence/").json()

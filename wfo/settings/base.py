@@ -237,7 +237,7 @@ WFO_PUSH_REJECT_COOLDOWN = timedelta(minutes=env.int("WFO_PUSH_REJECT_COOLDOWN_M
 WFO_FOLLOW_UP_WAIT = timedelta(minutes=env.int("WFO_FOLLOW_UP_WAIT_MINUTES", default=30))
 # How long a released item is not offered again to the agent who released it.
 WFO_RELEASE_COOLDOWN = timedelta(minutes=env.int("WFO_RELEASE_COOLDOWN_MINUTES", default=60))
-# An agent whose session saw no request for this long is set offline.
+# An agent who made no request for this long (no page, no API call) is set offline.
 WFO_PRESENCE_IDLE = timedelta(minutes=env.int("WFO_PRESENCE_IDLE_MINUTES", default=30))
 # How often an agent's last visit is written, at most (allocation/middleware.py).
 WFO_AGENT_SEEN_EVERY = timedelta(seconds=env.float("WFO_AGENT_SEEN_EVERY_SECONDS", default=60.0))
