@@ -3,11 +3,16 @@ portal (rebalancing sets an idle session offline)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.utils import timezone
 
 from allocation.selectors import agent_profile_for
 from allocation.services.agents import agent_seen
+from core.errors import DATABASE_UNAVAILABLE
+
+logger = logging.getLogger(__name__)
 
 
 class AgentLastSeenMiddleware:
@@ -18,8 +23,10 @@ class AgentLastSeenMiddleware:
     Recorded once the view has answered: an API request's token is read in the view (DRF
     authenticates there), so only then is its agent known — an agent working through the
     API is as present as one in the pages, and the idle sweep must not take it for absent.
-    An answer the server could not give (a database not answering: 503) records nothing:
-    the write would meet the same outage and log it twice."""
+    The answer stands whatever becomes of the record: an answer the server could not give
+    (a database not answering: 503) records nothing, and a record the database refuses is
+    logged and dropped — never a done action (a completed item) answered as failed, whose
+    retry would then be refused."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -32,6 +39,11 @@ class AgentLastSeenMiddleware:
             now = timezone.now()
             seen = agent.last_seen_at if agent is not None else None
             if agent is not None and (seen is None or now - seen >= settings.WFO_AGENT_SEEN_EVERY):
-                agent_seen(agent_id=agent.pk, at=now)
-                agent.last_seen_at = now
+                try:
+                    agent_seen(agent_id=agent.pk, at=now)
+                except DATABASE_UNAVAILABLE as error:
+                    logger.warning("agent %s's visit not recorded, the database not answering: %s: %s",
+                                   agent.pk, type(error).__name__, str(error).strip().split("\n")[0])
+                else:
+                    agent.last_seen_at = now
         return response

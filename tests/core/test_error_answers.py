@@ -17,6 +17,7 @@ from allocation import selectors, services
 from allocation.models import WorkItem, WorkItemEvent
 from core import roles
 from tests import factories
+from tests.helpers import started_item, token_client
 from tests.processes import ROOT, broker_of_this_process, free_port, production_settings_env
 
 pytestmark = pytest.mark.django_db
@@ -98,18 +99,27 @@ def test_a_view_meeting_a_dead_database_is_logged_as_one_line_not_a_traceback(mo
     assert not any(record.exc_info for record in caplog.records)
 
 
-def test_middleware_meeting_a_dead_database_also_answers_503(monkeypatch, role_groups):
-    """Not a view's error (the middleware recording an agent's last visit), so it reaches
-    handler500, which answers the same 503."""
+def test_an_agents_visit_the_database_cannot_record_leaves_the_answer_as_it_was(monkeypatch, role_groups, caplog,
+                                                                                  queue):
+    """The visit is recorded once the view has answered (allocation.middleware): a database
+    gone by then drops the record with one line logged, and the answer stands — an action
+    done is never answered 503, whose retry would then be refused."""
     from allocation import middleware
 
     def fail(*args, **kwargs):
-        raise OperationalError("the database system is starting up")
+        raise OperationalError("the database system is starting up\nmore detail")
 
     monkeypatch.setattr(middleware, "agent_seen", fail)
-    response = _client_of(factories.AgentFactory().user).get("/work/")
-    assert response.status_code == 503 and response["Retry-After"] == "5"
-    assert b"Back in a moment" in response.content
+    agent = factories.AgentFactory(team=queue.teams.first())
+    response = _client_of(agent.user).get("/work/")
+    assert response.status_code == 200
+    item = started_item(agent, queue)
+    done = token_client(agent.user).post(f"/api/v1/items/{item.pk}/complete/", {}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+    warnings = [record.getMessage() for record in caplog.records if record.name == "allocation.middleware"]
+    assert warnings == [f"agent {agent.pk}'s visit not recorded, the database not answering: "
+                        "OperationalError: the database system is starting up"] * 2
+    assert not any(record.exc_info for record in caplog.records)
 
 
 def test_running_a_scheduled_job_from_the_admin_with_the_broker_down_says_so(role_groups):
