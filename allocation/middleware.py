@@ -1,5 +1,5 @@
 """Request-wide behaviour of the allocation domain: noting when an agent last used the
-portal (rebalancing sets an idle session offline)."""
+portal, through its pages or its API (rebalancing sets an idle agent offline)."""
 
 from __future__ import annotations
 
