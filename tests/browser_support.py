@@ -38,13 +38,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# How long a page, a click or an expectation may take before it fails. The suite runs two
+# test processes on two cores, and a page's first load on a slow machine (the admin's, with
+# its scripts and styles from the live server) has taken over 10 s there; the bound only
+# sets how long a real failure takes to be reported.
+BROWSER_TIMEOUT_MS = 30_000
+
+
 @pytest.fixture(scope="session")
 def browser():
     # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
     # still plain synchronous code, so Django's async-safety guard does not apply to them.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         yield launched
@@ -60,7 +68,7 @@ def open_page(browser, live_server, settings):
 
     def make(user=None, *, width=1280, height=800, **options):
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url, **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
         contexts.append(context)
         if user is not None:
             client = Client()
