@@ -120,9 +120,9 @@ def seen_just_now(user) -> None:
     """Record `user`'s visit (if an agent) now, as a request a moment ago would have: the next
     request within the minute writes none (allocation.middleware), so a test pinning what a
     request runs counts the view's statements, not the once-a-minute visit."""
-    from allocation.models import AgentProfile
+    from allocation.services.agents import agent_seen
 
-    AgentProfile.objects.filter(user=user).update(last_seen_at=timezone.now())
+    agent_seen(agent_id=user.pk, at=timezone.now())  # an agent's profile is keyed by its user
 
 
 def token_client(user):

@@ -2,9 +2,9 @@
 across presence, allocation and the idle sweep that runs beside them:
 
 1. Amelia last used the pages yesterday. This morning her client says she is available and
-   polls her presence every 30 seconds, as the README's API section suggests.
+   polls her presence every 30 seconds.
 2. She pulls, starts and completes work through the API for an hour while the rebalancer
-   runs every minute, as beat runs it: she stays available, and nothing she holds moves.
+   runs every minute, as beat runs it: she stays available, and each item is completed by her.
 3. Her client stops (she closed it without signing off). Past the idle time the sweep sets
    her offline, and her client, opened again, reads why get-next would refuse.
 """
