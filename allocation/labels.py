@@ -84,6 +84,21 @@ def actor_name(record) -> str:
     return SYSTEM_ACTORS.get(record.system_actor, f"{words(record.system_actor)} (automatic)")
 
 
+def presence_set_by_words(change) -> str:
+    """Who made an agent away or offline, told to that agent (selectors.presence_set_by_another):
+    'Set offline by Dana Morgan at 14:02.', or the idle sweep's rule in words."""
+    from django.conf import settings
+
+    from allocation.models import Presence
+
+    presence, at = str(Presence(change.presence).label).lower(), since_words(change.at)
+    if change.system_actor == "idle-timeout":
+        minutes = int(settings.WFO_PRESENCE_IDLE.total_seconds() // 60)
+        return (f"Set {presence} automatically at {at}: no page or API request came from you for "
+                f"{minutes} minute{'s' if minutes != 1 else ''}.")
+    return f"Set {presence} by {actor_name(change)} at {at}."
+
+
 def words(code: str) -> str:
     """'resolved-for-cardholder' → 'Resolved for cardholder'."""
     text = re.sub(r"[-_]+", " ", str(code)).strip()

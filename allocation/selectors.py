@@ -27,6 +27,8 @@ from allocation.models import (
     EventKind,
     ItemActionReason,
     ItemStatus,
+    Presence,
+    PresenceChange,
     PresenceReason,
     Queue,
     SlaActionOutcome,
@@ -83,6 +85,20 @@ def agent_presence_state(agent: AgentProfile) -> PresenceState:
                                          "reason": agent.presence_reason_id})
         holding, reason, offered = cursor.fetchone()
     return PresenceState(holding=holding, reason=reason, reasons_offered=offered)
+
+
+def presence_set_by_another(agent: AgentProfile) -> PresenceChange | None:
+    """The change that made the agent away or offline when someone else made it — its
+    supervisor, an admin, the idle sweep — so its inbox says who, and why it gets no work;
+    None when the agent chose it itself, or is available (only its own choice, or an
+    admin's, makes it so: nothing to explain, and no statement on the busiest path)."""
+    if agent.presence == Presence.AVAILABLE:
+        return None
+    change = (PresenceChange.objects.select_related("actor").filter(agent_id=agent.pk)
+              .order_by("-at", "-pk").first())
+    if change is None or change.presence != agent.presence or change.actor_id == agent.user_id:
+        return None
+    return change
 
 
 def agent_configuration(agent_id: int) -> dict:

@@ -67,11 +67,23 @@ def _presence_form(agent: AgentProfile, data=None) -> forms.PresenceForm:
     return forms.PresenceForm(data, current=agent.presence, initial=initial)
 
 
+def _presence_shown(agent: AgentProfile) -> str:
+    """What the presence switch shows, which the page sends back with each refresh of its
+    list (`presence_shown`): another's change (a supervisor's, the idle sweep's) is then
+    swapped in, not left under a "Get next work" that says otherwise."""
+    return f"{agent.presence}:{agent.presence_reason_id or ''}"
+
+
+def _presence_context(agent: AgentProfile, form: forms.PresenceForm | None = None) -> dict:
+    set_by = selectors.presence_set_by_another(agent)
+    return {"presence_form": form or _presence_form(agent), "presence_shown": _presence_shown(agent),
+            "presence_set_by": labels.presence_set_by_words(set_by) if set_by else ""}
+
+
 @require_GET
 @agent_required
 def inbox(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
-    context = _inbox_context(agent) | {
-        "presence_form": _presence_form(agent),
+    context = _inbox_context(agent) | _presence_context(agent) | {
         "inbox_version": selectors.agent_inbox_version(agent, now=timezone.now()),
     }
     return render(request, "allocation/inbox.html", context)
@@ -85,12 +97,15 @@ def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     most refreshes find nothing changed, and then nothing is rendered. "Get next work" comes
     along (out of band) only when its refusal changed from the one the page shows
     (`?button=`): swapped on every refresh, it would drop the keyboard's focus and race a
-    click."""
+    click. The presence switch comes along the same way when another — a supervisor, the
+    idle sweep — changed the presence the page shows (`presence_shown`)."""
     version = selectors.agent_inbox_version(agent, now=timezone.now())
     if version in request.headers.get("If-None-Match", ""):
         return _inbox_version_stamped(HttpResponseNotModified(), version)
     context = _inbox_context(agent) | {"inbox_version": version}
     context["button_changed"] = request.GET.get("button", "") != context["next_work_refusal"]
+    if request.GET.get("presence_shown", _presence_shown(agent)) != _presence_shown(agent):
+        context |= _presence_context(agent) | {"presence_changed": True}
     return _inbox_version_stamped(render(request, "allocation/_inbox_list.html", context), version)
 
 
@@ -117,8 +132,8 @@ def presence_set(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     if request.htmx:
         # The switch in place, and "Get next work" beside it (out of band): its refusal
         # follows the presence.
-        context = _inbox_context(agent) | {
-            "presence_form": form if form.errors else _presence_form(agent), "just_saved": not form.errors,
+        context = _inbox_context(agent) | _presence_context(agent, form if form.errors else None) | {
+            "just_saved": not form.errors,
         }
         return render(request, "allocation/_presence.html", context, status=400 if form.errors else 200)
     if form.errors:

@@ -4,6 +4,7 @@ rendered; every change the list would show — an item given, started, pended, f
 completed, released, re-prioritised; presence, reason or capacity; another time zone —
 changes the version, so the next refresh swaps the new list in."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from allocation import selectors, services
 from allocation.models import Presence, PresenceReason, WorkItem
+from allocation.services.rebalancing import agents_idle_set_offline
 from tests import factories
 from tests.helpers import assigned_item, queued_item, started_item, supervisor_for
 
@@ -103,3 +105,56 @@ def test_the_version_is_the_agents_own(agent, queue, team):
     before = selectors.agent_inbox_version(other, now=now)
     started_item(agent, queue)
     assert selectors.agent_inbox_version(other, now=now) == before
+
+
+def _presence_card(answer) -> str:
+    """The presence switch swapped in out of band with a refreshed list, or ""."""
+    html = answer.content.decode()
+    start = html.find('<section id="presence"')
+    return html[start:html.index("</section>", start)] if start >= 0 else ""
+
+
+def test_another_s_change_of_presence_comes_with_the_refreshed_list(agent_client, agent, queue):
+    """The page says what its switch shows (`presence_shown`); a supervisor's change is
+    swapped in with the list, saying who — the agent's own change already was."""
+    supervisor = supervisor_for(queue)
+    supervisor.first_name, supervisor.last_name = "Dana", "Morgan"
+    supervisor.save()
+    page = agent_client.get(reverse("work:inbox")).content.decode()
+    assert 'name="presence_shown" value="available:"' in page and "presence-set-by" not in page
+    assert 'hx-include="#presence-shown"' in page
+    version = refresh(agent_client)["ETag"]
+
+    services.agent_set_presence_by_supervisor(agent_id=agent.pk, presence=Presence.OFFLINE, actor=supervisor)
+    answer = agent_client.get(reverse("work:inbox-list"), {"presence_shown": "available:"},
+                              headers=HTMX | {"If-None-Match": version})
+    card = _presence_card(answer)
+    assert 'hx-swap-oob="true"' in card and 'value="offline:"' in card
+    assert re.search(r'<p class="presence-set-by" role="status">Set offline by Dana Morgan at \d\d:\d\d\.</p>', card)
+    assert re.search(r'value="offline"[^>]*checked', card)
+
+    # A page that shows the change already gets the list alone, and no statement more.
+    with CaptureQueriesContext(connection) as queries:
+        again = agent_client.get(reverse("work:inbox-list"), {"presence_shown": "offline:"}, headers=HTMX)
+    assert again.status_code == 200 and _presence_card(again) == ""
+    assert not [q for q in queries if "presencechange" in q["sql"]]
+
+    # Her own choice is hers to know: no one to name.
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AWAY, actor=agent.user)
+    card = _presence_card(agent_client.get(reverse("work:inbox-list"), {"presence_shown": "offline:"}, headers=HTMX))
+    assert 'value="away:"' in card and "presence-set-by" not in card
+
+
+def test_the_idle_sweeps_change_says_why(agent_client, agent, settings):
+    settings.WFO_PRESENCE_IDLE = timedelta(minutes=45)
+    type(agent).objects.filter(pk=agent.pk).update(last_seen_at=timezone.now() - timedelta(hours=1))
+    assert agents_idle_set_offline() == 1
+    page = agent_client.get(reverse("work:inbox")).content.decode()
+    assert re.search(r"Set offline automatically at \d\d:\d\d: no page or API request came from you for "
+                     r"45 minutes\.", page)
+
+
+def test_an_available_agents_inbox_reads_no_presence_history(agent_client, agent):
+    with CaptureQueriesContext(connection) as queries:
+        assert agent_client.get(reverse("work:inbox")).status_code == 200
+    assert not [q for q in queries if "presencechange" in q["sql"]]
