@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from allocation.selectors import agent_profile_for
 from allocation.services.agents import agent_seen
-from core.errors import DATABASE_UNAVAILABLE
+from core.errors import DATABASE_UNAVAILABLE, database_error_words
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ class AgentLastSeenMiddleware:
                 try:
                     agent_seen(agent_id=agent.pk, at=now)
                 except DATABASE_UNAVAILABLE as error:
-                    logger.warning("agent %s's visit not recorded, the database not answering: %s: %s",
-                                   agent.pk, type(error).__name__, str(error).strip().split("\n")[0])
+                    logger.warning("agent %s's visit not recorded, the database not answering: %s",
+                                   agent.pk, database_error_words(error))
                 else:
                     agent.last_seen_at = now
         return response

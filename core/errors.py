@@ -49,6 +49,14 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
 
 
+def database_error_words(error: BaseException) -> str:
+    """A database error in one log line — its class and the first line of its text (the
+    driver adds the statement and hints below): logged once per request for the length of
+    an outage, a traceback each time would bury everything else."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def database_unavailable(request) -> HttpResponse:
     """The 503 of a request the database could not serve: it says so, asks to retry after
     RETRY_AFTER_SECONDS, and the portal recovers by itself (each request checks its pooled

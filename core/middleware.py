@@ -18,7 +18,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from core.errors import DATABASE_UNAVAILABLE, bad_request, database_unavailable, is_api
+from core.errors import DATABASE_UNAVAILABLE, bad_request, database_error_words, database_unavailable, is_api
 from core.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
@@ -114,9 +114,8 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None
-        first_line = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
-        logger.warning("database unavailable for %s %s: %s: %s", request.method, request.path,
-                       type(exception).__name__, first_line)
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path,
+                       database_error_words(exception))
         return database_unavailable(request)
 
 
