@@ -54,37 +54,53 @@ def presence_reasons_offered(presence: str | None = None) -> QuerySet[PresenceRe
 @dataclass(frozen=True)
 class PresenceState:
     """What an agent's presence poll answers beside its profile: the items it holds against
-    its capacity, its own reason (id, presence, label) and the reasons offered now."""
+    its capacity, its own reason (id, presence, label), the reasons offered now, and who
+    made it away or offline if another did (presence_set_by_another)."""
 
     holding: int
     reason: dict | None
     reasons_offered: list[dict]
+    set_by: PresenceChange | None = None
 
 
 def _reason_json(alias: str) -> str:
     return f"json_build_object('id', {alias}.id, 'presence', {alias}.presence, 'label', {alias}.label)"
 
 
-# The poll comes twice a minute from every API agent: one plain statement, not three ORM
-# queries (the count, the agent's reason, the offered list). The same rules as
-# eligibility.active_item_count and presence_reasons_offered: the statuses counting
-# against capacity, active reasons in the model's order.
+# The poll comes twice a minute from every API agent: one plain statement, not four ORM
+# queries (the count, the agent's reason, the offered list, its last change). The same
+# rules as eligibility.active_item_count, presence_reasons_offered and
+# presence_set_by_another: the statuses counting against capacity, active reasons in the
+# model's order, the latest change (read only when the agent is not available).
+_PRESENCE_CHANGE_LATEST = f"ORDER BY c.at DESC, c.{PresenceChange._meta.pk.column} DESC LIMIT 1"
 _PRESENCE_STATE = compact_sql(f"""
 SELECT (SELECT count(*) FROM {WorkItem._meta.db_table}
          WHERE assignee_id = %(agent)s AND status = ANY(%(active)s)),
        (SELECT {_reason_json("r")} FROM {PresenceReason._meta.db_table} r WHERE r.id = %(reason)s),
        coalesce((SELECT json_agg({_reason_json("o")} ORDER BY {", ".join(
            "o." + PresenceReason._meta.get_field(name).column for name in PresenceReason._meta.ordering)})
-                   FROM {PresenceReason._meta.db_table} o WHERE o.active), '[]')
+                   FROM {PresenceReason._meta.db_table} o WHERE o.active), '[]'),
+       (SELECT json_build_object('presence', c.presence, 'actor_id', c.actor_id, 'username', u.username,
+                                 'system_actor', c.system_actor)
+          FROM {PresenceChange._meta.db_table} c LEFT JOIN "{get_user_model()._meta.db_table}" u ON u.id = c.actor_id
+         WHERE c.agent_id = %(agent)s AND %(unavailable)s {_PRESENCE_CHANGE_LATEST})
 """)
 
 
 def agent_presence_state(agent: AgentProfile) -> PresenceState:
     with connection.cursor() as cursor:
         cursor.execute(_PRESENCE_STATE, {"agent": agent.pk, "active": [str(s) for s in ACTIVE_STATUSES],
-                                         "reason": agent.presence_reason_id})
-        holding, reason, offered = cursor.fetchone()
-    return PresenceState(holding=holding, reason=reason, reasons_offered=offered)
+                                         "reason": agent.presence_reason_id,
+                                         "unavailable": agent.presence != Presence.AVAILABLE})
+        holding, reason, offered, latest = cursor.fetchone()
+    change = None
+    if latest is not None:
+        change = PresenceChange(agent=agent, presence=latest["presence"], actor_id=latest["actor_id"],
+                                system_actor=latest["system_actor"])
+        if change.actor_id is not None:
+            change.actor = get_user_model()(pk=change.actor_id, username=latest["username"])
+    set_by = change if _made_by_another(agent, change) else None
+    return PresenceState(holding=holding, reason=reason, reasons_offered=offered, set_by=set_by)
 
 
 def presence_set_by_another(agent: AgentProfile) -> PresenceChange | None:
@@ -96,9 +112,13 @@ def presence_set_by_another(agent: AgentProfile) -> PresenceChange | None:
         return None
     change = (PresenceChange.objects.select_related("actor").filter(agent_id=agent.pk)
               .order_by("-at", "-pk").first())
-    if change is None or change.presence != agent.presence or change.actor_id == agent.user_id:
-        return None
-    return change
+    return change if _made_by_another(agent, change) else None
+
+
+def _made_by_another(agent: AgentProfile, latest: PresenceChange | None) -> bool:
+    """The agent's latest presence change made the presence it has now, and another made it."""
+    return (latest is not None and agent.presence != Presence.AVAILABLE and latest.presence == agent.presence
+            and latest.actor_id != agent.user_id)
 
 
 def agent_configuration(agent_id: int) -> dict:

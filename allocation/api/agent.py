@@ -65,6 +65,12 @@ class AgentPresenceApi(APIView):
             "get_next_refusal": serializers.CharField(
                 allow_null=True, help_text="Why get-next would refuse now (away, offline, at capacity), or null.",
             ),
+            "set_by": serializers.CharField(
+                allow_null=True,
+                help_text="Who made the agent away or offline when it was not the agent itself: a supervisor's or "
+                          "admin's username, or `system: idle-timeout` when no request came from the agent for "
+                          "the idle time (its client stopped). Null when the agent set its presence itself.",
+            ),
             "reasons_offered": PresenceReasonOutputSerializer(many=True),
         },
     )
@@ -80,6 +86,7 @@ class AgentPresenceApi(APIView):
             "capacity": profile.capacity,
             "holding": state.holding,
             "get_next_refusal": refusal.message if refusal else None,
+            "set_by": state.set_by.actor_label if state.set_by else None,
             "reasons_offered": state.reasons_offered,
         })
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from allocation import services
@@ -290,3 +291,43 @@ def test_the_presence_poll_reads_in_one_statement_what_the_rules_say(agent, queu
     assert "Archived reason" not in str(body["reasons_offered"])
     assert body["get_next_refusal"] == services.agent_next_work_refusal(agent, held=held).message
     assert "(Lunch)" in body["get_next_refusal"]
+
+
+def test_the_poll_says_who_set_the_agent_away_or_offline_when_another_did(agent, queue, settings):
+    """An API agent whose client stopped, or whom a supervisor took off work, reads who did
+    it in its poll (`set_by`, in the poll's one statement), by the rule the inbox's switch
+    follows (selectors.presence_set_by_another); its own change names no one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from allocation import selectors
+    from allocation.services.rebalancing import agents_idle_set_offline
+    from tests.helpers import seen_just_now
+
+    supervisor = supervisor_for(queue)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent.user).key}")
+    settings.WFO_AGENT_SEEN_EVERY = timedelta(days=1)
+
+    def poll() -> dict:
+        seen_just_now(agent.user)
+        with CaptureQueriesContext(connection) as queries:
+            body = api.get("/api/v1/agent/presence/").json()
+        assert len(queries) == 2, [q["sql"][:80] for q in queries]  # who is calling, then the state
+        rule = selectors.presence_set_by_another(AgentProfile.objects.get(pk=agent.pk))
+        assert body["set_by"] == (rule.actor_label if rule else None)
+        return body
+
+    assert poll()["set_by"] is None  # available
+    services.agent_set_presence_by_supervisor(agent_id=agent.pk, presence=Presence.AWAY, actor=supervisor,
+                                              reason_id=_reason(Presence.AWAY, "Meeting").pk)
+    assert poll()["set_by"] == supervisor.get_username()
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.OFFLINE, actor=agent.user)
+    assert poll()["set_by"] is None  # her own
+    services.agent_set_presence(agent_id=agent.pk, presence=Presence.AVAILABLE, actor=agent.user)
+    type(agent).objects.filter(pk=agent.pk).update(last_seen_at=timezone.now() - timedelta(hours=2))
+    assert agents_idle_set_offline() == 1
+    body = poll()
+    assert body["presence"] == Presence.OFFLINE and body["set_by"] == "system: idle-timeout"
+    assert body["get_next_refusal"].startswith("You are offline")
