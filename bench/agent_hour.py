@@ -58,6 +58,7 @@ sys.path.insert(0, str(BENCH))
 import api  # noqa: E402
 import db  # noqa: E402
 import load  # noqa: E402
+from hour_requests import BARE_REQUEST  # noqa: E402
 
 HOURFILE = BENCH / "hourfile.py"
 GUNICORN_CONFIG = BENCH / "hour_gunicorn.py"
@@ -89,9 +90,17 @@ for _kind in ("pages", "api"):
         if not name.startswith("start (")}
 
 
+# The cadence's floor: API agents whose polls cost only the request itself — each sent to
+# a path the portal does not have, answered 404 by Django through its middleware, reading
+# nothing (README, "The floor of the cadence").
+POLL_FLOOR = "+poll-floor"
+HOUR_REQUESTS["api" + POLL_FLOOR] = {
+    (BARE_REQUEST if name == "presence poll (api)" else name): n for name, n in HOUR_REQUESTS["api"].items()}
+
+
 def played_kind(kind: str) -> str:
     """The agent bench/hourfile.py plays for a kind: "pages" or "api"."""
-    return kind.removesuffix(STARTS_ON_PULL)
+    return kind.removesuffix(STARTS_ON_PULL).removesuffix(POLL_FLOOR)
 
 
 # Seeding, inside the measured checkout ---------------------------------------------------
@@ -227,7 +236,8 @@ def locust_run(*, port: int, agents_file: Path, first_agent: int, kind: str, age
                    "-u", str(share), "-r", str(max(1, share // 2)), "-t", f"{int(seconds)}s", "--stop-timeout", "0",
                    "--only-summary", "--loglevel", "WARNING"]
             env = dict(os.environ, HOUR_AGENTS=str(agents_file), HOUR_FIRST_AGENT=str(first_agent + sum(shares[:i])),
-                       HOUR_KIND=played_kind(kind), HOUR_COMPRESSION=str(compression), HOUR_OUT=str(out))
+                       HOUR_KIND=played_kind(kind), HOUR_COMPRESSION=str(compression), HOUR_OUT=str(out),
+                       HOUR_POLL_FLOOR="1" if kind.endswith(POLL_FLOOR) else "")
             with open(log, "w") as f:
                 clients.append(subprocess.Popen(cmd, cwd=BENCH, env=env, stdout=f, stderr=subprocess.STDOUT))
             outs.append(out)

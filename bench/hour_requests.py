@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+# The poll of the cadence's floor (bench/agent_hour.py, kind "api+poll-floor"): a path the
+# portal does not have, which Django answers 404 through its middleware, reading nothing.
+BARE_REQUEST_PATH, BARE_REQUEST = "/api/v1/bench-floor/", "bare request (404)"
+
 # (method, path pattern, name), first match wins.
 REQUEST_TYPES: list[tuple[str, re.Pattern, str]] = [
     (method, re.compile(pattern), name)
@@ -31,6 +35,7 @@ REQUEST_TYPES: list[tuple[str, re.Pattern, str]] = [
         ("POST", r"^/api/v1/items/\d+/complete/$", "complete (api)"),
         ("POST", r"^/api/v1/items/\d+/pend/$", "pend (api)"),
         ("POST", r"^/api/v1/items/\d+/release/$", "release (api)"),
+        ("GET", "^" + re.escape(BARE_REQUEST_PATH) + "$", BARE_REQUEST),
     ]
 ]
 

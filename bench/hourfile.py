@@ -26,6 +26,8 @@ shows as an error. Configuration from the environment, set by agent_hour.py:
     HOUR_KIND          "pages" or "api"
     HOUR_COMPRESSION   the hour's speed-up (default 60)
     HOUR_OUT           where to write the records when locust quits
+    HOUR_POLL_FLOOR    "1": an API agent's poll goes to a path the portal does not have
+                       (the cadence's floor; agent_hour.py's kind "api+poll-floor")
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 import gevent
+from hour_requests import BARE_REQUEST, BARE_REQUEST_PATH
 from locust import FastHttpUser, constant, events, task
 from requests.cookies import create_cookie
 
+POLL_FLOOR = os.environ.get("HOUR_POLL_FLOOR") == "1"
 TICKS = 120  # the inbox's refreshes an hour: one every 30 s
 CYCLE_TICKS = [round(i * TICKS / 13) for i in range(13)]
 PEND_CYCLE, RELEASE_CYCLE = 2, 7
@@ -175,6 +179,9 @@ class HourAgent(FastHttpUser):
 
     # The steps ----------------------------------------------------------------------------
     def refresh(self) -> None:
+        if self.kind == "api" and POLL_FLOOR:  # what the poll would cost if its own work were free
+            self._call("GET", BARE_REQUEST_PATH, BARE_REQUEST, (404,))
+            return
         if self.kind == "api":
             self._call("GET", "/api/v1/agent/presence/", "presence poll (api)", (200,))
             return
