@@ -104,7 +104,8 @@ def inbox_list(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
         return _inbox_version_stamped(HttpResponseNotModified(), version)
     context = _inbox_context(agent) | {"inbox_version": version}
     context["button_changed"] = request.GET.get("button", "") != context["next_work_refusal"]
-    if request.GET.get("presence_shown", _presence_shown(agent)) != _presence_shown(agent):
+    shown_now = _presence_shown(agent)
+    if request.GET.get("presence_shown", shown_now) != shown_now:
         context |= _presence_context(agent) | {"presence_changed": True}
     return _inbox_version_stamped(render(request, "allocation/_inbox_list.html", context), version)
 
