@@ -90,9 +90,10 @@ def presence_set_by_words(change) -> str:
     from django.conf import settings
 
     from allocation.models import Presence
+    from allocation.services.rebalancing import IDLE_TIMEOUT  # the sweep that writes it, named once
 
     presence, at = str(Presence(change.presence).label).lower(), since_words(change.at)
-    if change.system_actor == "idle-timeout":
+    if change.system_actor == IDLE_TIMEOUT.name:
         minutes = int(settings.WFO_PRESENCE_IDLE.total_seconds() // 60)
         return (f"Set {presence} automatically at {at}: no page or API request came from you for "
                 f"{minutes} minute{'s' if minutes != 1 else ''}.")

@@ -1,4 +1,4 @@
-"""An agent is told when someone else changed her presence (README, "The agent's inbox").
+"""An agent is told when someone else changed her presence (README, "Working in the portal").
 
 Amelia works with her inbox open. Dana, her supervisor, sets her offline from Live agents:
 Amelia's page, without a reload, turns her switch to Offline, says who did it, and disables
