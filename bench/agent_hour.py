@@ -285,7 +285,7 @@ def merge_records(parts: list[dict]) -> dict:
         times = e.pop("response_times")
         e.update({f"p{p}_ms": _percentile(times, p / 100) for p in (50, 95, 99)})
     statuses: dict[str, Counter] = defaultdict(Counter)
-    errors, counts, received, samples = Counter(), Counter(), {}, []
+    errors, counts, received, samples, slow = Counter(), Counter(), {}, [], []
     for part in parts:
         for name, by_status in part["statuses"].items():
             statuses[name].update(by_status)
@@ -293,9 +293,10 @@ def merge_records(parts: list[dict]) -> dict:
         counts.update(part["counts"])
         received.update(part["received"])  # keyed by seat: no two processes share one
         samples.extend(part["error_samples"])
+        slow.extend(part.get("slow", []))
     return {"endpoints": dict(sorted(endpoints.items())), "statuses": {k: dict(v) for k, v in statuses.items()},
             "errors": dict(errors), "error_samples": samples, "counts": dict(counts), "received": received,
-            "generators": len(parts),
+            "slow": sorted(slow), "generators": len(parts),
             "first_request": min((p["first_request"] for p in parts if p["first_request"]), default=None),
             "last_request": max((p["last_request"] for p in parts if p["last_request"]), default=None)}
 
@@ -365,10 +366,10 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
                     window["locust_pids"] = locust_pids
                     if window["sampler"] is None and elapsed >= warmup_hours * hour_s:
                         window["sampler"] = load.CpuSampler({**groups, "locust": lambda: window["locust_pids"]})
-                        window["from"] = time.monotonic()
+                        window["from"], window["wall_from"] = time.monotonic(), time.time()
                     if window["sampler"] is not None:
                         window["sampler"].sample()
-                        window["to"] = time.monotonic()
+                        window["to"], window["wall_to"] = time.monotonic(), time.time()
 
                 first_agent = seats.take(agents)
                 rec = locust_run(port=port, agents_file=agents_file, first_agent=first_agent, kind=kind, agents=agents,
@@ -383,14 +384,35 @@ def measure_kind(t, *, kind: str, repo: Path, env: dict, jobs_cpu, agents_file: 
                                                  "celery"))
         agent_hours = agents * seconds / hour_s
         per_type = defaultdict(lambda: [0, 0.0, 0.0, 0, 0, 0])
+        server_ms: dict[str, Counter] = defaultdict(Counter)
+        server_slow = []
+        by_second: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0]))
         for path in records.glob("*.json"):
-            for name, values in json.loads(path.read_text()).items():
+            worker = json.loads(path.read_text())
+            for name, values in worker["totals"].items():
                 per_type[name] = [a + b for a, b in zip(per_type[name], values, strict=True)]
+            for name, times in worker["server_ms"].items():
+                server_ms[name].update({int(ms): n for ms, n in times.items()})
+            server_slow.extend(worker["slow"])
+            for second, types in worker["by_second"].items():
+                for name, values in types.items():
+                    into = by_second[int(second)][name]
+                    by_second[int(second)][name] = [a + b for a, b in zip(into, values, strict=True)]
+        in_window = lambda rows: sorted(r for r in rows if window["wall_from"] <= r[0] <= window["wall_to"])  # noqa: E731
+        rec["slow"] = in_window(rec["slow"])
         return {"agents": agents, "window_s": round(seconds, 1), "agent_hours": round(agent_hours, 2),
                 "cpu_s": cpu, "server_cpu_s": round(server_cpu, 2),
                 "server_cpu_s_per_agent_hour": round(server_cpu / agent_hours, 3),
                 "server_cores_busy": round(server_cpu / seconds, 2),
-                "locust": rec, "per_type": {k: v for k, v in per_type.items()}}
+                "locust": rec, "per_type": {k: v for k, v in per_type.items()},
+                "window_wall": [window["wall_from"], window["wall_to"]],
+                "server_ms": {name: {f"p{p}_ms": _percentile(times, p / 100) for p in (50, 95, 99)}
+                              for name, times in server_ms.items()},
+                "server_slow": in_window(server_slow),
+                "server_by_second": {second: dict(types) for second, types in sorted(by_second.items())
+                                     if window["wall_from"] <= second <= window["wall_to"]},
+                "cpu_timeline": [[round(at, 2), {k: round(v, 2) for k, v in cpu.items()}]
+                                 for at, cpu in window["sampler"].timeline]}
 
     if options.get("agents"):
         agents = options["agents"]
@@ -516,6 +538,10 @@ def checks(t: db.Target, rep: dict) -> dict:
                 FROM allocation_workitemevent GROUP BY item_id) x
              WHERE taken > returned + 1""").fetchone()[0]
         kinds = dict(c.execute("SELECT kind, count(*) FROM allocation_workitemevent GROUP BY kind").fetchall())
+        # The cadence's pended items given back to their agent on their follow-up.
+        kinds["follow-ups taken back"] = c.execute("""
+            SELECT count(*) FROM allocation_workitemevent WHERE kind = 'assigned' AND from_status = 'pended'
+            """).fetchone()[0]
     problems = []
     if completed_twice:
         problems.append(f"agent-hour: {completed_twice} items completed more than once")
@@ -528,6 +554,23 @@ def checks(t: db.Target, rep: dict) -> dict:
 
 # Reporting ---------------------------------------------------------------------------------
 
+def _slow_lines(run: dict) -> list[str]:
+    """Where the tail is: how many requests the agents waited on for 200 ms or more, how many
+    the workers themselves took 100 ms or more on, and the seconds of the run that held most
+    of the first — the server's CPU in them beside its mean (a burst of work, or a stall)."""
+    slow, in_worker = run["locust"].get("slow", []), run.get("server_slow", [])
+    if not slow:
+        return [f"  no request waited on 200 ms or more; {len(in_worker)} took the worker 100 ms or more"]
+    by_second = Counter(int(at) for at, *_ in slow)
+    requests_cpu = {int(second): sum(worker + backend for _, worker, backend in types.values())
+                    for second, types in run.get("server_by_second", {}).items()}
+    mean = sum(requests_cpu.values()) / max(1, len(requests_cpu))
+    seconds = [f"{n} sent at {dt.datetime.fromtimestamp(second):%H:%M:%S} (the requests of that second "
+               f"{requests_cpu.get(second, 0):.2f} s of CPU)" for second, n in sorted(by_second.most_common(3))]
+    return [f"  {len(slow)} requests waited on for 200 ms or more, {len(in_worker)} took the worker 100 ms or more; "
+            f"the requests of a second take {mean:.2f} s of CPU on average; most slow: " + "; ".join(seconds)]
+
+
 def kind_lines(k: dict) -> list[str]:
     run = k["run"]
     cpu, per = run["cpu_s"], run["server_cpu_s_per_agent_hour"]
@@ -539,7 +582,7 @@ def kind_lines(k: dict) -> list[str]:
              f"locust {cpu.get('locust')} s in {run['locust'].get('generators', 1)} processes, "
              f"other {cpu.get('other')} s)"]
     loc = run["locust"]
-    lines.append(f"  {'request type':<22} {'n':>7} {'p50':>6} {'p95':>6} {'p99':>6} ms | "
+    lines.append(f"  {'request type':<22} {'n':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'in worker':>9} ms | "
                  f"{'worker':>7} {'db':>6} CPU ms {'stmts':>6} {'bytes':>7} | per agent-hour")
     for name, e in loc["endpoints"].items():
         if name.startswith("("):
@@ -547,9 +590,12 @@ def kind_lines(k: dict) -> list[str]:
         n, worker, backend, queries, sent, _ = run["per_type"].get(name, [0, 0, 0, 0, 0, 0])
         n = n or 1
         hourly = HOUR_REQUESTS[k["kind"]].get(name, 0)
+        in_worker = run.get("server_ms", {}).get(name, {}).get("p99_ms")
         lines.append(f"  {name:<22} {e['requests']:>7,} {e['p50_ms']:>6.0f} {e['p95_ms']:>6.0f} {e['p99_ms']:>6.0f} "
-                     f"   | {(worker / n) * 1000:>7.2f} {(backend / n) * 1000:>6.2f}        {(queries / n):>6.1f} "
+                     f"{in_worker if in_worker is not None else '–':>9} | "
+                     f"{(worker / n) * 1000:>7.2f} {(backend / n) * 1000:>6.2f}        {(queries / n):>6.1f} "
                      f"{(sent / n):>7,.0f} | {hourly} × = {hourly * ((worker / n) + (backend / n)) * 1000:,.0f} ms")
+    lines.extend(_slow_lines(run))
     errors = sum(loc["errors"].values())
     lines.append(f"  errors {errors} {loc['errors'] or ''}; {loc['counts']}")
     for sample in loc["error_samples"][:3]:
@@ -569,7 +615,9 @@ def summary_lines(rep: dict) -> list[str]:
                      f"(target < 300)")
     ch = rep.get("checks", {})
     lines.append(f"HOUR      checks: {ch.get('items_completed_twice')} completed twice, {ch.get('items_taken_twice')} "
-                 f"taken twice, audit {rep.get('audit', {}).get('mismatches')} mismatches — "
+                 f"taken twice, audit {rep.get('audit', {}).get('mismatches')} mismatches; "
+                 f"{ch.get('events', {}).get('pended')} pended, "
+                 f"{ch.get('events', {}).get('follow-ups taken back')} follow-ups taken back — "
                  f"{'PASS' if rep.get('pass') else 'FAIL ' + '; '.join(rep['failed_checks'])}")
     return lines
 

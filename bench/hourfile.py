@@ -10,8 +10,8 @@ by the server's speed:
   does); an API agent polls `GET /api/v1/agent/presence/` instead;
 - 13 item cycles: get next, start (none where the queue starts pulled work at once: the
   item comes in progress), then, 4 ticks later, complete — except the 3rd, pended
-  (its follow-up returns at the next whole minute, and get-next hands it back first: one
-  of the hour's cycles completes it), and the 8th, released. Through the pages each step
+  (its follow-up returns 18 ticks later, and the next get-next hands it back first and
+  completes it), and the 8th, released. Through the pages each step
   is what the browser does: the form's POST, then the page it is sent to (the item page
   after get next and start, the inbox after the end);
 - 6 other page views: the customer view of its last item, notifications, its scorecard,
@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import random
 import re
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import gevent
 from hour_requests import BARE_REQUEST, BARE_REQUEST_PATH
@@ -51,6 +52,10 @@ TICKS = 120  # the inbox's refreshes an hour: one every 30 s
 CYCLE_TICKS = [round(i * TICKS / 13) for i in range(13)]
 PEND_CYCLE, RELEASE_CYCLE = 2, 7
 FINISH_AFTER_TICKS = 4
+# The pended item's follow-up: 9 minutes of the hour later, so that the 6th cycle finds it
+# due (at compression 60 or 120, rounded up to the whole second), takes it back first and
+# completes it.
+FOLLOW_UP_TICKS = 18
 VIEW_TICKS = {10: "customer", 30: "notifications", 50: "scorecard", 70: "quality", 90: "customer",
               110: "notifications"}
 ITEM_PAGE = re.compile(r"^/work/items/(\d+)/$")
@@ -66,6 +71,10 @@ _errors: Counter = Counter()
 _error_samples: list[str] = []
 _counts: Counter = Counter()
 _received: dict[int, list[int]] = defaultdict(list)
+# The requests that took longest as the agent saw them, stamped with the wall clock:
+# agent_hour.py sets them beside the server's own time and what else ran at that moment.
+SLOW_MS, SLOW_KEPT = 200, 5_000
+_slow: list[list] = []          # [wall-clock start, request type, ms]
 
 
 @events.init.add_listener
@@ -139,8 +148,12 @@ class HourAgent(FastHttpUser):
         headers = {**self.headers, **kw.pop("headers", {})}
         if self.kind == "pages":
             headers["Cookie"] = self._cookies()
+        sent_at, clock = time.time(), time.monotonic()
         with self.client.request(method, path, name=name, headers=headers, allow_redirects=False,
                                  catch_response=True, **kw) as r:
+            took_ms = (time.monotonic() - clock) * 1000
+            if took_ms >= SLOW_MS and len(_slow) < SLOW_KEPT:
+                _slow.append([round(sent_at, 3), name, round(took_ms, 1)])
             status = r.status_code or 0
             _statuses[name][str(status)] += 1
             if status in ok:
@@ -234,9 +247,14 @@ class HourAgent(FastHttpUser):
             return
         item, self.item = self.item, None
         if cycle == PEND_CYCLE:
-            # The next whole minute (the form's precision) and a little: the follow-up comes then.
-            until = (datetime.now().astimezone() + timedelta(minutes=2)).replace(second=0, microsecond=0)
-            action, data = "pend", {"until": until.strftime("%Y-%m-%dT%H:%M"), "reason": "Other",
+            # On the agent's compressed clock, as everything it does: FOLLOW_UP_TICKS later, in
+            # whole seconds (the form takes them). A whole *real* minute would be a compressed
+            # hour: every agent's follow-up of the hour would come due in one second, and the
+            # get-nexts of the next few seconds would all take one — a burst `compression`
+            # times denser than the agents make at real speed, whose next get-nexts are
+            # minutes apart.
+            until = datetime.fromtimestamp(math.ceil(time.time() + FOLLOW_UP_TICKS * self.tick_s)).astimezone()
+            action, data = "pend", {"until": until.strftime("%Y-%m-%dT%H:%M:%S"), "reason": "Other",
                                      "details": "Waiting for the customer"}
         elif cycle == RELEASE_CYCLE:
             action, data = "release", {"reason": "Other", "details": "Needs another team"}
@@ -316,5 +334,5 @@ def _write(environment, **_kw) -> None:
     with open(path, "w") as f:
         json.dump({"endpoints": endpoints, "statuses": {k: dict(v) for k, v in _statuses.items()},
                    "errors": dict(_errors), "error_samples": _error_samples, "counts": dict(_counts),
-                   "received": {str(k): v for k, v in _received.items()},
+                   "received": {str(k): v for k, v in _received.items()}, "slow": _slow,
                    "first_request": stats.total.start_time, "last_request": stats.total.last_request_timestamp}, f)

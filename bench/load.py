@@ -185,6 +185,9 @@ class CpuSampler:
         self.first = True
         self.machine0 = alloc.machine_cpu_s()
         self.machine1 = self.machine0
+        # (wall clock, {group: CPU seconds so far}) at each sample: where in the run each
+        # group's CPU went, second by second.
+        self.timeline: list[tuple[float, dict[str, float]]] = []
 
     def sample(self) -> None:
         for name, pids in self.groups.items():
@@ -198,6 +201,10 @@ class CpuSampler:
                 self.last[key] = cpu
         self.first = False
         self.machine1 = alloc.machine_cpu_s()
+        so_far = Counter()
+        for key, cpu in self.last.items():
+            so_far[key[0]] += cpu - self.base[key]
+        self.timeline.append((time.time(), {"machine": (self.machine1 or 0) - (self.machine0 or 0), **so_far}))
 
     def result(self, seconds: float) -> dict:
         used = Counter()
