@@ -52,9 +52,9 @@ TICKS = 120  # the inbox's refreshes an hour: one every 30 s
 CYCLE_TICKS = [round(i * TICKS / 13) for i in range(13)]
 PEND_CYCLE, RELEASE_CYCLE = 2, 7
 FINISH_AFTER_TICKS = 4
-# The pended item's follow-up: 9 minutes of the hour later, so that the 6th cycle finds it
-# due (at compression 60 or 120, rounded up to the whole second), takes it back first and
-# completes it.
+# The pended item's follow-up: 9 minutes of the hour later, so that a completing cycle (the
+# 6th, or at compression 120 with the second rounded up the 7th) finds it due, takes it
+# back first and completes it (tests/bench/test_hour_records.py).
 FOLLOW_UP_TICKS = 18
 VIEW_TICKS = {10: "customer", 30: "notifications", 50: "scorecard", 70: "quality", 90: "customer",
               110: "notifications"}
@@ -96,6 +96,12 @@ def hour_plan() -> list[tuple[int, str, int]]:
 
 
 HOUR = hour_plan()
+
+
+def follow_up_at(now: float, tick_s: float) -> int:
+    """When a pended item's follow-up is set for (epoch seconds): FOLLOW_UP_TICKS of the
+    agent's compressed clock later, rounded up to the whole second the form takes."""
+    return math.ceil(now + FOLLOW_UP_TICKS * tick_s)
 
 
 class HourAgent(FastHttpUser):
@@ -253,7 +259,7 @@ class HourAgent(FastHttpUser):
             # get-nexts of the next few seconds would all take one — a burst `compression`
             # times denser than the agents make at real speed, whose next get-nexts are
             # minutes apart.
-            until = datetime.fromtimestamp(math.ceil(time.time() + FOLLOW_UP_TICKS * self.tick_s)).astimezone()
+            until = datetime.fromtimestamp(follow_up_at(time.time(), self.tick_s)).astimezone()
             action, data = "pend", {"until": until.strftime("%Y-%m-%dT%H:%M:%S"), "reason": "Other",
                                      "details": "Waiting for the customer"}
         elif cycle == RELEASE_CYCLE:

@@ -57,3 +57,45 @@ def test_the_percentile_rule_is_locusts(agent_hour):
         times = {rng.randint(1, 500): rng.randint(1, 30) for _ in range(rng.randint(1, 40))}
         for fraction in (0.5, 0.95, 0.99):
             assert agent_hour._percentile(times, fraction) == _percentile_by_sorting(times, fraction)
+
+
+def test_the_processes_slow_requests_are_kept_together_in_time_order(agent_hour):
+    merged = agent_hour.merge_records([_records({5: 1}, slow=[[12.0, "item page", 250.0]]),
+                                       _records({5: 1}, slow=[[11.0, "inbox page", 300.0]]),
+                                       _records({5: 1})])
+    assert merged["slow"] == [[11.0, "inbox page", 300.0], [12.0, "item page", 250.0]]
+
+
+# The pended item's follow-up, as the agents play it: bench/hourfile.py imports locust,
+# which patches the process it is imported into for gevent, so it is read in a process of
+# its own.
+_FOLLOW_UP_PLAN = """
+import json, hourfile as h
+out = {}
+for compression in (60, 120):
+    tick_s = 30.0 / compression
+    for late_ticks in (0, 0.5, 1):
+        pended = (h.CYCLE_TICKS[h.PEND_CYCLE] + h.FINISH_AFTER_TICKS + late_ticks) * tick_s
+        for fraction in (0.0, 0.3, 0.99):  # where in its second the pend was sent
+            now = 1_000_000 + fraction + pended
+            due_tick = (h.follow_up_at(now, tick_s) - 1_000_000) / tick_s
+            taken_by = next(c for c, tick in enumerate(h.CYCLE_TICKS) if tick >= due_tick)
+            out[f"{compression} {late_ticks} {fraction}"] = [due_tick, taken_by]
+print(json.dumps({"plan": out, "pend": h.PEND_CYCLE, "release": h.RELEASE_CYCLE,
+                  "finish": h.FINISH_AFTER_TICKS, "ticks": h.CYCLE_TICKS}))
+"""
+
+
+def test_the_follow_up_comes_due_in_the_agents_hour_and_a_completing_cycle_takes_it():
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _FOLLOW_UP_PLAN], cwd=BENCH, capture_output=True, text=True,
+                          check=True, timeout=60)
+    found = json.loads(done.stdout)
+    ticks, pend_cycle = found["ticks"], found["pend"]
+    for case, (due_tick, taken_by) in found["plan"].items():
+        # After the pend, in the same hour (120 ticks), on a whole second.
+        assert ticks[pend_cycle] + found["finish"] < due_tick < 120, case
+        # Taken by a cycle that completes it: neither the pend's nor the release's.
+        assert taken_by not in (pend_cycle, found["release"]), case
