@@ -569,7 +569,10 @@ def _slow_lines(run: dict) -> list[str]:
     mean = sum(requests_cpu.values()) / max(1, len(requests_cpu))
     seconds = [f"{n} sent at {dt.datetime.fromtimestamp(second):%H:%M:%S} (the requests of that second "
                f"{requests_cpu.get(second, 0):.2f} s of CPU)" for second, n in sorted(by_second.most_common(3))]
-    return [f"  {len(slow)} requests waited on for 200 ms or more, {len(in_worker)} took the worker 100 ms or more; "
+    lost = run["locust"].get("counts", {}).get("slow requests not kept", 0)
+    cut = f" (and {lost:,} more the generators did not keep)" if lost else ""
+    return [f"  {len(slow)} requests waited on for 200 ms or more{cut}, "
+            f"{len(in_worker)} took the worker 100 ms or more; "
             f"the requests of a second take {mean:.2f} s of CPU on average; most slow: " + "; ".join(seconds)]
 
 

@@ -201,15 +201,17 @@ class CpuSampler:
                 self.last[key] = cpu
         self.first = False
         self.machine1 = alloc.machine_cpu_s()
-        so_far = Counter()
-        for key, cpu in self.last.items():
-            so_far[key[0]] += cpu - self.base[key]
-        self.timeline.append((time.time(), {"machine": (self.machine1 or 0) - (self.machine0 or 0), **so_far}))
+        self.timeline.append((time.time(), {"machine": (self.machine1 or 0) - (self.machine0 or 0), **self._used()}))
 
-    def result(self, seconds: float) -> dict:
+    def _used(self) -> Counter:
+        """CPU seconds per group since the first sample."""
         used = Counter()
         for key, cpu in self.last.items():
             used[key[0]] += cpu - self.base[key]
+        return used
+
+    def result(self, seconds: float) -> dict:
+        used = self._used()
         out = {name: round(used[name], 1) for name in self.groups}
         if None not in (self.machine0, self.machine1):
             machine = self.machine1 - self.machine0
