@@ -90,6 +90,10 @@ TEMPLATES = [
 # PostgreSQL only: allocation relies on SKIP LOCKED, partial indexes and LATERAL.
 # Without DATABASE_URL an embedded server (pgserver) starts under var/pgdata.
 DATABASES = {"default": env.db_url_config(env("DATABASE_URL", default="") or embedded_database_url())}
+# Django's PostgreSQL backend, whose health check below costs no round trip while a kept
+# connection is idle and sound (core/postgresql/base.py).
+PORTAL_DATABASE_ENGINE = "core.postgresql"
+DATABASES["default"]["ENGINE"] = PORTAL_DATABASE_ENGINE
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare statements it sees repeatedly, so the
@@ -115,6 +119,7 @@ _jit_off(DATABASES["default"])
 # the history pages then never load the primary that allocation runs on.
 if env("REPORTS_DATABASE_URL", default=""):
     DATABASES["reports"] = env.db_url_config(env("REPORTS_DATABASE_URL"))
+    DATABASES["reports"]["ENGINE"] = PORTAL_DATABASE_ENGINE
     DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
     _jit_off(DATABASES["reports"])
 DATABASE_ROUTERS = ["reporting.routers.ReportsReplicaRouter"]
