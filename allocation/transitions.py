@@ -87,16 +87,21 @@ def queues_in_reach(actor: Actor) -> QuerySet[Queue] | None:
     return Queue.objects.filter(teams__supervisors=actor)
 
 
+# The reach of an actor whose permitted actions reach no item (agents): the same object
+# every time, so a caller can tell it apart without a statement (reaches).
+NO_ITEMS = Q(pk__in=[])
+
+
 def items_in_reach(actor: Actor) -> Q | None:
     """The one reach rule: the items a permitted action (transfer, reprioritize, cancel)
     reaches and that the actor sees beyond what it holds. None means every item (admins,
     system jobs). A supervisor reaches the queues its teams serve, and the items its teams'
     agents hold (a routing step may give them another queue's work: allocation/routing.py);
     a source system the items of the sources it is bound to (another source's items do not
-    exist for it); anyone else, none."""
+    exist for it); anyone else, none (NO_ITEMS)."""
     if isinstance(actor, SystemActor) or roles.is_admin(actor):
         return None
-    scope = Q(pk__in=[])
+    scope = NO_ITEMS
     if roles.is_supervisor(actor):
         # Subqueries, not joins: a queue served by two of its teams must not repeat its items.
         scope |= Q(queue__in=queues_in_reach(actor).values("pk"))
@@ -117,6 +122,8 @@ def sources_allowed(actor: Actor) -> frozenset[str] | None:
 def reaches(actor: Actor, item: WorkItem) -> bool:
     """Whether `actor`'s permitted actions reach `item` (items_in_reach for one item)."""
     scope = items_in_reach(actor)
+    if scope is NO_ITEMS:  # an agent's: nothing to ask the database (compiling alone costs more)
+        return False
     return scope is None or WorkItem.objects.filter(scope, pk=item.pk).exists()
 
 
