@@ -302,7 +302,7 @@ def test_children_are_the_web_server_a_worker_and_beat_from_the_venv(tmp_path):
     assert web[2:] == ["runserver", "127.0.0.1:8765", "--noreload"]
     assert worker[0] == str(Path(sys.executable).with_name("celery"))
     assert worker[1:5] == ["-A", "wfo", "worker", "-l"]
-    assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+    assert beat[beat.index("--scheduler") + 1] == "core.beat:SpreadScheduler"
     for option in ("--pidfile", "--schedule"):
         assert Path(beat[beat.index(option) + 1]).is_relative_to(tmp_path)
 

@@ -205,7 +205,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # message lost with the broker loses no work: the next tick does it (README, Operations).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django_celery_beat's, with the jobs that share an interval spread over it (core/beat.py).
+CELERY_BEAT_SCHEDULER = "core.beat:SpreadScheduler"
 # A worker keeps its database connection from task to task (wfo/celery.py): Celery would
 # otherwise open a new one for every task, closing it only every this many.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)

@@ -97,7 +97,7 @@ def child_commands(*, port: int, python: str = sys.executable, var_dir: Path = V
         Child("celery worker", [*celery, "-A", "wfo", "worker", "-l", "info", "--concurrency", "2"],
               log_dir / "celery-worker.log"),
         Child("celery beat", [*celery, "-A", "wfo", "beat", "-l", "info",
-                              "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                              "--scheduler", settings.CELERY_BEAT_SCHEDULER,
                               "--pidfile", str(run_dir / "celerybeat.pid"),
                               "--schedule", str(run_dir / "celerybeat-schedule")],
               log_dir / "celery-beat.log"),
