@@ -122,7 +122,7 @@ def sources_allowed(actor: Actor) -> frozenset[str] | None:
 def reaches(actor: Actor, item: WorkItem) -> bool:
     """Whether `actor`'s permitted actions reach `item` (items_in_reach for one item)."""
     scope = items_in_reach(actor)
-    if scope is NO_ITEMS:  # an agent's: nothing to ask the database (compiling alone costs more)
+    if scope is NO_ITEMS:  # no reach beyond what it holds: nothing to ask the database
         return False
     return scope is None or WorkItem.objects.filter(scope, pk=item.pk).exists()
 

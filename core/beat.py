@@ -2,7 +2,7 @@
 with the jobs that share an interval spread evenly over it.
 
 An interval job runs when its interval has passed since its last run, so jobs created
-together — the ten one-minute jobs the migrations install — run together, in the same
+together — the one-minute jobs the migrations install — run together, in the same
 second of every minute, for as long as beat runs: for a second or two the jobs' worker
 takes its share of the cores all at once, and the requests of that second wait behind it.
 Here each interval job runs at its own offset into the interval (counted from the epoch):
