@@ -7,7 +7,9 @@ second of every minute, for as long as beat runs: for a second or two the jobs' 
 takes its share of the cores all at once, and the requests of that second wait behind it.
 Here each interval job runs at its own offset into the interval (counted from the epoch):
 the jobs of one interval, by name, at equal steps apart. Each still runs once an interval;
-one that is late (beat was down) runs at once, and then at its offset again."""
+one that is late (beat was down) runs at once, and then at its offset again. A job added to
+or removed from an interval moves the others' offsets once: one of their intervals is then
+shorter, never longer (the next run comes at the first offset after the last run)."""
 
 from __future__ import annotations
 
