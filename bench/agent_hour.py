@@ -13,7 +13,7 @@ of queued items, per agent a DRF token and a signed-in session.
 
 The server is the measured checkout under gunicorn with **production settings**
 (`wfo.settings.production`, behind a TLS proxy as it would be: the client sends
-`X-Forwarded-Proto: https`), sync workers (`--gunicorn-args`, default `--workers 4`),
+`X-Forwarded-Proto: https`), sync workers (`--gunicorn-args`, default one per core),
 plus its Celery worker running the periodic jobs (`celery worker -B`, concurrency 1).
 Locust (bench/hourfile.py) plays each agent working the fixed cadence of an agent-hour,
 time-compressed (`--compression`, default 60: an hour in a minute) and paced by the clock,
@@ -63,7 +63,9 @@ from hour_requests import BARE_REQUEST  # noqa: E402
 
 HOURFILE = BENCH / "hourfile.py"
 GUNICORN_CONFIG = BENCH / "hour_gunicorn.py"
-DEFAULT_GUNICORN = "--workers 4"
+# One sync worker per core, as the README's deploy line says: on 2 cores, 4 workers spent
+# about a tenth more CPU on the same requests (bench/README.md, "Agents per server core").
+DEFAULT_GUNICORN = f"--workers {os.cpu_count() or 2}"
 COMPRESSION, HOURS, TARGET_LOAD = 60, 4, 0.7
 CALIBRATION_AGENTS, CALIBRATION_HOURS = 8, 1.5
 QUEUES, TEAMS, QUEUES_PER_TEAM = 20, 10, 6
