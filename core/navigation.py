@@ -1,8 +1,9 @@
 """The portal's main navigation: which areas a user may reach, where each is, and which one
 the page belongs to — the one place these are decided (templates/base.html only draws the
 links). Every page an agent opens carries it, so its addresses are reversed once per
-process, not on every page: `{% url %}` for nine links and the template's current-page
-comparisons were half of the layout's cost around each page's content."""
+process, not on every page (nine `{% url %}` and the template's current-page comparisons
+were 0.16 of the layout's 1.32 ms of CPU in process; the unread count's compiling most of
+the rest: core.selectors)."""
 
 from __future__ import annotations
 
