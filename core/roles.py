@@ -238,6 +238,11 @@ def oversees_work(user) -> bool:
     return is_supervisor(user) or is_admin(user)
 
 
+def sees_scorecards(user) -> bool:
+    """Agents (their own) and those who oversee work (their teams'): the scorecards."""
+    return is_agent(user) or oversees_work(user)
+
+
 def leads_quality(user) -> bool:
     """Quality leads and admins: evaluation forms, sampling rules, calibration, disputes."""
     return is_quality_lead(user) or is_admin(user)

@@ -256,7 +256,7 @@ SCORECARD_DAYS = 28
 @login_required
 def scorecards(request: HttpRequest) -> HttpResponse:
     """The agents whose scorecards the user may open (an agent goes straight to its own)."""
-    if not (roles.is_agent(request.user) or roles.oversees_work(request.user)):
+    if not roles.sees_scorecards(request.user):
         raise PermissionDenied("Scorecards are for agents (their own), supervisors and admins.")
     agents = selectors.agents_visible_to(request.user)
     presence = request.GET.get("presence", "")
